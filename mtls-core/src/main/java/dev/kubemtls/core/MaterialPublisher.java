@@ -1,0 +1,74 @@
+package dev.kubemtls.core;
+
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link MaterialSource} that holds whatever was last {@linkplain #publish published}.
+ *
+ * <p>Use it to feed integrations with material obtained outside a {@link CertificateManager}; the
+ * manager uses one internally. Publishing is serialized, so listeners see snapshots in the order
+ * they were published, and a snapshot whose generation is not newer than the current one is
+ * refused.
+ */
+public final class MaterialPublisher implements MaterialSource {
+
+  private static final Logger LOG = LoggerFactory.getLogger(MaterialPublisher.class);
+
+  private final CopyOnWriteArrayList<MaterialListener> listeners = new CopyOnWriteArrayList<>();
+  private volatile MtlsMaterial current;
+
+  /** An empty publisher: not ready until the first {@link #publish}. */
+  public MaterialPublisher() {}
+
+  /** A publisher that starts with {@code initial}. */
+  public MaterialPublisher(MtlsMaterial initial) {
+    this.current = Objects.requireNonNull(initial, "initial");
+  }
+
+  @Override
+  public MtlsMaterial current() {
+    MtlsMaterial m = current;
+    if (m == null) {
+      throw new IllegalStateException("no TLS material yet: the first certificate has not been issued");
+    }
+    return m;
+  }
+
+  @Override
+  public Optional<MtlsMaterial> currentIfReady() {
+    return Optional.ofNullable(current);
+  }
+
+  /**
+   * Makes {@code material} current and tells every listener.
+   *
+   * @throws IllegalArgumentException if its generation is not newer than the current one
+   */
+  public synchronized void publish(MtlsMaterial material) {
+    Objects.requireNonNull(material, "material");
+    MtlsMaterial previous = current;
+    if (previous != null && material.generation() <= previous.generation()) {
+      throw new IllegalArgumentException("material generation " + material.generation()
+          + " is not newer than the current " + previous.generation());
+    }
+    current = material;
+    for (MaterialListener listener : listeners) {
+      try {
+        listener.onMaterial(material);
+      } catch (RuntimeException e) {
+        LOG.warn("a material listener failed on generation {}", material.generation(), e);
+      }
+    }
+  }
+
+  @Override
+  public Subscription subscribe(MaterialListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+}
