@@ -78,9 +78,9 @@ public final class ControlPlane {
   private final Config adminConfig;
   private final KubernetesClient admin;
 
-  private ControlPlane(Path binDir) throws IOException {
+  private ControlPlane(Path binDir, Path workDir) throws IOException {
     this.binDir = binDir;
-    this.workDir = Files.createTempDirectory("kube-mtls-control-plane-");
+    this.workDir = workDir;
     this.pki = new Pki();
     pki.writeTo(workDir.resolve("pki"));
     this.etcdClientPort = freePort();
@@ -140,10 +140,16 @@ public final class ControlPlane {
     if (shared == null) {
       Path dir = binaryDirectory();
       ControlPlane cp;
+      Path workDir = null;
       try {
-        cp = new ControlPlane(dir);
-      } catch (IOException e) {
-        throw new UncheckedIOException("could not prepare the control plane's temporary files", e);
+        workDir = Files.createTempDirectory("kube-mtls-control-plane-");
+        cp = new ControlPlane(dir, workDir);
+      } catch (IOException | RuntimeException e) {
+        ManagedProcess.deleteRecursively(workDir);
+        if (e instanceof RuntimeException re) {
+          throw re;
+        }
+        throw new UncheckedIOException("could not prepare the control plane's temporary files", (IOException) e);
       }
       Runtime.getRuntime().addShutdownHook(new Thread(cp::shutdown, "kube-mtls-control-plane-stop"));
       cp.startAll();
