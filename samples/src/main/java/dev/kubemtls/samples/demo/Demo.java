@@ -1,0 +1,287 @@
+package dev.kubemtls.samples.demo;
+
+import dev.kubemtls.samples.DemoEvents;
+import dev.kubemtls.testkit.ControlPlane;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodIPBuilder;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The kube-mtls demo: a signer and three sample services, each its own process acting as its own
+ * ServiceAccount, on an embedded Kubernetes control plane (or an existing cluster). Certificates
+ * are short-lived so that renewals happen while traffic flows; the CA is rotated once mid-run. The
+ * demo ends with one {@code SUMMARY} line and exits 0 only if no request failed.
+ */
+public final class Demo {
+
+  static final String NAMESPACE = "kube-mtls-demo";
+  static final String SYSTEM_NAMESPACE = "kube-mtls-system";
+  static final String SIGNER_NAME = "kube-mtls.dev/workload";
+  static final String CA_SECRET = "kube-mtls-ca";
+  static final String BUNDLE_CONFIGMAP = "kube-mtls-ca-bundle";
+
+  private static final PrintStream OUT = System.out;
+
+  private final DemoOptions options;
+  private final long startNanos = System.nanoTime();
+  private final List<ChildProcess> children = new ArrayList<>();
+  private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
+  private final Map<String, long[]> traffic = new ConcurrentHashMap<>();
+  private final Map<String, CountDownLatch> ready = new ConcurrentHashMap<>();
+  private final CountDownLatch caRotationDone = new CountDownLatch(1);
+  private final CountDownLatch trafficDone = new CountDownLatch(1);
+  private Path workDir;
+  private KubernetesClient admin;
+  private Config adminConfig;
+
+  private Demo(DemoOptions options) {
+    this.options = options;
+  }
+
+  public static void main(String[] args) {
+    DemoOptions options;
+    try {
+      options = DemoOptions.parse(args);
+    } catch (IllegalArgumentException e) {
+      if (!e.getMessage().isEmpty()) {
+        System.err.println("demo: " + e.getMessage());
+      }
+      System.err.print(DemoOptions.USAGE);
+      System.exit(e.getMessage().isEmpty() ? 0 : 2);
+      return;
+    }
+    Demo demo = new Demo(options);
+    Thread cleanup = new Thread(demo::stopChildren, "demo-cleanup");
+    Runtime.getRuntime().addShutdownHook(cleanup);
+    int code;
+    try {
+      code = demo.run();
+    } catch (Exception e) {
+      demo.say("demo", "FAILED: " + e);
+      e.printStackTrace(System.err);
+      code = 1;
+    }
+    demo.stopChildren();
+    System.exit(code);
+  }
+
+  private int run() throws Exception {
+    workDir = Files.createTempDirectory("kube-mtls-demo-");
+    connect();
+    DemoCluster cluster = new DemoCluster(admin, adminConfig, workDir, this::say);
+    cluster.install(options);
+
+    say("demo", "starting the signer (max certificate lifetime " + options.certTtl().toSeconds() + "s)");
+    startChild("signer", "dev.kubemtls.signer.SignerMain", cluster.signerArgs(options), cluster.envFor("signer"));
+    cluster.awaitBundle(Duration.ofSeconds(60));
+
+    startChild("echo", "dev.kubemtls.samples.EchoServer", List.of(), cluster.envFor("echo"));
+    startChild("web", "dev.kubemtls.samples.WebService", List.of(), cluster.envFor("web"));
+    awaitReady("echo", Duration.ofSeconds(90));
+    awaitReady("web", Duration.ofSeconds(90));
+    Map<String, String> clientEnv = new LinkedHashMap<>(cluster.envFor("client"));
+    clientEnv.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
+    startChild("client", "dev.kubemtls.samples.EchoClient", List.of(), clientEnv);
+    awaitReady("client", Duration.ofSeconds(90));
+    long trafficStart = System.nanoTime();
+    say("demo", "traffic flowing for " + options.duration().toSeconds() + "s; CA rotation at +"
+        + options.caRotationAt().toSeconds() + "s");
+
+    long rotateAt = trafficStart + options.caRotationAt().toNanos();
+    long end = trafficStart + options.duration().toNanos();
+    long nextProgress = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    boolean rotated = false;
+    while (!trafficDone.await(250, TimeUnit.MILLISECONDS)) {
+      long now = System.nanoTime();
+      if (!rotated && now >= rotateAt) {
+        rotated = true;
+        say("demo", "rotating the CA: writing a new CA key pair into Secret " + SYSTEM_NAMESPACE + "/" + CA_SECRET);
+        cluster.rotateCa();
+      }
+      if (now >= nextProgress) {
+        nextProgress += TimeUnit.SECONDS.toNanos(5);
+        say("demo", "progress " + tallies());
+      }
+      for (ChildProcess child : children) {
+        if (!child.isAlive() && !(child.name().equals("client"))) {
+          throw new IllegalStateException(child.name() + " exited unexpectedly with code " + child.exitCode());
+        }
+      }
+      if (now > end + TimeUnit.SECONDS.toNanos(60)) {
+        throw new IllegalStateException("the client did not finish within 60s after the end of the run");
+      }
+    }
+    ChildProcess client = children.stream().filter(c -> c.name().equals("client")).findFirst().orElseThrow();
+    client.awaitExit(30);
+    boolean caComplete = caRotationDone.getCount() == 0;
+    if (!caComplete) {
+      say("demo", "the CA rotation had not completed by the end of the run (raise --duration or lower"
+          + " --ca-rotation-at)");
+    }
+    long[] t = totals();
+    long duration = Duration.ofNanos(System.nanoTime() - trafficStart).toSeconds();
+    String summary = String.format(Locale.ROOT,
+        "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d",
+        t[0], t[1], count("cert_rotated"), count("ca_rotation_completed"), duration);
+    stopChildren();
+    OUT.println(summary);
+    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0;
+    return ok ? 0 : 1;
+  }
+
+  private void connect() throws IOException {
+    if (options.kubeconfig().isPresent()) {
+      String text = Files.readString(options.kubeconfig().get());
+      adminConfig = Config.fromKubeconfig(text);
+      say("demo", "using the cluster at " + adminConfig.getMasterUrl());
+    } else {
+      say("demo", "starting an embedded control plane (etcd + kube-apiserver on loopback)");
+      ControlPlane cp = ControlPlane.shared();
+      adminConfig = cp.adminConfig();
+      say("demo", "control plane up at " + cp.apiServerUrl());
+    }
+    admin = new KubernetesClientBuilder().withConfig(adminConfig).build();
+  }
+
+  private void startChild(String name, String mainClass, List<String> args, Map<String, String> env) {
+    ready.putIfAbsent(name, new CountDownLatch(1));
+    children.add(ChildProcess.start(name, mainClass, args, env, workDir, this::onLine));
+  }
+
+  private void awaitReady(String name, Duration timeout) throws InterruptedException {
+    if (!ready.get(name).await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException(name + " was not ready within " + timeout.toSeconds() + "s");
+    }
+  }
+
+  /** Every line a child prints: events are counted and shown readably; logs are shown as they are. */
+  private void onLine(String child, String line) {
+    if (!ChildProcess.isEvent(line)) {
+      if (line.contains(" WARN ") || line.contains(" ERROR ") || line.startsWith("Exception")
+          || line.startsWith("\tat ") || line.startsWith("Caused by")) {
+        say(child, line);
+      }
+      return;
+    }
+    String[] words = line.substring(DemoEvents.PREFIX.length()).split(" ", 2);
+    String kind = words[0];
+    String details = words.length > 1 ? words[1] : "";
+    counters.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+    switch (kind) {
+      case "ready" -> ready.computeIfAbsent(child, k -> new CountDownLatch(1)).countDown();
+      case "stats" -> traffic.put(child, parseStats(details));
+      case "traffic_done" -> {
+        traffic.put(child, parseStats(details));
+        trafficDone.countDown();
+      }
+      case "ca_rotation_completed" -> caRotationDone.countDown();
+      default -> { }
+    }
+    if (!kind.equals("stats")) {
+      say(child, describe(kind) + (details.isEmpty() ? "" : "  " + details));
+    }
+  }
+
+  private static String describe(String kind) {
+    return switch (kind) {
+      case "cert_issued" -> "certificate issued";
+      case "cert_rotated" -> "certificate rotated";
+      case "trust_updated" -> "trust bundle updated";
+      case "renewal_failed" -> "renewal failed (will retry)";
+      case "ca_rotation_started" -> "CA rotation started: new CA added to the bundle";
+      case "ca_signing_switched" -> "CA rotation: now signing with the new CA";
+      case "ca_rotation_completed" -> "CA rotated: old CA removed from the bundle";
+      case "request_failed" -> "REQUEST FAILED";
+      case "ready" -> "ready";
+      case "traffic_done" -> "traffic finished";
+      default -> kind.replace('_', ' ');
+    };
+  }
+
+  private static long[] parseStats(String details) {
+    long requests = 0;
+    long failed = 0;
+    for (String word : details.split(" ")) {
+      if (word.startsWith("requests=")) {
+        requests = Long.parseLong(word.substring("requests=".length()));
+      } else if (word.startsWith("failed=")) {
+        failed = Long.parseLong(word.substring("failed=".length()));
+      }
+    }
+    return new long[] {requests, failed};
+  }
+
+  private long[] totals() {
+    long requests = 0;
+    long failed = 0;
+    for (long[] t : traffic.values()) {
+      requests += t[0];
+      failed += t[1];
+    }
+    return new long[] {requests, failed};
+  }
+
+  private long count(String kind) {
+    AtomicLong n = counters.get(kind);
+    return n == null ? 0 : n.get();
+  }
+
+  private String tallies() {
+    long[] t = totals();
+    return "requests=" + t[0] + " failed=" + t[1] + " cert_rotations=" + count("cert_rotated")
+        + " ca_rotations=" + count("ca_rotation_completed");
+  }
+
+  synchronized void say(String who, String text) {
+    double s = (System.nanoTime() - startNanos) / 1e9;
+    OUT.printf(Locale.ROOT, "[%6.1fs] %-7s %s%n", s, who, text);
+    OUT.flush();
+  }
+
+  private synchronized void stopChildren() {
+    for (int i = children.size() - 1; i >= 0; i--) {
+      children.get(i).stop();
+    }
+    children.clear();
+    if (admin != null) {
+      admin.close();
+      admin = null;
+    }
+    if (workDir != null) {
+      deleteRecursively(workDir);
+      workDir = null;
+    }
+  }
+
+  private static void deleteRecursively(Path dir) {
+    try (var walk = Files.walk(dir)) {
+      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // best effort on exit
+    }
+  }
+}

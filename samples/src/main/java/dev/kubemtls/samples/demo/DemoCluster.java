@@ -1,0 +1,187 @@
+package dev.kubemtls.samples.demo;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodIPBuilder;
+import io.fabric8.kubernetes.api.model.PodSchedulingGateBuilder;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+
+/**
+ * The Kubernetes side of the demo: applies the sample manifests (namespaces, ServiceAccounts,
+ * RBAC, Services), turns each Deployment's pod template into one Pod object the way a ReplicaSet
+ * would, records a loopback address as its pod IP the way a kubelet would, and gives each process
+ * a kubeconfig with a token bound to its Pod. Pods carry a scheduling gate so that on a real
+ * cluster no kubelet ever tries to run them: the processes on this machine play their part.
+ */
+final class DemoCluster {
+
+  /** Manifests on the class path, applied in this order; Deployments become single Pods. */
+  static final List<String> MANIFESTS = List.of(
+      "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
+      "k8s/40-client.yaml");
+
+  /** Each process is a pod with its own loopback address, so that IP SANs are distinct and real. */
+  static final Map<String, String> POD_IPS = Map.of(
+      "echo", "127.0.0.2", "web", "127.0.0.3", "client", "127.0.0.4", "signer", "127.0.0.5");
+
+  private final KubernetesClient admin;
+  private final Config adminConfig;
+  private final Path workDir;
+  private final BiConsumer<String, String> say;
+  private final Map<String, Pod> pods = new LinkedHashMap<>();
+  private final Map<String, PodTemplateSpec> templates = new LinkedHashMap<>();
+
+  DemoCluster(KubernetesClient admin, Config adminConfig, Path workDir, BiConsumer<String, String> say) {
+    this.admin = admin;
+    this.adminConfig = adminConfig;
+    this.workDir = workDir;
+    this.say = say;
+  }
+
+  void install(DemoOptions options) {
+    List<String> all = new ArrayList<>(SignerSetup.MANIFESTS);
+    all.addAll(MANIFESTS);
+    int applied = 0;
+    for (String manifest : all) {
+      for (HasMetadata item : load(manifest)) {
+        if (item instanceof Deployment d) {
+          templates.put(d.getMetadata().getName(), d.getSpec().getTemplate());
+          continue;
+        }
+        admin.resource(item).fieldManager("kube-mtls-demo").forceConflicts().serverSideApply();
+        applied++;
+      }
+    }
+    say.accept("demo", "applied " + applied + " objects (namespaces, ServiceAccounts, RBAC, Services)");
+    SignerSetup.createCaSecret(admin);
+    for (Map.Entry<String, PodTemplateSpec> e : templates.entrySet()) {
+      String namespace = e.getKey().equals("kube-mtls-signer") ? Demo.SYSTEM_NAMESPACE : Demo.NAMESPACE;
+      pods.put(e.getKey(), createPod(namespace, e.getKey(), e.getValue()));
+    }
+    say.accept("demo", "created pods " + pods.keySet() + " with loopback pod IPs " + POD_IPS.values());
+  }
+
+  private List<HasMetadata> load(String resource) {
+    try (InputStream in = DemoCluster.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IllegalStateException("manifest " + resource + " is missing from the class path");
+      }
+      return admin.load(in).items();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private Pod createPod(String namespace, String app, PodTemplateSpec template) {
+    String short_ = app.replace("kube-mtls-", "");
+    String ip = POD_IPS.get(short_);
+    Pod pod = admin.pods().inNamespace(namespace).resource(new PodBuilder()
+        .withNewMetadataLike(template.getMetadata()).withName(app + "-0").withNamespace(namespace).endMetadata()
+        .withSpec(template.getSpec())
+        .editSpec().withSchedulingGates(new PodSchedulingGateBuilder().withName("kube-mtls.dev/demo").build())
+        .endSpec().build()).create();
+    pod.setStatus(new PodStatusBuilder().withPhase("Running").withPodIP(ip)
+        .withPodIPs(new PodIPBuilder().withIp(ip).build()).build());
+    return admin.pods().inNamespace(namespace).resource(pod).updateStatus();
+  }
+
+  /**
+   * The environment of one process: the pod template's literal variables, the downward-API ones
+   * resolved from its Pod, a kubeconfig with its bound token, and loopback addresses in place of
+   * Service DNS names (this machine has no cluster DNS).
+   */
+  Map<String, String> envFor(String app) {
+    String key = app.equals("signer") ? "kube-mtls-signer" : app;
+    Pod pod = pods.get(key);
+    PodTemplateSpec template = templates.get(key);
+    Map<String, String> env = new LinkedHashMap<>();
+    for (EnvVar v : template.getSpec().getContainers().get(0).getEnv()) {
+      if (v.getValue() != null) {
+        env.put(v.getName(), v.getValue());
+      } else if (v.getValueFrom() != null && v.getValueFrom().getFieldRef() != null) {
+        String field = v.getValueFrom().getFieldRef().getFieldPath();
+        env.put(v.getName(), switch (field) {
+          case "metadata.name" -> pod.getMetadata().getName();
+          case "metadata.namespace" -> pod.getMetadata().getNamespace();
+          case "status.podIP" -> pod.getStatus().getPodIP();
+          case "spec.serviceAccountName" -> pod.getSpec().getServiceAccountName();
+          default -> throw new IllegalStateException("unsupported downward-API field " + field);
+        });
+      }
+    }
+    env.replaceAll((name, value) -> value
+        .replace("echo.kube-mtls-demo.svc", POD_IPS.get("echo"))
+        .replace("web.kube-mtls-demo.svc", POD_IPS.get("web")));
+    env.put("KUBECONFIG", writeKubeconfig(pod).toString());
+    return env;
+  }
+
+  /** Mints a token for the Pod's ServiceAccount, bound to the Pod, as the kubelet's projection would. */
+  private Path writeKubeconfig(Pod pod) {
+    String ns = pod.getMetadata().getNamespace();
+    String sa = pod.getSpec().getServiceAccountName();
+    String token = admin.serviceAccounts().inNamespace(ns).withName(sa).tokenRequest(new TokenRequestBuilder()
+        .withNewSpec().withExpirationSeconds(TimeUnit.HOURS.toSeconds(2))
+        .withNewBoundObjectRef().withApiVersion("v1").withKind("Pod").withName(pod.getMetadata().getName())
+        .withUid(pod.getMetadata().getUid()).endBoundObjectRef().endSpec().build()).getStatus().getToken();
+    String ca = adminConfig.getCaCertData() != null ? adminConfig.getCaCertData()
+        : Base64.getEncoder().encodeToString(readFile(adminConfig.getCaCertFile()));
+    String text = "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n    server: "
+        + adminConfig.getMasterUrl() + "\n    certificate-authority-data: " + ca + "\nusers:\n- name: "
+        + sa + "\n  user:\n    token: " + token + "\ncontexts:\n- name: demo\n  context:\n    cluster: demo\n"
+        + "    user: " + sa + "\n    namespace: " + ns + "\ncurrent-context: demo\n";
+    Path file = workDir.resolve(ns + "-" + pod.getMetadata().getName() + ".kubeconfig");
+    try {
+      Files.writeString(file, text, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return file;
+  }
+
+  private static byte[] readFile(String path) {
+    try {
+      return Files.readAllBytes(Path.of(path));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the cluster CA file " + path, e);
+    }
+  }
+
+  List<String> signerArgs(DemoOptions options) {
+    return SignerSetup.args(options);
+  }
+
+  /** Waits (by watching) until the signer has published the CA bundle in the demo namespace. */
+  void awaitBundle(Duration timeout) {
+    admin.configMaps().inNamespace(Demo.NAMESPACE).withName(Demo.BUNDLE_CONFIGMAP)
+        .waitUntilCondition((ConfigMap cm) -> cm != null && cm.getData() != null
+            && cm.getData().containsKey("ca.crt"), timeout.toMillis(), TimeUnit.MILLISECONDS);
+    say.accept("demo", "CA bundle published in " + Demo.NAMESPACE + "/" + Demo.BUNDLE_CONFIGMAP);
+  }
+
+  void rotateCa() {
+    SignerSetup.rotateCa(admin);
+  }
+}

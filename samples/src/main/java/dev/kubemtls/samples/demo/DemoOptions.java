@@ -1,0 +1,86 @@
+package dev.kubemtls.samples.demo;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The demo's command line. Every option has a default, so {@code ./demo} alone runs the whole show.
+ *
+ * @param duration      how long traffic runs (default 3 minutes)
+ * @param certTtl       the signer's maximum certificate lifetime, short so that renewals happen
+ * @param caRotationAt  when to start the CA rotation, from the start of traffic
+ * @param kubeconfig    an existing cluster to use instead of the embedded control plane
+ */
+record DemoOptions(Duration duration, Duration certTtl, Duration caRotationAt, Optional<Path> kubeconfig) {
+
+  static final String USAGE = """
+      usage: demo [--duration=180s] [--cert-ttl=60s] [--ca-rotation-at=<duration/4>] [--kubeconfig=PATH]
+        --duration        how long the services exchange traffic (e.g. 90s, 3m); default 180s
+        --cert-ttl        the longest certificate the signer issues; renewals come at 70-90% of it; default 60s
+        --ca-rotation-at  when the CA rotation starts, counted from the first request; default a quarter of --duration
+        --kubeconfig      use this cluster instead of starting an embedded etcd + kube-apiserver
+      """;
+
+  DemoOptions {
+    if (duration.compareTo(Duration.ofSeconds(30)) < 0) {
+      throw new IllegalArgumentException("--duration must be at least 30s, was " + duration.toSeconds() + "s");
+    }
+    if (certTtl.compareTo(Duration.ofSeconds(20)) < 0) {
+      throw new IllegalArgumentException("--cert-ttl must be at least 20s, was " + certTtl.toSeconds() + "s");
+    }
+    if (caRotationAt.isNegative() || caRotationAt.compareTo(duration) >= 0) {
+      throw new IllegalArgumentException("--ca-rotation-at must fall within --duration");
+    }
+  }
+
+  static DemoOptions parse(String[] args) {
+    Duration duration = Duration.ofSeconds(180);
+    Duration ttl = Duration.ofSeconds(60);
+    Duration rotation = null;
+    Path kubeconfig = null;
+    for (String arg : args) {
+      if (arg.equals("-h") || arg.equals("--help")) {
+        throw new IllegalArgumentException("");
+      }
+      int eq = arg.indexOf('=');
+      if (!arg.startsWith("--") || eq < 0) {
+        throw new IllegalArgumentException("unrecognised argument '" + arg + "': options take the form --name=value");
+      }
+      String name = arg.substring(2, eq);
+      String value = arg.substring(eq + 1);
+      switch (name) {
+        case "duration" -> duration = parseDuration(name, value);
+        case "cert-ttl" -> ttl = parseDuration(name, value);
+        case "ca-rotation-at" -> rotation = parseDuration(name, value);
+        case "kubeconfig" -> kubeconfig = Path.of(value);
+        default -> throw new IllegalArgumentException("unknown option --" + name);
+      }
+    }
+    return new DemoOptions(duration, ttl, rotation != null ? rotation : duration.dividedBy(4),
+        Optional.ofNullable(kubeconfig));
+  }
+
+  /** {@code 90}, {@code 90s}, {@code 3m}, {@code 1h}. */
+  static Duration parseDuration(String name, String value) {
+    try {
+      String v = value.trim();
+      if (v.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+      }
+      char unit = v.charAt(v.length() - 1);
+      if (Character.isDigit(unit)) {
+        return Duration.ofSeconds(Long.parseLong(v));
+      }
+      long n = Long.parseLong(v.substring(0, v.length() - 1));
+      return switch (unit) {
+        case 's' -> Duration.ofSeconds(n);
+        case 'm' -> Duration.ofMinutes(n);
+        case 'h' -> Duration.ofHours(n);
+        default -> throw new NumberFormatException();
+      };
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--" + name + " must be a duration such as 90s, 3m or 1h, was '" + value + "'");
+    }
+  }
+}
