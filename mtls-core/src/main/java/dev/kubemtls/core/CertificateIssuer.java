@@ -62,6 +62,7 @@ public final class CertificateIssuer implements IdentityIssuer {
   private static final long MAX_POLL_MILLIS = 1000;
   private static final Duration FIRST_RETRY = Duration.ofMillis(200);
   private static final Duration MAX_RETRY = Duration.ofSeconds(5);
+  private static final int MAX_FORBIDDEN = 4;
 
   private final KubernetesClient client;
   private final WorkloadIdentity identity;
@@ -198,6 +199,9 @@ public final class CertificateIssuer implements IdentityIssuer {
     private String resourceVersion;
     private boolean approved;
     private boolean needsResync;
+    private boolean historyGone;
+    private int closesWithoutEvent;
+    private int forbidden;
     private Duration retryDelay = FIRST_RETRY;
     private Instant retryAt;
 
@@ -233,12 +237,16 @@ public final class CertificateIssuer implements IdentityIssuer {
             continue;
           }
           if (e.action() == null || e.action() == Watcher.Action.ERROR) {
-            LOG.info("Watch on CertificateSigningRequest {} closed ({}); re-reading it", name,
-                e.closed() == null ? "error event" : e.closed().isHttpGone() ? "history compacted, 410 Gone"
-                    : e.closed().getMessage());
-            scheduleResync(Duration.ZERO);
+            historyGone = e.closed() != null && e.closed().isHttpGone();
+            Duration delay = closesWithoutEvent++ == 0 ? Duration.ZERO : retryDelay;
+            LOG.info("Watch on CertificateSigningRequest {} closed ({}); re-reading it in {}", name,
+                e.closed() == null ? "error event" : historyGone ? "history compacted, 410 Gone"
+                    : e.closed().getMessage(), delay);
+            scheduleResync(delay);
             continue;
           }
+          closesWithoutEvent = 0;
+          retryDelay = FIRST_RETRY;
           if (e.action() == Watcher.Action.BOOKMARK) {
             resourceVersion = e.csr().getMetadata().getResourceVersion();
             continue;
@@ -314,7 +322,12 @@ public final class CertificateIssuer implements IdentityIssuer {
         return done;
       }
       needsResync = false;
-      retryDelay = FIRST_RETRY;
+      if (historyGone) {
+        // The API server no longer has history back to this object's version (e.g. its watch cache
+        // was rebuilt): watch from "now", which first replays the object's current state as ADDED.
+        resourceVersion = null;
+        historyGone = false;
+      }
       startWatch();
       return Optional.empty();
     }
@@ -351,7 +364,8 @@ public final class CertificateIssuer implements IdentityIssuer {
         watch = null;
         LOG.info("Could not watch CertificateSigningRequest {} (HTTP {}); retrying in {}", name, e.getCode(),
             retryDelay);
-        if (e.getCode() == 403) {
+        // RBAC changes reach the authorizer's cache with a delay: retry a few times before giving up.
+        if (e.getCode() == 403 && ++forbidden >= MAX_FORBIDDEN) {
           throw new MtlsException("not allowed to watch CertificateSigningRequest " + name + " (the workload's"
               + " ServiceAccount needs get and watch on certificatesigningrequests.certificates.k8s.io)", e);
         }

@@ -301,6 +301,18 @@ class CertificateIssuerIT {
   }
 
   @Test
+  void survivesAnApiServerRestartWhileWaiting() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().timeout(Duration.ofMinutes(2)).build());
+    CertificateSigningRequest csr = awaitCsr();
+    cp.stopApiServer();
+    cp.startApiServer();
+    approve(csr);
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+    assertThat(result.get(100, TimeUnit.SECONDS).leaf()).isEqualTo(leaf);
+  }
+
+  @Test
   void withoutRbacTheRequestFailsWithAHint() {
     try (KubernetesClient stranger = cp.clientFor(ns, "no-rights")) {
       WorkloadIdentity id = WorkloadIdentity.builder(ns, "no-rights").build();
