@@ -1,0 +1,133 @@
+package dev.kubemtls.core;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
+
+/**
+ * Reads {@link TrustBundle}s from where kube-mtls publishes them: a ConfigMap holding the PEM
+ * bundle of CA certificates under a key ({@value #DEFAULT_KEY} by default).
+ *
+ * <p>The ConfigMap is untrusted text until checked: every certificate must parse, be a CA
+ * (basicConstraints CA=true and the keyCertSign key usage) and not be expired at the time of the
+ * injected clock. Any problem fails the whole bundle with an {@link InvalidMaterialException} that
+ * names the ConfigMap, the certificate and what is wrong, so a broken bundle never replaces a good
+ * one. The bundle's {@code sourceVersion} is {@code namespace/name@resourceVersion}.
+ */
+public final class TrustBundles {
+
+  /** The key under which a CA bundle is stored, as in {@code kube-root-ca.crt}. */
+  public static final String DEFAULT_KEY = "ca.crt";
+
+  private static final int KEY_USAGE_KEY_CERT_SIGN = 5;
+
+  private TrustBundles() {}
+
+  /** Reads the bundle under {@value #DEFAULT_KEY} of ConfigMap {@code namespace/name}. */
+  public static TrustBundle read(KubernetesClient client, String namespace, String name) {
+    return read(client, namespace, name, DEFAULT_KEY, InstantSource.system());
+  }
+
+  /** Reads the bundle under {@code key} of ConfigMap {@code namespace/name}. */
+  public static TrustBundle read(KubernetesClient client, String namespace, String name, String key) {
+    return read(client, namespace, name, key, InstantSource.system());
+  }
+
+  /**
+   * Reads the bundle under {@code key} of ConfigMap {@code namespace/name}, judging expiry by
+   * {@code clock}.
+   *
+   * @throws InvalidMaterialException if the ConfigMap does not exist or its bundle is invalid
+   * @throws MtlsException            if the API server cannot be reached or refuses the read
+   */
+  public static TrustBundle read(KubernetesClient client, String namespace, String name, String key,
+      InstantSource clock) {
+    Objects.requireNonNull(client, "client");
+    KubernetesNames.requireDnsLabel("namespace", namespace);
+    KubernetesNames.requireDnsSubdomain("name", name);
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(clock, "clock");
+    ConfigMap cm;
+    try {
+      cm = client.configMaps().inNamespace(namespace).withName(name).get();
+    } catch (KubernetesClientException e) {
+      throw new MtlsException("cannot read the trust bundle ConfigMap " + namespace + "/" + name + " (HTTP "
+          + e.getCode() + "): " + e.getMessage(), e);
+    }
+    if (cm == null) {
+      throw new InvalidMaterialException("the trust bundle ConfigMap " + namespace + "/" + name
+          + " does not exist (is the kube-mtls signer publishing to this namespace?)");
+    }
+    return fromConfigMap(cm, key, clock);
+  }
+
+  /** The bundle under {@code key} of {@code configMap}, judging expiry by the system clock. */
+  public static TrustBundle fromConfigMap(ConfigMap configMap, String key) {
+    return fromConfigMap(configMap, key, InstantSource.system());
+  }
+
+  /**
+   * The bundle under {@code key} of {@code configMap}, judging expiry by {@code clock}.
+   *
+   * @throws InvalidMaterialException if the key is missing or the bundle is empty, does not parse,
+   *     or holds a certificate that is not a CA or has expired
+   */
+  public static TrustBundle fromConfigMap(ConfigMap configMap, String key, InstantSource clock) {
+    Objects.requireNonNull(configMap, "configMap");
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(clock, "clock");
+    var meta = Objects.requireNonNull(configMap.getMetadata(), "configMap.metadata");
+    String where = meta.getNamespace() + "/" + meta.getName();
+    String what = "ConfigMap " + where + " key " + key;
+    Map<String, String> data = configMap.getData() == null ? Map.of() : configMap.getData();
+    String pem = data.get(key);
+    if (pem == null) {
+      throw new InvalidMaterialException(what + " does not exist; the ConfigMap has the keys "
+          + new TreeSet<>(data.keySet()));
+    }
+    return parse(pem, what, where + "@" + meta.getResourceVersion(), clock.instant());
+  }
+
+  /**
+   * Parses and checks a PEM bundle of CA certificates from any source.
+   *
+   * @param pem           the PEM text
+   * @param what          names the source in error messages, e.g. {@code "ConfigMap ns/name key ca.crt"}
+   * @param sourceVersion the bundle's {@link TrustBundle#sourceVersion()}
+   * @param now           the time against which expiry is judged
+   * @throws InvalidMaterialException naming the certificate and the problem
+   */
+  public static TrustBundle parse(String pem, String what, String sourceVersion, Instant now) {
+    Objects.requireNonNull(what, "what");
+    Objects.requireNonNull(sourceVersion, "sourceVersion");
+    Objects.requireNonNull(now, "now");
+    List<X509Certificate> cas = Pem.certificates(pem, what);
+    for (int i = 0; i < cas.size(); i++) {
+      X509Certificate ca = cas.get(i);
+      String name = what + ": certificate " + (i + 1) + " (subject '" + ca.getSubjectX500Principal().getName()
+          + "', serial " + ca.getSerialNumber().toString(16) + ")";
+      if (ca.getBasicConstraints() < 0) {
+        throw new InvalidMaterialException(name + " is not a CA certificate (basicConstraints CA=true is"
+            + " missing); a trust bundle holds only CA certificates, not leaf certificates");
+      }
+      boolean[] keyUsage = ca.getKeyUsage();
+      if (keyUsage == null || keyUsage.length <= KEY_USAGE_KEY_CERT_SIGN || !keyUsage[KEY_USAGE_KEY_CERT_SIGN]) {
+        throw new InvalidMaterialException(name + " may not sign certificates (the keyCertSign key usage is"
+            + " missing)");
+      }
+      Instant notAfter = ca.getNotAfter().toInstant();
+      if (!notAfter.isAfter(now)) {
+        throw new InvalidMaterialException(name + " expired at " + notAfter + "; remove it from the bundle"
+            + " (is the signer's CA rotation running?)");
+      }
+    }
+    return new TrustBundle(cas, sourceVersion);
+  }
+}
