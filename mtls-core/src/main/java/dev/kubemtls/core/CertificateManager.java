@@ -112,6 +112,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private ScheduledFuture<?> expiryTask;
   private Thread issuing;
   private boolean interruptedByClose;
+  private MtlsMaterial firstToAnnounce;
 
   private CertificateManager(Builder b) {
     this.issuer = b.issuer;
@@ -317,6 +318,19 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
         fail(error);
       }
     }
+    announceFirst();
+  }
+
+  /** Completes the start() future, if the first snapshot was just published, without holding the lock. */
+  private void announceFirst() {
+    MtlsMaterial first;
+    synchronized (this) {
+      first = firstToAnnounce;
+      firstToAnnounce = null;
+    }
+    if (first != null) {
+      ready.complete(first);
+    }
   }
 
   /** Holds the lock. */
@@ -384,7 +398,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     if (previous == null) {
       LOG.info("ready: published {} with {}", identity, bundle);
       listener(l -> l.ready(next));
-      ready.complete(next);
+      firstToAnnounce = next; // completed outside the lock: callers' callbacks must not run under it
     } else {
       LOG.info("rotated to {}", identity);
       listener(l -> l.rotated(previous, next));
@@ -462,6 +476,14 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   // ---- trust ----
 
   private void onTrustBundle(TrustBundle bundle) {
+    try {
+      updateTrust(bundle);
+    } finally {
+      announceFirst();
+    }
+  }
+
+  private void updateTrust(TrustBundle bundle) {
     synchronized (this) {
       if (closed) {
         return;
