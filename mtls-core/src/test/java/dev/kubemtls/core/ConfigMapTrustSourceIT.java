@@ -163,6 +163,24 @@ class ConfigMapTrustSourceIT {
   }
 
   @Test
+  void followsAnUpdateMadeRightAfterTheApiServerComesBack() throws Exception {
+    put(CA_ONE.certificatePem());
+    follow(workload).start().get(30, TimeUnit.SECONDS);
+
+    cp.stopApiServer();
+    try {
+      assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate());
+    } finally {
+      cp.startApiServer();
+    }
+    // The watch was dropped; the update lands before or after it is re-established, and the
+    // informer's relist or the new watch must deliver it either way.
+    put(CA_TWO.certificatePem());
+    await().atMost(Duration.ofSeconds(90)).until(
+        () -> source.current().certificates().equals(List.of(CA_TWO.certificate())));
+  }
+
+  @Test
   void aWorkloadWithoutReadAccessGetsAProblemNotABundle() {
     try (KubernetesClient stranger = cp.clientFor(ns, "stranger")) {
       put(CA_ONE.certificatePem());
