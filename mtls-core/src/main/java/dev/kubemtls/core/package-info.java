@@ -1,19 +1,34 @@
 /**
- * kube-mtls core: mutual-TLS material for in-cluster Kubernetes workloads, obtained from the
- * certificates.k8s.io/v1 API and held only in memory.
+ * kube-mtls core: the TLS material of one workload, obtained from the certificates.k8s.io/v1 API,
+ * held only in memory, and how it changes over time.
  *
- * <p>The model: a {@link dev.kubemtls.core.WorkloadIdentity} says who the workload is (namespace,
- * ServiceAccount, Services, pod IP, role). A {@link dev.kubemtls.core.CertificateIssuer} turns it
- * into a {@link dev.kubemtls.core.TlsIdentity}: a fresh in-memory key
- * ({@link dev.kubemtls.core.KeyAlgorithm}), a CertificateSigningRequest, a watch until an approver
- * and signer have acted, and strict validation of the result. {@link dev.kubemtls.core.TrustBundles}
- * reads the CAs to trust ({@link dev.kubemtls.core.TrustBundle}) from a ConfigMap. Identity and
- * trust travel together as one immutable {@link dev.kubemtls.core.MtlsMaterial} snapshot that a
- * {@link dev.kubemtls.core.MaterialSource} hands to the TLS integrations.
+ * <p>Who holds what: a {@link dev.kubemtls.core.WorkloadIdentity} says who the workload is
+ * (namespace, ServiceAccount, Services, pod IP, role). A {@link dev.kubemtls.core.TlsIdentity} is a
+ * private key (generated in this process, never written anywhere) with the certificate chain
+ * issued for it; a {@link dev.kubemtls.core.TrustBundle} is the set of CAs whose certificates peers
+ * must present. An {@link dev.kubemtls.core.MtlsMaterial} snapshot holds one of each, immutably,
+ * and a {@link dev.kubemtls.core.MaterialSource} hands out the current snapshot to the TLS
+ * integrations for each new connection.
+ *
+ * <p>How it is obtained: a {@link dev.kubemtls.core.CertificateIssuer} turns the workload identity
+ * into a TlsIdentity: a fresh key ({@link dev.kubemtls.core.KeyAlgorithm}), a
+ * CertificateSigningRequest, a watch until an approver and a signer have acted, and strict
+ * validation of the result. {@link dev.kubemtls.core.TrustBundles} reads CAs from a ConfigMap.
+ *
+ * <p>When it changes: a {@link dev.kubemtls.core.CertificateManager} renews the identity at a
+ * jittered point of its lifetime chosen by a {@link dev.kubemtls.core.RotationPolicy}, and follows
+ * a {@link dev.kubemtls.core.TrustSource} (for example a
+ * {@link dev.kubemtls.core.ConfigMapTrustSource}). Each renewal and each trust change publishes a
+ * new snapshot, one generation later; material that fails validation is never published, and
+ * failures keep the previous snapshot in service while they are retried.
+ * {@link dev.kubemtls.core.KubeMtls} wires all of this for a pod in a few lines;
+ * {@link dev.kubemtls.core.ManagerListener} and {@link dev.kubemtls.core.Health} tell the outside
+ * world what happened.
  *
  * <p>Failures a caller acts on are {@link dev.kubemtls.core.MtlsException}s (denied, failed, timed
  * out, invalid material); programming errors are {@link java.lang.NullPointerException} and
- * {@link java.lang.IllegalArgumentException}. Types in {@code dev.kubemtls.core.internal} are not
- * API.
+ * {@link java.lang.IllegalArgumentException}. Time, threads and randomness are injected, so every
+ * decision can be tested with a fake clock and scheduler. Types under
+ * {@code dev.kubemtls.core.internal} are not API.
  */
 package dev.kubemtls.core;

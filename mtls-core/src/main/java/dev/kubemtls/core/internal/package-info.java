@@ -1,5 +1,6 @@
 /**
- * Implementation details of kube-mtls core (CSR encoding, signer-name rules, validation of issued
- * certificates). Not API: may change in any release without notice.
+ * Implementation details of kube-mtls core: not API, may change in any release. CSR encoding,
+ * signer-name rules, validation of issued certificates, and the checks material passes before it
+ * is published (key/certificate match, chain to a trust bundle, CA-only bundles).
  */
 package dev.kubemtls.core.internal;
