@@ -53,7 +53,12 @@ final class TestServer implements AutoCloseable {
       context.addFilter(filter, "/*", EnumSet.of(DispatcherType.REQUEST));
     }
     server.setHandler(context);
-    server.start();
+    try {
+      server.start();
+    } catch (Exception e) {
+      server.stop();
+      throw e;
+    }
   }
 
   static TestServer start(MaterialSource source, Filter filter) throws Exception {
