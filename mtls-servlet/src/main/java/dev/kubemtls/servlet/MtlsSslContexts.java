@@ -1,28 +1,34 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.servlet.internal.FollowingSslContextSpi;
 import dev.kubemtls.servlet.internal.MaterialStores;
 import dev.kubemtls.servlet.internal.TlsDefaults;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
+import java.security.Provider;
 import java.util.Objects;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 
 /**
- * JDK {@link SSLContext}s built from one {@link MtlsMaterial} snapshot, for clients that are not
- * Jetty's, such as {@code java.net.http.HttpClient}.
+ * JDK {@link SSLContext}s from kube-mtls material, for TLS users that are not Jetty, such as
+ * {@code java.net.http.HttpClient} or {@code HttpsURLConnection}.
  *
- * <p>A context built here is fixed: it presents the snapshot's certificate and trusts the
- * snapshot's bundle for as long as it is used. After a renewal, build a new context (and a new JDK
- * {@code HttpClient}) from the new snapshot; for Jetty, prefer {@link JettyMtls}, whose server
- * connectors and clients follow renewals by themselves. Pair a context with
+ * <p>{@link #of(MtlsMaterial)} makes a fixed context: it presents that snapshot's certificate and
+ * trusts that snapshot's bundle for as long as it is used. {@link #following(MaterialSource)} makes
+ * a context that follows the source: each new connection (engine or socket) takes the snapshot that
+ * is current when it is created, while established connections keep theirs. Pair a context with
  * {@link #sslParameters()} to get the same protocol and cipher policy as the Jetty integrations.
+ *
+ * <pre>{@code
+ * HttpClient client = HttpClient.newBuilder()
+ *     .sslContext(MtlsSslContexts.following(manager))
+ *     .sslParameters(MtlsSslContexts.sslParameters())
+ *     .build();
+ * }</pre>
  */
 public final class MtlsSslContexts {
-
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private MtlsSslContexts() {}
 
@@ -34,18 +40,28 @@ public final class MtlsSslContexts {
    */
   public static SSLContext of(MtlsMaterial material) {
     Objects.requireNonNull(material, "material");
-    char[] password = new char[16];
-    for (int i = 0; i < password.length; i++) {
-      password[i] = (char) ('a' + RANDOM.nextInt(26));
-    }
-    MaterialStores stores = MaterialStores.of(material, password);
-    try {
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(stores.keyManagers(), stores.trustManagers(), null);
-      return context;
-    } catch (GeneralSecurityException e) {
-      throw new InvalidMaterialException("could not build an SSLContext from material generation "
-          + material.generation() + ": " + e.getMessage(), e);
+    return MaterialStores.of(material).newSslContext();
+  }
+
+  /**
+   * A TLS context that follows {@code source}. The current snapshot is validated now; a later
+   * snapshot is validated when the first connection after it is made, and if it fails the previous
+   * one stays in use and the failure is logged. Each snapshot gets its own JDK context, so cached
+   * TLS sessions are not resumed across a renewal or trust change. The context cannot be
+   * {@linkplain SSLContext#init initialized} again. A JDK {@code HttpClient} keeps pooled
+   * connections open across renewals; new connections present the new certificate.
+   *
+   * @throws IllegalStateException if the source has no material yet
+   * @throws InvalidMaterialException if the current material is unusable
+   */
+  public static SSLContext following(MaterialSource source) {
+    FollowingSslContextSpi spi = new FollowingSslContextSpi(Objects.requireNonNull(source, "source"));
+    return new FollowingSslContext(spi, spi.context().getProvider());
+  }
+
+  private static final class FollowingSslContext extends SSLContext {
+    FollowingSslContext(FollowingSslContextSpi spi, Provider provider) {
+      super(spi, provider, "TLS");
     }
   }
 

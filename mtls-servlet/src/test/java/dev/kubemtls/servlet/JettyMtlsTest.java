@@ -93,6 +93,33 @@ class JettyMtlsTest {
   }
 
   @Test
+  void followingSslContextUsesTheRenewedIdentityAndTrustOnNewConnections() throws Exception {
+    TestCa nextCa = TestCa.create("next CA");
+    TrustBundle overlap = Pki.bundle("test/bundle@2", ca, nextCa);
+    MaterialPublisher server = serverSource();
+    MaterialPublisher client = new MaterialPublisher(Pki.material(ca, "billing", "invoicer", trust));
+    SSLContext following = MtlsSslContexts.following(client);
+    try (TestServer s = TestServer.start(server, MtlsPeerFilter.builder().build())) {
+      assertThat(jdkGet(jdkClient(following), s.uri("/a")).body()).contains(" sa=invoicer ");
+
+      // The server moves to a certificate from a CA the client has not trusted so far.
+      server.publish(server.current().withTrust(overlap));
+      TlsIdentity renewedServer = Pki.identity(nextCa, 2, "payments", "api");
+      server.publish(server.current().withIdentity(renewedServer));
+      client.publish(client.current().withTrust(overlap));
+      client.publish(client.current().withIdentity(Pki.identity(nextCa, 2, "billing", "invoicer-v2")));
+
+      // Same SSLContext object, new connection (a new JDK client has an empty pool).
+      HttpResponse<String> second = jdkGet(jdkClient(following), s.uri("/b"));
+      assertThat(second.body()).contains(" sa=invoicer-v2 ");
+      X509Certificate seen = (X509Certificate) second.sslSession().orElseThrow().getPeerCertificates()[0];
+      assertThat(seen.getSerialNumber()).isEqualTo(renewedServer.leaf().getSerialNumber());
+      assertThatThrownBy(() -> following.init(null, null, null))
+          .isInstanceOf(java.security.KeyManagementException.class);
+    }
+  }
+
+  @Test
   void clientWithoutCertificateIsRefusedInTheHandshake() throws Exception {
     SSLContext trustOnly = SSLContext.getInstance("TLS");
     trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);

@@ -10,12 +10,14 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.PublicKey;
+import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 
@@ -28,6 +30,7 @@ import javax.net.ssl.TrustManagerFactory;
  */
 public final class MaterialStores {
 
+  private static final SecureRandom RANDOM = new SecureRandom();
   private static final byte[] PROBE = "kube-mtls key check".getBytes(StandardCharsets.US_ASCII);
 
   private final KeyStore keyStore;
@@ -74,6 +77,31 @@ public final class MaterialStores {
     } catch (GeneralSecurityException | IOException e) {
       throw new InvalidMaterialException("TLS material generation " + material.generation()
           + " cannot be loaded into a key store: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Validates {@code material} and builds its stores under a random key-entry password.
+   *
+   * @throws InvalidMaterialException as {@link #of(MtlsMaterial, char[])}
+   */
+  public static MaterialStores of(MtlsMaterial material) {
+    char[] password = new char[20];
+    for (int i = 0; i < password.length; i++) {
+      password[i] = (char) ('a' + RANDOM.nextInt(26));
+    }
+    return of(material, password);
+  }
+
+  /** A new JDK TLS context over these stores. */
+  public SSLContext newSslContext() {
+    try {
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(keyManagers(), trustManagers(), null);
+      return context;
+    } catch (GeneralSecurityException e) {
+      throw new InvalidMaterialException("could not build an SSLContext from material generation "
+          + material.generation() + ": " + e.getMessage(), e);
     }
   }
 
