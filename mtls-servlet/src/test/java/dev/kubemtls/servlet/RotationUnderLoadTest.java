@@ -29,9 +29,11 @@ class RotationUnderLoadTest {
 
   private static final int NEW_CONNECTION_WORKERS = 2;
   private static final int KEEP_ALIVE_WORKERS = 2;
+  /** Workers on one JDK HttpClient over {@link MtlsSslContexts#following}, keeping connections alive. */
+  private static final int JDK_WORKERS = 1;
   private static final int RENEWALS_PER_CA = 5;
   /** Requests each worker completes, started after a publish, before the next publish. */
-  private static final int REQUESTS_BETWEEN_STEPS = 3;
+  private static final int REQUESTS_BETWEEN_STEPS = 2;
 
   private final Map<String, Integer> serverSerialIndex = new ConcurrentHashMap<>();
   private final AtomicInteger serverIdentities = new AtomicInteger();
@@ -42,6 +44,7 @@ class RotationUnderLoadTest {
   private final AtomicBoolean stop = new AtomicBoolean();
   private final AtomicLong newConnectionRequests = new AtomicLong();
   private final AtomicLong keepAliveRequests = new AtomicLong();
+  private final AtomicLong jdkRequests = new AtomicLong();
 
   @Test
   void noRequestFailsWhileIdentitiesRenewAndTheCaRotates() throws Exception {
@@ -72,6 +75,16 @@ class RotationUnderLoadTest {
         workers.add(t);
         t.start();
       }
+      java.net.http.HttpClient jdk = java.net.http.HttpClient.newBuilder()
+          .sslContext(MtlsSslContexts.following(client)).sslParameters(MtlsSslContexts.sslParameters())
+          .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+      for (int i = 0; i < JDK_WORKERS; i++) {
+        AtomicLong count = new AtomicLong();
+        completed.add(count);
+        Thread t = new Thread(() -> workJdk(s, jdk, count), "load-jdk-" + i);
+        workers.add(t);
+        t.start();
+      }
       awaitProgress();
 
       for (int i = 0; i < RENEWALS_PER_CA; i++) {
@@ -99,10 +112,11 @@ class RotationUnderLoadTest {
       int newConnectionHandshakes = newConnectionClients.stream().mapToInt(c -> c.handshakes.get()).sum();
       int keepAliveHandshakes = keepAliveClients.stream().mapToInt(c -> c.handshakes.get()).sum();
       System.out.printf("rotation under load: %d requests on new connections (%d handshakes),"
-          + " %d on kept-alive connections (%d handshakes), %d server and %d client identities,"
+          + " %d on kept-alive connections (%d handshakes), %d on a JDK HttpClient,"
+          + " %d server and %d client identities,"
           + " 2 trust changes per side, %d ms, %d failures%n",
           newConnectionRequests.get(), newConnectionHandshakes, keepAliveRequests.get(),
-          keepAliveHandshakes, serverIdentities.get() + 1, serverIdentities.get() + 1, elapsedMs,
+          keepAliveHandshakes, jdkRequests.get(), serverIdentities.get() + 1, serverIdentities.get() + 1, elapsedMs,
           failures.size());
 
       assertThat(failures).isEmpty();
@@ -145,6 +159,26 @@ class RotationUnderLoadTest {
         failures.add(e.toString());
       }
       (newConnection ? newConnectionRequests : keepAliveRequests).incrementAndGet();
+      count.incrementAndGet();
+    }
+  }
+
+  private void workJdk(TestServer server, java.net.http.HttpClient jdk, AtomicLong count) {
+    long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+    java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(server.uri("/jdk"))
+        .timeout(Duration.ofSeconds(10)).build();
+    while (!stop.get() && System.nanoTime() < deadline) {
+      try {
+        java.net.http.HttpResponse<String> response =
+            jdk.send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200
+            || !response.body().startsWith("spiffe=spiffe://cluster.local/ns/billing/sa/invoicer")) {
+          failures.add("jdk " + response.statusCode() + " " + response.body());
+        }
+      } catch (Exception e) {
+        failures.add("jdk " + e);
+      }
+      jdkRequests.incrementAndGet();
       count.incrementAndGet();
     }
   }
