@@ -1,6 +1,7 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
 import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;
 import dev.kubemtls.servlet.internal.MaterialServerSslContextFactory;
 import java.time.Duration;
@@ -155,6 +156,7 @@ public final class JettyMtls {
       }
       connector.setPort(port);
       connector.setIdleTimeout(idleTimeout.toMillis());
+      connector.addBean(new HandshakeFailureLogger());
       return connector;
     }
   }
