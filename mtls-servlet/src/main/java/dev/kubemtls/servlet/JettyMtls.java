@@ -147,7 +147,9 @@ public final class JettyMtls {
       customizers.add(0, secure);
       http.setCustomizers(customizers);
       http.setSecureScheme("https");
-      http.setSecurePort(port);
+      if (port != 0) {
+        http.setSecurePort(port);
+      }
       ServerConnector connector = new ServerConnector(server,
           new SslConnectionFactory(newSslContextFactory(), HttpVersion.HTTP_1_1.asString()),
           new HttpConnectionFactory(http));

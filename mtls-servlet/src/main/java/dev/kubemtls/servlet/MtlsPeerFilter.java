@@ -249,6 +249,7 @@ public final class MtlsPeerFilter implements Filter {
       return this;
     }
 
+    /** A filter with these options; it refuses init-params, since its configuration is complete. */
     public MtlsPeerFilter build() {
       return new MtlsPeerFilter(this);
     }

@@ -18,6 +18,7 @@ import java.util.Objects;
  */
 public record PeerPrincipal(PeerIdentity identity) implements Principal {
 
+  /** Wraps {@code identity}, which must not be null. */
   public PeerPrincipal {
     Objects.requireNonNull(identity, "identity");
   }

@@ -217,6 +217,22 @@ class JettyMtlsTest {
   }
 
   @Test
+  void withOptionalCertificateAnonymousRequestsPassWithoutIdentity() throws Exception {
+    SSLContext trustOnly = SSLContext.getInstance("TLS");
+    trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);
+    FilterHolder filter = new FilterHolder(MtlsPeerFilter.builder().requireCertificate(false).build());
+    try (TestServer server = new TestServer(serverSource(), b -> b.clientAuth(ClientAuth.OPTIONAL), filter)) {
+      HttpResponse<String> anonymous = jdkGet(jdkClient(trustOnly), server.uri("/public"));
+      HttpResponse<String> authenticated = jdkGet(
+          jdkClient(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), server.uri("/public"));
+
+      assertThat(anonymous.statusCode()).isEqualTo(200);
+      assertThat(anonymous.body()).isEqualTo("no-identity certs=0");
+      assertThat(authenticated.body()).startsWith("spiffe=spiffe://cluster.local/ns/billing/sa/invoicer");
+    }
+  }
+
+  @Test
   void clientRefusesAServerWhoseCertificateDoesNotNameTheDialledAddress() throws Exception {
     KeyPair keys = TestCa.newKeyPair();
     X509Certificate leaf = ca.leaf(keys.getPublic()).dns("payments.svc").spiffe("payments", "api").build();

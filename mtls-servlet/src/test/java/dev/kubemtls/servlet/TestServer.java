@@ -100,7 +100,7 @@ final class TestServer implements AutoCloseable {
             + " auth=" + request.getAuthType();
       } else {
         Object certs = request.getAttribute(MtlsPeerFilter.CERTIFICATE_ATTRIBUTE);
-        body = "no-filter certs=" + (certs instanceof java.security.cert.X509Certificate[] c ? c.length : 0);
+        body = "no-identity certs=" + (certs instanceof java.security.cert.X509Certificate[] c ? c.length : 0);
       }
       response.setContentType("text/plain;charset=UTF-8");
       response.getWriter().print(body);
