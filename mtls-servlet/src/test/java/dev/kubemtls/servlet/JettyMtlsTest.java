@@ -120,6 +120,30 @@ class JettyMtlsTest {
   }
 
   @Test
+  void tls12WithStrongCiphersIsAcceptedAndWeakCiphersAreNot() throws Exception {
+    SSLContext context = MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust));
+    javax.net.ssl.SSLParameters tls12 = MtlsSslContexts.sslParameters();
+    tls12.setProtocols(new String[] {"TLSv1.2"});
+    javax.net.ssl.SSLParameters cbc = MtlsSslContexts.sslParameters();
+    cbc.setProtocols(new String[] {"TLSv1.2"});
+    cbc.setCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"});
+    try (TestServer server = TestServer.start(serverSource(), MtlsPeerFilter.builder().build())) {
+      HttpResponse<String> response = jdkGet(HttpClient.newBuilder().sslContext(context).sslParameters(tls12)
+          .version(HttpClient.Version.HTTP_1_1).build(), server.uri("/v12"));
+      assertThat(response.statusCode()).isEqualTo(200);
+      assertThat(response.sslSession().orElseThrow().getProtocol()).isEqualTo("TLSv1.2");
+      assertThat(response.sslSession().orElseThrow().getCipherSuite()).startsWith("TLS_ECDHE_ECDSA_WITH_AES_256_GCM");
+
+      assertThatThrownBy(() -> jdkGet(HttpClient.newBuilder().sslContext(context).sslParameters(cbc)
+          .version(HttpClient.Version.HTTP_1_1).build(), server.uri("/cbc")))
+          .isInstanceOf(IOException.class);
+      await().atMost(Duration.ofSeconds(10)).until(() -> !server.handshakeFailures.isEmpty());
+      assertThat(server.handshakeFailures.get(0)).hasMessageContaining("cipher suites in common");
+      assertThat(server.servletCalls).hasValue(1);
+    }
+  }
+
+  @Test
   void clientWithoutCertificateIsRefusedInTheHandshake() throws Exception {
     SSLContext trustOnly = SSLContext.getInstance("TLS");
     trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);

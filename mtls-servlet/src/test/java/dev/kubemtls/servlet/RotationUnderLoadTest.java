@@ -143,7 +143,7 @@ class RotationUnderLoadTest {
     while (!stop.get() && System.nanoTime() < deadline) {
       int minIndex = currentServerIndex;
       try {
-        ContentResponse response = client.get(server.uri("/work"), newConnection);
+        ContentResponse response = client.get(server.uri("/load"), newConnection);
         if (response.getStatus() != 200
             || !response.getContentAsString().startsWith("spiffe=spiffe://cluster.local/ns/billing/sa/invoicer")) {
           failures.add(response.getStatus() + " " + response.getContentAsString());

@@ -135,6 +135,10 @@ public final class MaterialStores {
     List<X509Certificate> chain = id.chain();
     PrivateKey key = id.privateKey();
     PublicKey leafKey = id.leaf().getPublicKey();
+    if (id.leaf().getBasicConstraints() >= 0) {
+      throw new InvalidMaterialException("the leaf certificate of identity generation " + id.generation()
+          + " is a CA certificate; a workload certificate must have basicConstraints CA=false");
+    }
     String algorithm = signatureAlgorithm(key, id);
     try {
       Signature signer = Signature.getInstance(algorithm);
