@@ -1,0 +1,221 @@
+package dev.kubemtls.servlet;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
+import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;
+import dev.kubemtls.servlet.internal.MaterialServerSslContextFactory;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import org.eclipse.jetty.client.HttpClient;
+import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
+import org.eclipse.jetty.http.HttpVersion;
+import org.eclipse.jetty.io.ClientConnector;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
+
+/**
+ * Entry points for mutual TLS with Jetty 12: HTTPS server connectors and HTTP clients whose
+ * certificate and trust follow a {@link MaterialSource}.
+ *
+ * <p>The source (usually a {@code CertificateManager}) holds one immutable snapshot at a time: the
+ * workload's private key and certificate chain plus the CA bundle it trusts. A connector or client
+ * built here loads the current snapshot when it starts and subscribes to the source; every newer
+ * snapshot is validated and then swapped into its {@link SslContextFactory} with
+ * {@link SslContextFactory#reload}. Connections that are open keep the certificate they started
+ * with and finish normally; connections opened afterwards present the new certificate and check
+ * peers against the new bundle. Material that fails validation, or a reload that fails, is logged
+ * and the working material stays. The subscription ends when the connector or client stops.
+ *
+ * <pre>{@code
+ * Server server = new Server();
+ * ServerConnector https = JettyMtls.forServer(manager).port(8443).newConnector(server);
+ * server.addConnector(https);
+ *
+ * HttpClient client = JettyMtls.forClient(manager).newHttpClient();
+ * client.start();
+ * }</pre>
+ *
+ * <p>Nothing touches the disk: key and trust stores exist only in memory.
+ */
+public final class JettyMtls {
+
+  private JettyMtls() {}
+
+  /** Starts a server connector configuration: client certificates required, any interface, port 8443. */
+  public static ServerBuilder forServer(MaterialSource source) {
+    return new ServerBuilder(Objects.requireNonNull(source, "source"));
+  }
+
+  /** Starts a client configuration that presents the source's certificate to servers. */
+  public static ClientBuilder forClient(MaterialSource source) {
+    return new ClientBuilder(Objects.requireNonNull(source, "source"));
+  }
+
+  /**
+   * Options of an mTLS server connector. A builder can make any number of connectors; each gets its
+   * own {@link SslContextFactory.Server} and subscription.
+   *
+   * <p>The connector speaks HTTP/1.1 over TLS 1.3 or 1.2 with ECDHE and AEAD ciphers only. It does
+   * not require SNI and does not compare SNI or the {@code Host} header with its certificate, so
+   * peers may dial a pod IP or a short Service name. The client certificate of every request is
+   * available to servlets as {@code jakarta.servlet.request.X509Certificate}; see
+   * {@link MtlsPeerFilter}.
+   */
+  public static final class ServerBuilder {
+    private final MaterialSource source;
+    private String host;
+    private int port = 8443;
+    private ClientAuth clientAuth = ClientAuth.REQUIRED;
+    private Duration idleTimeout = Duration.ofSeconds(30);
+    private HttpConfiguration httpConfiguration;
+
+    private ServerBuilder(MaterialSource source) {
+      this.source = source;
+    }
+
+    /** The interface to listen on, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}; all by default. */
+    public ServerBuilder host(String host) {
+      Objects.requireNonNull(host, "host");
+      if (host.isBlank()) {
+        throw new IllegalArgumentException("host must not be blank; leave it unset to listen on all interfaces");
+      }
+      this.host = host;
+      return this;
+    }
+
+    /** The TCP port, 0 for an ephemeral one; 8443 by default. */
+    public ServerBuilder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port must be between 0 and 65535, was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** Whether clients must present a certificate; {@link ClientAuth#REQUIRED} by default. */
+    public ServerBuilder clientAuth(ClientAuth clientAuth) {
+      this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
+      return this;
+    }
+
+    /** How long an idle connection stays open; 30 seconds by default. */
+    public ServerBuilder idleTimeout(Duration idleTimeout) {
+      Objects.requireNonNull(idleTimeout, "idleTimeout");
+      if (idleTimeout.isNegative() || idleTimeout.isZero()) {
+        throw new IllegalArgumentException("idleTimeout must be positive, was " + idleTimeout);
+      }
+      this.idleTimeout = idleTimeout;
+      return this;
+    }
+
+    /**
+     * HTTP settings to start from (header sizes, other customizers). The builder copies it when it
+     * makes a connector and never changes the given object; any {@link SecureRequestCustomizer} in
+     * it is replaced by one without SNI checks.
+     */
+    public ServerBuilder httpConfiguration(HttpConfiguration httpConfiguration) {
+      this.httpConfiguration = Objects.requireNonNull(httpConfiguration, "httpConfiguration");
+      return this;
+    }
+
+    /**
+     * A new TLS context factory bound to the source, for callers that assemble their own
+     * connectors. It loads the current snapshot when started (the source must have material by
+     * then) and follows the source until stopped.
+     */
+    public SslContextFactory.Server newSslContextFactory() {
+      return new MaterialServerSslContextFactory(source, clientAuth == ClientAuth.REQUIRED);
+    }
+
+    /**
+     * A new HTTPS connector for {@code server}, not yet added to it: call
+     * {@link Server#addConnector}. It starts and stops with the server.
+     */
+    public ServerConnector newConnector(Server server) {
+      Objects.requireNonNull(server, "server");
+      HttpConfiguration http = httpConfiguration == null
+          ? new HttpConfiguration() : new HttpConfiguration(httpConfiguration);
+      List<HttpConfiguration.Customizer> customizers = new java.util.ArrayList<>(http.getCustomizers());
+      customizers.removeIf(c -> c instanceof SecureRequestCustomizer);
+      SecureRequestCustomizer secure = new SecureRequestCustomizer(false, false, -1, false);
+      customizers.add(0, secure);
+      http.setCustomizers(customizers);
+      http.setSecureScheme("https");
+      if (port != 0) {
+        http.setSecurePort(port);
+      }
+      ServerConnector connector = new ServerConnector(server,
+          new SslConnectionFactory(newSslContextFactory(), HttpVersion.HTTP_1_1.asString()),
+          new HttpConnectionFactory(http));
+      if (host != null) {
+        connector.setHost(host);
+      }
+      connector.setPort(port);
+      connector.setIdleTimeout(idleTimeout.toMillis());
+      connector.addBean(new HandshakeFailureLogger());
+      return connector;
+    }
+  }
+
+  /**
+   * Options of an mTLS client. The client presents the source's current certificate, accepts only
+   * servers whose certificate chains to the current trust bundle and names the host or IP address
+   * that was dialled (HTTPS endpoint identification), and picks up renewals without being rebuilt.
+   */
+  public static final class ClientBuilder {
+    private final MaterialSource source;
+    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration idleTimeout = Duration.ofSeconds(30);
+
+    private ClientBuilder(MaterialSource source) {
+      this.source = source;
+    }
+
+    /** How long to wait for a TCP connection; 5 seconds by default. */
+    public ClientBuilder connectTimeout(Duration connectTimeout) {
+      this.connectTimeout = positive("connectTimeout", connectTimeout);
+      return this;
+    }
+
+    /** How long an idle pooled connection stays open; 30 seconds by default. */
+    public ClientBuilder idleTimeout(Duration idleTimeout) {
+      this.idleTimeout = positive("idleTimeout", idleTimeout);
+      return this;
+    }
+
+    /**
+     * A new TLS context factory bound to the source, for callers that assemble their own
+     * {@link ClientConnector}. It loads the current snapshot when started and follows the source
+     * until stopped.
+     */
+    public SslContextFactory.Client newSslContextFactory() {
+      return new MaterialClientSslContextFactory(source);
+    }
+
+    /**
+     * A new HTTP/1.1 client, not started. Start it before use and stop it when done; it follows
+     * the source while it runs.
+     */
+    public HttpClient newHttpClient() {
+      ClientConnector connector = new ClientConnector();
+      connector.setSslContextFactory(newSslContextFactory());
+      connector.setConnectTimeout(connectTimeout);
+      connector.setIdleTimeout(idleTimeout);
+      return new HttpClient(new HttpClientTransportOverHTTP(connector));
+    }
+
+    private static Duration positive(String name, Duration value) {
+      Objects.requireNonNull(value, name);
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, was " + value);
+      }
+      return value;
+    }
+  }
+}

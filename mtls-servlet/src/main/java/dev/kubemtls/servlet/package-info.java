@@ -1,0 +1,16 @@
+/**
+ * Mutual TLS for Jetty 12 and Jakarta Servlet 6 with certificates that rotate while the process runs.
+ *
+ * <p>A {@link dev.kubemtls.core.MaterialSource} holds the workload's current key, certificate
+ * chain and trust bundle as one immutable snapshot. {@link dev.kubemtls.servlet.JettyMtls} binds
+ * Jetty server connectors and HTTP clients to a source: they reload their TLS context in place for
+ * every new snapshot, so renewals and CA rotations need no restart and open connections are not
+ * cut. {@link dev.kubemtls.servlet.MtlsPeerFilter} reads the verified client certificate of each
+ * request into a {@link dev.kubemtls.core.PeerIdentity} and enforces a
+ * {@link dev.kubemtls.core.PeerPolicy} allow-list in any Servlet 6 container.
+ * {@link dev.kubemtls.servlet.MtlsSslContexts} builds JDK {@code SSLContext}s from one snapshot for
+ * other clients.
+ *
+ * <p>Everything under {@code dev.kubemtls.servlet.internal} is an implementation detail.
+ */
+package dev.kubemtls.servlet;
