@@ -41,6 +41,7 @@ public final class PeerVerifier extends ChannelDuplexHandler {
   private PendingWriteQueue pending;
   private Promise<PeerIdentity> promise;
   private boolean flushPending;
+  private Throwable rejection;
   private State state = State.HANDSHAKING;
 
   private enum State { HANDSHAKING, ACCEPTED, REJECTED }
@@ -73,6 +74,7 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     }
     if (!done.isSuccess()) {
       state = State.REJECTED;
+      rejection = done.cause();
       LOG.info("kube-mtls {}: TLS handshake with {} failed: {}", side, ctx.channel().remoteAddress(),
           String.valueOf(done.cause()));
       promise.tryFailure(done.cause());
@@ -138,6 +140,7 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     LOG.warn("kube-mtls {}: closing the connection from {} at {}: {}", side, who,
         ctx.channel().remoteAddress(), reason);
     PeerRejectedException e = new PeerRejectedException(peer, who + " rejected: " + reason);
+    rejection = e;
     promise.tryFailure(e);
     failPending(e);
     ctx.fireUserEventTriggered(new SslHandshakeCompletionEvent(e));
@@ -166,7 +169,7 @@ public final class PeerVerifier extends ChannelDuplexHandler {
       case HANDSHAKING -> pending.add(msg, writePromise);
       default -> {
         ReferenceCountUtil.release(msg);
-        writePromise.setFailure(new IllegalStateException("the peer was not accepted"));
+        writePromise.setFailure(rejection);
       }
     }
   }
@@ -185,6 +188,10 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     ClosedChannelException closed = new ClosedChannelException();
     promise.tryFailure(closed);
     failPending(closed);
+    if (state == State.HANDSHAKING) {
+      state = State.REJECTED;
+      rejection = closed;
+    }
     ctx.fireChannelInactive();
   }
 }
