@@ -3,6 +3,7 @@ package dev.kubemtls.netty;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.PeerPolicy;
 import dev.kubemtls.netty.internal.ClientConnectHandler;
+import dev.kubemtls.netty.internal.AlpnProtocols;
 import dev.kubemtls.netty.internal.ContextCache;
 import dev.kubemtls.netty.internal.Pipelines;
 import dev.kubemtls.netty.internal.Providers;
@@ -127,7 +128,7 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
 
     /** Protocols to offer with ALPN, most preferred first, e.g. {@code "h2", "http/1.1"}. Off by default. */
     public Builder alpn(String... protocols) {
-      this.alpn = Alpn.check(protocols);
+      this.alpn = AlpnProtocols.check(protocols);
       return this;
     }
 

@@ -2,6 +2,7 @@ package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.netty.internal.AlpnProtocols;
 import dev.kubemtls.netty.internal.ContextCache;
 import dev.kubemtls.netty.internal.Pipelines;
 import dev.kubemtls.netty.internal.Providers;
@@ -122,7 +123,7 @@ public final class ServerTls extends ChannelInitializer<Channel> implements Auto
      * default. A client that offers none of them is served without ALPN.
      */
     public Builder alpn(String... protocols) {
-      this.alpn = Alpn.check(protocols);
+      this.alpn = AlpnProtocols.check(protocols);
       return this;
     }
 

@@ -304,6 +304,28 @@ class MtlsHandshakeTest {
   }
 
   @Test
+  void clientCanInstallTlsForANameItKnowsUpFront() throws Exception {
+    try (ServerTls serverTls = server(TlsProvider.AUTO, Pki.server(CA, 1));
+        ClientTls clientTls = client(TlsProvider.AUTO, source(Pki.client(CA, 1)));
+        Echo.Server server = new Echo.Server(group, serverTls);
+        // Dial the bare IP but verify the service name, as a proxy-aware client would.
+        Echo.Conn conn = Echo.Conn.open(group, new InetSocketAddress("127.0.0.1", server.port()),
+            ch -> new io.netty.channel.ChannelInboundHandlerAdapter() {
+              @Override
+              public void handlerAdded(io.netty.channel.ChannelHandlerContext ctx) {
+                clientTls.install(ctx, "orders.shop.svc", server.port());
+                ctx.pipeline().remove(this);
+              }
+            })) {
+      assertThat(conn.peer().getNow().dnsNames()).contains("orders.shop.svc");
+      assertThat(conn.request("known name")).isEqualTo("known name");
+    }
+    try (ClientTls clientTls = client(TlsProvider.AUTO, source(Pki.client(CA, 1)))) {
+      assertThatThrownBy(() -> clientTls.install(null, "x", 1)).isInstanceOf(NullPointerException.class);
+    }
+  }
+
+  @Test
   void serverWithoutMaterialRefusesConnectionsUntilTheFirstSnapshot() throws Exception {
     MaterialPublisher empty = new MaterialPublisher();
     try (ServerTls serverTls = NettyMtls.forServer(empty).build();

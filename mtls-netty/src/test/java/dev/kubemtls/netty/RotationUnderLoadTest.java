@@ -118,8 +118,9 @@ class RotationUnderLoadTest {
   }
 
   private void publishServer(MaterialPublisher source, MtlsMaterial material) {
-    source.publish(material);
+    // Known before it is published, since a connection may see it before publish() returns.
     serverSerials.add(material.identity().leaf().getSerialNumber());
+    source.publish(material);
     published.set(serverSerials.size() - 1);
   }
 

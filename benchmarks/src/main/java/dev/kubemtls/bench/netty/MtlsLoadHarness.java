@@ -129,19 +129,20 @@ public final class MtlsLoadHarness {
       SslContext swapping = swappingServerContext(netty);
       setups.add(listen(provider + " swapping", ch -> swapping.newHandler(ch.alloc()), client));
     }
-    Map<String, List<Double>> hs = new LinkedHashMap<>();
-    Map<String, List<Double>> rps = new LinkedHashMap<>();
+    Map<String, List<Sample>> hs = new LinkedHashMap<>();
+    Map<String, List<Sample>> rps = new LinkedHashMap<>();
     try {
       // Round 0 warms every code path up (JIT) and is not counted.
       for (int round = 0; round <= rounds; round++) {
         for (Setup s : setups) {
-          double h = load(() -> new HandshakeLoad(s.address(), s.client()), round == 0);
-          double r = load(() -> new RequestLoad(s.address(), s.client()), round == 0);
+          Sample h = load(() -> new HandshakeLoad(s.address(), s.client()), round == 0);
+          Sample r = load(() -> new RequestLoad(s.address(), s.client()), round == 0);
           if (round > 0) {
             hs.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(h);
             rps.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(r);
-            System.out.printf(Locale.ROOT, "  round %d %-18s %8.0f handshakes/s %9.0f requests/s%n",
-                round, s.name(), h, r);
+            System.out.printf(Locale.ROOT, "  round %d %-18s %8.0f handshakes/s (%6.0f per CPU-s)"
+                + " %9.0f requests/s (%7.0f per CPU-s)%n", round, s.name(), h.perSecond(),
+                h.perCpuSecond(), r.perSecond(), r.perCpuSecond());
           }
         }
       }
@@ -154,16 +155,25 @@ public final class MtlsLoadHarness {
       }
     }
     System.out.println();
-    System.out.printf(Locale.ROOT, "medians over %d rounds%n", rounds);
-    System.out.printf(Locale.ROOT, "%-20s %14s %14s %10s %10s%n", "server", "handshakes/s", "requests/s",
-        "hs ratio", "req ratio");
+    System.out.printf(Locale.ROOT, "medians over %d rounds; ratios against the static context of the"
+        + " same provider%n", rounds);
+    System.out.printf(Locale.ROOT, "%-18s %12s %12s %12s %12s | %8s %8s %8s %8s%n", "server",
+        "hs/s", "hs/CPU-s", "req/s", "req/CPU-s", "hs", "hs/CPU", "req", "req/CPU");
     for (String name : hs.keySet()) {
-      String provider = name.substring(0, name.indexOf(' '));
-      double h = median(hs.get(name));
-      double r = median(rps.get(name));
-      System.out.printf(Locale.ROOT, "%-20s %14.0f %14.0f %10.3f %10.3f%n", name, h, r,
-          h / median(hs.get(provider + " static")), r / median(rps.get(provider + " static")));
+      String base = name.substring(0, name.indexOf(' ')) + " static";
+      double[] v = figures(hs.get(name), rps.get(name));
+      double[] b = figures(hs.get(base), rps.get(base));
+      System.out.printf(Locale.ROOT, "%-18s %12.0f %12.0f %12.0f %12.0f | %8.3f %8.3f %8.3f %8.3f%n",
+          name, v[0], v[1], v[2], v[3], v[0] / b[0], v[1] / b[1], v[2] / b[2], v[3] / b[3]);
     }
+  }
+
+  private static double[] figures(List<Sample> hs, List<Sample> rps) {
+    return new double[] {
+        median(hs.stream().map(Sample::perSecond).toList()),
+        median(hs.stream().map(Sample::perCpuSecond).toList()),
+        median(rps.stream().map(Sample::perSecond).toList()),
+        median(rps.stream().map(Sample::perCpuSecond).toList())};
   }
 
   private static double median(List<Double> values) {
@@ -219,24 +229,33 @@ public final class MtlsLoadHarness {
   }
 
   /** Warms up, then counts completions per second over the measurement window. */
-  private double load(Supplier<Load> factory, boolean warmupOnly) throws Exception {
+  /** Completions per wall-clock second and per second of this process's CPU time. */
+  private record Sample(double perSecond, double perCpuSecond) {}
+
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+          .getOperatingSystemMXBean();
+
+  private Sample load(Supplier<Load> factory, boolean warmupOnly) throws Exception {
     Load load = factory.get();
     load.start(concurrency);
     TimeUnit.SECONDS.sleep(warmupSeconds);
     if (warmupOnly) {
       load.stop();
-      return 0;
+      return new Sample(0, 0);
     }
     long before = load.completed.get();
+    long cpu0 = OS.getProcessCpuTime();
     long t0 = System.nanoTime();
     TimeUnit.SECONDS.sleep(measureSeconds);
     long done = load.completed.get() - before;
     double seconds = (System.nanoTime() - t0) / 1e9;
+    double cpuSeconds = (OS.getProcessCpuTime() - cpu0) / 1e9;
     load.stop();
     if (load.failed.get() > 0) {
       throw new IllegalStateException(load.failed.get() + " requests failed");
     }
-    return done / seconds;
+    return new Sample(done / seconds, done / cpuSeconds);
   }
 
   @ChannelHandler.Sharable

@@ -1,4 +1,4 @@
-package dev.kubemtls.netty;
+package dev.kubemtls.netty.internal;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -7,11 +7,12 @@ import java.util.List;
 import java.util.Objects;
 
 /** Validation of ALPN protocol lists shared by both builders. */
-final class Alpn {
+public final class AlpnProtocols {
 
-  private Alpn() {}
+  private AlpnProtocols() {}
 
-  static List<String> check(String... protocols) {
+  /** A copy of {@code protocols} after checking each is 1 to 255 ASCII characters and unique. */
+  public static List<String> check(String... protocols) {
     Objects.requireNonNull(protocols, "protocols");
     if (protocols.length == 0) {
       throw new IllegalArgumentException("give at least one ALPN protocol, e.g. \"h2\" or \"http/1.1\"");
