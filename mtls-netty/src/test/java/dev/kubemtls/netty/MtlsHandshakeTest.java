@@ -262,6 +262,36 @@ class MtlsHandshakeTest {
     }
   }
 
+  @Test
+  void optionalClientAuthWithAnAllowListStillRefusesAnonymousClients() throws Exception {
+    SslContext noCert = SslContextBuilder.forClient().trustManager(CA.certificate()).build();
+    try (ServerTls serverTls = NettyMtls.forServer(source(Pki.server(CA, 1)))
+            .clientAuth(ClientAuthMode.OPTIONAL)
+            .peerPolicy(PeerPolicy.builder().allowNamespace("shop").build()).build();
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, Echo.named("orders.shop.svc", server.port()),
+            ch -> noCert.newHandler(ch.alloc(), "orders.shop.svc", server.port()))) {
+      assertThat(conn.request("anonymous")).isNull();
+      assertThat(server.nextPeer().cause()).isInstanceOf(PeerRejectedException.class)
+          .hasMessageContaining("no certificate");
+    }
+  }
+
+  @Test
+  void closedServerTlsRefusesNewConnectionsButKeepsOpenOnes() throws Exception {
+    ServerTls serverTls = server(TlsProvider.AUTO, Pki.server(CA, 1));
+    try (ClientTls clientTls = client(TlsProvider.AUTO, source(Pki.client(CA, 1)));
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn open = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(open.request("before")).isEqualTo("before");
+      serverTls.close();
+      try (Echo.Conn late = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+        assertThat(late.peer().isSuccess()).isFalse();
+      }
+      assertThat(open.request("after")).isEqualTo("after");
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
   void trustChangeReachesTheCaListTheServerAdvertises(TlsProvider provider) throws Exception {
