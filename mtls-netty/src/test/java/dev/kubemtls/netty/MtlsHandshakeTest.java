@@ -229,6 +229,19 @@ class MtlsHandshakeTest {
   }
 
   @Test
+  void trustedClientCertificateNamingTwoIdentitiesIsRefused() throws Exception {
+    TlsIdentity twoFaces = Pki.identity(CA, 1, b -> b.spiffe("shop", "web").spiffe("kube-system", "admin"));
+    try (ServerTls serverTls = server(TlsProvider.AUTO, Pki.server(CA, 1));
+        ClientTls clientTls = client(TlsProvider.AUTO, source(twoFaces));
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(server.nextPeer().cause()).isInstanceOf(PeerRejectedException.class)
+          .hasMessageContaining("exactly one");
+      assertThat(conn.request("both of us")).isNull();
+    }
+  }
+
+  @Test
   void clientAllowListRefusesAServerWithAnotherIdentity() throws Exception {
     PeerPolicy onlyBilling = PeerPolicy.builder()
         .allowSpiffeId("spiffe://cluster.local/ns/shop/sa/billing").build();

@@ -85,7 +85,8 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     PeerIdentity peer;
     try {
       peer = verifiedPeer();
-    } catch (InvalidMaterialException e) {
+    } catch (RuntimeException e) {
+      // The chain is trusted, but its leaf is still input: anything we cannot read closes it.
       reject(ctx, null, "its certificate cannot be read: " + e.getMessage());
       return;
     }
@@ -95,7 +96,12 @@ public final class PeerVerifier extends ChannelDuplexHandler {
       return;
     }
     if (peer != null) {
-      Optional<String> denial = policy.denialReason(peer);
+      Optional<String> denial;
+      try {
+        denial = policy.denialReason(peer);
+      } catch (RuntimeException e) {
+        denial = Optional.of("its identity could not be checked: " + e.getMessage());
+      }
       if (denial.isPresent()) {
         reject(ctx, peer, denial.get());
         return;
