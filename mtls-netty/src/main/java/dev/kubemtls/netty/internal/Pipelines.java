@@ -1,0 +1,47 @@
+package dev.kubemtls.netty.internal;
+
+import dev.kubemtls.core.PeerPolicy;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.ssl.SslHandler;
+
+/** Installs the TLS handler and the peer check into a pipeline, right after a given handler. */
+public final class Pipelines {
+
+  /** The name of the {@link SslHandler} in the pipeline. */
+  public static final String TLS_HANDLER = "kube-mtls-tls";
+  /** The name of the peer check that follows it. */
+  public static final String PEER_HANDLER = "kube-mtls-peer";
+
+  private Pipelines() {}
+
+  /**
+   * Creates an engine from the newest context (host and port may be null on a server) and adds it
+   * after {@code after}, followed by the peer check.
+   */
+  public static SslHandler install(ChannelHandlerContext after, ContextCache cache, String side,
+      PeerPolicy policy, boolean certificateRequired, String peerHost, int peerPort) {
+    ContextCache.Lease lease = cache.acquire();
+    SslHandler ssl;
+    try {
+      ssl = peerHost == null
+          ? lease.context().newHandler(after.alloc())
+          : lease.context().newHandler(after.alloc(), peerHost, peerPort);
+    } finally {
+      // The engine holds its own reference to the context from here on.
+      lease.release();
+    }
+    ChannelPipeline p = after.pipeline();
+    try {
+      p.addAfter(after.name(), TLS_HANDLER, ssl);
+      p.addAfter(TLS_HANDLER, PEER_HANDLER, new PeerVerifier(side, ssl, policy, certificateRequired));
+    } catch (RuntimeException e) {
+      if (p.get(TLS_HANDLER) != ssl) {
+        // Never added, so the pipeline will not release the engine for us.
+        io.netty.util.ReferenceCountUtil.release(ssl.engine());
+      }
+      throw e;
+    }
+    return ssl;
+  }
+}
