@@ -57,6 +57,8 @@ public final class ApprovalPolicy {
   private static final Pattern DNS_NAME =
       Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
 
+  private static final Pattern IP_LITERAL = Pattern.compile("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");
+
   private final Mode mode;
   private final String trustDomain;
   private final String clusterDomain;
@@ -194,7 +196,9 @@ public final class ApprovalPolicy {
     }
     if (!csr.ipAddresses().isEmpty()) {
       ClusterView.PodInfo p = pod;
-      List<String> foreign = csr.ipAddresses().stream().filter(ip -> !p.podIps().contains(ip)).toList();
+      Set<String> podIps = new java.util.HashSet<>();
+      p.podIps().forEach(ip -> canonicalIp(ip).ifPresent(podIps::add));
+      List<String> foreign = csr.ipAddresses().stream().filter(ip -> !podIps.contains(ip)).toList();
       if (!foreign.isEmpty()) {
         return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_IP_ADDRESS, "IP addresses " + foreign
             + " are not the IPs of Pod " + sa.namespace() + "/" + p.name() + " " + p.podIps());
@@ -247,6 +251,19 @@ public final class ApprovalPolicy {
       }
     }
     return out;
+  }
+
+  /** The form {@link java.net.InetAddress#getHostAddress()} gives an IP literal; empty for anything else. */
+  private static Optional<String> canonicalIp(String literal) {
+    // Only literals reach InetAddress, so no name is ever resolved.
+    if (literal == null || literal.isEmpty() || !IP_LITERAL.matcher(literal).matches()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(java.net.InetAddress.getByName(literal).getHostAddress());
+    } catch (java.net.UnknownHostException e) {
+      return Optional.empty();
+    }
   }
 
   private static Optional<String> subjectProblem(ParsedCsr csr, Set<String> names) {

@@ -141,7 +141,7 @@ public final class ParsedCsr {
   /** Whether the request is signed by the private key of its public key (proof of possession). */
   public boolean signatureValid() {
     try {
-      return request.isSignatureValid(new JcaContentVerifierProviderBuilder().build(request.getSubjectPublicKeyInfo()));
+      return request.isSignatureValid(new JcaContentVerifierProviderBuilder().build(publicKey));
     } catch (OperatorCreationException | PKCSException | RuntimeException e) {
       return false;
     }
