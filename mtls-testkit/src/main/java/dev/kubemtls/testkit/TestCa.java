@@ -100,8 +100,16 @@ public final class TestCa {
     return new LeafBuilder(publicKey);
   }
 
-  /** PEM text of any object BouncyCastle can write (certificates, keys, CSRs). */
+  /**
+   * PEM text of any object BouncyCastle can write (certificates, public keys, CSRs); private keys
+   * are written as unencrypted PKCS#8 ({@code PRIVATE KEY}), the form every consumer reads.
+   */
   public static String toPem(Object object) {
+    if (object instanceof java.security.PrivateKey key) {
+      return "-----BEGIN PRIVATE KEY-----\n"
+          + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(key.getEncoded())
+          + "\n-----END PRIVATE KEY-----\n";
+    }
     StringWriter out = new StringWriter();
     try (JcaPEMWriter w = new JcaPEMWriter(out)) {
       w.writeObject(object);
