@@ -1,0 +1,209 @@
+package dev.kubemtls.signer.internal;
+
+import dev.kubemtls.core.Pem;
+import dev.kubemtls.signer.ApprovalDecision;
+import dev.kubemtls.signer.ApprovalPolicy;
+import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.ClusterView;
+import dev.kubemtls.signer.Requester;
+import dev.kubemtls.signer.SigningException;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestSpec;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestStatus;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Approves and signs the CertificateSigningRequests of one signer name.
+ *
+ * <p>An informer lists and watches only CSRs with {@code spec.signerName=<ours>}; every add or
+ * update queues the CSR's name. A worker then reads the CSR from the cache and moves it one step:
+ * a CSR without a verdict gets one from the {@link ApprovalPolicy} through the approval
+ * subresource; an approved CSR without certificate and without {@code Failed} gets one through the
+ * status subresource, or {@code Failed} with a reason when the CA refuses it. Before either write the
+ * worker re-reads the CSR from the API server and writes with its resourceVersion, so a verdict is
+ * never overwritten and a certificate is issued at most once: a 409 Conflict means someone else moved
+ * first, and the CSR is looked at again. Transient errors are retried with exponential backoff.
+ */
+public final class CsrController implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CsrController.class);
+
+  private final KubernetesClient client;
+  private final String signerName;
+  private final ApprovalPolicy policy;
+  private final Supplier<CertificateAuthority> ca;
+  private final ClusterView cluster;
+  private final InstantSource clock;
+  private final SharedIndexInformer<CertificateSigningRequest> informer;
+  private final WorkQueue queue;
+
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync) {
+    this.client = Objects.requireNonNull(client, "client");
+    this.signerName = Objects.requireNonNull(signerName, "signerName");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.ca = Objects.requireNonNull(ca, "ca");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.cluster = new ApiClusterView(client);
+    this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
+        this::process);
+    this.informer = client.certificates().v1().certificateSigningRequests()
+        .withField("spec.signerName", signerName)
+        .runnableInformer(resync.toMillis());
+    informer.addEventHandler(new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(CertificateSigningRequest csr) {
+        enqueue(csr);
+      }
+
+      @Override
+      public void onUpdate(CertificateSigningRequest oldCsr, CertificateSigningRequest csr) {
+        enqueue(csr);
+      }
+
+      @Override
+      public void onDelete(CertificateSigningRequest csr, boolean unknownFinalState) {
+        // Nothing to undo: a deleted CSR needs nothing more.
+      }
+    });
+  }
+
+  /** Starts the informer and waits up to {@code timeout} for its first list. */
+  public void start(Duration timeout) {
+    try {
+      informer.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("cannot list CertificateSigningRequests of " + signerName + ": "
+          + e.getCause().getMessage(), e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      LOG.warn("the CSR informer of {} has not synced within {}; it keeps trying", signerName, timeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void enqueue(CertificateSigningRequest csr) {
+    if (!signerName.equals(Csrs.signerName(csr))) {
+      return;
+    }
+    if (Csrs.issued(csr) || Csrs.hasCondition(csr, Csrs.DENIED) || Csrs.hasCondition(csr, Csrs.FAILED)) {
+      return;
+    }
+    queue.add(csr.getMetadata().getName());
+  }
+
+  WorkQueue.Outcome process(String name) {
+    CertificateSigningRequest cached = informer.getStore().getByKey(name);
+    if (cached == null || !signerName.equals(Csrs.signerName(cached))) {
+      return WorkQueue.Outcome.DONE;
+    }
+    try {
+      if (Csrs.issued(cached) || Csrs.hasCondition(cached, Csrs.DENIED) || Csrs.hasCondition(cached, Csrs.FAILED)) {
+        return WorkQueue.Outcome.DONE;
+      }
+      if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
+        return decide(cached);
+      }
+      return sign(name, cached.getMetadata().getUid());
+    } catch (KubernetesClientException e) {
+      return onApiError(name, e);
+    }
+  }
+
+  private WorkQueue.Outcome decide(CertificateSigningRequest cached) {
+    String name = cached.getMetadata().getName();
+    CertificateSigningRequestSpec spec = cached.getSpec();
+    Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
+        spec.getGroups(), spec.getExtra());
+    ApprovalDecision decision = policy.decide(Csrs.requestPem(cached), Csrs.usages(cached), requester, cluster);
+    CertificateSigningRequest fresh = client.certificates().v1().certificateSigningRequests().withName(name).get();
+    if (fresh == null || !Objects.equals(fresh.getMetadata().getUid(), cached.getMetadata().getUid())) {
+      return WorkQueue.Outcome.DONE;
+    }
+    if (Csrs.hasCondition(fresh, Csrs.APPROVED) || Csrs.hasCondition(fresh, Csrs.DENIED)) {
+      // Someone else gave a verdict meanwhile: the informer will bring it.
+      return WorkQueue.Outcome.DONE;
+    }
+    CertificateSigningRequestCondition condition = Csrs.condition(
+        decision.approved() ? Csrs.APPROVED : Csrs.DENIED, decision.reason(), decision.message(), clock.instant());
+    var resource = client.certificates().v1().certificateSigningRequests().withName(name);
+    if (decision.approved()) {
+      resource.approve(condition);
+      LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
+    } else {
+      resource.deny(condition);
+      LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
+    }
+    return WorkQueue.Outcome.DONE;
+  }
+
+  private WorkQueue.Outcome sign(String name, String uid) {
+    CertificateSigningRequest fresh = client.certificates().v1().certificateSigningRequests().withName(name).get();
+    if (fresh == null || !Objects.equals(fresh.getMetadata().getUid(), uid)) {
+      return WorkQueue.Outcome.DONE;
+    }
+    if (Csrs.issued(fresh) || Csrs.hasCondition(fresh, Csrs.FAILED) || Csrs.hasCondition(fresh, Csrs.DENIED)
+        || !Csrs.hasCondition(fresh, Csrs.APPROVED)) {
+      return WorkQueue.Outcome.DONE;
+    }
+    CertificateSigningRequestStatus status = fresh.getStatus();
+    X509Certificate certificate;
+    try {
+      certificate = ca.get().sign(Csrs.requestPem(fresh), Csrs.usages(fresh), fresh.getSpec().getExpirationSeconds());
+    } catch (SigningException e) {
+      List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
+      conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
+      status.setConditions(conditions);
+      client.certificates().v1().certificateSigningRequests().resource(fresh).updateStatus();
+      LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
+      return WorkQueue.Outcome.DONE;
+    }
+    String pem = Pem.encodeCertificates(List.of(certificate));
+    status.setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
+    client.certificates().v1().certificateSigningRequests().resource(fresh).updateStatus();
+    LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
+        certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
+        certificate.getNotAfter().toInstant());
+    return WorkQueue.Outcome.DONE;
+  }
+
+  private WorkQueue.Outcome onApiError(String name, KubernetesClientException e) {
+    int code = e.getCode();
+    if (code == 409) {
+      LOG.debug("CSR {} changed while being processed; looking again", name);
+      return WorkQueue.Outcome.RETRY_NOW;
+    }
+    if (code == 404) {
+      return WorkQueue.Outcome.DONE;
+    }
+    if (code == 403) {
+      LOG.error("CSR {}: forbidden ({}); check the signer's RBAC", name, e.getMessage());
+    } else {
+      LOG.warn("CSR {}: API error {} ({}); will retry", name, code, e.getMessage());
+    }
+    return WorkQueue.Outcome.RETRY_BACKOFF;
+  }
+
+  /** Stops the informer and the workers. A write in flight completes; none starts afterwards. */
+  @Override
+  public void close() {
+    queue.close();
+    informer.close();
+  }
+}
