@@ -40,6 +40,7 @@ public final class Signer implements AutoCloseable {
   private final SignerConfig config;
   private final CertificateAuthority ca;
   private final InstantSource clock;
+  private final SignerListener listener;
   private final ExecutorService electionExecutor;
   private final Object lock = new Object();
   private CsrController controller;
@@ -48,8 +49,10 @@ public final class Signer implements AutoCloseable {
   private boolean leading;
   private boolean closed;
 
-  private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock) {
+  private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock,
+      SignerListener listener) {
     this.client = client;
+    this.listener = listener;
     this.config = config;
     this.ca = ca.withValidity(config.validity());
     this.clock = clock;
@@ -70,8 +73,15 @@ public final class Signer implements AutoCloseable {
    */
   public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
       InstantSource clock) {
+    return start(client, config, ca, clock, SignerListener.NONE);
+  }
+
+  /** As {@link #start(KubernetesClient, SignerConfig, CertificateAuthority, InstantSource)}, reporting to {@code listener}. */
+  public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
+      InstantSource clock, SignerListener listener) {
     Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
-        Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"));
+        Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
+        Objects.requireNonNull(listener, "listener"));
     signer.elect();
     return signer;
   }
@@ -132,7 +142,7 @@ public final class Signer implements AutoCloseable {
       publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
           config.namespaceLabel(), List.of(ca.certificate()));
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), () -> ca, clock,
-          config.workers(), Duration.ofMinutes(10));
+          config.workers(), Duration.ofMinutes(10), listener);
       leading = true;
       publisher.start(syncTimeout);
       controller.start(syncTimeout);

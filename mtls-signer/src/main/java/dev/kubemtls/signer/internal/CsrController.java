@@ -6,6 +6,7 @@ import dev.kubemtls.signer.ApprovalPolicy;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.Requester;
+import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
@@ -52,9 +53,11 @@ public final class CsrController implements AutoCloseable {
   private final InstantSource clock;
   private final SharedIndexInformer<CertificateSigningRequest> informer;
   private final WorkQueue queue;
+  private final SignerListener listener;
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
-      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync) {
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
+    this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = Objects.requireNonNull(signerName, "signerName");
     this.policy = Objects.requireNonNull(policy, "policy");
@@ -146,9 +149,11 @@ public final class CsrController implements AutoCloseable {
     if (decision.approved()) {
       resource.approve(condition);
       LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
+      listener.decided(name, decision);
     } else {
       resource.deny(condition);
       LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
+      listener.decided(name, decision);
     }
     return WorkQueue.Outcome.DONE;
   }
@@ -172,6 +177,7 @@ public final class CsrController implements AutoCloseable {
       status.setConditions(conditions);
       client.certificates().v1().certificateSigningRequests().resource(fresh).updateStatus();
       LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
+      listener.failed(name, e.reason());
       return WorkQueue.Outcome.DONE;
     }
     String pem = Pem.encodeCertificates(List.of(certificate));
@@ -180,6 +186,7 @@ public final class CsrController implements AutoCloseable {
     LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
         certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
         certificate.getNotAfter().toInstant());
+    listener.issued(name, certificate);
     return WorkQueue.Outcome.DONE;
   }
 
@@ -187,6 +194,7 @@ public final class CsrController implements AutoCloseable {
     int code = e.getCode();
     if (code == 409) {
       LOG.debug("CSR {} changed while being processed; looking again", name);
+      listener.conflict(name);
       return WorkQueue.Outcome.RETRY_NOW;
     }
     if (code == 404) {
