@@ -138,14 +138,14 @@ public final class Signer implements AutoCloseable {
       }
       LOG.info("{}: acquired the Lease {}/{}; approving and signing for {}", config.identity(),
           config.leaseNamespace(), config.leaseName(), config.signerName());
-      Duration syncTimeout = Duration.ofSeconds(30);
       publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
           config.namespaceLabel(), List.of(ca.certificate()));
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), () -> ca, clock,
           config.workers(), Duration.ofMinutes(10), listener);
       leading = true;
-      publisher.start(syncTimeout);
-      controller.start(syncTimeout);
+      // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
+      publisher.start();
+      controller.start();
     }
   }
 

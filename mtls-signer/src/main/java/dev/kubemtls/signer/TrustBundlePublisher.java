@@ -15,7 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * next CA side by side; {@link #setBundle} replaces it and republishes everywhere. A namespace that
  * stops opting in keeps its last ConfigMap, which no longer changes.
  *
- * <p>Create with {@link #TrustBundlePublisher}, then {@link #start}; {@link #close} stops it. Its
+ * <p>Create with the constructor, then {@link #start}; {@link #close} stops it. Its
  * Kubernetes permissions: list and watch namespaces; create ConfigMaps; get, list, watch and update
  * the ConfigMaps with the bundle's name.
  */
@@ -77,8 +77,13 @@ public final class TrustBundlePublisher implements AutoCloseable {
     this.bundlePem = encode(bundle);
   }
 
-  /** Starts watching and publishing; returns once the first lists arrived or {@code timeout} passed. */
-  public void start(Duration timeout) {
+  /**
+   * Starts watching and publishing, without waiting. The returned future completes once the first
+   * lists of namespaces and ConfigMaps arrived, or exceptionally if either informer cannot start.
+   *
+   * @throws IllegalStateException if already started
+   */
+  public CompletableFuture<Void> start() {
     synchronized (lock) {
       if (queue != null) {
         throw new IllegalStateException("already started");
@@ -90,17 +95,13 @@ public final class TrustBundlePublisher implements AutoCloseable {
     }
     namespaces.addEventHandler(handler(ns -> ns.getMetadata().getName()));
     configMaps.addEventHandler(handler(cm -> cm.getMetadata().getNamespace()));
-    try {
-      configMaps.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      namespaces.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("cannot watch namespaces or bundle ConfigMaps: " + e.getCause().getMessage(),
-          e.getCause());
-    } catch (java.util.concurrent.TimeoutException e) {
-      LOG.warn("the trust bundle informers have not synced within {}; they keep trying", timeout);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    // ConfigMaps first, so that an opted-in namespace is compared with its existing ConfigMap.
+    return configMaps.start().toCompletableFuture().thenCompose(v -> namespaces.start().toCompletableFuture())
+        .whenComplete((ok, error) -> {
+          if (error != null) {
+            LOG.error("cannot list and watch namespaces or bundle ConfigMaps: {}", error.toString());
+          }
+        });
   }
 
   /** Replaces the published CA certificates (e.g. during a CA rotation) and republishes them everywhere. */

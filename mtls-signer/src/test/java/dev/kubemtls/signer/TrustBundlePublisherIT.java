@@ -42,7 +42,7 @@ class TrustBundlePublisherIT {
     fx.admin.namespaces().withName(later).edit(n -> new NamespaceBuilder(n).editMetadata()
         .addToLabels(SignerFixture.OPT_IN, "true").endMetadata().build());
     awaitBundle(later, Pem.encodeCertificates(List.of(fx.ca.certificate())));
-    // Processed in order by one worker: the later namespace is done, the plain one was never queued.
+    // The plain namespace never matches the label selector, so it is never queued.
     assertThat(fx.admin.configMaps().inNamespace(plain).withName(SignerFixture.BUNDLE).get()).isNull();
   }
 

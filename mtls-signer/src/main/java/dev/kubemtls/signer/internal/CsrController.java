@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,18 +86,16 @@ public final class CsrController implements AutoCloseable {
     });
   }
 
-  /** Starts the informer and waits up to {@code timeout} for its first list. */
-  public void start(Duration timeout) {
-    try {
-      informer.start().toCompletableFuture().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("cannot list CertificateSigningRequests of " + signerName + ": "
-          + e.getCause().getMessage(), e.getCause());
-    } catch (java.util.concurrent.TimeoutException e) {
-      LOG.warn("the CSR informer of {} has not synced within {}; it keeps trying", signerName, timeout);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+  /**
+   * Starts the informer without waiting for it. The returned stage completes once the first list
+   * arrived, or exceptionally if the informer cannot start.
+   */
+  public java.util.concurrent.CompletionStage<Void> start() {
+    return informer.start().whenComplete((ok, error) -> {
+      if (error != null) {
+        LOG.error("cannot list and watch CertificateSigningRequests of {}: {}", signerName, error.toString());
+      }
+    });
   }
 
   private void enqueue(CertificateSigningRequest csr) {
