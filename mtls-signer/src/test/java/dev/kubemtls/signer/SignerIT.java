@@ -138,5 +138,12 @@ class SignerIT {
     done.getStatus().setCertificate(SignerFixture.b64(dev.kubemtls.core.Pem.encodeCertificates(List.of(other))));
     assertThatThrownBy(() -> fx.admin.certificates().v1().certificateSigningRequests().resource(done).updateStatus())
         .isInstanceOf(KubernetesClientException.class);
+    // A status write carries the resourceVersion it was based on: a stale copy is refused with 409,
+    // which is what keeps two racing replicas from both writing.
+    CertificateSigningRequest stale = fx.admin.certificates().v1().certificateSigningRequests().withName(name).get();
+    stale.getMetadata().setResourceVersion(String.valueOf(Long.parseLong(stale.getMetadata().getResourceVersion()) - 1));
+    stale.getStatus().getConditions().get(0).setMessage("rewritten");
+    assertThatThrownBy(() -> fx.admin.certificates().v1().certificateSigningRequests().resource(stale).updateStatus())
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(409));
   }
 }

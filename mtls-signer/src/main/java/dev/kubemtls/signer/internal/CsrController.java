@@ -9,6 +9,7 @@ import dev.kubemtls.signer.Requester;
 import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestSpec;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestStatus;
@@ -35,10 +36,11 @@ import org.slf4j.LoggerFactory;
  * update queues the CSR's name. A worker then reads the CSR from the cache and moves it one step:
  * a CSR without a verdict gets one from the {@link ApprovalPolicy} through the approval
  * subresource; an approved CSR without certificate and without {@code Failed} gets one through the
- * status subresource, or {@code Failed} with a reason when the CA refuses it. Before either write the
- * worker re-reads the CSR from the API server and writes with its resourceVersion, so a verdict is
- * never overwritten and a certificate is issued at most once: a 409 Conflict means someone else moved
- * first, and the CSR is looked at again. Transient errors are retried with exponential backoff.
+ * status subresource, or {@code Failed} with a reason when the CA refuses it. Before a verdict the
+ * worker re-reads the CSR from the API server, so a verdict is never overwritten; a certificate is
+ * written with the resourceVersion of the copy that was checked, so it is issued at most once. A 409
+ * Conflict means someone else moved first, and the CSR is looked at again. Transient errors are
+ * retried with exponential backoff.
  */
 public final class CsrController implements AutoCloseable {
 
@@ -120,7 +122,7 @@ public final class CsrController implements AutoCloseable {
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
         return decide(cached);
       }
-      return sign(name, cached.getMetadata().getUid());
+      return sign(cached);
     } catch (KubernetesClientException e) {
       return onApiError(name, e);
     }
@@ -155,31 +157,28 @@ public final class CsrController implements AutoCloseable {
     return WorkQueue.Outcome.DONE;
   }
 
-  private WorkQueue.Outcome sign(String name, String uid) {
-    CertificateSigningRequest fresh = client.certificates().v1().certificateSigningRequests().withName(name).get();
-    if (fresh == null || !Objects.equals(fresh.getMetadata().getUid(), uid)) {
-      return WorkQueue.Outcome.DONE;
-    }
-    if (Csrs.issued(fresh) || Csrs.hasCondition(fresh, Csrs.FAILED) || Csrs.hasCondition(fresh, Csrs.DENIED)
-        || !Csrs.hasCondition(fresh, Csrs.APPROVED)) {
-      return WorkQueue.Outcome.DONE;
-    }
-    CertificateSigningRequestStatus status = fresh.getStatus();
+  private WorkQueue.Outcome sign(CertificateSigningRequest cached) {
+    // The cached copy was checked (approved, no certificate, not failed); writing it back with its
+    // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
+    // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
+    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(cached).build();
+    String name = copy.getMetadata().getName();
+    CertificateSigningRequestStatus status = copy.getStatus();
     X509Certificate certificate;
     try {
-      certificate = ca.get().sign(Csrs.requestPem(fresh), Csrs.usages(fresh), fresh.getSpec().getExpirationSeconds());
+      certificate = ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
     } catch (SigningException e) {
       List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
       conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
       status.setConditions(conditions);
-      client.certificates().v1().certificateSigningRequests().resource(fresh).updateStatus();
+      client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
       LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
       listener.failed(name, e.reason());
       return WorkQueue.Outcome.DONE;
     }
     String pem = Pem.encodeCertificates(List.of(certificate));
     status.setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
-    client.certificates().v1().certificateSigningRequests().resource(fresh).updateStatus();
+    client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
     LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
         certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
         certificate.getNotAfter().toInstant());
