@@ -35,12 +35,13 @@ import org.slf4j.LoggerFactory;
  * <p>An informer lists and watches only CSRs with {@code spec.signerName=<ours>}; every add or
  * update queues the CSR's name. A worker then reads the CSR from the cache and moves it one step:
  * a CSR without a verdict gets one from the {@link ApprovalPolicy} through the approval
- * subresource; an approved CSR without certificate and without {@code Failed} gets one through the
- * status subresource, or {@code Failed} with a reason when the CA refuses it. Before a verdict the
- * worker re-reads the CSR from the API server, so a verdict is never overwritten; a certificate is
- * written with the resourceVersion of the copy that was checked, so it is issued at most once. A 409
- * Conflict means someone else moved first, and the CSR is looked at again. Transient errors are
- * retried with exponential backoff.
+ * subresource (appended to the existing conditions); an approved CSR without certificate and without
+ * {@code Failed} gets one through the status subresource, or {@code Failed} with a reason when the CA
+ * refuses it. Every write carries the resourceVersion of the copy that was checked, so a verdict is
+ * never overwritten and a certificate is issued at most once: a 409 Conflict means someone else
+ * moved first, and the CSR is looked at again from the newer state. Right after approving, the
+ * worker signs from the object the approval returned. Transient errors are retried with exponential
+ * backoff.
  */
 public final class CsrController implements AutoCloseable {
 
@@ -55,6 +56,8 @@ public final class CsrController implements AutoCloseable {
   private final SharedIndexInformer<CertificateSigningRequest> informer;
   private final WorkQueue queue;
   private final SignerListener listener;
+  /** CSRs whose final status this controller wrote and whose cached copy has not caught up yet. */
+  private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
@@ -84,6 +87,7 @@ public final class CsrController implements AutoCloseable {
       @Override
       public void onDelete(CertificateSigningRequest csr, boolean unknownFinalState) {
         // Nothing to undo: a deleted CSR needs nothing more.
+        written.remove(csr.getMetadata().getName());
       }
     });
   }
@@ -113,10 +117,16 @@ public final class CsrController implements AutoCloseable {
   WorkQueue.Outcome process(String name) {
     CertificateSigningRequest cached = informer.getStore().getByKey(name);
     if (cached == null || !signerName.equals(Csrs.signerName(cached))) {
+      written.remove(name);
       return WorkQueue.Outcome.DONE;
     }
     try {
       if (Csrs.issued(cached) || Csrs.hasCondition(cached, Csrs.DENIED) || Csrs.hasCondition(cached, Csrs.FAILED)) {
+        written.remove(name);
+        return WorkQueue.Outcome.DONE;
+      }
+      if (written.contains(name)) {
+        // We wrote the final status already; the event that brings it to the cache is on its way.
         return WorkQueue.Outcome.DONE;
       }
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
@@ -134,34 +144,38 @@ public final class CsrController implements AutoCloseable {
     Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
         spec.getGroups(), spec.getExtra());
     ApprovalDecision decision = policy.decide(Csrs.requestPem(cached), Csrs.usages(cached), requester, cluster);
-    CertificateSigningRequest fresh = client.certificates().v1().certificateSigningRequests().withName(name).get();
-    if (fresh == null || !Objects.equals(fresh.getMetadata().getUid(), cached.getMetadata().getUid())) {
-      return WorkQueue.Outcome.DONE;
+    // Append the verdict to the conditions of the copy that was judged and PUT it to /approval with
+    // that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
+    // the same name), the API server answers 409 and the CSR is judged again from the newer state.
+    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(cached).build();
+    List<CertificateSigningRequestCondition> conditions = new ArrayList<>();
+    if (copy.getStatus() == null) {
+      copy.setStatus(new CertificateSigningRequestStatus());
+    } else if (copy.getStatus().getConditions() != null) {
+      conditions.addAll(copy.getStatus().getConditions());
     }
-    if (Csrs.hasCondition(fresh, Csrs.APPROVED) || Csrs.hasCondition(fresh, Csrs.DENIED)) {
-      // Someone else gave a verdict meanwhile: the informer will bring it.
-      return WorkQueue.Outcome.DONE;
-    }
-    CertificateSigningRequestCondition condition = Csrs.condition(
-        decision.approved() ? Csrs.APPROVED : Csrs.DENIED, decision.reason(), decision.message(), clock.instant());
-    var resource = client.certificates().v1().certificateSigningRequests().withName(name);
-    if (decision.approved()) {
-      resource.approve(condition);
-      LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
-      listener.decided(name, decision);
-    } else {
-      resource.deny(condition);
+    conditions.add(Csrs.condition(decision.approved() ? Csrs.APPROVED : Csrs.DENIED, decision.reason(),
+        decision.message(), clock.instant()));
+    copy.getStatus().setConditions(conditions);
+    CertificateSigningRequest updated = client.certificates().v1().certificateSigningRequests().resource(copy)
+        .subresource("approval").update();
+    listener.decided(name, decision);
+    if (!decision.approved()) {
       LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
-      listener.decided(name, decision);
+      written.add(name);
+      return WorkQueue.Outcome.DONE;
     }
-    return WorkQueue.Outcome.DONE;
+    LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
+    // Sign right away from the object the approval returned (its resourceVersion is current)
+    // instead of waiting for the informer to bring it back.
+    return sign(updated);
   }
 
-  private WorkQueue.Outcome sign(CertificateSigningRequest cached) {
-    // The cached copy was checked (approved, no certificate, not failed); writing it back with its
+  private WorkQueue.Outcome sign(CertificateSigningRequest checked) {
+    // The copy was checked (approved, no certificate, not failed); writing it back with its
     // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
     // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
-    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(cached).build();
+    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(checked).build();
     String name = copy.getMetadata().getName();
     CertificateSigningRequestStatus status = copy.getStatus();
     X509Certificate certificate;
@@ -172,6 +186,7 @@ public final class CsrController implements AutoCloseable {
       conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
       status.setConditions(conditions);
       client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+      written.add(name);
       LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
       listener.failed(name, e.reason());
       return WorkQueue.Outcome.DONE;
@@ -179,6 +194,7 @@ public final class CsrController implements AutoCloseable {
     String pem = Pem.encodeCertificates(List.of(certificate));
     status.setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
     client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+    written.add(name);
     LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
         certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
         certificate.getNotAfter().toInstant());
