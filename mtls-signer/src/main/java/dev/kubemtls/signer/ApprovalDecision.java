@@ -45,6 +45,7 @@ public record ApprovalDecision(boolean approved, String reason, String message) 
   /** The request names no identity at all. */
   public static final String NO_IDENTITY = "NoIdentity";
 
+  /** Checks that reason and message are present. */
   public ApprovalDecision {
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(message, "message");

@@ -84,6 +84,7 @@ public final class ApprovalPolicy {
     return new ApprovalPolicy(mode, trustDomain, clusterDomain);
   }
 
+  /** The mode of this policy. */
   public Mode mode() {
     return mode;
   }

@@ -31,6 +31,7 @@ public interface ClusterView {
    */
   record PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
       boolean terminating) {
+    /** Copies the collections; nulls become empty (the ServiceAccount {@code default}). */
     public PodInfo {
       Objects.requireNonNull(name, "name");
       uid = uid == null ? "" : uid;
@@ -47,6 +48,7 @@ public interface ClusterView {
    * @param selector {@code spec.selector}; a Service without one selects no Pod
    */
   record ServiceInfo(String name, Map<String, String> selector) {
+    /** Copies the selector; null becomes empty. */
     public ServiceInfo {
       Objects.requireNonNull(name, "name");
       selector = selector == null ? Map.of() : Map.copyOf(selector);

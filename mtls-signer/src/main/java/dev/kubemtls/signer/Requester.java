@@ -27,6 +27,7 @@ public record Requester(String username, String uid, List<String> groups, Map<St
 
   private static final String SA_PREFIX = "system:serviceaccount:";
 
+  /** Copies the collections; a null uid, groups or extra becomes empty. */
   public Requester {
     Objects.requireNonNull(username, "username");
     uid = uid == null ? "" : uid;
@@ -36,6 +37,7 @@ public record Requester(String username, String uid, List<String> groups, Map<St
 
   /** A ServiceAccount as a requester: its namespace and name. */
   public record ServiceAccount(String namespace, String name) {
+    /** Checks both parts are present. */
     public ServiceAccount {
       Objects.requireNonNull(namespace, "namespace");
       Objects.requireNonNull(name, "name");

@@ -54,24 +54,43 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
 
   /** The configuration flags, their environment variables and defaults. */
   public enum Flag {
+    /** the spec.signerName served, &lt;domain&gt;/&lt;path&gt; (required). */
     SIGNER_NAME("signer-name", null, "the spec.signerName served, <domain>/<path> (required)"),
+    /** namespace of the kubernetes.io/tls CA Secret (required). */
     CA_SECRET_NAMESPACE("ca-secret-namespace", null, "namespace of the kubernetes.io/tls CA Secret (required)"),
+    /** name of the CA Secret. */
     CA_SECRET_NAME("ca-secret-name", "kube-mtls-ca", "name of the CA Secret"),
+    /** trust-bundle ConfigMap name. */
     BUNDLE_CONFIGMAP("bundle-configmap", "kube-mtls-ca-bundle", "trust-bundle ConfigMap name"),
+    /** key of the PEM bundle in the ConfigMap. */
     BUNDLE_KEY("bundle-key", "ca.crt", "key of the PEM bundle in the ConfigMap"),
+    /** opt-in label of namespaces. */
     NAMESPACE_LABEL("namespace-label", "kube-mtls.dev/inject-bundle=true", "opt-in label of namespaces"),
+    /** shortest certificate lifetime. */
     MIN_TTL("min-ttl", "10m", "shortest certificate lifetime"),
+    /** longest certificate lifetime (may be below 10m). */
     MAX_TTL("max-ttl", "24h", "longest certificate lifetime (may be below 10m)"),
+    /** how far notBefore is moved back (at most half the lifetime). */
     BACKDATE("backdate", "5m", "how far notBefore is moved back (at most half the lifetime)"),
+    /** approval policy: strict or loose. */
     POLICY("policy", "strict", "approval policy: strict or loose"),
+    /** SPIFFE trust domain. */
     TRUST_DOMAIN("trust-domain", "cluster.local", "SPIFFE trust domain"),
+    /** cluster DNS domain. */
     CLUSTER_DOMAIN("cluster-domain", "cluster.local", "cluster DNS domain"),
+    /** namespace of the leader Lease (default: the CA Secret's). */
     LEASE_NAMESPACE("lease-namespace", null, "namespace of the leader Lease (default: the CA Secret's)"),
+    /** name of the leader Lease. */
     LEASE_NAME("lease-name", "kube-mtls-signer", "name of the leader Lease"),
+    /** this replica's identity (default: $POD_NAME, else $HOSTNAME). */
     IDENTITY("identity", null, "this replica's identity (default: $POD_NAME, else $HOSTNAME)"),
+    /** leader Lease duration. */
     LEASE_DURATION("lease-duration", "15s", "leader Lease duration"),
+    /** leader renewal deadline. */
     RENEW_DEADLINE("renew-deadline", "10s", "leader renewal deadline"),
+    /** leader election retry period. */
     RETRY_PERIOD("retry-period", "2s", "leader election retry period"),
+    /** concurrent CSR workers. */
     WORKERS("workers", "2", "concurrent CSR workers");
 
     private final String flag;
@@ -105,6 +124,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     }
   }
 
+  /** Validates every field; the messages name the flag. */
   public SignerConfig {
     requireSignerName(signerName);
     KubernetesNames.requireDnsLabel(Flag.CA_SECRET_NAMESPACE.flag(), caSecretNamespace);
@@ -339,43 +359,51 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       this.signerName = signerName;
     }
 
+    /** The CA Secret ({@code --ca-secret-namespace}, {@code --ca-secret-name}); also the default Lease namespace. */
     public Builder caSecret(String namespace, String name) {
       this.caSecretNamespace = namespace;
       this.caSecretName = name;
       return this;
     }
 
+    /** The trust-bundle ConfigMap name and key ({@code --bundle-configmap}, {@code --bundle-key}). */
     public Builder bundle(String configMapName, String key) {
       this.bundleConfigMapName = configMapName;
       this.bundleKey = key;
       return this;
     }
 
+    /** The opt-in label of namespaces, {@code key=value} ({@code --namespace-label}). */
     public Builder namespaceLabel(String keyEqualsValue) {
       this.namespaceLabel = keyEqualsValue;
       return this;
     }
 
+    /** Lifetime limits of issued certificates ({@code --min-ttl}, {@code --max-ttl}, {@code --backdate}). */
     public Builder validity(ValidityPolicy validity) {
       this.validity = validity;
       return this;
     }
 
+    /** The approval policy ({@code --policy}). */
     public Builder policy(ApprovalPolicy.Mode mode) {
       this.policyMode = mode;
       return this;
     }
 
+    /** The SPIFFE trust domain ({@code --trust-domain}). */
     public Builder trustDomain(String trustDomain) {
       this.trustDomain = trustDomain;
       return this;
     }
 
+    /** The cluster DNS domain ({@code --cluster-domain}). */
     public Builder clusterDomain(String clusterDomain) {
       this.clusterDomain = clusterDomain;
       return this;
     }
 
+    /** The leader Lease and this replica's identity in it. */
     public Builder lease(String namespace, String name, String identity) {
       this.leaseNamespace = namespace;
       this.leaseName = name;
@@ -383,6 +411,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** Lease duration, renew deadline and retry period; each shorter than the one before. */
     public Builder leaderElectionTiming(Duration leaseDuration, Duration renewDeadline, Duration retryPeriod) {
       this.leaseDuration = leaseDuration;
       this.renewDeadline = renewDeadline;
@@ -390,6 +419,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** Concurrent CSR workers, 1 to 64. */
     public Builder workers(int workers) {
       this.workers = workers;
       return this;

@@ -23,6 +23,7 @@ public record ValidityPolicy(Duration minTtl, Duration maxTtl, Duration backdate
   public static final ValidityPolicy DEFAULT =
       new ValidityPolicy(Duration.ofMinutes(10), Duration.ofHours(24), Duration.ofMinutes(5));
 
+  /** Validates the limits. */
   public ValidityPolicy {
     Objects.requireNonNull(minTtl, "minTtl");
     Objects.requireNonNull(maxTtl, "maxTtl");
