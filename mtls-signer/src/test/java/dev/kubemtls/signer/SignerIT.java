@@ -98,6 +98,18 @@ class SignerIT {
   }
 
   @Test
+  void theApiServerRefusesMalformedRequestsAndMissingProofOfPossessionBeforeTheApprover() {
+    // These classes never reach the approver on a real cluster (it checks them again anyway; see
+    // ApprovalPolicyTest): the API server validates spec.request on create.
+    String forged = TestCsr.builder().uri(web.spiffeId()).signedBy(TestCsr.ecKey()).pem();
+    assertThatThrownBy(() -> createCsr(web.client(), SIGNER_NAME, forged, SERVER_CLIENT))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(422));
+    String garbage = "-----BEGIN CERTIFICATE REQUEST-----\nMIIBAA==\n-----END CERTIFICATE REQUEST-----\n";
+    assertThatThrownBy(() -> createCsr(web.client(), SIGNER_NAME, garbage, SERVER_CLIENT))
+        .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(422));
+  }
+
+  @Test
   void aWorkloadCannotApproveOrIssueItsOwnRequest() {
     String name = createCsr(web.client(), SIGNER_NAME,
         TestCsr.builder().dns("admin.kube-system.svc").pem(), SERVER_CLIENT);
