@@ -1,0 +1,294 @@
+package dev.kubemtls.signer;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.KubernetesNames;
+import dev.kubemtls.core.SpiffeId;
+import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.internal.Usages;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1String;
+import org.bouncycastle.asn1.x500.AttributeTypeAndValue;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+
+/**
+ * Decides whether a CertificateSigningRequest may be approved: a pure function of the PKCS#10
+ * request, its usages, the {@link Requester} the apiserver recorded and a {@link ClusterView} for
+ * Pods and Services. It trusts the apiserver's record of who asked, never the request's own claims.
+ *
+ * <p>Both modes require: a ServiceAccount requester; a well-formed request whose signature verifies
+ * with its own key (proof of possession); no CA request; only the usages digital signature, key
+ * encipherment (RSA keys only), server auth and client auth; no email or other exotic SANs; at most
+ * one URI SAN, and it must be the requester's SPIFFE ID {@code spiffe://<td>/ns/<ns>/sa/<sa>}; no
+ * wildcard; a subject that is empty or a single common name equal to one of the requested names;
+ * and at least one name. An IP address SAN must be the requesting Pod's IP, which needs a token
+ * bound to a live Pod of that ServiceAccount ({@link Requester#POD_NAME_EXTRA}).
+ *
+ * <ul>
+ *   <li>{@link #strict} (the default): each DNS name must be {@code svc}, {@code svc.ns},
+ *       {@code svc.ns.svc} or {@code svc.ns.svc.<clusterDomain>} of a Service in the requester's
+ *       namespace whose selector matches the requesting Pod's labels; DNS names need the Pod
+ *       binding.</li>
+ *   <li>{@link #loose}: any name under the requester's namespace,
+ *       {@code <x>.<ns>}, {@code <x>.<ns>.svc} or {@code <x>.<ns>.svc.<clusterDomain>}, where
+ *       {@code <x>} is one or more DNS labels; DNS names need no Pod binding. Use it where every
+ *       ServiceAccount of a namespace is trusted with all the namespace's names.</li>
+ * </ul>
+ *
+ * <p>Instances are immutable and thread-safe.
+ */
+public final class ApprovalPolicy {
+
+  /** The two modes. */
+  public enum Mode {
+    /** Names of Services that select the requesting Pod. */
+    STRICT,
+    /** Any name under the requester's namespace. */
+    LOOSE
+  }
+
+  private static final Pattern DNS_NAME =
+      Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+
+  private static final Pattern IP_LITERAL = Pattern.compile("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");
+
+  private final Mode mode;
+  private final String trustDomain;
+  private final String clusterDomain;
+
+  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain) {
+    this.mode = Objects.requireNonNull(mode, "mode");
+    this.trustDomain = new SpiffeId(Objects.requireNonNull(trustDomain, "trustDomain"), "").trustDomain();
+    this.clusterDomain = KubernetesNames.requireDnsSubdomain("clusterDomain", clusterDomain);
+  }
+
+  /** The strict policy for {@code trustDomain} (e.g. {@code cluster.local}) and the cluster DNS domain. */
+  public static ApprovalPolicy strict(String trustDomain, String clusterDomain) {
+    return new ApprovalPolicy(Mode.STRICT, trustDomain, clusterDomain);
+  }
+
+  /** The loose policy for {@code trustDomain} and the cluster DNS domain. */
+  public static ApprovalPolicy loose(String trustDomain, String clusterDomain) {
+    return new ApprovalPolicy(Mode.LOOSE, trustDomain, clusterDomain);
+  }
+
+  /** A policy in the given mode. */
+  public static ApprovalPolicy of(Mode mode, String trustDomain, String clusterDomain) {
+    return new ApprovalPolicy(mode, trustDomain, clusterDomain);
+  }
+
+  /** The mode of this policy. */
+  public Mode mode() {
+    return mode;
+  }
+
+  /**
+   * Decides on one request.
+   *
+   * @param requestPem the PEM text of {@code spec.request}
+   * @param usages     {@code spec.usages}
+   * @param requester  what the apiserver recorded about the creator
+   * @param cluster    lookups of Pods and Services; consulted only when needed
+   */
+  public ApprovalDecision decide(String requestPem, List<String> usages, Requester requester, ClusterView cluster) {
+    Objects.requireNonNull(usages, "usages");
+    Objects.requireNonNull(requester, "requester");
+    Objects.requireNonNull(cluster, "cluster");
+    Optional<Requester.ServiceAccount> maybeSa = requester.serviceAccount();
+    if (maybeSa.isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.NOT_SERVICE_ACCOUNT,
+          "the requester '" + requester.username() + "' is not a ServiceAccount; only ServiceAccounts get certificates"
+              + " from this signer");
+    }
+    Requester.ServiceAccount sa = maybeSa.get();
+    ParsedCsr csr;
+    try {
+      csr = ParsedCsr.parse(requestPem);
+    } catch (InvalidMaterialException e) {
+      return ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+    }
+    if (!csr.signatureValid()) {
+      return ApprovalDecision.deny(ApprovalDecision.INVALID_SIGNATURE,
+          "the request's signature does not verify with its public key (no proof of possession)");
+    }
+    if (csr.caRequested()) {
+      return ApprovalDecision.deny(ApprovalDecision.CA_NOT_ALLOWED,
+          "the request asks for a CA certificate (basicConstraints CA=true)");
+    }
+    List<String> unexpected = new ArrayList<>(Usages.unsupported(usages));
+    if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() != ParsedCsr.KeyKind.RSA) {
+      unexpected.add(Usages.KEY_ENCIPHERMENT + " (only for RSA keys)");
+    }
+    if (!unexpected.isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.UNEXPECTED_USAGE, "usages not allowed: " + unexpected
+          + "; allowed are " + List.of(Usages.DIGITAL_SIGNATURE, Usages.KEY_ENCIPHERMENT, Usages.SERVER_AUTH,
+          Usages.CLIENT_AUTH));
+    }
+    if (!csr.emails().isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.EMAIL_NOT_ALLOWED, "email SANs are not issued: " + csr.emails());
+    }
+    if (!csr.otherNames().isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.UNSUPPORTED_NAME,
+          "only DNS, IP and SPIFFE URI SANs are issued; found " + csr.otherNames());
+    }
+    String spiffeId = SpiffeId.forServiceAccount(trustDomain, sa.namespace(), sa.name()).toString();
+    if (csr.uris().size() > 1 || (csr.uris().size() == 1 && !csr.uris().get(0).equals(spiffeId))) {
+      return ApprovalDecision.deny(ApprovalDecision.SPIFFE_ID_MISMATCH,
+          "the only URI SAN allowed is the requester's SPIFFE ID " + spiffeId + "; found " + csr.uris());
+    }
+    List<String> wildcards = csr.dnsNames().stream().filter(n -> n.contains("*")).toList();
+    if (!wildcards.isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.WILDCARD_NOT_ALLOWED, "wildcard DNS names are not issued: "
+          + wildcards);
+    }
+    List<String> malformed = csr.dnsNames().stream()
+        .filter(n -> n.length() > 253 || !DNS_NAME.matcher(n).matches()).toList();
+    if (!malformed.isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
+          "DNS names must be lower-case RFC 1123 names: " + malformed);
+    }
+    Set<String> names = new LinkedHashSet<>();
+    names.addAll(csr.dnsNames());
+    names.addAll(csr.ipAddresses());
+    names.addAll(csr.uris());
+    if (names.isEmpty()) {
+      return ApprovalDecision.deny(ApprovalDecision.NO_IDENTITY,
+          "the request names no SPIFFE ID, DNS name or IP address");
+    }
+    Optional<String> subjectProblem = subjectProblem(csr, names);
+    if (subjectProblem.isPresent()) {
+      return ApprovalDecision.deny(ApprovalDecision.SUBJECT_NOT_ALLOWED, subjectProblem.get());
+    }
+
+    boolean needsPod = !csr.ipAddresses().isEmpty() || (mode == Mode.STRICT && !csr.dnsNames().isEmpty());
+    ClusterView.PodInfo pod = null;
+    if (needsPod) {
+      Optional<String> podName = requester.extraValue(Requester.POD_NAME_EXTRA);
+      if (podName.isEmpty()) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, "DNS names and IP addresses are issued"
+            + " only to a token bound to a Pod (" + Requester.POD_NAME_EXTRA + "); use the projected"
+            + " ServiceAccount token of the Pod");
+      }
+      Optional<ClusterView.PodInfo> found = cluster.pod(sa.namespace(), podName.get());
+      String where = "Pod " + sa.namespace() + "/" + podName.get();
+      if (found.isEmpty()) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where + " does not exist");
+      }
+      pod = found.get();
+      Optional<String> podUid = requester.extraValue(Requester.POD_UID_EXTRA);
+      if (podUid.isPresent() && !podUid.get().equals(pod.uid())) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where
+            + " is not the Pod the token was bound to (UID differs)");
+      }
+      if (!pod.serviceAccount().equals(sa.name())) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where + " runs as ServiceAccount "
+            + pod.serviceAccount() + ", not " + sa.name());
+      }
+      if (pod.terminating()) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where + " is terminating or finished");
+      }
+    }
+    if (!csr.ipAddresses().isEmpty()) {
+      ClusterView.PodInfo p = pod;
+      Set<String> podIps = new java.util.HashSet<>();
+      p.podIps().forEach(ip -> canonicalIp(ip).ifPresent(podIps::add));
+      List<String> foreign = csr.ipAddresses().stream().filter(ip -> !podIps.contains(ip)).toList();
+      if (!foreign.isEmpty()) {
+        return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_IP_ADDRESS, "IP addresses " + foreign
+            + " are not the IPs of Pod " + sa.namespace() + "/" + p.name() + " " + p.podIps());
+      }
+    }
+    if (!csr.dnsNames().isEmpty()) {
+      List<String> unauthorized = mode == Mode.STRICT
+          ? strictUnauthorized(csr.dnsNames(), sa.namespace(), pod, cluster)
+          : looseUnauthorized(csr.dnsNames(), sa.namespace());
+      if (!unauthorized.isEmpty()) {
+        String rule = mode == Mode.STRICT
+            ? "names of Services in namespace " + sa.namespace() + " that select Pod " + pod.name()
+            : "names under namespace " + sa.namespace() + " (<x>." + sa.namespace() + ", <x>." + sa.namespace()
+                + ".svc, <x>." + sa.namespace() + ".svc." + clusterDomain + ")";
+        return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
+            "DNS names " + unauthorized + " are not allowed for " + requester.username() + ": allowed are " + rule);
+      }
+    }
+    return ApprovalDecision.approve("approved for " + requester.username() + ": " + names);
+  }
+
+  private List<String> strictUnauthorized(List<String> dnsNames, String namespace, ClusterView.PodInfo pod,
+      ClusterView cluster) {
+    Set<String> allowed = new LinkedHashSet<>();
+    for (ClusterView.ServiceInfo service : cluster.services(namespace)) {
+      if (service.selects(pod.labels())) {
+        String s = service.name();
+        allowed.add(s);
+        allowed.add(s + "." + namespace);
+        allowed.add(s + "." + namespace + ".svc");
+        allowed.add(s + "." + namespace + ".svc." + clusterDomain);
+      }
+    }
+    return dnsNames.stream().filter(n -> !allowed.contains(n)).toList();
+  }
+
+  private List<String> looseUnauthorized(List<String> dnsNames, String namespace) {
+    List<String> out = new ArrayList<>();
+    for (String name : dnsNames) {
+      String prefix = null;
+      for (String suffix : List.of("." + namespace + ".svc." + clusterDomain, "." + namespace + ".svc",
+          "." + namespace)) {
+        if (name.endsWith(suffix)) {
+          prefix = name.substring(0, name.length() - suffix.length());
+          break;
+        }
+      }
+      if (prefix == null || prefix.isEmpty()) {
+        out.add(name);
+      }
+    }
+    return out;
+  }
+
+  /** The form {@link java.net.InetAddress#getHostAddress()} gives an IP literal; empty for anything else. */
+  private static Optional<String> canonicalIp(String literal) {
+    // Only literals reach InetAddress, so no name is ever resolved.
+    if (literal == null || literal.isEmpty() || !IP_LITERAL.matcher(literal).matches()) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(java.net.InetAddress.getByName(literal).getHostAddress());
+    } catch (java.net.UnknownHostException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<String> subjectProblem(ParsedCsr csr, Set<String> names) {
+    RDN[] rdns = csr.subject().getRDNs();
+    if (rdns.length == 0) {
+      return Optional.empty();
+    }
+    if (rdns.length > 1 || rdns[0].isMultiValued()) {
+      return Optional.of("the subject may only be a single common name; found '" + csr.subject() + "'");
+    }
+    AttributeTypeAndValue atv = rdns[0].getFirst();
+    if (!atv.getType().equals(BCStyle.CN)) {
+      return Optional.of("the subject may only be a single common name; found '" + csr.subject() + "'");
+    }
+    ASN1Encodable value = atv.getValue();
+    String cn = value instanceof ASN1String s ? s.getString() : value.toString();
+    if (!names.contains(cn)) {
+      return Optional.of("the subject common name '" + cn + "' must be one of the requested names " + names);
+    }
+    return Optional.empty();
+  }
+
+  @Override
+  public String toString() {
+    return "ApprovalPolicy[" + mode + ", trustDomain=" + trustDomain + ", clusterDomain=" + clusterDomain + "]";
+  }
+}

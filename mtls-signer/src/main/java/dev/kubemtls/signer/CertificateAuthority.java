@@ -1,0 +1,360 @@
+package dev.kubemtls.signer;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.Pem;
+import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.internal.Usages;
+import io.fabric8.kubernetes.api.model.Secret;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPrivateKey;
+import java.security.interfaces.RSAPrivateKey;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+
+/**
+ * A certificate authority held in memory: one CA key and its certificate, and the pure crypto that
+ * turns an approved PKCS#10 request into a leaf certificate.
+ *
+ * <p>The CA usually comes from a {@code kubernetes.io/tls} Secret ({@link #fromSecret}); it is
+ * checked when loaded (a CA certificate, currently valid, whose key matches) and never changes
+ * afterwards: a CA rotation creates a new instance. Time comes from the injected
+ * {@link InstantSource} and serial numbers from the injected {@link SecureRandom}, so tests decide
+ * both.
+ *
+ * <p>What {@link #sign} issues follows kube-controller-manager's signer, and does at least as well:
+ * the lifetime is the request's {@code expirationSeconds} clamped by a {@link ValidityPolicy},
+ * {@code notBefore} is backdated but never before the CA's {@code notBefore}, {@code notAfter} never
+ * passes the CA's, the serial is a random positive number of up to 128 bits, the certificate is
+ * never a CA, carries SKI and AKI, key usage digital signature (plus key encipherment for RSA keys
+ * when requested) and extended key usages from the request's usages. The subject and the subject
+ * alternative names are copied from the request unchanged: deciding whether the requester may have
+ * them is the approver's job, done before anything reaches the signer.
+ *
+ * <p>Instances are immutable and thread-safe.
+ */
+public final class CertificateAuthority {
+
+  /** The key of a {@code kubernetes.io/tls} Secret that holds the certificate (chain). */
+  public static final String TLS_CERT_KEY = "tls.crt";
+  /** The key of a {@code kubernetes.io/tls} Secret that holds the private key. */
+  public static final String TLS_KEY_KEY = "tls.key";
+
+  private final X509Certificate certificate;
+  private final PrivateKey privateKey;
+  private final InstantSource clock;
+  private final SecureRandom random;
+  private final ValidityPolicy validity;
+  private final String signatureAlgorithm;
+
+  private CertificateAuthority(X509Certificate certificate, PrivateKey privateKey, InstantSource clock,
+      SecureRandom random, ValidityPolicy validity) {
+    this.certificate = certificate;
+    this.privateKey = privateKey;
+    this.clock = clock;
+    this.random = random;
+    this.validity = validity;
+    this.signatureAlgorithm = signatureAlgorithm(privateKey);
+  }
+
+  /**
+   * Loads the CA from a {@code kubernetes.io/tls} Secret.
+   *
+   * @throws InvalidMaterialException if the Secret has another type, lacks {@code tls.crt} or
+   *     {@code tls.key}, holds malformed PEM, a certificate that is not a CA, a key that does not
+   *     match it, or a certificate that is expired or not yet valid
+   */
+  public static CertificateAuthority fromSecret(Secret secret, ValidityPolicy validity, InstantSource clock,
+      SecureRandom random) {
+    Objects.requireNonNull(secret, "secret");
+    String what = "Secret " + secret.getMetadata().getNamespace() + "/" + secret.getMetadata().getName();
+    if (!"kubernetes.io/tls".equals(secret.getType())) {
+      throw new InvalidMaterialException(what + " has type '" + secret.getType()
+          + "', expected kubernetes.io/tls with tls.crt and tls.key");
+    }
+    Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
+    String cert = decode(data, TLS_CERT_KEY, what);
+    String key = decode(data, TLS_KEY_KEY, what);
+    return fromPem(cert, key, what, validity, clock, random);
+  }
+
+  /**
+   * Loads the CA from PEM text: {@code certificatePem} starts with the CA certificate (further
+   * certificates are ignored), {@code privateKeyPem} holds its key. {@code what} names the source
+   * in error messages.
+   *
+   * @throws InvalidMaterialException as for {@link #fromSecret}
+   */
+  public static CertificateAuthority fromPem(String certificatePem, String privateKeyPem, String what,
+      ValidityPolicy validity, InstantSource clock, SecureRandom random) {
+    Objects.requireNonNull(what, "what");
+    Objects.requireNonNull(validity, "validity");
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(random, "random");
+    X509Certificate cert = Pem.certificates(certificatePem, what + " " + TLS_CERT_KEY).get(0);
+    PrivateKey key = Pem.privateKey(privateKeyPem, what + " " + TLS_KEY_KEY);
+    if (cert.getBasicConstraints() < 0) {
+      throw new InvalidMaterialException(what + ": the certificate " + cert.getSubjectX500Principal().getName()
+          + " is not a CA (basicConstraints CA is not true)");
+    }
+    boolean[] keyUsage = cert.getKeyUsage();
+    if (keyUsage != null && (keyUsage.length < 6 || !keyUsage[5])) {
+      throw new InvalidMaterialException(what + ": the CA certificate's key usage does not allow certificate signing");
+    }
+    if (!keyMatches(cert.getPublicKey(), key)) {
+      throw new InvalidMaterialException(what + ": " + TLS_KEY_KEY + " is not the private key of the certificate in "
+          + TLS_CERT_KEY);
+    }
+    Instant now = clock.instant();
+    if (now.isAfter(cert.getNotAfter().toInstant())) {
+      throw new InvalidMaterialException(what + ": the CA certificate expired at " + cert.getNotAfter().toInstant());
+    }
+    if (now.isBefore(cert.getNotBefore().toInstant())) {
+      throw new InvalidMaterialException(what + ": the CA certificate is not valid before "
+          + cert.getNotBefore().toInstant());
+    }
+    return new CertificateAuthority(cert, key, clock, random, validity);
+  }
+
+  /**
+   * Creates a new self-signed CA with an EC P-256 key: for tests, for bootstrapping a cluster and for
+   * CA rotation. It is valid from now (minus one minute for skew) for {@code lifetime}.
+   */
+  public static CertificateAuthority generate(String commonName, Duration lifetime, ValidityPolicy validity,
+      InstantSource clock, SecureRandom random) {
+    Objects.requireNonNull(commonName, "commonName");
+    Objects.requireNonNull(lifetime, "lifetime");
+    Objects.requireNonNull(validity, "validity");
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(random, "random");
+    if (lifetime.isNegative() || lifetime.isZero()) {
+      throw new IllegalArgumentException("lifetime must be positive, was " + lifetime);
+    }
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+      generator.initialize(new ECGenParameterSpec("secp256r1"), random);
+      KeyPair pair = generator.generateKeyPair();
+      Instant now = clock.instant();
+      X500Name name = new X500NameBuilder().addRDN(BCStyle.CN, commonName).build();
+      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name, serial(random),
+          Date.from(now.minus(Duration.ofMinutes(1))), Date.from(now.plus(lifetime)), name, pair.getPublic())
+          .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
+          .addExtension(Extension.keyUsage, true,
+              new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
+          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()));
+      ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").setSecureRandom(random)
+          .build(pair.getPrivate());
+      X509Certificate cert = new JcaX509CertificateConverter().getCertificate(builder.build(signer));
+      return new CertificateAuthority(cert, pair.getPrivate(), clock, random, validity);
+    } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
+      throw new IllegalStateException("cannot generate a CA key and certificate", e);
+    }
+  }
+
+  /** This CA with another validity policy. */
+  public CertificateAuthority withValidity(ValidityPolicy newValidity) {
+    return new CertificateAuthority(certificate, privateKey, clock, random, Objects.requireNonNull(newValidity));
+  }
+
+  /** The CA certificate. */
+  public X509Certificate certificate() {
+    return certificate;
+  }
+
+  /** The validity policy for issued certificates. */
+  public ValidityPolicy validity() {
+    return validity;
+  }
+
+  /** The CA certificate as PEM, for a trust bundle or the {@code tls.crt} of a Secret. */
+  public String certificatePem() {
+    return Pem.encodeCertificates(List.of(certificate));
+  }
+
+  /**
+   * The CA private key as PKCS#8 PEM, for the {@code tls.key} of a Secret when bootstrapping. Handle
+   * with care: never log it.
+   */
+  public String privateKeyPem() {
+    return Pem.encode("PRIVATE KEY", privateKey.getEncoded());
+  }
+
+  /**
+   * Signs an approved request.
+   *
+   * @param requestPem        the PEM text of {@code spec.request}
+   * @param usages            {@code spec.usages}
+   * @param expirationSeconds {@code spec.expirationSeconds}, or null
+   * @return the issued leaf certificate
+   * @throws SigningException if the request is malformed, fails its signature check, asks for a CA
+   *     or for a usage this CA does not issue, or if the CA has expired
+   */
+  public X509Certificate sign(String requestPem, List<String> usages, Integer expirationSeconds) {
+    Objects.requireNonNull(usages, "usages");
+    ParsedCsr csr;
+    try {
+      csr = ParsedCsr.parse(requestPem);
+    } catch (InvalidMaterialException e) {
+      throw new SigningException("MalformedRequest", e.getMessage(), e);
+    }
+    if (!csr.signatureValid()) {
+      throw new SigningException("InvalidSignature", "the request's signature does not verify with its public key");
+    }
+    if (csr.caRequested()) {
+      throw new SigningException("CaNotAllowed", "the request asks for a CA certificate; this signer issues leaves only");
+    }
+    List<String> unsupported = Usages.unsupported(usages);
+    if (!unsupported.isEmpty()) {
+      throw new SigningException("UnsupportedUsage", "this signer does not issue the usages " + unsupported);
+    }
+    Instant now = clock.instant();
+    Instant caNotBefore = certificate.getNotBefore().toInstant();
+    Instant caNotAfter = certificate.getNotAfter().toInstant();
+    if (!now.isBefore(caNotAfter)) {
+      throw new SigningException("CaExpired", "the CA certificate expired at " + caNotAfter);
+    }
+    Duration lifetime = validity.lifetime(expirationSeconds);
+    Instant notBefore = now.minus(validity.backdateFor(lifetime));
+    if (notBefore.isBefore(caNotBefore)) {
+      notBefore = caNotBefore;
+    }
+    Instant notAfter = now.plus(lifetime);
+    if (notAfter.isAfter(caNotAfter)) {
+      notAfter = caNotAfter;
+    }
+    try {
+      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+      X500Name subject = csr.subject();
+      PublicKey leafKey = csr.publicKey();
+      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
+          X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded()), serial(random),
+          Date.from(notBefore), Date.from(notAfter), subject, leafKey)
+          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+          .addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage(csr, usages)))
+          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(leafKey))
+          .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(certificate));
+      List<KeyPurposeId> purposes = new ArrayList<>();
+      if (usages.contains(Usages.SERVER_AUTH)) {
+        purposes.add(KeyPurposeId.id_kp_serverAuth);
+      }
+      if (usages.contains(Usages.CLIENT_AUTH)) {
+        purposes.add(KeyPurposeId.id_kp_clientAuth);
+      }
+      if (!purposes.isEmpty()) {
+        builder.addExtension(Extension.extendedKeyUsage, false,
+            new ExtendedKeyUsage(purposes.toArray(KeyPurposeId[]::new)));
+      }
+      if (csr.subjectAltNames() != null) {
+        // RFC 5280 4.2.1.6: critical when the subject is empty.
+        builder.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, csr.subjectAltNames());
+      }
+      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setSecureRandom(random).build(privateKey);
+      return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
+    } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
+      throw new SigningException("SigningError", "the CA could not sign the certificate ("
+          + e.getClass().getSimpleName() + ")", e);
+    }
+  }
+
+  private static int keyUsage(ParsedCsr csr, List<String> usages) {
+    int bits = KeyUsage.digitalSignature;
+    if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() == ParsedCsr.KeyKind.RSA) {
+      bits |= KeyUsage.keyEncipherment;
+    }
+    return bits;
+  }
+
+  private static BigInteger serial(SecureRandom random) {
+    BigInteger serial;
+    do {
+      serial = new BigInteger(128, random);
+    } while (serial.signum() == 0);
+    return serial;
+  }
+
+  private static String decode(Map<String, String> data, String key, String what) {
+    String value = data.get(key);
+    if (value == null || value.isEmpty()) {
+      throw new InvalidMaterialException(what + " has no " + key + " entry");
+    }
+    try {
+      return new String(Base64.getDecoder().decode(value), StandardCharsets.US_ASCII);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidMaterialException(what + ": the " + key + " entry is not valid base64", e);
+    }
+  }
+
+  private static boolean keyMatches(PublicKey publicKey, PrivateKey privateKey) {
+    if (!publicKey.getAlgorithm().equals(privateKey.getAlgorithm())
+        && !(publicKey.getAlgorithm().startsWith("E") && privateKey.getAlgorithm().startsWith("E"))) {
+      return false;
+    }
+    try {
+      String alg = signatureAlgorithm(privateKey);
+      byte[] probe = "kube-mtls CA key check".getBytes(StandardCharsets.US_ASCII);
+      Signature s = Signature.getInstance(alg);
+      s.initSign(privateKey);
+      s.update(probe);
+      byte[] sig = s.sign();
+      Signature v = Signature.getInstance(alg);
+      v.initVerify(publicKey);
+      v.update(probe);
+      return v.verify(sig);
+    } catch (GeneralSecurityException | IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  private static String signatureAlgorithm(PrivateKey key) {
+    if (key instanceof ECPrivateKey ec) {
+      int bits = ec.getParams().getOrder().bitLength();
+      return bits > 384 ? "SHA512withECDSA" : bits > 256 ? "SHA384withECDSA" : "SHA256withECDSA";
+    }
+    if (key instanceof RSAPrivateKey) {
+      return "SHA256withRSA";
+    }
+    if ("Ed25519".equalsIgnoreCase(key.getAlgorithm()) || "EdDSA".equalsIgnoreCase(key.getAlgorithm())) {
+      return "Ed25519";
+    }
+    throw new IllegalArgumentException("unsupported CA key algorithm " + key.getAlgorithm());
+  }
+
+  @Override
+  public String toString() {
+    return "CertificateAuthority[subject=" + certificate.getSubjectX500Principal().getName() + ", serial="
+        + certificate.getSerialNumber().toString(16) + ", notAfter=" + certificate.getNotAfter().toInstant() + "]";
+  }
+}

@@ -1,0 +1,192 @@
+package dev.kubemtls.signer;
+
+import dev.kubemtls.signer.internal.CsrController;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
+import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One replica of the kube-mtls signer: it approves, signs and publishes the trust bundle while it
+ * holds the leader Lease, and does nothing otherwise.
+ *
+ * <p>{@link #start} joins the leader election on the Lease {@code leaseNamespace/leaseName} and
+ * returns. The replica that acquires the Lease starts the CSR controller (approval and signing of
+ * the CSRs with its signer name) and the {@link TrustBundlePublisher}; when it loses the Lease
+ * (it could not renew within the renew deadline) it stops both before another replica can take over,
+ * which happens once the Lease expires, and it stands for election again. {@link #close} stops
+ * acting and releases the Lease so that a standby takes over at its next retry.
+ *
+ * <p>Everything that must happen exactly once is also guarded by the API server: verdicts and
+ * certificates are written with the resourceVersion that was read, and {@code status.certificate}
+ * can be set only once.
+ */
+public final class Signer implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Signer.class);
+
+  private final KubernetesClient client;
+  private final SignerConfig config;
+  private final CertificateAuthority ca;
+  private final InstantSource clock;
+  private final SignerListener listener;
+  private final ExecutorService electionExecutor;
+  private final Object lock = new Object();
+  private CsrController controller;
+  private TrustBundlePublisher publisher;
+  private CompletableFuture<?> election;
+  private boolean leading;
+  private boolean closed;
+
+  private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock,
+      SignerListener listener) {
+    this.client = client;
+    this.listener = listener;
+    this.config = config;
+    this.ca = ca.withValidity(config.validity());
+    this.clock = clock;
+    this.electionExecutor = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "kube-mtls-signer-election-" + config.identity());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Starts a replica: joins the leader election and acts while leading.
+   *
+   * @param client the client to act with (the signer's own ServiceAccount in a cluster)
+   * @param config the configuration
+   * @param ca     the CA; its validity policy is replaced by the configuration's
+   * @param clock  the time source for condition timestamps and certificates
+   */
+  public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
+      InstantSource clock) {
+    return start(client, config, ca, clock, SignerListener.NONE);
+  }
+
+  /** As {@link #start(KubernetesClient, SignerConfig, CertificateAuthority, InstantSource)}, reporting to {@code listener}. */
+  public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
+      InstantSource clock, SignerListener listener) {
+    Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
+        Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
+        Objects.requireNonNull(listener, "listener"));
+    signer.elect();
+    return signer;
+  }
+
+  /** Whether this replica currently holds the Lease and acts. */
+  public boolean isLeader() {
+    synchronized (lock) {
+      return leading;
+    }
+  }
+
+  /** The identity this replica uses in the Lease. */
+  public String identity() {
+    return config.identity();
+  }
+
+  private void elect() {
+    LeaderElector elector = client.leaderElector().withConfig(new LeaderElectionConfigBuilder()
+        .withName(config.leaseName())
+        .withLock(new LeaseLock(config.leaseNamespace(), config.leaseName(), config.identity()))
+        .withLeaseDuration(config.leaseDuration())
+        .withRenewDeadline(config.renewDeadline())
+        .withRetryPeriod(config.retryPeriod())
+        .withReleaseOnCancel()
+        .withLeaderCallbacks(new LeaderCallbacks(this::startLeading, this::stopLeading,
+            leader -> LOG.info("{}: the signer leader is now {}", config.identity(), leader)))
+        .build()).build();
+    CompletableFuture<?> future;
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      future = elector.start();
+      election = future;
+    }
+    future.whenComplete((ok, error) -> {
+      synchronized (lock) {
+        if (closed) {
+          return;
+        }
+      }
+      // Lost the Lease, or the election loop failed: stand again.
+      if (error != null && !(error instanceof java.util.concurrent.CancellationException)) {
+        LOG.warn("{}: leader election ended with {}; standing again", config.identity(), error.toString());
+      }
+      electionExecutor.execute(this::elect);
+    });
+  }
+
+  private void startLeading() {
+    synchronized (lock) {
+      if (closed || leading) {
+        return;
+      }
+      LOG.info("{}: acquired the Lease {}/{}; approving and signing for {}", config.identity(),
+          config.leaseNamespace(), config.leaseName(), config.signerName());
+      publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
+          config.namespaceLabel(), List.of(ca.certificate()));
+      controller = new CsrController(client, config.signerName(), config.approvalPolicy(), () -> ca, clock,
+          config.workers(), Duration.ofMinutes(10), listener);
+      leading = true;
+      // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
+      publisher.start();
+      controller.start();
+    }
+  }
+
+  private void stopLeading() {
+    CsrController c;
+    TrustBundlePublisher p;
+    synchronized (lock) {
+      if (!leading) {
+        return;
+      }
+      leading = false;
+      c = controller;
+      p = publisher;
+      controller = null;
+      publisher = null;
+    }
+    LOG.info("{}: no longer leader; stopped acting", config.identity());
+    c.close();
+    p.close();
+  }
+
+  /** Stops acting, releases the Lease and leaves the election. */
+  @Override
+  public void close() {
+    CompletableFuture<?> e;
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      e = election;
+    }
+    stopLeading();
+    if (e != null) {
+      e.cancel(true);
+    }
+    electionExecutor.shutdown();
+    try {
+      electionExecutor.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException ie) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,229 @@
+package dev.kubemtls.signer.internal;
+
+import dev.kubemtls.core.Pem;
+import dev.kubemtls.signer.ApprovalDecision;
+import dev.kubemtls.signer.ApprovalPolicy;
+import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.ClusterView;
+import dev.kubemtls.signer.Requester;
+import dev.kubemtls.signer.SignerListener;
+import dev.kubemtls.signer.SigningException;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestSpec;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestStatus;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Approves and signs the CertificateSigningRequests of one signer name.
+ *
+ * <p>An informer lists and watches only CSRs with {@code spec.signerName=<ours>}; every add or
+ * update queues the CSR's name. A worker then reads the CSR from the cache and moves it one step:
+ * a CSR without a verdict gets one from the {@link ApprovalPolicy} through the approval
+ * subresource (appended to the existing conditions); an approved CSR without certificate and without
+ * {@code Failed} gets one through the status subresource, or {@code Failed} with a reason when the CA
+ * refuses it. Every write carries the resourceVersion of the copy that was checked, so a verdict is
+ * never overwritten and a certificate is issued at most once: a 409 Conflict means someone else
+ * moved first, and the CSR is looked at again from the newer state. Right after approving, the
+ * worker signs from the object the approval returned. Transient errors are retried with exponential
+ * backoff.
+ */
+public final class CsrController implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CsrController.class);
+
+  private final KubernetesClient client;
+  private final String signerName;
+  private final ApprovalPolicy policy;
+  private final Supplier<CertificateAuthority> ca;
+  private final ClusterView cluster;
+  private final InstantSource clock;
+  private final SharedIndexInformer<CertificateSigningRequest> informer;
+  private final WorkQueue queue;
+  private final SignerListener listener;
+  /** CSRs whose final status this controller wrote and whose cached copy has not caught up yet. */
+  private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
+    this.listener = Objects.requireNonNull(listener, "listener");
+    this.client = Objects.requireNonNull(client, "client");
+    this.signerName = Objects.requireNonNull(signerName, "signerName");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.ca = Objects.requireNonNull(ca, "ca");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.cluster = new ApiClusterView(client);
+    this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
+        this::process);
+    this.informer = client.certificates().v1().certificateSigningRequests()
+        .withField("spec.signerName", signerName)
+        .runnableInformer(resync.toMillis());
+    informer.addEventHandler(new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(CertificateSigningRequest csr) {
+        enqueue(csr);
+      }
+
+      @Override
+      public void onUpdate(CertificateSigningRequest oldCsr, CertificateSigningRequest csr) {
+        enqueue(csr);
+      }
+
+      @Override
+      public void onDelete(CertificateSigningRequest csr, boolean unknownFinalState) {
+        // Nothing to undo: a deleted CSR needs nothing more.
+        written.remove(csr.getMetadata().getName());
+      }
+    });
+  }
+
+  /**
+   * Starts the informer without waiting for it. The returned stage completes once the first list
+   * arrived, or exceptionally if the informer cannot start.
+   */
+  public java.util.concurrent.CompletionStage<Void> start() {
+    return informer.start().whenComplete((ok, error) -> {
+      if (error != null) {
+        LOG.error("cannot list and watch CertificateSigningRequests of {}: {}", signerName, error.toString());
+      }
+    });
+  }
+
+  private void enqueue(CertificateSigningRequest csr) {
+    if (!signerName.equals(Csrs.signerName(csr))) {
+      return;
+    }
+    if (Csrs.issued(csr) || Csrs.hasCondition(csr, Csrs.DENIED) || Csrs.hasCondition(csr, Csrs.FAILED)) {
+      return;
+    }
+    queue.add(csr.getMetadata().getName());
+  }
+
+  WorkQueue.Outcome process(String name) {
+    CertificateSigningRequest cached = informer.getStore().getByKey(name);
+    if (cached == null || !signerName.equals(Csrs.signerName(cached))) {
+      written.remove(name);
+      return WorkQueue.Outcome.DONE;
+    }
+    try {
+      if (Csrs.issued(cached) || Csrs.hasCondition(cached, Csrs.DENIED) || Csrs.hasCondition(cached, Csrs.FAILED)) {
+        written.remove(name);
+        return WorkQueue.Outcome.DONE;
+      }
+      if (written.contains(name)) {
+        // We wrote the final status already; the event that brings it to the cache is on its way.
+        return WorkQueue.Outcome.DONE;
+      }
+      if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
+        return decide(cached);
+      }
+      return sign(cached);
+    } catch (KubernetesClientException e) {
+      return onApiError(name, e);
+    }
+  }
+
+  private WorkQueue.Outcome decide(CertificateSigningRequest cached) {
+    String name = cached.getMetadata().getName();
+    CertificateSigningRequestSpec spec = cached.getSpec();
+    Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
+        spec.getGroups(), spec.getExtra());
+    ApprovalDecision decision = policy.decide(Csrs.requestPem(cached), Csrs.usages(cached), requester, cluster);
+    // Append the verdict to the conditions of the copy that was judged and PUT it to /approval with
+    // that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
+    // the same name), the API server answers 409 and the CSR is judged again from the newer state.
+    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(cached).build();
+    List<CertificateSigningRequestCondition> conditions = new ArrayList<>();
+    if (copy.getStatus() == null) {
+      copy.setStatus(new CertificateSigningRequestStatus());
+    } else if (copy.getStatus().getConditions() != null) {
+      conditions.addAll(copy.getStatus().getConditions());
+    }
+    conditions.add(Csrs.condition(decision.approved() ? Csrs.APPROVED : Csrs.DENIED, decision.reason(),
+        decision.message(), clock.instant()));
+    copy.getStatus().setConditions(conditions);
+    CertificateSigningRequest updated = client.certificates().v1().certificateSigningRequests().resource(copy)
+        .subresource("approval").update();
+    listener.decided(name, decision);
+    if (!decision.approved()) {
+      LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
+      written.add(name);
+      return WorkQueue.Outcome.DONE;
+    }
+    LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
+    // Sign right away from the object the approval returned (its resourceVersion is current)
+    // instead of waiting for the informer to bring it back.
+    return sign(updated);
+  }
+
+  private WorkQueue.Outcome sign(CertificateSigningRequest checked) {
+    // The copy was checked (approved, no certificate, not failed); writing it back with its
+    // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
+    // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
+    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(checked).build();
+    String name = copy.getMetadata().getName();
+    CertificateSigningRequestStatus status = copy.getStatus();
+    X509Certificate certificate;
+    try {
+      certificate = ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
+    } catch (SigningException e) {
+      List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
+      conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
+      status.setConditions(conditions);
+      client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+      written.add(name);
+      LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
+      listener.failed(name, e.reason());
+      return WorkQueue.Outcome.DONE;
+    }
+    String pem = Pem.encodeCertificates(List.of(certificate));
+    status.setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
+    client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+    written.add(name);
+    LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
+        certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
+        certificate.getNotAfter().toInstant());
+    listener.issued(name, certificate);
+    return WorkQueue.Outcome.DONE;
+  }
+
+  private WorkQueue.Outcome onApiError(String name, KubernetesClientException e) {
+    int code = e.getCode();
+    if (code == 409) {
+      LOG.debug("CSR {} changed while being processed; looking again", name);
+      listener.conflict(name);
+      return WorkQueue.Outcome.RETRY_NOW;
+    }
+    if (code == 404) {
+      return WorkQueue.Outcome.DONE;
+    }
+    if (code == 403) {
+      LOG.error("CSR {}: forbidden ({}); check the signer's RBAC", name, e.getMessage());
+    } else {
+      LOG.warn("CSR {}: API error {} ({}); will retry", name, code, e.getMessage());
+    }
+    return WorkQueue.Outcome.RETRY_BACKOFF;
+  }
+
+  /** Stops the informer and the workers. A write in flight completes; none starts afterwards. */
+  @Override
+  public void close() {
+    queue.close();
+    informer.close();
+  }
+}

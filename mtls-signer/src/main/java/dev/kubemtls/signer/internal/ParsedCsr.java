@@ -1,0 +1,216 @@
+package dev.kubemtls.signer.internal;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.Pem;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.security.PublicKey;
+import java.security.interfaces.ECPublicKey;
+import java.security.interfaces.RSAPublicKey;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1OctetString;
+import org.bouncycastle.asn1.pkcs.Attribute;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.Extensions;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.bouncycastle.pkcs.PKCSException;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
+
+/**
+ * A PKCS#10 request read strictly from the PEM text of {@code spec.request}: the subject, the public
+ * key, the subject alternative names sorted by kind, and what else its extension request asks for.
+ * Parsing does not judge; {@link #signatureValid()} and the policy do.
+ */
+public final class ParsedCsr {
+
+  /** Kinds of public key the signer issues for. */
+  public enum KeyKind { EC, RSA, ED25519, OTHER }
+
+  private final PKCS10CertificationRequest request;
+  private final PublicKey publicKey;
+  private final GeneralNames subjectAltNames;
+  private final List<String> dnsNames = new ArrayList<>();
+  private final List<String> ipAddresses = new ArrayList<>();
+  private final List<String> uris = new ArrayList<>();
+  private final List<String> emails = new ArrayList<>();
+  private final List<String> otherNames = new ArrayList<>();
+  private final List<String> extensionOids = new ArrayList<>();
+  private final boolean caRequested;
+
+  private ParsedCsr(PKCS10CertificationRequest request, PublicKey publicKey, GeneralNames sans,
+      boolean caRequested) {
+    this.request = request;
+    this.publicKey = publicKey;
+    this.subjectAltNames = sans;
+    this.caRequested = caRequested;
+  }
+
+  /**
+   * Parses the PEM text of a CSR.
+   *
+   * @throws InvalidMaterialException naming what is malformed
+   */
+  public static ParsedCsr parse(String pem) {
+    List<Pem.Block> blocks = Pem.blocks(pem, "spec.request");
+    if (blocks.size() != 1 || !blocks.get(0).type().equals("CERTIFICATE REQUEST")) {
+      throw new InvalidMaterialException("spec.request must hold exactly one CERTIFICATE REQUEST PEM block, found "
+          + blocks.stream().map(Pem.Block::type).toList());
+    }
+    JcaPKCS10CertificationRequest request;
+    PublicKey key;
+    try {
+      request = new JcaPKCS10CertificationRequest(blocks.get(0).der());
+      key = request.getPublicKey();
+    } catch (IOException | RuntimeException | java.security.GeneralSecurityException e) {
+      throw new InvalidMaterialException("spec.request is not a valid PKCS#10 request ("
+          + e.getClass().getSimpleName() + ")", e);
+    }
+    Extensions extensions = null;
+    Attribute[] attributes = request.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest);
+    if (attributes.length > 1) {
+      throw new InvalidMaterialException("spec.request holds " + attributes.length + " extension requests");
+    }
+    GeneralNames sans = null;
+    boolean ca = false;
+    List<String> oids = new ArrayList<>();
+    if (attributes.length == 1) {
+      try {
+        ASN1Encodable[] values = attributes[0].getAttributeValues();
+        if (values.length != 1) {
+          throw new InvalidMaterialException("spec.request: the extension request holds " + values.length + " values");
+        }
+        extensions = Extensions.getInstance(values[0]);
+        for (ASN1ObjectIdentifier oid : extensions.getExtensionOIDs()) {
+          oids.add(oid.getId());
+        }
+        Extension san = extensions.getExtension(Extension.subjectAlternativeName);
+        if (san != null) {
+          sans = GeneralNames.getInstance(san.getParsedValue());
+        }
+        Extension bc = extensions.getExtension(Extension.basicConstraints);
+        if (bc != null) {
+          ca = BasicConstraints.getInstance(bc.getParsedValue()).isCA();
+        }
+      } catch (IllegalArgumentException | IllegalStateException e) {
+        throw new InvalidMaterialException("spec.request: the extension request does not parse ("
+            + e.getMessage() + ")", e);
+      }
+    }
+    ParsedCsr parsed = new ParsedCsr(request, key, sans, ca);
+    parsed.extensionOids.addAll(oids);
+    if (sans != null) {
+      for (GeneralName name : sans.getNames()) {
+        parsed.addName(name);
+      }
+    }
+    return parsed;
+  }
+
+  private void addName(GeneralName name) {
+    switch (name.getTagNo()) {
+      case GeneralName.dNSName -> dnsNames.add(name.getName().toString());
+      case GeneralName.uniformResourceIdentifier -> uris.add(name.getName().toString());
+      case GeneralName.rfc822Name -> emails.add(name.getName().toString());
+      case GeneralName.iPAddress -> {
+        byte[] octets = ASN1OctetString.getInstance(name.getName()).getOctets();
+        if (octets.length != 4 && octets.length != 16) {
+          throw new InvalidMaterialException("spec.request: an IP address SAN has " + octets.length + " bytes");
+        }
+        try {
+          ipAddresses.add(InetAddress.getByAddress(octets).getHostAddress());
+        } catch (UnknownHostException e) {
+          throw new InvalidMaterialException("spec.request: an IP address SAN does not parse", e);
+        }
+      }
+      default -> otherNames.add("tag " + name.getTagNo());
+    }
+  }
+
+  /** Whether the request is signed by the private key of its public key (proof of possession). */
+  public boolean signatureValid() {
+    try {
+      return request.isSignatureValid(new JcaContentVerifierProviderBuilder().build(publicKey));
+    } catch (OperatorCreationException | PKCSException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The BouncyCastle request. */
+  public PKCS10CertificationRequest request() {
+    return request;
+  }
+
+  public PublicKey publicKey() {
+    return publicKey;
+  }
+
+  public KeyKind keyKind() {
+    if (publicKey instanceof ECPublicKey) {
+      return KeyKind.EC;
+    }
+    if (publicKey instanceof RSAPublicKey) {
+      return KeyKind.RSA;
+    }
+    String alg = publicKey.getAlgorithm();
+    return "Ed25519".equalsIgnoreCase(alg) || "EdDSA".equalsIgnoreCase(alg) ? KeyKind.ED25519 : KeyKind.OTHER;
+  }
+
+  public X500Name subject() {
+    return request.getSubject();
+  }
+
+  /** The subjectAltName extension exactly as requested, or null when there is none. */
+  public GeneralNames subjectAltNames() {
+    return subjectAltNames;
+  }
+
+  public List<String> dnsNames() {
+    return List.copyOf(dnsNames);
+  }
+
+  /** IP address SANs in their canonical text form. */
+  public List<String> ipAddresses() {
+    return List.copyOf(ipAddresses);
+  }
+
+  public List<String> uris() {
+    return List.copyOf(uris);
+  }
+
+  public List<String> emails() {
+    return List.copyOf(emails);
+  }
+
+  /** SANs of kinds other than DNS, IP, URI and email (other name, directory name, ...). */
+  public List<String> otherNames() {
+    return List.copyOf(otherNames);
+  }
+
+  /** The OIDs of every extension in the extension request. */
+  public List<String> extensionOids() {
+    return List.copyOf(extensionOids);
+  }
+
+  /** Whether the extension request asks for basicConstraints CA=true. */
+  public boolean caRequested() {
+    return caRequested;
+  }
+
+  @Override
+  public String toString() {
+    return "CSR[subject=" + Objects.toString(subject()) + ", dns=" + dnsNames + ", ip=" + ipAddresses
+        + ", uri=" + uris + "]";
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The kube-mtls signer: approves and signs the CertificateSigningRequests of one signer name and
+ * publishes the CA bundle that workloads trust.
+ *
+ * <p>The pieces, from the pure to the connected: {@link dev.kubemtls.signer.CertificateAuthority}
+ * turns an approved PKCS#10 request into a certificate with an injected clock;
+ * {@link dev.kubemtls.signer.ApprovalPolicy} decides, as a pure function of the request, the
+ * requester the API server recorded and a {@link dev.kubemtls.signer.ClusterView}, whether the
+ * requester may have the names it asks for; {@link dev.kubemtls.signer.TrustBundlePublisher} keeps
+ * the bundle ConfigMap in every opted-in namespace; {@link dev.kubemtls.signer.Signer} runs the
+ * controller and the publisher on the replica that holds the leader Lease; and
+ * {@link dev.kubemtls.signer.SignerMain} is the program, configured by
+ * {@link dev.kubemtls.signer.SignerConfig}.
+ */
+package dev.kubemtls.signer;

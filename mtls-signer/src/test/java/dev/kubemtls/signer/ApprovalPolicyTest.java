@@ -1,0 +1,178 @@
+package dev.kubemtls.signer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ApprovalPolicyTest {
+
+  private static final String SPIFFE = "spiffe://cluster.local/ns/shop/sa/web";
+  private static final List<String> USAGES = List.of("digital signature", "server auth", "client auth");
+  private static final Requester BOUND = requester("system:serviceaccount:shop:web", "web-0", "uid-web-0");
+  private static final Requester UNBOUND = requester("system:serviceaccount:shop:web", null, null);
+
+  /** A namespace "shop" with Pod web-0 (SA web, app=web, 10.1.2.3) selected by Service "web", and a Service "db". */
+  private static final ClusterView CLUSTER = new ClusterView() {
+    private final Map<String, ClusterView.PodInfo> pods = Map.of(
+        "shop/web-0", new ClusterView.PodInfo("web-0", "uid-web-0", "web", Map.of("app", "web"),
+            List.of("10.1.2.3", "fd00::3"), false),
+        "shop/other-sa", new ClusterView.PodInfo("other-sa", "uid-o", "db", Map.of("app", "web"),
+            List.of("10.1.2.4"), false),
+        "shop/dying", new ClusterView.PodInfo("dying", "uid-d", "web", Map.of("app", "web"),
+            List.of("10.1.2.5"), true));
+
+    @Override
+    public Optional<PodInfo> pod(String namespace, String name) {
+      return Optional.ofNullable(pods.get(namespace + "/" + name));
+    }
+
+    @Override
+    public List<ServiceInfo> services(String namespace) {
+      return namespace.equals("shop")
+          ? List.of(new ServiceInfo("web", Map.of("app", "web")), new ServiceInfo("db", Map.of("app", "db")),
+              new ServiceInfo("headless-no-selector", Map.of()))
+          : List.of();
+    }
+  };
+
+  private static final ApprovalPolicy STRICT = ApprovalPolicy.strict("cluster.local", "cluster.local");
+  private static final ApprovalPolicy LOOSE = ApprovalPolicy.loose("cluster.local", "cluster.local");
+
+  static Stream<Arguments> cases() {
+    List<Arguments> c = new ArrayList<>();
+    // Allowed.
+    c.add(of("SPIFFE ID only, unbound token", STRICT, TestCsr.builder().uri(SPIFFE), USAGES, UNBOUND, null));
+    c.add(of("every service name form", STRICT, TestCsr.builder().uri(SPIFFE)
+        .dns("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"), USAGES, BOUND, null));
+    c.add(of("pod IPs v4 and v6", STRICT, TestCsr.builder().uri(SPIFFE).ip("10.1.2.3", "fd00::3"), USAGES, BOUND,
+        null));
+    c.add(of("CN equal to a DNS SAN", STRICT, TestCsr.builder().subject("CN=web.shop.svc").dns("web.shop.svc"),
+        USAGES, BOUND, null));
+    c.add(of("RSA with key encipherment", STRICT, TestCsr.builder().key(TestCsr.rsaKey()).uri(SPIFFE),
+        List.of("digital signature", "key encipherment", "server auth"), UNBOUND, null));
+    c.add(of("loose: any name under the namespace, unbound", LOOSE, TestCsr.builder()
+        .dns("anything.shop.svc", "pod-0.db.shop.svc.cluster.local", "x.shop"), USAGES, UNBOUND, null));
+    // Denied.
+    c.add(of("a user, not a ServiceAccount", STRICT, TestCsr.builder().uri(SPIFFE), USAGES,
+        new Requester("alice", "u1", List.of("system:authenticated"), Map.of()),
+        ApprovalDecision.NOT_SERVICE_ACCOUNT));
+    c.add(of("SA-like name without the SA group", STRICT, TestCsr.builder().uri(SPIFFE), USAGES,
+        new Requester("system:serviceaccount:shop:web", "u1", List.of("system:authenticated"), Map.of()),
+        ApprovalDecision.NOT_SERVICE_ACCOUNT));
+    c.add(of("another SA's SPIFFE ID", STRICT, TestCsr.builder().uri("spiffe://cluster.local/ns/shop/sa/db"),
+        USAGES, BOUND, ApprovalDecision.SPIFFE_ID_MISMATCH));
+    c.add(of("another trust domain", STRICT, TestCsr.builder().uri("spiffe://evil.org/ns/shop/sa/web"), USAGES,
+        BOUND, ApprovalDecision.SPIFFE_ID_MISMATCH));
+    c.add(of("two URIs", STRICT, TestCsr.builder().uri(SPIFFE, "https://example.com"), USAGES, BOUND,
+        ApprovalDecision.SPIFFE_ID_MISMATCH));
+    c.add(of("another namespace's service", STRICT, TestCsr.builder().dns("web.billing.svc"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("a service that does not select the pod", STRICT, TestCsr.builder().dns("db.shop.svc"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("a service without selector", STRICT, TestCsr.builder().dns("headless-no-selector"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("another cluster domain", STRICT, TestCsr.builder().dns("web.shop.svc.example.com"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("a public name", STRICT, TestCsr.builder().dns("www.example.com"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("upper case", STRICT, TestCsr.builder().dns("WEB.shop.svc"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: another namespace", LOOSE, TestCsr.builder().dns("web.billing.svc"), USAGES, UNBOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: bare namespace suffix", LOOSE, TestCsr.builder().dns("shop.svc"), USAGES, UNBOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("wildcard", STRICT, TestCsr.builder().dns("*.shop.svc"), USAGES, BOUND,
+        ApprovalDecision.WILDCARD_NOT_ALLOWED));
+    c.add(of("loose: wildcard", LOOSE, TestCsr.builder().dns("*.shop.svc"), USAGES, UNBOUND,
+        ApprovalDecision.WILDCARD_NOT_ALLOWED));
+    c.add(of("a CA", STRICT, TestCsr.builder().uri(SPIFFE).ca(), USAGES, BOUND, ApprovalDecision.CA_NOT_ALLOWED));
+    c.add(of("email SAN", STRICT, TestCsr.builder().uri(SPIFFE).email("a@b.c"), USAGES, BOUND,
+        ApprovalDecision.EMAIL_NOT_ALLOWED));
+    c.add(of("cert sign usage", STRICT, TestCsr.builder().uri(SPIFFE), List.of("digital signature", "cert sign"),
+        BOUND, ApprovalDecision.UNEXPECTED_USAGE));
+    c.add(of("code signing usage", STRICT, TestCsr.builder().uri(SPIFFE), List.of("code signing"), BOUND,
+        ApprovalDecision.UNEXPECTED_USAGE));
+    c.add(of("key encipherment for EC", STRICT, TestCsr.builder().uri(SPIFFE),
+        List.of("digital signature", "key encipherment"), BOUND, ApprovalDecision.UNEXPECTED_USAGE));
+    c.add(of("no proof of possession", STRICT, TestCsr.builder().uri(SPIFFE).signedBy(TestCsr.ecKey()), USAGES,
+        BOUND, ApprovalDecision.INVALID_SIGNATURE));
+    c.add(of("DNS without pod binding", STRICT, TestCsr.builder().dns("web.shop.svc"), USAGES, UNBOUND,
+        ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("loose: IP without pod binding", LOOSE, TestCsr.builder().ip("10.1.2.3"), USAGES, UNBOUND,
+        ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("bound to a pod that does not exist", STRICT, TestCsr.builder().dns("web"), USAGES,
+        requester("system:serviceaccount:shop:web", "gone", null), ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("bound pod UID differs (pod recreated)", STRICT, TestCsr.builder().dns("web"), USAGES,
+        requester("system:serviceaccount:shop:web", "web-0", "uid-old"), ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("pod of another SA", STRICT, TestCsr.builder().dns("web"), USAGES,
+        requester("system:serviceaccount:shop:web", "other-sa", "uid-o"), ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("terminating pod", STRICT, TestCsr.builder().dns("web"), USAGES,
+        requester("system:serviceaccount:shop:web", "dying", "uid-d"), ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("another pod's IP", STRICT, TestCsr.builder().ip("10.1.2.4"), USAGES, BOUND,
+        ApprovalDecision.UNAUTHORIZED_IP_ADDRESS));
+    c.add(of("subject with an organisation", STRICT, TestCsr.builder().subject("CN=web,O=system:masters").uri(SPIFFE),
+        USAGES, BOUND, ApprovalDecision.SUBJECT_NOT_ALLOWED));
+    c.add(of("CN not among the names", STRICT, TestCsr.builder().subject("CN=admin").uri(SPIFFE), USAGES, BOUND,
+        ApprovalDecision.SUBJECT_NOT_ALLOWED));
+    c.add(of("no names at all", STRICT, TestCsr.builder(), USAGES, BOUND, ApprovalDecision.NO_IDENTITY));
+    return c.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void decides(String name, ApprovalPolicy policy, TestCsr csr, List<String> usages, Requester requester,
+      String deniedReason) {
+    ApprovalDecision decision = policy.decide(csr.pem(), usages, requester, CLUSTER);
+    if (deniedReason == null) {
+      assertThat(decision.approved()).as(decision.message()).isTrue();
+      assertThat(decision.reason()).isEqualTo(ApprovalDecision.APPROVED);
+    } else {
+      assertThat(decision.approved()).as(decision.message()).isFalse();
+      assertThat(decision.reason()).as(decision.message()).isEqualTo(deniedReason);
+      assertThat(decision.message()).isNotBlank();
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("malformed")
+  void deniesMalformedRequests(String name, String pem) {
+    ApprovalDecision d = STRICT.decide(pem, USAGES, BOUND, CLUSTER);
+    assertThat(d.approved()).isFalse();
+    assertThat(d.reason()).isEqualTo(ApprovalDecision.MALFORMED_REQUEST);
+  }
+
+  static Stream<Arguments> malformed() {
+    String good = TestCsr.builder().uri(SPIFFE).pem();
+    return Stream.of(
+        Arguments.of("empty", ""),
+        Arguments.of("not PEM", "hello"),
+        Arguments.of("a certificate block", good.replace("CERTIFICATE REQUEST", "CERTIFICATE")),
+        Arguments.of("two requests", good + good),
+        Arguments.of("garbage DER", "-----BEGIN CERTIFICATE REQUEST-----\nMIIBAA==\n-----END CERTIFICATE REQUEST-----\n"),
+        Arguments.of("truncated", good.substring(0, good.length() / 2)));
+  }
+
+  private static Arguments of(String name, ApprovalPolicy p, TestCsr csr, List<String> usages, Requester r,
+      String reason) {
+    return Arguments.of(name, p, csr, usages, r, reason);
+  }
+
+  private static Requester requester(String username, String podName, String podUid) {
+    Map<String, List<String>> extra = new java.util.HashMap<>();
+    if (podName != null) {
+      extra.put(Requester.POD_NAME_EXTRA, List.of(podName));
+    }
+    if (podUid != null) {
+      extra.put(Requester.POD_UID_EXTRA, List.of(podUid));
+    }
+    return new Requester(username, "uid", List.of("system:serviceaccounts", "system:serviceaccounts:shop",
+        "system:authenticated"), extra);
+  }
+}

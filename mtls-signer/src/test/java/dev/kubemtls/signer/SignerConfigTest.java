@@ -1,0 +1,78 @@
+package dev.kubemtls.signer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+class SignerConfigTest {
+
+  private static final Map<String, String> ENV = Map.of("POD_NAME", "signer-0");
+
+  @Test
+  void defaultsAndRequiredFlags() {
+    SignerConfig c = SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace",
+        "kube-mtls"), ENV);
+    assertThat(c.signerName()).isEqualTo("kube-mtls.dev/workload");
+    assertThat(c.caSecretName()).isEqualTo("kube-mtls-ca");
+    assertThat(c.bundleConfigMapName()).isEqualTo("kube-mtls-ca-bundle");
+    assertThat(c.bundleKey()).isEqualTo("ca.crt");
+    assertThat(c.namespaceLabel()).isEqualTo("kube-mtls.dev/inject-bundle=true");
+    assertThat(c.validity()).isEqualTo(ValidityPolicy.DEFAULT);
+    assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.STRICT);
+    assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
+    assertThat(c.identity()).isEqualTo("signer-0");
+  }
+
+  @Test
+  void environmentVariablesApplyAndFlagsWin() {
+    SignerConfig c = SignerConfig.parse(List.of("--max-ttl=90s"), Map.of(
+        "KUBE_MTLS_SIGNER_NAME", "example.com/svc", "KUBE_MTLS_CA_SECRET_NAMESPACE", "pki",
+        "KUBE_MTLS_MAX_TTL", "2h", "KUBE_MTLS_MIN_TTL", "30s", "KUBE_MTLS_POLICY", "loose",
+        "KUBE_MTLS_IDENTITY", "me"));
+    assertThat(c.validity().maxTtl()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(c.validity().minTtl()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.LOOSE);
+    assertThat(c.identity()).isEqualTo("me");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "--ca-secret-namespace=x                                       | --signer-name",
+      "--signer-name=kubernetes.io/legacy-unknown                    | --signer-name",
+      "--signer-name=no-slash                                        | --signer-name",
+      "--max-ttl=forever                                             | --max-ttl",
+      "--min-ttl=48h                                                 | --min-ttl/--max-ttl",
+      "--policy=permissive                                           | --policy",
+      "--namespace-label=novalue                                     | --namespace-label",
+      "--bundle-configmap=Bad_Name                                   | --bundle-configmap",
+      "--renew-deadline=20s                                          | --renew-deadline",
+      "--workers=0                                                   | --workers",
+      "--trust-domain=Upper.Case                                     | --trust-domain",
+      "--unknown=1                                                   | unknown flag --unknown",
+  })
+  void badConfigurationNamesTheFlag(String arg, String flag) {
+    List<String> args = new java.util.ArrayList<>(List.of(arg));
+    if (!arg.startsWith("--signer-name") && !arg.startsWith("--ca-secret-namespace")) {
+      args.add("--signer-name=kube-mtls.dev/workload");
+    }
+    if (!arg.startsWith("--ca-secret-namespace")) {
+      args.add("--ca-secret-namespace=kube-mtls");
+    }
+    assertThatThrownBy(() -> SignerConfig.parse(args, ENV)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(flag);
+  }
+
+  @Test
+  void usageListsEveryFlag() {
+    String usage = SignerMain.usage();
+    for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
+      assertThat(usage).contains(f.flag()).contains(f.environmentVariable());
+    }
+  }
+}

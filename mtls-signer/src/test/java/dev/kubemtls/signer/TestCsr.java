@@ -1,0 +1,134 @@
+package dev.kubemtls.signer;
+
+import dev.kubemtls.core.Pem;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.spec.ECGenParameterSpec;
+import java.util.ArrayList;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.ExtensionsGenerator;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequestBuilder;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/** Builds real PKCS#10 requests for tests, including ones a hostile requester would send. */
+public final class TestCsr {
+
+  private String subject = "";
+  private final List<GeneralName> names = new ArrayList<>();
+  private boolean ca;
+  private KeyPair keyPair;
+  private KeyPair signingKey;
+
+  public static TestCsr builder() {
+    return new TestCsr();
+  }
+
+  public static KeyPair ecKey() {
+    try {
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+      g.initialize(new ECGenParameterSpec("secp256r1"));
+      return g.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static KeyPair rsaKey() {
+    try {
+      KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+      g.initialize(2048);
+      return g.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public TestCsr subject(String dn) {
+    this.subject = dn;
+    return this;
+  }
+
+  public TestCsr dns(String... dns) {
+    for (String d : dns) {
+      names.add(new GeneralName(GeneralName.dNSName, d));
+    }
+    return this;
+  }
+
+  public TestCsr ip(String... ips) {
+    try {
+      for (String ip : ips) {
+        names.add(new GeneralName(GeneralName.iPAddress,
+            new org.bouncycastle.asn1.DEROctetString(InetAddress.getByName(ip).getAddress())));
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e);
+    }
+    return this;
+  }
+
+  public TestCsr uri(String... uris) {
+    for (String u : uris) {
+      names.add(new GeneralName(GeneralName.uniformResourceIdentifier, u));
+    }
+    return this;
+  }
+
+  public TestCsr email(String email) {
+    names.add(new GeneralName(GeneralName.rfc822Name, email));
+    return this;
+  }
+
+  public TestCsr ca() {
+    this.ca = true;
+    return this;
+  }
+
+  public TestCsr key(KeyPair kp) {
+    this.keyPair = kp;
+    return this;
+  }
+
+  /** Signs the request with another key than the one it carries: no proof of possession. */
+  public TestCsr signedBy(KeyPair other) {
+    this.signingKey = other;
+    return this;
+  }
+
+  public String pem() {
+    KeyPair kp = keyPair != null ? keyPair : ecKey();
+    KeyPair signer = signingKey != null ? signingKey : kp;
+    try {
+      PKCS10CertificationRequestBuilder b = new JcaPKCS10CertificationRequestBuilder(new X500Name(subject),
+          kp.getPublic());
+      ExtensionsGenerator ext = new ExtensionsGenerator();
+      if (!names.isEmpty()) {
+        ext.addExtension(Extension.subjectAlternativeName, false,
+            new GeneralNames(names.toArray(GeneralName[]::new)));
+      }
+      if (ca) {
+        ext.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+      }
+      if (!ext.isEmpty()) {
+        b.addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate());
+      }
+      String alg = signer.getPrivate().getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+      ContentSigner cs = new JcaContentSignerBuilder(alg).build(signer.getPrivate());
+      return Pem.encode("CERTIFICATE REQUEST", b.build(cs).getEncoded());
+    } catch (IOException | OperatorCreationException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
