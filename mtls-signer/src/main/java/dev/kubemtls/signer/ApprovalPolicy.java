@@ -27,7 +27,8 @@ import org.bouncycastle.asn1.x500.style.BCStyle;
  * with its own key (proof of possession); no CA request; only the usages digital signature, key
  * encipherment (RSA keys only), server auth and client auth; no email or other exotic SANs; at most
  * one URI SAN, and it must be the requester's SPIFFE ID {@code spiffe://<td>/ns/<ns>/sa/<sa>}; no
- * wildcard; a subject that is empty or a single common name equal to one of the requested names;
+ * wildcard; a subject that is empty or a single common name equal to one of the requested names or
+ * to the requester's own username ({@code system:serviceaccount:<ns>:<sa>}, what kube-mtls' requester sends);
  * and at least one name. An IP address SAN must be the requesting Pod's IP, which needs a token
  * bound to a live Pod of that ServiceAccount ({@link Requester#POD_NAME_EXTRA}).
  *
@@ -162,7 +163,7 @@ public final class ApprovalPolicy {
       return ApprovalDecision.deny(ApprovalDecision.NO_IDENTITY,
           "the request names no SPIFFE ID, DNS name or IP address");
     }
-    Optional<String> subjectProblem = subjectProblem(csr, names);
+    Optional<String> subjectProblem = subjectProblem(csr, names, requester.username());
     if (subjectProblem.isPresent()) {
       return ApprovalDecision.deny(ApprovalDecision.SUBJECT_NOT_ALLOWED, subjectProblem.get());
     }
@@ -267,7 +268,7 @@ public final class ApprovalPolicy {
     }
   }
 
-  private static Optional<String> subjectProblem(ParsedCsr csr, Set<String> names) {
+  private static Optional<String> subjectProblem(ParsedCsr csr, Set<String> names, String username) {
     RDN[] rdns = csr.subject().getRDNs();
     if (rdns.length == 0) {
       return Optional.empty();
@@ -281,8 +282,9 @@ public final class ApprovalPolicy {
     }
     ASN1Encodable value = atv.getValue();
     String cn = value instanceof ASN1String s ? s.getString() : value.toString();
-    if (!names.contains(cn)) {
-      return Optional.of("the subject common name '" + cn + "' must be one of the requested names " + names);
+    if (!names.contains(cn) && !cn.equals(username)) {
+      return Optional.of("the subject common name '" + cn + "' must be the requester's username '" + username
+          + "' or one of the requested names " + names);
     }
     return Optional.empty();
   }

@@ -55,6 +55,8 @@ class ApprovalPolicyTest {
         null));
     c.add(of("CN equal to a DNS SAN", STRICT, TestCsr.builder().subject("CN=web.shop.svc").dns("web.shop.svc"),
         USAGES, BOUND, null));
+    c.add(of("CN equal to the requester's username", STRICT, TestCsr.builder()
+        .subject("CN=system:serviceaccount:shop:web").uri(SPIFFE), USAGES, UNBOUND, null));
     c.add(of("RSA with key encipherment", STRICT, TestCsr.builder().key(TestCsr.rsaKey()).uri(SPIFFE),
         List.of("digital signature", "key encipherment", "server auth"), UNBOUND, null));
     c.add(of("loose: any name under the namespace, unbound", LOOSE, TestCsr.builder()
@@ -121,6 +123,8 @@ class ApprovalPolicyTest {
         USAGES, BOUND, ApprovalDecision.SUBJECT_NOT_ALLOWED));
     c.add(of("CN not among the names", STRICT, TestCsr.builder().subject("CN=admin").uri(SPIFFE), USAGES, BOUND,
         ApprovalDecision.SUBJECT_NOT_ALLOWED));
+    c.add(of("CN naming another ServiceAccount", STRICT, TestCsr.builder()
+        .subject("CN=system:serviceaccount:shop:db").uri(SPIFFE), USAGES, BOUND, ApprovalDecision.SUBJECT_NOT_ALLOWED));
     c.add(of("no names at all", STRICT, TestCsr.builder(), USAGES, BOUND, ApprovalDecision.NO_IDENTITY));
     return c.stream();
   }
