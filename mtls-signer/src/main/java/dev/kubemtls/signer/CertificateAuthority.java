@@ -189,6 +189,24 @@ public final class CertificateAuthority {
     return new CertificateAuthority(certificate, privateKey, clock, random, Objects.requireNonNull(newValidity));
   }
 
+  /**
+   * This CA as a {@code kubernetes.io/tls} Secret ({@code tls.crt}, {@code tls.key}): what the signer
+   * reads at start, and what an operator writes to start a CA rotation.
+   */
+  public io.fabric8.kubernetes.api.model.Secret toSecret(String namespace, String name) {
+    java.util.Base64.Encoder b64 = java.util.Base64.getEncoder();
+    return new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withNamespace(namespace)
+        .withName(name).endMetadata().withType("kubernetes.io/tls")
+        .addToData(TLS_CERT_KEY, b64.encodeToString(certificatePem().getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+        .addToData(TLS_KEY_KEY, b64.encodeToString(privateKeyPem().getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+        .build();
+  }
+
+  /** The CA certificate with its key, as the CA rotation plan tracks it. */
+  public CaRotation.CaKeyPair keyPair() {
+    return new CaRotation.CaKeyPair(certificate, privateKey);
+  }
+
   /** The CA certificate. */
   public X509Certificate certificate() {
     return certificate;

@@ -1,11 +1,13 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.signer.internal.CaKeeper;
 import dev.kubemtls.signer.internal.CsrController;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
 import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
@@ -28,6 +30,12 @@ import org.slf4j.LoggerFactory;
  * which happens once the Lease expires, and it stands for election again. {@link #close} stops
  * acting and releases the Lease so that a standby takes over at its next retry.
  *
+ * <p>The leader also runs the {@link CaRotation} plan: it follows the CA Secret, and when the
+ * operator puts a new CA there (by hand or with {@code SignerMain rotate-ca}) the new CA is
+ * published first, signs after {@code --ca-propagation-delay}, and the former CA leaves the bundle
+ * once {@code --max-ttl} plus {@code --ca-retention-margin} have passed since its last signature.
+ * The plan is kept in the Secret {@code <ca-secret>-rotation}, so a new leader resumes it.
+ *
  * <p>Everything that must happen exactly once is also guarded by the API server: verdicts and
  * certificates are written with the resourceVersion that was read, and {@code status.certificate}
  * can be set only once.
@@ -45,6 +53,7 @@ public final class Signer implements AutoCloseable {
   private final Object lock = new Object();
   private CsrController controller;
   private TrustBundlePublisher publisher;
+  private CaKeeper keeper;
   private CompletableFuture<?> election;
   private boolean leading;
   private boolean closed;
@@ -140,7 +149,11 @@ public final class Signer implements AutoCloseable {
           config.leaseNamespace(), config.leaseName(), config.signerName());
       publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
           config.namespaceLabel(), List.of(ca.certificate()));
-      controller = new CsrController(client, config.signerName(), config.approvalPolicy(), () -> ca, clock,
+      keeper = new CaKeeper(client, config, ca, clock, new SecureRandom(), listener);
+      keeper.onBundle(publisher::setBundle);
+      // Resumes a CA rotation where the previous leader left it (a few API calls).
+      keeper.start();
+      controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
           config.workers(), Duration.ofMinutes(10), listener);
       leading = true;
       // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
@@ -152,6 +165,7 @@ public final class Signer implements AutoCloseable {
   private void stopLeading() {
     CsrController c;
     TrustBundlePublisher p;
+    CaKeeper k;
     synchronized (lock) {
       if (!leading) {
         return;
@@ -159,11 +173,14 @@ public final class Signer implements AutoCloseable {
       leading = false;
       c = controller;
       p = publisher;
+      k = keeper;
       controller = null;
       publisher = null;
+      keeper = null;
     }
     LOG.info("{}: no longer leader; stopped acting", config.identity());
     c.close();
+    k.close();
     p.close();
   }
 

@@ -40,12 +40,15 @@ import java.util.regex.Pattern;
  * @param renewDeadline       how long a leader keeps trying to renew before it stops acting
  * @param retryPeriod         how often candidates try to acquire and leaders renew
  * @param workers             concurrent CSR workers
+ * @param caPropagationDelay  how long a new CA is in the published bundle before it signs
+ * @param caRetentionMargin   how long a former CA stays trusted beyond the maximum certificate
+ *                            lifetime after its last signature (a margin for clock skew)
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
-    int workers) {
+    int workers, Duration caPropagationDelay, Duration caRetentionMargin) {
 
   private static final Pattern SIGNER_NAME = Pattern.compile("([a-z0-9.-]+)/([A-Za-z0-9._/-]+)");
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
@@ -91,7 +94,11 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** leader election retry period. */
     RETRY_PERIOD("retry-period", "2s", "leader election retry period"),
     /** concurrent CSR workers. */
-    WORKERS("workers", "2", "concurrent CSR workers");
+    WORKERS("workers", "2", "concurrent CSR workers"),
+    /** how long a new CA is trusted before it signs. */
+    CA_PROPAGATION_DELAY("ca-propagation-delay", "5m", "how long a new CA is trusted before it signs"),
+    /** extra time a former CA stays trusted beyond the max TTL. */
+    CA_RETENTION_MARGIN("ca-retention-margin", "5m", "extra time a former CA stays trusted beyond --max-ttl");
 
     private final String flag;
     private final String defaultValue;
@@ -163,11 +170,27 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     if (workers < 1 || workers > 64) {
       throw new IllegalArgumentException(Flag.WORKERS.flag() + " must be between 1 and 64, was " + workers);
     }
+    Objects.requireNonNull(caPropagationDelay, Flag.CA_PROPAGATION_DELAY.flag());
+    if (caPropagationDelay.isNegative()) {
+      throw new IllegalArgumentException(Flag.CA_PROPAGATION_DELAY.flag() + " must not be negative");
+    }
+    Objects.requireNonNull(caRetentionMargin, Flag.CA_RETENTION_MARGIN.flag());
+    if (caRetentionMargin.isNegative()) {
+      throw new IllegalArgumentException(Flag.CA_RETENTION_MARGIN.flag() + " must not be negative");
+    }
   }
 
   /** A builder with every default, for {@code signerName}. */
   public static Builder builder(String signerName) {
     return new Builder(signerName);
+  }
+
+  /**
+   * How long a former CA stays in the bundle after its last signature: no certificate it signed
+   * can be valid after that.
+   */
+  public Duration caRetention() {
+    return validity.maxTtl().plus(caRetentionMargin);
   }
 
   /** The approval policy this configuration selects. */
@@ -260,7 +283,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
         mode, values.get(Flag.TRUST_DOMAIN), values.get(Flag.CLUSTER_DOMAIN),
         values.getOrDefault(Flag.LEASE_NAMESPACE, caNamespace), values.get(Flag.LEASE_NAME), identity,
         duration(values, Flag.LEASE_DURATION), duration(values, Flag.RENEW_DEADLINE),
-        duration(values, Flag.RETRY_PERIOD), workers);
+        duration(values, Flag.RETRY_PERIOD), workers, duration(values, Flag.CA_PROPAGATION_DELAY),
+        duration(values, Flag.CA_RETENTION_MARGIN));
   }
 
   /** Parses {@code 90s}, {@code 10m}, {@code 24h}, {@code 500ms}, {@code 7d} or ISO-8601 ({@code PT1H}). */
@@ -354,6 +378,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private Duration renewDeadline = Duration.ofSeconds(10);
     private Duration retryPeriod = Duration.ofSeconds(2);
     private int workers = 2;
+    private Duration caPropagationDelay = Duration.ofMinutes(5);
+    private Duration caRetentionMargin = Duration.ofMinutes(5);
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -425,12 +451,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** CA rotation timing: trust a new CA this long before it signs; keep a former one this long past the max TTL. */
+    public Builder caRotation(Duration propagationDelay, Duration retentionMargin) {
+      this.caPropagationDelay = propagationDelay;
+      this.caRetentionMargin = retentionMargin;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
-          renewDeadline, retryPeriod, workers);
+          renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin);
     }
   }
 }

@@ -27,4 +27,16 @@ public interface SignerListener {
   /** A write lost a race (409 Conflict) and the CSR is looked at again. */
   default void conflict(String csrName) {
   }
+
+  /**
+   * The CA rotation moved: a new CA joined the bundle ({@link CaRotation.Change#STARTED}), began
+   * signing ({@link CaRotation.Change#SWITCHED}) or a former CA left the bundle
+   * ({@link CaRotation.Change#RETIRED}). {@code state} is the plan after the change.
+   */
+  default void caRotation(CaRotation.Change change, CaRotation state) {
+  }
+
+  /** The CA Secret holds material that cannot be used; the signer keeps its current CAs. */
+  default void caRejected(String problem) {
+  }
 }

@@ -6,8 +6,10 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -27,6 +29,10 @@ public final class SignerMain {
       System.out.println(usage());
       return;
     }
+    if (args.length > 0 && args[0].equals("rotate-ca")) {
+      System.exit(rotateCa(Arrays.asList(args).subList(1, args.length)));
+      return;
+    }
     SignerConfig config;
     try {
       config = SignerConfig.parse(Arrays.asList(args), System.getenv());
@@ -37,22 +43,15 @@ public final class SignerMain {
       return;
     }
     KubernetesClient client = new KubernetesClientBuilder().build();
-    CertificateAuthority ca;
+    Signer signer;
     try {
-      Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
-      if (secret == null) {
-        throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
-            + " does not exist; create a kubernetes.io/tls Secret with the CA (" + SignerConfig.Flag.CA_SECRET_NAME.flag()
-            + ", " + SignerConfig.Flag.CA_SECRET_NAMESPACE.flag() + ")");
-      }
-      ca = CertificateAuthority.fromSecret(secret, config.validity(), InstantSource.system(), new SecureRandom());
+      signer = start(client, config, SignerListener.NONE);
     } catch (InvalidMaterialException | KubernetesClientException e) {
       System.err.println("kube-mtls signer: cannot load the CA: " + e.getMessage());
       client.close();
       System.exit(1);
       return;
     }
-    Signer signer = Signer.start(client, config, ca, InstantSource.system());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       signer.close();
@@ -62,9 +61,79 @@ public final class SignerMain {
     stopped.await();
   }
 
+  /**
+   * Loads the CA from its Secret and starts a replica, as {@link #main} does; for programs that
+   * embed the signer and want its events.
+   *
+   * @throws InvalidMaterialException if the CA Secret is missing or unusable
+   */
+  public static Signer start(KubernetesClient client, SignerConfig config, SignerListener listener) {
+    Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
+    if (secret == null) {
+      throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
+          + " does not exist; create a kubernetes.io/tls Secret with the CA (" + SignerConfig.Flag.CA_SECRET_NAME.flag()
+          + ", " + SignerConfig.Flag.CA_SECRET_NAMESPACE.flag() + ")");
+    }
+    CertificateAuthority ca = CertificateAuthority.fromSecret(secret, config.validity(), InstantSource.system(),
+        new SecureRandom());
+    return Signer.start(client, config, ca, InstantSource.system(), listener);
+  }
+
+  /**
+   * {@code SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]}:
+   * writes a freshly generated CA into the CA Secret. The running signer notices and rotates with
+   * overlap: the new CA is trusted first, signs after the propagation delay, and the old one leaves
+   * the bundle when no certificate it signed can still be valid.
+   *
+   * @return the exit code
+   */
+  static int rotateCa(List<String> args) {
+    String namespace = System.getenv().getOrDefault("KUBE_MTLS_CA_SECRET_NAMESPACE", "kube-mtls");
+    String name = System.getenv().getOrDefault("KUBE_MTLS_CA_SECRET_NAME", "kube-mtls-ca");
+    Duration lifetime = Duration.ofDays(365);
+    for (String arg : args) {
+      int eq = arg.indexOf('=');
+      String flag = eq < 0 ? arg : arg.substring(0, eq);
+      String value = eq < 0 ? "" : arg.substring(eq + 1);
+      switch (flag) {
+        case "--ca-secret-namespace" -> namespace = value;
+        case "--ca-secret-name" -> name = value;
+        case "--ca-lifetime" -> lifetime = SignerConfig.parseDuration(flag, value);
+        default -> {
+          System.err.println("kube-mtls rotate-ca: unknown argument " + arg
+              + " (use --ca-secret-namespace, --ca-secret-name, --ca-lifetime)");
+          return 2;
+        }
+      }
+    }
+    try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+      CertificateAuthority next = writeNewCa(client, namespace, name, lifetime);
+      System.out.println("wrote a new CA into Secret " + namespace + "/" + name + ": "
+          + next.certificate().getSubjectX500Principal().getName() + ", serial "
+          + next.certificate().getSerialNumber().toString(16) + "; the signer rotates to it with overlap");
+      return 0;
+    } catch (KubernetesClientException e) {
+      System.err.println("kube-mtls rotate-ca: cannot update Secret " + namespace + "/" + name + ": " + e.getMessage());
+      return 1;
+    }
+  }
+
+  /**
+   * Generates a CA and replaces the content of the CA Secret {@code namespace/name} with it: the
+   * trigger of a CA rotation. The signer keeps the former CA in its rotation state.
+   */
+  public static CertificateAuthority writeNewCa(KubernetesClient client, String namespace, String name,
+      Duration lifetime) {
+    CertificateAuthority next = CertificateAuthority.generate("kube-mtls CA " + java.time.Instant.now(), lifetime,
+        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
+    client.secrets().inNamespace(namespace).resource(next.toSecret(namespace, name)).update();
+    return next;
+  }
+
   /** The help text: every flag, its environment variable and default. */
   public static String usage() {
-    StringBuilder sb = new StringBuilder("Usage: SignerMain [--flag=value ...]\n\n");
+    StringBuilder sb = new StringBuilder("Usage: SignerMain [--flag=value ...]\n"
+        + "       SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]\n\n");
     for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
       sb.append(String.format("  %-24s %-34s %s%s%n", f.flag(), f.environmentVariable(), f.help(),
           f.defaultValue() == null ? "" : " [" + f.defaultValue() + "]"));

@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Demo {
 
   static final String NAMESPACE = "kube-mtls-demo";
-  static final String SYSTEM_NAMESPACE = "kube-mtls-system";
+  static final String SYSTEM_NAMESPACE = "kube-mtls";
   static final String SIGNER_NAME = "kube-mtls.dev/workload";
   static final String CA_SECRET = "kube-mtls-ca";
   static final String BUNDLE_CONFIGMAP = "kube-mtls-ca-bundle";
@@ -96,7 +96,7 @@ public final class Demo {
     cluster.install(options);
 
     say("demo", "starting the signer (max certificate lifetime " + options.certTtl().toSeconds() + "s)");
-    startChild("signer", "dev.kubemtls.signer.SignerMain", cluster.signerArgs(options), cluster.envFor("signer"));
+    startChild("signer", "dev.kubemtls.samples.DemoSigner", cluster.signerArgs(options), cluster.envFor("signer"));
     cluster.awaitBundle(Duration.ofSeconds(60));
 
     startChild("echo", "dev.kubemtls.samples.EchoServer", List.of(), cluster.envFor("echo"));

@@ -170,7 +170,7 @@ final class DemoCluster {
   }
 
   List<String> signerArgs(DemoOptions options) {
-    return SignerSetup.args(options);
+    return SignerSetup.args(templates.get("kube-mtls-signer"), options);
   }
 
   /** Waits (by watching) until the signer has published the CA bundle in the demo namespace. */

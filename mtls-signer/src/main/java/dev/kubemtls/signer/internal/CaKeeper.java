@@ -1,0 +1,375 @@
+package dev.kubemtls.signer.internal;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.Pem;
+import dev.kubemtls.signer.CaRotation;
+import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.SignerConfig;
+import dev.kubemtls.signer.SignerListener;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the {@link CaRotation} plan while this replica leads: follows the CA Secret (what the
+ * operator wants), keeps the plan in a state Secret ({@code <ca-secret>-rotation}, so that a
+ * restarted or new leader resumes a rotation where it stood), hands the signing CA to the CSR
+ * controller and the bundle to the publisher, and wakes up at each planned transition.
+ *
+ * <p>The plan moves only after it was stored: a leader that cannot write the state Secret keeps
+ * signing with what it has and retries, rather than act on a plan a successor would not know.
+ * Material in the CA Secret that fails validation is reported and ignored; the working CAs stay.
+ */
+public final class CaKeeper implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CaKeeper.class);
+  private static final Duration RETRY = Duration.ofSeconds(5);
+  private static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+
+  private final KubernetesClient client;
+  private final SignerConfig config;
+  private final InstantSource clock;
+  private final SecureRandom random;
+  private final SignerListener listener;
+  private final String stateSecretName;
+  private final ScheduledExecutorService scheduler;
+  private final List<Consumer<List<X509Certificate>>> bundleSinks = new ArrayList<>();
+  private final Map<String, CertificateAuthority> authorities = new LinkedHashMap<>();
+  private CaRotation state;
+  private CertificateAuthority desired;
+  private ScheduledFuture<?> next;
+  private SharedIndexInformer<Secret> informer;
+  private volatile CertificateAuthority signing;
+  private volatile List<X509Certificate> bundle;
+  private boolean closed;
+
+  /**
+   * @param initial the CA as loaded from the CA Secret when the replica started; used if the Secret
+   *                cannot be read when leadership begins
+   */
+  public CaKeeper(KubernetesClient client, SignerConfig config, CertificateAuthority initial, InstantSource clock,
+      SecureRandom random, SignerListener listener) {
+    this.client = Objects.requireNonNull(client, "client");
+    this.config = Objects.requireNonNull(config, "config");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.random = Objects.requireNonNull(random, "random");
+    this.listener = Objects.requireNonNull(listener, "listener");
+    this.stateSecretName = stateSecretName(config.caSecretName());
+    this.desired = remember(Objects.requireNonNull(initial, "initial").withValidity(config.validity()));
+    this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "kube-mtls-ca-rotation");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** The name of the Secret that keeps the rotation state beside the CA Secret {@code caSecretName}. */
+  public static String stateSecretName(String caSecretName) {
+    String name = caSecretName + "-rotation";
+    return name.length() <= 253 ? name : name.substring(0, 244) + "-rotation";
+  }
+
+  /** Called with the new bundle after every change (on the keeper's thread). */
+  public void onBundle(Consumer<List<X509Certificate>> sink) {
+    synchronized (this) {
+      bundleSinks.add(Objects.requireNonNull(sink, "sink"));
+    }
+  }
+
+  /**
+   * Loads the stored plan, reconciles it with the CA Secret, and starts following the Secret. Blocks
+   * for a few API calls; afterwards {@link #signing()} and {@link #bundle()} are set.
+   */
+  public void start() {
+    synchronized (this) {
+      readDesired().ifPresent(ca -> desired = ca);
+      Optional<CaRotation> stored = loadState();
+      state = stored.orElseGet(() -> CaRotation.steady(desired.keyPair()));
+      if (stored.isEmpty()) {
+        // Store the plan before anything else: if the CA Secret is changed while no signer runs,
+        // the next leader still knows which CA signed until then and rotates gently.
+        try {
+          storeState(state);
+        } catch (KubernetesClientException e) {
+          LOG.warn("cannot store the CA rotation state in Secret {}/{} (HTTP {}); a CA change made while no"
+              + " signer runs would switch at once", config.caSecretNamespace(), stateSecretName, e.getCode());
+        }
+      }
+      apply(state, List.of());
+      reconcile();
+    }
+    informer = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName())
+        .inform(new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(Secret secret) {
+            changed(secret);
+          }
+
+          @Override
+          public void onUpdate(Secret previous, Secret secret) {
+            changed(secret);
+          }
+
+          @Override
+          public void onDelete(Secret secret, boolean unknown) {
+            LOG.warn("the CA Secret {}/{} was deleted; signing goes on with the current CAs",
+                config.caSecretNamespace(), config.caSecretName());
+          }
+        }, 0);
+  }
+
+  /** The CA that signs now. */
+  public CertificateAuthority signing() {
+    return signing;
+  }
+
+  /** The CAs to publish now. */
+  public List<X509Certificate> bundle() {
+    return bundle;
+  }
+
+  /** The current plan. */
+  public synchronized CaRotation state() {
+    return state;
+  }
+
+  private void changed(Secret secret) {
+    Optional<CertificateAuthority> ca = parse(secret);
+    synchronized (this) {
+      if (closed || ca.isEmpty()) {
+        return;
+      }
+      desired = remember(ca.get());
+    }
+    scheduler.execute(this::reconcileSafely);
+  }
+
+  private void reconcileSafely() {
+    try {
+      synchronized (this) {
+        if (!closed) {
+          reconcile();
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.error("CA rotation step failed; retrying in {}", RETRY, e);
+      schedule(clock.instant().plus(RETRY));
+    }
+  }
+
+  /** One step of the plan; the caller holds the lock. */
+  private void reconcile() {
+    Instant now = clock.instant();
+    CaRotation.Step step = state.reconcile(desired.keyPair(), now, config.caPropagationDelay(), config.caRetention());
+    if (step.changed()) {
+      try {
+        storeState(step.state());
+      } catch (KubernetesClientException e) {
+        LOG.warn("cannot store the CA rotation state in Secret {}/{} (HTTP {}); keeping the current plan and"
+            + " retrying in {}", config.caSecretNamespace(), stateSecretName, e.getCode(), RETRY);
+        schedule(now.plus(RETRY));
+        return;
+      }
+      state = step.state();
+      apply(state, step.changes());
+    }
+    state.nextTransition().ifPresentOrElse(this::schedule, () -> schedule(null));
+  }
+
+  private void apply(CaRotation plan, List<CaRotation.Change> changes) {
+    signing = authorityFor(plan.signing());
+    bundle = plan.bundle();
+    for (CaRotation.Change change : changes) {
+      LOG.info("CA rotation: {} -> {}", change, plan);
+      listener.caRotation(change, plan);
+    }
+    for (Consumer<List<X509Certificate>> sink : bundleSinks) {
+      sink.accept(bundle);
+    }
+  }
+
+  private void schedule(Instant at) {
+    if (next != null) {
+      next.cancel(false);
+      next = null;
+    }
+    if (at == null || closed) {
+      return;
+    }
+    long delay = Math.max(0, Duration.between(clock.instant(), at).toMillis());
+    next = scheduler.schedule(this::reconcileSafely, delay, TimeUnit.MILLISECONDS);
+  }
+
+  private CertificateAuthority authorityFor(CaRotation.CaKeyPair pair) {
+    CertificateAuthority known = authorities.get(fingerprint(pair.certificate()));
+    if (known != null) {
+      return known;
+    }
+    return remember(CertificateAuthority.fromPem(Pem.encodeCertificates(List.of(pair.certificate())),
+        Pem.encode("PRIVATE KEY", pair.key().getEncoded()), "the CA rotation state", config.validity(), clock,
+        random));
+  }
+
+  private CertificateAuthority remember(CertificateAuthority ca) {
+    authorities.put(fingerprint(ca.certificate()), ca);
+    return ca;
+  }
+
+  private Optional<CertificateAuthority> readDesired() {
+    try {
+      Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
+      return secret == null ? Optional.empty() : parse(secret);
+    } catch (KubernetesClientException e) {
+      LOG.warn("cannot read the CA Secret {}/{} (HTTP {}); starting with the CA loaded at start-up",
+          config.caSecretNamespace(), config.caSecretName(), e.getCode());
+      return Optional.empty();
+    }
+  }
+
+  private Optional<CertificateAuthority> parse(Secret secret) {
+    try {
+      return Optional.of(CertificateAuthority.fromSecret(secret, config.validity(), clock, random));
+    } catch (MtlsException e) {
+      LOG.error("ignoring the content of the CA Secret {}/{}: {}; signing goes on with the current CAs",
+          config.caSecretNamespace(), config.caSecretName(), e.getMessage());
+      listener.caRejected(e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  // --- the state Secret: the plan as PEM and ISO-8601 instants --------------------------------
+
+  private Optional<CaRotation> loadState() {
+    Secret secret;
+    try {
+      secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(stateSecretName).get();
+    } catch (KubernetesClientException e) {
+      throw new MtlsException("cannot read the CA rotation state Secret " + config.caSecretNamespace() + "/"
+          + stateSecretName + " (HTTP " + e.getCode() + "): the signer needs get, create and update on it", e);
+    }
+    if (secret == null) {
+      return Optional.empty();
+    }
+    String what = "Secret " + config.caSecretNamespace() + "/" + stateSecretName;
+    try {
+      Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
+      CaRotation.CaKeyPair signingPair = pair(data, "signing", what).orElseThrow(
+          () -> new InvalidMaterialException(what + " has no signing.crt/signing.key"));
+      Optional<CaRotation.CaKeyPair> pendingPair = pair(data, "pending", what);
+      Optional<Instant> switchAt = Optional.ofNullable(text(data, "switch-at")).map(String::strip).map(Instant::parse);
+      List<CaRotation.Retiring> retiring = new ArrayList<>();
+      String retiringPem = text(data, "retiring.crt");
+      if (retiringPem != null) {
+        List<X509Certificate> certs = Pem.certificates(retiringPem, what + " retiring.crt");
+        String[] until = Objects.requireNonNullElse(text(data, "retiring.until"), "").strip().split("\\s+");
+        if (until.length != certs.size()) {
+          throw new InvalidMaterialException(what + ": retiring.crt and retiring.until do not match");
+        }
+        for (int i = 0; i < certs.size(); i++) {
+          retiring.add(new CaRotation.Retiring(certs.get(i), Instant.parse(until[i])));
+        }
+      }
+      CaRotation loaded = new CaRotation(signingPair, pendingPair, switchAt, retiring);
+      LOG.info("resuming the CA rotation plan from {}: {}", what, loaded);
+      return Optional.of(loaded);
+    } catch (RuntimeException e) {
+      LOG.error("the CA rotation state in {} cannot be used ({}); starting over from the CA Secret alone", what,
+          e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  private Optional<CaRotation.CaKeyPair> pair(Map<String, String> data, String prefix, String what) {
+    String crt = text(data, prefix + ".crt");
+    String key = text(data, prefix + ".key");
+    if (crt == null || key == null) {
+      return Optional.empty();
+    }
+    return Optional.of(authorityFor(new CaRotation.CaKeyPair(Pem.certificates(crt, what + " " + prefix + ".crt")
+        .get(0), Pem.privateKey(key, what + " " + prefix + ".key"))).keyPair());
+  }
+
+  private void storeState(CaRotation plan) {
+    Map<String, String> data = new LinkedHashMap<>();
+    put(data, "signing.crt", Pem.encodeCertificates(List.of(plan.signing().certificate())));
+    put(data, "signing.key", Pem.encode("PRIVATE KEY", plan.signing().key().getEncoded()));
+    plan.pending().ifPresent(p -> {
+      put(data, "pending.crt", Pem.encodeCertificates(List.of(p.certificate())));
+      put(data, "pending.key", Pem.encode("PRIVATE KEY", p.key().getEncoded()));
+    });
+    plan.switchAt().ifPresent(at -> put(data, "switch-at", at.toString()));
+    if (!plan.retiring().isEmpty()) {
+      put(data, "retiring.crt", Pem.encodeCertificates(plan.retiring().stream()
+          .map(CaRotation.Retiring::certificate).toList()));
+      put(data, "retiring.until", String.join("\n", plan.retiring().stream()
+          .map(r -> r.removeAt().toString()).toList()));
+    }
+    var secrets = client.secrets().inNamespace(config.caSecretNamespace());
+    Secret existing = secrets.withName(stateSecretName).get();
+    if (existing == null) {
+      secrets.resource(new SecretBuilder().withNewMetadata().withName(stateSecretName)
+          .addToLabels(MANAGED_BY, "kube-mtls-signer").endMetadata().withType("Opaque").withData(data).build())
+          .create();
+    } else {
+      existing.setData(data);
+      secrets.resource(existing).update();
+    }
+  }
+
+  private static void put(Map<String, String> data, String key, String text) {
+    data.put(key, Base64.getEncoder().encodeToString(text.getBytes(StandardCharsets.US_ASCII)));
+  }
+
+  private static String text(Map<String, String> data, String key) {
+    String b64 = data.get(key);
+    return b64 == null ? null : new String(Base64.getDecoder().decode(b64), StandardCharsets.US_ASCII);
+  }
+
+  private static String fingerprint(X509Certificate c) {
+    try {
+      return Base64.getEncoder().encodeToString(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(c.getEncoded()));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Stops following the Secret and cancels planned steps; the stored plan stays for the next leader. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+      if (next != null) {
+        next.cancel(false);
+      }
+    }
+    if (informer != null) {
+      informer.stop();
+    }
+    scheduler.shutdownNow();
+  }
+}

@@ -1,0 +1,57 @@
+package dev.kubemtls.samples.demo;
+
+import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.SignerMain;
+import dev.kubemtls.signer.ValidityPolicy;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The signer's part of the demo: its shipped manifests, its CA Secret, its flags, the CA rotation. */
+final class SignerSetup {
+
+  /** The manifests mtls-signer ships (on the class path from its jar). */
+  static final List<String> MANIFESTS = List.of("kube-mtls/deploy/namespace.yaml",
+      "kube-mtls/deploy/signer-rbac.yaml", "kube-mtls/deploy/workload-rbac.yaml",
+      "kube-mtls/deploy/signer-deployment.yaml");
+
+  private SignerSetup() {}
+
+  /** Creates the CA Secret the signer starts from, as an operator would before deploying it. */
+  static void createCaSecret(KubernetesClient admin) {
+    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls demo CA 1", Duration.ofDays(30),
+        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
+    admin.secrets().inNamespace(Demo.SYSTEM_NAMESPACE)
+        .resource(ca.toSecret(Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET)).create();
+  }
+
+  /**
+   * The Deployment's arguments with the demo's short timings: every certificate lives
+   * {@code certTtl}, a new CA is trusted 10 s before it signs, a former CA stays trusted 5 s past
+   * the longest certificate it may have signed.
+   */
+  static List<String> args(PodTemplateSpec template, DemoOptions options) {
+    long ttl = options.certTtl().toSeconds();
+    List<String> args = new ArrayList<>();
+    for (String arg : template.getSpec().getContainers().get(0).getArgs()) {
+      if (!arg.startsWith("--min-ttl=") && !arg.startsWith("--max-ttl=")) {
+        args.add(arg);
+      }
+    }
+    args.add("--min-ttl=" + ttl + "s");
+    args.add("--max-ttl=" + ttl + "s");
+    args.add("--backdate=2s");
+    args.add("--ca-propagation-delay=10s");
+    args.add("--ca-retention-margin=5s");
+    return args;
+  }
+
+  /** The documented trigger of a CA rotation: a new CA written into the CA Secret. */
+  static void rotateCa(KubernetesClient admin) {
+    SignerMain.writeNewCa(admin, Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET, Duration.ofDays(30));
+  }
+}

@@ -1,0 +1,63 @@
+package dev.kubemtls.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the demo, the project's main job, exactly as the README's command does (its own JVM, its
+ * own embedded control plane, the signer and three services as separate processes), with a short
+ * duration, and holds it to its promise: no failed request, certificates rotated, the CA rotated.
+ */
+class DemoIT {
+
+  private static final Pattern SUMMARY = Pattern.compile(
+      "^SUMMARY requests=(\\d+) failed=(\\d+) cert_rotations=(\\d+) ca_rotations=(\\d+) duration_s=(\\d+)$");
+
+  @Test
+  void demoRunsRotatesAndFailsNothing() throws Exception {
+    List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "dev.kubemtls.samples.demo.Demo",
+        "--duration=100s", "--cert-ttl=40s", "--ca-rotation-at=10s");
+    Process demo = new ProcessBuilder(command).redirectErrorStream(true).start();
+    List<String> output = new ArrayList<>();
+    Map<String, Long> summary = new HashMap<>();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(demo.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        System.out.println("demo| " + line);
+        output.add(line);
+        Matcher m = SUMMARY.matcher(line);
+        if (m.matches()) {
+          summary.put("requests", Long.parseLong(m.group(1)));
+          summary.put("failed", Long.parseLong(m.group(2)));
+          summary.put("cert_rotations", Long.parseLong(m.group(3)));
+          summary.put("ca_rotations", Long.parseLong(m.group(4)));
+          summary.put("duration_s", Long.parseLong(m.group(5)));
+        }
+      }
+    } finally {
+      if (!demo.waitFor(60, TimeUnit.SECONDS)) {
+        demo.destroyForcibly();
+      }
+    }
+    assertThat(summary).as("the demo printed a SUMMARY line; its output ended with:\n%s",
+        String.join("\n", output.subList(Math.max(0, output.size() - 40), output.size()))).isNotEmpty();
+    assertThat(summary.get("failed")).isZero();
+    assertThat(summary.get("requests")).isGreaterThan(500);
+    assertThat(summary.get("cert_rotations")).isGreaterThanOrEqualTo(2);
+    assertThat(summary.get("ca_rotations")).isGreaterThanOrEqualTo(1);
+    assertThat(demo.exitValue()).isZero();
+  }
+}
