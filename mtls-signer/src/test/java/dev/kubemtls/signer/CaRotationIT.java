@@ -59,6 +59,7 @@ class CaRotationIT {
   private final List<CaRotation.Change> changes = new CopyOnWriteArrayList<>();
   private final List<Renewal> renewals = new CopyOnWriteArrayList<>();
   private final List<String> invalidSnapshots = new CopyOnWriteArrayList<>();
+  private final List<Double> scheduledFractions = new CopyOnWriteArrayList<>();
 
   @Test
   void rotatesWithOverlapAcrossALeaderChangeWhileAWorkloadKeepsRenewing() throws Exception {
@@ -132,12 +133,15 @@ class CaRotationIT {
       }
       assertThat(changes).containsSubsequence(CaRotation.Change.STARTED, CaRotation.Change.SWITCHED,
           CaRotation.Change.RETIRED);
+      // Each renewal was planned inside the 70-90% window of the certificate it replaces. (When it
+      // completes also depends on the signer: one that falls into the leader change above waits for
+      // the new leader, which is why completion times are not held to the window.)
+      assertThat(scheduledFractions).hasSizeGreaterThanOrEqualTo(5)
+          .allSatisfy(f -> assertThat(f).as("planned renewal point").isBetween(0.7, 0.9));
       for (Renewal r : renewals) {
-        long lifetime = r.previous().identity().notAfter().toEpochMilli() - r.previous().identity().notBefore().toEpochMilli();
-        double at = (r.at().toEpochMilli() - r.previous().identity().notBefore().toEpochMilli()) / (double) lifetime;
-        assertThat(at).as("renewal point as a fraction of the lifetime").isBetween(0.69, 0.999);
         assertThat(r.current().identity().leaf().getSerialNumber())
             .isNotEqualTo(r.previous().identity().leaf().getSerialNumber());
+        assertThat(r.current().identity().generation()).isGreaterThan(r.previous().identity().generation());
       }
       assertThat(invalidSnapshots).as("every published snapshot chains to its own trust bundle").isEmpty();
     } finally {
@@ -184,6 +188,12 @@ class CaRotationIT {
       public void rotated(MtlsMaterial previous, MtlsMaterial current) {
         renewals.add(new Renewal(Instant.now(), previous, current));
         check(current);
+      }
+
+      @Override
+      public void renewalScheduled(dev.kubemtls.core.TlsIdentity identity, Instant at) {
+        long lifetime = identity.notAfter().toEpochMilli() - identity.notBefore().toEpochMilli();
+        scheduledFractions.add((at.toEpochMilli() - identity.notBefore().toEpochMilli()) / (double) lifetime);
       }
 
       @Override
