@@ -536,6 +536,10 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
           LOG.info("the trust source is back to the bundle in use; dropping the held bundle {}", heldTrust);
           heldTrust = null;
         }
+        if (lastTrustProblem != null) {
+          LOG.info("the trust source is back to the bundle in use; its problem is over");
+          lastTrustProblem = null;
+        }
         return;
       }
       TlsIdentity identity = material.identity();
