@@ -141,6 +141,9 @@ class ManagerFaultsIT {
     Instant renewalAt = await("the first renewal to be scheduled", Duration.ofSeconds(10))
         .until(() -> tls.manager().status().nextAttempt().orElse(null), at -> at != null);
 
+    // Stop it just before the renewal is due, so that the renewal runs into the outage.
+    await("the renewal to be near", Duration.ofSeconds(20))
+        .until(() -> !Instant.now().isBefore(renewalAt.minusMillis(800)));
     boolean up = true;
     try {
       cp.stopApiServer();
@@ -223,6 +226,18 @@ class ManagerFaultsIT {
     MtlsMaterial first = tls.awaitReady(Duration.ofSeconds(60));
     List<X509Certificate> signerBundle = first.trust().certificates();
     assertThat(signerBundle).containsExactlyElementsOf(Pem.certificates(caPem, "CA"));
+
+    // Deleted while the signer runs: reported, then put back by the signer with the same bundle,
+    // which clears the problem (the snapshot does not change: same certificates).
+    admin.configMaps().inNamespace(w.ns).withName(BUNDLE).delete();
+    await("the deletion to be reported", Duration.ofSeconds(20)).until(() -> events.trustProblems.size() >= 1);
+    await("the signer to put the bundle back", Duration.ofSeconds(20))
+        .until(() -> admin.configMaps().inNamespace(w.ns).withName(BUNDLE).get(), cm -> cm != null);
+    await("the problem to clear once the same bundle is back", Duration.ofSeconds(20))
+        .until(() -> tls.manager().status().lastTrustProblem().isEmpty());
+    assertThat(tls.current()).isSameAs(first);
+    assertThat(events.trustChanges).isEmpty();
+    events.trustProblems.clear();
 
     // With the signer down nobody repairs the ConfigMap, so the workload sees what we write.
     Signer leader = awaitLeader();
