@@ -48,11 +48,20 @@ import org.slf4j.LoggerFactory;
  * {@link ScheduledExecutorService} (issuance blocks one of its threads while it waits for the
  * signer; the manager never creates threads and never shuts the executor down) and a jitter source
  * returning numbers in {@code [0, 1)}. {@link #close()} cancels scheduled work and interrupts an
- * issuance in flight.
+ * issuance in flight. Timers read the clock again at least every five seconds, so a clock that
+ * steps forward past {@code notAfter} is reported as an expiry, and renewed from, within seconds.
  */
 public final class CertificateManager implements MaterialSource, Health, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(CertificateManager.class);
+
+  /**
+   * The longest a timer waits before reading the clock again. A scheduler counts its delays in its
+   * own (monotonic) time, so a wall clock that steps forward (NTP, a resumed VM) would otherwise go
+   * unnoticed until a delay computed before the step ran out: an expired certificate served and not
+   * reported for up to the rest of its lifetime.
+   */
+  static final Duration MAX_TIMER_STEP = Duration.ofSeconds(5);
 
   /** Where a manager is in its life. */
   public enum State {
@@ -107,9 +116,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private Exception lastError;
   private MtlsException lastTrustProblem;
   private Instant expiredAt;
-  private ScheduledFuture<?> renewalTask;
+  private Timer renewalTask;
   private Instant nextAttempt;
-  private ScheduledFuture<?> expiryTask;
+  private Timer expiryTask;
   private Thread issuing;
   private boolean interruptedByClose;
   private MtlsMaterial firstToAnnounce;
@@ -285,6 +294,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       renewalTask = null;
       nextAttempt = null;
       generation = identityGeneration + 1;
+      reportExpiryIfDue(clock.instant());
     }
     Instant began = clock.instant();
     TlsIdentity identity = null;
@@ -463,14 +473,24 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
         expiryTask = schedule(() -> checkExpiry(identity), identity.notAfter());
         return;
       }
-      expiredAt = identity.notAfter();
-      LOG.error("certificate expired: {}; not ready until a renewal succeeds (last error: {})", identity,
-          lastError == null ? "none" : lastError.toString());
-      listener(l -> l.expired(identity));
+      reportExpiryIfDue(now);
       if (renewalTask == null && issuing == null) {
         scheduleAttempt(now);
       }
     }
+  }
+
+  /** Holds the lock. Reports the expiry of the published identity once, if {@code now} is past it. */
+  private void reportExpiryIfDue(Instant now) {
+    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    if (m.isEmpty() || expiredAt != null || now.isBefore(m.get().identity().notAfter())) {
+      return;
+    }
+    TlsIdentity identity = m.get().identity();
+    expiredAt = identity.notAfter();
+    LOG.error("certificate expired: {}; not ready until a renewal succeeds (last error: {})", identity,
+        lastError == null ? "none" : lastError.toString());
+    listener(l -> l.expired(identity));
   }
 
   // ---- trust ----
@@ -515,6 +535,10 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
         if (heldTrust != null) {
           LOG.info("the trust source is back to the bundle in use; dropping the held bundle {}", heldTrust);
           heldTrust = null;
+        }
+        if (lastTrustProblem != null) {
+          LOG.info("the trust source is back to the bundle in use; its problem is over");
+          lastTrustProblem = null;
         }
         return;
       }
@@ -578,25 +602,69 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     }
   }
 
-  private ScheduledFuture<?> schedule(Runnable task, Instant at) {
-    long delay = Math.max(0, Duration.between(clock.instant(), at).toNanos());
-    try {
-      return scheduler.schedule(() -> {
-        try {
-          task.run();
-        } catch (RuntimeException e) {
-          LOG.error("certificate manager task failed", e);
-        }
-      }, delay, TimeUnit.NANOSECONDS);
-    } catch (RejectedExecutionException e) {
-      LOG.error("the scheduler refused certificate manager work: was it shut down before close()?", e);
-      return null;
+  private Timer schedule(Runnable task, Instant at) {
+    Timer timer = new Timer(task, at);
+    timer.arm();
+    return timer;
+  }
+
+  private static void cancel(Timer t) {
+    if (t != null) {
+      t.cancel();
     }
   }
 
-  private static void cancel(ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
+  /**
+   * Runs a task when the manager's clock reaches an instant. It waits on the scheduler in steps of
+   * at most {@link #MAX_TIMER_STEP}, reading the clock after each, so a clock that jumps is
+   * followed within a step.
+   */
+  private final class Timer {
+    private final Runnable task;
+    private final Instant at;
+    // Guarded by this timer.
+    private ScheduledFuture<?> step;
+    private boolean cancelled;
+
+    Timer(Runnable task, Instant at) {
+      this.task = task;
+      this.at = at;
+    }
+
+    void arm() {
+      long delay = Math.max(0, Duration.between(clock.instant(), at).toNanos());
+      boolean due = delay <= MAX_TIMER_STEP.toNanos();
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+        try {
+          step = scheduler.schedule(due ? this::fire : this::arm, due ? delay : MAX_TIMER_STEP.toNanos(),
+              TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+          LOG.error("the scheduler refused certificate manager work: was it shut down before close()?", e);
+        }
+      }
+    }
+
+    private void fire() {
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+      }
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        LOG.error("certificate manager task failed", e);
+      }
+    }
+
+    synchronized void cancel() {
+      cancelled = true;
+      if (step != null) {
+        step.cancel(false);
+      }
     }
   }
 

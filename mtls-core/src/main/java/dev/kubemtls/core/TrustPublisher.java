@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
  * <p>Use it to feed a {@link CertificateManager} from a place kube-mtls does not know (a file, a
  * secret store); {@link ConfigMapTrustSource} uses one internally. Publishing is serialized, so
  * listeners see bundles and problems in order. Publishing a bundle with the same certificates as
- * the current one changes nothing and tells nobody.
+ * the current one changes nothing and tells nobody, unless a problem was reported since the last
+ * bundle: then listeners hear the bundle again, which tells them the problem is over.
  */
 public final class TrustPublisher implements TrustSource {
 
@@ -20,6 +21,7 @@ public final class TrustPublisher implements TrustSource {
 
   private final CopyOnWriteArrayList<Listener> listeners = new CopyOnWriteArrayList<>();
   private volatile TrustBundle current;
+  private boolean problemSinceBundle; // guarded by this
 
   /** An empty publisher: no bundle until the first {@link #publish}. */
   public TrustPublisher() {}
@@ -36,30 +38,36 @@ public final class TrustPublisher implements TrustSource {
 
   /**
    * Makes {@code bundle} current and tells every listener, unless it holds exactly the current
-   * certificates.
+   * certificates and no problem was reported since.
    *
    * @return whether the bundle changed
    */
   public synchronized boolean publish(TrustBundle bundle) {
     Objects.requireNonNull(bundle, "bundle");
     TrustBundle previous = current;
-    if (previous != null && previous.certificates().equals(bundle.certificates())) {
+    boolean same = previous != null && previous.certificates().equals(bundle.certificates());
+    if (same && !problemSinceBundle) {
       return false;
     }
-    current = bundle;
+    problemSinceBundle = false;
+    if (!same) {
+      current = bundle;
+    }
+    TrustBundle told = same ? previous : bundle;
     for (Listener listener : listeners) {
       try {
-        listener.onBundle(bundle);
+        listener.onBundle(told);
       } catch (RuntimeException e) {
-        LOG.warn("a trust listener failed on {}", bundle.sourceVersion(), e);
+        LOG.warn("a trust listener failed on {}", told.sourceVersion(), e);
       }
     }
-    return true;
+    return !same;
   }
 
   /** Tells every listener of a problem; the current bundle stays. */
   public synchronized void reportProblem(MtlsException problem) {
     Objects.requireNonNull(problem, "problem");
+    problemSinceBundle = true;
     for (Listener listener : listeners) {
       try {
         listener.onProblem(problem);

@@ -337,6 +337,12 @@ class CertificateManagerTest {
     assertThat(events.last()).isEqualTo("trustRejected");
     assertThat(m.status().lastTrustProblem()).isPresent();
     assertThat(m.isReady()).isTrue();
+
+    // The source is back with the same certificates (e.g. a deleted ConfigMap put back): problem over.
+    trust.publish(new TrustBundle(TRUST.certificates(), "test/one@4"));
+    assertThat(m.status().lastTrustProblem()).isEmpty();
+    assertThat(m.current()).isSameAs(first);
+    assertThat(events.last()).isEqualTo("trustRejected");
   }
 
   @Test

@@ -46,6 +46,30 @@ class TrustPublisherTest {
   }
 
   @Test
+  void theSameCertificatesAfterAProblemAreToldOnceToEndTheProblem() {
+    TrustPublisher publisher = new TrustPublisher(new TrustBundle(List.of(CA.certificate()), "v1"));
+    List<String> seen = new ArrayList<>();
+    publisher.subscribe(new TrustSource.Listener() {
+      @Override
+      public void onBundle(TrustBundle bundle) {
+        seen.add(bundle.sourceVersion());
+      }
+
+      @Override
+      public void onProblem(MtlsException problem) {
+        seen.add("problem");
+      }
+    });
+
+    publisher.reportProblem(new MtlsException("deleted"));
+    assertThat(publisher.publish(new TrustBundle(List.of(CA.certificate()), "v2"))).isFalse();
+    assertThat(publisher.publish(new TrustBundle(List.of(CA.certificate()), "v3"))).isFalse();
+
+    assertThat(seen).containsExactly("problem", "v1");
+    assertThat(publisher.current().sourceVersion()).isEqualTo("v1");
+  }
+
+  @Test
   void aFixedSourceNeverChanges() {
     TrustBundle bundle = new TrustBundle(List.of(CA.certificate()), "fixed");
     TrustSource fixed = TrustSource.fixed(bundle);

@@ -1,0 +1,180 @@
+package dev.kubemtls.bench.manager;
+
+import dev.kubemtls.core.KubeMtls;
+import dev.kubemtls.core.WorkloadIdentity;
+import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.Signer;
+import dev.kubemtls.signer.SignerConfig;
+import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.testkit.ControlPlane;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Startup time and heap cost of a certificate manager against our signer on the local control plane
+ * (a harness with a {@code main}, not a test).
+ *
+ * <p>Part 1, time to ready: {@code starts} times (default 100), a fresh
+ * {@code KubeMtls.forWorkload(client)...start()} followed by {@code awaitReady}: key generation, CSR,
+ * approval (the strict policy's Pod and Service lookups), signature, validation, CSR deletion and
+ * the trust bundle ConfigMap's list and watch are all inside the measured time; each manager is
+ * closed before the next starts. The baseline in the same run is one API server round trip pair,
+ * create a ConfigMap then get it, with the same (Pod-bound ServiceAccount) client.
+ *
+ * <p>Part 2, heap per manager: {@code managers} (default 100) started and ready together on one shared
+ * client; used heap after full GCs before and after, divided by their number. The client, the
+ * signer and the classes are there before the first measurement, so the figure is what one more
+ * manager retains: its key and certificate snapshot, trust bundle, ConfigMap informer (and its
+ * watch's state in the shared client) and its scheduler's two threads' Java objects (not their
+ * native stacks).
+ *
+ * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10).
+ */
+public final class ManagerStartupHarness {
+
+  private static final String SIGNER = "kube-mtls.dev/bench-manager";
+  private static final String OPT_IN = "kube-mtls.dev/bench-manager-bundle";
+  private static final String SIGNER_NS = "kube-mtls-bench-manager";
+
+  private ManagerStartupHarness() {}
+
+  public static void main(String[] args) throws Exception {
+    int starts = args.length > 0 ? Integer.parseInt(args[0]) : 100;
+    int managers = args.length > 1 ? Integer.parseInt(args[1]) : 100;
+    int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+
+    ControlPlane cp = ControlPlane.shared();
+    KubernetesClient admin = cp.adminClient();
+    if (admin.namespaces().withName(SIGNER_NS).get() == null) {
+      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(SIGNER_NS).endMetadata()
+          .build()).create();
+    }
+    String ns = cp.createNamespace("bench-manager", Map.of(OPT_IN, "true"));
+    Pod pod = cp.createPod(ns, "web-0", "web", Map.of("app", "web"), "10.98.0.1");
+    admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
+        .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
+    grantWorkload(admin, ns);
+
+    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls bench CA", Duration.ofDays(1),
+        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
+    admin.secrets().inNamespace(SIGNER_NS).resource(ca.toSecret(SIGNER_NS, "bench-ca")).forceConflicts()
+        .serverSideApply();
+    SignerConfig config = SignerConfig.builder(SIGNER).caSecret(SIGNER_NS, "bench-ca")
+        .namespaceLabel(OPT_IN + "=true").lease(SIGNER_NS, "bench-manager-signer", "bench").build();
+    WorkloadIdentity identity = WorkloadIdentity.builder(ns, "web").podName("web-0").podIp("10.98.0.1")
+        .services("web").build();
+
+    try (Signer signer = Signer.start(admin, config, ca, InstantSource.system());
+        KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
+      // Warm-up (not measured): leader election, bundle publication, connections, JIT.
+      for (int i = 0; i < warmup; i++) {
+        startReady(workload, identity).close();
+        roundTrip(workload, ns, "warm-" + i);
+      }
+
+      long[] startNanos = new long[starts];
+      long[] rttNanos = new long[starts];
+      for (int i = 0; i < starts; i++) {
+        long t0 = System.nanoTime();
+        KubeMtls tls = startReady(workload, identity);
+        startNanos[i] = System.nanoTime() - t0;
+        tls.close();
+        rttNanos[i] = roundTrip(workload, ns, "rtt-" + i);
+      }
+
+      MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+      long before = usedAfterGc(memory);
+      List<KubeMtls> live = new ArrayList<>(managers);
+      for (int i = 0; i < managers; i++) {
+        live.add(startReady(workload, identity));
+      }
+      long after = usedAfterGc(memory);
+      long perManager = (after - before) / managers;
+      int ready = (int) live.stream().filter(KubeMtls::isReady).count();
+      live.forEach(KubeMtls::close);
+
+      java.util.Arrays.sort(startNanos);
+      java.util.Arrays.sort(rttNanos);
+      System.out.printf("%nkube-mtls manager startup (%d starts after %d warm-up, %d cores, Java %s)%n", starts,
+          warmup, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
+      System.out.printf("start() to ready            : p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms%n",
+          pct(startNanos, 0.50), pct(startNanos, 0.99), startNanos[starts - 1] / 1e6);
+      System.out.printf("ConfigMap create+get (RTT)  : p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms%n",
+          pct(rttNanos, 0.50), pct(rttNanos, 0.99), rttNanos[starts - 1] / 1e6);
+      System.out.printf("ratio start/RTT             : p50 %7.1f x   p99 %7.1f x%n",
+          pct(startNanos, 0.50) / pct(rttNanos, 0.50), pct(startNanos, 0.99) / pct(rttNanos, 0.99));
+      System.out.printf("heap per started manager    : %7.1f KiB (%d managers, %d ready; used heap after GC %.1f ->"
+          + " %.1f MiB)%n", perManager / 1024.0, managers, ready, before / 1048576.0, after / 1048576.0);
+    }
+    System.exit(0);
+  }
+
+  private static KubeMtls startReady(KubernetesClient client, WorkloadIdentity identity) throws InterruptedException {
+    KubeMtls tls = KubeMtls.forWorkload(client).identity(identity).signerName(SIGNER).start();
+    tls.awaitReady(Duration.ofSeconds(60));
+    return tls;
+  }
+
+  /** Creates a ConfigMap and reads it back; returns the nanoseconds both took. Deletes it untimed. */
+  private static long roundTrip(KubernetesClient client, String ns, String name) {
+    long t0 = System.nanoTime();
+    client.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata().withName(name)
+        .endMetadata().addToData("k", "v").build()).create();
+    client.configMaps().inNamespace(ns).withName(name).get();
+    long took = System.nanoTime() - t0;
+    client.configMaps().inNamespace(ns).withName(name).delete();
+    return took;
+  }
+
+  private static long usedAfterGc(MemoryMXBean memory) {
+    long used = Long.MAX_VALUE;
+    for (int i = 0; i < 5; i++) {
+      memory.gc();
+      used = Math.min(used, memory.getHeapMemoryUsage().getUsed());
+    }
+    return used;
+  }
+
+  private static double pct(long[] sorted, double p) {
+    int i = (int) Math.ceil(p * sorted.length) - 1;
+    return sorted[Math.max(0, Math.min(sorted.length - 1, i))] / 1e6;
+  }
+
+  /** The workload's RBAC as in deploy/workload-rbac.yaml, plus ConfigMap create/delete for the baseline. */
+  private static void grantWorkload(KubernetesClient admin, String ns) {
+    String role = "bench-manager-csr-" + ns;
+    admin.rbac().clusterRoles().resource(new ClusterRoleBuilder().withNewMetadata().withName(role).endMetadata()
+        .withRules(new PolicyRuleBuilder().withApiGroups("certificates.k8s.io")
+            .withResources("certificatesigningrequests").withVerbs("create", "get", "list", "watch", "delete")
+            .build()).build()).create();
+    admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata().withName(role)
+        .endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
+        .withName(role).endRoleRef().addNewSubject().withKind("ServiceAccount").withName("web").withNamespace(ns)
+        .endSubject().build()).create();
+    admin.rbac().roles().inNamespace(ns).resource(new RoleBuilder().withNewMetadata().withName("bench-bundle")
+        .endMetadata().withRules(new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
+            .withResourceNames("kube-mtls-ca-bundle").withVerbs("get", "list", "watch").build(),
+            new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
+                .withVerbs("create", "get", "delete").build()).build()).create();
+    admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
+        .withName("bench-bundle").endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io")
+        .withKind("Role").withName("bench-bundle").endRoleRef().addNewSubject().withKind("ServiceAccount")
+        .withName("web").withNamespace(ns).endSubject().build()).create();
+  }
+}
