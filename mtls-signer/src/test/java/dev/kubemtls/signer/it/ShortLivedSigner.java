@@ -2,6 +2,7 @@ package dev.kubemtls.signer.it;
 
 import dev.kubemtls.core.KubeMtls;
 import dev.kubemtls.core.ManagerListener;
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.Pem;
 import dev.kubemtls.core.RotationPolicy;
@@ -114,7 +115,7 @@ public final class ShortLivedSigner implements AutoCloseable {
     admin.services().inNamespace(namespace).resource(new ServiceBuilder().withNewMetadata()
         .withName(serviceAccount).endMetadata().withNewSpec().addToSelector("app", serviceAccount)
         .addNewPort().withPort(443).endPort().endSpec().build()).create();
-    bindWorkload(namespace, serviceAccount);
+    bindWorkload(admin, namespace, serviceAccount);
     Workload w = new Workload(namespace, serviceAccount, ip, cp.clientFor(namespace, serviceAccount, pod));
     w.mtls = KubeMtls.forWorkload(w.client)
         .identity(WorkloadIdentity.builder(namespace, serviceAccount).podName(pod.getMetadata().getName())
@@ -127,6 +128,36 @@ public final class ShortLivedSigner implements AutoCloseable {
     workloads.add(w);
     w.mtls.awaitReady(Duration.ofSeconds(60));
     return w;
+  }
+
+  /**
+   * The rotation scenario of the integration ITs: waits until every workload has renewed once,
+   * rotates the CA, waits until the rotation completed ({@link #awaitCaRotationCompleted}) and
+   * until every workload has renewed at least {@code renewals} times.
+   *
+   * @return the new CA
+   */
+  public CertificateAuthority renewAndRotateCa(int renewals, Duration step) {
+    for (Workload w : workloads) {
+      w.awaitRotations(1, step);
+    }
+    CertificateAuthority next = rotateCa();
+    awaitCaRotationCompleted(next, step.multipliedBy(3));
+    for (Workload w : workloads) {
+      w.awaitRotations(renewals, step);
+    }
+    return next;
+  }
+
+  /** What went wrong for any workload so far (failed or denied renewals, expiries). */
+  public List<String> problems() {
+    List<String> all = new java.util.ArrayList<>();
+    for (Workload w : workloads) {
+      for (String p : w.events.problems) {
+        all.add(w.serviceAccount + ": " + p);
+      }
+    }
+    return all;
   }
 
   /** Writes a new CA into the CA Secret: the documented trigger of a CA rotation. */
@@ -168,7 +199,11 @@ public final class ShortLivedSigner implements AutoCloseable {
     return Pem.certificates(cm.getData().get("ca.crt"), "bundle").equals(List.of(ca));
   }
 
-  private void bindWorkload(String ns, String sa) {
+  /**
+   * Binds the ClusterRoles of {@code deploy/workload-rbac.yaml} to {@code ns/sa}: the CSR role
+   * cluster-wide, the bundle role in its namespace.
+   */
+  public static void bindWorkload(KubernetesClient admin, String ns, String sa) {
     admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata()
         .withName("kube-mtls-workload-csr-" + ns + "-" + sa).endMetadata()
         .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
@@ -267,6 +302,65 @@ public final class ShortLivedSigner implements AutoCloseable {
     @Override
     public void expired(dev.kubemtls.core.TlsIdentity identity) {
       problems.add("expired: " + identity);
+    }
+  }
+
+  /**
+   * The certificate serials a server's source published, in order, and per new connection the
+   * serial that was current before it connected and the one its client saw. Subscribe after the
+   * server started: listeners run in subscription order, so a serial is listed here only once the
+   * server's own listener has installed it.
+   */
+  public static final class ServerCertificates implements AutoCloseable {
+    private final List<BigInteger> serials = new CopyOnWriteArrayList<>();
+    private final List<BigInteger[]> seen = new CopyOnWriteArrayList<>();
+    private final MaterialSource.Subscription subscription;
+
+    public ServerCertificates(MaterialSource source) {
+      serials.add(source.current().identity().leaf().getSerialNumber());
+      subscription = source.subscribe(m -> {
+        BigInteger serial = m.identity().leaf().getSerialNumber();
+        if (!serials.contains(serial)) {
+          serials.add(serial);
+        }
+      });
+    }
+
+    /** The newest serial published so far. */
+    public BigInteger latest() {
+      return serials.get(serials.size() - 1);
+    }
+
+    /** How many certificates the server has had. */
+    public int count() {
+      return serials.size();
+    }
+
+    /** Records that a connection opened when {@code before} was current presented {@code presented}. */
+    public void saw(BigInteger before, BigInteger presented) {
+      seen.add(new BigInteger[] {before, presented});
+    }
+
+    /** The connections that presented an older certificate than the one current before they opened. */
+    public List<String> stale() {
+      List<String> stale = new java.util.ArrayList<>();
+      for (BigInteger[] pair : seen) {
+        int presented = serials.indexOf(pair[1]);
+        if (presented < 0 || presented < serials.indexOf(pair[0])) {
+          stale.add("serial " + pair[1].toString(16) + " presented after " + pair[0].toString(16) + " was current");
+        }
+      }
+      return stale;
+    }
+
+    /** How many connections were recorded. */
+    public int connections() {
+      return seen.size();
+    }
+
+    @Override
+    public void close() {
+      subscription.close();
     }
   }
 }
