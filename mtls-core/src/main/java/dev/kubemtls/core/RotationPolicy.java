@@ -100,15 +100,21 @@ public final class RotationPolicy {
 
   /**
    * When to renew an identity that was just obtained at {@code now}: its
-   * {@linkplain #renewalTime(TlsIdentity, double) window time}, but not sooner than
-   * {@link #minimumRenewalDelay()} from now unless the certificate expires before that. The floor
-   * stops a renewal loop when a signer (or clock skew) hands out certificates that are already
-   * inside their renewal window.
+   * {@linkplain #renewalTime(TlsIdentity, double) window time}, but not sooner than the smaller of
+   * {@link #minimumRenewalDelay()} and half the time the certificate has left. The floor stops a
+   * renewal loop when a signer (or clock skew) hands out certificates that are already inside
+   * their renewal window; bounding it by half the remaining lifetime keeps a renewal before expiry
+   * even for certificates shorter than the minimum delay.
    */
   public Instant nextRenewal(TlsIdentity identity, Instant now, double sample) {
     Objects.requireNonNull(now, "now");
     Instant window = renewalTime(identity, sample);
-    Instant floor = min(now.plus(minimumRenewalDelay), identity.notAfter());
+    Duration left = Duration.between(now, identity.notAfter());
+    if (left.isNegative()) {
+      return identity.notAfter();
+    }
+    Duration halfLeft = left.dividedBy(2);
+    Instant floor = now.plus(halfLeft.compareTo(minimumRenewalDelay) < 0 ? halfLeft : minimumRenewalDelay);
     return window.isBefore(floor) ? floor : window;
   }
 

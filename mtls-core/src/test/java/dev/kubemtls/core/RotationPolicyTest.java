@@ -155,11 +155,19 @@ class RotationPolicyTest {
     TlsIdentity late = new TlsIdentity(kp.getPrivate(),
         List.of(ca.leaf(kp.getPublic()).validity(T0.minus(Duration.ofMinutes(50)), Duration.ofHours(1)).build()), 1);
     assertThat(DEFAULTS.nextRenewal(late, T0, 0.0)).isEqualTo(T0.plusSeconds(30));
-    // Expires in 5 seconds: renew at notAfter rather than after it.
+    // Expires in 5 seconds: renew halfway to notAfter, never at or after it.
     TlsIdentity dying = new TlsIdentity(kp.getPrivate(),
         List.of(ca.leaf(kp.getPublic()).validity(T0.minus(Duration.ofMinutes(60)).plusSeconds(5), Duration.ofHours(1))
             .build()), 1);
-    assertThat(DEFAULTS.nextRenewal(dying, T0, 0.0)).isEqualTo(T0.plusSeconds(5));
+    assertThat(DEFAULTS.nextRenewal(dying, T0, 0.0)).isEqualTo(T0.plusMillis(2500));
+    // Shorter-lived than the minimum delay (a 25 s certificate, as in the demo): the window decides,
+    // so it renews at 70-90% of its lifetime and not at expiry.
+    TlsIdentity shortLived = new TlsIdentity(kp.getPrivate(),
+        List.of(ca.leaf(kp.getPublic()).validity(T0, Duration.ofSeconds(25)).build()), 1);
+    assertThat(DEFAULTS.nextRenewal(shortLived, T0, 0.0)).isEqualTo(T0.plusMillis(17_500));
+    assertThat(DEFAULTS.nextRenewal(shortLived, T0, 0.999)).isBefore(T0.plusSeconds(25));
+    // Already expired: nothing to wait for.
+    assertThat(DEFAULTS.nextRenewal(shortLived, T0.plusSeconds(30), 0.0)).isEqualTo(T0.plusSeconds(25));
     // Fresh: the window decides.
     TlsIdentity fresh = new TlsIdentity(kp.getPrivate(),
         List.of(ca.leaf(kp.getPublic()).validity(T0, Duration.ofHours(1)).build()), 1);

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 class ManifestsIT {
 
   static final List<String> MANIFESTS = List.of(
-      "kube-mtls/deploy/signer-rbac.yaml", "kube-mtls/deploy/signer-deployment.yaml",
+      "kube-mtls/deploy/namespace.yaml", "kube-mtls/deploy/signer-rbac.yaml",
+      "kube-mtls/deploy/signer-deployment.yaml",
       "kube-mtls/deploy/workload-rbac.yaml",
       "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
       "k8s/40-client.yaml");
@@ -51,7 +52,8 @@ class ManifestsIT {
       }
     }
     assertThat(applied).contains("Deployment/kube-mtls-signer", "Deployment/echo", "Deployment/web",
-        "Deployment/client", "ClusterRole/kube-mtls-workload");
+        "Deployment/client", "ClusterRole/kube-mtls-workload-csr",
+        "ClusterRoleBinding/kube-mtls-demo-workloads-csr");
     // A dry run persists nothing.
     assertThat(admin.apps().deployments().inNamespace("kube-mtls-demo").withName("echo").get()).isNull();
   }

@@ -122,24 +122,34 @@ public final class CaKeeper implements AutoCloseable {
       apply(state, List.of());
       reconcile();
     }
+    // Not inform(): that blocks on the first list, and a signer without list/watch on its CA Secret
+    // must still sign (it only cannot follow rotations), saying so.
     informer = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName())
-        .inform(new ResourceEventHandler<>() {
-          @Override
-          public void onAdd(Secret secret) {
-            changed(secret);
-          }
+        .runnableInformer(0);
+    informer.addEventHandler(new ResourceEventHandler<>() {
+      @Override
+      public void onAdd(Secret secret) {
+        changed(secret);
+      }
 
-          @Override
-          public void onUpdate(Secret previous, Secret secret) {
-            changed(secret);
-          }
+      @Override
+      public void onUpdate(Secret previous, Secret secret) {
+        changed(secret);
+      }
 
-          @Override
-          public void onDelete(Secret secret, boolean unknown) {
-            LOG.warn("the CA Secret {}/{} was deleted; signing goes on with the current CAs",
-                config.caSecretNamespace(), config.caSecretName());
-          }
-        }, 0);
+      @Override
+      public void onDelete(Secret secret, boolean unknown) {
+        LOG.warn("the CA Secret {}/{} was deleted; signing goes on with the current CAs",
+            config.caSecretNamespace(), config.caSecretName());
+      }
+    });
+    informer.start().whenComplete((ok, error) -> {
+      if (error != null) {
+        LOG.error("cannot follow the CA Secret {}/{} ({}); CA rotations will not be noticed until the signer"
+            + " may list and watch it (see deploy/signer-rbac.yaml)", config.caSecretNamespace(),
+            config.caSecretName(), error.toString());
+      }
+    });
   }
 
   /** The CA that signs now. */
@@ -268,8 +278,11 @@ public final class CaKeeper implements AutoCloseable {
     try {
       secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(stateSecretName).get();
     } catch (KubernetesClientException e) {
-      throw new MtlsException("cannot read the CA rotation state Secret " + config.caSecretNamespace() + "/"
-          + stateSecretName + " (HTTP " + e.getCode() + "): the signer needs get, create and update on it", e);
+      // Signing must go on; only a rotation would be unsafe, and storing its plan fails loudly too.
+      LOG.error("cannot read the CA rotation state Secret {}/{} (HTTP {}): the signer needs get, create and update"
+          + " on it (see deploy/signer-rbac.yaml); signing with the CA from the CA Secret, and CA rotations cannot"
+          + " proceed until this is fixed", config.caSecretNamespace(), stateSecretName, e.getCode());
+      return Optional.empty();
     }
     if (secret == null) {
       return Optional.empty();

@@ -43,7 +43,7 @@ final class ChildProcess {
     command.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
     command.add("-Dorg.slf4j.simpleLogger.log.dev.kubemtls=info");
     command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
+    command.add(absoluteClassPath());
     command.add(mainClass);
     command.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true);
@@ -54,6 +54,17 @@ final class ChildProcess {
     } catch (IOException e) {
       throw new UncheckedIOException("could not start " + name, e);
     }
+  }
+
+  /** This JVM's class path with every entry made absolute: children run in another directory. */
+  static String absoluteClassPath() {
+    StringBuilder sb = new StringBuilder();
+    for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+      if (!entry.isEmpty()) {
+        sb.append(sb.length() == 0 ? "" : java.io.File.pathSeparator).append(Path.of(entry).toAbsolutePath());
+      }
+    }
+    return sb.toString();
   }
 
   String name() {

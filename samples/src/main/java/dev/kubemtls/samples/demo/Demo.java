@@ -97,7 +97,7 @@ public final class Demo {
 
     say("demo", "starting the signer (max certificate lifetime " + options.certTtl().toSeconds() + "s)");
     startChild("signer", "dev.kubemtls.samples.DemoSigner", cluster.signerArgs(options), cluster.envFor("signer"));
-    cluster.awaitBundle(Duration.ofSeconds(60));
+    cluster.awaitBundle(Duration.ofSeconds(60), () -> children.get(0).isAlive());
 
     startChild("echo", "dev.kubemtls.samples.EchoServer", List.of(), cluster.envFor("echo"));
     startChild("web", "dev.kubemtls.samples.WebService", List.of(), cluster.envFor("web"));

@@ -43,8 +43,8 @@ final class DemoCluster {
       "k8s/40-client.yaml");
 
   /** Each process is a pod with its own loopback address, so that IP SANs are distinct and real. */
-  static final Map<String, String> POD_IPS = Map.of(
-      "echo", "127.0.0.2", "web", "127.0.0.3", "client", "127.0.0.4", "signer", "127.0.0.5");
+  static final Map<String, String> POD_IPS = new java.util.TreeMap<>(Map.of(
+      "echo", "127.0.0.2", "web", "127.0.0.3", "client", "127.0.0.4", "signer", "127.0.0.5"));
 
   private final KubernetesClient admin;
   private final Config adminConfig;
@@ -80,7 +80,7 @@ final class DemoCluster {
       String namespace = e.getKey().equals("kube-mtls-signer") ? Demo.SYSTEM_NAMESPACE : Demo.NAMESPACE;
       pods.put(e.getKey(), createPod(namespace, e.getKey(), e.getValue()));
     }
-    say.accept("demo", "created pods " + pods.keySet() + " with loopback pod IPs " + POD_IPS.values());
+    say.accept("demo", "created pods (pod IPs on loopback): " + POD_IPS);
   }
 
   private List<HasMetadata> load(String resource) {
@@ -173,11 +173,28 @@ final class DemoCluster {
     return SignerSetup.args(templates.get("kube-mtls-signer"), options);
   }
 
-  /** Waits (by watching) until the signer has published the CA bundle in the demo namespace. */
-  void awaitBundle(Duration timeout) {
-    admin.configMaps().inNamespace(Demo.NAMESPACE).withName(Demo.BUNDLE_CONFIGMAP)
-        .waitUntilCondition((ConfigMap cm) -> cm != null && cm.getData() != null
-            && cm.getData().containsKey("ca.crt"), timeout.toMillis(), TimeUnit.MILLISECONDS);
+  /**
+   * Waits (by watching) until the signer has published the CA bundle in the demo namespace, giving
+   * up early if the signer process died.
+   */
+  void awaitBundle(Duration timeout, java.util.function.BooleanSupplier signerAlive) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (true) {
+      try {
+        admin.configMaps().inNamespace(Demo.NAMESPACE).withName(Demo.BUNDLE_CONFIGMAP)
+            .waitUntilCondition((ConfigMap cm) -> cm != null && cm.getData() != null
+                && cm.getData().containsKey("ca.crt"), 2, TimeUnit.SECONDS);
+        break;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientTimeoutException e) {
+        if (!signerAlive.getAsBoolean()) {
+          throw new IllegalStateException("the signer exited before it published the CA bundle");
+        }
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("the signer did not publish the CA bundle " + Demo.NAMESPACE + "/"
+              + Demo.BUNDLE_CONFIGMAP + " within " + timeout.toSeconds() + "s");
+        }
+      }
+    }
     say.accept("demo", "CA bundle published in " + Demo.NAMESPACE + "/" + Demo.BUNDLE_CONFIGMAP);
   }
 
