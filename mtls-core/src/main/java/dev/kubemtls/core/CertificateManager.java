@@ -354,7 +354,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       if (!now.isBefore(identity.notAfter())) {
         throw new InvalidMaterialException("the issuer returned an expired certificate: " + identity);
       }
-      MaterialChecks.requireKeyMatchesLeaf(identity);
+      // The identity half of MtlsMaterial.validate(): never publish what an integration would refuse.
+      MaterialChecks.requireUsable(identity);
     } catch (InvalidMaterialException e) {
       fail(e);
       return;

@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.internal.MaterialChecks;
 import java.util.Objects;
 
 /**
@@ -23,6 +24,27 @@ public record MtlsMaterial(TlsIdentity identity, TrustBundle trust, long generat
     if (generation < 1) {
       throw new IllegalArgumentException("generation must be positive, was " + generation);
     }
+  }
+
+  /**
+   * Checks that this snapshot can serve mutual TLS at all, the same checks every kube-mtls
+   * integration (Netty, Jetty) makes before it builds a TLS context from a snapshot:
+   * <ul>
+   *   <li>the private key belongs to the leaf certificate (a sign/verify probe, for EC, RSA and
+   *       Ed25519 keys; other key types are refused);</li>
+   *   <li>the leaf certificate is not a CA certificate;</li>
+   *   <li>the chain is ordered leaf first, each certificate signed by the next;</li>
+   *   <li>every certificate of the trust bundle is a CA certificate.</li>
+   * </ul>
+   * It does not check validity periods or that the chain ends in the bundle (a
+   * {@link CertificateManager} does that against its clock before it publishes), nor revocation.
+   * Costs one signature and one verification per call; call it once per snapshot, not per
+   * connection.
+   *
+   * @throws InvalidMaterialException naming the first problem found and what to do about it
+   */
+  public void validate() {
+    MaterialChecks.requireUsable(this);
   }
 
   /** A snapshot with the same identity and a new trust bundle, one generation later. */

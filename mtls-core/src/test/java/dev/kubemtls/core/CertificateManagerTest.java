@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.kubemtls.core.internal.MaterialChecks;
 import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.testkit.TestCa;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -289,6 +290,26 @@ class CertificateManagerTest {
     assertThat(m.status().lastTrustProblem()).isEmpty();
     assertThat(events.list).containsSubsequence("trustRejected", "issued:2", "rotated:1->2",
         "trustChanged:test/one@1->test/two@3");
+  }
+
+  @Test
+  void anIdentityThatMtlsMaterialValidateWouldRefuseIsNotPublished() {
+    issuer.then(issuer.issue(Duration.ofHours(1))).then(generation -> {
+      // The leaf, then a certificate that did not sign it: integrations would refuse this chain.
+      KeyPair kp = TestCa.newKeyPair();
+      return new TlsIdentity(kp.getPrivate(), List.of(CA.leaf(kp.getPublic()).dns("svc.ns.svc")
+          .validity(clock.instant(), Duration.ofHours(1)).build(), OTHER_CA.certificate()), generation);
+    });
+    CertificateManager m = manager();
+    m.start();
+    scheduler.runDue();
+
+    scheduler.advanceTo(T0.plus(Duration.ofMinutes(48)));
+
+    assertThat(m.current().generation()).isEqualTo(1);
+    assertThat(m.lastError()).get().isInstanceOf(InvalidMaterialException.class)
+        .asString().contains("order the chain leaf first");
+    assertThat(seen).hasSize(1);
   }
 
   @Test

@@ -29,6 +29,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
 /** A line echo server and client over real sockets on 127.0.0.1. */
@@ -197,6 +199,30 @@ final class Echo {
     @Override
     public void close() throws InterruptedException {
       channel.close().sync();
+    }
+  }
+
+  /**
+   * Sends a line on each of {@code conns} in turn until {@code stop}, counting echoes in
+   * {@code echoed} and adding anything else to {@code failures}.
+   */
+  static void talk(List<Conn> conns, AtomicBoolean stop, AtomicLong echoed, List<String> failures) {
+    int n = 0;
+    while (!stop.get()) {
+      for (Conn conn : conns) {
+        String line = "long-" + n++;
+        try {
+          String response = conn.request(line);
+          if (!line.equals(response)) {
+            failures.add(line + ": got " + response + ", errors " + conn.errors);
+          } else {
+            echoed.incrementAndGet();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
     }
   }
 }

@@ -67,7 +67,7 @@ class RotationUnderLoadTest {
         int worker = w;
         load.submit(() -> newConnections(worker, group, clientTls, server.port()));
       }
-      load.submit(() -> talk(longLived));
+      load.submit(() -> Echo.talk(longLived, stop, longLivedRequests, failures));
       awaitProgress();
 
       for (int i = 0; i < IDENTITY_ROTATIONS; i++) {
@@ -164,26 +164,6 @@ class RotationUnderLoadTest {
         completed.incrementAndGet(worker);
       } catch (Exception e) {
         failures.add(line + ": " + e);
-      }
-    }
-  }
-
-  private void talk(List<Echo.Conn> conns) {
-    int n = 0;
-    while (!stop.get()) {
-      for (Echo.Conn conn : conns) {
-        String line = "long-" + n++;
-        try {
-          String echoed = conn.request(line);
-          if (!line.equals(echoed)) {
-            failures.add(line + ": got " + echoed + ", errors " + conn.errors);
-          } else {
-            longLivedRequests.incrementAndGet();
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
       }
     }
   }

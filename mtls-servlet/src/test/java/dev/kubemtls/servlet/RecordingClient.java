@@ -9,6 +9,7 @@ import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.ssl.SslHandshakeListener;
+import org.eclipse.jetty.util.SocketAddressResolver;
 
 /**
  * A started Jetty client from {@link JettyMtls#forClient} that records, for each TLS handshake,
@@ -21,7 +22,15 @@ final class RecordingClient implements AutoCloseable {
   final AtomicReference<String> lastServerSerial = new AtomicReference<>();
 
   RecordingClient(MaterialSource source) throws Exception {
+    this(source, null);
+  }
+
+  /** With {@code resolver} (if not null) in place of DNS, to dial names that resolve nowhere. */
+  RecordingClient(MaterialSource source, SocketAddressResolver resolver) throws Exception {
     http = JettyMtls.forClient(source).newHttpClient();
+    if (resolver != null) {
+      http.setSocketAddressResolver(resolver);
+    }
     http.setMaxConnectionsPerDestination(4);
     http.addBean(new SslHandshakeListener() {
       @Override

@@ -144,6 +144,9 @@ class SignerIT {
     String name = createCsr(web.client(), SIGNER_NAME, TestCsr.builder().uri(web.spiffeId()).pem(), SERVER_CLIENT);
     CertificateSigningRequest done = fx.awaitFinal(name);
     X509Certificate first = SignerFixture.certificateOf(done);
+    // The listener hears of the certificate after the write returned, so possibly after the CSR shows it.
+    org.awaitility.Awaitility.await("the issued() event of " + name).atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> fx.issued.get(name) != null);
     assertThat(fx.issued.get(name)).containsExactly(first);
     // Even the admin cannot replace an issued certificate: the field is immutable once set.
     X509Certificate other = fx.ca.sign(TestCsr.builder().uri(web.spiffeId()).pem(), SERVER_CLIENT, 600);

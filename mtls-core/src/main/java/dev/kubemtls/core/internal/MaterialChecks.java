@@ -1,6 +1,7 @@
 package dev.kubemtls.core.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import java.nio.charset.StandardCharsets;
@@ -22,7 +23,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The checks material must pass before a {@code CertificateManager} publishes it. Not API.
+ * The checks material must pass before a {@code CertificateManager} publishes it or an integration
+ * hands it to a TLS stack. The public entry point is {@link dev.kubemtls.core.MtlsMaterial#validate()};
+ * this class is its single implementation. Not API.
  */
 public final class MaterialChecks {
 
@@ -30,14 +33,65 @@ public final class MaterialChecks {
 
   private MaterialChecks() {}
 
+  /**
+   * Everything a TLS stack needs from one snapshot: the key matches the leaf, the leaf is not a CA,
+   * the chain is ordered leaf first with each certificate signed by the next, and every trust entry
+   * is a CA certificate.
+   *
+   * @throws InvalidMaterialException naming the first problem found
+   */
+  public static void requireUsable(MtlsMaterial material) {
+    requireUsable(material.identity());
+    requireCaCertificates(material.trust());
+  }
+
+  /** The identity half of {@link #requireUsable(MtlsMaterial)}. */
+  public static void requireUsable(TlsIdentity identity) {
+    requireLeafNotCa(identity);
+    requireKeyMatchesLeaf(identity);
+    requireChainOrder(identity);
+  }
+
+  /** A workload certificate must have basicConstraints CA=false (or none). */
+  public static void requireLeafNotCa(TlsIdentity identity) {
+    if (identity.leaf().getBasicConstraints() >= 0) {
+      throw new InvalidMaterialException("the leaf certificate of " + identity
+          + " is a CA certificate; a workload certificate must have basicConstraints CA=false");
+    }
+  }
+
+  /** Each certificate of the chain is signed by the next one: leaf first, then each issuer. */
+  public static void requireChainOrder(TlsIdentity identity) {
+    List<X509Certificate> chain = identity.chain();
+    for (int i = 0; i + 1 < chain.size(); i++) {
+      try {
+        chain.get(i).verify(chain.get(i + 1).getPublicKey());
+      } catch (GeneralSecurityException e) {
+        throw new InvalidMaterialException("certificate " + i + " of the chain of " + identity
+            + " is not signed by certificate " + (i + 1) + ": order the chain leaf first, then each issuer", e);
+      }
+    }
+  }
+
+  /** Every certificate of the bundle is a CA certificate (basicConstraints CA=true). */
+  public static void requireCaCertificates(TrustBundle bundle) {
+    for (X509Certificate ca : bundle.certificates()) {
+      if (ca.getBasicConstraints() < 0) {
+        throw new InvalidMaterialException("trust bundle " + bundle.sourceVersion() + " holds "
+            + ca.getSubjectX500Principal().getName() + " (serial " + ca.getSerialNumber().toString(16)
+            + "), which is not a CA certificate; a trust bundle holds only CA certificates");
+      }
+    }
+  }
+
   /** The private key signs what the leaf's public key verifies. */
   public static void requireKeyMatchesLeaf(TlsIdentity identity) {
     String algorithm = switch (identity.privateKey().getAlgorithm()) {
       case "EC" -> "SHA256withECDSA";
       case "RSA" -> "SHA256withRSA";
       case "Ed25519", "EdDSA" -> "Ed25519";
-      default -> throw new InvalidMaterialException("unsupported private key algorithm "
-          + identity.privateKey().getAlgorithm() + " in " + identity);
+      default -> throw new InvalidMaterialException(identity + " has a " + identity.privateKey().getAlgorithm()
+          + " key; kube-mtls supports EC, RSA and Ed25519 keys");
     };
     try {
       Signature signer = Signature.getInstance(algorithm);

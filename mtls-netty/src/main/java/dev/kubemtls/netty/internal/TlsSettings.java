@@ -9,9 +9,6 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
-import java.security.Signature;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.SSLException;
@@ -44,8 +41,6 @@ public record TlsSettings(boolean server, SslProvider provider, ClientAuthMode c
       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
       "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
       "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
-
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   public TlsSettings {
     Objects.requireNonNull(provider, "provider");
@@ -85,44 +80,11 @@ public record TlsSettings(boolean server, SslProvider provider, ClientAuthMode c
   /**
    * A context for {@code material}.
    *
-   * @throws IllegalArgumentException if the private key does not belong to the leaf certificate
-   *     (not every provider checks this itself)
+   * @throws dev.kubemtls.core.InvalidMaterialException if {@link MtlsMaterial#validate()} refuses
+   *     the material (not every provider checks that the key belongs to the certificate itself)
    */
   public SslContext newContext(MtlsMaterial material) throws SSLException {
-    requireMatchingKey(material.identity());
+    material.validate();
     return builderFor(material).build();
-  }
-
-  /** Signs a random challenge with the key and checks it with the leaf's public key. */
-  static void requireMatchingKey(TlsIdentity identity) {
-    String algorithm = switch (identity.privateKey().getAlgorithm()) {
-      case "EC" -> "SHA256withECDSA";
-      case "RSA" -> "SHA256withRSA";
-      case "Ed25519", "EdDSA" -> "Ed25519";
-      default -> null;
-    };
-    if (algorithm == null) {
-      return;
-    }
-    byte[] challenge = new byte[32];
-    RANDOM.nextBytes(challenge);
-    boolean matches;
-    try {
-      Signature signer = Signature.getInstance(algorithm);
-      signer.initSign(identity.privateKey());
-      signer.update(challenge);
-      byte[] signature = signer.sign();
-      Signature verifier = Signature.getInstance(algorithm);
-      verifier.initVerify(identity.leaf().getPublicKey());
-      verifier.update(challenge);
-      matches = verifier.verify(signature);
-    } catch (GeneralSecurityException e) {
-      matches = false;
-    }
-    if (!matches) {
-      throw new IllegalArgumentException("the private key does not belong to the leaf certificate "
-          + identity.leaf().getSubjectX500Principal().getName() + " serial "
-          + identity.leaf().getSerialNumber().toString(16));
-    }
   }
 }

@@ -3,15 +3,10 @@ package dev.kubemtls.servlet.internal;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
-import dev.kubemtls.core.TrustBundle;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Objects;
@@ -31,7 +26,6 @@ import javax.net.ssl.TrustManagerFactory;
 public final class MaterialStores {
 
   private static final SecureRandom RANDOM = new SecureRandom();
-  private static final byte[] PROBE = "kube-mtls key check".getBytes(StandardCharsets.US_ASCII);
 
   private final KeyStore keyStore;
   private final KeyStore trustStore;
@@ -49,14 +43,14 @@ public final class MaterialStores {
    * Validates {@code material} and builds its stores.
    *
    * @param password protects the key entry inside the in-memory store; the caller keeps it
-   * @throws InvalidMaterialException if the key does not match the leaf certificate, the chain is
-   *     out of order, a trust anchor is not a CA, or the JDK refuses the key or certificates
+   * @throws InvalidMaterialException if {@link MtlsMaterial#validate()} refuses the material (key
+   *     not matching the leaf, leaf a CA, chain out of order, a trust anchor not a CA), or the JDK
+   *     refuses the key or certificates
    */
   public static MaterialStores of(MtlsMaterial material, char[] password) {
     Objects.requireNonNull(material, "material");
     Objects.requireNonNull(password, "password");
-    checkIdentity(material.identity());
-    checkTrust(material.trust());
+    material.validate();
     try {
       KeyStore keys = KeyStore.getInstance("PKCS12");
       keys.load(null, null);
@@ -129,63 +123,5 @@ public final class MaterialStores {
     TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     f.init(trustStore);
     return f.getTrustManagers();
-  }
-
-  private static void checkIdentity(TlsIdentity id) {
-    List<X509Certificate> chain = id.chain();
-    PrivateKey key = id.privateKey();
-    PublicKey leafKey = id.leaf().getPublicKey();
-    if (id.leaf().getBasicConstraints() >= 0) {
-      throw new InvalidMaterialException("the leaf certificate of identity generation " + id.generation()
-          + " is a CA certificate; a workload certificate must have basicConstraints CA=false");
-    }
-    String algorithm = signatureAlgorithm(key, id);
-    try {
-      Signature signer = Signature.getInstance(algorithm);
-      signer.initSign(key);
-      signer.update(PROBE);
-      byte[] signature = signer.sign();
-      Signature verifier = Signature.getInstance(algorithm);
-      verifier.initVerify(leafKey);
-      verifier.update(PROBE);
-      if (!verifier.verify(signature)) {
-        throw new InvalidMaterialException("the private key of identity generation " + id.generation()
-            + " does not match its leaf certificate (serial "
-            + id.leaf().getSerialNumber().toString(16) + ")");
-      }
-    } catch (GeneralSecurityException e) {
-      throw new InvalidMaterialException("the private key of identity generation " + id.generation()
-          + " does not match its leaf certificate: " + e.getMessage(), e);
-    }
-    for (int i = 0; i + 1 < chain.size(); i++) {
-      X509Certificate child = chain.get(i);
-      X509Certificate parent = chain.get(i + 1);
-      try {
-        child.verify(parent.getPublicKey());
-      } catch (GeneralSecurityException e) {
-        throw new InvalidMaterialException("certificate " + i + " of the chain of identity generation "
-            + id.generation() + " is not signed by certificate " + (i + 1)
-            + ": order the chain leaf first, then each issuer", e);
-      }
-    }
-  }
-
-  private static String signatureAlgorithm(PrivateKey key, TlsIdentity id) {
-    return switch (key.getAlgorithm()) {
-      case "EC" -> "SHA256withECDSA";
-      case "RSA" -> "SHA256withRSA";
-      case "Ed25519", "EdDSA" -> "Ed25519";
-      default -> throw new InvalidMaterialException("identity generation " + id.generation()
-          + " has a " + key.getAlgorithm() + " key; kube-mtls supports EC, RSA and Ed25519 keys");
-    };
-  }
-
-  private static void checkTrust(TrustBundle trust) {
-    for (X509Certificate ca : trust.certificates()) {
-      if (ca.getBasicConstraints() < 0) {
-        throw new InvalidMaterialException("trust bundle " + trust.sourceVersion() + " holds "
-            + ca.getSubjectX500Principal().getName() + ", which is not a CA certificate");
-      }
-    }
   }
 }
