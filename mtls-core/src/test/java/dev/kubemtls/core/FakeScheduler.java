@@ -90,17 +90,17 @@ final class FakeScheduler extends AbstractExecutorService implements ScheduledEx
 
   @Override
   public <V> ScheduledFuture<V> schedule(Callable<V> callable, long delay, TimeUnit unit) {
-    throw new UnsupportedOperationException("not needed by the code under test");
+    throw new UnsupportedOperationException("FakeScheduler runs Runnable tasks (schedule(Runnable, ...), execute); the manager schedules nothing else");
   }
 
   @Override
   public ScheduledFuture<?> scheduleAtFixedRate(Runnable command, long initialDelay, long period, TimeUnit unit) {
-    throw new UnsupportedOperationException("not needed by the code under test");
+    throw new UnsupportedOperationException("FakeScheduler runs Runnable tasks (schedule(Runnable, ...), execute); the manager schedules nothing else");
   }
 
   @Override
   public ScheduledFuture<?> scheduleWithFixedDelay(Runnable command, long initialDelay, long delay, TimeUnit unit) {
-    throw new UnsupportedOperationException("not needed by the code under test");
+    throw new UnsupportedOperationException("FakeScheduler runs Runnable tasks (schedule(Runnable, ...), execute); the manager schedules nothing else");
   }
 
   @Override
@@ -191,12 +191,12 @@ final class FakeScheduler extends AbstractExecutorService implements ScheduledEx
 
     @Override
     public Object get() {
-      throw new UnsupportedOperationException("not needed by the code under test");
+      throw new UnsupportedOperationException("a FakeScheduler task completes only when the test advances the clock; blocking on it would hang");
     }
 
     @Override
     public Object get(long timeout, TimeUnit unit) {
-      throw new UnsupportedOperationException("not needed by the code under test");
+      throw new UnsupportedOperationException("a FakeScheduler task completes only when the test advances the clock; blocking on it would hang");
     }
   }
 }
