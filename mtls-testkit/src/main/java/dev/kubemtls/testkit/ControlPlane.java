@@ -1,12 +1,16 @@
 package dev.kubemtls.testkit;
 
-import dev.kubemtls.testkit.internal.ControlPlaneStartException;
-import dev.kubemtls.testkit.internal.ManagedProcess;
-import dev.kubemtls.testkit.internal.Pki;
+import dev.kubemtls.testkit.internal.BackendSelection;
+import dev.kubemtls.testkit.internal.ClusterBackend;
+import dev.kubemtls.testkit.internal.EmbeddedBackend;
+import dev.kubemtls.testkit.internal.K3sBackend;
+import dev.kubemtls.testkit.internal.KubeconfigBackend;
+import dev.kubemtls.testkit.internal.Kubeconfigs;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodIPBuilder;
+import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccountBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequest;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
@@ -14,30 +18,23 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.awaitility.Awaitility;
-import org.awaitility.core.ConditionTimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A real Kubernetes control plane on loopback for tests: etcd and kube-apiserver processes with RBAC
- * on, ServiceAccount token issuance (TokenRequest, bound tokens) and the
- * {@code certificates.k8s.io/v1beta1} ClusterTrustBundle API enabled; on request also
+ * A real Kubernetes control plane for tests. By default it is embedded: etcd and kube-apiserver
+ * processes on loopback with RBAC on, ServiceAccount token issuance (TokenRequest, bound tokens)
+ * and the {@code certificates.k8s.io/v1beta1} ClusterTrustBundle API enabled; on request also
  * kube-controller-manager with the CSR signing, approving and cleaning controllers and the root-CA
  * publisher.
  *
@@ -47,112 +44,74 @@ import org.slf4j.LoggerFactory;
  * {@link #clientFor(String, String, Pod)} authenticates with a real ServiceAccount token bound to a
  * Pod, so RBAC and the apiserver-filled requester fields of a CSR are the real ones.
  *
- * <p>The binaries come from {@code scripts/k8s-binaries.sh} (which Maven runs before integration
- * tests): {@code ${KUBE_MTLS_BIN_CACHE:-~/.cache/kube-mtls}/k8s/<version>-linux-amd64/}. If the
- * control plane cannot start, {@link #shared()} throws with the failing part, the tail of its log
- * and what to do; tests never skip.
+ * <p>The same tests can run on another backend, chosen with {@code -Dkube-mtls.control-plane}
+ * (or {@code KUBE_MTLS_CONTROL_PLANE}):
+ * <ul>
+ *   <li>{@code embedded} (default): the binaries come from {@code scripts/k8s-binaries.sh} (which
+ *       Maven runs before integration tests), in
+ *       {@code ${KUBE_MTLS_BIN_CACHE:-~/.cache/kube-mtls}/k8s/<version>-linux-amd64/};</li>
+ *   <li>{@code k3s}: a k3s server in a container started by Testcontainers, for machines with a
+ *       Docker engine; the image is {@code -Dkube-mtls.k3s.image}, by default
+ *       {@code rancher/k3s:v<version>-k3s1};</li>
+ *   <li>{@code kubeconfig}: an existing cluster, named by {@code -Dkube-mtls.kubeconfig} (never by
+ *       {@code KUBECONFIG}), whose user is a cluster admin. Namespaces the tests created are
+ *       deleted when the JVM exits; cluster-scoped objects (RBAC, CSRs) stay, so use a throwaway
+ *       cluster.</li>
+ * </ul>
+ * Only the embedded control plane can stop its apiserver ({@link #stopApiServer()}); on the others
+ * the tests that need it fail, saying so. {@link #connect(Path)} gives a control plane over any
+ * cluster without changing the shared one.
+ *
+ * <p>If the control plane cannot start, {@link #shared()} throws with the failing part, the tail
+ * of its log and what to do; tests never skip.
  */
-public final class ControlPlane {
+public final class ControlPlane implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
 
   /** The Kubernetes release the tests use unless {@code -Dkube-mtls.k8s.version} says otherwise. */
   public static final String DEFAULT_VERSION = "1.35.4";
 
-  /** The issuer and audience of ServiceAccount tokens, as in a default cluster. */
+  /** The issuer and audience of ServiceAccount tokens of the embedded control plane, as in a default cluster. */
   public static final String SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
 
-  private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+  /** The scheduling gate on test Pods: no scheduler places them, so no kubelet overwrites their status. */
+  public static final String TEST_POD_SCHEDULING_GATE = "kube-mtls.dev/test-pod";
+
+  private static final Duration K3S_START_TIMEOUT = Duration.ofMinutes(4);
   private static final AtomicInteger NAMESPACES = new AtomicInteger();
   private static ControlPlane shared;
 
-  private final Path binDir;
-  private final Path workDir;
-  private final Pki pki;
-  private final int etcdClientPort;
-  private final int etcdPeerPort;
-  private final int apiServerPort;
-  private final ManagedProcess etcd;
-  private final ManagedProcess apiServer;
-  private ManagedProcess controllerManager;
+  private final ClusterBackend backend;
   private final Config adminConfig;
   private final KubernetesClient admin;
+  private final Set<String> namespaces = ConcurrentHashMap.newKeySet();
 
-  private ControlPlane(Path binDir, Path workDir) throws IOException {
-    this.binDir = binDir;
-    this.workDir = workDir;
-    this.pki = new Pki();
-    pki.writeTo(workDir.resolve("pki"));
-    this.etcdClientPort = freePort();
-    this.etcdPeerPort = freePort();
-    this.apiServerPort = freePort();
-    Path pkiDir = workDir.resolve("pki");
-    etcd = new ManagedProcess("etcd", List.of(
-        bin("etcd").toString(),
-        "--name=kube-mtls-test",
-        "--data-dir=" + workDir.resolve("etcd-data"),
-        "--listen-client-urls=http://127.0.0.1:" + etcdClientPort,
-        "--advertise-client-urls=http://127.0.0.1:" + etcdClientPort,
-        "--listen-peer-urls=http://127.0.0.1:" + etcdPeerPort,
-        "--initial-advertise-peer-urls=http://127.0.0.1:" + etcdPeerPort,
-        "--initial-cluster=kube-mtls-test=http://127.0.0.1:" + etcdPeerPort,
-        "--unsafe-no-fsync=true",
-        "--log-level=warn"), workDir.resolve("etcd.log"));
-    apiServer = new ManagedProcess("kube-apiserver", List.of(
-        bin("kube-apiserver").toString(),
-        "--etcd-servers=http://127.0.0.1:" + etcdClientPort,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        "--secure-port=" + apiServerPort,
-        "--cert-dir=" + workDir.resolve("apiserver-certs"),
-        "--tls-cert-file=" + pkiDir.resolve("apiserver.crt"),
-        "--tls-private-key-file=" + pkiDir.resolve("apiserver.key"),
-        "--client-ca-file=" + pkiDir.resolve("ca.crt"),
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=" + SERVICE_ACCOUNT_ISSUER,
-        "--api-audiences=" + SERVICE_ACCOUNT_ISSUER,
-        "--service-account-key-file=" + pkiDir.resolve("sa.pub"),
-        "--service-account-signing-key-file=" + pkiDir.resolve("sa.key"),
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true",
-        "--feature-gates=ClusterTrustBundle=true",
-        "--endpoint-reconciler-type=none",
-        "--profiling=false",
-        "--v=1"), workDir.resolve("kube-apiserver.log"));
-    this.adminConfig = new ConfigBuilder(Config.empty())
-        .withMasterUrl(apiServerUrl())
-        .withCaCertData(b64(pki.ca.certificatePem()))
-        .withClientCertData(b64(TestCa.toPem(pki.adminCert)))
-        .withClientKeyData(b64(TestCa.toPem(pki.adminKey.getPrivate())))
-        .withClientKeyAlgo("EC")
-        .withRequestTimeout(30_000)
-        .withConnectionTimeout(10_000)
-        .build();
+  private ControlPlane(ClusterBackend backend) {
+    this.backend = backend;
+    this.adminConfig = backend.adminConfig();
     this.admin = new KubernetesClientBuilder().withConfig(adminConfig).build();
   }
 
   /**
-   * The control plane of this JVM (etcd and kube-apiserver), started on first use.
+   * The control plane of this JVM, started (or connected) on first use, on the backend
+   * {@code -Dkube-mtls.control-plane} chooses.
    *
    * @throws IllegalStateException with the failing part, its log's tail and the fix, if it cannot start
+   * @throws IllegalArgumentException if the backend setting is not valid
    */
   public static synchronized ControlPlane shared() {
     if (shared == null) {
-      Path dir = binaryDirectory();
-      ControlPlane cp;
-      Path workDir = null;
-      try {
-        workDir = Files.createTempDirectory("kube-mtls-control-plane-");
-        cp = new ControlPlane(dir, workDir);
-      } catch (IOException | RuntimeException e) {
-        ManagedProcess.deleteRecursively(workDir);
-        if (e instanceof RuntimeException re) {
-          throw re;
-        }
-        throw new UncheckedIOException("could not prepare the control plane's temporary files", (IOException) e);
-      }
-      Runtime.getRuntime().addShutdownHook(new Thread(cp::shutdown, "kube-mtls-control-plane-stop"));
-      cp.startAll();
+      String version = kubernetesVersion();
+      BackendSelection selection = BackendSelection.fromSystem(version);
+      ClusterBackend backend = switch (selection.kind()) {
+        case EMBEDDED -> EmbeddedBackend.start(binaryDirectory(), SERVICE_ACCOUNT_ISSUER);
+        case K3S -> K3sBackend.start(selection.k3sImage(), K3S_START_TIMEOUT);
+        case KUBECONFIG -> KubeconfigBackend.connect(selection.kubeconfig());
+      };
+      ControlPlane cp = new ControlPlane(backend);
+      Runtime.getRuntime().addShutdownHook(new Thread(cp::close, "kube-mtls-control-plane-stop"));
+      LOG.info("test control plane: {}", backend.description());
       shared = cp;
     }
     return shared;
@@ -165,89 +124,91 @@ public final class ControlPlane {
     return cp;
   }
 
-  /** Where the binaries are expected; see {@code scripts/k8s-binaries.sh}. */
+  /**
+   * A control plane over the existing cluster of {@code kubeconfig} (its current context), whose
+   * user must be a cluster admin; the caller closes it, which deletes the namespaces it created.
+   * The cluster's own kube-controller-manager serves {@link #startControllerManager()}.
+   *
+   * @throws IllegalStateException if the cluster does not answer or the user is not an admin
+   */
+  public static ControlPlane connect(Path kubeconfig) {
+    return new ControlPlane(KubeconfigBackend.connect(kubeconfig));
+  }
+
+  /**
+   * A control plane on a new k3s container from {@code image} (a {@code rancher/k3s} image),
+   * started by Testcontainers; the caller closes it, which removes the container.
+   *
+   * @throws IllegalStateException if there is no Docker engine, or k3s does not start (with its log's tail)
+   */
+  public static ControlPlane k3s(String image) {
+    return new ControlPlane(K3sBackend.start(image, K3S_START_TIMEOUT));
+  }
+
+  /** Where the embedded backend expects its binaries; see {@code scripts/k8s-binaries.sh}. */
   public static Path binaryDirectory() {
-    String version = System.getProperty("kube-mtls.k8s.version", DEFAULT_VERSION);
     String cache = System.getenv("KUBE_MTLS_BIN_CACHE");
     Path root = cache != null && !cache.isBlank() ? Paths.get(cache)
         : Paths.get(System.getProperty("user.home"), ".cache", "kube-mtls");
-    return root.resolve("k8s").resolve(version + "-linux-amd64");
+    return root.resolve("k8s").resolve(kubernetesVersion() + "-linux-amd64");
   }
 
-  private Path bin(String name) {
-    Path p = binDir.resolve(name);
-    if (!Files.isExecutable(p)) {
-      throw new ControlPlaneStartException("the " + name + " binary is missing: expected an executable at " + p
-          + ". Run scripts/k8s-binaries.sh from the repository root (it builds the control-plane binaries with"
-          + " the Go toolchain and caches them; './mvnw verify' runs it before the integration tests).");
-    }
-    return p;
+  private static String kubernetesVersion() {
+    return System.getProperty("kube-mtls.k8s.version", DEFAULT_VERSION);
   }
 
-  private void startAll() {
-    long t0 = System.nanoTime();
-    try {
-      etcd.start();
-      awaitUp(etcd, () -> healthy("http://127.0.0.1:" + etcdClientPort + "/health"));
-      startApiServer();
-    } catch (RuntimeException e) {
-      shutdown();
-      throw new IllegalStateException("The Kubernetes test control plane did not start: " + e.getMessage()
-          + "\nBinaries: " + binDir + "\nFix: run scripts/k8s-binaries.sh and check the log above.", e);
-    }
-    LOG.info("control plane ready at {} in {} ms (etcd on {}, work dir {})", apiServerUrl(),
-        (System.nanoTime() - t0) / 1_000_000, etcdClientPort, workDir);
+  /** What this control plane is, e.g. {@code "embedded etcd and kube-apiserver at https://127.0.0.1:41234 ..."}. */
+  public String description() {
+    return backend.description();
   }
 
-  /** Starts kube-apiserver (again, after {@link #stopApiServer()}) on the same port and data. */
-  public synchronized void startApiServer() {
-    apiServer.start();
-    awaitUp(apiServer, () -> "ok".equals(readyz()));
+  /**
+   * Starts kube-apiserver again after {@link #stopApiServer()}, on the same port and data.
+   *
+   * @throws UnsupportedOperationException unless this is the embedded control plane
+   */
+  public void startApiServer() {
+    backend.startApiServer();
   }
 
-  /** Stops kube-apiserver; etcd and its data stay, so {@link #startApiServer()} resumes the cluster. */
-  public synchronized void stopApiServer() {
-    apiServer.stop();
+  /**
+   * Stops kube-apiserver; etcd and its data stay, so {@link #startApiServer()} resumes the cluster.
+   *
+   * @throws UnsupportedOperationException unless this is the embedded control plane
+   */
+  public void stopApiServer() {
+    backend.stopApiServer();
   }
 
-  /** Starts kube-controller-manager with the CSR controllers and the root-CA publisher, if not running. */
-  public synchronized void startControllerManager() {
-    if (controllerManager != null && controllerManager.isAlive()) {
-      return;
-    }
-    Path pkiDir = workDir.resolve("pki");
-    Path kubeconfig = writeAdminKubeconfig();
-    int port = freePort();
-    controllerManager = new ManagedProcess("kube-controller-manager", List.of(
-        bin("kube-controller-manager").toString(),
-        "--kubeconfig=" + kubeconfig,
-        "--authentication-kubeconfig=" + kubeconfig,
-        "--authorization-kubeconfig=" + kubeconfig,
-        "--bind-address=127.0.0.1",
-        "--secure-port=" + port,
-        "--leader-elect=false",
-        "--controllers=certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,"
-            + "certificatesigningrequest-cleaner-controller,root-ca-certificate-publisher-controller",
-        "--cluster-signing-cert-file=" + pkiDir.resolve("ca.crt"),
-        "--cluster-signing-key-file=" + pkiDir.resolve("ca.key"),
-        "--root-ca-file=" + pkiDir.resolve("ca.crt"),
-        "--v=1"), workDir.resolve("kube-controller-manager.log"));
-    controllerManager.start();
-    ManagedProcess kcm = controllerManager;
-    awaitUp(kcm, () -> healthy("https://127.0.0.1:" + port + "/healthz"));
+  /**
+   * Makes sure kube-controller-manager with the CSR controllers and the root-CA publisher runs:
+   * the embedded control plane starts one; k3s and other clusters run their own.
+   */
+  public void startControllerManager() {
+    backend.startControllerManager();
   }
 
-  /** The apiserver URL, {@code https://127.0.0.1:<port>}. */
+  /** The apiserver URL, e.g. {@code https://127.0.0.1:<port>}. */
   public String apiServerUrl() {
-    return "https://127.0.0.1:" + apiServerPort;
+    return backend.apiServerUrl();
   }
 
-  /** The cluster CA: it signs the apiserver's serving certificate and is the client CA. */
+  /**
+   * The CA that verifies the apiserver's serving certificate, as PEM. In the embedded control
+   * plane it is also the client CA and kube-controller-manager's signing CA.
+   *
+   * @throws IllegalStateException if the kubeconfig of this cluster names no CA
+   */
   public String clusterCaPem() {
-    return pki.ca.certificatePem();
+    String pem = backend.clusterCaPem();
+    if (pem == null) {
+      throw new IllegalStateException("the kubeconfig of the " + backend.description()
+          + " names no certificate authority; add certificate-authority-data to it");
+    }
+    return pem;
   }
 
-  /** A client in {@code system:masters}. Shared: do not close it. */
+  /** A cluster-admin client. Shared: do not close it. */
   public KubernetesClient adminClient() {
     return admin;
   }
@@ -257,15 +218,9 @@ public final class ControlPlane {
     return new ConfigBuilder(adminConfig).build();
   }
 
-  /** A kubeconfig file (in the control plane's temp dir) for an admin, e.g. for child processes. */
-  public synchronized Path writeAdminKubeconfig() {
-    Path file = workDir.resolve("admin.kubeconfig");
-    if (!Files.exists(file)) {
-      Path pkiDir = workDir.resolve("pki");
-      writeKubeconfig(file, "user:\n    client-certificate: " + pkiDir.resolve("admin.crt")
-          + "\n    client-key: " + pkiDir.resolve("admin.key"));
-    }
-    return file;
+  /** A kubeconfig file for an admin, e.g. for child processes. */
+  public Path writeAdminKubeconfig() {
+    return backend.adminKubeconfig();
   }
 
   /**
@@ -274,23 +229,11 @@ public final class ControlPlane {
    */
   public Path writeKubeconfigFor(String namespace, String serviceAccount, Pod pod, Duration validity) {
     String token = mintToken(namespace, serviceAccount, pod, validity);
-    Path file = workDir.resolve("kubeconfig-" + namespace + "-" + serviceAccount + "-"
+    Path file = backend.workDir().resolve("kubeconfig-" + namespace + "-" + serviceAccount + "-"
         + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
-    writeKubeconfig(file, "user:\n    token: " + token);
+    Kubeconfigs.write(file, apiServerUrl(), backend.clusterCaPem(), Boolean.TRUE.equals(adminConfig.getTrustCerts()),
+        "token: " + token);
     return file;
-  }
-
-  private void writeKubeconfig(Path file, String user) {
-    String text = "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-mtls-test\n  cluster:\n"
-        + "    server: " + apiServerUrl() + "\n    certificate-authority: " + workDir.resolve("pki/ca.crt") + "\n"
-        + "users:\n- name: user\n  " + user + "\n"
-        + "contexts:\n- name: default\n  context:\n    cluster: kube-mtls-test\n    user: user\n    namespace: default\n"
-        + "current-context: default\n";
-    try {
-      Files.writeString(file, text);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
   }
 
   /** Creates a namespace with a unique name starting with {@code prefix}. */
@@ -308,6 +251,7 @@ public final class ControlPlane {
         + Integer.toString(ThreadLocalRandom.current().nextInt(36 * 36 * 36), 36);
     admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name)
         .withLabels(labels).endMetadata().build()).create();
+    namespaces.add(name);
     return name;
   }
 
@@ -321,7 +265,9 @@ public final class ControlPlane {
 
   /**
    * Creates a Pod object running as {@code serviceAccount} (created if missing) and records
-   * {@code podIp} in its status, as a kubelet would. No container runs: there is no kubelet.
+   * {@code podIp} in its status, as a kubelet would. No container runs: the Pod carries the
+   * scheduling gate {@link #TEST_POD_SCHEDULING_GATE}, so even on a cluster with nodes no
+   * scheduler places it and no kubelet overwrites its status.
    */
   public Pod createPod(String namespace, String podName, String serviceAccount, Map<String, String> labels,
       String podIp) {
@@ -329,10 +275,11 @@ public final class ControlPlane {
     Pod pod = admin.pods().inNamespace(namespace).resource(new PodBuilder()
         .withNewMetadata().withName(podName).withLabels(labels).endMetadata()
         .withNewSpec().withServiceAccountName(serviceAccount).withAutomountServiceAccountToken(false)
+        .addNewSchedulingGate().withName(TEST_POD_SCHEDULING_GATE).endSchedulingGate()
         .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
         .endSpec().build()).create();
     if (podIp != null) {
-      pod.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
+      pod.setStatus(new PodStatusBuilder().withPhase("Running")
           .withPodIP(podIp).withPodIPs(new PodIPBuilder().withIp(podIp).build()).build());
       pod = admin.pods().inNamespace(namespace).resource(pod).updateStatus();
     }
@@ -354,19 +301,24 @@ public final class ControlPlane {
   public KubernetesClient clientWithToken(String token) {
     Config config = new ConfigBuilder(Config.empty())
         .withMasterUrl(apiServerUrl())
-        .withCaCertData(b64(pki.ca.certificatePem()))
+        .withCaCertData(adminConfig.getCaCertData())
+        .withCaCertFile(adminConfig.getCaCertFile())
+        .withTrustCerts(Boolean.TRUE.equals(adminConfig.getTrustCerts()))
         .withOauthToken(token)
         .withRequestTimeout(30_000)
         .build();
     return new KubernetesClientBuilder().withConfig(config).build();
   }
 
-  /** Mints a ServiceAccount token with the TokenRequest API, bound to {@code pod} when not null. */
+  /**
+   * Mints a ServiceAccount token with the TokenRequest API, bound to {@code pod} when not null, for
+   * the apiserver's own audience.
+   */
   public String mintToken(String namespace, String serviceAccount, Pod pod, Duration validity) {
     Objects.requireNonNull(namespace, "namespace");
     Objects.requireNonNull(serviceAccount, "serviceAccount");
     TokenRequestBuilder request = new TokenRequestBuilder().withNewSpec()
-        .withAudiences(SERVICE_ACCOUNT_ISSUER).withExpirationSeconds(validity.toSeconds()).endSpec();
+        .withExpirationSeconds(validity.toSeconds()).endSpec();
     if (pod != null) {
       request.editSpec().withNewBoundObjectRef().withApiVersion("v1").withKind("Pod")
           .withName(pod.getMetadata().getName()).withUid(pod.getMetadata().getUid())
@@ -377,83 +329,28 @@ public final class ControlPlane {
     return issued.getStatus().getToken();
   }
 
-  private void awaitUp(ManagedProcess process, java.util.concurrent.Callable<Boolean> ready) {
+  /**
+   * Closes this control plane: for a cluster that outlives the tests, deletes the namespaces
+   * created through it; then stops what the backend started and removes its temporary files.
+   * The shared control plane is closed when the JVM exits.
+   */
+  @Override
+  public void close() {
     try {
-      Awaitility.await(process.name() + " ready").atMost(START_TIMEOUT).pollInterval(Duration.ofMillis(200))
-          .ignoreExceptionsMatching(e -> !(e instanceof ControlPlaneStartException))
-          .until(() -> {
-            process.checkAlive();
-            return ready.call();
-          });
-    } catch (ConditionTimeoutException e) {
-      process.checkAlive();
-      throw new ControlPlaneStartException(process.name() + " did not become ready within " + START_TIMEOUT
-          + ". Last lines of its log " + process.log() + ":\n" + process.tail(40), e);
-    }
-  }
-
-  private String readyz() {
-    try {
-      String body = admin.raw("/readyz");
-      return body == null ? null : body.trim();
-    } catch (RuntimeException e) {
-      return null;
-    }
-  }
-
-  private boolean healthy(String url) throws Exception {
-    var ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-    ctx.init(null, new javax.net.ssl.TrustManager[] {new TrustAll()}, null);
-    var client = java.net.http.HttpClient.newBuilder().sslContext(ctx).version(java.net.http.HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(2)).build();
-    var response = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(url))
-        .timeout(Duration.ofSeconds(2)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
-    return response.statusCode() == 200;
-  }
-
-  /** Only for probing the health endpoints of our own loopback child processes. */
-  private static final class TrustAll extends javax.net.ssl.X509ExtendedTrustManager {
-    @Override public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a) { }
-    @Override public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a) { }
-    @Override public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a, java.net.Socket s) { }
-    @Override public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a, java.net.Socket s) { }
-    @Override public void checkClientTrusted(java.security.cert.X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) { }
-    @Override public void checkServerTrusted(java.security.cert.X509Certificate[] c, String a, javax.net.ssl.SSLEngine e) { }
-    @Override public java.security.cert.X509Certificate[] getAcceptedIssuers() {
-      return new java.security.cert.X509Certificate[0];
-    }
-  }
-
-  private void shutdown() {
-    List<ManagedProcess> all = new ArrayList<>();
-    if (controllerManager != null) {
-      all.add(controllerManager);
-    }
-    all.add(apiServer);
-    all.add(etcd);
-    try {
+      if (backend.clusterOutlivesTests()) {
+        for (String ns : namespaces) {
+          try {
+            admin.namespaces().withName(ns).delete();
+          } catch (RuntimeException e) {
+            LOG.warn("could not delete the test namespace {}: {}", ns, e.toString());
+          }
+        }
+      }
       admin.close();
     } catch (RuntimeException ignored) {
-      // shutting down anyway
+      // closing anyway
+    } finally {
+      backend.close();
     }
-    for (ManagedProcess p : all) {
-      p.stop();
-    }
-    if (!Boolean.getBoolean("kube-mtls.keep-control-plane-files")) {
-      ManagedProcess.deleteRecursively(workDir);
-    }
-  }
-
-  private static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException("no free loopback port", e);
-    }
-  }
-
-  private static String b64(String text) {
-    return java.util.Base64.getEncoder().encodeToString(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 }
