@@ -145,6 +145,16 @@ public final class ControlPlane implements AutoCloseable {
     return new ControlPlane(K3sBackend.start(image, K3S_START_TIMEOUT));
   }
 
+  /**
+   * The k3s image the tests use: {@code -Dkube-mtls.k3s.image} (or {@code KUBE_MTLS_K3S_IMAGE})
+   * when set and not blank, else {@code rancher/k3s:v<version>-k3s1}.
+   */
+  public static String k3sImage() {
+    return BackendSelection.parse(
+        name -> BackendSelection.PROPERTY.equals(name) ? "k3s" : BackendSelection.systemSetting(name),
+        kubernetesVersion()).k3sImage();
+  }
+
   /** Where the embedded backend expects its binaries; see {@code scripts/k8s-binaries.sh}. */
   public static Path binaryDirectory() {
     String cache = System.getenv("KUBE_MTLS_BIN_CACHE");

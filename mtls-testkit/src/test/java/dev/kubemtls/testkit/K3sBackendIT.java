@@ -3,7 +3,6 @@ package dev.kubemtls.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kubemtls.testkit.internal.K3sBackend;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -19,7 +18,8 @@ class K3sBackendIT {
 
   @Test
   void startsAWorkingClusterWhereDockerRunsAndSaysWhatIsMissingWhereNot() {
-    String image = System.getProperty("kube-mtls.k3s.image", K3sBackend.defaultImage(ControlPlane.DEFAULT_VERSION));
+    String image = ControlPlane.k3sImage();
+    assertThat(image).startsWith("rancher/k3s:v");
     if (!DockerClientFactory.instance().isDockerAvailable()) {
       assertThatThrownBy(() -> ControlPlane.k3s(image)).isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("needs a Docker engine")

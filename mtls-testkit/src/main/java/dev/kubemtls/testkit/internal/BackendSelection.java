@@ -61,10 +61,13 @@ public record BackendSelection(Kind kind, Path kubeconfig, String k3sImage) {
    * ({@code KUBE_MTLS_...}) where a property is unset or blank (Maven passes blank ones).
    */
   public static BackendSelection fromSystem(String kubernetesVersion) {
-    return parse(name -> {
-      String v = trimToNull(System.getProperty(name));
-      return v != null ? v : System.getenv(environmentName(name));
-    }, kubernetesVersion);
+    return parse(BackendSelection::systemSetting, kubernetesVersion);
+  }
+
+  /** The system property {@code name} if set and not blank, else its environment variable. */
+  public static String systemSetting(String name) {
+    String v = trimToNull(System.getProperty(name));
+    return v != null ? v : System.getenv(environmentName(name));
   }
 
   /** {@code kube-mtls.k3s.image} becomes {@code KUBE_MTLS_K3S_IMAGE}. */

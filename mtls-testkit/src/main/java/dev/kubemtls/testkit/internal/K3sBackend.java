@@ -36,6 +36,9 @@ public final class K3sBackend {
    * @throws ControlPlaneStartException if there is no Docker engine or k3s does not come up, with the fix
    */
   public static KubeconfigBackend start(String image, Duration startupTimeout) {
+    if (image == null || image.isBlank()) {
+      throw new IllegalArgumentException("no k3s image given; use a rancher/k3s image, e.g. " + defaultImage("1.35.4"));
+    }
     if (!dockerAvailable()) {
       throw new ControlPlaneStartException("the k3s backend (-Dkube-mtls.control-plane=k3s) needs a Docker"
           + " engine, and Testcontainers found none (DOCKER_HOST=" + System.getenv("DOCKER_HOST") + "). Start a"
@@ -61,9 +64,11 @@ public final class K3sBackend {
     } catch (RuntimeException e) {
       String logs = tail(safeLogs(k3s), 40);
       k3s.stop();
-      throw new ControlPlaneStartException("k3s (" + image + ") did not start within " + startupTimeout + ": "
-          + e.getMessage() + ". Last lines of its log:\n" + logs + "\nFix: check that the image exists (or can be"
-          + " pulled) and that the engine allows privileged containers; or use the embedded control plane.", e);
+      throw new ControlPlaneStartException("k3s from the image " + image + " did not start (startup timeout "
+          + startupTimeout + "): " + e.getMessage() + ". Last lines of its log:\n" + logs + "\nFix: check that the"
+          + " image exists locally or can be pulled (with no registry, also pre-load testcontainers/ryuk or set"
+          + " TESTCONTAINERS_RYUK_DISABLED=true) and that the engine allows privileged containers; or use the"
+          + " embedded control plane.", e);
     }
     Path kubeconfig;
     try {
@@ -96,7 +101,8 @@ public final class K3sBackend {
 
   private static String safeLogs(K3sContainer k3s) {
     try {
-      return k3s.getLogs();
+      String logs = k3s.getLogs();
+      return logs == null || logs.isBlank() ? "(the container wrote nothing)" : logs;
     } catch (RuntimeException e) {
       return "(logs unavailable: " + e.getMessage() + ")";
     }
