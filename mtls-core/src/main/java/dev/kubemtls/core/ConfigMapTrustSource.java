@@ -146,6 +146,9 @@ public final class ConfigMapTrustSource implements TrustSource, AutoCloseable {
     lastProblem = null;
     if (publisher.publish(bundle)) {
       LOG.info("trust bundle from {}", bundle);
+      if (!bundle.ignored().isEmpty()) {
+        LOG.warn("left out of the trust bundle: {}; remove it from the ConfigMap", String.join("; ", bundle.ignored()));
+      }
     }
     first.complete(bundle);
   }

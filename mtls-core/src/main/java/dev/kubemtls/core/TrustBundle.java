@@ -19,16 +19,24 @@ import javax.net.ssl.X509TrustManager;
  * @param certificates  the CA certificates, never empty, each one a CA
  * @param sourceVersion where the bundle came from and which version of it (for a ConfigMap,
  *                      {@code namespace/name@resourceVersion}); informational only
+ * @param ignored       what the source held but the bundle does not trust, and why (an expired
+ *                      CA that a rotation has not removed yet); empty when nothing was left out
  */
-public record TrustBundle(List<X509Certificate> certificates, String sourceVersion) {
+public record TrustBundle(List<X509Certificate> certificates, String sourceVersion, List<String> ignored) {
 
   public TrustBundle {
     Objects.requireNonNull(certificates, "certificates");
     Objects.requireNonNull(sourceVersion, "sourceVersion");
     certificates = List.copyOf(certificates);
+    ignored = List.copyOf(Objects.requireNonNull(ignored, "ignored"));
     if (certificates.isEmpty()) {
       throw new IllegalArgumentException("a trust bundle needs at least one CA certificate");
     }
+  }
+
+  /** A bundle of {@code certificates} from which nothing was left out. */
+  public TrustBundle(List<X509Certificate> certificates, String sourceVersion) {
+    this(certificates, sourceVersion, List.of());
   }
 
   /**
@@ -65,6 +73,9 @@ public record TrustBundle(List<X509Certificate> certificates, String sourceVersi
       sb.append(i == 0 ? "" : "; ").append(c.getSubjectX500Principal().getName())
           .append(" serial=").append(c.getSerialNumber().toString(16))
           .append(" notAfter=").append(c.getNotAfter().toInstant());
+    }
+    if (!ignored.isEmpty()) {
+      sb.append(", ignored=").append(ignored.size());
     }
     return sb.append(']').toString();
   }

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -15,11 +16,14 @@ import java.util.TreeSet;
  * Reads {@link TrustBundle}s from where kube-mtls publishes them: a ConfigMap holding the PEM
  * bundle of CA certificates under a key ({@value #DEFAULT_KEY} by default).
  *
- * <p>The ConfigMap is untrusted text until checked: every certificate must parse, be a CA
- * (basicConstraints CA=true and the keyCertSign key usage) and not be expired at the time of the
- * injected clock. Any problem fails the whole bundle with an {@link InvalidMaterialException} that
- * names the ConfigMap, the certificate and what is wrong, so a broken bundle never replaces a good
- * one. The bundle's {@code sourceVersion} is {@code namespace/name@resourceVersion}.
+ * <p>The ConfigMap is untrusted text until checked: every certificate must parse and be a CA
+ * (basicConstraints CA=true and the keyCertSign key usage). Any such problem fails the whole
+ * bundle with an {@link InvalidMaterialException} that names the ConfigMap, the certificate and
+ * what is wrong, so a broken bundle never replaces a good one. A CA that has expired by the
+ * injected clock is left out and named in {@link TrustBundle#ignored()}: it can no longer vouch
+ * for anyone, and a stale CA that a rotation has not yet removed must not keep a workload from
+ * learning the new one. Only a bundle whose CAs have all expired is refused. The bundle's
+ * {@code sourceVersion} is {@code namespace/name@resourceVersion}.
  */
 public final class TrustBundles {
 
@@ -77,7 +81,7 @@ public final class TrustBundles {
    * The bundle under {@code key} of {@code configMap}, judging expiry by {@code clock}.
    *
    * @throws InvalidMaterialException if the key is missing or the bundle is empty, does not parse,
-   *     or holds a certificate that is not a CA or has expired
+   *     holds a certificate that is not a CA, or holds only expired CAs
    */
   public static TrustBundle fromConfigMap(ConfigMap configMap, String key, InstantSource clock) {
     Objects.requireNonNull(configMap, "configMap");
@@ -101,14 +105,16 @@ public final class TrustBundles {
    * @param pem           the PEM text
    * @param what          names the source in error messages, e.g. {@code "ConfigMap ns/name key ca.crt"}
    * @param sourceVersion the bundle's {@link TrustBundle#sourceVersion()}
-   * @param now           the time against which expiry is judged
-   * @throws InvalidMaterialException naming the certificate and the problem
+   * @param now           the time against which expiry is judged; expired CAs are left out
+   * @throws InvalidMaterialException naming the certificate and the problem, or if every CA has expired
    */
   public static TrustBundle parse(String pem, String what, String sourceVersion, Instant now) {
     Objects.requireNonNull(what, "what");
     Objects.requireNonNull(sourceVersion, "sourceVersion");
     Objects.requireNonNull(now, "now");
     List<X509Certificate> cas = Pem.certificates(pem, what);
+    List<X509Certificate> trusted = new ArrayList<>(cas.size());
+    List<String> ignored = new ArrayList<>();
     for (int i = 0; i < cas.size(); i++) {
       X509Certificate ca = cas.get(i);
       String name = what + ": certificate " + (i + 1) + " (subject '" + ca.getSubjectX500Principal().getName()
@@ -123,11 +129,16 @@ public final class TrustBundles {
             + " missing)");
       }
       Instant notAfter = ca.getNotAfter().toInstant();
-      if (!notAfter.isAfter(now)) {
-        throw new InvalidMaterialException(name + " expired at " + notAfter + "; remove it from the bundle"
-            + " (is the signer's CA rotation running?)");
+      if (notAfter.isAfter(now)) {
+        trusted.add(ca);
+      } else {
+        ignored.add(name + " expired at " + notAfter);
       }
     }
-    return new TrustBundle(cas, sourceVersion);
+    if (trusted.isEmpty()) {
+      throw new InvalidMaterialException(String.join("; ", ignored) + ": every CA of the bundle has expired;"
+          + " publish a valid CA (is the signer's CA rotation running?)");
+    }
+    return new TrustBundle(trusted, sourceVersion, ignored);
   }
 }

@@ -49,13 +49,46 @@ class TrustBundlesTest {
   }
 
   @Test
-  void rejectsAnExpiredCa() {
+  void rejectsABundleWhoseOnlyCaHasExpired() {
     TestCa expired = TestCa.create("expired", NOW.minus(Duration.ofDays(30)), Duration.ofDays(10));
     assertThatThrownBy(() -> TrustBundles.fromConfigMap(configMap(Map.of("ca.crt", expired.certificatePem())),
         "ca.crt", clock))
         .isInstanceOf(InvalidMaterialException.class)
         .hasMessageContaining("CN=expired")
-        .hasMessageContaining("expired at " + NOW.minus(Duration.ofDays(20)));
+        .hasMessageContaining("expired at " + NOW.minus(Duration.ofDays(20)))
+        .hasMessageContaining("every CA of the bundle has expired");
+  }
+
+  @Test
+  void leavesOutAnExpiredCaThatARotationHasNotRemovedYetAndSaysSo() {
+    TestCa expired = TestCa.create("old-expired", NOW.minus(Duration.ofDays(30)), Duration.ofDays(10));
+    TestCa current = ca("current");
+    TestCa next = ca("next");
+    TrustBundle bundle = TrustBundles.fromConfigMap(configMap(Map.of("ca.crt",
+        current.certificatePem() + expired.certificatePem() + next.certificatePem())), "ca.crt", clock);
+    assertThat(bundle.certificates()).containsExactly(current.certificate(), next.certificate());
+    assertThat(bundle.ignored()).singleElement().asString()
+        .contains("certificate 2").contains("CN=old-expired").contains("expired at " + NOW.minus(Duration.ofDays(20)));
+    assertThat(bundle.toString()).contains("ignored=1");
+    // The trust manager really leaves it out.
+    assertThat(bundle.trustManager().getAcceptedIssuers()).containsExactlyInAnyOrder(
+        current.certificate(), next.certificate());
+    // Expiry is judged by the injected clock: a day earlier it was still trusted.
+    clock.set(NOW.minus(Duration.ofDays(21)));
+    assertThat(TrustBundles.fromConfigMap(configMap(Map.of("ca.crt", current.certificatePem()
+        + expired.certificatePem())), "ca.crt", clock).ignored()).isEmpty();
+  }
+
+  @Test
+  void aNotACaCertificateStillFailsTheWholeBundleEvenBesideAnExpiredOne() {
+    TestCa expired = TestCa.create("old-expired", NOW.minus(Duration.ofDays(30)), Duration.ofDays(10));
+    TestCa a = ca("root");
+    String leaf = TestCa.toPem(a.leaf(TestCa.newKeyPair().getPublic())
+        .validity(NOW.minusSeconds(60), Duration.ofHours(1)).build());
+    assertThatThrownBy(() -> TrustBundles.fromConfigMap(configMap(Map.of("ca.crt",
+        expired.certificatePem() + a.certificatePem() + leaf)), "ca.crt", clock))
+        .isInstanceOf(InvalidMaterialException.class)
+        .hasMessageContaining("certificate 3").hasMessageContaining("is not a CA certificate");
   }
 
   @Test
