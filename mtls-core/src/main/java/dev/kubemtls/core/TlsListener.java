@@ -26,7 +26,8 @@ import java.util.Optional;
  * <p>Methods are called on I/O threads (a Netty event loop, a Jetty selector or worker thread) while
  * the connection waits: they must return quickly and must not block, for example by incrementing a
  * counter or handing the event to a queue. An exception thrown by a listener is caught and logged
- * (at most once a minute per listener) and never affects the connection.
+ * (at most once a minute for each server, client or filter it was given to) and never affects the
+ * connection.
  */
 public interface TlsListener {
 

@@ -18,7 +18,6 @@ import dev.kubemtls.core.testing.RecordingTlsListener.Outcome;
 import dev.kubemtls.netty.internal.TlsSettings;
 import dev.kubemtls.testkit.TestCa;
 import io.netty.channel.Channel;
-import io.netty.channel.EventLoopGroup;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -32,9 +31,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLHandshakeException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -49,17 +47,8 @@ class TlsListenerTest {
   private static final TestCa IMPOSTOR = TestCa.create("kube-mtls test CA");
   private static final TrustBundle TRUST = Pki.trust("test@1", CA);
   private static final String SERVER_NAME = "orders.shop.svc";
-  private static EventLoopGroup group;
-
-  @BeforeAll
-  static void start() {
-    group = Echo.group(2);
-  }
-
-  @AfterAll
-  static void stop() throws InterruptedException {
-    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
-  }
+  @RegisterExtension
+  static final Echo.Loops LOOPS = new Echo.Loops();
 
   private static MaterialPublisher source(TlsIdentity identity) {
     return new MaterialPublisher(new MtlsMaterial(identity, TRUST, 1));
@@ -82,8 +71,8 @@ class TlsListenerTest {
             .provider(provider).listener(serverSide)).build();
         ClientTls clientTls = clientOptions.apply(NettyMtls.forClient(source(clientId))
             .provider(provider).listener(clientSide)).build();
-        Echo.Server server = new Echo.Server(group, serverTls);
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named(dial, server.port()))) {
+        Echo.Server server = new Echo.Server(LOOPS.group(), serverTls);
+        Echo.Conn conn = Echo.Conn.open(LOOPS.group(), clientTls, Echo.named(dial, server.port()))) {
       Event client = clientSide.next();
       Event server1 = serverSide.next();
       conn.close();
@@ -118,13 +107,6 @@ class TlsListenerTest {
         .get(Echo.TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  private static void assertFailure(Event event, Side side, HandshakeFailure reason) {
-    assertThat(event.outcome()).as("outcome of %s", event).isEqualTo(Outcome.FAILED);
-    assertThat(event.side()).isEqualTo(side);
-    assertThat(event.reason()).as("class of %s", event.cause()).isEqualTo(reason);
-    assertThat(event.cause()).isNotNull();
-    assertThat(event.took()).isGreaterThanOrEqualTo(Duration.ZERO).isLessThan(Echo.TIMEOUT);
-  }
 
   /** The server's only event for a connection from a client made by {@code client}. */
   private static Event serverEvent(TlsProvider provider, UnaryOperator<ServerTls.Builder> options,
@@ -132,7 +114,7 @@ class TlsListenerTest {
     RecordingTlsListener serverSide = new RecordingTlsListener();
     try (ServerTls serverTls = options.apply(NettyMtls.forServer(source(Pki.server(CA, 1)))
             .provider(provider).listener(serverSide)).build();
-        Echo.Server server = new Echo.Server(group, serverTls)) {
+        Echo.Server server = new Echo.Server(LOOPS.group(), serverTls)) {
       client.accept(server);
       Event event = serverSide.next();
       Channel child = child(server);
@@ -146,7 +128,7 @@ class TlsListenerTest {
   private static Event serverEventForPlainClient(TlsProvider provider,
       UnaryOperator<ServerTls.Builder> options, SslContext client) throws Exception {
     return serverEvent(provider, options, server -> {
-      try (Echo.Conn conn = Echo.Conn.open(group, Echo.named(SERVER_NAME, server.port()),
+      try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), Echo.named(SERVER_NAME, server.port()),
           ch -> client.newHandler(ch.alloc(), SERVER_NAME, server.port()))) {
         conn.request("hello");
       }
@@ -185,22 +167,12 @@ class TlsListenerTest {
   void successIsReportedOnceOnEachSideWithProtocolSuiteAndPeer(TlsProvider provider) throws Exception {
     Outcomes o = connect(provider, Pki.server(CA, 1), Pki.client(CA, 1), SERVER_NAME);
 
-    assertThat(o.server().outcome()).isEqualTo(Outcome.SUCCEEDED);
-    assertThat(o.server().side()).isEqualTo(Side.SERVER);
-    assertThat(o.server().peer().flatMap(PeerIdentity::spiffeId))
+    assertThat(o.server().assertSucceeded(Side.SERVER, "TLSv1.3"))
         .contains("spiffe://cluster.local/ns/shop/sa/web");
-    assertThat(o.client().outcome()).isEqualTo(Outcome.SUCCEEDED);
-    assertThat(o.client().side()).isEqualTo(Side.CLIENT);
-    assertThat(o.client().peer().flatMap(PeerIdentity::spiffeId))
+    assertThat(o.client().assertSucceeded(Side.CLIENT, "TLSv1.3"))
         .contains("spiffe://cluster.local/ns/shop/sa/orders");
     assertThat(o.client().peer().map(PeerIdentity::dnsNames)).contains(List.of(SERVER_NAME));
-    for (Event e : List.of(o.server(), o.client())) {
-      assertThat(e.protocol()).isEqualTo("TLSv1.3");
-      assertThat(e.cipherSuite()).isIn(TlsSettings.CIPHERS).startsWith("TLS_");
-      assertThat(e.took()).isPositive().isLessThan(Echo.TIMEOUT);
-      assertThat(e.reason()).isNull();
-    }
-    assertThat(o.server().cipherSuite()).isEqualTo(o.client().cipherSuite());
+    assertThat(o.server().cipherSuite()).isIn(TlsSettings.CIPHERS).isEqualTo(o.client().cipherSuite());
   }
 
   @ParameterizedTest
@@ -210,12 +182,12 @@ class TlsListenerTest {
         .trustManager(CA.certificate()).protocols("TLSv1.3").build();
 
     // REQUIRE: the TLS stack refuses it; with TLS 1.3 only the server can tell.
-    assertFailure(serverEventForPlainClient(provider, b -> b, noCert), Side.SERVER,
-        HandshakeFailure.NO_PEER_CERTIFICATE);
+    serverEventForPlainClient(provider, b -> b, noCert)
+        .assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
     // OPTIONAL with an allow-list: the TLS stack lets it in, the peer check refuses it.
     Event refused = serverEventForPlainClient(provider, b -> b.clientAuth(ClientAuthMode.OPTIONAL)
         .peerPolicy(PeerPolicy.builder().allowNamespace("shop").build()), noCert);
-    assertFailure(refused, Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
+    refused.assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
     assertThat(refused.cause()).isInstanceOf(PeerRejectedException.class);
     // OPTIONAL and allow-all: a success without identity.
     Event anonymous = serverEventForPlainClient(provider, b -> b.clientAuth(ClientAuthMode.OPTIONAL), noCert);
@@ -227,14 +199,14 @@ class TlsListenerTest {
   @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
   void untrustedCertificatesAreReportedByTheSideThatVerifiesThem(TlsProvider provider) throws Exception {
     Outcomes badClient = connect(provider, Pki.server(CA, 1), Pki.client(IMPOSTOR, 1), SERVER_NAME);
-    assertFailure(badClient.server(), Side.SERVER, HandshakeFailure.UNTRUSTED_PEER);
+    badClient.server().assertFailed(Side.SERVER, HandshakeFailure.UNTRUSTED_PEER);
     assertThat(badClient.server().cause()).isInstanceOf(SSLHandshakeException.class);
     // TLS 1.3: the client finished its side before the server refused it.
     assertThat(badClient.client().outcome()).isEqualTo(Outcome.SUCCEEDED);
 
     Outcomes badServer = connect(provider, Pki.server(IMPOSTOR, 1), Pki.client(CA, 1), SERVER_NAME);
-    assertFailure(badServer.client(), Side.CLIENT, HandshakeFailure.UNTRUSTED_PEER);
-    assertFailure(badServer.server(), Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
+    badServer.client().assertFailed(Side.CLIENT, HandshakeFailure.UNTRUSTED_PEER);
+    badServer.server().assertFailed(Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
   }
 
   @ParameterizedTest
@@ -242,13 +214,13 @@ class TlsListenerTest {
   void expiredCertificatesAreReportedByTheSideThatVerifiesThem(TlsProvider provider) throws Exception {
     Outcomes oldClient = connect(provider, Pki.server(CA, 1), expired(b -> b.spiffe("shop", "web")),
         SERVER_NAME);
-    assertFailure(oldClient.server(), Side.SERVER, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
+    oldClient.server().assertFailed(Side.SERVER, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
     assertThat(oldClient.client().outcome()).isEqualTo(Outcome.SUCCEEDED);
 
     Outcomes oldServer = connect(provider, expired(b -> b.dns(SERVER_NAME)), Pki.client(CA, 1),
         SERVER_NAME);
-    assertFailure(oldServer.client(), Side.CLIENT, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
-    assertFailure(oldServer.server(), Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
+    oldServer.client().assertFailed(Side.CLIENT, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
+    oldServer.server().assertFailed(Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
   }
 
   @ParameterizedTest
@@ -256,8 +228,8 @@ class TlsListenerTest {
   void serverWithoutTheDialledNameIsAHostnameMismatchForTheClient(TlsProvider provider) throws Exception {
     Outcomes o = connect(provider, Pki.server(CA, 1), Pki.client(CA, 1), "billing.shop.svc");
 
-    assertFailure(o.client(), Side.CLIENT, HandshakeFailure.HOSTNAME_MISMATCH);
-    assertFailure(o.server(), Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
+    o.client().assertFailed(Side.CLIENT, HandshakeFailure.HOSTNAME_MISMATCH);
+    o.server().assertFailed(Side.SERVER, HandshakeFailure.REJECTED_BY_PEER);
   }
 
   @ParameterizedTest
@@ -266,7 +238,7 @@ class TlsListenerTest {
     PeerPolicy onlyPayments = PeerPolicy.builder().allowNamespace("payments").build();
     Outcomes byServer = connect(provider, Pki.server(CA, 1), Pki.client(CA, 1), SERVER_NAME,
         b -> b.peerPolicy(onlyPayments), b -> b);
-    assertFailure(byServer.server(), Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED);
+    byServer.server().assertFailed(Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED);
     assertThat(byServer.server().cause()).isInstanceOf(PeerRejectedException.class)
         .hasMessageContaining("spiffe://cluster.local/ns/shop/sa/web");
     assertThat(byServer.client().outcome()).isEqualTo(Outcome.SUCCEEDED);
@@ -275,16 +247,16 @@ class TlsListenerTest {
     try (ServerTls serverTls = NettyMtls.forServer(source(Pki.server(CA, 1))).provider(provider).build();
         ClientTls clientTls = NettyMtls.forClient(source(Pki.client(CA, 1))).provider(provider)
             .peerPolicy(onlyPayments).listener(clientSide).build();
-        Echo.Server server = new Echo.Server(group, serverTls);
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named(SERVER_NAME, server.port()))) {
-      assertFailure(clientSide.next(), Side.CLIENT, HandshakeFailure.PEER_NOT_ALLOWED);
+        Echo.Server server = new Echo.Server(LOOPS.group(), serverTls);
+        Echo.Conn conn = Echo.Conn.open(LOOPS.group(), clientTls, Echo.named(SERVER_NAME, server.port()))) {
+      clientSide.next().assertFailed(Side.CLIENT, HandshakeFailure.PEER_NOT_ALLOWED);
       settle(conn.channel);
       assertThat(clientSide.all()).hasSize(1);
     }
 
     TlsIdentity twoFaces = Pki.identity(CA, 1, b -> b.spiffe("shop", "web").spiffe("kube-system", "admin"));
     Outcomes ambiguous = connect(provider, Pki.server(CA, 1), twoFaces, SERVER_NAME);
-    assertFailure(ambiguous.server(), Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED);
+    ambiguous.server().assertFailed(Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED);
   }
 
   @ParameterizedTest
@@ -294,11 +266,11 @@ class TlsListenerTest {
     SslContext cbcOnly = SslContextBuilder.forClient().sslProvider(SslProvider.JDK)
         .keyManager(client.privateKey(), client.chain()).trustManager(CA.certificate())
         .protocols("TLSv1.2").ciphers(List.of("TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256")).build();
-    assertFailure(serverEventForPlainClient(provider, b -> b, cbcOnly), Side.SERVER,
-        HandshakeFailure.PROTOCOL);
+    serverEventForPlainClient(provider, b -> b, cbcOnly).assertFailed(Side.SERVER, HandshakeFailure.PROTOCOL);
 
     byte[] plainHttp = "GET / HTTP/1.1\r\nHost: orders\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
-    assertFailure(serverEventForRawBytes(provider, plainHttp, true), Side.SERVER, HandshakeFailure.PROTOCOL);
+    serverEventForRawBytes(provider, plainHttp, true)
+        .assertFailed(Side.SERVER, HandshakeFailure.PROTOCOL);
   }
 
   @ParameterizedTest
@@ -306,7 +278,7 @@ class TlsListenerTest {
   void connectionClosedDuringTheHandshakeIsOther(TlsProvider provider) throws Exception {
     // The first bytes of a TLS record header, then the client goes away.
     byte[] truncated = {0x16, 0x03, 0x01};
-    assertFailure(serverEventForRawBytes(provider, truncated, false), Side.SERVER, HandshakeFailure.OTHER);
+    serverEventForRawBytes(provider, truncated, false).assertFailed(Side.SERVER, HandshakeFailure.OTHER);
   }
 
   @ParameterizedTest
@@ -325,8 +297,8 @@ class TlsListenerTest {
             .listener(broken).build();
         ClientTls clientTls = NettyMtls.forClient(source(Pki.client(CA, 1))).provider(provider)
             .listener(broken).build();
-        Echo.Server server = new Echo.Server(group, serverTls);
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named(SERVER_NAME, server.port()))) {
+        Echo.Server server = new Echo.Server(LOOPS.group(), serverTls);
+        Echo.Conn conn = Echo.Conn.open(LOOPS.group(), clientTls, Echo.named(SERVER_NAME, server.port()))) {
       assertThat(conn.request("still here")).isEqualTo("still here");
       assertThat(conn.peer().isSuccess()).isTrue();
       assertThat(server.nextPeer().isSuccess()).isTrue();

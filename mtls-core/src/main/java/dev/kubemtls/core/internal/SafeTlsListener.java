@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Wraps an application's {@link TlsListener} so that nothing it throws reaches the connection that
  * reported the event. A failure is logged at WARN with its stack trace at most once a minute per
- * wrapped listener; the failures in between are counted and the count goes into the next log line.
+ * wrapper (each builder wraps the listener it is given once); the failures in between are counted
+ * and the count goes into the next log line.
  */
 public final class SafeTlsListener implements TlsListener {
 

@@ -1,5 +1,7 @@
 package dev.kubemtls.core.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.kubemtls.core.PeerIdentity;
 import dev.kubemtls.core.TlsListener;
 import java.time.Duration;
@@ -28,7 +30,32 @@ public final class RecordingTlsListener implements TlsListener {
    * {@code took}, and its {@code cause} carries the detail as its message.
    */
   public record Event(Outcome outcome, Side side, HandshakeFailure reason, Optional<PeerIdentity> peer,
-      String protocol, String cipherSuite, Throwable cause, Duration took) {}
+      String protocol, String cipherSuite, Throwable cause, Duration took) {
+
+    /**
+     * Asserts a succeeded handshake on {@code side} over {@code protocol} that took some time;
+     * returns the peer's SPIFFE ID, if any.
+     */
+    public Optional<String> assertSucceeded(Side side, String protocol) {
+      assertThat(outcome).as("outcome of %s", this).isEqualTo(Outcome.SUCCEEDED);
+      assertThat(this.side).isEqualTo(side);
+      assertThat(this.protocol).isEqualTo(protocol);
+      assertThat(cipherSuite).startsWith("TLS_");
+      assertThat(took).isPositive().isLessThan(TIMEOUT);
+      assertThat(reason).isNull();
+      return peer.flatMap(PeerIdentity::spiffeId);
+    }
+
+    /** Asserts a failed handshake on {@code side} of class {@code reason}. */
+    public Event assertFailed(Side side, HandshakeFailure reason) {
+      assertThat(outcome).as("outcome of %s", this).isEqualTo(Outcome.FAILED);
+      assertThat(this.side).isEqualTo(side);
+      assertThat(this.reason).as("class of %s", cause).isEqualTo(reason);
+      assertThat(cause).isNotNull();
+      assertThat(took).isGreaterThanOrEqualTo(Duration.ZERO).isLessThan(TIMEOUT);
+      return this;
+    }
+  }
 
   private final BlockingQueue<Event> pending = new LinkedBlockingQueue<>();
   private final List<Event> all = new CopyOnWriteArrayList<>();

@@ -32,7 +32,8 @@ public final class HandshakeReporter implements SslHandshakeListener {
   }
 
   /** Adds a reporter to {@code connection} unless {@code listener} is {@link TlsListener#NO_OP}. */
-  public static SslConnection attach(SslConnection connection, TlsListener.Side side, TlsListener listener) {
+  public static SslConnection attach(SslConnection connection, TlsListener.Side side,
+      TlsListener listener) {
     if (listener != TlsListener.NO_OP) {
       connection.addHandshakeListener(new HandshakeReporter(side, listener));
     }
@@ -42,7 +43,8 @@ public final class HandshakeReporter implements SslHandshakeListener {
   @Override
   public void handshakeSucceeded(Event event) {
     SSLSession session = event.getSSLEngine().getSession();
-    listener.handshakeSucceeded(side, peer(session), session.getProtocol(), session.getCipherSuite(), took());
+    listener.handshakeSucceeded(side, peer(session), session.getProtocol(), session.getCipherSuite(),
+        took());
   }
 
   @Override

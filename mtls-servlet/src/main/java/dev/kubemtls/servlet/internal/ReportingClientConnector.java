@@ -23,14 +23,15 @@ public final class ReportingClientConnector extends ClientConnector {
   }
 
   @Override
-  public ClientConnectionFactory newSslClientConnectionFactory(SslContextFactory.Client sslContextFactory,
-      ClientConnectionFactory next) {
-    SslContextFactory.Client factory = sslContextFactory == null ? getSslContextFactory() : sslContextFactory;
+  public ClientConnectionFactory newSslClientConnectionFactory(
+      SslContextFactory.Client sslContextFactory, ClientConnectionFactory next) {
+    SslContextFactory.Client factory =
+        sslContextFactory == null ? getSslContextFactory() : sslContextFactory;
     return new SslClientConnectionFactory(factory, getByteBufferPool(), getExecutor(), next) {
       @Override
       protected SslConnection newSslConnection(EndPoint endPoint, SSLEngine engine) {
-        return HandshakeReporter.attach(super.newSslConnection(endPoint, engine), TlsListener.Side.CLIENT,
-            listener);
+        return HandshakeReporter.attach(super.newSslConnection(endPoint, engine),
+            TlsListener.Side.CLIENT, listener);
       }
     };
   }
