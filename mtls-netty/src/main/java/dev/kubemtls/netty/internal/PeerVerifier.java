@@ -192,8 +192,10 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     check.listener().handshakeFailed(check.side(), failure, cause, took());
   }
 
+  /** Since the handshake started; zero if the connection never came up. */
   private Duration took() {
-    return Duration.ofNanos(Math.max(0, System.nanoTime() - handshakeStarted));
+    return handshakeStarted == 0 ? Duration.ZERO
+        : Duration.ofNanos(Math.max(0, System.nanoTime() - handshakeStarted));
   }
 
   private void failPending(Throwable cause) {
