@@ -23,7 +23,8 @@
  * failures keep the previous snapshot in service while they are retried.
  * {@link dev.kubemtls.core.KubeMtls} wires all of this for a pod in a few lines;
  * {@link dev.kubemtls.core.ManagerListener} and {@link dev.kubemtls.core.Health} tell the outside
- * world what happened.
+ * world what happened; {@link dev.kubemtls.core.TlsListener} does the same for the handshakes of the
+ * connections the TLS integrations make and accept.
  *
  * <p>Failures a caller acts on are {@link dev.kubemtls.core.MtlsException}s (denied, failed, timed
  * out, invalid material); programming errors are {@link java.lang.NullPointerException} and

@@ -2,9 +2,12 @@ package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.netty.internal.ClientConnectHandler;
 import dev.kubemtls.netty.internal.AlpnProtocols;
 import dev.kubemtls.netty.internal.ContextCache;
+import dev.kubemtls.netty.internal.PeerCheck;
 import dev.kubemtls.netty.internal.Pipelines;
 import dev.kubemtls.netty.internal.Providers;
 import dev.kubemtls.netty.internal.TlsSettings;
@@ -29,6 +32,15 @@ import java.util.Objects;
  * with a {@link PeerPolicy}. Contexts are built once per material generation and shared, exactly as
  * on the {@linkplain ServerTls server side}.
  *
+ * <p>A {@link TlsListener} given to the builder hears the outcome of every handshake from the
+ * client's side. With TLS 1.3 the client completes its side of the handshake before the server has
+ * checked the client's certificate: if the server refuses it, this client reports
+ * {@code handshakeSucceeded} and the refusal arrives afterwards as an {@link javax.net.ssl.SSLException}
+ * on the channel's next read (an {@code exceptionCaught} with a {@code certificate_required},
+ * {@code bad_certificate} or similar alert), not through the listener; the server's listener reports
+ * the failure. With TLS 1.2 the client's handshake fails and it reports
+ * {@link TlsListener.HandshakeFailure#REJECTED_BY_PEER}.
+ *
  * <pre>{@code
  * ClientTls tls = NettyMtls.forClient(source).build();
  * bootstrap.handler(new ChannelInitializer<SocketChannel>() {
@@ -43,11 +55,11 @@ import java.util.Objects;
 public final class ClientTls extends ChannelInitializer<Channel> implements AutoCloseable {
 
   private final ContextCache cache;
-  private final PeerPolicy policy;
+  private final PeerCheck check;
   private final TlsProvider provider;
 
   private ClientTls(Builder b, SslProvider resolved) {
-    this.policy = b.policy;
+    this.check = new PeerCheck(TlsListener.Side.CLIENT, b.policy, true, b.listener);
     this.provider = Providers.describe(resolved);
     this.cache = new ContextCache("client", b.source,
         new TlsSettings(false, resolved, ClientAuthMode.REQUIRE, b.alpn));
@@ -56,7 +68,7 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
   @Override
   protected void initChannel(Channel ch) {
     ChannelHandlerContext self = ch.pipeline().context(this);
-    ch.pipeline().addAfter(self.name(), null, new ClientConnectHandler(cache, policy));
+    ch.pipeline().addAfter(self.name(), null, new ClientConnectHandler(cache, check));
   }
 
   /**
@@ -79,7 +91,7 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
     if (peerPort < 1 || peerPort > 65535) {
       throw new IllegalArgumentException("peerPort must be 1..65535, was " + peerPort);
     }
-    Pipelines.install(after, cache, "client", policy, true, peerHost, peerPort);
+    Pipelines.install(after, cache, check, peerHost, peerPort);
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -112,6 +124,7 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
     private PeerPolicy policy = PeerPolicy.allowAll();
     private List<String> alpn = List.of();
     private TlsProvider provider = TlsProvider.AUTO;
+    private TlsListener listener = TlsListener.NO_OP;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -135,6 +148,17 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
     /** The TLS implementation; {@link TlsProvider#AUTO} by default. */
     public Builder provider(TlsProvider provider) {
       this.provider = Objects.requireNonNull(provider, "provider");
+      return this;
+    }
+
+    /**
+     * Told about the outcome of every connection's handshake, including servers the policy
+     * refuses (as {@link TlsListener.HandshakeFailure#PEER_NOT_ALLOWED}); {@link TlsListener#NO_OP} by
+     * default, which costs nothing per connection. It is called on the channel's event loop and must
+     * not block; what it throws is logged and ignored.
+     */
+    public Builder listener(TlsListener listener) {
+      this.listener = SafeTlsListener.wrap(listener);
       return this;
     }
 

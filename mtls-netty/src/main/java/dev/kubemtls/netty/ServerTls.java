@@ -2,8 +2,11 @@ package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.netty.internal.AlpnProtocols;
 import dev.kubemtls.netty.internal.ContextCache;
+import dev.kubemtls.netty.internal.PeerCheck;
 import dev.kubemtls.netty.internal.Pipelines;
 import dev.kubemtls.netty.internal.Providers;
 import dev.kubemtls.netty.internal.TlsSettings;
@@ -28,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * the keys they started with, and a superseded context is freed when its last connection closes.
  * After the handshake the client's identity is on the channel ({@link NettyMtls#peer}), a
  * {@link PeerVerifiedEvent} goes down the pipeline, and a client outside the {@link PeerPolicy} is
- * disconnected with a logged reason.
+ * disconnected with a logged reason. A {@link TlsListener} given to the builder hears the outcome of
+ * every handshake.
  *
  * <pre>{@code
  * ServerTls tls = NettyMtls.forServer(source).peerPolicy(policy).build();
@@ -47,13 +51,12 @@ public final class ServerTls extends ChannelInitializer<Channel> implements Auto
   private static final Logger LOG = LoggerFactory.getLogger(ServerTls.class);
 
   private final ContextCache cache;
-  private final PeerPolicy policy;
-  private final ClientAuthMode clientAuth;
+  private final PeerCheck check;
   private final TlsProvider provider;
 
   private ServerTls(Builder b, SslProvider resolved) {
-    this.policy = b.policy;
-    this.clientAuth = b.clientAuth;
+    this.check = new PeerCheck(TlsListener.Side.SERVER, b.policy, b.clientAuth == ClientAuthMode.REQUIRE,
+        b.listener);
     this.provider = Providers.describe(resolved);
     this.cache = new ContextCache("server", b.source,
         new TlsSettings(true, resolved, b.clientAuth, b.alpn));
@@ -63,7 +66,7 @@ public final class ServerTls extends ChannelInitializer<Channel> implements Auto
   protected void initChannel(Channel ch) {
     ChannelHandlerContext self = ch.pipeline().context(this);
     try {
-      Pipelines.install(self, cache, "server", policy, clientAuth == ClientAuthMode.REQUIRE, null, 0);
+      Pipelines.install(self, cache, check, null, 0);
     } catch (IllegalStateException e) {
       LOG.warn("kube-mtls server: refusing the connection from {}: {}", ch.remoteAddress(), e.getMessage());
       ch.close();
@@ -101,6 +104,7 @@ public final class ServerTls extends ChannelInitializer<Channel> implements Auto
     private PeerPolicy policy = PeerPolicy.allowAll();
     private List<String> alpn = List.of();
     private TlsProvider provider = TlsProvider.AUTO;
+    private TlsListener listener = TlsListener.NO_OP;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -130,6 +134,17 @@ public final class ServerTls extends ChannelInitializer<Channel> implements Auto
     /** The TLS implementation; {@link TlsProvider#AUTO} by default. */
     public Builder provider(TlsProvider provider) {
       this.provider = Objects.requireNonNull(provider, "provider");
+      return this;
+    }
+
+    /**
+     * Told about the outcome of every connection's handshake, including peers the policy refuses
+     * (as {@link TlsListener.HandshakeFailure#PEER_NOT_ALLOWED}); {@link TlsListener#NO_OP} by
+     * default, which costs nothing per connection. It is called on the channel's event loop and must
+     * not block; what it throws is logged and ignored.
+     */
+    public Builder listener(TlsListener listener) {
+      this.listener = SafeTlsListener.wrap(listener);
       return this;
     }
 

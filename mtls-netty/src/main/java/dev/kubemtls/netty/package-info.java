@@ -12,7 +12,8 @@
  *
  * <p>After the handshake the peer's {@link dev.kubemtls.core.PeerIdentity} is on the channel
  * ({@link dev.kubemtls.netty.NettyMtls#peer}), checked against a
- * {@link dev.kubemtls.core.PeerPolicy}. Everything under {@code dev.kubemtls.netty.internal} is an
- * implementation detail and may change without notice.
+ * {@link dev.kubemtls.core.PeerPolicy}. A {@link dev.kubemtls.core.TlsListener} given to either
+ * builder hears each connection's handshake outcome, with failures classified. Everything under
+ * {@code dev.kubemtls.netty.internal} is an implementation detail and may change without notice.
  */
 package dev.kubemtls.netty;

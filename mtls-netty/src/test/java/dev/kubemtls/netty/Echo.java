@@ -32,6 +32,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** A line echo server and client over real sockets on 127.0.0.1. */
 final class Echo {
@@ -42,6 +45,28 @@ final class Echo {
 
   static EventLoopGroup group(int threads) {
     return new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+  }
+
+  /**
+   * Two event loops shared by the tests of one class, shut down after the last:
+   * {@code @RegisterExtension static final Echo.Loops LOOPS = new Echo.Loops();}.
+   */
+  static final class Loops implements BeforeAllCallback, AfterAllCallback {
+    private EventLoopGroup group;
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+      group = Echo.group(2);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws InterruptedException {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    EventLoopGroup group() {
+      return group;
+    }
   }
 
   /** {@code name} resolving to 127.0.0.1 without DNS, so the client dials that name. */

@@ -1,9 +1,13 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
 import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;
 import dev.kubemtls.servlet.internal.MaterialServerSslContextFactory;
+import dev.kubemtls.servlet.internal.ReportingClientConnector;
+import dev.kubemtls.servlet.internal.ReportingSslConnectionFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -16,7 +20,6 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 
 /**
@@ -42,6 +45,10 @@ import org.eclipse.jetty.util.ssl.SslContextFactory;
  * }</pre>
  *
  * <p>Nothing touches the disk: key and trust stores exist only in memory.
+ *
+ * <p>Give a {@link TlsListener} to a builder ({@code .listener(...)}) to hear the outcome of every
+ * TLS handshake of its connectors or clients, for metrics and alerts; allow-list refusals are
+ * reported by {@link MtlsPeerFilter}, per request.
  */
 public final class JettyMtls {
 
@@ -74,6 +81,7 @@ public final class JettyMtls {
     private ClientAuth clientAuth = ClientAuth.REQUIRED;
     private Duration idleTimeout = Duration.ofSeconds(30);
     private HttpConfiguration httpConfiguration;
+    private TlsListener listener = TlsListener.NO_OP;
 
     private ServerBuilder(MaterialSource source) {
       this.source = source;
@@ -125,6 +133,18 @@ public final class JettyMtls {
     }
 
     /**
+     * Told about the outcome of every TLS handshake on connectors made by {@link #newConnector}
+     * (not on factories from {@link #newSslContextFactory}); {@link TlsListener#NO_OP} by default,
+     * which adds nothing per connection. With TLS 1.3 a client whose certificate is refused is
+     * reported here as a failure while the client itself reports a success. It is called on Jetty's
+     * I/O threads and must not block; what it throws is logged and ignored.
+     */
+    public ServerBuilder listener(TlsListener listener) {
+      this.listener = SafeTlsListener.wrap(listener);
+      return this;
+    }
+
+    /**
      * A new TLS context factory bound to the source, for callers that assemble their own
      * connectors. It loads the current snapshot when started (the source must have material by
      * then) and follows the source until stopped.
@@ -151,7 +171,8 @@ public final class JettyMtls {
         http.setSecurePort(port);
       }
       ServerConnector connector = new ServerConnector(server,
-          new SslConnectionFactory(newSslContextFactory(), HttpVersion.HTTP_1_1.asString()),
+          new ReportingSslConnectionFactory(newSslContextFactory(), HttpVersion.HTTP_1_1.asString(),
+              listener),
           new HttpConnectionFactory(http));
       if (host != null) {
         connector.setHost(host);
@@ -172,6 +193,7 @@ public final class JettyMtls {
     private final MaterialSource source;
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofSeconds(30);
+    private TlsListener listener = TlsListener.NO_OP;
 
     private ClientBuilder(MaterialSource source) {
       this.source = source;
@@ -190,6 +212,19 @@ public final class JettyMtls {
     }
 
     /**
+     * Told about the outcome of every TLS handshake of clients made by {@link #newHttpClient};
+     * {@link TlsListener#NO_OP} by default, which adds nothing per connection. With TLS 1.3 the
+     * client finishes its side of the handshake before the server checks the client's certificate,
+     * so a refusal by the server is reported here as a success and reaches the request as an I/O
+     * error; the server's listener reports the failure. It is called on Jetty's I/O threads and must
+     * not block; what it throws is logged and ignored.
+     */
+    public ClientBuilder listener(TlsListener listener) {
+      this.listener = SafeTlsListener.wrap(listener);
+      return this;
+    }
+
+    /**
      * A new TLS context factory bound to the source, for callers that assemble their own
      * {@link ClientConnector}. It loads the current snapshot when started and follows the source
      * until stopped.
@@ -203,7 +238,7 @@ public final class JettyMtls {
      * the source while it runs.
      */
     public HttpClient newHttpClient() {
-      ClientConnector connector = new ClientConnector();
+      ClientConnector connector = new ReportingClientConnector(listener);
       connector.setSslContextFactory(newSslContextFactory());
       connector.setConnectTimeout(connectTimeout);
       connector.setIdleTimeout(idleTimeout);

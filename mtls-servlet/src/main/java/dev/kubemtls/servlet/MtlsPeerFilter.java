@@ -3,6 +3,9 @@ package dev.kubemtls.servlet;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.PeerIdentity;
 import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.internal.SafeTlsListener;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.FilterConfig;
@@ -49,6 +52,12 @@ import org.slf4j.LoggerFactory;
  * {@code namespace/name}) and {@value #INIT_ALLOWED_SPIFFE_IDS}, each comma-separated, and
  * {@value #INIT_REQUIRE_CERTIFICATE} ({@code true} by default). With no allow-list entries every
  * verified peer is allowed.
+ *
+ * <p>A filter configured in code can report each refused request to a {@link TlsListener}
+ * ({@link Builder#listener}, through {@link TlsListener#requestRefused}): a missing certificate as
+ * {@link HandshakeFailure#NO_PEER_CERTIFICATE}, a peer outside the allow-list or with an unreadable
+ * certificate as {@link HandshakeFailure#PEER_NOT_ALLOWED}. A filter configured by init-params
+ * reports nothing.
  */
 public final class MtlsPeerFilter implements Filter {
 
@@ -75,6 +84,7 @@ public final class MtlsPeerFilter implements Filter {
       INIT_ALLOWED_SERVICE_ACCOUNTS, INIT_ALLOWED_SPIFFE_IDS, INIT_REQUIRE_CERTIFICATE);
 
   private final boolean programmatic;
+  private final TlsListener listener;
   private volatile PeerPolicy policy;
   private volatile boolean requireCertificate;
 
@@ -84,12 +94,14 @@ public final class MtlsPeerFilter implements Filter {
    */
   public MtlsPeerFilter() {
     this.programmatic = false;
+    this.listener = TlsListener.NO_OP;
     this.policy = PeerPolicy.allowAll();
     this.requireCertificate = true;
   }
 
   private MtlsPeerFilter(Builder builder) {
     this.programmatic = true;
+    this.listener = builder.listener;
     this.policy = builder.policy;
     this.requireCertificate = builder.requireCertificate;
   }
@@ -162,7 +174,8 @@ public final class MtlsPeerFilter implements Filter {
     PeerPolicy current = policy;
     if (leaf.isEmpty()) {
       if (requireCertificate || !current.isAllowAll()) {
-        deny(http, out, "a client certificate is required: connect with mutual TLS");
+        deny(http, out, HandshakeFailure.NO_PEER_CERTIFICATE, null,
+            "a client certificate is required: connect with mutual TLS");
         return;
       }
       chain.doFilter(request, response);
@@ -172,12 +185,13 @@ public final class MtlsPeerFilter implements Filter {
     try {
       peer = PeerIdentity.of(leaf.get());
     } catch (InvalidMaterialException e) {
-      deny(http, out, "the client certificate cannot be read: " + e.getMessage());
+      deny(http, out, HandshakeFailure.PEER_NOT_ALLOWED, null,
+          "the client certificate cannot be read: " + e.getMessage());
       return;
     }
     Optional<String> denial = current.denialReason(peer);
     if (denial.isPresent()) {
-      deny(http, out, denial.get());
+      deny(http, out, HandshakeFailure.PEER_NOT_ALLOWED, peer, denial.get());
       return;
     }
     request.setAttribute(PEER_IDENTITY_ATTRIBUTE, peer);
@@ -192,10 +206,13 @@ public final class MtlsPeerFilter implements Filter {
     return Optional.empty();
   }
 
-  private static void deny(HttpServletRequest request, HttpServletResponse response, String reason)
-      throws IOException {
+  private void deny(HttpServletRequest request, HttpServletResponse response, HandshakeFailure failure,
+      PeerIdentity peer, String reason) throws IOException {
     LOG.debug("refused {} {} from {}: {}", request.getMethod(), request.getRequestURI(),
         request.getRemoteAddr(), reason);
+    if (listener != TlsListener.NO_OP) {
+      listener.requestRefused(failure, Optional.ofNullable(peer), reason);
+    }
     if (response.isCommitted()) {
       return;
     }
@@ -230,6 +247,7 @@ public final class MtlsPeerFilter implements Filter {
   public static final class Builder {
     private PeerPolicy policy = PeerPolicy.allowAll();
     private boolean requireCertificate = true;
+    private TlsListener listener = TlsListener.NO_OP;
 
     private Builder() {}
 
@@ -246,6 +264,16 @@ public final class MtlsPeerFilter implements Filter {
      */
     public Builder requireCertificate(boolean requireCertificate) {
       this.requireCertificate = requireCertificate;
+      return this;
+    }
+
+    /**
+     * Told about each refused request ({@link TlsListener#requestRefused}); {@link TlsListener#NO_OP}
+     * by default. It is called on the request's thread before the 403 is written and must not block;
+     * what it throws is logged and ignored.
+     */
+    public Builder listener(TlsListener listener) {
+      this.listener = SafeTlsListener.wrap(listener);
       return this;
     }
 

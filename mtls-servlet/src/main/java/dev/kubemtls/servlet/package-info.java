@@ -9,7 +9,8 @@
  * request into a {@link dev.kubemtls.core.PeerIdentity} and enforces a
  * {@link dev.kubemtls.core.PeerPolicy} allow-list in any Servlet 6 container.
  * {@link dev.kubemtls.servlet.MtlsSslContexts} builds JDK {@code SSLContext}s from one snapshot for
- * other clients.
+ * other clients. A {@link dev.kubemtls.core.TlsListener} given to the builders hears each
+ * handshake's outcome, and one given to the filter each refused request.
  *
  * <p>Everything under {@code dev.kubemtls.servlet.internal} is an implementation detail.
  */

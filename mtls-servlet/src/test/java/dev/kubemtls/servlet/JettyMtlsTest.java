@@ -12,8 +12,6 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.testkit.TestCa;
 import java.io.IOException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
@@ -25,7 +23,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
-import javax.net.ssl.TrustManager;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,22 +46,12 @@ class JettyMtlsTest {
     return new MaterialPublisher(Pki.material(ca, "payments", "api", trust));
   }
 
-  private static HttpClient jdkClient(SSLContext context) {
-    return HttpClient.newBuilder().sslContext(context).sslParameters(MtlsSslContexts.sslParameters())
-        .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
-  }
-
-  private static HttpResponse<String> jdkGet(HttpClient client, java.net.URI uri) throws Exception {
-    return client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).build(),
-        HttpResponse.BodyHandlers.ofString());
-  }
-
   @Test
   void jdkClientCallsByIpAndTheServletSeesTheCallersIdentity() throws Exception {
     MtlsMaterial client = Pki.material(ca, "billing", "invoicer", trust);
     MaterialPublisher source = serverSource();
     try (TestServer server = TestServer.start(source, MtlsPeerFilter.builder().build())) {
-      HttpResponse<String> response = jdkGet(jdkClient(MtlsSslContexts.of(client)), server.uri("/hello"));
+      HttpResponse<String> response = JdkClients.get(JdkClients.client(MtlsSslContexts.of(client)), server.uri("/hello"));
 
       assertThat(response.statusCode()).isEqualTo(200);
       assertThat(response.body()).isEqualTo("spiffe=spiffe://cluster.local/ns/billing/sa/invoicer"
@@ -100,7 +87,7 @@ class JettyMtlsTest {
     MaterialPublisher client = new MaterialPublisher(Pki.material(ca, "billing", "invoicer", trust));
     SSLContext following = MtlsSslContexts.following(client);
     try (TestServer s = TestServer.start(server, MtlsPeerFilter.builder().build())) {
-      assertThat(jdkGet(jdkClient(following), s.uri("/a")).body()).contains(" sa=invoicer ");
+      assertThat(JdkClients.get(JdkClients.client(following), s.uri("/a")).body()).contains(" sa=invoicer ");
 
       // The server moves to a certificate from a CA the client has not trusted so far.
       server.publish(server.current().withTrust(overlap));
@@ -110,7 +97,7 @@ class JettyMtlsTest {
       client.publish(client.current().withIdentity(Pki.identity(nextCa, 2, "billing", "invoicer-v2")));
 
       // Same SSLContext object, new connection (a new JDK client has an empty pool).
-      HttpResponse<String> second = jdkGet(jdkClient(following), s.uri("/b"));
+      HttpResponse<String> second = JdkClients.get(JdkClients.client(following), s.uri("/b"));
       assertThat(second.body()).contains(" sa=invoicer-v2 ");
       X509Certificate seen = (X509Certificate) second.sslSession().orElseThrow().getPeerCertificates()[0];
       assertThat(seen.getSerialNumber()).isEqualTo(renewedServer.leaf().getSerialNumber());
@@ -128,14 +115,12 @@ class JettyMtlsTest {
     cbc.setProtocols(new String[] {"TLSv1.2"});
     cbc.setCipherSuites(new String[] {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"});
     try (TestServer server = TestServer.start(serverSource(), MtlsPeerFilter.builder().build())) {
-      HttpResponse<String> response = jdkGet(HttpClient.newBuilder().sslContext(context).sslParameters(tls12)
-          .version(HttpClient.Version.HTTP_1_1).build(), server.uri("/v12"));
+      HttpResponse<String> response = JdkClients.get(JdkClients.client(context, tls12), server.uri("/v12"));
       assertThat(response.statusCode()).isEqualTo(200);
       assertThat(response.sslSession().orElseThrow().getProtocol()).isEqualTo("TLSv1.2");
       assertThat(response.sslSession().orElseThrow().getCipherSuite()).startsWith("TLS_ECDHE_ECDSA_WITH_AES_256_GCM");
 
-      assertThatThrownBy(() -> jdkGet(HttpClient.newBuilder().sslContext(context).sslParameters(cbc)
-          .version(HttpClient.Version.HTTP_1_1).build(), server.uri("/cbc")))
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(context, cbc), server.uri("/cbc")))
           .isInstanceOf(IOException.class);
       await().atMost(Duration.ofSeconds(10)).until(() -> !server.handshakeFailures.isEmpty());
       assertThat(server.handshakeFailures.get(0)).hasMessageContaining("cipher suites in common");
@@ -145,12 +130,11 @@ class JettyMtlsTest {
 
   @Test
   void clientWithoutCertificateIsRefusedInTheHandshake() throws Exception {
-    SSLContext trustOnly = SSLContext.getInstance("TLS");
-    trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);
+    SSLContext trustOnly = JdkClients.withoutCertificate(trust);
     try (TestServer server = TestServer.start(serverSource(), MtlsPeerFilter.builder().build())) {
       // With TLS 1.3 the client's side of the handshake completes; the server's refusal arrives
       // as an alert on the client's first read, so the request fails, not the connect.
-      assertThatThrownBy(() -> jdkGet(jdkClient(trustOnly), server.uri("/hello")))
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(trustOnly), server.uri("/hello")))
           .isInstanceOf(IOException.class);
 
       await().atMost(Duration.ofSeconds(10)).until(() -> !server.handshakeFailures.isEmpty());
@@ -170,14 +154,14 @@ class JettyMtlsTest {
     TestCa impostor = TestCa.create("kube-mtls test CA");
     MtlsMaterial forged = new MtlsMaterial(Pki.identity(impostor, 1, "billing", "invoicer"), trust, 1);
     try (TestServer server = TestServer.start(serverSource(), MtlsPeerFilter.builder().build())) {
-      assertThatThrownBy(() -> jdkGet(jdkClient(MtlsSslContexts.of(foreign)), server.uri("/hello")))
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(MtlsSslContexts.of(foreign)), server.uri("/hello")))
           .isInstanceOf(IOException.class);
       await().atMost(Duration.ofSeconds(10)).until(() -> !server.handshakeFailures.isEmpty());
       assertThat(server.handshakeFailures).allSatisfy(f -> assertThat(f)
           .isInstanceOf(SSLHandshakeException.class).hasMessageContaining("Empty client certificate chain"));
       server.handshakeFailures.clear();
 
-      assertThatThrownBy(() -> jdkGet(jdkClient(MtlsSslContexts.of(forged)), server.uri("/hello")))
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(MtlsSslContexts.of(forged)), server.uri("/hello")))
           .isInstanceOf(IOException.class);
       await().atMost(Duration.ofSeconds(10)).until(() -> !server.handshakeFailures.isEmpty());
       assertThat(server.handshakeFailures).allSatisfy(f -> assertThat(f)
@@ -225,13 +209,12 @@ class JettyMtlsTest {
 
   @Test
   void withOptionalClientAuthTheFilterRefusesRequestsWithoutCertificate() throws Exception {
-    SSLContext trustOnly = SSLContext.getInstance("TLS");
-    trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);
+    SSLContext trustOnly = JdkClients.withoutCertificate(trust);
     FilterHolder filter = new FilterHolder(MtlsPeerFilter.builder().build());
     try (TestServer server = new TestServer(serverSource(), b -> b.clientAuth(ClientAuth.OPTIONAL), filter)) {
-      HttpResponse<String> anonymous = jdkGet(jdkClient(trustOnly), server.uri("/hello"));
-      HttpResponse<String> authenticated = jdkGet(
-          jdkClient(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), server.uri("/hello"));
+      HttpResponse<String> anonymous = JdkClients.get(JdkClients.client(trustOnly), server.uri("/hello"));
+      HttpResponse<String> authenticated = JdkClients.get(
+          JdkClients.client(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), server.uri("/hello"));
 
       assertThat(anonymous.statusCode()).isEqualTo(403);
       assertThat(anonymous.body()).isEqualTo("a client certificate is required: connect with mutual TLS\n");
@@ -242,13 +225,12 @@ class JettyMtlsTest {
 
   @Test
   void withOptionalCertificateAnonymousRequestsPassWithoutIdentity() throws Exception {
-    SSLContext trustOnly = SSLContext.getInstance("TLS");
-    trustOnly.init(null, new TrustManager[] {trust.trustManager()}, null);
+    SSLContext trustOnly = JdkClients.withoutCertificate(trust);
     FilterHolder filter = new FilterHolder(MtlsPeerFilter.builder().requireCertificate(false).build());
     try (TestServer server = new TestServer(serverSource(), b -> b.clientAuth(ClientAuth.OPTIONAL), filter)) {
-      HttpResponse<String> anonymous = jdkGet(jdkClient(trustOnly), server.uri("/public"));
-      HttpResponse<String> authenticated = jdkGet(
-          jdkClient(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), server.uri("/public"));
+      HttpResponse<String> anonymous = JdkClients.get(JdkClients.client(trustOnly), server.uri("/public"));
+      HttpResponse<String> authenticated = JdkClients.get(
+          JdkClients.client(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), server.uri("/public"));
 
       assertThat(anonymous.statusCode()).isEqualTo(200);
       assertThat(anonymous.body()).isEqualTo("no-identity certs=0");

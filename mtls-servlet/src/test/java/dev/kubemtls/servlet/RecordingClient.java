@@ -5,6 +5,7 @@ import java.net.URI;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
 import org.eclipse.jetty.client.ContentResponse;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.http.HttpHeader;
@@ -27,7 +28,13 @@ final class RecordingClient implements AutoCloseable {
 
   /** With {@code resolver} (if not null) in place of DNS, to dial names that resolve nowhere. */
   RecordingClient(MaterialSource source, SocketAddressResolver resolver) throws Exception {
-    http = JettyMtls.forClient(source).newHttpClient();
+    this(source, resolver, b -> b);
+  }
+
+  /** With {@code options} applied to the client builder, e.g. a listener. */
+  RecordingClient(MaterialSource source, SocketAddressResolver resolver,
+      UnaryOperator<JettyMtls.ClientBuilder> options) throws Exception {
+    http = options.apply(JettyMtls.forClient(source)).newHttpClient();
     if (resolver != null) {
       http.setSocketAddressResolver(resolver);
     }

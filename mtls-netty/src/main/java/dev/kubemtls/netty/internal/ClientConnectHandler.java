@@ -1,6 +1,5 @@
 package dev.kubemtls.netty.internal;
 
-import dev.kubemtls.core.PeerPolicy;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
@@ -16,11 +15,11 @@ import java.net.SocketAddress;
 public final class ClientConnectHandler extends ChannelOutboundHandlerAdapter {
 
   private final ContextCache cache;
-  private final PeerPolicy policy;
+  private final PeerCheck check;
 
-  public ClientConnectHandler(ContextCache cache, PeerPolicy policy) {
+  public ClientConnectHandler(ContextCache cache, PeerCheck check) {
     this.cache = cache;
-    this.policy = policy;
+    this.check = check;
   }
 
   @Override
@@ -33,7 +32,7 @@ public final class ClientConnectHandler extends ChannelOutboundHandlerAdapter {
     }
     String host = inet.getHostString();
     try {
-      Pipelines.install(ctx, cache, "client", policy, true, host, inet.getPort());
+      Pipelines.install(ctx, cache, check, host, inet.getPort());
     } catch (RuntimeException e) {
       promise.setFailure(e);
       return;

@@ -3,6 +3,9 @@ package dev.kubemtls.netty.internal;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.PeerIdentity;
 import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.internal.HandshakeFailures;
 import dev.kubemtls.netty.PeerRejectedException;
 import dev.kubemtls.netty.PeerVerifiedEvent;
 import io.netty.channel.ChannelDuplexHandler;
@@ -16,8 +19,10 @@ import io.netty.util.concurrent.Promise;
 import java.nio.channels.ClosedChannelException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.Optional;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,15 +34,19 @@ import org.slf4j.LoggerFactory;
  * <p>Until the peer is accepted, nothing the application writes reaches the network (writes are
  * held and sent in order on acceptance, failed on rejection) and nothing the peer sends reaches the
  * application.
+ *
+ * <p>It also reports the outcome to the {@link TlsListener} of its {@link PeerCheck}, exactly once per
+ * connection, when it leaves the handshaking state: accepted, refused by the TLS stack, refused by
+ * the policy, or closed first. With {@link TlsListener#NO_OP} it neither reads the clock nor
+ * allocates anything for that.
  */
 public final class PeerVerifier extends ChannelDuplexHandler {
 
   private static final Logger LOG = LoggerFactory.getLogger(PeerVerifier.class);
 
-  private final String side;
+  private final PeerCheck check;
   private final SslHandler ssl;
-  private final PeerPolicy policy;
-  private final boolean certificateRequired;
+  private long handshakeStarted;
   private PendingWriteQueue pending;
   private Promise<PeerIdentity> promise;
   private boolean flushPending;
@@ -46,17 +55,28 @@ public final class PeerVerifier extends ChannelDuplexHandler {
 
   private enum State { HANDSHAKING, ACCEPTED, REJECTED }
 
-  public PeerVerifier(String side, SslHandler ssl, PeerPolicy policy, boolean certificateRequired) {
-    this.side = side;
+  public PeerVerifier(PeerCheck check, SslHandler ssl) {
+    this.check = check;
     this.ssl = ssl;
-    this.policy = policy;
-    this.certificateRequired = certificateRequired;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     pending = new PendingWriteQueue(ctx);
     promise = PeerAttributes.promise(ctx.channel());
+    if (check.reporting() && ctx.channel().isActive()) {
+      // The SslHandler before us starts the handshake now (a client sends its hello).
+      handshakeStarted = System.nanoTime();
+    }
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    if (check.reporting() && state == State.HANDSHAKING) {
+      // Installed before the connection was up: the handshake starts with it.
+      handshakeStarted = System.nanoTime();
+    }
+    ctx.fireChannelActive();
   }
 
   @Override
@@ -75,8 +95,11 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     if (!done.isSuccess()) {
       state = State.REJECTED;
       rejection = done.cause();
-      LOG.info("kube-mtls {}: TLS handshake with {} failed: {}", side, ctx.channel().remoteAddress(),
-          String.valueOf(done.cause()));
+      LOG.info("kube-mtls {}: TLS handshake with {} failed: {}", check.label(),
+          ctx.channel().remoteAddress(), String.valueOf(done.cause()));
+      if (check.reporting()) {
+        reportFailure(HandshakeFailures.classify(done.cause()), done.cause());
+      }
       promise.tryFailure(done.cause());
       failPending(done.cause());
       ctx.fireUserEventTriggered(evt);
@@ -87,12 +110,15 @@ public final class PeerVerifier extends ChannelDuplexHandler {
       peer = verifiedPeer();
     } catch (RuntimeException e) {
       // The chain is trusted, but its leaf is still input: anything we cannot read closes it.
-      reject(ctx, null, "its certificate cannot be read: " + e.getMessage());
+      reject(ctx, null, HandshakeFailure.PEER_NOT_ALLOWED,
+          "its certificate cannot be read: " + e.getMessage());
       return;
     }
-    if (peer == null && (certificateRequired || !policy.isAllowAll())) {
-      reject(ctx, null, "it presented no certificate and " + (certificateRequired
-          ? "one is required" : "the allow-list " + policy + " needs an identity"));
+    PeerPolicy policy = check.policy();
+    if (peer == null && (check.certificateRequired() || !policy.isAllowAll())) {
+      reject(ctx, null, HandshakeFailure.NO_PEER_CERTIFICATE, "it presented no certificate and "
+          + (check.certificateRequired() ? "one is required"
+              : "the allow-list " + policy + " needs an identity"));
       return;
     }
     if (peer != null) {
@@ -103,15 +129,20 @@ public final class PeerVerifier extends ChannelDuplexHandler {
         denial = Optional.of("its identity could not be checked: " + e.getMessage());
       }
       if (denial.isPresent()) {
-        reject(ctx, peer, denial.get());
+        reject(ctx, peer, HandshakeFailure.PEER_NOT_ALLOWED, denial.get());
         return;
       }
       ctx.channel().attr(PeerAttributes.PEER).set(peer);
     }
     state = State.ACCEPTED;
-    LOG.debug("kube-mtls {}: accepted peer {} from {} ({}, {})", side,
+    SSLSession session = ssl.engine().getSession();
+    LOG.debug("kube-mtls {}: accepted peer {} from {} ({}, {})", check.label(),
         peer == null ? "without certificate" : peer.displayName(), ctx.channel().remoteAddress(),
-        ssl.engine().getSession().getProtocol(), ssl.engine().getSession().getCipherSuite());
+        session.getProtocol(), session.getCipherSuite());
+    if (check.reporting()) {
+      check.listener().handshakeSucceeded(check.side(), Optional.ofNullable(peer),
+          session.getProtocol(), session.getCipherSuite(), took());
+    }
     pending.removeAndWriteAll();
     if (flushPending) {
       flushPending = false;
@@ -140,17 +171,31 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     return PeerIdentity.of(leaf);
   }
 
-  private void reject(ChannelHandlerContext ctx, PeerIdentity peer, String reason) {
+  private void reject(ChannelHandlerContext ctx, PeerIdentity peer, HandshakeFailure failure,
+      String reason) {
     state = State.REJECTED;
     String who = peer == null ? "peer" : "peer " + peer.displayName();
-    LOG.warn("kube-mtls {}: closing the connection from {} at {}: {}", side, who,
+    LOG.warn("kube-mtls {}: closing the connection from {} at {}: {}", check.label(), who,
         ctx.channel().remoteAddress(), reason);
     PeerRejectedException e = new PeerRejectedException(peer, who + " rejected: " + reason);
     rejection = e;
+    if (check.reporting()) {
+      reportFailure(failure, e);
+    }
     promise.tryFailure(e);
     failPending(e);
     ctx.fireUserEventTriggered(new SslHandshakeCompletionEvent(e));
     ctx.close();
+  }
+
+  private void reportFailure(HandshakeFailure failure, Throwable cause) {
+    check.listener().handshakeFailed(check.side(), failure, cause, took());
+  }
+
+  /** Since the handshake started; zero if the connection never came up. */
+  private Duration took() {
+    return handshakeStarted == 0 ? Duration.ZERO
+        : Duration.ofNanos(Math.max(0, System.nanoTime() - handshakeStarted));
   }
 
   private void failPending(Throwable cause) {
@@ -197,6 +242,9 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     if (state == State.HANDSHAKING) {
       state = State.REJECTED;
       rejection = closed;
+      if (check.reporting()) {
+        reportFailure(HandshakeFailure.OTHER, closed);
+      }
     }
     ctx.fireChannelInactive();
   }

@@ -1,6 +1,5 @@
 package dev.kubemtls.netty.internal;
 
-import dev.kubemtls.core.PeerPolicy;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslHandler;
@@ -19,8 +18,8 @@ public final class Pipelines {
    * Creates an engine from the newest context (host and port may be null on a server) and adds it
    * after {@code after}, followed by the peer check.
    */
-  public static SslHandler install(ChannelHandlerContext after, ContextCache cache, String side,
-      PeerPolicy policy, boolean certificateRequired, String peerHost, int peerPort) {
+  public static SslHandler install(ChannelHandlerContext after, ContextCache cache, PeerCheck check,
+      String peerHost, int peerPort) {
     ContextCache.Lease lease = cache.acquire();
     SslHandler ssl;
     try {
@@ -34,7 +33,7 @@ public final class Pipelines {
     ChannelPipeline p = after.pipeline();
     try {
       p.addAfter(after.name(), TLS_HANDLER, ssl);
-      p.addAfter(TLS_HANDLER, PEER_HANDLER, new PeerVerifier(side, ssl, policy, certificateRequired));
+      p.addAfter(TLS_HANDLER, PEER_HANDLER, new PeerVerifier(check, ssl));
     } catch (RuntimeException e) {
       if (p.get(TLS_HANDLER) != ssl) {
         // Never added, so the pipeline will not release the engine for us.
