@@ -45,12 +45,14 @@ import java.util.function.Supplier;
 
 /**
  * Load harness on loopback, in one run: full mTLS handshakes per second (a new connection per
- * request) and requests per second on established connections, for three server designs and both
+ * request) and requests per second on established connections, for four server designs and both
  * providers:
  *
  * <ul>
  *   <li>{@code static}: a plain Netty {@link SslContext} built once with the same key (baseline);
  *   <li>{@code reloading}: kube-mtls {@link ServerTls}, one context per material generation;
+ *   <li>{@code listened}: the same, with a {@link dev.kubemtls.core.TlsListener} that counts
+ *       handshakes (the cost of reporting, against {@code reloading}'s {@code NO_OP});
  *   <li>{@code swapping}: one context with a key manager and trust manager that read the current
  *       snapshot per handshake (the java-spiffe / sslcontext-kickstart design).
  * </ul>
@@ -66,6 +68,21 @@ public final class MtlsLoadHarness {
   private static final byte[] REQUEST = "ping-0123456789abcdef0123456789abcdef0123456789abcdef\n"
       .getBytes(StandardCharsets.US_ASCII);
   private static final String HOST = "orders.shop.svc";
+  private static final java.util.concurrent.atomic.LongAdder HANDSHAKES_SEEN =
+      new java.util.concurrent.atomic.LongAdder();
+  /** What a metrics binding would do: count each outcome. */
+  private static final dev.kubemtls.core.TlsListener HANDSHAKES = new dev.kubemtls.core.TlsListener() {
+    @Override
+    public void handshakeSucceeded(Side side, java.util.Optional<dev.kubemtls.core.PeerIdentity> peer,
+        String protocol, String cipherSuite, java.time.Duration took) {
+      HANDSHAKES_SEEN.increment();
+    }
+
+    @Override
+    public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, java.time.Duration took) {
+      HANDSHAKES_SEEN.increment();
+    }
+  };
 
   private final int rounds;
   private final int warmupSeconds;
@@ -126,6 +143,9 @@ public final class MtlsLoadHarness {
       ServerTls reloading = NettyMtls.forServer(serverSource).provider(provider).build();
       resources.add(reloading);
       setups.add(listen(provider + " reloading", ch -> reloading, client));
+      ServerTls listened = NettyMtls.forServer(serverSource).provider(provider).listener(HANDSHAKES).build();
+      resources.add(listened);
+      setups.add(listen(provider + " listened", ch -> listened, client));
       SslContext swapping = swappingServerContext(netty);
       setups.add(listen(provider + " swapping", ch -> swapping.newHandler(ch.alloc()), client));
     }
@@ -166,6 +186,8 @@ public final class MtlsLoadHarness {
       System.out.printf(Locale.ROOT, "%-18s %12.0f %12.0f %12.0f %12.0f | %8.3f %8.3f %8.3f %8.3f%n",
           name, v[0], v[1], v[2], v[3], v[0] / b[0], v[1] / b[1], v[2] / b[2], v[3] / b[3]);
     }
+    System.out.printf(Locale.ROOT, "the counting listener of the 'listened' servers saw %d handshakes%n",
+        HANDSHAKES_SEEN.sum());
   }
 
   private static double[] figures(List<Sample> hs, List<Sample> rps) {
