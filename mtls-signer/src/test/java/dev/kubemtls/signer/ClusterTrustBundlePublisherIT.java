@@ -5,10 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.ClusterTrustBundleTrustSource;
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.KubeMtls;
 import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.Pem;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.WorkloadIdentity;
 import dev.kubemtls.testkit.TestCa;
 import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
 import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundleBuilder;
@@ -122,6 +125,23 @@ class ClusterTrustBundlePublisherIT {
       Awaitility.await("the source follows the recreated bundle").atMost(Duration.ofSeconds(20))
           .until(() -> source.lastProblem().isEmpty() && bundles.size() > bundlesBefore);
       assertThat(bundles).allSatisfy(b -> assertThat(b.certificates()).containsExactly(fx.ca.certificate()));
+    }
+  }
+
+  @Test
+  void aKubeMtlsWorkloadCanTrustTheClusterTrustBundleInsteadOfTheConfigMap() throws Exception {
+    fx.awaitLeader();
+    awaitPublished();
+    SignerFixture.Workload wl = fx.workload("ctb-kubemtls");
+    try (KubeMtls tls = KubeMtls.forWorkload(wl.client())
+        .identity(WorkloadIdentity.builder(wl.namespace(), "web").podName("web-0").podIp(wl.podIp()).services("web")
+            .build())
+        .signerName(SignerFixture.SIGNER_NAME).trustClusterTrustBundles().issuanceTimeout(Duration.ofSeconds(30))
+        .start()) {
+      MtlsMaterial material = tls.awaitReady(Duration.ofSeconds(60));
+      assertThat(material.trust().sourceVersion()).startsWith(NAME + "@");
+      assertThat(material.trust().certificates()).containsExactly(fx.ca.certificate());
+      SignerFixture.validate(material.identity().leaf(), expected);
     }
   }
 
