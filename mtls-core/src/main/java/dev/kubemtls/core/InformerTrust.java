@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
  * What the Kubernetes-backed trust sources share: an informer over the objects that hold the
  * bundle, and on every change a fresh read of everything it has cached, which either publishes a
  * valid bundle or keeps the previous one and reports why. Not API: the base of
- * {@link ConfigMapTrustSource} and {@link ClusterTrustBundleTrustSource}.
+ * {@link ConfigMapTrustSource} and {@link ClusterTrustBundleTrustSource}. Its public methods are not
+ * final, so that javac gives those public classes visibility bridges and reflection on them works
+ * outside this package; the subclasses are final.
  *
  * @param <T> the kind of object followed
  */
@@ -113,23 +115,23 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   }
 
   @Override
-  public final Optional<TrustBundle> currentIfReady() {
+  public Optional<TrustBundle> currentIfReady() {
     return publisher.currentIfReady();
   }
 
   @Override
-  public final Subscription subscribe(Listener listener) {
+  public Subscription subscribe(Listener listener) {
     return publisher.subscribe(listener);
   }
 
   /** The last problem since the last valid bundle, if any. */
-  public final Optional<MtlsException> lastProblem() {
+  public Optional<MtlsException> lastProblem() {
     return Optional.ofNullable(lastProblem);
   }
 
   /** Stops the informer. Closing twice is harmless. */
   @Override
-  public final void close() {
+  public void close() {
     SharedIndexInformer<T> toStop;
     synchronized (this) {
       closed = true;
