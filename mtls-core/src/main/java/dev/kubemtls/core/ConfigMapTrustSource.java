@@ -2,16 +2,11 @@ package dev.kubemtls.core;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ExceptionHandler;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A {@link TrustSource} that follows one key of one ConfigMap, typically the CA bundle that the
@@ -29,32 +24,35 @@ import org.slf4j.LoggerFactory;
  * the ConfigMap's namespace (and may restrict them with {@code resourceNames}). The informer runs
  * on the client's threads; {@link #close()} stops it. The client stays the caller's.
  */
-public final class ConfigMapTrustSource implements TrustSource, AutoCloseable {
+public final class ConfigMapTrustSource extends InformerTrust<ConfigMap> {
 
   /** The key read unless {@link Builder#key} says otherwise. */
   public static final String DEFAULT_KEY = "ca.crt";
 
-  private static final Logger LOG = LoggerFactory.getLogger(ConfigMapTrustSource.class);
-
   private final KubernetesClient client;
   private final String namespace;
   private final String name;
-  private final String key;
   private final Duration resync;
-  private final InstantSource clock;
-  private final TrustPublisher publisher = new TrustPublisher();
-  private final CompletableFuture<TrustBundle> first = new CompletableFuture<>();
-  private volatile MtlsException lastProblem;
-  private SharedIndexInformer<ConfigMap> informer;
-  private boolean closed;
 
   private ConfigMapTrustSource(Builder b) {
+    super(ConfigMapTrustSource.class, "ConfigMap " + b.namespace + "/" + b.name + " key " + b.key,
+        "get, list and watch on configmaps in " + b.namespace, reader(b));
     this.client = b.client;
     this.namespace = b.namespace;
     this.name = b.name;
-    this.key = b.key;
     this.resync = b.resync;
-    this.clock = b.clock;
+  }
+
+  private static Reader<ConfigMap> reader(Builder b) {
+    String key = b.key;
+    InstantSource clock = b.clock;
+    String what = "ConfigMap " + b.namespace + "/" + b.name;
+    return cached -> {
+      if (cached.isEmpty()) {
+        throw new MtlsException(what + " was deleted; keeping the previous trust bundle until it is recreated");
+      }
+      return TrustBundles.fromConfigMap(cached.get(0), key, clock);
+    };
   }
 
   /** Follows key {@code ca.crt} of ConfigMap {@code namespace/name}. */
@@ -68,95 +66,9 @@ public final class ConfigMapTrustSource implements TrustSource, AutoCloseable {
    * @return completes with the first valid bundle (it may take until the ConfigMap is created)
    * @throws IllegalStateException if already started or closed
    */
-  public synchronized CompletableFuture<TrustBundle> start() {
-    if (closed) {
-      throw new IllegalStateException("the trust source is closed");
-    }
-    if (informer != null) {
-      throw new IllegalStateException("the trust source was already started");
-    }
-    informer = client.configMaps().inNamespace(namespace).withName(name).runnableInformer(resync.toMillis());
-    informer.exceptionHandler(new ExceptionHandler() {
-      @Override
-      public boolean retryAfterException(boolean isStarted, Throwable t) {
-        problem(new MtlsException("cannot list or watch ConfigMap " + namespace + "/" + name + " (does the"
-            + " workload have get, list and watch on configmaps in " + namespace + "?): " + t.getMessage(), t));
-        return !ExceptionHandler.isDeserializationException(t);
-      }
-    });
-    informer.addEventHandler(new ResourceEventHandler<ConfigMap>() {
-      @Override
-      public void onAdd(ConfigMap configMap) {
-        read(configMap);
-      }
-
-      @Override
-      public void onUpdate(ConfigMap previous, ConfigMap configMap) {
-        read(configMap);
-      }
-
-      @Override
-      public void onDelete(ConfigMap configMap, boolean finalStateUnknown) {
-        problem(new MtlsException("ConfigMap " + namespace + "/" + name + " was deleted; keeping the previous"
-            + " trust bundle until it is recreated"));
-      }
-    });
-    informer.start();
-    LOG.info("following trust bundle in ConfigMap {}/{} key {}", namespace, name, key);
-    return first.copy();
-  }
-
-  @Override
-  public Optional<TrustBundle> currentIfReady() {
-    return publisher.currentIfReady();
-  }
-
-  @Override
-  public Subscription subscribe(Listener listener) {
-    return publisher.subscribe(listener);
-  }
-
-  /** The last problem since the last valid bundle, if any. */
-  public Optional<MtlsException> lastProblem() {
-    return Optional.ofNullable(lastProblem);
-  }
-
-  /** Stops the informer. Closing twice is harmless. */
-  @Override
-  public void close() {
-    SharedIndexInformer<ConfigMap> toStop;
-    synchronized (this) {
-      closed = true;
-      toStop = informer;
-    }
-    if (toStop != null) {
-      toStop.stop();
-    }
-    first.completeExceptionally(new IllegalStateException("the trust source was closed"));
-  }
-
-  private void read(ConfigMap configMap) {
-    TrustBundle bundle;
-    try {
-      bundle = TrustBundles.fromConfigMap(configMap, key, clock);
-    } catch (InvalidMaterialException e) {
-      problem(new InvalidMaterialException(e.getMessage() + "; keeping the previous trust bundle", e));
-      return;
-    }
-    lastProblem = null;
-    if (publisher.publish(bundle)) {
-      LOG.info("trust bundle from {}", bundle);
-      if (!bundle.ignored().isEmpty()) {
-        LOG.warn("left out of the trust bundle: {}; remove it from the ConfigMap", String.join("; ", bundle.ignored()));
-      }
-    }
-    first.complete(bundle);
-  }
-
-  private void problem(MtlsException problem) {
-    lastProblem = problem;
-    LOG.warn("{}", problem.getMessage());
-    publisher.reportProblem(problem);
+  public CompletableFuture<TrustBundle> start() {
+    return startInformer(() -> client.configMaps().inNamespace(namespace).withName(name)
+        .runnableInformer(resync.toMillis()));
   }
 
   /** Options of a {@link ConfigMapTrustSource}. */
@@ -165,7 +77,7 @@ public final class ConfigMapTrustSource implements TrustSource, AutoCloseable {
     private final String namespace;
     private final String name;
     private String key = DEFAULT_KEY;
-    private Duration resync = Duration.ofMinutes(10);
+    private Duration resync = InformerTrust.DEFAULT_RESYNC;
     private InstantSource clock = InstantSource.system();
 
     private Builder(KubernetesClient client, String namespace, String name) {
@@ -190,11 +102,7 @@ public final class ConfigMapTrustSource implements TrustSource, AutoCloseable {
      * watch at once); zero turns it off. Ten minutes by default.
      */
     public Builder resync(Duration resync) {
-      Objects.requireNonNull(resync, "resync");
-      if (resync.isNegative()) {
-        throw new IllegalArgumentException("resync must not be negative, was " + resync);
-      }
-      this.resync = resync;
+      this.resync = InformerTrust.requireResync(resync);
       return this;
     }
 

@@ -27,10 +27,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Who the workload is comes from the pod ({@link WorkloadIdentity#fromEnvironment}) unless
  * {@link Builder#identity} says otherwise; the trust bundle is the signer's ConfigMap in the
- * workload's own namespace ({@value #DEFAULT_BUNDLE_CONFIGMAP} by default). The returned object is
- * the {@link MaterialSource} integrations read, reports {@link Health}, and owns what it started:
- * {@link #close()} stops the manager, the ConfigMap informer and the manager's two scheduler
- * threads (the Kubernetes client stays the caller's).
+ * workload's own namespace ({@value #DEFAULT_BUNDLE_CONFIGMAP} by default), or, with
+ * {@link Builder#trustClusterTrustBundles()}, the ClusterTrustBundles linked to the signer name
+ * ({@link ClusterTrustBundleTrustSource}). The returned object is the {@link MaterialSource}
+ * integrations read, reports {@link Health}, and owns what it started: {@link #close()} stops the
+ * manager, the trust informer and the manager's two scheduler threads (the Kubernetes client stays
+ * the caller's).
  */
 public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
 
@@ -40,14 +42,14 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
   private static final AtomicInteger INSTANCES = new AtomicInteger();
 
   private final WorkloadIdentity identity;
-  private final ConfigMapTrustSource trust;
+  private final Runnable stopTrust;
   private final CertificateManager manager;
   private final ScheduledExecutorService scheduler;
 
-  private KubeMtls(WorkloadIdentity identity, ConfigMapTrustSource trust, CertificateManager manager,
+  private KubeMtls(WorkloadIdentity identity, Runnable stopTrust, CertificateManager manager,
       ScheduledExecutorService scheduler) {
     this.identity = identity;
-    this.trust = trust;
+    this.stopTrust = stopTrust;
     this.manager = manager;
     this.scheduler = scheduler;
   }
@@ -116,7 +118,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       manager.close();
     } finally {
       try {
-        trust.close();
+        stopTrust.run();
       } finally {
         scheduler.shutdownNow();
       }
@@ -132,6 +134,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     private String signerName;
     private String bundleConfigMap = DEFAULT_BUNDLE_CONFIGMAP;
     private String bundleKey = TrustBundles.DEFAULT_KEY;
+    private boolean clusterTrustBundles;
     private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
     private Duration lifetime = Duration.ofHours(24);
     private Duration issuanceTimeout = Duration.ofMinutes(5);
@@ -176,6 +179,17 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     /** The ConfigMap key holding the PEM bundle; {@code ca.crt} by default. */
     public Builder trustBundleKey(String key) {
       this.bundleKey = Objects.requireNonNull(key, "key");
+      return this;
+    }
+
+    /**
+     * Trusts the CAs of the ClusterTrustBundles linked to {@link #signerName} (the kube-mtls signer
+     * publishes one with {@code --cluster-trust-bundle=true}) instead of the bundle ConfigMap; see
+     * {@link ClusterTrustBundleTrustSource}. The cluster must serve {@code certificates.k8s.io/v1beta1}
+     * ClusterTrustBundles (a beta API, off by default).
+     */
+    public Builder trustClusterTrustBundles() {
+      this.clusterTrustBundles = true;
       return this;
     }
 
@@ -242,8 +256,22 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       }
       CertificateIssuer issuer = CertificateIssuer.builder(client, id, signerName)
           .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).clock(clock).build();
-      ConfigMapTrustSource trust = ConfigMapTrustSource.builder(client, id.namespace(), bundleConfigMap)
-          .key(bundleKey).clock(clock).build();
+      TrustSource trust;
+      Runnable startTrust;
+      Runnable stopTrust;
+      if (clusterTrustBundles) {
+        ClusterTrustBundleTrustSource ctb = ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock)
+            .build();
+        trust = ctb;
+        startTrust = ctb::start;
+        stopTrust = ctb::close;
+      } else {
+        ConfigMapTrustSource cm = ConfigMapTrustSource.builder(client, id.namespace(), bundleConfigMap)
+            .key(bundleKey).clock(clock).build();
+        trust = cm;
+        startTrust = cm::start;
+        stopTrust = cm::close;
+      }
       int n = INSTANCES.incrementAndGet();
       ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
         Thread t = new Thread(r, "kube-mtls-" + n);
@@ -255,14 +283,14 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       try {
         manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
             .clock(clock).policy(policy).listener(listener).build();
-        trust.start();
+        startTrust.run();
         manager.start();
       } catch (RuntimeException e) {
-        trust.close();
+        stopTrust.run();
         scheduler.shutdownNow();
         throw e;
       }
-      return new KubeMtls(id, trust, manager, scheduler);
+      return new KubeMtls(id, stopTrust, manager, scheduler);
     }
   }
 

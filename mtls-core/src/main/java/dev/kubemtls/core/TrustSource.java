@@ -11,7 +11,8 @@ import java.util.Optional;
  * a certificate that is not a CA, a deleted ConfigMap) never replaces a valid bundle; the source
  * keeps the previous one and tells its listeners of the problem instead. {@link #fixed} is a
  * bundle that never changes; {@link TrustPublisher} is one a program updates itself;
- * {@link ConfigMapTrustSource} follows a ConfigMap.
+ * {@link ConfigMapTrustSource} follows a ConfigMap; {@link ClusterTrustBundleTrustSource} follows
+ * the ClusterTrustBundles of a signer.
  */
 public interface TrustSource {
 

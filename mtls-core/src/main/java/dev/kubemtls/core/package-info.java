@@ -13,12 +13,15 @@
  * <p>How it is obtained: a {@link dev.kubemtls.core.CertificateIssuer} turns the workload identity
  * into a TlsIdentity: a fresh key ({@link dev.kubemtls.core.KeyAlgorithm}), a
  * CertificateSigningRequest, a watch until an approver and a signer have acted, and strict
- * validation of the result. {@link dev.kubemtls.core.TrustBundles} reads CAs from a ConfigMap.
+ * validation of the result. {@link dev.kubemtls.core.TrustBundles} reads CAs from a ConfigMap or
+ * merges those of the ClusterTrustBundles linked to a signer name.
  *
  * <p>When it changes: a {@link dev.kubemtls.core.CertificateManager} renews the identity at a
  * jittered point of its lifetime chosen by a {@link dev.kubemtls.core.RotationPolicy}, and follows
- * a {@link dev.kubemtls.core.TrustSource} (for example a
- * {@link dev.kubemtls.core.ConfigMapTrustSource}). Each renewal and each trust change publishes a
+ * a {@link dev.kubemtls.core.TrustSource}: a {@link dev.kubemtls.core.ConfigMapTrustSource} follows
+ * the bundle ConfigMap the signer publishes into each namespace, a
+ * {@link dev.kubemtls.core.ClusterTrustBundleTrustSource} the cluster-scoped ClusterTrustBundles
+ * ({@code certificates.k8s.io/v1beta1}, where the cluster serves them) linked to the signer name. Each renewal and each trust change publishes a
  * new snapshot, one generation later; material that fails validation is never published, and
  * failures keep the previous snapshot in service while they are retried.
  * {@link dev.kubemtls.core.KubeMtls} wires all of this for a pod in a few lines;

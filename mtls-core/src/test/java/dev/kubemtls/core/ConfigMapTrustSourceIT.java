@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -37,8 +36,9 @@ class ConfigMapTrustSourceIT {
   private String ns;
   private KubernetesClient workload;
   private ConfigMapTrustSource source;
-  private final List<TrustBundle> bundles = new CopyOnWriteArrayList<>();
-  private final List<MtlsException> problems = new CopyOnWriteArrayList<>();
+  private final RecordingTrustListener recorded = new RecordingTrustListener();
+  private final List<TrustBundle> bundles = recorded.bundles;
+  private final List<MtlsException> problems = recorded.problems;
 
   @BeforeEach
   void workloadWithLeastPrivilege() {
@@ -66,17 +66,7 @@ class ConfigMapTrustSourceIT {
 
   private ConfigMapTrustSource follow(KubernetesClient client) {
     source = ConfigMapTrustSource.builder(client, ns, CM).build();
-    source.subscribe(new TrustSource.Listener() {
-      @Override
-      public void onBundle(TrustBundle bundle) {
-        bundles.add(bundle);
-      }
-
-      @Override
-      public void onProblem(MtlsException problem) {
-        problems.add(problem);
-      }
-    });
+    source.subscribe(recorded);
     return source;
   }
 

@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #start} joins the leader election on the Lease {@code leaseNamespace/leaseName} and
  * returns. The replica that acquires the Lease starts the CSR controller (approval and signing of
- * the CSRs with its signer name) and the {@link TrustBundlePublisher}; when it loses the Lease
+ * the CSRs with its signer name) and the {@link TrustBundlePublisher} (and, with
+ * {@code --cluster-trust-bundle=true}, the {@link ClusterTrustBundlePublisher}); when it loses the Lease
  * (it could not renew within the renew deadline) it stops both before another replica can take over,
  * which happens once the Lease expires, and it stands for election again. {@link #close} stops
  * acting and releases the Lease so that a standby takes over at its next retry.
@@ -53,6 +54,7 @@ public final class Signer implements AutoCloseable {
   private final Object lock = new Object();
   private CsrController controller;
   private TrustBundlePublisher publisher;
+  private ClusterTrustBundlePublisher clusterPublisher;
   private CaKeeper keeper;
   private CompletableFuture<?> election;
   private boolean leading;
@@ -79,6 +81,8 @@ public final class Signer implements AutoCloseable {
    * @param config the configuration
    * @param ca     the CA; its validity policy is replaced by the configuration's
    * @param clock  the time source for condition timestamps and certificates
+   * @throws IllegalStateException if the configuration asks for a ClusterTrustBundle and the
+   *     cluster does not serve the API
    */
   public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
       InstantSource clock) {
@@ -88,6 +92,10 @@ public final class Signer implements AutoCloseable {
   /** As {@link #start(KubernetesClient, SignerConfig, CertificateAuthority, InstantSource)}, reporting to {@code listener}. */
   public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
       InstantSource clock, SignerListener listener) {
+    if (Objects.requireNonNull(config, "config").clusterTrustBundle()) {
+      // Fail at once, not as a publisher retrying forever once elected.
+      ClusterTrustBundlePublisher.requireServed(Objects.requireNonNull(client, "client"));
+    }
     Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
         Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
         Objects.requireNonNull(listener, "listener"));
@@ -151,6 +159,10 @@ public final class Signer implements AutoCloseable {
           config.namespaceLabel(), List.of(ca.certificate()));
       keeper = new CaKeeper(client, config, ca, clock, new SecureRandom(), listener);
       keeper.onBundle(publisher::setBundle);
+      if (config.clusterTrustBundle()) {
+        clusterPublisher = new ClusterTrustBundlePublisher(client, config.signerName(), List.of(ca.certificate()));
+        keeper.onBundle(clusterPublisher::setBundle);
+      }
       // Resumes a CA rotation where the previous leader left it (a few API calls).
       keeper.start();
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
@@ -158,6 +170,9 @@ public final class Signer implements AutoCloseable {
       leading = true;
       // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
       publisher.start();
+      if (clusterPublisher != null) {
+        clusterPublisher.start();
+      }
       controller.start();
     }
   }
@@ -165,6 +180,7 @@ public final class Signer implements AutoCloseable {
   private void stopLeading() {
     CsrController c;
     TrustBundlePublisher p;
+    ClusterTrustBundlePublisher cp;
     CaKeeper k;
     synchronized (lock) {
       if (!leading) {
@@ -173,15 +189,20 @@ public final class Signer implements AutoCloseable {
       leading = false;
       c = controller;
       p = publisher;
+      cp = clusterPublisher;
       k = keeper;
       controller = null;
       publisher = null;
+      clusterPublisher = null;
       keeper = null;
     }
     LOG.info("{}: no longer leader; stopped acting", config.identity());
     c.close();
     k.close();
     p.close();
+    if (cp != null) {
+      cp.close();
+    }
   }
 
   /** Stops acting, releases the Lease and leaves the election. */

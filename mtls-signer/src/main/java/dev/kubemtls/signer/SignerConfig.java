@@ -43,12 +43,14 @@ import java.util.regex.Pattern;
  * @param caPropagationDelay  how long a new CA is in the published bundle before it signs
  * @param caRetentionMargin   how long a former CA stays trusted beyond the maximum certificate
  *                            lifetime after its last signature (a margin for clock skew)
+ * @param clusterTrustBundle  whether the leader also publishes the bundle as a ClusterTrustBundle
+ *                            linked to the signer name ({@link ClusterTrustBundlePublisher})
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
-    int workers, Duration caPropagationDelay, Duration caRetentionMargin) {
+    int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle) {
 
   private static final Pattern SIGNER_NAME = Pattern.compile("([a-z0-9.-]+)/([A-Za-z0-9._/-]+)");
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
@@ -98,7 +100,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** how long a new CA is trusted before it signs. */
     CA_PROPAGATION_DELAY("ca-propagation-delay", "5m", "how long a new CA is trusted before it signs"),
     /** extra time a former CA stays trusted beyond the max TTL. */
-    CA_RETENTION_MARGIN("ca-retention-margin", "5m", "extra time a former CA stays trusted beyond --max-ttl");
+    CA_RETENTION_MARGIN("ca-retention-margin", "5m", "extra time a former CA stays trusted beyond --max-ttl"),
+    /** also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1): true or false. */
+    CLUSTER_TRUST_BUNDLE("cluster-trust-bundle", "false",
+        "also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1, beta): true or false");
 
     private final String flag;
     private final String defaultValue;
@@ -278,13 +283,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       throw new IllegalArgumentException(Flag.WORKERS.flag() + " must be a number, was '" + values.get(Flag.WORKERS)
           + "'", e);
     }
+    boolean clusterTrustBundle = switch (values.get(Flag.CLUSTER_TRUST_BUNDLE).toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(Flag.CLUSTER_TRUST_BUNDLE.flag() + " must be true or false, was '"
+          + values.get(Flag.CLUSTER_TRUST_BUNDLE) + "'");
+    };
     return new SignerConfig(signerName, caNamespace, values.get(Flag.CA_SECRET_NAME),
         values.get(Flag.BUNDLE_CONFIGMAP), values.get(Flag.BUNDLE_KEY), values.get(Flag.NAMESPACE_LABEL), validity,
         mode, values.get(Flag.TRUST_DOMAIN), values.get(Flag.CLUSTER_DOMAIN),
         values.getOrDefault(Flag.LEASE_NAMESPACE, caNamespace), values.get(Flag.LEASE_NAME), identity,
         duration(values, Flag.LEASE_DURATION), duration(values, Flag.RENEW_DEADLINE),
         duration(values, Flag.RETRY_PERIOD), workers, duration(values, Flag.CA_PROPAGATION_DELAY),
-        duration(values, Flag.CA_RETENTION_MARGIN));
+        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle);
   }
 
   /** Parses {@code 90s}, {@code 10m}, {@code 24h}, {@code 500ms}, {@code 7d} or ISO-8601 ({@code PT1H}). */
@@ -327,7 +338,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     return b != null && !b.isBlank() ? b : null;
   }
 
-  private static void requireSignerName(String signerName) {
+  /** Checks a signer name as {@link Flag#SIGNER_NAME} needs it. */
+  static String requireSignerName(String signerName) {
     Objects.requireNonNull(signerName, Flag.SIGNER_NAME.flag());
     Matcher m = SIGNER_NAME.matcher(signerName);
     if (!m.matches() || signerName.length() > 571) {
@@ -340,6 +352,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
           + "': the kubernetes.io domain is reserved for the built-in signers");
     }
     KubernetesNames.requireDnsSubdomain(Flag.SIGNER_NAME.flag() + " domain", domain);
+    return signerName;
   }
 
   private static void requireLabel(String label) {
@@ -380,6 +393,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private int workers = 2;
     private Duration caPropagationDelay = Duration.ofMinutes(5);
     private Duration caRetentionMargin = Duration.ofMinutes(5);
+    private boolean clusterTrustBundle;
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -458,12 +472,18 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** Whether the leader also publishes a ClusterTrustBundle ({@code --cluster-trust-bundle}); off by default. */
+    public Builder clusterTrustBundle(boolean publish) {
+      this.clusterTrustBundle = publish;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
-          renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin);
+          renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle);
     }
   }
 }

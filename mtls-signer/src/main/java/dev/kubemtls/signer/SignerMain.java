@@ -17,7 +17,8 @@ import java.util.concurrent.CountDownLatch;
  * environment variables, connects with the in-cluster configuration (or {@code KUBECONFIG} outside
  * a cluster), loads the CA from its Secret and runs a {@link Signer} replica until the JVM is
  * stopped. {@code --help} lists the flags. Configuration errors exit with status 2 and a message
- * that names the flag; a CA that cannot be loaded exits with status 1.
+ * that names the flag; a CA that cannot be loaded, or {@code --cluster-trust-bundle=true} on a
+ * cluster that does not serve ClusterTrustBundles, exits with status 1.
  */
 public final class SignerMain {
 
@@ -48,6 +49,11 @@ public final class SignerMain {
       signer = start(client, config, SignerListener.NONE);
     } catch (InvalidMaterialException | KubernetesClientException e) {
       System.err.println("kube-mtls signer: cannot load the CA: " + e.getMessage());
+      client.close();
+      System.exit(1);
+      return;
+    } catch (IllegalStateException e) {
+      System.err.println("kube-mtls signer: cannot start: " + e.getMessage());
       client.close();
       System.exit(1);
       return;

@@ -1,13 +1,12 @@
 package dev.kubemtls.signer;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.signer.internal.Publishing;
 import dev.kubemtls.signer.internal.WorkQueue;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -74,7 +73,7 @@ public final class TrustBundlePublisher implements AutoCloseable {
     }
     this.labelKey = namespaceLabel.substring(0, eq);
     this.labelValue = namespaceLabel.substring(eq + 1);
-    this.bundlePem = encode(bundle);
+    this.bundlePem = Publishing.encode(bundle);
   }
 
   /**
@@ -93,8 +92,8 @@ public final class TrustBundlePublisher implements AutoCloseable {
       configMaps = client.configMaps().inAnyNamespace().withField("metadata.name", configMapName)
           .runnableInformer(0);
     }
-    namespaces.addEventHandler(handler(ns -> ns.getMetadata().getName()));
-    configMaps.addEventHandler(handler(cm -> cm.getMetadata().getNamespace()));
+    namespaces.addEventHandler(Publishing.enqueue(queue, ns -> ns.getMetadata().getName()));
+    configMaps.addEventHandler(Publishing.enqueue(queue, cm -> cm.getMetadata().getNamespace()));
     // ConfigMaps first, so that an opted-in namespace is compared with its existing ConfigMap.
     return configMaps.start().toCompletableFuture().thenCompose(v -> namespaces.start().toCompletableFuture())
         .whenComplete((ok, error) -> {
@@ -106,7 +105,7 @@ public final class TrustBundlePublisher implements AutoCloseable {
 
   /** Replaces the published CA certificates (e.g. during a CA rotation) and republishes them everywhere. */
   public void setBundle(List<X509Certificate> bundle) {
-    String pem = encode(bundle);
+    String pem = Publishing.encode(bundle);
     SharedIndexInformer<Namespace> ns;
     synchronized (lock) {
       bundlePem = pem;
@@ -122,25 +121,6 @@ public final class TrustBundlePublisher implements AutoCloseable {
     synchronized (lock) {
       return bundlePem;
     }
-  }
-
-  private <T> ResourceEventHandler<T> handler(java.util.function.Function<T, String> namespaceOf) {
-    return new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(T obj) {
-        queue.add(namespaceOf.apply(obj));
-      }
-
-      @Override
-      public void onUpdate(T oldObj, T newObj) {
-        queue.add(namespaceOf.apply(newObj));
-      }
-
-      @Override
-      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        queue.add(namespaceOf.apply(obj));
-      }
-    };
   }
 
   private WorkQueue.Outcome reconcile(String namespace) {
@@ -170,26 +150,9 @@ public final class TrustBundlePublisher implements AutoCloseable {
       LOG.info("repaired the trust bundle in ConfigMap {}/{}", namespace, configMapName);
       return WorkQueue.Outcome.DONE;
     } catch (KubernetesClientException e) {
-      if (e.getCode() == 409) {
-        // Created or changed meanwhile: the informer brings the new state, and the key comes back.
-        return WorkQueue.Outcome.RETRY_NOW;
-      }
-      if (e.getCode() == 404) {
-        // The namespace is gone, or the ConfigMap was deleted between cache and update.
-        return WorkQueue.Outcome.RETRY_NOW;
-      }
-      LOG.warn("cannot publish the trust bundle to {}/{}: {} {}", namespace, configMapName, e.getCode(),
-          e.getMessage());
-      return WorkQueue.Outcome.RETRY_BACKOFF;
+      // A 404 may also mean that the namespace is gone.
+      return Publishing.afterFailure(e, "ConfigMap " + namespace + "/" + configMapName, LOG);
     }
-  }
-
-  private static String encode(List<X509Certificate> bundle) {
-    Objects.requireNonNull(bundle, "bundle");
-    if (bundle.isEmpty()) {
-      throw new IllegalArgumentException("the trust bundle needs at least one CA certificate");
-    }
-    return Pem.encodeCertificates(List.copyOf(bundle));
   }
 
   /** Stops watching and publishing. */

@@ -2,6 +2,7 @@ package dev.kubemtls.signer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.core.ClusterTrustBundleTrustSource;
 import dev.kubemtls.core.KubeMtls;
 import dev.kubemtls.core.ManagerListener;
 import dev.kubemtls.core.MtlsMaterial;
@@ -31,6 +32,7 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -38,8 +40,10 @@ import org.junit.jupiter.api.Test;
  * A full CA rotation on the real control plane while a workload keeps renewing: the new CA is
  * trusted before it signs, signs only after the propagation delay (also across a change of leader
  * in the middle of the rotation), and the old CA leaves the bundle only after the longest
- * certificate it signed has expired. The signer acts with a copy of the shipped RBAC
- * ({@code deploy/signer-rbac.yaml}, names changed so it does not meet the other tests' signer).
+ * certificate it signed has expired. The ClusterTrustBundle of the signer name changes together with
+ * the bundle ConfigMap, and a workload following it sees A, then A and B, then B. The signer acts
+ * with a copy of the shipped RBAC ({@code deploy/signer-rbac.yaml}, names changed so it does not
+ * meet the other tests' signer).
  */
 class CaRotationIT {
 
@@ -60,6 +64,7 @@ class CaRotationIT {
   private final List<Renewal> renewals = new CopyOnWriteArrayList<>();
   private final List<String> invalidSnapshots = new CopyOnWriteArrayList<>();
   private final List<Double> scheduledFractions = new CopyOnWriteArrayList<>();
+  private final List<TrustBundle> ctbBundles = new CopyOnWriteArrayList<>();
 
   @Test
   void rotatesWithOverlapAcrossALeaderChangeWhileAWorkloadKeepsRenewing() throws Exception {
@@ -74,6 +79,8 @@ class CaRotationIT {
     KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
     Signer first = SignerMain.start(signerClient, config("rotation-1"), listener());
     KubeMtls workload = null;
+    ClusterTrustBundleTrustSource ctbSource = null;
+    KubernetesClient ctbClient = null;
     Signer second = null;
     try {
       Awaitility.await("first signer leads").atMost(Duration.ofSeconds(30)).until(first::isLeader);
@@ -88,6 +95,10 @@ class CaRotationIT {
           .signerName(SIGNER).issuanceTimeout(Duration.ofSeconds(30)).listener(recorder()).start();
       MtlsMaterial initial = workload.awaitReady(Duration.ofSeconds(60));
       assertThat(issuer(initial)).isEqualTo(caA.certificate().getSubjectX500Principal());
+      ctbClient = cp.clientFor(wl, "web", pod);
+      ctbSource = ClusterTrustBundleTrustSource.builder(ctbClient, SIGNER).build();
+      ctbSource.subscribe(ctbBundles::add);
+      assertThat(ctbSource.start().get(30, TimeUnit.SECONDS).certificates()).containsExactly(caA.certificate());
 
       // The operator writes a new CA: it is trusted at once, next to the old one.
       CertificateAuthority caB = SignerMain.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
@@ -99,6 +110,12 @@ class CaRotationIT {
       KubeMtls w = workload;
       Awaitility.await("the workload trusts A and B").atMost(Duration.ofSeconds(20))
           .until(() -> w.current().trust().certificates().size() == 2);
+      assertThat(ctbPem(admin)).as("the ClusterTrustBundle holds A and B, as the ConfigMap")
+          .isEqualTo(admin.configMaps().inNamespace(wl).withName("kube-mtls-ca-bundle").get().getData().get("ca.crt"));
+      ClusterTrustBundleTrustSource ctb = ctbSource;
+      Awaitility.await("the ClusterTrustBundle follower trusts A and B").atMost(Duration.ofSeconds(20))
+          .until(() -> java.util.Set.copyOf(ctb.current().certificates())
+              .equals(java.util.Set.of(caA.certificate(), caB.certificate())));
 
       // The leader goes away in the middle of the propagation; a new one resumes the stored plan.
       Instant switchAt = storedSwitchTime(admin);
@@ -115,6 +132,19 @@ class CaRotationIT {
           .until(() -> w.current().trust().certificates().size() == 1);
       assertThat(w.current().trust().certificates()).containsExactly(caB.certificate());
       Instant retiredAt = Instant.now();
+      Awaitility.await("A leaves the ClusterTrustBundle").atMost(Duration.ofSeconds(20))
+          .until(() -> ctb.current().certificates().equals(List.of(caB.certificate())));
+      assertThat(ctbPem(admin)).isEqualTo(dev.kubemtls.core.Pem.encodeCertificates(List.of(caB.certificate())));
+      // (The order of the CAs in the bundle may change when a new leader takes over; what is trusted may not.)
+      List<java.util.Set<X509Certificate>> trusted = new java.util.ArrayList<>();
+      for (TrustBundle b : ctbBundles) {
+        java.util.Set<X509Certificate> set = java.util.Set.copyOf(b.certificates());
+        if (trusted.isEmpty() || !trusted.get(trusted.size() - 1).equals(set)) {
+          trusted.add(set);
+        }
+      }
+      assertThat(trusted).as("A, then A and B, then B").containsExactly(java.util.Set.of(caA.certificate()),
+          java.util.Set.of(caA.certificate(), caB.certificate()), java.util.Set.of(caB.certificate()));
 
       // At least five renewals, each on schedule, while all of this happened.
       Awaitility.await("five renewals").atMost(Duration.ofSeconds(120)).until(() -> renewals.size() >= 5);
@@ -145,6 +175,10 @@ class CaRotationIT {
       }
       assertThat(invalidSnapshots).as("every published snapshot chains to its own trust bundle").isEmpty();
     } finally {
+      if (ctbSource != null) {
+        ctbSource.close();
+        ctbClient.close();
+      }
       if (workload != null) {
         workload.close();
       }
@@ -160,7 +194,7 @@ class CaRotationIT {
         .validity(new ValidityPolicy(TTL, TTL, Duration.ofSeconds(1)))
         .lease(NS, "kube-mtls-signer", identity)
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
-        .caRotation(PROPAGATION, MARGIN).build();
+        .caRotation(PROPAGATION, MARGIN).clusterTrustBundle(true).build();
   }
 
   private SignerListener listener() {
@@ -219,6 +253,11 @@ class CaRotationIT {
         StandardCharsets.US_ASCII).strip());
   }
 
+  private static String ctbPem(KubernetesClient admin) {
+    return admin.certificates().v1beta1().clusterTrustBundles().withName(ClusterTrustBundlePublisher.bundleName(SIGNER))
+        .get().getSpec().getTrustBundle();
+  }
+
   private static javax.security.auth.x500.X500Principal issuer(MtlsMaterial m) {
     return m.identity().leaf().getIssuerX500Principal();
   }
@@ -239,6 +278,9 @@ class CaRotationIT {
           for (PolicyRule rule : role.getRules()) {
             if (rule.getResources().contains("signers")) {
               rule.setResourceNames(List.of(SIGNER));
+            }
+            if (rule.getResources().contains("clustertrustbundles") && !rule.getResourceNames().isEmpty()) {
+              rule.setResourceNames(List.of(ClusterTrustBundlePublisher.bundleName(SIGNER)));
             }
           }
         } else if (item instanceof ClusterRoleBinding binding) {

@@ -27,6 +27,23 @@ class SignerConfigTest {
     assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.STRICT);
     assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
     assertThat(c.identity()).isEqualTo("signer-0");
+    assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is opt-in").isFalse();
+  }
+
+  @Test
+  void theClusterTrustBundleIsTurnedOnByFlagOrEnvironmentAndTheFlagWins() {
+    List<String> required = List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls");
+    List<String> on = new java.util.ArrayList<>(required);
+    on.add("--cluster-trust-bundle=true");
+    assertThat(SignerConfig.parse(on, ENV).clusterTrustBundle()).isTrue();
+    assertThat(SignerConfig.parse(required, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_CLUSTER_TRUST_BUNDLE", "TRUE"))
+        .clusterTrustBundle()).isTrue();
+    List<String> off = new java.util.ArrayList<>(required);
+    off.add("--cluster-trust-bundle=false");
+    assertThat(SignerConfig.parse(off, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_CLUSTER_TRUST_BUNDLE", "true"))
+        .clusterTrustBundle()).isFalse();
+    assertThat(SignerConfig.builder("kube-mtls.dev/workload").clusterTrustBundle(true).build().clusterTrustBundle())
+        .isTrue();
   }
 
   @Test
@@ -55,6 +72,7 @@ class SignerConfigTest {
       "--workers=0                                                   | --workers",
       "--trust-domain=Upper.Case                                     | --trust-domain",
       "--unknown=1                                                   | unknown flag --unknown",
+      "--cluster-trust-bundle=yes                                    | --cluster-trust-bundle",
   })
   void badConfigurationNamesTheFlag(String arg, String flag) {
     List<String> args = new java.util.ArrayList<>(List.of(arg));

@@ -36,7 +36,8 @@ import org.awaitility.Awaitility;
 
 /**
  * The signer on the real control plane, set up once per test JVM as an operator would: the RBAC from
- * {@code deploy/}, the CA Secret, and signer replicas acting with their own ServiceAccount token.
+ * {@code deploy/}, the CA Secret, and signer replicas acting with their own ServiceAccount token,
+ * publishing the ClusterTrustBundle as well as the ConfigMaps.
  */
 final class SignerFixture {
 
@@ -90,6 +91,7 @@ final class SignerFixture {
         .validity(new ValidityPolicy(Duration.ofMinutes(1), Duration.ofHours(1), Duration.ofMinutes(5)))
         .lease(SIGNER_NS, "kube-mtls-signer", "replica-" + REPLICAS.incrementAndGet())
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
+        .clusterTrustBundle(true)
         .build();
     CertificateAuthority loaded = CertificateAuthority.fromSecret(
         client.secrets().inNamespace(SIGNER_NS).withName("kube-mtls-ca").get(), config.validity(),
