@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.regex.Pattern;
 
 /**
  * A {@link TrustSource} that follows the ClusterTrustBundles ({@code certificates.k8s.io/v1beta1})
@@ -45,11 +44,6 @@ import java.util.regex.Pattern;
  * stops it. The client stays the caller's.
  */
 public final class ClusterTrustBundleTrustSource extends InformerTrust<ClusterTrustBundle> {
-
-  private static final Pattern LABEL_KEY =
-      Pattern.compile("([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-          + "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
-  private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
 
   private final KubernetesClient client;
   private final String signerName;
@@ -130,13 +124,7 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<ClusterTr
       Objects.requireNonNull(labels, "labels");
       Map<String, String> checked = new LinkedHashMap<>();
       labels.forEach((key, value) -> {
-        if (key == null || key.length() > 316 || !LABEL_KEY.matcher(key).matches()) {
-          throw new IllegalArgumentException("label key '" + key + "' is not a valid Kubernetes label key");
-        }
-        if (value == null || value.length() > 63 || !LABEL_VALUE.matcher(value).matches()) {
-          throw new IllegalArgumentException("label value '" + value + "' of '" + key
-              + "' is not a valid Kubernetes label value");
-        }
+        KubernetesNames.requireLabel("label selector", key, value);
         checked.put(key, value);
       });
       this.labels.clear();

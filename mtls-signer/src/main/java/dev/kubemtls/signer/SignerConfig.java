@@ -54,8 +54,6 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
 
   private static final Pattern SIGNER_NAME = Pattern.compile("([a-z0-9.-]+)/([A-Za-z0-9._/-]+)");
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
-  private static final Pattern LABEL_KEY = Pattern.compile("([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?");
-  private static final Pattern LABEL_VALUE = Pattern.compile("([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
 
   /** The configuration flags, their environment variables and defaults. */
   public enum Flag {
@@ -358,11 +356,11 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
   private static void requireLabel(String label) {
     Objects.requireNonNull(label, Flag.NAMESPACE_LABEL.flag());
     int eq = label.indexOf('=');
-    if (eq <= 0 || !LABEL_KEY.matcher(label.substring(0, eq)).matches()
-        || !LABEL_VALUE.matcher(label.substring(eq + 1)).matches() || label.substring(eq + 1).length() > 63) {
+    if (eq <= 0) {
       throw new IllegalArgumentException(Flag.NAMESPACE_LABEL.flag() + " '" + label
           + "' must be key=value with a valid label key and value");
     }
+    KubernetesNames.requireLabel(Flag.NAMESPACE_LABEL.flag(), label.substring(0, eq), label.substring(eq + 1));
   }
 
   private static void requirePositive(Flag flag, Duration d) {
