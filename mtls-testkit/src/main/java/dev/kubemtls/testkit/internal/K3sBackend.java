@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,7 +61,7 @@ public final class K3sBackend {
     try {
       k3s.start();
     } catch (RuntimeException e) {
-      String logs = tail(safeLogs(k3s), 40);
+      String logs = ManagedProcess.lastLines(safeLogs(k3s), 40);
       k3s.stop();
       throw new ControlPlaneStartException("k3s from the image " + image + " did not start (startup timeout "
           + startupTimeout + "): " + e.getMessage() + ". Last lines of its log:\n" + logs + "\nFix: check that the"
@@ -106,11 +105,5 @@ public final class K3sBackend {
     } catch (RuntimeException e) {
       return "(logs unavailable: " + e.getMessage() + ")";
     }
-  }
-
-  private static String tail(String text, int lines) {
-    String[] all = text.split("\n");
-    return String.join("\n", Arrays.asList(all).subList(Math.max(0, all.length - lines), all.length)
-        .stream().map(l -> "    " + l).toList());
   }
 }

@@ -91,15 +91,20 @@ public final class ManagedProcess {
       byte[] buf = new byte[(int) (len - from)];
       f.seek(from);
       f.readFully(buf);
-      String[] all = new String(buf, StandardCharsets.UTF_8).split("\n");
-      List<String> out = new ArrayList<>();
-      for (int i = Math.max(0, all.length - lines); i < all.length; i++) {
-        out.add("    " + all[i]);
-      }
-      return String.join("\n", out);
+      return lastLines(new String(buf, StandardCharsets.UTF_8), lines);
     } catch (IOException e) {
       return "    (log unreadable: " + e.getMessage() + ")";
     }
+  }
+
+  /** The last {@code lines} lines of {@code text}, indented for quoting in an error message. */
+  public static String lastLines(String text, int lines) {
+    String[] all = text.split("\n");
+    List<String> out = new ArrayList<>();
+    for (int i = Math.max(0, all.length - lines); i < all.length; i++) {
+      out.add("    " + all[i]);
+    }
+    return String.join("\n", out);
   }
 
   public static void deleteRecursively(Path dir) {
