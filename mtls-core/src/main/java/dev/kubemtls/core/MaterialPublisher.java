@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;

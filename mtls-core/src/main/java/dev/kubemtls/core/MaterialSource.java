@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import java.util.Optional;
 
 /**
@@ -10,7 +11,7 @@ import java.util.Optional;
  * in order, after it has become current; a source never publishes material that failed validation.
  *
  * <p>The usual source is a {@link CertificateManager}; {@link MaterialPublisher} is a plain holder
- * for material obtained some other way (for example once, with {@link CertificateIssuer}).
+ * for material obtained some other way (for example once, with {@code CertificateIssuer}).
  */
 public interface MaterialSource {
 

@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import dev.kubemtls.core.internal.MaterialChecks;
 import java.util.Objects;
 

@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Instant;

@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -10,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * A {@link TrustSource} that holds whatever bundle was last {@linkplain #publish published}.
  *
  * <p>Use it to feed a {@link CertificateManager} from a place kube-mtls does not know (a file, a
- * secret store); {@link ConfigMapTrustSource} uses one internally. Publishing is serialized, so
+ * secret store); {@code ConfigMapTrustSource} uses one internally. Publishing is serialized, so
  * listeners see bundles and problems in order. Publishing a bundle with the same certificates as
  * the current one changes nothing and tells nobody, unless a problem was reported since the last
  * bundle: then listeners hear the bundle again, which tells them the problem is over.

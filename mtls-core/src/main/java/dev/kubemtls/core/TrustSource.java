@@ -1,5 +1,6 @@
 package dev.kubemtls.core;
 
+import dev.kubemtls.core.rotation.CertificateManager;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -11,7 +12,7 @@ import java.util.Optional;
  * a certificate that is not a CA, a deleted ConfigMap) never replaces a valid bundle; the source
  * keeps the previous one and tells its listeners of the problem instead. {@link #fixed} is a
  * bundle that never changes; {@link TrustPublisher} is one a program updates itself;
- * {@link ConfigMapTrustSource} follows a ConfigMap; {@link ClusterTrustBundleTrustSource} follows
+ * {@code ConfigMapTrustSource} follows a ConfigMap; {@code ClusterTrustBundleTrustSource} follows
  * the ClusterTrustBundles of a signer.
  */
 public interface TrustSource {

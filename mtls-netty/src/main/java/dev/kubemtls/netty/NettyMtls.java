@@ -1,7 +1,7 @@
 package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MaterialSource;
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.netty.internal.PeerAttributes;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.Future;

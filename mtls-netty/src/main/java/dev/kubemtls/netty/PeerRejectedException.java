@@ -1,12 +1,12 @@
 package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MtlsException;
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import java.util.Optional;
 
 /**
  * A peer completed the TLS handshake with a trusted certificate but was refused afterwards: it is not
- * in the {@link dev.kubemtls.core.PeerPolicy} allow-list, it sent no certificate where the policy
+ * in the {@link dev.kubemtls.core.peer.PeerPolicy} allow-list, it sent no certificate where the policy
  * needs one, or its certificate names more than one identity.
  *
  * <p>The connection is closed when this is raised; {@link NettyMtls#peerFuture} fails with it, so an

@@ -1,12 +1,12 @@
 package dev.kubemtls.netty;
 
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
  * A user event fired down a channel's pipeline once the TLS handshake has succeeded and the peer has
- * passed the {@link dev.kubemtls.core.PeerPolicy}.
+ * passed the {@link dev.kubemtls.core.peer.PeerPolicy}.
  *
  * <p>It follows Netty's own {@link io.netty.handler.ssl.SslHandshakeCompletionEvent}; application
  * handlers that must not act before the peer is known wait for this event (or for

@@ -1,8 +1,8 @@
 package dev.kubemtls.netty;
 
 import dev.kubemtls.core.MaterialSource;
-import dev.kubemtls.core.PeerPolicy;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.netty.internal.AlpnProtocols;
 import dev.kubemtls.netty.internal.ContextCache;

@@ -10,9 +10,9 @@
  * starts while it is current, and free it when its last connection has ended. TLS 1.3 is preferred
  * and TLS 1.2 with AEAD ECDHE suites the minimum; clients check the server's name as dialled.
  *
- * <p>After the handshake the peer's {@link dev.kubemtls.core.PeerIdentity} is on the channel
+ * <p>After the handshake the peer's {@link dev.kubemtls.core.peer.PeerIdentity} is on the channel
  * ({@link dev.kubemtls.netty.NettyMtls#peer}), checked against a
- * {@link dev.kubemtls.core.PeerPolicy}. A {@link dev.kubemtls.core.TlsListener} given to either
+ * {@link dev.kubemtls.core.peer.PeerPolicy}. A {@link dev.kubemtls.core.tls.TlsListener} given to either
  * builder hears each connection's handshake outcome, with failures classified. Everything under
  * {@code dev.kubemtls.netty.internal} is an implementation detail and may change without notice.
  */

@@ -3,7 +3,7 @@ package dev.kubemtls.netty;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.it.ShortLivedSigner;

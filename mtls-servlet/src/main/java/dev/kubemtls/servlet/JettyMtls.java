@@ -1,7 +1,7 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.MaterialSource;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
 import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;

@@ -1,6 +1,6 @@
 package dev.kubemtls.servlet;
 
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import java.security.Principal;
 import java.util.Objects;
 

@@ -7,7 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
-import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.testkit.TestCa;

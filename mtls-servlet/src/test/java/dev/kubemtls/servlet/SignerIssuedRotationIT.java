@@ -3,7 +3,7 @@ package dev.kubemtls.servlet;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.it.ShortLivedSigner;

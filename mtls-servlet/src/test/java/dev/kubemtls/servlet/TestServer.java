@@ -1,7 +1,7 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.MaterialSource;
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.TlsIdentity;
-import dev.kubemtls.core.TlsListener;
-import dev.kubemtls.core.TlsListener.HandshakeFailure;
-import dev.kubemtls.core.TlsListener.Side;
+import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.testing.RecordingTlsListener.Event;

@@ -1,8 +1,8 @@
 package dev.kubemtls.signer;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.KubernetesNames;
-import dev.kubemtls.core.SpiffeId;
+import dev.kubemtls.core.names.KubernetesNames;
+import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.Usages;
 import java.util.ArrayList;

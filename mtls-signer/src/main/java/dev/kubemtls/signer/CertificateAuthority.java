@@ -1,7 +1,7 @@
 package dev.kubemtls.signer;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.Usages;
 import io.fabric8.kubernetes.api.model.Secret;

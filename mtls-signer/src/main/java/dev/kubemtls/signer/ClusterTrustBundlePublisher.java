@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * Publishes the trust bundle, the PEM of every CA certificate workloads should trust, as one
  * ClusterTrustBundle ({@code certificates.k8s.io/v1beta1}) linked to the signer name, and keeps it
  * there: Kubernetes' own way for a signer to distribute its trust anchors, which workloads follow
- * with {@code dev.kubemtls.core.ClusterTrustBundleTrustSource} or mount with a
+ * with {@code dev.kubemtls.kubernetes.trust.ClusterTrustBundleTrustSource} or mount with a
  * {@code clusterTrustBundle} projected volume.
  *
  * <p>The bundle is cluster-scoped and named {@link #bundleName(String)}: the API server requires

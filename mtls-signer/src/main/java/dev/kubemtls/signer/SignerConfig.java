@@ -1,7 +1,7 @@
 package dev.kubemtls.signer;
 
-import dev.kubemtls.core.KubernetesNames;
-import dev.kubemtls.core.SpiffeId;
+import dev.kubemtls.core.names.KubernetesNames;
+import dev.kubemtls.core.peer.SpiffeId;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -2,13 +2,13 @@ package dev.kubemtls.signer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.core.ClusterTrustBundleTrustSource;
-import dev.kubemtls.core.KubeMtls;
-import dev.kubemtls.core.ManagerListener;
+import dev.kubemtls.kubernetes.trust.ClusterTrustBundleTrustSource;
+import dev.kubemtls.kubernetes.KubeMtls;
+import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TrustBundle;
-import dev.kubemtls.core.TrustBundles;
-import dev.kubemtls.core.WorkloadIdentity;
+import dev.kubemtls.kubernetes.trust.TrustBundles;
+import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.signer.internal.CaKeeper;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -134,7 +134,7 @@ class CaRotationIT {
       Instant retiredAt = Instant.now();
       Awaitility.await("A leaves the ClusterTrustBundle").atMost(Duration.ofSeconds(20))
           .until(() -> ctb.current().certificates().equals(List.of(caB.certificate())));
-      assertThat(ctbPem(admin)).isEqualTo(dev.kubemtls.core.Pem.encodeCertificates(List.of(caB.certificate())));
+      assertThat(ctbPem(admin)).isEqualTo(dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(caB.certificate())));
       // (The order of the CAs in the bundle may change when a new leader takes over; what is trusted may not.)
       List<java.util.Set<X509Certificate>> trusted = new java.util.ArrayList<>();
       for (TrustBundle b : ctbBundles) {
@@ -237,7 +237,7 @@ class CaRotationIT {
 
       private void check(MtlsMaterial m) {
         try {
-          SignerFixture.validate(m.identity().leaf(), dev.kubemtls.core.Pem.encodeCertificates(m.trust().certificates()));
+          SignerFixture.validate(m.identity().leaf(), dev.kubemtls.core.pki.Pem.encodeCertificates(m.trust().certificates()));
         } catch (Exception e) {
           invalidSnapshots.add(m.generation() + ": " + e.getMessage());
         }

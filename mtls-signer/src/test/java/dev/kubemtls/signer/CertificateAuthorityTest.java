@@ -194,7 +194,7 @@ class CertificateAuthorityTest {
     X509Certificate leaf = ca.sign(TestCsr.builder().dns("a.b.svc").pem(), SERVER_CLIENT, 3600);
     // A leaf certificate with any key: refused for not being a CA before the key is even compared.
     assertThatThrownBy(() -> CertificateAuthority.fromPem(
-        dev.kubemtls.core.Pem.encodeCertificates(List.of(leaf)), ca.privateKeyPem(), "Secret x/y", POLICY, clock,
+        dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(leaf)), ca.privateKeyPem(), "Secret x/y", POLICY, clock,
         random)).isInstanceOf(InvalidMaterialException.class).hasMessageContaining("is not a CA");
   }
 

@@ -1,6 +1,6 @@
 package dev.kubemtls.signer;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;

@@ -150,7 +150,7 @@ class SignerIT {
     assertThat(fx.issued.get(name)).containsExactly(first);
     // Even the admin cannot replace an issued certificate: the field is immutable once set.
     X509Certificate other = fx.ca.sign(TestCsr.builder().uri(web.spiffeId()).pem(), SERVER_CLIENT, 600);
-    done.getStatus().setCertificate(SignerFixture.b64(dev.kubemtls.core.Pem.encodeCertificates(List.of(other))));
+    done.getStatus().setCertificate(SignerFixture.b64(dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(other))));
     assertThatThrownBy(() -> fx.admin.certificates().v1().certificateSigningRequests().resource(done).updateStatus())
         .isInstanceOf(KubernetesClientException.class);
     // A status write carries the resourceVersion it was based on: a stale copy is refused with 409,

@@ -1,6 +1,6 @@
 package dev.kubemtls.signer;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.security.GeneralSecurityException;

@@ -2,7 +2,7 @@ package dev.kubemtls.signer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;

@@ -1,6 +1,6 @@
 package dev.kubemtls.samples;
 
-import dev.kubemtls.core.KubeMtls;
+import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.netty.NettyMtls;
 import dev.kubemtls.netty.ServerTls;
 import io.fabric8.kubernetes.client.KubernetesClient;

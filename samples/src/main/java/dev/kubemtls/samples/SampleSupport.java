@@ -1,9 +1,9 @@
 package dev.kubemtls.samples;
 
-import dev.kubemtls.core.KubeMtls;
-import dev.kubemtls.core.ManagerListener;
+import dev.kubemtls.kubernetes.KubeMtls;
+import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.MtlsMaterial;
-import dev.kubemtls.core.Role;
+import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -1,8 +1,8 @@
 package dev.kubemtls.samples;
 
-import dev.kubemtls.core.KubeMtls;
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.PeerPolicy;
+import dev.kubemtls.kubernetes.KubeMtls;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.netty.ClientTls;
 import dev.kubemtls.netty.NettyMtls;
 import dev.kubemtls.servlet.JettyMtls;

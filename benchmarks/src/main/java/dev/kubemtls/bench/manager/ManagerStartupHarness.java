@@ -1,7 +1,7 @@
 package dev.kubemtls.bench.manager;
 
-import dev.kubemtls.core.KubeMtls;
-import dev.kubemtls.core.WorkloadIdentity;
+import dev.kubemtls.kubernetes.KubeMtls;
+import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;

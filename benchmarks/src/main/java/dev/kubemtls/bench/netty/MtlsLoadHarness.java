@@ -51,7 +51,7 @@ import java.util.function.Supplier;
  * <ul>
  *   <li>{@code static}: a plain Netty {@link SslContext} built once with the same key (baseline);
  *   <li>{@code reloading}: kube-mtls {@link ServerTls}, one context per material generation;
- *   <li>{@code listened}: the same, with a {@link dev.kubemtls.core.TlsListener} that counts
+ *   <li>{@code listened}: the same, with a {@link dev.kubemtls.core.tls.TlsListener} that counts
  *       handshakes (the cost of reporting, against {@code reloading}'s {@code NO_OP});
  *   <li>{@code swapping}: one context with a key manager and trust manager that read the current
  *       snapshot per handshake (the java-spiffe / sslcontext-kickstart design).
@@ -71,9 +71,9 @@ public final class MtlsLoadHarness {
   private static final java.util.concurrent.atomic.LongAdder HANDSHAKES_SEEN =
       new java.util.concurrent.atomic.LongAdder();
   /** What a metrics binding would do: count each outcome. */
-  private static final dev.kubemtls.core.TlsListener HANDSHAKES = new dev.kubemtls.core.TlsListener() {
+  private static final dev.kubemtls.core.tls.TlsListener HANDSHAKES = new dev.kubemtls.core.tls.TlsListener() {
     @Override
-    public void handshakeSucceeded(Side side, java.util.Optional<dev.kubemtls.core.PeerIdentity> peer,
+    public void handshakeSucceeded(Side side, java.util.Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
         String protocol, String cipherSuite, java.time.Duration took) {
       HANDSHAKES_SEEN.increment();
     }

@@ -1,6 +1,6 @@
 package dev.kubemtls.bench.signer;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;

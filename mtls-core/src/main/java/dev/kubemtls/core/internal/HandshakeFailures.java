@@ -1,6 +1,6 @@
 package dev.kubemtls.core.internal;
 
-import dev.kubemtls.core.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertPathValidatorException.BasicReason;

@@ -1,7 +1,7 @@
 package dev.kubemtls.core.internal;
 
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.tls.TlsListener;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;

@@ -2,7 +2,7 @@ package dev.kubemtls.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.core.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateExpiredException;

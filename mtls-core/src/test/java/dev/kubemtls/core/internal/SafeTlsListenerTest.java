@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kubemtls.core.TlsListener;
-import dev.kubemtls.core.TlsListener.HandshakeFailure;
-import dev.kubemtls.core.TlsListener.Side;
+import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -23,7 +23,7 @@ class SafeTlsListenerTest {
     volatile boolean throwing = true;
 
     @Override
-    public void handshakeSucceeded(Side side, Optional<dev.kubemtls.core.PeerIdentity> peer,
+    public void handshakeSucceeded(Side side, Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
         String protocol, String cipherSuite, Duration took) {
       record("succeeded " + side + " " + protocol);
     }
@@ -34,7 +34,7 @@ class SafeTlsListenerTest {
     }
 
     @Override
-    public void requestRefused(HandshakeFailure reason, Optional<dev.kubemtls.core.PeerIdentity> peer,
+    public void requestRefused(HandshakeFailure reason, Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
         String detail) {
       record("refused " + reason);
     }

@@ -2,8 +2,8 @@ package dev.kubemtls.core.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.tls.TlsListener;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;

@@ -1,6 +1,6 @@
 package dev.kubemtls.netty.internal;
 
-import dev.kubemtls.core.PeerIdentity;
+import dev.kubemtls.core.peer.PeerIdentity;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.Future;

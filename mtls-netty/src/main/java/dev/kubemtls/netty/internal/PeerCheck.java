@@ -1,7 +1,7 @@
 package dev.kubemtls.netty.internal;
 
-import dev.kubemtls.core.PeerPolicy;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.TlsListener;
 import java.util.Objects;
 
 /**

@@ -1,10 +1,10 @@
 package dev.kubemtls.netty.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.PeerPolicy;
-import dev.kubemtls.core.TlsListener;
-import dev.kubemtls.core.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.internal.HandshakeFailures;
 import dev.kubemtls.netty.PeerRejectedException;
 import dev.kubemtls.netty.PeerVerifiedEvent;

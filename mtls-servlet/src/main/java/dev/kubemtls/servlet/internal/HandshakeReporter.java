@@ -1,8 +1,8 @@
 package dev.kubemtls.servlet.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.PeerIdentity;
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.internal.HandshakeFailures;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;

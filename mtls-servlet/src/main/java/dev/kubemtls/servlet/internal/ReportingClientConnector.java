@@ -1,6 +1,6 @@
 package dev.kubemtls.servlet.internal;
 
-import dev.kubemtls.core.TlsListener;
+import dev.kubemtls.core.tls.TlsListener;
 import javax.net.ssl.SSLEngine;
 import org.eclipse.jetty.io.ClientConnectionFactory;
 import org.eclipse.jetty.io.ClientConnector;

@@ -2,7 +2,7 @@ package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsException;
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.SignerConfig;

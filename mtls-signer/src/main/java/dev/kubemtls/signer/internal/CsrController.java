@@ -1,6 +1,6 @@
 package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.ApprovalDecision;
 import dev.kubemtls.signer.ApprovalPolicy;
 import dev.kubemtls.signer.CertificateAuthority;

@@ -1,7 +1,7 @@
 package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;

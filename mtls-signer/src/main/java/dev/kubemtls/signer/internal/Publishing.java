@@ -1,6 +1,6 @@
 package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.core.Pem;
+import dev.kubemtls.core.pki.Pem;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import java.security.cert.X509Certificate;

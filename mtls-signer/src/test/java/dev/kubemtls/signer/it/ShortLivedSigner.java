@@ -1,12 +1,12 @@
 package dev.kubemtls.signer.it;
 
-import dev.kubemtls.core.KubeMtls;
-import dev.kubemtls.core.ManagerListener;
+import dev.kubemtls.kubernetes.KubeMtls;
+import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
-import dev.kubemtls.core.Pem;
-import dev.kubemtls.core.RotationPolicy;
-import dev.kubemtls.core.WorkloadIdentity;
+import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.core.rotation.RotationPolicy;
+import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.Signer;

@@ -1,0 +1,765 @@
+package dev.kubemtls.core.rotation;
+
+import dev.kubemtls.core.CertificateDeniedException;
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MaterialPublisher;
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.internal.MaterialChecks;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.DoubleSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns one workload identity over time: obtains the first certificate, renews it before it
+ * expires, follows the trust bundle, and publishes each result as one immutable
+ * {@link MtlsMaterial} snapshot.
+ *
+ * <p>Who holds what: the manager holds the current snapshot (key, chain and trust together) and
+ * hands it to integrations through {@link #current()}, a volatile read. The snapshot changes in
+ * exactly two ways, each producing a new snapshot one generation later: a renewal replaces the
+ * identity (at a jittered point of the certificate's lifetime chosen by the {@link RotationPolicy},
+ * with a fresh key and CSR from the {@link IdentityIssuer}), and a change of the
+ * {@link TrustSource} replaces the trust bundle at once. Nothing is published that fails a check:
+ * a new identity must match its key and chain to the trust bundle, and a new bundle must still
+ * verify the current identity.
+ *
+ * <p>When the new trust bundle does not verify the current identity (a CA was dropped before this
+ * workload was re-issued by the new one) the manager keeps serving the old bundle, reports
+ * {@link ManagerListener#trustRejected}, holds the new bundle aside and starts a renewal soon. The
+ * renewal reconciles: an identity that chains to the held bundle is published together with it in
+ * one snapshot. A later bundle from the source replaces the held one.
+ *
+ * <p>When a renewal fails, the manager keeps serving the current material and retries with the
+ * policy's backoff (a denial waits longer). If the certificate reaches its {@code notAfter} first,
+ * the manager stops being {@linkplain #isReady() ready}, reports
+ * {@link ManagerListener#expired}, keeps retrying at the backoff cap and recovers by itself on the
+ * first success. {@link #current()} keeps returning the last snapshot in the meantime; check
+ * {@link #isReady()} to tell.
+ *
+ * <p>Time, threads and randomness are injected: an {@link InstantSource}, a
+ * {@link ScheduledExecutorService} (issuance blocks one of its threads while it waits for the
+ * signer; the manager never creates threads and never shuts the executor down) and a jitter source
+ * returning numbers in {@code [0, 1)}. {@link #close()} cancels scheduled work and interrupts an
+ * issuance in flight. Timers read the clock again at least every five seconds, so a clock that
+ * steps forward past {@code notAfter} is reported as an expiry, and renewed from, within seconds.
+ */
+public final class CertificateManager implements MaterialSource, Health, AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CertificateManager.class);
+
+  /**
+   * The longest a timer waits before reading the clock again. A scheduler counts its delays in its
+   * own (monotonic) time, so a wall clock that steps forward (NTP, a resumed VM) would otherwise go
+   * unnoticed until a delay computed before the step ran out: an expired certificate served and not
+   * reported for up to the rest of its lifetime.
+   */
+  static final Duration MAX_TIMER_STEP = Duration.ofSeconds(5);
+
+  /** Where a manager is in its life. */
+  public enum State {
+    /** Built, not started. */
+    NEW,
+    /** Started, no material published yet. */
+    STARTING,
+    /** Holds an unexpired certificate and a trust bundle. */
+    READY,
+    /** The current certificate has expired; renewal continues. */
+    EXPIRED,
+    /** Closed. */
+    CLOSED
+  }
+
+  /**
+   * A consistent view of the manager for probes and diagnostics.
+   *
+   * @param state               where the manager is
+   * @param generation          the current snapshot's generation, 0 before the first
+   * @param notAfter            the current certificate's expiry
+   * @param nextAttempt         when the next renewal or retry starts, empty while one runs
+   * @param consecutiveFailures failed attempts since the last success
+   * @param lastError           the last failure since the last success
+   * @param trustVersion        the source version of the trust bundle in use
+   * @param heldTrust           a newer bundle that the current identity does not chain to
+   * @param lastTrustProblem    the last trust problem since the last accepted bundle
+   */
+  public record Status(State state, long generation, Optional<Instant> notAfter, Optional<Instant> nextAttempt,
+      int consecutiveFailures, Optional<Exception> lastError, Optional<String> trustVersion,
+      Optional<String> heldTrust, Optional<MtlsException> lastTrustProblem) { }
+
+  private final IdentityIssuer issuer;
+  private final TrustSource trustSource;
+  private final InstantSource clock;
+  private final ScheduledExecutorService scheduler;
+  private final DoubleSupplier jitter;
+  private final RotationPolicy policy;
+  private final ManagerListener listener;
+  private final MaterialPublisher publisher = new MaterialPublisher();
+  private final CompletableFuture<MtlsMaterial> ready = new CompletableFuture<>();
+
+  // Guarded by this.
+  private boolean started;
+  private volatile boolean closed;
+  private TrustSource.Subscription trustSubscription;
+  private TrustBundle trust;
+  private TrustBundle heldTrust;
+  private TlsIdentity pendingIdentity;
+  private long identityGeneration;
+  private int failures;
+  private Exception lastError;
+  private MtlsException lastTrustProblem;
+  private Instant expiredAt;
+  private Timer renewalTask;
+  private Instant nextAttempt;
+  private Timer expiryTask;
+  private Thread issuing;
+  private boolean interruptedByClose;
+  private MtlsMaterial firstToAnnounce;
+
+  private CertificateManager(Builder b) {
+    this.issuer = b.issuer;
+    this.trustSource = b.trustSource;
+    this.clock = b.clock;
+    this.scheduler = b.scheduler;
+    this.jitter = b.jitter;
+    this.policy = b.policy;
+    this.listener = b.listener;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Starts obtaining the first certificate on the scheduler and subscribes to the trust source.
+   *
+   * @return completes with the first snapshot; failures are retried, so it completes exceptionally
+   *     only if the manager is closed first
+   * @throws IllegalStateException if already started or closed
+   */
+  public CompletableFuture<MtlsMaterial> start() {
+    synchronized (this) {
+      if (closed) {
+        throw new IllegalStateException("the certificate manager is closed");
+      }
+      if (started) {
+        throw new IllegalStateException("the certificate manager was already started");
+      }
+      started = true;
+      trustSubscription = trustSource.subscribe(new TrustSource.Listener() {
+        @Override
+        public void onBundle(TrustBundle bundle) {
+          onTrustBundle(bundle);
+        }
+
+        @Override
+        public void onProblem(MtlsException problem) {
+          onTrustProblem(problem);
+        }
+      });
+      trustSource.currentIfReady().ifPresent(b -> trust = b);
+      LOG.info("certificate manager starting: first issuance now, trust {}", trust == null ? "pending" : trust);
+      scheduleAttempt(clock.instant());
+    }
+    return ready.copy();
+  }
+
+  /**
+   * Waits, in real time, for the first snapshot.
+   *
+   * @throws MtlsException          if none arrived in time; its cause is the last failure
+   * @throws IllegalStateException  if not started, or closed before the first snapshot
+   * @throws InterruptedException   if interrupted while waiting
+   */
+  public MtlsMaterial awaitReady(Duration timeout) throws InterruptedException {
+    Objects.requireNonNull(timeout, "timeout");
+    synchronized (this) {
+      if (!started) {
+        throw new IllegalStateException("start() the certificate manager before waiting for it");
+      }
+    }
+    try {
+      return ready.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      Exception last;
+      synchronized (this) {
+        last = lastError;
+      }
+      throw new MtlsException("no certificate within " + timeout
+          + (last == null ? ": the first issuance has not finished" : ": the last attempt failed: " + last.getMessage()),
+          last);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("the certificate manager stopped before it was ready", e.getCause());
+    }
+  }
+
+  @Override
+  public MtlsMaterial current() {
+    return publisher.current();
+  }
+
+  @Override
+  public Optional<MtlsMaterial> currentIfReady() {
+    return publisher.currentIfReady();
+  }
+
+  @Override
+  public Subscription subscribe(MaterialListener materialListener) {
+    return publisher.subscribe(materialListener);
+  }
+
+  @Override
+  public boolean isReady() {
+    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    return m.isPresent() && !closed && clock.instant().isBefore(m.get().identity().notAfter());
+  }
+
+  @Override
+  public Optional<Duration> timeToExpiry() {
+    return publisher.currentIfReady().map(m -> Duration.between(clock.instant(), m.identity().notAfter()));
+  }
+
+  @Override
+  public synchronized Optional<Exception> lastError() {
+    return Optional.ofNullable(lastError);
+  }
+
+  /** A consistent view of the manager's state. */
+  public synchronized Status status() {
+    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    State state;
+    if (closed) {
+      state = State.CLOSED;
+    } else if (!started) {
+      state = State.NEW;
+    } else if (m.isEmpty()) {
+      state = State.STARTING;
+    } else {
+      state = isReady() ? State.READY : State.EXPIRED;
+    }
+    return new Status(state, m.map(MtlsMaterial::generation).orElse(0L),
+        m.map(x -> x.identity().notAfter()), Optional.ofNullable(nextAttempt), failures,
+        Optional.ofNullable(lastError), Optional.ofNullable(trust).map(TrustBundle::sourceVersion),
+        Optional.ofNullable(heldTrust).map(TrustBundle::sourceVersion), Optional.ofNullable(lastTrustProblem));
+  }
+
+  /**
+   * Cancels scheduled renewals, interrupts an issuance in flight and unsubscribes from the trust
+   * source. The last snapshot stays readable. Closing twice is harmless; the scheduler is not shut
+   * down.
+   */
+  @Override
+  public void close() {
+    TrustSource.Subscription subscription;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      cancel(renewalTask);
+      cancel(expiryTask);
+      renewalTask = null;
+      expiryTask = null;
+      nextAttempt = null;
+      if (issuing != null) {
+        interruptedByClose = true;
+        issuing.interrupt();
+      }
+      subscription = trustSubscription;
+      trustSubscription = null;
+      LOG.info("certificate manager closed");
+    }
+    if (subscription != null) {
+      subscription.close();
+    }
+    ready.completeExceptionally(new IllegalStateException("the certificate manager was closed"));
+  }
+
+  // ---- the renewal loop ----
+
+  private void attempt() {
+    long generation;
+    synchronized (this) {
+      if (closed || issuing != null) {
+        return;
+      }
+      issuing = Thread.currentThread();
+      renewalTask = null;
+      nextAttempt = null;
+      generation = identityGeneration + 1;
+      reportExpiryIfDue(clock.instant());
+    }
+    Instant began = clock.instant();
+    TlsIdentity identity = null;
+    Exception error = null;
+    boolean interrupted = false;
+    try {
+      identity = issuer.issue(generation);
+      if (identity == null) {
+        error = new InvalidMaterialException("the identity issuer returned nothing for generation " + generation);
+      }
+    } catch (InterruptedException e) {
+      interrupted = true;
+      error = e;
+    } catch (RuntimeException e) {
+      error = e;
+    }
+    synchronized (this) {
+      issuing = null;
+      if (interruptedByClose) {
+        Thread.interrupted(); // ours, from close(): do not leak it into the executor's next task
+        interruptedByClose = false;
+      } else if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+      if (closed) {
+        return;
+      }
+      if (error == null) {
+        accept(identity, generation, began);
+      } else {
+        fail(error);
+      }
+    }
+    announceFirst();
+  }
+
+  /** Completes the start() future, if the first snapshot was just published, without holding the lock. */
+  private void announceFirst() {
+    MtlsMaterial first;
+    synchronized (this) {
+      first = firstToAnnounce;
+      firstToAnnounce = null;
+    }
+    if (first != null) {
+      ready.complete(first);
+    }
+  }
+
+  /** Holds the lock. */
+  private void accept(TlsIdentity identity, long generation, Instant began) {
+    Instant now = clock.instant();
+    try {
+      if (identity.generation() != generation) {
+        throw new InvalidMaterialException("the issuer returned generation " + identity.generation()
+            + " when asked for " + generation);
+      }
+      if (!now.isBefore(identity.notAfter())) {
+        throw new InvalidMaterialException("the issuer returned an expired certificate: " + identity);
+      }
+      // The identity half of MtlsMaterial.validate(): never publish what an integration would refuse.
+      MaterialChecks.requireUsable(identity);
+    } catch (InvalidMaterialException e) {
+      fail(e);
+      return;
+    }
+    if (trust == null) {
+      // Keep it until the first bundle arrives (onTrustBundle publishes it); renew it on time anyway.
+      identityGeneration = generation;
+      pendingIdentity = identity;
+      succeeded();
+      listener(l -> l.issued(identity, Duration.between(began, now)));
+      LOG.info("issued {}; waiting for a trust bundle before publishing it", identity);
+      scheduleRenewal(identity, now);
+      return;
+    }
+    TrustBundle useTrust = trust;
+    boolean adoptsHeld = false;
+    if (heldTrust != null && chains(identity, heldTrust, now)) {
+      useTrust = heldTrust;
+      adoptsHeld = true;
+    } else {
+      try {
+        MaterialChecks.requireChainsTo(identity, trust, now);
+      } catch (InvalidMaterialException e) {
+        fail(e);
+        return;
+      }
+    }
+    identityGeneration = generation;
+    listener(l -> l.issued(identity, Duration.between(began, now)));
+    TrustBundle previousTrust = trust;
+    publishIdentity(identity, useTrust, now);
+    if (adoptsHeld) {
+      heldTrust = null;
+      lastTrustProblem = null;
+      TrustBundle adopted = useTrust;
+      listener(l -> l.trustChanged(previousTrust, adopted));
+      LOG.info("adopted the held trust bundle {} together with the renewed identity", adopted);
+    }
+  }
+
+  /** Holds the lock. Publishes a checked identity with a checked bundle. */
+  private void publishIdentity(TlsIdentity identity, TrustBundle bundle, Instant now) {
+    MtlsMaterial previous = publisher.currentIfReady().orElse(null);
+    MtlsMaterial next = new MtlsMaterial(identity, bundle,
+        previous == null ? 1 : previous.generation() + 1);
+    trust = bundle;
+    pendingIdentity = null;
+    publisher.publish(next);
+    Instant wasExpiredAt = expiredAt;
+    succeeded();
+    if (previous == null) {
+      LOG.info("ready: published {} with {}", identity, bundle);
+      listener(l -> l.ready(next));
+      firstToAnnounce = next; // completed outside the lock: callers' callbacks must not run under it
+    } else {
+      LOG.info("rotated to {}", identity);
+      listener(l -> l.rotated(previous, next));
+    }
+    if (wasExpiredAt != null) {
+      Duration downtime = Duration.between(wasExpiredAt, now);
+      LOG.info("recovered after {} without a valid certificate", downtime);
+      listener(l -> l.recovered(next, downtime));
+    }
+    scheduleRenewal(identity, now);
+    cancel(expiryTask);
+    expiryTask = schedule(() -> checkExpiry(identity), identity.notAfter());
+  }
+
+  private void succeeded() {
+    failures = 0;
+    lastError = null;
+    expiredAt = null;
+  }
+
+  /** Holds the lock. */
+  private void fail(Exception error) {
+    failures++;
+    lastError = error;
+    Instant now = clock.instant();
+    Optional<Instant> notAfter = publisher.currentIfReady().map(m -> m.identity().notAfter());
+    boolean denied = error instanceof CertificateDeniedException;
+    Instant next = policy.retryTime(now, notAfter, failures, denied, sample());
+    int attempt = failures;
+    if (denied) {
+      LOG.warn("certificate request denied (attempt {}), next attempt at {}: {}", attempt, next, error.getMessage());
+      listener(l -> l.denied((CertificateDeniedException) error, attempt, next));
+    } else {
+      LOG.warn("certificate renewal failed (attempt {}), next attempt at {}: {}", attempt, next, error.toString());
+      listener(l -> l.renewalFailed(error, attempt, next));
+    }
+    scheduleAttempt(next);
+  }
+
+  private void scheduleRenewal(TlsIdentity identity, Instant now) {
+    Instant at = policy.nextRenewal(identity, now, sample());
+    scheduleAttempt(at);
+    LOG.info("renewal of generation {} scheduled at {}", identity.generation(), at);
+    listener(l -> l.renewalScheduled(identity, at));
+  }
+
+  /** Holds the lock. Replaces any scheduled attempt. */
+  private void scheduleAttempt(Instant at) {
+    cancel(renewalTask);
+    nextAttempt = at;
+    renewalTask = schedule(this::attempt, at);
+  }
+
+  private void checkExpiry(TlsIdentity identity) {
+    synchronized (this) {
+      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      if (closed || m.isEmpty() || m.get().identity() != identity || expiredAt != null) {
+        return;
+      }
+      Instant now = clock.instant();
+      if (now.isBefore(identity.notAfter())) {
+        expiryTask = schedule(() -> checkExpiry(identity), identity.notAfter());
+        return;
+      }
+      reportExpiryIfDue(now);
+      if (renewalTask == null && issuing == null) {
+        scheduleAttempt(now);
+      }
+    }
+  }
+
+  /** Holds the lock. Reports the expiry of the published identity once, if {@code now} is past it. */
+  private void reportExpiryIfDue(Instant now) {
+    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    if (m.isEmpty() || expiredAt != null || now.isBefore(m.get().identity().notAfter())) {
+      return;
+    }
+    TlsIdentity identity = m.get().identity();
+    expiredAt = identity.notAfter();
+    LOG.error("certificate expired: {}; not ready until a renewal succeeds (last error: {})", identity,
+        lastError == null ? "none" : lastError.toString());
+    listener(l -> l.expired(identity));
+  }
+
+  // ---- trust ----
+
+  private void onTrustBundle(TrustBundle bundle) {
+    try {
+      updateTrust(bundle);
+    } finally {
+      announceFirst();
+    }
+  }
+
+  private void updateTrust(TrustBundle bundle) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      Instant now = clock.instant();
+      if (m.isEmpty()) {
+        trust = bundle;
+        heldTrust = null;
+        lastTrustProblem = null;
+        TlsIdentity pending = pendingIdentity;
+        if (pending != null) {
+          pendingIdentity = null;
+          if (!now.isBefore(pending.notAfter())) {
+            fail(new InvalidMaterialException("the identity waiting for a trust bundle expired: " + pending));
+          } else {
+            try {
+              MaterialChecks.requireChainsTo(pending, bundle, now);
+              publishIdentity(pending, bundle, now);
+            } catch (InvalidMaterialException e) {
+              fail(e);
+            }
+          }
+        }
+        return;
+      }
+      MtlsMaterial material = m.get();
+      if (material.trust().certificates().equals(bundle.certificates())) {
+        if (heldTrust != null) {
+          LOG.info("the trust source is back to the bundle in use; dropping the held bundle {}", heldTrust);
+          heldTrust = null;
+        }
+        if (lastTrustProblem != null) {
+          LOG.info("the trust source is back to the bundle in use; its problem is over");
+          lastTrustProblem = null;
+        }
+        return;
+      }
+      TlsIdentity identity = material.identity();
+      // Check the chain, not the clock: an expired identity must not block a trust change it chains to.
+      Instant at = now.isBefore(identity.notAfter()) ? now : identity.notAfter().minusMillis(1);
+      try {
+        MaterialChecks.requireChainsTo(identity, bundle, at);
+      } catch (InvalidMaterialException e) {
+        heldTrust = bundle;
+        MtlsException problem = new InvalidMaterialException("kept the trust bundle " + material.trust().sourceVersion()
+            + ": the current certificate does not chain to the new bundle " + bundle.sourceVersion()
+            + "; holding the new bundle until a renewed certificate chains to it", e);
+        lastTrustProblem = problem;
+        LOG.warn("{}", problem.getMessage());
+        listener(l -> l.trustRejected(problem));
+        renewSoon(now);
+        return;
+      }
+      MtlsMaterial next = material.withTrust(bundle);
+      trust = bundle;
+      heldTrust = null;
+      lastTrustProblem = null;
+      publisher.publish(next);
+      LOG.info("trust bundle changed to {}", bundle);
+      listener(l -> l.trustChanged(material.trust(), bundle));
+    }
+  }
+
+  /** Holds the lock. Brings the next renewal forward to within the first backoff step. */
+  private void renewSoon(Instant now) {
+    if (issuing != null) {
+      return;
+    }
+    Instant soon = now.plus(policy.failureBackoff(1, sample()));
+    if (nextAttempt == null || nextAttempt.isAfter(soon)) {
+      LOG.info("renewing early, at {}, to reconcile with the held trust bundle", soon);
+      scheduleAttempt(soon);
+    }
+  }
+
+  private void onTrustProblem(MtlsException problem) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      lastTrustProblem = problem;
+      LOG.warn("trust source problem, keeping the bundle in use: {}", problem.getMessage());
+      listener(l -> l.trustRejected(problem));
+    }
+  }
+
+  // ---- helpers ----
+
+  private static boolean chains(TlsIdentity identity, TrustBundle bundle, Instant at) {
+    try {
+      MaterialChecks.requireChainsTo(identity, bundle, at);
+      return true;
+    } catch (InvalidMaterialException e) {
+      return false;
+    }
+  }
+
+  private Timer schedule(Runnable task, Instant at) {
+    Timer timer = new Timer(task, at);
+    timer.arm();
+    return timer;
+  }
+
+  private static void cancel(Timer t) {
+    if (t != null) {
+      t.cancel();
+    }
+  }
+
+  /**
+   * Runs a task when the manager's clock reaches an instant. It waits on the scheduler in steps of
+   * at most {@link #MAX_TIMER_STEP}, reading the clock after each, so a clock that jumps is
+   * followed within a step.
+   */
+  private final class Timer {
+    private final Runnable task;
+    private final Instant at;
+    // Guarded by this timer.
+    private ScheduledFuture<?> step;
+    private boolean cancelled;
+
+    Timer(Runnable task, Instant at) {
+      this.task = task;
+      this.at = at;
+    }
+
+    void arm() {
+      long delay = Math.max(0, Duration.between(clock.instant(), at).toNanos());
+      boolean due = delay <= MAX_TIMER_STEP.toNanos();
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+        try {
+          step = scheduler.schedule(due ? this::fire : this::arm, due ? delay : MAX_TIMER_STEP.toNanos(),
+              TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+          LOG.error("the scheduler refused certificate manager work: was it shut down before close()?", e);
+        }
+      }
+    }
+
+    private void fire() {
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+      }
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        LOG.error("certificate manager task failed", e);
+      }
+    }
+
+    synchronized void cancel() {
+      cancelled = true;
+      if (step != null) {
+        step.cancel(false);
+      }
+    }
+  }
+
+  private double sample() {
+    double s = jitter.getAsDouble();
+    if (!(s >= 0.0 && s < 1.0)) {
+      throw new IllegalStateException("the jitter source returned " + s + ", outside [0, 1)");
+    }
+    return s;
+  }
+
+  private void listener(java.util.function.Consumer<ManagerListener> call) {
+    try {
+      call.accept(listener);
+    } catch (RuntimeException e) {
+      LOG.warn("a manager listener failed", e);
+    }
+  }
+
+  /** Options of a {@link CertificateManager}. */
+  public static final class Builder {
+    private IdentityIssuer issuer;
+    private TrustSource trustSource;
+    private InstantSource clock = InstantSource.system();
+    private ScheduledExecutorService scheduler;
+    private DoubleSupplier jitter;
+    private RotationPolicy policy = RotationPolicy.defaults();
+    private ManagerListener listener = ManagerListener.NO_OP;
+
+    private Builder() {}
+
+    /** Obtains each identity (required). */
+    public Builder issuer(IdentityIssuer issuer) {
+      this.issuer = Objects.requireNonNull(issuer, "issuer");
+      return this;
+    }
+
+    /** The CAs to trust and their changes (required). */
+    public Builder trust(TrustSource trustSource) {
+      this.trustSource = Objects.requireNonNull(trustSource, "trustSource");
+      return this;
+    }
+
+    /** The clock for validity and scheduling; the system clock by default. */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Runs issuance and checks (required); it is not shut down by the manager. */
+    public Builder scheduler(ScheduledExecutorService scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /** Numbers in {@code [0, 1)} for jitter; a new {@link java.util.SplittableRandom} by default. */
+    public Builder jitter(DoubleSupplier jitter) {
+      this.jitter = Objects.requireNonNull(jitter, "jitter");
+      return this;
+    }
+
+    public Builder policy(RotationPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    public Builder listener(ManagerListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** @throws NullPointerException naming a required option that is missing */
+    public CertificateManager build() {
+      Objects.requireNonNull(issuer, "issuer is required");
+      Objects.requireNonNull(trustSource, "trust source is required");
+      Objects.requireNonNull(scheduler, "scheduler is required");
+      if (jitter == null) {
+        java.util.SplittableRandom random = new java.util.SplittableRandom();
+        jitter = () -> {
+          synchronized (random) {
+            return random.nextDouble();
+          }
+        };
+      }
+      return new CertificateManager(this);
+    }
+  }
+}

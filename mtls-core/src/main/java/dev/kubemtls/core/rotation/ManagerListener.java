@@ -1,0 +1,64 @@
+package dev.kubemtls.core.rotation;
+
+import dev.kubemtls.core.CertificateDeniedException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * What a {@link CertificateManager} tells the outside world: the hook for metrics, events and
+ * alerts. Every method has a no-op default; implement those you need.
+ *
+ * <p>Each outcome is reported once, by exactly one method, in the order it happened; methods are
+ * called on the manager's thread while it holds its lock, so they see a consistent state and must
+ * not block. An exception thrown by a listener is logged and otherwise ignored.
+ *
+ * <p>The sequence for a healthy workload is {@code issued, ready, renewalScheduled}, then
+ * {@code issued, rotated, renewalScheduled} at every renewal. A failed renewal reports
+ * {@code renewalFailed} (or {@code denied}) with the next retry time; if the certificate runs out
+ * first, {@code expired}; the next success reports {@code issued, rotated, recovered}.
+ */
+public interface ManagerListener {
+
+  /** The listener that ignores everything. */
+  ManagerListener NO_OP = new ManagerListener() { };
+
+  /** The issuer returned an identity that passed the manager's checks; {@code took} by the manager's clock. */
+  default void issued(TlsIdentity identity, Duration took) {}
+
+  /** The first snapshot was published: the manager is ready. */
+  default void ready(MtlsMaterial material) {}
+
+  /** A renewed identity replaced the previous one. */
+  default void rotated(MtlsMaterial previous, MtlsMaterial current) {}
+
+  /** The next renewal of {@code identity} will start at {@code at}. */
+  default void renewalScheduled(TlsIdentity identity, Instant at) {}
+
+  /**
+   * The {@code attempt}-th consecutive attempt failed (not a denial); the current material, if
+   * any, is still served, and the next attempt starts at {@code nextAttempt}.
+   */
+  default void renewalFailed(Exception error, int attempt, Instant nextAttempt) {}
+
+  /** The approver denied the {@code attempt}-th consecutive attempt; the next starts at {@code nextAttempt}. */
+  default void denied(CertificateDeniedException denial, int attempt, Instant nextAttempt) {}
+
+  /** The current certificate reached its {@code notAfter} without a replacement: no longer ready. */
+  default void expired(TlsIdentity identity) {}
+
+  /** After an expiry, a new identity was published; {@code downtime} since the expiry. */
+  default void recovered(MtlsMaterial material, Duration downtime) {}
+
+  /** A snapshot with a new trust bundle (and the same or a new identity) was published. */
+  default void trustChanged(TrustBundle previous, TrustBundle current) {}
+
+  /**
+   * A trust bundle was not used: the source reported a problem, or the current identity does not
+   * chain to the new bundle. The previous bundle stays in use.
+   */
+  default void trustRejected(MtlsException problem) {}
+}

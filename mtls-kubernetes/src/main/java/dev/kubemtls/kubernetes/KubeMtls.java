@@ -1,0 +1,317 @@
+package dev.kubemtls.kubernetes;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.names.KubernetesNames;
+import dev.kubemtls.core.pki.KeyAlgorithm;
+import dev.kubemtls.core.pki.Role;
+import dev.kubemtls.core.rotation.CertificateManager;
+import dev.kubemtls.core.rotation.Health;
+import dev.kubemtls.core.rotation.ManagerListener;
+import dev.kubemtls.core.rotation.RotationPolicy;
+import dev.kubemtls.kubernetes.csr.CertificateIssuer;
+import dev.kubemtls.kubernetes.trust.ClusterTrustBundleTrustSource;
+import dev.kubemtls.kubernetes.trust.ConfigMapTrustSource;
+import dev.kubemtls.kubernetes.trust.TrustBundles;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * mTLS for one pod in a few lines: the quick-start entry point that wires a
+ * {@link CertificateIssuer}, a {@link ConfigMapTrustSource} and a {@link CertificateManager}.
+ *
+ * <pre>{@code
+ * try (KubernetesClient client = new KubernetesClientBuilder().build();
+ *      KubeMtls tls = KubeMtls.forWorkload(client)
+ *          .services("orders")                      // SANs: orders, orders.<ns>, orders.<ns>.svc, ...
+ *          .signerName("kube-mtls.dev/workload")
+ *          .start()) {
+ *   tls.awaitReady(Duration.ofSeconds(60));
+ *   // hand `tls` (a MaterialSource) to mtls-netty or mtls-servlet
+ * }
+ * }</pre>
+ *
+ * <p>Who the workload is comes from the pod ({@link WorkloadIdentity#fromEnvironment}) unless
+ * {@link Builder#identity} says otherwise; the trust bundle is the signer's ConfigMap in the
+ * workload's own namespace ({@value #DEFAULT_BUNDLE_CONFIGMAP} by default), or, with
+ * {@link Builder#trustClusterTrustBundles()}, the ClusterTrustBundles linked to the signer name
+ * ({@link ClusterTrustBundleTrustSource}). The returned object is the {@link MaterialSource}
+ * integrations read, reports {@link Health}, and owns what it started: {@link #close()} stops the
+ * manager, the trust informer and the manager's two scheduler threads (the Kubernetes client stays
+ * the caller's).
+ */
+public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
+
+  /** The ConfigMap the kube-mtls signer publishes its CA bundle in. */
+  public static final String DEFAULT_BUNDLE_CONFIGMAP = "kube-mtls-ca-bundle";
+
+  private static final AtomicInteger INSTANCES = new AtomicInteger();
+
+  private final WorkloadIdentity identity;
+  private final Runnable stopTrust;
+  private final CertificateManager manager;
+  private final ScheduledExecutorService scheduler;
+
+  private KubeMtls(WorkloadIdentity identity, Runnable stopTrust, CertificateManager manager,
+      ScheduledExecutorService scheduler) {
+    this.identity = identity;
+    this.stopTrust = stopTrust;
+    this.manager = manager;
+    this.scheduler = scheduler;
+  }
+
+  /**
+   * Starts configuring the workload that {@code client} authenticates as (in a pod: its
+   * ServiceAccount token).
+   */
+  public static Builder forWorkload(KubernetesClient client) {
+    return new Builder(client);
+  }
+
+  /** Who this workload is, as named in its certificates. */
+  public WorkloadIdentity identity() {
+    return identity;
+  }
+
+  /** The manager behind this object, for its {@link CertificateManager#status() status}. */
+  public CertificateManager manager() {
+    return manager;
+  }
+
+  /**
+   * Blocks until the first certificate and the trust bundle are there.
+   *
+   * @throws MtlsException if issuance failed for good (e.g. denied) or {@code timeout} passed
+   */
+  public MtlsMaterial awaitReady(Duration timeout) throws InterruptedException {
+    return manager.awaitReady(timeout);
+  }
+
+  @Override
+  public MtlsMaterial current() {
+    return manager.current();
+  }
+
+  @Override
+  public Optional<MtlsMaterial> currentIfReady() {
+    return manager.currentIfReady();
+  }
+
+  @Override
+  public Subscription subscribe(MaterialListener listener) {
+    return manager.subscribe(listener);
+  }
+
+  @Override
+  public boolean isReady() {
+    return manager.isReady();
+  }
+
+  @Override
+  public Optional<Duration> timeToExpiry() {
+    return manager.timeToExpiry();
+  }
+
+  @Override
+  public Optional<Exception> lastError() {
+    return manager.lastError();
+  }
+
+  /** Stops renewing and following the bundle. Material already handed out stays usable. */
+  @Override
+  public void close() {
+    try {
+      manager.close();
+    } finally {
+      try {
+        stopTrust.run();
+      } finally {
+        scheduler.shutdownNow();
+      }
+    }
+  }
+
+  /** Options of a workload; {@link #signerName} is the only one without a default. */
+  public static final class Builder {
+    private final KubernetesClient client;
+    private WorkloadIdentity identity;
+    private List<String> services = List.of();
+    private Role role;
+    private String signerName;
+    private String bundleConfigMap = DEFAULT_BUNDLE_CONFIGMAP;
+    private String bundleKey = TrustBundles.DEFAULT_KEY;
+    private boolean clusterTrustBundles;
+    private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
+    private Duration lifetime = Duration.ofHours(24);
+    private Duration issuanceTimeout = Duration.ofMinutes(5);
+    private RotationPolicy policy = RotationPolicy.defaults();
+    private ManagerListener listener = ManagerListener.NO_OP;
+    private InstantSource clock = InstantSource.system();
+
+    private Builder(KubernetesClient client) {
+      this.client = Objects.requireNonNull(client, "client");
+    }
+
+    /** Who the workload is; by default read from the pod ({@link WorkloadIdentity#fromEnvironment}). */
+    public Builder identity(WorkloadIdentity identity) {
+      this.identity = Objects.requireNonNull(identity, "identity");
+      return this;
+    }
+
+    /** The Services this workload serves, for the pod-derived identity's DNS names. */
+    public Builder services(String... services) {
+      this.services = List.of(services);
+      return this;
+    }
+
+    /** Server, client or both; decides the certificate's usages. Both by default. */
+    public Builder role(Role role) {
+      this.role = Objects.requireNonNull(role, "role");
+      return this;
+    }
+
+    /** The signerName of the approver and signer, e.g. {@code kube-mtls.dev/workload}. Required. */
+    public Builder signerName(String signerName) {
+      this.signerName = Objects.requireNonNull(signerName, "signerName");
+      return this;
+    }
+
+    /** The name of the CA bundle ConfigMap in the workload's namespace. */
+    public Builder trustBundleConfigMap(String name) {
+      this.bundleConfigMap = KubernetesNames.requireDnsSubdomain("trustBundleConfigMap", name);
+      return this;
+    }
+
+    /** The ConfigMap key holding the PEM bundle; {@code ca.crt} by default. */
+    public Builder trustBundleKey(String key) {
+      this.bundleKey = Objects.requireNonNull(key, "key");
+      return this;
+    }
+
+    /**
+     * Trusts the CAs of the ClusterTrustBundles linked to {@link #signerName} (the kube-mtls signer
+     * publishes one with {@code --cluster-trust-bundle=true}) instead of the bundle ConfigMap; see
+     * {@link ClusterTrustBundleTrustSource}. The cluster must serve {@code certificates.k8s.io/v1beta1}
+     * ClusterTrustBundles (a beta API, off by default).
+     */
+    public Builder trustClusterTrustBundles() {
+      this.clusterTrustBundles = true;
+      return this;
+    }
+
+    public Builder keyAlgorithm(KeyAlgorithm keyAlgorithm) {
+      this.keyAlgorithm = Objects.requireNonNull(keyAlgorithm, "keyAlgorithm");
+      return this;
+    }
+
+    /**
+     * The lifetime to ask for ({@code expirationSeconds}, at least 600 s); the signer may shorten
+     * it. 24 hours by default.
+     */
+    public Builder certificateLifetime(Duration lifetime) {
+      this.lifetime = Objects.requireNonNull(lifetime, "lifetime");
+      return this;
+    }
+
+    /** How long one request may wait for approval and signature; five minutes by default. */
+    public Builder issuanceTimeout(Duration timeout) {
+      this.issuanceTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** When to renew and how to back off; {@link RotationPolicy#defaults()} by default. */
+    public Builder rotationPolicy(RotationPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /** Told of issuance, renewals, failures, expiry and trust changes (metrics, logs). */
+    public Builder listener(ManagerListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** The clock for validity checks and renewal times; the system clock by default. */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Validates the options, starts following the trust bundle and requests the first
+     * certificate. Returns at once; see {@link KubeMtls#awaitReady}.
+     *
+     * @throws IllegalArgumentException naming the option that is wrong
+     * @throws IllegalStateException    if no identity was given and this is not a pod
+     */
+    public KubeMtls start() {
+      if (signerName == null) {
+        throw new IllegalArgumentException("signerName is required: the signerName your cluster's kube-mtls"
+            + " signer handles, e.g. kube-mtls.dev/workload");
+      }
+      WorkloadIdentity id = identity;
+      if (id == null) {
+        WorkloadIdentity.Builder b = WorkloadIdentity.builderFromEnvironment(System::getenv,
+            WorkloadIdentity.SERVICE_ACCOUNT_DIR).services(services);
+        if (role != null) {
+          b.role(role);
+        }
+        id = b.build();
+      } else if (role != null && id.role() != role) {
+        id = id.toBuilder().role(role).build();
+      }
+      CertificateIssuer issuer = CertificateIssuer.builder(client, id, signerName)
+          .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).clock(clock).build();
+      TrustSource trust;
+      Runnable startTrust;
+      Runnable stopTrust;
+      if (clusterTrustBundles) {
+        ClusterTrustBundleTrustSource ctb = ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock)
+            .build();
+        trust = ctb;
+        startTrust = ctb::start;
+        stopTrust = ctb::close;
+      } else {
+        ConfigMapTrustSource cm = ConfigMapTrustSource.builder(client, id.namespace(), bundleConfigMap)
+            .key(bundleKey).clock(clock).build();
+        trust = cm;
+        startTrust = cm::start;
+        stopTrust = cm::close;
+      }
+      int n = INSTANCES.incrementAndGet();
+      ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
+        Thread t = new Thread(r, "kube-mtls-" + n);
+        t.setDaemon(true);
+        return t;
+      });
+      scheduler.setRemoveOnCancelPolicy(true);
+      CertificateManager manager;
+      try {
+        manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
+            .clock(clock).policy(policy).listener(listener).build();
+        startTrust.run();
+        manager.start();
+      } catch (RuntimeException e) {
+        stopTrust.run();
+        scheduler.shutdownNow();
+        throw e;
+      }
+      return new KubeMtls(id, stopTrust, manager, scheduler);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "KubeMtls[" + identity.spiffeId() + ", " + manager.status().state() + "]";
+  }
+
+}

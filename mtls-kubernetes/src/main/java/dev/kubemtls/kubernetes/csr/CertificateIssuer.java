@@ -1,0 +1,543 @@
+package dev.kubemtls.kubernetes.csr;
+
+import dev.kubemtls.core.CertificateDeniedException;
+import dev.kubemtls.core.CertificateFailedException;
+import dev.kubemtls.core.IssuanceTimeoutException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.pki.KeyAlgorithm;
+import dev.kubemtls.core.pki.Role;
+import dev.kubemtls.core.rotation.IdentityIssuer;
+import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
+import dev.kubemtls.kubernetes.internal.Pkcs10;
+import dev.kubemtls.core.names.SignerNames;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Obtains a workload certificate from the Kubernetes certificates.k8s.io/v1 API: the requesting
+ * half of kube-mtls, the Java counterpart of client-go's certificate manager.
+ *
+ * <p>Each {@link #issue(long)} generates a fresh key pair in memory, submits a PKCS#10 request as a
+ * {@code CertificateSigningRequest} (generated name {@code kube-mtls-<serviceAccount>-…}, the
+ * configured signerName, the usages of the {@link Role}, {@code expirationSeconds}), then watches
+ * that one object until an approver and a signer have acted. The watch resumes from the last seen
+ * resourceVersion after a dropped connection, and re-reads the object if history has been
+ * compacted, so no outcome is missed. What the signer wrote into {@code status.certificate} is
+ * untrusted: it is checked against the key, the requested names and usages, the clock and, when
+ * configured, the trust bundle before a {@link TlsIdentity} is returned. After success the CSR is
+ * deleted (configurable); denied and failed requests are left for {@code kubectl describe csr}.
+ *
+ * <p>The workload's ServiceAccount needs {@code create}, {@code get}, {@code watch} and, unless
+ * {@link Builder#deleteAfterIssue(boolean) deleteAfterIssue(false)}, {@code delete} on
+ * {@code certificatesigningrequests.certificates.k8s.io}. Approval and signing are somebody else's
+ * job (the kube-mtls signer); the API server records the requester's identity, which is what the
+ * approver trusts.
+ *
+ * <p>An issuer is immutable and thread-safe; concurrent calls make independent requests.
+ */
+public final class CertificateIssuer implements IdentityIssuer {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CertificateIssuer.class);
+
+  /** The shortest certificate lifetime the API server accepts. */
+  public static final Duration MIN_EXPIRATION = Duration.ofSeconds(600);
+
+  private static final long MAX_POLL_MILLIS = 1000;
+  private static final Duration FIRST_RETRY = Duration.ofMillis(200);
+  private static final Duration MAX_RETRY = Duration.ofSeconds(5);
+  private static final int MAX_FORBIDDEN = 4;
+
+  private final KubernetesClient client;
+  private final WorkloadIdentity identity;
+  private final String signerName;
+  private final KeyAlgorithm keyAlgorithm;
+  private final Duration expiration;
+  private final Duration timeout;
+  private final boolean deleteAfterIssue;
+  private final Supplier<TrustBundle> trustBundle;
+  private final InstantSource clock;
+  private final Duration clockSkew;
+  private final SecureRandom random;
+
+  private CertificateIssuer(Builder b) {
+    this.client = b.client;
+    this.identity = b.identity;
+    this.signerName = b.signerName;
+    this.keyAlgorithm = b.keyAlgorithm;
+    this.expiration = b.expiration;
+    this.timeout = b.timeout;
+    this.deleteAfterIssue = b.deleteAfterIssue;
+    this.trustBundle = b.trustBundle;
+    this.clock = b.clock;
+    this.clockSkew = b.clockSkew;
+    this.random = b.random;
+  }
+
+  /**
+   * Starts an issuer for {@code identity}, whose requests go to {@code signerName}.
+   *
+   * @param client a client authenticating as the workload itself (its ServiceAccount)
+   */
+  public static Builder builder(KubernetesClient client, WorkloadIdentity identity, String signerName) {
+    return new Builder(client, identity, signerName);
+  }
+
+  public WorkloadIdentity identity() {
+    return identity;
+  }
+
+  public String signerName() {
+    return signerName;
+  }
+
+  /**
+   * The CertificateSigningRequest this issuer would submit for {@code keyPair}, without a name
+   * (the API server generates it from {@code metadata.generateName}).
+   */
+  public CertificateSigningRequest csrFor(KeyPair keyPair) {
+    Objects.requireNonNull(keyPair, "keyPair");
+    String pem = Pkcs10.toPem(Pkcs10.create(identity, keyPair, keyAlgorithm));
+    String prefix = "kube-mtls-" + identity.serviceAccount() + "-";
+    if (prefix.length() > 200) {
+      prefix = prefix.substring(0, 199) + "-";
+    }
+    return new CertificateSigningRequestBuilder()
+        .withNewMetadata()
+          .withGenerateName(prefix)
+          .addToLabels("app.kubernetes.io/managed-by", "kube-mtls")
+        .endMetadata()
+        .withNewSpec()
+          .withRequest(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)))
+          .withSignerName(signerName)
+          .withUsages(identity.usages(keyAlgorithm))
+          .withExpirationSeconds(Math.toIntExact(expiration.toSeconds()))
+        .endSpec()
+        .build();
+  }
+
+  @Override
+  public TlsIdentity issue(long generation) throws InterruptedException {
+    if (generation < 1) {
+      throw new IllegalArgumentException("generation must be positive, was " + generation);
+    }
+    KeyPair keyPair = keyAlgorithm.generate(random);
+    Instant deadline = clock.instant().plus(timeout);
+    CertificateSigningRequest created = create(csrFor(keyPair));
+    String name = created.getMetadata().getName();
+    LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
+    CertificateSigningRequest issued =
+        await(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(), deadline);
+
+    String pem = decodeCertificate(name, issued.getStatus().getCertificate());
+    TrustBundle trust = trustBundle == null ? null : Objects.requireNonNull(trustBundle.get(),
+        "the trust bundle supplier returned null");
+    List<X509Certificate> chain = new IssuedCertificateValidator(identity, keyPair.getPublic(), trust, clockSkew)
+        .validate(name, pem, clock.instant());
+    X509Certificate leaf = chain.get(0);
+    LOG.info("CertificateSigningRequest {} issued: subject '{}', serial {}, notAfter {}", name,
+        leaf.getSubjectX500Principal().getName(), leaf.getSerialNumber().toString(16),
+        leaf.getNotAfter().toInstant());
+    if (deleteAfterIssue) {
+      delete(name);
+    }
+    return new TlsIdentity(keyPair.getPrivate(), chain, generation);
+  }
+
+  private CertificateSigningRequest create(CertificateSigningRequest csr) throws InterruptedException {
+    try {
+      return client.certificates().v1().certificateSigningRequests().resource(csr).create();
+    } catch (KubernetesClientException e) {
+      rethrowIfInterrupted(e);
+      String hint = e.getCode() == 403
+          ? " (the workload's ServiceAccount needs create, get, watch and delete on"
+              + " certificatesigningrequests.certificates.k8s.io)"
+          : "";
+      throw new MtlsException("could not create a CertificateSigningRequest for signer " + signerName
+          + " (HTTP " + e.getCode() + ")" + hint + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void delete(String name) {
+    try {
+      client.certificates().v1().certificateSigningRequests().withName(name).delete();
+    } catch (KubernetesClientException e) {
+      if (Thread.currentThread().isInterrupted()) {
+        return; // the identity is valid; a leftover CSR is garbage-collected by the cluster
+      }
+      LOG.warn("Could not delete the issued CertificateSigningRequest {} (HTTP {}); it is left for the"
+          + " cluster's CSR cleaner", name, e.getCode());
+    }
+  }
+
+  /** One thing the watch told us, tagged with the watch it came from. */
+  private record Event(int watchId, Watcher.Action action, CertificateSigningRequest csr, WatcherException closed) {}
+
+  private final class Waiter {
+    private final String name;
+    private final String uid;
+    private final Instant deadline;
+    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private int watchId;
+    private Watch watch;
+    private String resourceVersion;
+    private boolean approved;
+    private boolean needsResync;
+    private boolean historyGone;
+    private int closesWithoutEvent;
+    private int forbidden;
+    private Duration retryDelay = FIRST_RETRY;
+    private Instant retryAt;
+
+    Waiter(String name, String uid, String resourceVersion, Instant deadline) {
+      this.name = name;
+      this.uid = uid;
+      this.resourceVersion = resourceVersion;
+      this.deadline = deadline;
+    }
+
+    CertificateSigningRequest run() throws InterruptedException {
+      try {
+        startWatch();
+        while (true) {
+          Instant now = clock.instant();
+          if (!now.isBefore(deadline)) {
+            IssuanceTimeoutException.Stage stage = approved
+                ? IssuanceTimeoutException.Stage.SIGNATURE : IssuanceTimeoutException.Stage.APPROVAL;
+            LOG.warn("CertificateSigningRequest {} timed out after {} waiting for {}", name, timeout, stage);
+            throw new IssuanceTimeoutException(name, signerName, stage, timeout);
+          }
+          if (needsResync && !now.isBefore(retryAt)) {
+            Optional<CertificateSigningRequest> done = resync();
+            if (done.isPresent()) {
+              return done.get();
+            }
+            continue;
+          }
+          long waitMillis = Math.min(MAX_POLL_MILLIS, Duration.between(now, needsResync && retryAt.isBefore(deadline)
+              ? retryAt : deadline).toMillis());
+          Event e = events.poll(Math.max(1, waitMillis), TimeUnit.MILLISECONDS);
+          if (e == null || e.watchId() != watchId) {
+            continue;
+          }
+          if (e.action() == null || e.action() == Watcher.Action.ERROR) {
+            historyGone = e.closed() != null && e.closed().isHttpGone();
+            Duration delay = closesWithoutEvent++ == 0 ? Duration.ZERO : retryDelay;
+            LOG.info("Watch on CertificateSigningRequest {} closed ({}); re-reading it in {}", name,
+                e.closed() == null ? "error event" : historyGone ? "history compacted, 410 Gone"
+                    : e.closed().getMessage(), delay);
+            scheduleResync(delay);
+            continue;
+          }
+          closesWithoutEvent = 0;
+          retryDelay = FIRST_RETRY;
+          if (e.action() == Watcher.Action.BOOKMARK) {
+            resourceVersion = e.csr().getMetadata().getResourceVersion();
+            continue;
+          }
+          if (e.action() == Watcher.Action.DELETED) {
+            throw deleted();
+          }
+          Optional<CertificateSigningRequest> done = observe(e.csr());
+          if (done.isPresent()) {
+            return done.get();
+          }
+        }
+      } finally {
+        closeWatch();
+      }
+    }
+
+    /** Judges one version of the CSR: terminal outcomes throw or return, anything else waits. */
+    private Optional<CertificateSigningRequest> observe(CertificateSigningRequest csr) {
+      if (!uid.equals(csr.getMetadata().getUid())) {
+        LOG.warn("CertificateSigningRequest {} was replaced by another object with the same name", name);
+        throw new CertificateFailedException(name, "Replaced", "the request was deleted and replaced by"
+            + " another object with the same name (uid " + csr.getMetadata().getUid() + ", ours was " + uid + ")");
+      }
+      resourceVersion = csr.getMetadata().getResourceVersion();
+      var status = csr.getStatus();
+      List<CertificateSigningRequestCondition> conditions =
+          status == null || status.getConditions() == null ? List.of() : status.getConditions();
+      for (CertificateSigningRequestCondition c : conditions) {
+        if (!"True".equals(c.getStatus())) {
+          continue;
+        }
+        if ("Denied".equals(c.getType())) {
+          LOG.warn("CertificateSigningRequest {} was denied: {}: {}", name, c.getReason(), c.getMessage());
+          throw new CertificateDeniedException(name, c.getReason(), c.getMessage());
+        }
+        if ("Failed".equals(c.getType())) {
+          LOG.warn("CertificateSigningRequest {} failed: {}: {}", name, c.getReason(), c.getMessage());
+          throw new CertificateFailedException(name, c.getReason() == null || c.getReason().isBlank()
+              ? "Failed" : c.getReason(), c.getMessage() == null ? "" : c.getMessage());
+        }
+      }
+      boolean nowApproved = conditions.stream()
+          .anyMatch(c -> "Approved".equals(c.getType()) && "True".equals(c.getStatus()));
+      if (nowApproved && !approved) {
+        approved = true;
+        LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
+      }
+      if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
+        return Optional.of(csr);
+      }
+      return Optional.empty();
+    }
+
+    /** After a dropped watch: read the object as it is now, then watch again from there. */
+    private Optional<CertificateSigningRequest> resync() throws InterruptedException {
+      closeWatch();
+      CertificateSigningRequest current;
+      try {
+        current = client.certificates().v1().certificateSigningRequests().withName(name).get();
+      } catch (KubernetesClientException e) {
+        rethrowIfInterrupted(e);
+        LOG.info("Could not re-read CertificateSigningRequest {} (HTTP {}); retrying in {}", name, e.getCode(),
+            retryDelay);
+        scheduleResync(retryDelay);
+        return Optional.empty();
+      }
+      if (current == null) {
+        throw deleted();
+      }
+      Optional<CertificateSigningRequest> done = observe(current);
+      if (done.isPresent()) {
+        return done;
+      }
+      needsResync = false;
+      if (historyGone) {
+        // The API server no longer has history back to this object's version (e.g. its watch cache
+        // was rebuilt): watch from "now", which first replays the object's current state as ADDED.
+        resourceVersion = null;
+        historyGone = false;
+      }
+      startWatch();
+      return Optional.empty();
+    }
+
+    private void scheduleResync(Duration delay) {
+      closeWatch();
+      needsResync = true;
+      retryAt = clock.instant().plus(delay);
+      if (!delay.isZero()) {
+        Duration doubled = retryDelay.multipliedBy(2);
+        retryDelay = doubled.compareTo(MAX_RETRY) > 0 ? MAX_RETRY : doubled;
+      }
+    }
+
+    private void startWatch() throws InterruptedException {
+      int id = ++watchId;
+      try {
+        watch = client.certificates().v1().certificateSigningRequests()
+            .withField("metadata.name", name)
+            .watch(new ListOptionsBuilder().withResourceVersion(resourceVersion).withAllowWatchBookmarks(true)
+                .build(), new Watcher<>() {
+                  @Override
+                  public void eventReceived(Action action, CertificateSigningRequest csr) {
+                    events.add(new Event(id, action, csr, null));
+                  }
+
+                  @Override
+                  public void onClose(WatcherException cause) {
+                    events.add(new Event(id, null, null, cause));
+                  }
+                });
+      } catch (KubernetesClientException e) {
+        rethrowIfInterrupted(e);
+        watch = null;
+        LOG.info("Could not watch CertificateSigningRequest {} (HTTP {}); retrying in {}", name, e.getCode(),
+            retryDelay);
+        // RBAC changes reach the authorizer's cache with a delay: retry a few times before giving up.
+        if (e.getCode() == 403 && ++forbidden >= MAX_FORBIDDEN) {
+          throw new MtlsException("not allowed to watch CertificateSigningRequest " + name + " (the workload's"
+              + " ServiceAccount needs get and watch on certificatesigningrequests.certificates.k8s.io)", e);
+        }
+        scheduleResync(retryDelay);
+      }
+    }
+
+    private void closeWatch() {
+      watchId++; // events still in flight from the old watch are ignored
+      if (watch != null) {
+        watch.close();
+        watch = null;
+      }
+    }
+
+    private CertificateFailedException deleted() {
+      LOG.warn("CertificateSigningRequest {} was deleted before it was issued", name);
+      return new CertificateFailedException(name, "Deleted", "the request was deleted before a certificate"
+          + " was issued");
+    }
+  }
+
+  private CertificateSigningRequest await(String name, String uid, String resourceVersion, Instant deadline)
+      throws InterruptedException {
+    return new Waiter(name, uid, resourceVersion, deadline).run();
+  }
+
+  private static String decodeCertificate(String name, String base64) {
+    try {
+      return new String(Base64.getDecoder().decode(base64), StandardCharsets.US_ASCII);
+    } catch (IllegalArgumentException e) {
+      throw new CertificateFailedException(name, IssuedCertificateValidator.REASON,
+          "status.certificate is not base64-encoded", e);
+    }
+  }
+
+  private static void rethrowIfInterrupted(KubernetesClientException e) throws InterruptedException {
+    if (Thread.currentThread().isInterrupted() || e.getCause() instanceof InterruptedException) {
+      InterruptedException ie = new InterruptedException("interrupted while talking to the API server");
+      ie.initCause(e);
+      Thread.interrupted();
+      throw ie;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "CertificateIssuer[" + identity.spiffeId() + ", signer=" + signerName + ", key=" + keyAlgorithm
+        + ", expiration=" + expiration + "]";
+  }
+
+  /**
+   * Configures a {@link CertificateIssuer}. Defaults: {@link KeyAlgorithm#EC_P256}, a 24-hour
+   * expiration, a 5-minute timeout, delete after issue, no chain verification, the system clock,
+   * 2 minutes of allowed clock skew, and no {@code kubernetes.io} signers.
+   */
+  public static final class Builder {
+    private final KubernetesClient client;
+    private final WorkloadIdentity identity;
+    private final String signerName;
+    private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
+    private Duration expiration = Duration.ofHours(24);
+    private Duration timeout = Duration.ofMinutes(5);
+    private boolean deleteAfterIssue = true;
+    private Supplier<TrustBundle> trustBundle;
+    private InstantSource clock = InstantSource.system();
+    private Duration clockSkew = Duration.ofMinutes(2);
+    private boolean allowKubernetesIoSigner;
+    private SecureRandom random;
+
+    private Builder(KubernetesClient client, WorkloadIdentity identity, String signerName) {
+      this.client = Objects.requireNonNull(client, "client");
+      this.identity = Objects.requireNonNull(identity, "identity");
+      this.signerName = Objects.requireNonNull(signerName, "signerName");
+    }
+
+    public Builder keyAlgorithm(KeyAlgorithm keyAlgorithm) {
+      this.keyAlgorithm = Objects.requireNonNull(keyAlgorithm, "keyAlgorithm");
+      return this;
+    }
+
+    /** The certificate lifetime requested ({@code spec.expirationSeconds}); at least 10 minutes. */
+    public Builder expiration(Duration expiration) {
+      this.expiration = Objects.requireNonNull(expiration, "expiration");
+      return this;
+    }
+
+    /** How long one {@link #build() issuer}'s {@code issue} waits for approval and signature together. */
+    public Builder timeout(Duration timeout) {
+      this.timeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** Whether to delete the CSR once its certificate has been validated (default true). */
+    public Builder deleteAfterIssue(boolean deleteAfterIssue) {
+      this.deleteAfterIssue = deleteAfterIssue;
+      return this;
+    }
+
+    /**
+     * The CAs an issued chain must verify to, read at each issuance (so a rotating bundle is
+     * honoured). Without it, the chain is not verified here and the TLS peers' verification is the
+     * only check of the issuer.
+     */
+    public Builder trustBundle(Supplier<TrustBundle> trustBundle) {
+      this.trustBundle = Objects.requireNonNull(trustBundle, "trustBundle");
+      return this;
+    }
+
+    /** The clock for deadlines and certificate validity checks. */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** How far an issued certificate's notBefore may lie in our future (signer clock ahead of ours). */
+    public Builder clockSkew(Duration clockSkew) {
+      this.clockSkew = Objects.requireNonNull(clockSkew, "clockSkew");
+      return this;
+    }
+
+    /**
+     * Allows signers in the reserved {@code kubernetes.io} domain, such as
+     * {@code kubernetes.io/kube-apiserver-client}. Off by default: those signers are run by
+     * kube-controller-manager for cluster components, not for workload mTLS.
+     */
+    public Builder allowKubernetesIoSigner(boolean allow) {
+      this.allowKubernetesIoSigner = allow;
+      return this;
+    }
+
+    /** The randomness for key generation; a new {@link SecureRandom} by default. */
+    public Builder random(SecureRandom random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /**
+     * Validates the configuration and builds the issuer. Nothing is sent to the API server yet.
+     *
+     * @throws IllegalArgumentException naming the invalid field
+     */
+    public CertificateIssuer build() {
+      SignerNames.require(signerName, allowKubernetesIoSigner);
+      if (expiration.compareTo(MIN_EXPIRATION) < 0) {
+        throw new IllegalArgumentException("expiration " + expiration + " is shorter than the "
+            + MIN_EXPIRATION.toSeconds() + " seconds (expirationSeconds) the API server accepts");
+      }
+      if (expiration.toSeconds() > Integer.MAX_VALUE || expiration.getNano() != 0) {
+        throw new IllegalArgumentException("expiration " + expiration
+            + " must be a whole number of seconds that fits expirationSeconds (an int32)");
+      }
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("timeout must be positive, was " + timeout);
+      }
+      if (clockSkew.isNegative()) {
+        throw new IllegalArgumentException("clockSkew must not be negative, was " + clockSkew);
+      }
+      if (random == null) {
+        random = new SecureRandom();
+      }
+      return new CertificateIssuer(this);
+    }
+  }
+}

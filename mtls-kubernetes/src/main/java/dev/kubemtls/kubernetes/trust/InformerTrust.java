@@ -1,0 +1,179 @@
+package dev.kubemtls.kubernetes.trust;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.TrustPublisher;
+import dev.kubemtls.core.TrustSource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.informers.ExceptionHandler;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the Kubernetes-backed trust sources share: an informer over the objects that hold the
+ * bundle, and on every change a fresh read of everything it has cached, which either publishes a
+ * valid bundle or keeps the previous one and reports why. Not API: the base of
+ * {@link ConfigMapTrustSource} and {@link ClusterTrustBundleTrustSource}. Its public methods are not
+ * final, so that javac gives those public classes visibility bridges and reflection on them works
+ * outside this package; the subclasses are final.
+ *
+ * @param <T> the kind of object followed
+ */
+abstract class InformerTrust<T extends HasMetadata> implements TrustSource, AutoCloseable {
+
+  /** Turns the cached objects into a bundle. */
+  interface Reader<T> {
+    /**
+     * @throws InvalidMaterialException if the content is unusable (the message is extended with what
+     *     happens next)
+     * @throws MtlsException            for anything else that leaves no bundle, with a full message
+     */
+    TrustBundle read(List<T> cached);
+  }
+
+  /** How often the informer re-delivers its cache unless the builder says otherwise. */
+  static final Duration DEFAULT_RESYNC = Duration.ofMinutes(10);
+
+  private final Logger log;
+  private final String what;
+  private final String permissions;
+  private final Reader<T> reader;
+  private final TrustPublisher publisher = new TrustPublisher();
+  private final CompletableFuture<TrustBundle> first = new CompletableFuture<>();
+  private volatile MtlsException lastProblem;
+  private SharedIndexInformer<T> informer;
+  private boolean closed;
+
+  /**
+   * @param owner       the public source, whose logger is used
+   * @param what        names what is followed in logs and problems, e.g. {@code "ConfigMap ns/name"}
+   * @param permissions the permissions a failing list or watch probably lacks, for the problem text
+   * @param reader      turns the informer's cache into a bundle
+   */
+  InformerTrust(Class<?> owner, String what, String permissions, Reader<T> reader) {
+    this.log = LoggerFactory.getLogger(owner);
+    this.what = Objects.requireNonNull(what, "what");
+    this.permissions = Objects.requireNonNull(permissions, "permissions");
+    this.reader = Objects.requireNonNull(reader, "reader");
+  }
+
+  /**
+   * Creates the informer with {@code factory} and starts it.
+   *
+   * @return completes with the first valid bundle
+   * @throws IllegalStateException if already started or closed
+   */
+  final synchronized CompletableFuture<TrustBundle> startInformer(Supplier<SharedIndexInformer<T>> factory) {
+    if (closed) {
+      throw new IllegalStateException("the trust source is closed");
+    }
+    if (informer != null) {
+      throw new IllegalStateException("the trust source was already started");
+    }
+    SharedIndexInformer<T> created = factory.get();
+    informer = created;
+    created.exceptionHandler(new ExceptionHandler() {
+      @Override
+      public boolean retryAfterException(boolean isStarted, Throwable t) {
+        problem(new MtlsException("cannot list or watch " + what + " (does the workload have " + permissions
+            + "?): " + t.getMessage(), t));
+        return !ExceptionHandler.isDeserializationException(t);
+      }
+    });
+    created.addEventHandler(new ResourceEventHandler<T>() {
+      @Override
+      public void onAdd(T obj) {
+        refresh(created);
+      }
+
+      @Override
+      public void onUpdate(T previous, T obj) {
+        refresh(created);
+      }
+
+      @Override
+      public void onDelete(T obj, boolean finalStateUnknown) {
+        refresh(created);
+      }
+    });
+    created.start();
+    log.info("following the trust bundle in {}", what);
+    return first.copy();
+  }
+
+  /** Checks a builder's resync period: zero (off) or positive. */
+  static Duration requireResync(Duration resync) {
+    Objects.requireNonNull(resync, "resync");
+    if (resync.isNegative()) {
+      throw new IllegalArgumentException("resync must not be negative, was " + resync);
+    }
+    return resync;
+  }
+
+  @Override
+  public Optional<TrustBundle> currentIfReady() {
+    return publisher.currentIfReady();
+  }
+
+  @Override
+  public Subscription subscribe(Listener listener) {
+    return publisher.subscribe(listener);
+  }
+
+  /** The last problem since the last valid bundle, if any. */
+  public Optional<MtlsException> lastProblem() {
+    return Optional.ofNullable(lastProblem);
+  }
+
+  /** Stops the informer. Closing twice is harmless. */
+  @Override
+  public void close() {
+    SharedIndexInformer<T> toStop;
+    synchronized (this) {
+      closed = true;
+      toStop = informer;
+    }
+    if (toStop != null) {
+      toStop.stop();
+    }
+    first.completeExceptionally(new IllegalStateException("the trust source was closed"));
+  }
+
+  // Events arrive one at a time on the informer's thread; the cache already holds the change.
+  private void refresh(SharedIndexInformer<T> from) {
+    TrustBundle bundle;
+    try {
+      bundle = reader.read(from.getStore().list());
+    } catch (InvalidMaterialException e) {
+      problem(new InvalidMaterialException(e.getMessage() + "; keeping the previous trust bundle", e));
+      return;
+    } catch (MtlsException e) {
+      problem(e);
+      return;
+    }
+    lastProblem = null;
+    if (publisher.publish(bundle)) {
+      log.info("trust bundle from {}", bundle);
+      if (!bundle.ignored().isEmpty()) {
+        log.warn("left out of the trust bundle: {}; remove it from the {}", String.join("; ", bundle.ignored()),
+            what);
+      }
+    }
+    first.complete(bundle);
+  }
+
+  private void problem(MtlsException problem) {
+    lastProblem = problem;
+    log.warn("{}", problem.getMessage());
+    publisher.reportProblem(problem);
+  }
+}

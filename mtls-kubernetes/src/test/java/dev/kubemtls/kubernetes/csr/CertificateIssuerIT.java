@@ -1,0 +1,334 @@
+package dev.kubemtls.kubernetes.csr;
+
+import dev.kubemtls.core.CertificateDeniedException;
+import dev.kubemtls.core.CertificateFailedException;
+import dev.kubemtls.core.IssuanceTimeoutException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.kubernetes.trust.TrustBundles;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.TestCa;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link CertificateIssuer} against a real kube-apiserver. The test plays approver and signer
+ * itself (admin client, {@link TestCa}), so core is tested independently of mtls-signer. The
+ * workload authenticates with a ServiceAccount token bound to its Pod and holds only the RBAC
+ * granted here.
+ */
+class CertificateIssuerIT {
+
+  static final String SIGNER = "kube-mtls.test/core-it";
+  static final String ROLE = "kube-mtls-core-it-csr-requester";
+  static final String SA = "orders";
+  static final String POD_IP = "10.20.0.7";
+
+  static ControlPlane cp;
+  static KubernetesClient admin;
+  static final TestCa CA = TestCa.create("core-it-ca");
+  static ExecutorService executor;
+
+  String ns;
+  KubernetesClient workload;
+  WorkloadIdentity identity;
+
+  @BeforeAll
+  static void startControlPlane() {
+    cp = ControlPlane.shared();
+    admin = cp.adminClient();
+    // Least privilege for a requester: CSRs are cluster-scoped, and names are generated, so no
+    // resourceNames restriction is possible. No list: the issuer watches one name.
+    admin.rbac().clusterRoles().resource(new ClusterRoleBuilder().withNewMetadata().withName(ROLE).endMetadata()
+        .withRules(new PolicyRuleBuilder().withApiGroups("certificates.k8s.io")
+            .withResources("certificatesigningrequests").withVerbs("create", "get", "watch", "delete").build())
+        .build()).serverSideApply();
+    executor = Executors.newCachedThreadPool();
+  }
+
+  @AfterAll
+  static void stop() {
+    executor.shutdownNow();
+  }
+
+  @BeforeEach
+  void workload() {
+    ns = cp.createNamespace("core-it");
+    Pod pod = cp.createPod(ns, "orders-0", SA, Map.of("app", "orders"), POD_IP);
+    admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder()
+        .withNewMetadata().withName(ROLE + "-" + ns).endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName(ROLE).endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withNamespace(ns).withName(SA).endSubject()
+        .build()).create();
+    workload = cp.clientFor(ns, SA, pod);
+    identity = WorkloadIdentity.builder(ns, SA).services("orders").podName("orders-0").podIp(POD_IP).build();
+  }
+
+  @AfterEach
+  void closeWorkload() {
+    workload.close();
+    admin.rbac().clusterRoleBindings().withName(ROLE + "-" + ns).delete();
+  }
+
+  CertificateIssuer.Builder issuer() {
+    return CertificateIssuer.builder(workload, identity, SIGNER).timeout(Duration.ofSeconds(30));
+  }
+
+  Future<TlsIdentity> issueInBackground(CertificateIssuer issuer) {
+    return executor.submit(() -> issuer.issue(1));
+  }
+
+  /** The pending CSR of this test's workload, as the API server recorded its requester. */
+  CertificateSigningRequest awaitCsr() {
+    String user = "system:serviceaccount:" + ns + ":" + SA;
+    return await().atMost(Duration.ofSeconds(30)).until(() -> admin.certificates().v1().certificateSigningRequests()
+        .withField("spec.signerName", SIGNER).list().getItems().stream()
+        .filter(c -> user.equals(c.getSpec().getUsername())).findFirst().orElse(null), c -> c != null);
+  }
+
+  static CertificateSigningRequestCondition condition(String type, String reason, String message) {
+    return new CertificateSigningRequestConditionBuilder().withType(type).withStatus("True").withReason(reason)
+        .withMessage(message).build();
+  }
+
+  void approve(CertificateSigningRequest csr) {
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName())
+        .approve(condition("Approved", "CoreItApproved", "approved by the test"));
+  }
+
+  void editStatus(CertificateSigningRequest csr, UnaryOperator<CertificateSigningRequest> edit) {
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).editStatus(edit);
+  }
+
+  void sign(CertificateSigningRequest csr, X509Certificate... chain) {
+    String pem = Pem.encodeCertificates(List.of(chain));
+    editStatus(csr, c -> {
+      c.getStatus().setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
+      return c;
+    });
+  }
+
+  static PublicKey requestedKey(CertificateSigningRequest csr) throws Exception {
+    String pem = new String(Base64.getDecoder().decode(csr.getSpec().getRequest()), StandardCharsets.US_ASCII);
+    try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+      return new JcaPKCS10CertificationRequest((org.bouncycastle.pkcs.PKCS10CertificationRequest) parser.readObject())
+          .getPublicKey();
+    }
+  }
+
+  TestCa.LeafBuilder leafFor(PublicKey key) {
+    return CA.leaf(key).commonName(identity.username()).dns(identity.dnsNames().toArray(String[]::new))
+        .ip(POD_IP).spiffe(ns, SA);
+  }
+
+  static Throwable failureOf(Future<?> future) throws InterruptedException {
+    try {
+      future.get(60, TimeUnit.SECONDS);
+      throw new AssertionError("expected issuance to fail");
+    } catch (ExecutionException e) {
+      return e.getCause();
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError("issuance did not finish", e);
+    }
+  }
+
+  @Test
+  void issuesValidatesAgainstAConfigMapBundleAndDeletesTheCsr() throws Exception {
+    admin.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata().withName("kube-mtls-ca")
+        .endMetadata().withData(Map.of("ca.crt", CA.certificatePem())).build()).create();
+    TrustBundle bundle = TrustBundles.read(admin, ns, "kube-mtls-ca");
+    assertThat(bundle.sourceVersion()).startsWith(ns + "/kube-mtls-ca@");
+
+    Future<TlsIdentity> result = issueInBackground(issuer().trustBundle(() -> bundle)
+        .expiration(Duration.ofHours(1)).build());
+    CertificateSigningRequest csr = awaitCsr();
+    assertThat(csr.getMetadata().getName()).startsWith("kube-mtls-orders-");
+    assertThat(csr.getSpec().getUsages()).containsExactly("digital signature", "server auth", "client auth");
+    assertThat(csr.getSpec().getExpirationSeconds()).isEqualTo(3600);
+    approve(csr);
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+
+    TlsIdentity issued = result.get(60, TimeUnit.SECONDS);
+    assertThat(issued.leaf()).isEqualTo(leaf);
+    assertThat(issued.generation()).isEqualTo(1);
+    assertThat(PeerIdentity.of(issued.leaf()).spiffeId()).contains(identity.spiffeId().toString());
+    assertThat(admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get())
+        .isNull();
+  }
+
+  @Test
+  void keepsTheCsrWhenAskedTo() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().deleteAfterIssue(false).build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    sign(csr, leafFor(requestedKey(csr)).build(), CA.certificate());
+    assertThat(result.get(60, TimeUnit.SECONDS).chain()).hasSize(2);
+    assertThat(admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get())
+        .isNotNull();
+  }
+
+  @Test
+  void deniedCarriesTheApproversReason() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().build());
+    CertificateSigningRequest csr = awaitCsr();
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName())
+        .deny(condition("Denied", "DNSNameNotOwned", "orders does not own payments.shop"));
+    assertThat(failureOf(result)).isInstanceOfSatisfying(CertificateDeniedException.class, e -> {
+      assertThat(e.reason()).isEqualTo("DNSNameNotOwned");
+      assertThat(e.approverMessage()).isEqualTo("orders does not own payments.shop");
+      assertThat(e.csrName()).isEqualTo(csr.getMetadata().getName());
+    });
+  }
+
+  @Test
+  void failedCarriesTheSignersReason() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    editStatus(csr, c -> {
+      List<CertificateSigningRequestCondition> conditions = new ArrayList<>(c.getStatus().getConditions());
+      conditions.add(condition("Failed", "SignerUnavailable", "the CA key is not loaded"));
+      c.getStatus().setConditions(conditions);
+      return c;
+    });
+    assertThat(failureOf(result)).isInstanceOfSatisfying(CertificateFailedException.class,
+        e -> assertThat(e.reason()).isEqualTo("SignerUnavailable")).hasMessageContaining("the CA key is not loaded");
+  }
+
+  @Test
+  void deletingTheCsrWhileWaitingFails() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().build());
+    CertificateSigningRequest csr = awaitCsr();
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).delete();
+    assertThat(failureOf(result)).isInstanceOfSatisfying(CertificateFailedException.class,
+        e -> assertThat(e.reason()).isEqualTo("Deleted"));
+  }
+
+  @Test
+  void timesOutWaitingForApproval() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().timeout(Duration.ofSeconds(3)).build());
+    CertificateSigningRequest csr = awaitCsr();
+    assertThat(failureOf(result)).isInstanceOfSatisfying(IssuanceTimeoutException.class, e -> {
+      assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.APPROVAL);
+      assertThat(e.csrName()).isEqualTo(csr.getMetadata().getName());
+    });
+  }
+
+  @Test
+  void timesOutWaitingForTheSignatureOnceApproved() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().timeout(Duration.ofSeconds(6)).build());
+    approve(awaitCsr());
+    assertThat(failureOf(result)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
+        e -> assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.SIGNATURE));
+  }
+
+  @Test
+  void rejectsACertificateForAnotherKey() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    sign(csr, leafFor(TestCa.newKeyPair().getPublic()).build());
+    assertThat(failureOf(result)).isInstanceOfSatisfying(CertificateFailedException.class,
+        e -> assertThat(e.reason()).isEqualTo("InvalidCertificate")).hasMessageContaining("different public key");
+  }
+
+  @Test
+  void rejectsACertificateMissingARequestedName() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    sign(csr, CA.leaf(requestedKey(csr)).dns("orders").ip(POD_IP).spiffe(ns, SA).build());
+    assertThat(failureOf(result)).isInstanceOfSatisfying(CertificateFailedException.class,
+        e -> assertThat(e.reason()).isEqualTo("InvalidCertificate"))
+        .hasMessageContaining("lacks the requested DNS name orders." + ns);
+  }
+
+  @Test
+  void rejectsACertificateFromAnUntrustedCa() throws Exception {
+    TrustBundle other = new TrustBundle(List.of(TestCa.create("other-ca").certificate()), "test/other");
+    Future<TlsIdentity> result = issueInBackground(issuer().trustBundle(() -> other).build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    sign(csr, leafFor(requestedKey(csr)).build());
+    assertThat(failureOf(result)).isInstanceOf(CertificateFailedException.class)
+        .hasMessageContaining("does not chain to the trust bundle test/other");
+  }
+
+  @Test
+  void interruptionStopsTheWait() throws Exception {
+    CertificateIssuer issuer = issuer().build();
+    java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+    Thread waiter = new Thread(() -> {
+      try {
+        issuer.issue(1);
+        outcome.complete(null);
+      } catch (Throwable t) {
+        outcome.complete(t);
+      }
+    }, "core-it-interrupted-issuer");
+    waiter.start();
+    awaitCsr();
+    waiter.interrupt();
+    assertThat(outcome.get(10, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+  }
+
+  @Test
+  void survivesAnApiServerRestartWhileWaiting() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().timeout(Duration.ofMinutes(2)).build());
+    CertificateSigningRequest csr = awaitCsr();
+    cp.stopApiServer();
+    cp.startApiServer();
+    approve(csr);
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+    assertThat(result.get(100, TimeUnit.SECONDS).leaf()).isEqualTo(leaf);
+  }
+
+  @Test
+  void withoutRbacTheRequestFailsWithAHint() {
+    try (KubernetesClient stranger = cp.clientFor(ns, "no-rights")) {
+      WorkloadIdentity id = WorkloadIdentity.builder(ns, "no-rights").build();
+      assertThatThrownBy(() -> CertificateIssuer.builder(stranger, id, SIGNER).build().issue(1))
+          .isInstanceOf(MtlsException.class).hasMessageContaining("HTTP 403")
+          .hasMessageContaining("needs create, get, watch and delete");
+    }
+  }
+}

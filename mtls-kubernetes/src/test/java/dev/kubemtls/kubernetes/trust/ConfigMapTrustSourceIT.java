@@ -1,0 +1,191 @@
+package dev.kubemtls.kubernetes.trust;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MtlsException;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.pki.Role;
+import dev.kubemtls.core.rotation.CertificateManager;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.TestCa;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ConfigMapTrustSource} against a real kube-apiserver, reading as a ServiceAccount that may
+ * only get, list and watch ConfigMaps in its own namespace.
+ */
+class ConfigMapTrustSourceIT {
+
+  private static final String CM = "kube-mtls-ca";
+  private static final TestCa CA_ONE = TestCa.create("ca-one");
+  private static final TestCa CA_TWO = TestCa.create("ca-two");
+  private static final Duration PROMPTLY = Duration.ofSeconds(20);
+
+  private final ControlPlane cp = ControlPlane.shared();
+  private final KubernetesClient admin = cp.adminClient();
+  private String ns;
+  private KubernetesClient workload;
+  private ConfigMapTrustSource source;
+  private final RecordingTrustListener recorded = new RecordingTrustListener();
+  private final List<TrustBundle> bundles = recorded.bundles;
+  private final List<MtlsException> problems = recorded.problems;
+
+  @BeforeEach
+  void workloadWithLeastPrivilege() {
+    ns = cp.createNamespace("trust-source");
+    admin.rbac().roles().inNamespace(ns).resource(new RoleBuilder().withNewMetadata().withName("read-ca").endMetadata()
+        .addNewRule().withApiGroups("").withResources("configmaps").withVerbs("get", "list", "watch").endRule()
+        .build()).create();
+    admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder()
+        .withNewMetadata().withName("workload-reads-ca").endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("Role").withName("read-ca").endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withName("workload").withNamespace(ns).endSubject()
+        .build()).create();
+    workload = cp.clientFor(ns, "workload");
+  }
+
+  @AfterEach
+  void close() {
+    if (source != null) {
+      source.close();
+    }
+    if (workload != null) {
+      workload.close();
+    }
+  }
+
+  private ConfigMapTrustSource follow(KubernetesClient client) {
+    source = ConfigMapTrustSource.builder(client, ns, CM).build();
+    source.subscribe(recorded);
+    return source;
+  }
+
+  private void put(String pem) {
+    ConfigMap cm = new ConfigMapBuilder().withNewMetadata().withName(CM).endMetadata()
+        .addToData(ConfigMapTrustSource.DEFAULT_KEY, pem).build();
+    admin.configMaps().inNamespace(ns).resource(cm).serverSideApply();
+  }
+
+  @Test
+  void followsUpdatesKeepsTheLastGoodBundleThroughGarbageAndDeletionAndFollowsARecreation() throws Exception {
+    put(CA_ONE.certificatePem());
+    TrustBundle first = follow(workload).start().get(30, TimeUnit.SECONDS);
+    assertThat(first.certificates()).containsExactly(CA_ONE.certificate());
+    assertThat(first.sourceVersion()).startsWith(ns + "/" + CM + "@");
+
+    // A new valid bundle is passed on promptly.
+    put(CA_ONE.certificatePem() + CA_TWO.certificatePem());
+    await().atMost(PROMPTLY).until(() -> source.current().certificates().size() == 2);
+    assertThat(bundles).last().extracting(TrustBundle::certificates).asList()
+        .containsExactly(CA_ONE.certificate(), CA_TWO.certificate());
+    int bundlesSoFar = bundles.size();
+
+    // Garbage: reported, the previous bundle stays.
+    put("this is not PEM");
+    await().atMost(PROMPTLY).until(() -> problems.size() == 1);
+    assertThat(problems.get(0)).isInstanceOf(InvalidMaterialException.class)
+        .hasMessageContaining(ns + "/" + CM).hasMessageContaining("keeping the previous trust bundle");
+    assertThat(source.lastProblem()).isPresent();
+
+    // A leaf certificate is not a CA.
+    KeyPair kp = TestCa.newKeyPair();
+    put(TestCa.toPem(CA_ONE.leaf(kp.getPublic()).dns("x").build()));
+    await().atMost(PROMPTLY).until(() -> problems.size() == 2);
+    assertThat(problems.get(1)).hasMessageContaining("is not a CA");
+
+    // An empty bundle.
+    put("");
+    await().atMost(PROMPTLY).until(() -> problems.size() == 3);
+    assertThat(problems.get(2)).hasMessageContaining("empty");
+    assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate(), CA_TWO.certificate());
+    assertThat(bundles).hasSize(bundlesSoFar);
+
+    // Deleted: reported, kept.
+    admin.configMaps().inNamespace(ns).withName(CM).delete();
+    await().atMost(PROMPTLY).until(() -> problems.size() == 4);
+    assertThat(problems.get(3)).hasMessageContaining("was deleted");
+    assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate(), CA_TWO.certificate());
+
+    // Recreated: followed.
+    put(CA_TWO.certificatePem());
+    await().atMost(PROMPTLY).until(() -> source.current().certificates().equals(List.of(CA_TWO.certificate())));
+    assertThat(source.lastProblem()).isEmpty();
+    assertThat(bundles).hasSize(bundlesSoFar + 1);
+  }
+
+  @Test
+  void aManagerFollowingTheConfigMapPublishesANewSnapshotPromptly() throws Exception {
+    put(CA_ONE.certificatePem());
+    follow(workload).start().get(30, TimeUnit.SECONDS);
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    try (CertificateManager manager = CertificateManager.builder()
+        .issuer(generation -> {
+          KeyPair kp = TestCa.newKeyPair();
+          return new TlsIdentity(kp.getPrivate(), List.of(CA_ONE.leaf(kp.getPublic()).dns("svc").build()), generation);
+        })
+        .trust(source).scheduler(scheduler).build()) {
+      MtlsMaterial first = manager.start().get(30, TimeUnit.SECONDS);
+      assertThat(first.trust().certificates()).containsExactly(CA_ONE.certificate());
+
+      put(CA_TWO.certificatePem() + CA_ONE.certificatePem());
+      await().atMost(PROMPTLY).until(() -> manager.current().generation() == 2);
+      assertThat(manager.current().trust().certificates()).containsExactly(CA_TWO.certificate(), CA_ONE.certificate());
+      assertThat(manager.current().identity()).isSameAs(first.identity());
+
+      // A bundle without the current identity's CA is held, not used.
+      put(CA_TWO.certificatePem());
+      await().atMost(PROMPTLY).until(() -> manager.status().heldTrust().isPresent());
+      assertThat(manager.current().generation()).isEqualTo(2);
+      assertThat(manager.status().lastTrustProblem()).isPresent();
+    } finally {
+      scheduler.shutdownNow();
+    }
+  }
+
+  @Test
+  void followsAnUpdateMadeRightAfterTheApiServerComesBack() throws Exception {
+    put(CA_ONE.certificatePem());
+    follow(workload).start().get(30, TimeUnit.SECONDS);
+
+    cp.stopApiServer();
+    try {
+      assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate());
+    } finally {
+      cp.startApiServer();
+    }
+    // The watch was dropped; the update lands before or after it is re-established, and the
+    // informer's relist or the new watch must deliver it either way.
+    put(CA_TWO.certificatePem());
+    await().atMost(Duration.ofSeconds(90)).until(
+        () -> source.current().certificates().equals(List.of(CA_TWO.certificate())));
+  }
+
+  @Test
+  void aWorkloadWithoutReadAccessGetsAProblemNotABundle() {
+    try (KubernetesClient stranger = cp.clientFor(ns, "stranger")) {
+      put(CA_ONE.certificatePem());
+      follow(stranger).start();
+      await().atMost(PROMPTLY).until(() -> !problems.isEmpty());
+      assertThat(problems.get(0)).hasMessageContaining("get, list and watch on configmaps");
+      assertThat(source.currentIfReady()).isEmpty();
+      source.close();
+    }
+  }
+}
