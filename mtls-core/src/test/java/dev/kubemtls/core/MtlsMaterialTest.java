@@ -60,7 +60,7 @@ class MtlsMaterialTest {
     TlsIdentity id = new TlsIdentity(kp.getPrivate(), List.of(CA.leaf(kp.getPublic()).build()), 1);
     TrustBundle withLeaf = new TrustBundle(List.of(CA.certificate(), id.leaf()), "ns/ca@5");
     assertThatThrownBy(() -> material(id, withLeaf).validate()).isInstanceOf(InvalidMaterialException.class)
-        .hasMessageContaining("trust bundle ns/ca@5 holds CN=test").hasMessageContaining("not a CA certificate");
+        .hasMessageContaining("trust bundle ns/ca@5: certificate 2 (subject 'CN=test'").hasMessageContaining("not a CA certificate");
   }
 
   @Test

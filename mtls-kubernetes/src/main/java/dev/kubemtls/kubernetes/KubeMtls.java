@@ -4,6 +4,7 @@ import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.pki.KeyAlgorithm;
 import dev.kubemtls.core.pki.Role;
@@ -52,7 +53,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
 
   /** The ConfigMap the kube-mtls signer publishes its CA bundle in. */
-  public static final String DEFAULT_BUNDLE_CONFIGMAP = "kube-mtls-ca-bundle";
+  public static final String DEFAULT_BUNDLE_CONFIGMAP = Defaults.TRUST_BUNDLE_CONFIGMAP;
 
   private static final AtomicInteger INSTANCES = new AtomicInteger();
 

@@ -1,6 +1,7 @@
 package dev.kubemtls.signer;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.pki.CertificateChecks;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.Usages;
@@ -13,7 +14,6 @@ import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Signature;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPrivateKey;
 import java.security.interfaces.RSAPrivateKey;
@@ -125,15 +125,8 @@ public final class CertificateAuthority {
     Objects.requireNonNull(random, "random");
     X509Certificate cert = Pem.certificates(certificatePem, what + " " + TLS_CERT_KEY).get(0);
     PrivateKey key = Pem.privateKey(privateKeyPem, what + " " + TLS_KEY_KEY);
-    if (cert.getBasicConstraints() < 0) {
-      throw new InvalidMaterialException(what + ": the certificate " + cert.getSubjectX500Principal().getName()
-          + " is not a CA (basicConstraints CA is not true)");
-    }
-    boolean[] keyUsage = cert.getKeyUsage();
-    if (keyUsage != null && (keyUsage.length < 6 || !keyUsage[5])) {
-      throw new InvalidMaterialException(what + ": the CA certificate's key usage does not allow certificate signing");
-    }
-    if (!keyMatches(cert.getPublicKey(), key)) {
+    CertificateChecks.requireCa(cert, what + ": the certificate in " + TLS_CERT_KEY);
+    if (!CertificateChecks.keyMatches(cert.getPublicKey(), key)) {
       throw new InvalidMaterialException(what + ": " + TLS_KEY_KEY + " is not the private key of the certificate in "
           + TLS_CERT_KEY);
     }
@@ -332,27 +325,6 @@ public final class CertificateAuthority {
       return new String(Base64.getDecoder().decode(value), StandardCharsets.US_ASCII);
     } catch (IllegalArgumentException e) {
       throw new InvalidMaterialException(what + ": the " + key + " entry is not valid base64", e);
-    }
-  }
-
-  private static boolean keyMatches(PublicKey publicKey, PrivateKey privateKey) {
-    if (!publicKey.getAlgorithm().equals(privateKey.getAlgorithm())
-        && !(publicKey.getAlgorithm().startsWith("E") && privateKey.getAlgorithm().startsWith("E"))) {
-      return false;
-    }
-    try {
-      String alg = signatureAlgorithm(privateKey);
-      byte[] probe = "kube-mtls CA key check".getBytes(StandardCharsets.US_ASCII);
-      Signature s = Signature.getInstance(alg);
-      s.initSign(privateKey);
-      s.update(probe);
-      byte[] sig = s.sign();
-      Signature v = Signature.getInstance(alg);
-      v.initVerify(publicKey);
-      v.update(probe);
-      return v.verify(sig);
-    } catch (GeneralSecurityException | IllegalArgumentException e) {
-      return false;
     }
   }
 

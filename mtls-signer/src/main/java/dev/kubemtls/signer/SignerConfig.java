@@ -1,6 +1,8 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
+import dev.kubemtls.core.names.SignerNames;
 import dev.kubemtls.core.peer.SpiffeId;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,7 +54,6 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle) {
 
-  private static final Pattern SIGNER_NAME = Pattern.compile("([a-z0-9.-]+)/([A-Za-z0-9._/-]+)");
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
   /** The configuration flags, their environment variables and defaults. */
@@ -64,9 +65,9 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** name of the CA Secret. */
     CA_SECRET_NAME("ca-secret-name", "kube-mtls-ca", "name of the CA Secret"),
     /** trust-bundle ConfigMap name. */
-    BUNDLE_CONFIGMAP("bundle-configmap", "kube-mtls-ca-bundle", "trust-bundle ConfigMap name"),
+    BUNDLE_CONFIGMAP("bundle-configmap", Defaults.TRUST_BUNDLE_CONFIGMAP, "trust-bundle ConfigMap name"),
     /** key of the PEM bundle in the ConfigMap. */
-    BUNDLE_KEY("bundle-key", "ca.crt", "key of the PEM bundle in the ConfigMap"),
+    BUNDLE_KEY("bundle-key", Defaults.TRUST_BUNDLE_KEY, "key of the PEM bundle in the ConfigMap"),
     /** opt-in label of namespaces. */
     NAMESPACE_LABEL("namespace-label", "kube-mtls.dev/inject-bundle=true", "opt-in label of namespaces"),
     /** shortest certificate lifetime. */
@@ -336,21 +337,14 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     return b != null && !b.isBlank() ? b : null;
   }
 
-  /** Checks a signer name as {@link Flag#SIGNER_NAME} needs it. */
+  /** Checks a signer name as {@link Flag#SIGNER_NAME} needs it: the API server's rule, no kubernetes.io names. */
   static String requireSignerName(String signerName) {
     Objects.requireNonNull(signerName, Flag.SIGNER_NAME.flag());
-    Matcher m = SIGNER_NAME.matcher(signerName);
-    if (!m.matches() || signerName.length() > 571) {
-      throw new IllegalArgumentException(Flag.SIGNER_NAME.flag() + " '" + signerName
-          + "' must have the form <domain>/<path>, e.g. kube-mtls.dev/workload");
+    try {
+      return SignerNames.require(signerName, false);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(Flag.SIGNER_NAME.flag() + ": " + e.getMessage(), e);
     }
-    String domain = m.group(1);
-    if (domain.equals("kubernetes.io") || domain.endsWith(".kubernetes.io")) {
-      throw new IllegalArgumentException(Flag.SIGNER_NAME.flag() + " '" + signerName
-          + "': the kubernetes.io domain is reserved for the built-in signers");
-    }
-    KubernetesNames.requireDnsSubdomain(Flag.SIGNER_NAME.flag() + " domain", domain);
-    return signerName;
   }
 
   private static void requireLabel(String label) {

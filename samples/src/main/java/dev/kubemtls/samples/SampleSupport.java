@@ -1,5 +1,6 @@
 package dev.kubemtls.samples;
 
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.MtlsMaterial;
@@ -35,7 +36,7 @@ public final class SampleSupport {
         .services(services)
         .role(role)
         .signerName(env("KMTLS_SIGNER_NAME", "kube-mtls.dev/workload"))
-        .trustBundleConfigMap(env("KMTLS_BUNDLE_CONFIGMAP", "kube-mtls-ca-bundle"))
+        .trustBundleConfigMap(env("KMTLS_BUNDLE_CONFIGMAP", Defaults.TRUST_BUNDLE_CONFIGMAP))
         .listener(new EventListener())
         .start();
     workload.awaitReady(Duration.ofSeconds(120));

@@ -1,5 +1,6 @@
 package dev.kubemtls.bench.manager;
 
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.signer.CertificateAuthority;
@@ -169,7 +170,7 @@ public final class ManagerStartupHarness {
         .endSubject().build()).create();
     admin.rbac().roles().inNamespace(ns).resource(new RoleBuilder().withNewMetadata().withName("bench-bundle")
         .endMetadata().withRules(new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
-            .withResourceNames("kube-mtls-ca-bundle").withVerbs("get", "list", "watch").build(),
+            .withResourceNames(Defaults.TRUST_BUNDLE_CONFIGMAP).withVerbs("get", "list", "watch").build(),
             new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
                 .withVerbs("create", "get", "delete").build()).build()).create();
     admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()

@@ -4,10 +4,9 @@ import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
-import java.nio.charset.StandardCharsets;
+import dev.kubemtls.core.pki.CertificateChecks;
 import java.security.GeneralSecurityException;
 import java.security.InvalidAlgorithmParameterException;
-import java.security.Signature;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
@@ -28,8 +27,6 @@ import java.util.Set;
  * this class is its single implementation. Not API.
  */
 public final class MaterialChecks {
-
-  private static final byte[] CHALLENGE = "kube-mtls key/certificate match".getBytes(StandardCharsets.US_ASCII);
 
   private MaterialChecks() {}
 
@@ -73,40 +70,22 @@ public final class MaterialChecks {
     }
   }
 
-  /** Every certificate of the bundle is a CA certificate (basicConstraints CA=true). */
+  /** Every certificate of the bundle is a CA certificate ({@link CertificateChecks#caProblem}). */
   public static void requireCaCertificates(TrustBundle bundle) {
-    for (X509Certificate ca : bundle.certificates()) {
-      if (ca.getBasicConstraints() < 0) {
-        throw new InvalidMaterialException("trust bundle " + bundle.sourceVersion() + " holds "
-            + ca.getSubjectX500Principal().getName() + " (serial " + ca.getSerialNumber().toString(16)
-            + "), which is not a CA certificate; a trust bundle holds only CA certificates");
-      }
+    List<X509Certificate> cas = bundle.certificates();
+    for (int i = 0; i < cas.size(); i++) {
+      CertificateChecks.requireCa(cas.get(i), "trust bundle " + bundle.sourceVersion() + ": certificate " + (i + 1));
     }
   }
 
-  /** The private key signs what the leaf's public key verifies. */
+  /** The private key signs what the leaf's public key verifies ({@link CertificateChecks#keyMatches}). */
   public static void requireKeyMatchesLeaf(TlsIdentity identity) {
-    String algorithm = switch (identity.privateKey().getAlgorithm()) {
-      case "EC" -> "SHA256withECDSA";
-      case "RSA" -> "SHA256withRSA";
-      case "Ed25519", "EdDSA" -> "Ed25519";
-      default -> throw new InvalidMaterialException(identity + " has a " + identity.privateKey().getAlgorithm()
+    if (!CertificateChecks.isSupportedKey(identity.privateKey())) {
+      throw new InvalidMaterialException(identity + " has a " + identity.privateKey().getAlgorithm()
           + " key; kube-mtls supports EC, RSA and Ed25519 keys");
-    };
-    try {
-      Signature signer = Signature.getInstance(algorithm);
-      signer.initSign(identity.privateKey());
-      signer.update(CHALLENGE);
-      byte[] signature = signer.sign();
-      Signature verifier = Signature.getInstance(algorithm);
-      verifier.initVerify(identity.leaf().getPublicKey());
-      verifier.update(CHALLENGE);
-      if (!verifier.verify(signature)) {
-        throw new InvalidMaterialException("the private key does not belong to the leaf certificate of " + identity);
-      }
-    } catch (GeneralSecurityException e) {
-      throw new InvalidMaterialException("the private key does not belong to the leaf certificate of " + identity
-          + " (" + e.getClass().getSimpleName() + ")");
+    }
+    if (!CertificateChecks.keyMatches(identity.leaf().getPublicKey(), identity.privateKey())) {
+      throw new InvalidMaterialException("the private key does not belong to the leaf certificate of " + identity);
     }
   }
 

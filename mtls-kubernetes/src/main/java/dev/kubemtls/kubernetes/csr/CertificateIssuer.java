@@ -519,7 +519,12 @@ public final class CertificateIssuer implements IdentityIssuer {
      * @throws IllegalArgumentException naming the invalid field
      */
     public CertificateIssuer build() {
-      SignerNames.require(signerName, allowKubernetesIoSigner);
+      if (!allowKubernetesIoSigner && SignerNames.isKubernetesIo(signerName)) {
+        throw new IllegalArgumentException("signerName '" + signerName + "' is in the reserved kubernetes.io domain,"
+            + " served by kube-controller-manager; use your own signer (e.g. the kube-mtls signer's name) or opt in"
+            + " explicitly with allowKubernetesIoSigner(true)");
+      }
+      SignerNames.require(signerName, true);
       if (expiration.compareTo(MIN_EXPIRATION) < 0) {
         throw new IllegalArgumentException("expiration " + expiration + " is shorter than the "
             + MIN_EXPIRATION.toSeconds() + " seconds (expirationSeconds) the API server accepts");

@@ -3,6 +3,7 @@ package dev.kubemtls.kubernetes.trust;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -31,7 +32,7 @@ import java.util.concurrent.CompletableFuture;
 public final class ConfigMapTrustSource extends InformerTrust<ConfigMap> {
 
   /** The key read unless {@link Builder#key} says otherwise. */
-  public static final String DEFAULT_KEY = "ca.crt";
+  public static final String DEFAULT_KEY = Defaults.TRUST_BUNDLE_KEY;
 
   private final KubernetesClient client;
   private final String namespace;

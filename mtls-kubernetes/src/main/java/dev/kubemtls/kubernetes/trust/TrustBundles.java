@@ -3,24 +3,22 @@ package dev.kubemtls.kubernetes.trust;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
-import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.core.pki.CaBundles;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.StringJoiner;
 import java.util.TreeSet;
 
@@ -29,21 +27,18 @@ import java.util.TreeSet;
  * bundle of CA certificates under a key ({@value #DEFAULT_KEY} by default), or the
  * ClusterTrustBundles ({@code certificates.k8s.io/v1beta1}) linked to the signer's name.
  *
- * <p>The ConfigMap is untrusted text until checked: every certificate must parse and be a CA
- * (basicConstraints CA=true and the keyCertSign key usage). Any such problem fails the whole
- * bundle with an {@link InvalidMaterialException} that names the ConfigMap, the certificate and
- * what is wrong, so a broken bundle never replaces a good one. A CA that has expired by the
- * injected clock is left out and named in {@link TrustBundle#ignored()}: it can no longer vouch
- * for anyone, and a stale CA that a rotation has not yet removed must not keep a workload from
- * learning the new one. Only a bundle whose CAs have all expired is refused. The bundle's
- * {@code sourceVersion} is {@code namespace/name@resourceVersion}.
+ * <p>The content is untrusted text until checked, by the same rules as every other trust source
+ * ({@link CaBundles}): every certificate must parse and be a CA
+ * ({@link dev.kubemtls.core.pki.CertificateChecks#caProblem}); any problem fails the whole bundle
+ * with an {@link InvalidMaterialException} that names the ConfigMap, the certificate and what is
+ * wrong, so a broken bundle never replaces a good one; a CA that has expired by the injected clock
+ * is left out and named in {@link TrustBundle#ignored()}. The bundle's {@code sourceVersion} is
+ * {@code namespace/name@resourceVersion}.
  */
 public final class TrustBundles {
 
   /** The key under which a CA bundle is stored, as in {@code kube-root-ca.crt}. */
-  public static final String DEFAULT_KEY = "ca.crt";
-
-  private static final int KEY_USAGE_KEY_CERT_SIGN = 5;
+  public static final String DEFAULT_KEY = Defaults.TRUST_BUNDLE_KEY;
 
   private TrustBundles() {}
 
@@ -123,7 +118,7 @@ public final class TrustBundles {
    */
   public static TrustBundle parse(String pem, String what, String sourceVersion, Instant now) {
     Objects.requireNonNull(what, "what");
-    return merge(Map.of(what, pem == null ? "" : pem), sourceVersion, now);
+    return CaBundles.parse(pem, what, sourceVersion, now);
   }
 
   /**
@@ -153,43 +148,6 @@ public final class TrustBundles {
       pemByWhat.put("ClusterTrustBundle " + name, pem == null ? "" : pem);
       version.add(name + "@" + b.getMetadata().getResourceVersion());
     }
-    return merge(pemByWhat, version.toString(), clock.instant());
-  }
-
-  /** Checks every PEM bundle of {@code pemByWhat} (keyed by what names it) and merges their CAs. */
-  private static TrustBundle merge(Map<String, String> pemByWhat, String sourceVersion, Instant now) {
-    Objects.requireNonNull(sourceVersion, "sourceVersion");
-    Objects.requireNonNull(now, "now");
-    Set<X509Certificate> trusted = new LinkedHashSet<>();
-    List<String> ignored = new ArrayList<>();
-    for (Map.Entry<String, String> source : pemByWhat.entrySet()) {
-      String what = source.getKey();
-      List<X509Certificate> cas = Pem.certificates(source.getValue(), what);
-      for (int i = 0; i < cas.size(); i++) {
-        X509Certificate ca = cas.get(i);
-        String name = what + ": certificate " + (i + 1) + " (subject '" + ca.getSubjectX500Principal().getName()
-            + "', serial " + ca.getSerialNumber().toString(16) + ")";
-        if (ca.getBasicConstraints() < 0) {
-          throw new InvalidMaterialException(name + " is not a CA certificate (basicConstraints CA=true is"
-              + " missing); a trust bundle holds only CA certificates, not leaf certificates");
-        }
-        boolean[] keyUsage = ca.getKeyUsage();
-        if (keyUsage == null || keyUsage.length <= KEY_USAGE_KEY_CERT_SIGN || !keyUsage[KEY_USAGE_KEY_CERT_SIGN]) {
-          throw new InvalidMaterialException(name + " may not sign certificates (the keyCertSign key usage is"
-              + " missing)");
-        }
-        Instant notAfter = ca.getNotAfter().toInstant();
-        if (notAfter.isAfter(now)) {
-          trusted.add(ca);
-        } else {
-          ignored.add(name + " expired at " + notAfter);
-        }
-      }
-    }
-    if (trusted.isEmpty()) {
-      throw new InvalidMaterialException(String.join("; ", ignored) + ": every CA of the bundle has expired;"
-          + " publish a valid CA (is the signer's CA rotation running?)");
-    }
-    return new TrustBundle(List.copyOf(trusted), sourceVersion, ignored);
+    return CaBundles.merge(pemByWhat, version.toString(), clock.instant());
   }
 }

@@ -1,5 +1,6 @@
 package dev.kubemtls.samples.demo;
 
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.samples.DemoEvents;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.client.Config;
@@ -32,7 +33,7 @@ public final class Demo {
   static final String SYSTEM_NAMESPACE = "kube-mtls";
   static final String SIGNER_NAME = "kube-mtls.dev/workload";
   static final String CA_SECRET = "kube-mtls-ca";
-  static final String BUNDLE_CONFIGMAP = "kube-mtls-ca-bundle";
+  static final String BUNDLE_CONFIGMAP = Defaults.TRUST_BUNDLE_CONFIGMAP;
 
   private static final PrintStream OUT = System.out;
 

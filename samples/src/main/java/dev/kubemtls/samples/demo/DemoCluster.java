@@ -1,5 +1,6 @@
 package dev.kubemtls.samples.demo;
 
+import dev.kubemtls.core.names.Defaults;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -183,7 +184,7 @@ final class DemoCluster {
       try {
         admin.configMaps().inNamespace(Demo.NAMESPACE).withName(Demo.BUNDLE_CONFIGMAP)
             .waitUntilCondition((ConfigMap cm) -> cm != null && cm.getData() != null
-                && cm.getData().containsKey("ca.crt"), 2, TimeUnit.SECONDS);
+                && cm.getData().containsKey(Defaults.TRUST_BUNDLE_KEY), 2, TimeUnit.SECONDS);
         break;
       } catch (io.fabric8.kubernetes.client.KubernetesClientTimeoutException e) {
         if (!signerAlive.getAsBoolean()) {
