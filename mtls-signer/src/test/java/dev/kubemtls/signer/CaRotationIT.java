@@ -72,6 +72,7 @@ class CaRotationIT {
     ControlPlane cp = fx.cp;
     KubernetesClient admin = fx.admin;
     installSignerRbac(admin);
+    resetCaSecrets(admin);
     CertificateAuthority caA = CertificateAuthority.generate("rotation CA A", Duration.ofDays(1),
         ValidityPolicy.DEFAULT, java.time.InstantSource.system(), new java.security.SecureRandom());
     admin.secrets().inNamespace(NS).resource(caA.toSecret(NS, "kube-mtls-ca")).create();
@@ -84,6 +85,10 @@ class CaRotationIT {
     Signer second = null;
     try {
       Awaitility.await("first signer leads").atMost(Duration.ofSeconds(30)).until(first::isLeader);
+      Awaitility.await("the steady plan is stored").atMost(Duration.ofSeconds(10))
+          .until(() -> storedState(admin) != null);
+      assertThat(storedState(admin).getData()).as("a steady plan copies no key out of the CA Secret")
+          .containsKey("signing.crt").doesNotContainKeys("signing.key", "pending.key");
 
       String wl = cp.createNamespace("rotation-wl", Map.of(LABEL, "true"));
       Pod pod = cp.createPod(wl, "web-0", "web", Map.of("app", "web"), "10.99.0.7");
@@ -132,6 +137,8 @@ class CaRotationIT {
           .until(() -> w.current().trust().certificates().size() == 1);
       assertThat(w.current().trust().certificates()).containsExactly(caB.certificate());
       Instant retiredAt = Instant.now();
+      assertThat(storedState(admin).getData()).as("after the switch no key is kept beside the CA Secret's")
+          .doesNotContainKeys("signing.key", "pending.key");
       Awaitility.await("A leaves the ClusterTrustBundle").atMost(Duration.ofSeconds(20))
           .until(() -> ctb.current().certificates().equals(List.of(caB.certificate())));
       assertThat(ctbPem(admin)).isEqualTo(dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(caB.certificate())));
@@ -245,10 +252,81 @@ class CaRotationIT {
     };
   }
 
+  @Test
+  void aCaChangedWhileNoSignerRanSignsAtOnceWithTheFormerCaStillTrusted() throws Exception {
+    SignerFixture fx = SignerFixture.get();
+    ControlPlane cp = fx.cp;
+    KubernetesClient admin = fx.admin;
+    installSignerRbac(admin);
+    resetCaSecrets(admin);
+    CertificateAuthority caA = CertificateAuthority.generate("offline CA A", Duration.ofDays(1),
+        ValidityPolicy.DEFAULT, java.time.InstantSource.system(), new java.security.SecureRandom());
+    admin.secrets().inNamespace(NS).resource(caA.toSecret(NS, "kube-mtls-ca")).create();
+    KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
+    Signer first = SignerMain.start(signerClient, config("offline-1"), listener());
+    Signer second = null;
+    KubeMtls workload = null;
+    try {
+      Awaitility.await("first signer leads").atMost(Duration.ofSeconds(30)).until(first::isLeader);
+      Awaitility.await("the steady plan is stored").atMost(Duration.ofSeconds(10))
+          .until(() -> storedState(admin) != null);
+      first.close();
+
+      // No signer runs while the operator replaces the CA; the state Secret holds no copy of A's key.
+      CertificateAuthority caB = SignerMain.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
+      second = SignerMain.start(signerClient, config("offline-2"), listener());
+      Signer s2 = second;
+      Awaitility.await("second signer leads").atMost(Duration.ofSeconds(30)).until(s2::isLeader);
+
+      String wl = cp.createNamespace("offline-wl", Map.of(LABEL, "true"));
+      Awaitility.await("the bundle holds B and, retiring, A").atMost(Duration.ofSeconds(20))
+          .until(() -> subjects(TrustBundles.read(admin, wl, "kube-mtls-ca-bundle")),
+              subjects -> subjects.equals(List.of(caB.certificate().getSubjectX500Principal().getName(),
+                  caA.certificate().getSubjectX500Principal().getName())));
+      Secret state = storedState(admin);
+      assertThat(state.getData()).containsKeys("signing.crt", "retiring.crt", "retiring.until")
+          .doesNotContainKeys("signing.key", "pending.key", "pending.crt");
+      assertThat(dev.kubemtls.core.pki.Pem.certificates(new String(Base64.getDecoder().decode(
+          state.getData().get("retiring.crt")), StandardCharsets.US_ASCII), "retiring.crt"))
+          .containsExactly(caA.certificate());
+
+      Pod pod = cp.createPod(wl, "web-0", "web", Map.of("app", "web"), "10.99.0.8");
+      admin.services().inNamespace(wl).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
+          .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
+      fx.bindWorkload(wl, "web");
+      workload = KubeMtls.forWorkload(cp.clientFor(wl, "web", pod))
+          .identity(WorkloadIdentity.builder(wl, "web").podName("web-0").podIp("10.99.0.8").services("web").build())
+          .signerName(SIGNER).issuanceTimeout(Duration.ofSeconds(30)).start();
+      MtlsMaterial material = workload.awaitReady(Duration.ofSeconds(60));
+      assertThat(issuer(material)).as("B signs at once").isEqualTo(caB.certificate().getSubjectX500Principal());
+      assertThat(material.trust().certificates()).containsExactlyInAnyOrder(caA.certificate(), caB.certificate());
+    } finally {
+      if (workload != null) {
+        workload.close();
+      }
+      first.close();
+      if (second != null) {
+        second.close();
+      }
+    }
+  }
+
+  private static Secret storedState(KubernetesClient admin) {
+    return admin.secrets().inNamespace(NS).withName(CaKeeper.stateSecretName("kube-mtls-ca")).get();
+  }
+
+  /** Each test starts from no CA Secret and no stored plan. */
+  private static void resetCaSecrets(KubernetesClient admin) {
+    for (String name : List.of("kube-mtls-ca", CaKeeper.stateSecretName("kube-mtls-ca"))) {
+      admin.secrets().inNamespace(NS).withName(name).withTimeout(20, TimeUnit.SECONDS).delete();
+    }
+  }
+
   private static Instant storedSwitchTime(KubernetesClient admin) {
-    Secret state = admin.secrets().inNamespace(NS).withName(CaKeeper.stateSecretName("kube-mtls-ca")).get();
+    Secret state = storedState(admin);
     assertThat(state).as("the rotation state Secret").isNotNull();
-    assertThat(state.getData()).containsKeys("signing.crt", "pending.crt", "switch-at");
+    assertThat(state.getData()).containsKeys("signing.crt", "pending.crt", "switch-at", "signing.key")
+        .as("the pending CA's key stays in the CA Secret only").doesNotContainKey("pending.key");
     return Instant.parse(new String(Base64.getDecoder().decode(state.getData().get("switch-at")),
         StandardCharsets.US_ASCII).strip());
   }

@@ -43,6 +43,14 @@ import org.slf4j.LoggerFactory;
  * <p>The plan moves only after it was stored: a leader that cannot write the state Secret keeps
  * signing with what it has and retries, rather than act on a plan a successor would not know.
  * Material in the CA Secret that fails validation is reported and ignored; the working CAs stay.
+ *
+ * <p>The state Secret holds certificates and times, and a private key only where there is no other
+ * copy: while a new CA propagates, the CA Secret already holds the new CA, so the key of the CA
+ * that still signs is kept in the state Secret until the switch (and then dropped). Keys that the CA
+ * Secret holds (the signing CA in a steady state, a pending CA) are never copied. The price: if the
+ * CA Secret is changed while no signer runs at all, the former key is gone, so the new CA signs at
+ * once, with the former CA kept in the bundle as retiring (peers that do not trust the new CA yet
+ * refuse its certificates until their bundle follows, usually seconds).
  */
 public final class CaKeeper implements AutoCloseable {
 
@@ -66,6 +74,7 @@ public final class CaKeeper implements AutoCloseable {
   private volatile CertificateAuthority signing;
   private volatile List<X509Certificate> bundle;
   private boolean closed;
+  private boolean storeAfterLoad;
 
   /**
    * @param initial the CA as loaded from the CA Secret when the replica started; used if the Secret
@@ -109,7 +118,7 @@ public final class CaKeeper implements AutoCloseable {
       readDesired().ifPresent(ca -> desired = ca);
       Optional<CaRotation> stored = loadState();
       state = stored.orElseGet(() -> CaRotation.steady(desired.keyPair()));
-      if (stored.isEmpty()) {
+      if (stored.isEmpty() || storeAfterLoad) {
         // Store the plan before anything else: if the CA Secret is changed while no signer runs,
         // the next leader still knows which CA signed until then and rotates gently.
         try {
@@ -290,9 +299,9 @@ public final class CaKeeper implements AutoCloseable {
     String what = "Secret " + config.caSecretNamespace() + "/" + stateSecretName;
     try {
       Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
-      CaRotation.CaKeyPair signingPair = pair(data, "signing", what).orElseThrow(
-          () -> new InvalidMaterialException(what + " has no signing.crt/signing.key"));
-      Optional<CaRotation.CaKeyPair> pendingPair = pair(data, "pending", what);
+      X509Certificate signingCert = certificate(data, "signing", what).orElseThrow(
+          () -> new InvalidMaterialException(what + " has no signing.crt"));
+      Optional<X509Certificate> pendingCert = certificate(data, "pending", what);
       Optional<Instant> switchAt = Optional.ofNullable(text(data, "switch-at")).map(String::strip).map(Instant::parse);
       List<CaRotation.Retiring> retiring = new ArrayList<>();
       String retiringPem = text(data, "retiring.crt");
@@ -306,7 +315,28 @@ public final class CaKeeper implements AutoCloseable {
           retiring.add(new CaRotation.Retiring(certs.get(i), Instant.parse(until[i])));
         }
       }
-      CaRotation loaded = new CaRotation(signingPair, pendingPair, switchAt, retiring);
+      Optional<CaRotation.CaKeyPair> pending = pendingCert.flatMap(cert -> withKey(cert, data, "pending", what));
+      if (pendingCert.isPresent() && pending.isEmpty()) {
+        // It never signed: the CA Secret now holds another CA, which reconcile() makes the pending one.
+        LOG.warn("the CA Secret {}/{} no longer holds the pending CA {} of the stored plan; it was changed while no"
+            + " signer ran, so the new CA starts propagating afresh", config.caSecretNamespace(), config.caSecretName(),
+            pendingCert.get().getSerialNumber().toString(16));
+        switchAt = Optional.empty();
+      }
+      Optional<CaRotation.CaKeyPair> signingPair = withKey(signingCert, data, "signing", what);
+      CaRotation loaded;
+      if (signingPair.isPresent()) {
+        loaded = new CaRotation(signingPair.get(), pending, switchAt, retiring);
+      } else {
+        Instant now = clock.instant();
+        LOG.warn("the CA Secret {}/{} was changed while no signer ran, and the key of the CA that signed until then"
+            + " (serial {}) has no other copy: the new CA signs at once, and the former CA stays in the bundle until {}",
+            config.caSecretNamespace(), config.caSecretName(), signingCert.getSerialNumber().toString(16),
+            now.plus(config.caRetention()));
+        retiring.add(new CaRotation.Retiring(signingCert, now.plus(config.caRetention())));
+        loaded = new CaRotation(desired.keyPair(), Optional.empty(), Optional.empty(), retiring);
+        storeAfterLoad = true;
+      }
       LOG.info("resuming the CA rotation plan from {}: {}", what, loaded);
       return Optional.of(loaded);
     } catch (RuntimeException e) {
@@ -316,23 +346,34 @@ public final class CaKeeper implements AutoCloseable {
     }
   }
 
-  private Optional<CaRotation.CaKeyPair> pair(Map<String, String> data, String prefix, String what) {
+  private static Optional<X509Certificate> certificate(Map<String, String> data, String prefix, String what) {
     String crt = text(data, prefix + ".crt");
+    return crt == null ? Optional.empty() : Optional.of(Pem.certificates(crt, what + " " + prefix + ".crt").get(0));
+  }
+
+  /**
+   * The CA of {@code certificate} with its key: the one stored beside it (the signing CA during a
+   * propagation, or a state written by an older signer), else the CA Secret's if it holds that
+   * certificate, else none.
+   */
+  private Optional<CaRotation.CaKeyPair> withKey(X509Certificate certificate, Map<String, String> data, String prefix,
+      String what) {
     String key = text(data, prefix + ".key");
-    if (crt == null || key == null) {
-      return Optional.empty();
+    if (key != null) {
+      return Optional.of(authorityFor(new CaRotation.CaKeyPair(certificate,
+          Pem.privateKey(key, what + " " + prefix + ".key"))).keyPair());
     }
-    return Optional.of(authorityFor(new CaRotation.CaKeyPair(Pem.certificates(crt, what + " " + prefix + ".crt")
-        .get(0), Pem.privateKey(key, what + " " + prefix + ".key"))).keyPair());
+    return fingerprint(certificate).equals(fingerprint(desired.certificate())) ? Optional.of(desired.keyPair())
+        : Optional.empty();
   }
 
   private void storeState(CaRotation plan) {
     Map<String, String> data = new LinkedHashMap<>();
     put(data, "signing.crt", Pem.encodeCertificates(List.of(plan.signing().certificate())));
-    put(data, "signing.key", Pem.encode("PRIVATE KEY", plan.signing().key().getEncoded()));
     plan.pending().ifPresent(p -> {
+      // The CA Secret holds the pending CA now; the signing CA's key has no other copy until the switch.
+      put(data, "signing.key", Pem.encode("PRIVATE KEY", plan.signing().key().getEncoded()));
       put(data, "pending.crt", Pem.encodeCertificates(List.of(p.certificate())));
-      put(data, "pending.key", Pem.encode("PRIVATE KEY", p.key().getEncoded()));
     });
     plan.switchAt().ifPresent(at -> put(data, "switch-at", at.toString()));
     if (!plan.retiring().isEmpty()) {
