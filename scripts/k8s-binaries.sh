@@ -13,7 +13,10 @@
 # without Go). Every failure says what is missing and how to fix it.
 set -euo pipefail
 
-K8S_VERSION="${KUBE_MTLS_K8S_VERSION:-1.35.4}"
+# The version is set once, in the parent pom (kube-mtls.k8s.version); Maven passes it in KUBE_MTLS_K8S_VERSION.
+POM_VERSION="$(sed -n 's:.*<kube-mtls.k8s.version>\(.*\)</kube-mtls.k8s.version>.*:\1:p' "$(dirname "$0")/../pom.xml" | head -1)"
+K8S_VERSION="${KUBE_MTLS_K8S_VERSION:-${POM_VERSION}}"
+[[ -n "${K8S_VERSION}" ]] || { echo "[k8s-binaries] ERROR: no Kubernetes version: set KUBE_MTLS_K8S_VERSION or kube-mtls.k8s.version in pom.xml" >&2; exit 1; }
 ETCD_VERSION="${KUBE_MTLS_ETCD_VERSION:-3.6.6}"
 CACHE_ROOT="${KUBE_MTLS_BIN_CACHE:-${HOME}/.cache/kube-mtls}"
 BIN_DIR="${CACHE_ROOT}/k8s/${K8S_VERSION}-linux-amd64"

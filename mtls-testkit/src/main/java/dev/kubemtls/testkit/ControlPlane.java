@@ -69,8 +69,12 @@ public final class ControlPlane implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(ControlPlane.class);
 
-  /** The Kubernetes release the tests use unless {@code -Dkube-mtls.k8s.version} says otherwise. */
-  public static final String DEFAULT_VERSION = "1.35.4";
+  /**
+   * The Kubernetes release the tests use unless {@code -Dkube-mtls.k8s.version} says otherwise: the
+   * parent pom's {@code kube-mtls.k8s.version}, the one place it is set (the build writes it into
+   * the test kit's resources, and {@code scripts/k8s-binaries.sh} reads it from the pom).
+   */
+  public static final String DEFAULT_VERSION = BackendSelection.bundledKubernetesVersion();
 
   /** The issuer and audience of ServiceAccount tokens of the embedded control plane, as in a default cluster. */
   public static final String SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local";
@@ -106,7 +110,7 @@ public final class ControlPlane implements AutoCloseable {
       BackendSelection selection = BackendSelection.fromSystem(version);
       ClusterBackend backend = switch (selection.kind()) {
         case EMBEDDED -> EmbeddedBackend.start(binaryDirectory(), SERVICE_ACCOUNT_ISSUER);
-        case K3S -> K3sBackend.start(selection.k3sImage(), K3S_START_TIMEOUT);
+        case K3S -> startK3s(selection.k3sImage());
         case KUBECONFIG -> KubeconfigBackend.connect(selection.kubeconfig());
       };
       ControlPlane cp = new ControlPlane(backend);
@@ -142,7 +146,12 @@ public final class ControlPlane implements AutoCloseable {
    * @throws IllegalStateException if there is no Docker engine, or k3s does not start (with its log's tail)
    */
   public static ControlPlane k3s(String image) {
-    return new ControlPlane(K3sBackend.start(image, K3S_START_TIMEOUT));
+    return new ControlPlane(startK3s(image));
+  }
+
+  private static ClusterBackend startK3s(String image) {
+    BackendSelection.requireTestcontainers();
+    return K3sBackend.start(image, K3S_START_TIMEOUT);
   }
 
   /**

@@ -39,7 +39,7 @@ public record BackendSelection(Kind kind, Path kubeconfig, String k3sImage) {
         return new BackendSelection(Kind.EMBEDDED, null, null);
       case "k3s": {
         String image = trimToNull(lookup.apply("kube-mtls.k3s.image"));
-        return new BackendSelection(Kind.K3S, null, image != null ? image : K3sBackend.defaultImage(kubernetesVersion));
+        return new BackendSelection(Kind.K3S, null, image != null ? image : defaultK3sImage(kubernetesVersion));
       }
       case "kubeconfig": {
         String file = trimToNull(lookup.apply("kube-mtls.kubeconfig"));
@@ -77,5 +77,43 @@ public record BackendSelection(Kind kind, Path kubeconfig, String k3sImage) {
 
   private static String trimToNull(String s) {
     return s == null || s.isBlank() ? null : s.trim();
+  }
+
+  /** The image for a Kubernetes version: {@code rancher/k3s:v<version>-k3s1}. */
+  public static String defaultK3sImage(String kubernetesVersion) {
+    return "rancher/k3s:v" + kubernetesVersion + "-k3s1";
+  }
+
+  /** The version the build wrote into {@code kube-mtls/testkit.properties} (the parent pom's). */
+  public static String bundledKubernetesVersion() {
+    java.util.Properties props = new java.util.Properties();
+    try (java.io.InputStream in = BackendSelection.class.getResourceAsStream("/kube-mtls/testkit.properties")) {
+      if (in == null) {
+        throw new IllegalStateException("kube-mtls/testkit.properties is missing from the test kit's jar");
+      }
+      props.load(in);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read kube-mtls/testkit.properties", e);
+    }
+    String version = props.getProperty("kubernetes.version", "");
+    if (!version.matches("\\d+\\.\\d+\\.\\d+")) {
+      throw new IllegalStateException("kube-mtls/testkit.properties names no Kubernetes version ('" + version
+          + "'): was the test kit built without resource filtering?");
+    }
+    return version;
+  }
+
+  /**
+   * The k3s backend runs on Testcontainers, an optional dependency of the test kit: fails with the
+   * dependency to add when it is not on the test classpath.
+   */
+  public static void requireTestcontainers() {
+    try {
+      Class.forName("org.testcontainers.k3s.K3sContainer", false, BackendSelection.class.getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new IllegalStateException("the k3s backend (-Dkube-mtls.control-plane=k3s) needs Testcontainers on the"
+          + " test classpath: add the test dependency org.testcontainers:testcontainers-k3s (the test kit declares"
+          + " it optional), or use the embedded control plane", e);
+    }
   }
 }

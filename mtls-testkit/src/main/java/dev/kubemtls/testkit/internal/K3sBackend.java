@@ -24,11 +24,6 @@ public final class K3sBackend {
 
   private K3sBackend() {}
 
-  /** The image for a Kubernetes version: {@code rancher/k3s:v<version>-k3s1}. */
-  public static String defaultImage(String kubernetesVersion) {
-    return "rancher/k3s:v" + kubernetesVersion + "-k3s1";
-  }
-
   /**
    * Starts k3s from {@code image} and connects to it as admin.
    *
@@ -36,7 +31,7 @@ public final class K3sBackend {
    */
   public static KubeconfigBackend start(String image, Duration startupTimeout) {
     if (image == null || image.isBlank()) {
-      throw new IllegalArgumentException("no k3s image given; use a rancher/k3s image, e.g. " + defaultImage("1.35.4"));
+      throw new IllegalArgumentException("no k3s image given; use a rancher/k3s image, e.g. " + BackendSelection.defaultK3sImage(dev.kubemtls.testkit.ControlPlane.DEFAULT_VERSION));
     }
     if (!dockerAvailable()) {
       throw new ControlPlaneStartException("the k3s backend (-Dkube-mtls.control-plane=k3s) needs a Docker"
@@ -49,7 +44,7 @@ public final class K3sBackend {
       k3s = new K3sContainer(DockerImageName.parse(image).asCompatibleSubstituteFor("rancher/k3s"));
     } catch (RuntimeException e) {
       throw new ControlPlaneStartException("the k3s image name '" + image + "' is not usable: " + e.getMessage()
-          + ". Set -Dkube-mtls.k3s.image to a rancher/k3s image, e.g. " + defaultImage("1.35.4"), e);
+          + ". Set -Dkube-mtls.k3s.image to a rancher/k3s image, e.g. " + BackendSelection.defaultK3sImage(dev.kubemtls.testkit.ControlPlane.DEFAULT_VERSION), e);
     }
     List<String> command = List.of("server",
         "--disable=traefik,servicelb,metrics-server,local-storage",
