@@ -132,7 +132,7 @@ public final class CsrController implements AutoCloseable {
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
         return decide(cached);
       }
-      return sign(cached);
+      return sign(cached, null);
     } catch (KubernetesClientException e) {
       return onApiError(name, e);
     }
@@ -143,7 +143,15 @@ public final class CsrController implements AutoCloseable {
     CertificateSigningRequestSpec spec = cached.getSpec();
     Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
         spec.getGroups(), spec.getExtra());
-    ApprovalDecision decision = policy.decide(Csrs.requestPem(cached), Csrs.usages(cached), requester, cluster);
+    // Parsed once here; the same instance (with its one signature check) goes on to the CA.
+    ParsedCsr parsed = null;
+    ApprovalDecision decision;
+    try {
+      parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+      decision = policy.decide(parsed, Csrs.usages(cached), requester, cluster);
+    } catch (dev.kubemtls.core.InvalidMaterialException e) {
+      decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+    }
     // Append the verdict to the conditions of the copy that was judged and PUT it to /approval with
     // that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
     // the same name), the API server answers 409 and the CSR is judged again from the newer state.
@@ -168,10 +176,10 @@ public final class CsrController implements AutoCloseable {
     LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
     // Sign right away from the object the approval returned (its resourceVersion is current)
     // instead of waiting for the informer to bring it back.
-    return sign(updated);
+    return sign(updated, parsed);
   }
 
-  private WorkQueue.Outcome sign(CertificateSigningRequest checked) {
+  private WorkQueue.Outcome sign(CertificateSigningRequest checked, ParsedCsr parsed) {
     // The copy was checked (approved, no certificate, not failed); writing it back with its
     // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
     // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
@@ -180,7 +188,9 @@ public final class CsrController implements AutoCloseable {
     CertificateSigningRequestStatus status = copy.getStatus();
     X509Certificate certificate;
     try {
-      certificate = ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
+      certificate = parsed != null
+          ? ca.get().sign(parsed, Csrs.usages(copy), copy.getSpec().getExpirationSeconds())
+          : ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
     } catch (SigningException e) {
       List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
       conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
