@@ -52,6 +52,8 @@ public final class CsrController implements AutoCloseable {
   private final ApprovalPolicy policy;
   private final Supplier<CertificateAuthority> ca;
   private final ClusterView cluster;
+  private final ApiClusterView live;
+  private final InformerClusterView cache;
   private final InstantSource clock;
   private final SharedIndexInformer<CertificateSigningRequest> informer;
   private final WorkQueue queue;
@@ -61,13 +63,25 @@ public final class CsrController implements AutoCloseable {
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
+    this(client, signerName, policy, ca, clock, workers, resync, listener, false);
+  }
+
+  /**
+   * @param cacheLookups whether the approver reads Pods and Services from cluster-wide informers
+   *     ({@link InformerClusterView}) rather than with a GET and a LIST per request
+   */
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
+      boolean cacheLookups) {
     this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = Objects.requireNonNull(signerName, "signerName");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.ca = Objects.requireNonNull(ca, "ca");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.cluster = new ApiClusterView(client);
+    this.live = new ApiClusterView(client);
+    this.cache = cacheLookups ? new InformerClusterView(client, live) : null;
+    this.cluster = cache != null ? cache : live;
     this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
         this::process);
     this.informer = client.certificates().v1().certificateSigningRequests()
@@ -97,6 +111,9 @@ public final class CsrController implements AutoCloseable {
    * arrived, or exceptionally if the informer cannot start.
    */
   public java.util.concurrent.CompletionStage<Void> start() {
+    if (cache != null) {
+      cache.start();
+    }
     return informer.start().whenComplete((ok, error) -> {
       if (error != null) {
         LOG.error("cannot list and watch CertificateSigningRequests of {}: {}", signerName, error.toString());
@@ -148,7 +165,8 @@ public final class CsrController implements AutoCloseable {
     ApprovalDecision decision;
     try {
       parsed = ParsedCsr.parse(Csrs.requestPem(cached));
-      decision = policy.decide(parsed, Csrs.usages(cached), requester, cluster);
+      // From the caches; a denial that depends on them is decided again with live reads.
+      decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
     } catch (dev.kubemtls.core.InvalidMaterialException e) {
       decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
     }
@@ -235,5 +253,8 @@ public final class CsrController implements AutoCloseable {
   public void close() {
     queue.close();
     informer.close();
+    if (cache != null) {
+      cache.close();
+    }
   }
 }
