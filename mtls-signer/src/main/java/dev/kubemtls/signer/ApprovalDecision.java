@@ -44,11 +44,25 @@ public record ApprovalDecision(boolean approved, String reason, String message) 
   public static final String SUBJECT_NOT_ALLOWED = "SubjectNotAllowed";
   /** The request names no identity at all. */
   public static final String NO_IDENTITY = "NoIdentity";
+  /** A key the signer does not issue for: RSA under 2048 (or over 8192) bits, an EC curve other than P-256 or P-384, Ed25519, others. */
+  public static final String KEY_NOT_ALLOWED = "KeyNotAllowed";
+  /** The request is signed with SHA-1, MD5 or another algorithm than ECDSA/RSA with SHA-256, -384 or -512. */
+  public static final String SIGNATURE_ALGORITHM_NOT_ALLOWED = "SignatureAlgorithmNotAllowed";
+  /** More subject alternative names than the configured cap ({@code --max-names}). */
+  public static final String TOO_MANY_NAMES = "TooManyNames";
+  /** The same subject alternative name more than once. */
+  public static final String DUPLICATE_NAME = "DuplicateName";
+  /** An IPv4-mapped IPv6 address ({@code ::ffff:a.b.c.d}) as IP SAN. */
+  public static final String MAPPED_IP_ADDRESS = "MappedIpAddress";
 
-  /** Checks that reason and message are present. */
+  /**
+   * Checks that reason and message are present; a message longer than 1024 characters is clipped,
+   * so a condition never repeats a hostile request at length.
+   */
   public ApprovalDecision {
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(message, "message");
+    message = dev.kubemtls.signer.internal.Bounded.message(message);
   }
 
   /** An approval. */

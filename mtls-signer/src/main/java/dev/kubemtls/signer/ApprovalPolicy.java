@@ -3,7 +3,9 @@ package dev.kubemtls.signer;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
+import dev.kubemtls.signer.internal.Bounded;
 import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.internal.RequestRules;
 import dev.kubemtls.signer.internal.Usages;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -23,8 +25,10 @@ import org.bouncycastle.asn1.x500.style.BCStyle;
  * request, its usages, the {@link Requester} the apiserver recorded and a {@link ClusterView} for
  * Pods and Services. It trusts the apiserver's record of who asked, never the request's own claims.
  *
- * <p>Both modes require: a ServiceAccount requester; a well-formed request whose signature verifies
- * with its own key (proof of possession); no CA request; only the usages digital signature, key
+ * <p>Both modes require: a ServiceAccount requester; a well-formed request with an EC P-256 or P-384
+ * key or an RSA key of 2048 to 8192 bits, signed with SHA-256, -384 or -512 (no SHA-1), whose
+ * signature verifies with its own key (proof of possession); no CA request; at most
+ * {@link #maxNames()} SANs (default 64), none twice, no IPv4-mapped IPv6 address; only the usages digital signature, key
  * encipherment (RSA keys only), server auth and client auth; no email or other exotic SANs; at most
  * one URI SAN, and it must be the requester's SPIFFE ID {@code spiffe://<td>/ns/<ns>/sa/<sa>}; no
  * wildcard; a subject that is empty or a single common name equal to one of the requested names or
@@ -42,6 +46,9 @@ import org.bouncycastle.asn1.x500.style.BCStyle;
  *       {@code <x>} is one or more DNS labels; DNS names need no Pod binding. Use it where every
  *       ServiceAccount of a namespace is trusted with all the namespace's names.</li>
  * </ul>
+ *
+ * <p>Every denial message is short, whatever the request holds: lists name their first few items
+ * and count the rest.
  *
  * <p>Instances are immutable and thread-safe.
  */
@@ -63,11 +70,21 @@ public final class ApprovalPolicy {
   private final Mode mode;
   private final String trustDomain;
   private final String clusterDomain;
+  private final int maxNames;
 
-  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain) {
+  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain, int maxNames) {
     this.mode = Objects.requireNonNull(mode, "mode");
     this.trustDomain = new SpiffeId(Objects.requireNonNull(trustDomain, "trustDomain"), "").trustDomain();
     this.clusterDomain = KubernetesNames.requireDnsSubdomain("clusterDomain", clusterDomain);
+    if (maxNames < 1 || maxNames > RequestRules.MAX_NAMES_CEILING) {
+      throw new IllegalArgumentException("maxNames must be between 1 and " + RequestRules.MAX_NAMES_CEILING
+          + ", was " + maxNames);
+    }
+    this.maxNames = maxNames;
+  }
+
+  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain) {
+    this(mode, trustDomain, clusterDomain, RequestRules.DEFAULT_MAX_NAMES);
   }
 
   /** The strict policy for {@code trustDomain} (e.g. {@code cluster.local}) and the cluster DNS domain. */
@@ -90,6 +107,16 @@ public final class ApprovalPolicy {
     return mode;
   }
 
+  /** The most subject alternative names a request may hold (default 64). */
+  public int maxNames() {
+    return maxNames;
+  }
+
+  /** This policy allowing at most {@code maxNames} SANs per request, 1 to 256. */
+  public ApprovalPolicy withMaxNames(int maxNames) {
+    return new ApprovalPolicy(mode, trustDomain, clusterDomain, maxNames);
+  }
+
   /**
    * Decides on one request.
    *
@@ -99,61 +126,69 @@ public final class ApprovalPolicy {
    * @param cluster    lookups of Pods and Services; consulted only when needed
    */
   public ApprovalDecision decide(String requestPem, List<String> usages, Requester requester, ClusterView cluster) {
-    Objects.requireNonNull(usages, "usages");
     Objects.requireNonNull(requester, "requester");
-    Objects.requireNonNull(cluster, "cluster");
-    Optional<Requester.ServiceAccount> maybeSa = requester.serviceAccount();
-    if (maybeSa.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.NOT_SERVICE_ACCOUNT,
-          "the requester '" + requester.username() + "' is not a ServiceAccount; only ServiceAccounts get certificates"
-              + " from this signer");
+    if (requester.serviceAccount().isEmpty()) {
+      return notServiceAccount(requester);
     }
-    Requester.ServiceAccount sa = maybeSa.get();
     ParsedCsr csr;
     try {
       csr = ParsedCsr.parse(requestPem);
     } catch (InvalidMaterialException e) {
       return ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
     }
-    if (!csr.signatureValid()) {
-      return ApprovalDecision.deny(ApprovalDecision.INVALID_SIGNATURE,
-          "the request's signature does not verify with its public key (no proof of possession)");
+    return decide(csr, usages, requester, cluster);
+  }
+
+  /**
+   * Decides on a request already parsed: what the signer's controller calls, so that the same
+   * parsed request (and its one signature check) goes on to {@link CertificateAuthority#sign(ParsedCsr,
+   * List, Integer)}.
+   */
+  public ApprovalDecision decide(ParsedCsr csr, List<String> usages, Requester requester, ClusterView cluster) {
+    Objects.requireNonNull(csr, "csr");
+    Objects.requireNonNull(usages, "usages");
+    Objects.requireNonNull(requester, "requester");
+    Objects.requireNonNull(cluster, "cluster");
+    Optional<Requester.ServiceAccount> maybeSa = requester.serviceAccount();
+    if (maybeSa.isEmpty()) {
+      return notServiceAccount(requester);
     }
-    if (csr.caRequested()) {
-      return ApprovalDecision.deny(ApprovalDecision.CA_NOT_ALLOWED,
-          "the request asks for a CA certificate (basicConstraints CA=true)");
+    Requester.ServiceAccount sa = maybeSa.get();
+    Optional<RequestRules.Violation> violation = RequestRules.check(csr, maxNames);
+    if (violation.isPresent()) {
+      return ApprovalDecision.deny(violation.get().reason(), violation.get().message());
     }
     List<String> unexpected = new ArrayList<>(Usages.unsupported(usages));
     if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() != ParsedCsr.KeyKind.RSA) {
       unexpected.add(Usages.KEY_ENCIPHERMENT + " (only for RSA keys)");
     }
     if (!unexpected.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.UNEXPECTED_USAGE, "usages not allowed: " + unexpected
+      return ApprovalDecision.deny(ApprovalDecision.UNEXPECTED_USAGE, "usages not allowed: " + Bounded.list(unexpected)
           + "; allowed are " + List.of(Usages.DIGITAL_SIGNATURE, Usages.KEY_ENCIPHERMENT, Usages.SERVER_AUTH,
           Usages.CLIENT_AUTH));
     }
     if (!csr.emails().isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.EMAIL_NOT_ALLOWED, "email SANs are not issued: " + csr.emails());
+      return ApprovalDecision.deny(ApprovalDecision.EMAIL_NOT_ALLOWED, "email SANs are not issued: " + Bounded.list(csr.emails()));
     }
     if (!csr.otherNames().isEmpty()) {
       return ApprovalDecision.deny(ApprovalDecision.UNSUPPORTED_NAME,
-          "only DNS, IP and SPIFFE URI SANs are issued; found " + csr.otherNames());
+          "only DNS, IP and SPIFFE URI SANs are issued; found " + Bounded.list(csr.otherNames()));
     }
     String spiffeId = SpiffeId.forServiceAccount(trustDomain, sa.namespace(), sa.name()).toString();
     if (csr.uris().size() > 1 || (csr.uris().size() == 1 && !csr.uris().get(0).equals(spiffeId))) {
       return ApprovalDecision.deny(ApprovalDecision.SPIFFE_ID_MISMATCH,
-          "the only URI SAN allowed is the requester's SPIFFE ID " + spiffeId + "; found " + csr.uris());
+          "the only URI SAN allowed is the requester's SPIFFE ID " + spiffeId + "; found " + Bounded.list(csr.uris()));
     }
     List<String> wildcards = csr.dnsNames().stream().filter(n -> n.contains("*")).toList();
     if (!wildcards.isEmpty()) {
       return ApprovalDecision.deny(ApprovalDecision.WILDCARD_NOT_ALLOWED, "wildcard DNS names are not issued: "
-          + wildcards);
+          + Bounded.list(wildcards));
     }
     List<String> malformed = csr.dnsNames().stream()
         .filter(n -> n.length() > 253 || !DNS_NAME.matcher(n).matches()).toList();
     if (!malformed.isEmpty()) {
       return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
-          "DNS names must be lower-case RFC 1123 names: " + malformed);
+          "DNS names must be lower-case RFC 1123 names: " + Bounded.list(malformed));
     }
     Set<String> names = new LinkedHashSet<>();
     names.addAll(csr.dnsNames());
@@ -202,8 +237,8 @@ public final class ApprovalPolicy {
       p.podIps().forEach(ip -> canonicalIp(ip).ifPresent(podIps::add));
       List<String> foreign = csr.ipAddresses().stream().filter(ip -> !podIps.contains(ip)).toList();
       if (!foreign.isEmpty()) {
-        return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_IP_ADDRESS, "IP addresses " + foreign
-            + " are not the IPs of Pod " + sa.namespace() + "/" + p.name() + " " + p.podIps());
+        return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_IP_ADDRESS, "IP addresses " + Bounded.list(foreign)
+            + " are not the IPs of Pod " + sa.namespace() + "/" + p.name() + " " + Bounded.list(p.podIps()));
       }
     }
     if (!csr.dnsNames().isEmpty()) {
@@ -216,10 +251,16 @@ public final class ApprovalPolicy {
             : "names under namespace " + sa.namespace() + " (<x>." + sa.namespace() + ", <x>." + sa.namespace()
                 + ".svc, <x>." + sa.namespace() + ".svc." + clusterDomain + ")";
         return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
-            "DNS names " + unauthorized + " are not allowed for " + requester.username() + ": allowed are " + rule);
+            "DNS names " + Bounded.list(unauthorized) + " are not allowed for " + requester.username() + ": allowed are " + rule);
       }
     }
-    return ApprovalDecision.approve("approved for " + requester.username() + ": " + names);
+    return ApprovalDecision.approve("approved for " + requester.username() + ": " + Bounded.list(names));
+  }
+
+  private static ApprovalDecision notServiceAccount(Requester requester) {
+    return ApprovalDecision.deny(ApprovalDecision.NOT_SERVICE_ACCOUNT, "the requester '"
+        + Bounded.clip(requester.username(), Bounded.ITEM_CHARS) + "' is not a ServiceAccount; only ServiceAccounts"
+        + " get certificates from this signer");
   }
 
   private List<String> strictUnauthorized(List<String> dnsNames, String namespace, ClusterView.PodInfo pod,
@@ -274,23 +315,27 @@ public final class ApprovalPolicy {
       return Optional.empty();
     }
     if (rdns.length > 1 || rdns[0].isMultiValued()) {
-      return Optional.of("the subject may only be a single common name; found '" + csr.subject() + "'");
+      return Optional.of("the subject may only be a single common name; found '"
+          + Bounded.clip(csr.subject().toString(), Bounded.ITEM_CHARS) + "'");
     }
     AttributeTypeAndValue atv = rdns[0].getFirst();
     if (!atv.getType().equals(BCStyle.CN)) {
-      return Optional.of("the subject may only be a single common name; found '" + csr.subject() + "'");
+      return Optional.of("the subject may only be a single common name; found '"
+          + Bounded.clip(csr.subject().toString(), Bounded.ITEM_CHARS) + "'");
     }
     ASN1Encodable value = atv.getValue();
     String cn = value instanceof ASN1String s ? s.getString() : value.toString();
     if (!names.contains(cn) && !cn.equals(username)) {
-      return Optional.of("the subject common name '" + cn + "' must be the requester's username '" + username
-          + "' or one of the requested names " + names);
+      return Optional.of("the subject common name '" + Bounded.clip(cn, Bounded.ITEM_CHARS)
+          + "' must be the requester's username '" + username + "' or one of the requested names "
+          + Bounded.list(names));
     }
     return Optional.empty();
   }
 
   @Override
   public String toString() {
-    return "ApprovalPolicy[" + mode + ", trustDomain=" + trustDomain + ", clusterDomain=" + clusterDomain + "]";
+    return "ApprovalPolicy[" + mode + ", trustDomain=" + trustDomain + ", clusterDomain=" + clusterDomain
+        + ", maxNames=" + maxNames + "]";
   }
 }

@@ -3,7 +3,9 @@ package dev.kubemtls.signer;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.CertificateChecks;
 import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.signer.internal.Bounded;
 import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.internal.RequestRules;
 import dev.kubemtls.signer.internal.Usages;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.math.BigInteger;
@@ -230,26 +232,41 @@ public final class CertificateAuthority {
    * @param usages            {@code spec.usages}
    * @param expirationSeconds {@code spec.expirationSeconds}, or null
    * @return the issued leaf certificate
-   * @throws SigningException if the request is malformed, fails its signature check, asks for a CA
-   *     or for a usage this CA does not issue, or if the CA has expired
+   * @throws SigningException if the request is malformed, has a key or signature algorithm this CA
+   *     does not accept, fails its signature check, asks for a CA, holds more than 256 SANs, a SAN
+   *     twice or an IPv4-mapped IPv6 address, asks for a usage this CA does not issue, or if the CA
+   *     has expired
    */
   public X509Certificate sign(String requestPem, List<String> usages, Integer expirationSeconds) {
-    Objects.requireNonNull(usages, "usages");
     ParsedCsr csr;
     try {
       csr = ParsedCsr.parse(requestPem);
     } catch (InvalidMaterialException e) {
       throw new SigningException("MalformedRequest", e.getMessage(), e);
     }
-    if (!csr.signatureValid()) {
-      throw new SigningException("InvalidSignature", "the request's signature does not verify with its public key");
-    }
-    if (csr.caRequested()) {
-      throw new SigningException("CaNotAllowed", "the request asks for a CA certificate; this signer issues leaves only");
-    }
+    return sign(csr, usages, expirationSeconds);
+  }
+
+  /**
+   * Signs an approved request that is already parsed, e.g. the one the approver just judged: its
+   * signature is not checked again if that instance checked it already. The CA applies the same
+   * rules of a request's make-up as the approver ({@code KeyNotAllowed},
+   * {@code SignatureAlgorithmNotAllowed}, {@code InvalidSignature}, {@code CaNotAllowed},
+   * {@code TooManyNames} above 256, {@code DuplicateName}, {@code MappedIpAddress}), so a request
+   * approved by someone else cannot get around them.
+   *
+   * @throws SigningException as for {@link #sign(String, List, Integer)}
+   */
+  public X509Certificate sign(ParsedCsr csr, List<String> usages, Integer expirationSeconds) {
+    Objects.requireNonNull(csr, "csr");
+    Objects.requireNonNull(usages, "usages");
+    RequestRules.check(csr, RequestRules.MAX_NAMES_CEILING).ifPresent(v -> {
+      throw new SigningException(v.reason(), v.message());
+    });
     List<String> unsupported = Usages.unsupported(usages);
     if (!unsupported.isEmpty()) {
-      throw new SigningException("UnsupportedUsage", "this signer does not issue the usages " + unsupported);
+      throw new SigningException("UnsupportedUsage", "this signer does not issue the usages "
+          + Bounded.list(unsupported));
     }
     Instant now = clock.instant();
     Instant caNotBefore = certificate.getNotBefore().toInstant();

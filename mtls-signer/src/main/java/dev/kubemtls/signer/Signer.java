@@ -166,7 +166,7 @@ public final class Signer implements AutoCloseable {
       // Resumes a CA rotation where the previous leader left it (a few API calls).
       keeper.start();
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
-          config.workers(), Duration.ofMinutes(10), listener);
+          config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE);
       leading = true;
       // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
       publisher.start();

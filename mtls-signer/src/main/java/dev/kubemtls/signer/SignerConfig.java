@@ -47,12 +47,27 @@ import java.util.regex.Pattern;
  *                            lifetime after its last signature (a margin for clock skew)
  * @param clusterTrustBundle  whether the leader also publishes the bundle as a ClusterTrustBundle
  *                            linked to the signer name ({@link ClusterTrustBundlePublisher})
+ * @param maxNames            the most subject alternative names a request may hold, 1 to 256
+ * @param lookups             how the approver reads Pods and Services: from cluster-wide informer
+ *                            caches or with a GET and a LIST per request
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
-    int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle) {
+    int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle,
+    int maxNames, LookupMode lookups) {
+
+  /** How the approver reads the requesting Pod and the Services of its namespace. */
+  public enum LookupMode {
+    /**
+     * From cluster-wide Pod and Service informers, with a live read before any denial that depends on
+     * them; needs list and watch on pods and services in every namespace.
+     */
+    CACHE,
+    /** A GET of the Pod and a LIST of the namespace's Services per request; needs get pods, list services. */
+    REQUEST
+  }
 
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
@@ -102,7 +117,12 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     CA_RETENTION_MARGIN("ca-retention-margin", "5m", "extra time a former CA stays trusted beyond --max-ttl"),
     /** also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1): true or false. */
     CLUSTER_TRUST_BUNDLE("cluster-trust-bundle", "false",
-        "also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1, beta): true or false");
+        "also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1, beta): true or false"),
+    /** the most subject alternative names one request may hold (1 to 256). */
+    MAX_NAMES("max-names", "64", "the most subject alternative names one request may hold (1 to 256)"),
+    /** how the approver reads Pods and Services: cache (cluster-wide informers) or request (GET/LIST each time). */
+    LOOKUPS("lookups", "cache", "how the approver reads Pods and Services: cache (cluster-wide informers, needs"
+        + " list/watch on pods and services) or request (a GET and a LIST per CSR)");
 
     private final String flag;
     private final String defaultValue;
@@ -182,6 +202,11 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     if (caRetentionMargin.isNegative()) {
       throw new IllegalArgumentException(Flag.CA_RETENTION_MARGIN.flag() + " must not be negative");
     }
+    if (maxNames < 1 || maxNames > dev.kubemtls.signer.internal.RequestRules.MAX_NAMES_CEILING) {
+      throw new IllegalArgumentException(Flag.MAX_NAMES.flag() + " must be between 1 and "
+          + dev.kubemtls.signer.internal.RequestRules.MAX_NAMES_CEILING + ", was " + maxNames);
+    }
+    Objects.requireNonNull(lookups, Flag.LOOKUPS.flag());
   }
 
   /** A builder with every default, for {@code signerName}. */
@@ -199,7 +224,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
 
   /** The approval policy this configuration selects. */
   public ApprovalPolicy approvalPolicy() {
-    return ApprovalPolicy.of(policyMode, trustDomain, clusterDomain);
+    return ApprovalPolicy.of(policyMode, trustDomain, clusterDomain).withMaxNames(maxNames);
   }
 
   /**
@@ -275,13 +300,14 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       default -> throw new IllegalArgumentException(Flag.POLICY.flag() + " must be strict or loose, was '"
           + values.get(Flag.POLICY) + "'");
     };
-    int workers;
-    try {
-      workers = Integer.parseInt(values.get(Flag.WORKERS));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(Flag.WORKERS.flag() + " must be a number, was '" + values.get(Flag.WORKERS)
-          + "'", e);
-    }
+    int workers = integer(values, Flag.WORKERS);
+    int maxNames = integer(values, Flag.MAX_NAMES);
+    LookupMode lookups = switch (values.get(Flag.LOOKUPS).toLowerCase(Locale.ROOT)) {
+      case "cache" -> LookupMode.CACHE;
+      case "request" -> LookupMode.REQUEST;
+      default -> throw new IllegalArgumentException(Flag.LOOKUPS.flag() + " must be cache or request, was '"
+          + values.get(Flag.LOOKUPS) + "'");
+    };
     boolean clusterTrustBundle = switch (values.get(Flag.CLUSTER_TRUST_BUNDLE).toLowerCase(Locale.ROOT)) {
       case "true" -> true;
       case "false" -> false;
@@ -294,7 +320,15 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
         values.getOrDefault(Flag.LEASE_NAMESPACE, caNamespace), values.get(Flag.LEASE_NAME), identity,
         duration(values, Flag.LEASE_DURATION), duration(values, Flag.RENEW_DEADLINE),
         duration(values, Flag.RETRY_PERIOD), workers, duration(values, Flag.CA_PROPAGATION_DELAY),
-        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle);
+        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle, maxNames, lookups);
+  }
+
+  private static int integer(Map<Flag, String> values, Flag flag) {
+    try {
+      return Integer.parseInt(values.get(flag).trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(flag.flag() + " must be a number, was '" + values.get(flag) + "'", e);
+    }
   }
 
   /** Parses {@code 90s}, {@code 10m}, {@code 24h}, {@code 500ms}, {@code 7d} or ISO-8601 ({@code PT1H}). */
@@ -386,6 +420,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private Duration caPropagationDelay = Duration.ofMinutes(5);
     private Duration caRetentionMargin = Duration.ofMinutes(5);
     private boolean clusterTrustBundle;
+    private int maxNames = dev.kubemtls.signer.internal.RequestRules.DEFAULT_MAX_NAMES;
+    private LookupMode lookups = LookupMode.CACHE;
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -470,12 +506,25 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** The most SANs one request may hold ({@code --max-names}), 1 to 256; default 64. */
+    public Builder maxNames(int maxNames) {
+      this.maxNames = maxNames;
+      return this;
+    }
+
+    /** How the approver reads Pods and Services ({@code --lookups}); default {@link LookupMode#CACHE}. */
+    public Builder lookups(LookupMode lookups) {
+      this.lookups = lookups;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
-          renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle);
+          renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle, maxNames,
+          lookups);
     }
   }
 }

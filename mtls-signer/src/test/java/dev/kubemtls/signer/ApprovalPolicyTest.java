@@ -126,6 +126,46 @@ class ApprovalPolicyTest {
     c.add(of("CN naming another ServiceAccount", STRICT, TestCsr.builder()
         .subject("CN=system:serviceaccount:shop:db").uri(SPIFFE), USAGES, BOUND, ApprovalDecision.SUBJECT_NOT_ALLOWED));
     c.add(of("no names at all", STRICT, TestCsr.builder(), USAGES, BOUND, ApprovalDecision.NO_IDENTITY));
+    // Hardening (issue 12 item 2): each of these was approved before.
+    c.add(of("EC P-384", STRICT, TestCsr.builder().key(TestCsr.ecKey("secp384r1")).signatureAlgorithm("SHA384withECDSA")
+        .uri(SPIFFE), USAGES, UNBOUND, null));
+    c.add(of("RSA 3072 signed with SHA-512", STRICT, TestCsr.builder().key(TestCsr.rsaKey(3072))
+        .signatureAlgorithm("SHA512withRSA").uri(SPIFFE), USAGES, UNBOUND, null));
+    c.add(of("RSA 1024", STRICT, TestCsr.builder().key(TestCsr.rsaKey(1024)).uri(SPIFFE), USAGES, UNBOUND,
+        ApprovalDecision.KEY_NOT_ALLOWED));
+    c.add(of("RSA 2047", STRICT, TestCsr.builder().key(TestCsr.rsaKey(2047)).uri(SPIFFE), USAGES, UNBOUND,
+        ApprovalDecision.KEY_NOT_ALLOWED));
+    c.add(of("EC P-521", STRICT, TestCsr.builder().key(TestCsr.ecKey("secp521r1")).signatureAlgorithm("SHA512withECDSA")
+        .uri(SPIFFE), USAGES, UNBOUND, ApprovalDecision.KEY_NOT_ALLOWED));
+    c.add(of("Ed25519", STRICT, TestCsr.builder().key(TestCsr.ed25519Key()).uri(SPIFFE), USAGES, UNBOUND,
+        ApprovalDecision.KEY_NOT_ALLOWED));
+    c.add(of("RSA signed with SHA-1", STRICT, TestCsr.builder().key(TestCsr.rsaKey()).signatureAlgorithm("SHA1withRSA")
+        .uri(SPIFFE), USAGES, UNBOUND, ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED));
+    c.add(of("ECDSA with SHA-1", STRICT, TestCsr.builder().signatureAlgorithm("SHA1withECDSA").uri(SPIFFE), USAGES,
+        UNBOUND, ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED));
+    c.add(of("ECDSA with SHA-224", STRICT, TestCsr.builder().signatureAlgorithm("SHA224withECDSA").uri(SPIFFE), USAGES,
+        UNBOUND, ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED));
+    c.add(of("RSA signed with MD5", STRICT, TestCsr.builder().key(TestCsr.rsaKey()).signatureAlgorithm("MD5withRSA")
+        .uri(SPIFFE), USAGES, UNBOUND, ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED));
+    c.add(of("one allowed DNS name twice", STRICT, TestCsr.builder().uri(SPIFFE).dns("web.shop.svc", "web.shop.svc"),
+        USAGES, BOUND, ApprovalDecision.DUPLICATE_NAME));
+    c.add(of("the pod IP twice", STRICT, TestCsr.builder().uri(SPIFFE).ip("10.1.2.3", "10.1.2.3"), USAGES, BOUND,
+        ApprovalDecision.DUPLICATE_NAME));
+    c.add(of("the SPIFFE ID twice", STRICT, TestCsr.builder().uri(SPIFFE, SPIFFE), USAGES, BOUND,
+        ApprovalDecision.DUPLICATE_NAME));
+    c.add(of("10,000 copies of one allowed name", STRICT, TestCsr.builder().uri(SPIFFE)
+        .dns(java.util.Collections.nCopies(10_000, "web.shop.svc").toArray(String[]::new)), USAGES, BOUND,
+        ApprovalDecision.TOO_MANY_NAMES));
+    c.add(of("65 distinct names, over the default cap of 64", LOOSE, TestCsr.builder().dns(names(65, "x", ".shop.svc")),
+        USAGES, UNBOUND, ApprovalDecision.TOO_MANY_NAMES));
+    c.add(of("64 distinct names, at the default cap", LOOSE, TestCsr.builder().dns(names(64, "x", ".shop.svc")),
+        USAGES, UNBOUND, null));
+    c.add(of("a lower cap of 3", LOOSE.withMaxNames(3), TestCsr.builder().dns(names(4, "x", ".shop.svc")), USAGES,
+        UNBOUND, ApprovalDecision.TOO_MANY_NAMES));
+    c.add(of("IPv4-mapped IPv6 form of the pod IP", STRICT, TestCsr.builder().uri(SPIFFE).mappedIp("10.1.2.3"), USAGES,
+        BOUND, ApprovalDecision.MAPPED_IP_ADDRESS));
+    c.add(of("loose: IPv4-mapped IPv6 form of the pod IP", LOOSE, TestCsr.builder().mappedIp("10.1.2.3"), USAGES,
+        BOUND, ApprovalDecision.MAPPED_IP_ADDRESS));
     return c.stream();
   }
 
@@ -161,6 +201,69 @@ class ApprovalPolicyTest {
         Arguments.of("two requests", good + good),
         Arguments.of("garbage DER", "-----BEGIN CERTIFICATE REQUEST-----\nMIIBAA==\n-----END CERTIFICATE REQUEST-----\n"),
         Arguments.of("truncated", good.substring(0, good.length() / 2)));
+  }
+
+  @org.junit.jupiter.api.Test
+  void aDenialOfThousandsOfNamesHasAShortMessage() {
+    // 3,000 distinct names the requester may not have: once a 77,000-character message.
+    String[] names = names(3_000, "some-long-service-name-", ".other-namespace.svc.cluster.local");
+    ApprovalDecision tooMany = STRICT.decide(TestCsr.builder().dns(names).pem(), USAGES, BOUND, CLUSTER);
+    assertThat(tooMany.reason()).isEqualTo(ApprovalDecision.TOO_MANY_NAMES);
+    assertThat(tooMany.message()).hasSizeLessThan(200).contains("3000");
+
+    // With the cap at its ceiling the names reach the DNS check: first few named, the rest counted.
+    ApprovalDecision unauthorized = STRICT.withMaxNames(256)
+        .decide(TestCsr.builder().dns(java.util.Arrays.copyOf(names, 256)).pem(), USAGES, BOUND, CLUSTER);
+    assertThat(unauthorized.reason()).isEqualTo(ApprovalDecision.UNAUTHORIZED_DNS_NAME);
+    assertThat(unauthorized.message()).hasSizeLessThan(700).contains(names[0]).contains("and 251 more")
+        .doesNotContain(names[5]);
+
+    // Duplicates: each named once, bounded.
+    String[] dupes = new String[200];
+    for (int i = 0; i < dupes.length; i++) {
+      dupes[i] = "x" + (i % 100) + ".shop.svc";
+    }
+    ApprovalDecision duplicate = LOOSE.withMaxNames(256).decide(TestCsr.builder().dns(dupes).pem(), USAGES, UNBOUND,
+        CLUSTER);
+    assertThat(duplicate.reason()).isEqualTo(ApprovalDecision.DUPLICATE_NAME);
+    assertThat(duplicate.message()).hasSizeLessThan(300).contains("and 95 more");
+  }
+
+  @org.junit.jupiter.api.Test
+  void theMappedAddressIsShownInItsSixteenByteForm() {
+    ApprovalDecision d = STRICT.decide(TestCsr.builder().uri(SPIFFE).mappedIp("10.1.2.3").pem(), USAGES, BOUND,
+        CLUSTER);
+    assertThat(d.message()).contains("::ffff:10.1.2.3");
+  }
+
+  @org.junit.jupiter.api.Test
+  void aHugeNameOrSubjectIsClippedInTheMessage() {
+    String longName = "a".repeat(60) + "." + "b".repeat(60) + "." + "c".repeat(60) + ".billing.svc";
+    ApprovalDecision d = STRICT.decide(TestCsr.builder().dns(longName).pem(), USAGES, BOUND, CLUSTER);
+    assertThat(d.reason()).isEqualTo(ApprovalDecision.UNAUTHORIZED_DNS_NAME);
+    assertThat(d.message()).doesNotContain(longName).contains("more characters");
+    ApprovalDecision subject = STRICT.decide(TestCsr.builder().subject(String.join(",",
+        java.util.Collections.nCopies(300, "OU=" + "x".repeat(60)))).uri(SPIFFE).pem(),
+        USAGES, BOUND, CLUSTER);
+    assertThat(subject.reason()).isEqualTo(ApprovalDecision.SUBJECT_NOT_ALLOWED);
+    assertThat(subject.message()).hasSizeLessThan(700);
+  }
+
+  @org.junit.jupiter.api.Test
+  void theNameCapIsBetweenOneAndTheCeiling() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> STRICT.withMaxNames(0))
+        .isInstanceOf(IllegalArgumentException.class);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> STRICT.withMaxNames(257))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(STRICT.maxNames()).isEqualTo(64);
+  }
+
+  private static String[] names(int n, String prefix, String suffix) {
+    String[] out = new String[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = prefix + i + suffix;
+    }
+    return out;
   }
 
   private static Arguments of(String name, ApprovalPolicy p, TestCsr csr, List<String> usages, Requester r,

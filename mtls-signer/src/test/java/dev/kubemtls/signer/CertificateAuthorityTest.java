@@ -158,6 +158,42 @@ class CertificateAuthorityTest {
   }
 
   @Test
+  void refusesWeakOrMalformedMakeUpEvenWhenApprovedElsewhere() {
+    java.util.Map<TestCsr, String> cases = new java.util.LinkedHashMap<>();
+    cases.put(TestCsr.builder().key(TestCsr.rsaKey(1024)).dns("a.b.svc"), "KeyNotAllowed");
+    cases.put(TestCsr.builder().key(TestCsr.ecKey("secp521r1")).signatureAlgorithm("SHA512withECDSA").dns("a.b.svc"),
+        "KeyNotAllowed");
+    cases.put(TestCsr.builder().key(TestCsr.ed25519Key()).dns("a.b.svc"), "KeyNotAllowed");
+    cases.put(TestCsr.builder().key(TestCsr.rsaKey()).signatureAlgorithm("SHA1withRSA").dns("a.b.svc"),
+        "SignatureAlgorithmNotAllowed");
+    cases.put(TestCsr.builder().dns("a.b.svc", "a.b.svc"), "DuplicateName");
+    cases.put(TestCsr.builder().mappedIp("10.1.2.3"), "MappedIpAddress");
+    String[] many = new String[257];
+    for (int i = 0; i < many.length; i++) {
+      many[i] = "n" + i + ".b.svc";
+    }
+    cases.put(TestCsr.builder().dns(many), "TooManyNames");
+    cases.forEach((csr, reason) -> assertThatThrownBy(() -> ca.sign(csr.pem(), SERVER_CLIENT, 3600))
+        .as(reason).isInstanceOfSatisfying(SigningException.class, e -> {
+          assertThat(e.reason()).isEqualTo(reason);
+          assertThat(e.getMessage()).hasSizeLessThan(400);
+        }));
+  }
+
+  @Test
+  void aParsedRequestIsVerifiedOnceAndSignedAsParsed() throws Exception {
+    dev.kubemtls.signer.internal.ParsedCsr parsed =
+        dev.kubemtls.signer.internal.ParsedCsr.parse(TestCsr.builder().dns("a.b.svc").pem());
+    assertThat(parsed.signatureValid()).isTrue();
+    X509Certificate cert = ca.sign(parsed, SERVER_CLIENT, 3600);
+    assertThat(cert.getPublicKey()).isEqualTo(parsed.publicKey());
+    dev.kubemtls.signer.internal.ParsedCsr forged = dev.kubemtls.signer.internal.ParsedCsr.parse(
+        TestCsr.builder().dns("a.b.svc").signedBy(TestCsr.ecKey()).pem());
+    assertThatThrownBy(() -> ca.sign(forged, SERVER_CLIENT, 3600)).isInstanceOfSatisfying(SigningException.class,
+        e -> assertThat(e.reason()).isEqualTo("InvalidSignature"));
+  }
+
+  @Test
   void refusesWhenTheCaHasExpired() {
     MutableClock time = new MutableClock(NOW);
     CertificateAuthority soon = CertificateAuthority.generate("soon", Duration.ofHours(1), POLICY, time, random);

@@ -28,6 +28,18 @@ class SignerConfigTest {
     assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
     assertThat(c.identity()).isEqualTo("signer-0");
     assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is opt-in").isFalse();
+    assertThat(c.maxNames()).isEqualTo(64);
+    assertThat(c.lookups()).isEqualTo(SignerConfig.LookupMode.CACHE);
+    assertThat(c.approvalPolicy().maxNames()).isEqualTo(64);
+  }
+
+  @Test
+  void theNameCapIsSetByFlag() {
+    SignerConfig c = SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=x",
+        "--max-names=8"), ENV);
+    assertThat(c.approvalPolicy().maxNames()).isEqualTo(8);
+    assertThat(SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=x",
+        "--lookups=request"), ENV).lookups()).isEqualTo(SignerConfig.LookupMode.REQUEST);
   }
 
   @Test
@@ -73,6 +85,10 @@ class SignerConfigTest {
       "--trust-domain=Upper.Case                                     | --trust-domain",
       "--unknown=1                                                   | unknown flag --unknown",
       "--cluster-trust-bundle=yes                                    | --cluster-trust-bundle",
+      "--max-names=0                                                 | --max-names",
+      "--max-names=257                                               | --max-names",
+      "--max-names=many                                              | --max-names",
+      "--lookups=sometimes                                           | --lookups",
   })
   void badConfigurationNamesTheFlag(String arg, String flag) {
     List<String> args = new java.util.ArrayList<>(List.of(arg));

@@ -98,6 +98,41 @@ class SignerIT {
   }
 
   @Test
+  void weakKeysWeakSignaturesAndAbusiveNameListsAreDeniedWithTheirReason() {
+    // Each of these got a certificate before the approver checked the request's make-up.
+    String ns = web.namespace();
+    String spiffe = web.spiffeId();
+    String service = "web." + ns + ".svc";
+    Map<String, String> expected = new java.util.LinkedHashMap<>();
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().key(TestCsr.rsaKey(1024)).uri(spiffe).pem(),
+        SERVER_CLIENT), ApprovalDecision.KEY_NOT_ALLOWED);
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().key(TestCsr.ecKey("secp521r1"))
+        .signatureAlgorithm("SHA512withECDSA").uri(spiffe).pem(), SERVER_CLIENT), ApprovalDecision.KEY_NOT_ALLOWED);
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().key(TestCsr.ed25519Key()).uri(spiffe).pem(),
+        SERVER_CLIENT), ApprovalDecision.KEY_NOT_ALLOWED);
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().key(TestCsr.rsaKey())
+        .signatureAlgorithm("SHA1withRSA").uri(spiffe).pem(), SERVER_CLIENT),
+        ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED);
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().uri(spiffe).dns(service, service).pem(),
+        SERVER_CLIENT), ApprovalDecision.DUPLICATE_NAME);
+    String tooMany = createCsr(web.client(), SIGNER_NAME, TestCsr.builder().uri(spiffe)
+        .dns(java.util.Collections.nCopies(3_000, service).toArray(String[]::new)).pem(), SERVER_CLIENT);
+    expected.put(tooMany, ApprovalDecision.TOO_MANY_NAMES);
+    expected.put(createCsr(web.client(), SIGNER_NAME, TestCsr.builder().uri(spiffe).mappedIp(web.podIp()).pem(),
+        SERVER_CLIENT), ApprovalDecision.MAPPED_IP_ADDRESS);
+
+    expected.forEach((name, reason) -> {
+      CertificateSigningRequest done = fx.awaitFinal(name);
+      assertThat(done.getStatus().getConditions()).as(name + " expected " + reason).singleElement().satisfies(c -> {
+        assertThat(c.getType()).isEqualTo("Denied");
+        assertThat(c.getReason()).isEqualTo(reason);
+        assertThat(c.getMessage()).isNotBlank().hasSizeLessThan(400);
+      });
+      assertThat(done.getStatus().getCertificate()).isNullOrEmpty();
+    });
+  }
+
+  @Test
   void theApiServerRefusesMalformedRequestsAndMissingProofOfPossessionBeforeTheApprover() {
     // These classes never reach the approver on a real cluster (it checks them again anyway; see
     // ApprovalPolicyTest): the API server validates spec.request on create.

@@ -30,6 +30,7 @@ public final class TestCsr {
   private boolean ca;
   private KeyPair keyPair;
   private KeyPair signingKey;
+  private String signatureAlgorithm;
 
   public static TestCsr builder() {
     return new TestCsr();
@@ -46,10 +47,33 @@ public final class TestCsr {
   }
 
   public static KeyPair rsaKey() {
+    return rsaKey(2048);
+  }
+
+  public static KeyPair rsaKey(int bits) {
     try {
       KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-      g.initialize(2048);
+      g.initialize(bits);
       return g.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** An EC key on the named curve, e.g. {@code secp384r1}, {@code secp521r1}. */
+  public static KeyPair ecKey(String curve) {
+    try {
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+      g.initialize(new ECGenParameterSpec(curve));
+      return g.generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static KeyPair ed25519Key() {
+    try {
+      return KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
@@ -76,6 +100,27 @@ public final class TestCsr {
     } catch (IOException e) {
       throw new IllegalArgumentException(e);
     }
+    return this;
+  }
+
+  /** An IP SAN in the 16-byte IPv4-mapped IPv6 form {@code ::ffff:<ipv4>}. */
+  public TestCsr mappedIp(String ipv4) {
+    try {
+      byte[] v4 = InetAddress.getByName(ipv4).getAddress();
+      byte[] v6 = new byte[16];
+      v6[10] = (byte) 0xff;
+      v6[11] = (byte) 0xff;
+      System.arraycopy(v4, 0, v6, 12, 4);
+      names.add(new GeneralName(GeneralName.iPAddress, new org.bouncycastle.asn1.DEROctetString(v6)));
+    } catch (IOException e) {
+      throw new IllegalArgumentException(e);
+    }
+    return this;
+  }
+
+  /** Signs with this JCA algorithm (e.g. {@code SHA1withRSA}) instead of the key's SHA-256 default. */
+  public TestCsr signatureAlgorithm(String algorithm) {
+    this.signatureAlgorithm = algorithm;
     return this;
   }
 
@@ -124,7 +169,9 @@ public final class TestCsr {
       if (!ext.isEmpty()) {
         b.addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate());
       }
-      String alg = signer.getPrivate().getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+      String keyAlg = signer.getPrivate().getAlgorithm();
+      String alg = signatureAlgorithm != null ? signatureAlgorithm
+          : keyAlg.equals("RSA") ? "SHA256withRSA" : keyAlg.startsWith("Ed") ? "Ed25519" : "SHA256withECDSA";
       ContentSigner cs = new JcaContentSignerBuilder(alg).build(signer.getPrivate());
       return Pem.encode("CERTIFICATE REQUEST", b.build(cs).getEncoded());
     } catch (IOException | OperatorCreationException e) {

@@ -21,6 +21,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -205,6 +206,18 @@ public final class ControlPlane implements AutoCloseable {
    */
   public void startControllerManager() {
     backend.startControllerManager();
+  }
+
+  /**
+   * Starts kube-controller-manager with only {@code controllers} (e.g.
+   * {@code certificatesigningrequest-signing-controller}) and {@code extraFlags} (e.g.
+   * {@code --kube-api-qps=1000}), signing with the cluster CA: for benchmarks that compare against
+   * it. Does nothing if one already runs.
+   *
+   * @throws UnsupportedOperationException unless this is the embedded control plane
+   */
+  public void startControllerManager(List<String> controllers, List<String> extraFlags) {
+    backend.startControllerManager(List.copyOf(controllers), List.copyOf(extraFlags));
   }
 
   /** The apiserver URL, e.g. {@code https://127.0.0.1:<port>}. */

@@ -2,8 +2,6 @@ package dev.kubemtls.bench.signer;
 
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.Signer;
-import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.signer.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -11,6 +9,8 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestStatus;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
@@ -18,17 +18,26 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import java.io.File;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.SecureRandom;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -36,6 +45,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.Extension;
@@ -46,26 +57,50 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
 /**
- * Load harness for the signer on the local control plane (not a test): measures the API server's raw
- * CSR create rate (a signer name nobody serves), then issues certificates through a running
- * {@link Signer} and reports issued/s and the create-to-issued latency (p50, p99).
+ * Load harness for the signer on the local control plane (not a test): the kube-mtls signer against
+ * kube-controller-manager's CSR signing controller, in the same run, with the same driver.
  *
- * <p>Arguments (all optional): {@code count} (default 500), {@code concurrency} of the creating
- * clients (default 8), signer {@code workers} (default 4). CSRs and keys are generated before the
- * clock starts. The workload acts with a Pod-bound ServiceAccount token and asks for its SPIFFE ID and
- * its Service's DNS name, so every approval does the strict policy's Pod and Service lookups.
+ * <p>Each variant gets a warm-up burst, then a measured burst of {@code count} CSRs created by
+ * {@code concurrency} clients (a Pod-bound ServiceAccount token; SPIFFE ID and the Service's DNS
+ * name, so the strict policy does its Pod and Service lookups), watched until issued. Variants:
+ * <ul>
+ *   <li>{@code cache:<workers>} / {@code request:<workers>}: the kube-mtls signer as its own JVM
+ *       ({@code SignerMain}, so its CPU is its own) with {@code --lookups=cache|request};</li>
+ *   <li>{@code kcm}: kube-controller-manager with only its CSR signing controller and
+ *       {@code --kube-api-qps/--kube-api-burst=1000}; {@code kubernetes.io/kube-apiserver-client}
+ *       CSRs, approved by this driver through {@code /approval} as soon as its watch sees them. KCM
+ *       runs last, so that its CSR informer (it watches every CSR) does not load the other runs.</li>
+ * </ul>
+ *
+ * <p>Reported per variant: issued/s (first create to last issued), p50/p99 create-to-issued, API
+ * calls per certificate (the apiserver's {@code apiserver_request_total} for CSRs, Pods and Services,
+ * before and after the burst), CPU-seconds per 100 certificates of the signer process (the child JVM,
+ * or KCM), of kube-apiserver and of etcd; and the ratios against KCM.
+ *
+ * <p>Arguments (all optional): {@code count} (500), {@code concurrency} (8), {@code variants}
+ * ({@code cache:4,request:4,kcm}), {@code warmup} (300).
  */
 public final class SignerLoadHarness {
 
   private static final String SIGNER = "kube-mtls.dev/bench";
+  private static final String KCM_SIGNER = "kubernetes.io/kube-apiserver-client";
+  private static final String SIGNER_NS = "kube-mtls-bench";
   private static final List<String> USAGES = List.of("digital signature", "server auth", "client auth");
+  private static final List<String> KCM_USAGES = List.of("digital signature", "client auth");
+  private static final Set<String> COUNTED = Set.of("certificatesigningrequests", "pods", "services");
+  private static final Pattern REQUEST_TOTAL = Pattern.compile("^apiserver_request_total\\{([^}]*)} ([0-9.e+]+)$");
 
   private SignerLoadHarness() {}
+
+  record Result(String variant, int count, double issuedPerSecond, double p50Ms, double p99Ms,
+      double callsPerCert, Map<String, Double> callsByKind, double signerCpuPer100, double apiServerCpuPer100,
+      double etcdCpuPer100) {}
 
   public static void main(String[] args) throws Exception {
     int count = args.length > 0 ? Integer.parseInt(args[0]) : 500;
     int concurrency = args.length > 1 ? Integer.parseInt(args[1]) : 8;
-    int workers = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    List<String> variants = List.of((args.length > 2 ? args[2] : "cache:4,request:4,kcm").split(","));
+    int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 300;
 
     ControlPlane cp = ControlPlane.shared();
     KubernetesClient admin = cp.adminClient();
@@ -82,85 +117,279 @@ public final class SignerLoadHarness {
         .endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
         .withName(role).endRoleRef().addNewSubject().withKind("ServiceAccount").withName("web").withNamespace(ns)
         .endSubject().build()).create();
-    if (admin.namespaces().withName("kube-mtls-bench").get() == null) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName("kube-mtls-bench").endMetadata()
+    if (admin.namespaces().withName(SIGNER_NS).get() == null) {
+      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(SIGNER_NS).endMetadata()
           .build()).create();
     }
+    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls bench CA", Duration.ofDays(1),
+        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
+    admin.secrets().inNamespace(SIGNER_NS).resource(ca.toSecret(SIGNER_NS, "kube-mtls-ca")).create();
+    // The signer acts as a ServiceAccount bound to cluster-admin (RBAC is not what is measured).
+    cp.ensureServiceAccount(SIGNER_NS, "bench-signer");
+    admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata()
+        .withName("bench-signer-admin").endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io")
+        .withKind("ClusterRole").withName("cluster-admin").endRoleRef().addNewSubject().withKind("ServiceAccount")
+        .withName("bench-signer").withNamespace(SIGNER_NS).endSubject().build()).createOr(r -> r.update());
+    Path kubeconfig = cp.writeKubeconfigFor(SIGNER_NS, "bench-signer", null, Duration.ofHours(2));
     String spiffe = "spiffe://cluster.local/ns/" + ns + "/sa/web";
     String dns = "web." + ns + ".svc";
 
-    System.out.printf("generating %d CSRs...%n", 2 * count);
-    List<String> raw = csrs(count, spiffe, dns);
-    List<String> signed = csrs(count, spiffe, dns);
-
+    List<Result> results = new ArrayList<>();
     try (KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
-      // Warm-up: connections, TLS, apiserver caches.
-      create(workload, "example.com/bench-raw", csrs(20, spiffe, dns), concurrency, new ConcurrentHashMap<>());
+      for (String variant : variants) {
+        System.out.printf("%n== %s: generating %d CSRs%n", variant, warmup + count);
+        List<String> warm = csrs(warmup, spiffe, dns);
+        List<String> measured = csrs(count, spiffe, dns);
+        if (variant.equals("kcm")) {
+          cp.startControllerManager(List.of("certificatesigningrequest-signing-controller"),
+              List.of("--kube-api-qps=1000", "--kube-api-burst=1000"));
+          long kcmPid = descendant("kube-controller-manager").pid();
+          try (Approver approver = new Approver(admin)) {
+            burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid, "kcm (warm-up)");
+            results.add(burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, measured, concurrency, kcmPid, variant));
+          }
+        } else {
+          String[] parts = variant.split(":");
+          String lookups = parts[0];
+          int workers = parts.length > 1 ? Integer.parseInt(parts[1]) : 4;
+          Process signer = startSigner(kubeconfig, lookups, workers, variant.replace(':', '-'));
+          try {
+            awaitLeader(admin, "bench-" + variant.replace(':', '-'), signer);
+            burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(), variant + " (warm-up)");
+            results.add(burst(cp, admin, workload, SIGNER, USAGES, measured, concurrency, signer.pid(), variant));
+          } finally {
+            signer.destroy();
+            signer.waitFor(30, TimeUnit.SECONDS);
+          }
+        }
+      }
+    }
+    report(results, count, concurrency);
+    System.exit(0);
+  }
 
-      Map<String, Long> rawStarts = new ConcurrentHashMap<>();
-      long rawBegin = System.nanoTime();
-      create(workload, "example.com/bench-raw", raw, concurrency, rawStarts);
-      double rawSeconds = (System.nanoTime() - rawBegin) / 1e9;
-      admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", "example.com/bench-raw")
-          .delete();
+  private static Result burst(ControlPlane cp, KubernetesClient admin, KubernetesClient workload, String signerName,
+      List<String> usages, List<String> pems, int concurrency, long signerPid, String variant) throws Exception {
+    Map<String, Long> issuedAt = new ConcurrentHashMap<>();
+    Map<String, Long> starts = new ConcurrentHashMap<>();
+    CountDownLatch allIssued = new CountDownLatch(pems.size());
+    Watch watch = admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", signerName)
+        .watch(new Watcher<>() {
+          @Override
+          public void eventReceived(Action action, CertificateSigningRequest csr) {
+            if (csr.getStatus() != null && csr.getStatus().getCertificate() != null
+                && !csr.getStatus().getCertificate().isEmpty()
+                && issuedAt.putIfAbsent(csr.getMetadata().getName(), System.nanoTime()) == null) {
+              allIssued.countDown();
+            }
+          }
 
-      CertificateAuthority ca = CertificateAuthority.generate("kube-mtls bench CA", Duration.ofDays(1),
-          ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
-      SignerConfig config = SignerConfig.builder(SIGNER).caSecret("kube-mtls-bench", "unused")
-          .lease("kube-mtls-bench", "bench-signer", "bench").workers(workers).build();
-      Map<String, Long> issuedAt = new ConcurrentHashMap<>();
-      CountDownLatch allIssued = new CountDownLatch(count);
-      Watch watch = admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", SIGNER)
+          @Override
+          public void onClose(WatcherException cause) {
+            if (cause != null) {
+              System.err.println("watch closed: " + cause);
+            }
+          }
+        });
+    ProcessHandle apiServer = descendant("kube-apiserver");
+    ProcessHandle etcd = descendant("etcd");
+    try {
+      Map<String, Double> before = requestCounts(admin);
+      Duration signerCpu0 = cpu(signerPid);
+      Duration apiCpu0 = cpu(apiServer.pid());
+      Duration etcdCpu0 = cpu(etcd.pid());
+      long begin = System.nanoTime();
+      create(workload, signerName, usages, pems, concurrency, starts);
+      if (!allIssued.await(10, TimeUnit.MINUTES)) {
+        throw new IllegalStateException(variant + ": only " + issuedAt.size() + " of " + pems.size()
+            + " issued in 10 minutes");
+      }
+      long end = issuedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
+      Duration signerCpu = cpu(signerPid).minus(signerCpu0);
+      Duration apiCpu = cpu(apiServer.pid()).minus(apiCpu0);
+      Duration etcdCpu = cpu(etcd.pid()).minus(etcdCpu0);
+      Map<String, Double> after = requestCounts(admin);
+      Map<String, Double> calls = new TreeMap<>();
+      after.forEach((k, v) -> {
+        double d = v - before.getOrDefault(k, 0.0);
+        if (d > 0) {
+          calls.put(k, d / pems.size());
+        }
+      });
+      double total = calls.values().stream().mapToDouble(Double::doubleValue).sum();
+      List<Long> latencies = new ArrayList<>();
+      starts.forEach((name, start) -> latencies.add(issuedAt.get(name) - start));
+      latencies.sort(null);
+      double seconds = (end - begin) / 1e9;
+      Result r = new Result(variant, pems.size(), pems.size() / seconds, pct(latencies, 0.50), pct(latencies, 0.99),
+          total, calls, per100(signerCpu, pems.size()), per100(apiCpu, pems.size()), per100(etcdCpu, pems.size()));
+      System.out.printf(Locale.ROOT, "%-22s %7.1f cert/s  p50 %7.0f ms  p99 %7.0f ms  %4.2f calls/cert  CPU-s/100:"
+          + " signer %.3f apiserver %.3f etcd %.3f%n    calls per cert: %s%n", variant, r.issuedPerSecond(), r.p50Ms(),
+          r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(), r.etcdCpuPer100(),
+          format(calls));
+      return r;
+    } finally {
+      watch.close();
+      admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", signerName).delete();
+    }
+  }
+
+  private static void report(List<Result> results, int count, int concurrency) {
+    Optional<Result> kcm = results.stream().filter(r -> r.variant().equals("kcm")).findFirst();
+    System.out.printf(Locale.ROOT, "%nsigner load: %d CSRs per variant, %d creating clients, %d cores, Java %s%n",
+        count, concurrency, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
+    System.out.println("| signer | issued/s | p50 ms | p99 ms | API calls/cert | signer CPU-s/100 | apiserver CPU-s/100"
+        + " | etcd CPU-s/100 |");
+    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (Result r : results) {
+      System.out.printf(Locale.ROOT, "| %s | %.1f | %.0f | %.0f | %.2f | %.3f | %.3f | %.3f |%n", r.variant(),
+          r.issuedPerSecond(), r.p50Ms(), r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(),
+          r.etcdCpuPer100());
+    }
+    if (kcm.isPresent()) {
+      Result k = kcm.get();
+      System.out.println("\nratios against kcm (issued/s higher is better; the others lower is better):");
+      System.out.println("| signer | issued/s | p50 | p99 | API calls/cert | signer CPU/cert | apiserver CPU/cert |");
+      System.out.println("|---|---:|---:|---:|---:|---:|---:|");
+      for (Result r : results) {
+        System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", r.variant(),
+            r.issuedPerSecond() / k.issuedPerSecond(), r.p50Ms() / k.p50Ms(), r.p99Ms() / k.p99Ms(),
+            r.callsPerCert() / k.callsPerCert(), r.signerCpuPer100() / k.signerCpuPer100(),
+            r.apiServerCpuPer100() / k.apiServerCpuPer100());
+      }
+    }
+  }
+
+  /** The kube-mtls signer as a child JVM on this harness's classpath, acting as the admin. */
+  private static Process startSigner(Path kubeconfig, String lookups, int workers, String name) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
+    ProcessBuilder pb = new ProcessBuilder(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
+        "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
+        "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
+        "--namespace-label=kube-mtls.dev/bench-bundle=true")
+        .redirectErrorStream(true).redirectOutput(log);
+    pb.environment().put("KUBECONFIG", kubeconfig.toString());
+    System.out.println("signer log: " + log);
+    return pb.start();
+  }
+
+  private static void awaitLeader(KubernetesClient admin, String lease, Process signer) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < deadline) {
+      if (!signer.isAlive()) {
+        throw new IllegalStateException("the signer exited with " + signer.exitValue());
+      }
+      var l = admin.leases().inNamespace(SIGNER_NS).withName(lease).get();
+      if (l != null && l.getSpec() != null && lease.equals(l.getSpec().getHolderIdentity())) {
+        // Its informers list right after it acquires the Lease; the warm-up burst covers that.
+        return;
+      }
+      TimeUnit.MILLISECONDS.sleep(200);
+    }
+    throw new IllegalStateException("the signer did not become leader within 60 s");
+  }
+
+  /** Approves every new CSR of the KCM signer through /approval, as an approving controller would. */
+  static final class Approver implements AutoCloseable {
+    private final ExecutorService pool = Executors.newFixedThreadPool(8);
+    private final Watch watch;
+
+    Approver(KubernetesClient admin) {
+      watch = admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", KCM_SIGNER)
           .watch(new Watcher<>() {
             @Override
             public void eventReceived(Action action, CertificateSigningRequest csr) {
-              if (csr.getStatus() != null && csr.getStatus().getCertificate() != null
-                  && !csr.getStatus().getCertificate().isEmpty()
-                  && issuedAt.putIfAbsent(csr.getMetadata().getName(), System.nanoTime()) == null) {
-                allIssued.countDown();
+              if (action != Action.ADDED || (csr.getStatus() != null && csr.getStatus().getConditions() != null
+                  && !csr.getStatus().getConditions().isEmpty())) {
+                return;
               }
+              pool.execute(() -> {
+                CertificateSigningRequest copy = new CertificateSigningRequestBuilder(csr).build();
+                if (copy.getStatus() == null) {
+                  copy.setStatus(new CertificateSigningRequestStatus());
+                }
+                String now = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+                copy.getStatus().setConditions(List.of(new CertificateSigningRequestConditionBuilder()
+                    .withType("Approved").withStatus("True").withReason("BenchApproved").withMessage("bench")
+                    .withLastUpdateTime(now).withLastTransitionTime(now).build()));
+                try {
+                  admin.certificates().v1().certificateSigningRequests().resource(copy).subresource("approval")
+                      .update();
+                } catch (RuntimeException e) {
+                  System.err.println("approval of " + csr.getMetadata().getName() + " failed: " + e);
+                }
+              });
             }
 
             @Override
-            public void onClose(WatcherException cause) {
-              if (cause != null) {
-                System.err.println("watch closed: " + cause);
-              }
-            }
+            public void onClose(WatcherException cause) {}
           });
-      try (Signer signer = Signer.start(admin, config, ca, InstantSource.system())) {
-        while (!signer.isLeader()) {
-          Thread.onSpinWait();
-          Thread.yield();
-        }
-        Map<String, Long> starts = new ConcurrentHashMap<>();
-        long begin = System.nanoTime();
-        create(workload, SIGNER, signed, concurrency, starts);
-        double createSeconds = (System.nanoTime() - begin) / 1e9;
-        if (!allIssued.await(10, TimeUnit.MINUTES)) {
-          throw new IllegalStateException("only " + issuedAt.size() + " of " + count + " issued in 10 minutes");
-        }
-        long end = issuedAt.values().stream().mapToLong(Long::longValue).max().orElseThrow();
-        double seconds = (end - begin) / 1e9;
-        List<Long> latencies = new ArrayList<>();
-        starts.forEach((name, start) -> latencies.add(issuedAt.get(name) - start));
-        latencies.sort(null);
-        System.out.printf("%nkube-mtls signer load (%d CSRs, %d creating clients, %d signer workers, %d cores)%n",
-            count, concurrency, workers, Runtime.getRuntime().availableProcessors());
-        System.out.printf("apiserver raw CSR create rate : %8.1f CSR/s (%d in %.2f s)%n", count / rawSeconds, count,
-            rawSeconds);
-        System.out.printf("create rate with signer active: %8.1f CSR/s (%.2f s)%n", count / createSeconds,
-            createSeconds);
-        System.out.printf("issued through the signer     : %8.1f cert/s (%d in %.2f s)%n", count / seconds, count,
-            seconds);
-        System.out.printf("create-to-issued latency      : p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
-            pct(latencies, 0.50), pct(latencies, 0.99), latencies.get(latencies.size() - 1) / 1e6);
-      } finally {
-        watch.close();
-        admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", SIGNER).delete();
-      }
     }
-    System.exit(0);
+
+    @Override
+    public void close() {
+      watch.close();
+      pool.shutdownNow();
+    }
+  }
+
+  /** {@code apiserver_request_total} summed by verb/resource/subresource for CSRs, Pods and Services. */
+  private static Map<String, Double> requestCounts(KubernetesClient admin) {
+    String text = admin.raw(admin.getMasterUrl().toString().replaceAll("/$", "") + "/metrics");
+    if (text == null) {
+      throw new IllegalStateException("the apiserver's /metrics did not answer");
+    }
+    Map<String, Double> out = new TreeMap<>();
+    for (String line : text.split("\n")) {
+      Matcher m = REQUEST_TOTAL.matcher(line);
+      if (!m.matches()) {
+        continue;
+      }
+      Map<String, String> labels = new LinkedHashMap<>();
+      for (String kv : m.group(1).split(",")) {
+        int eq = kv.indexOf('=');
+        labels.put(kv.substring(0, eq), kv.substring(eq + 2, kv.length() - 1));
+      }
+      String resource = labels.getOrDefault("resource", "");
+      if (!COUNTED.contains(resource)) {
+        continue;
+      }
+      String sub = labels.getOrDefault("subresource", "");
+      String key = labels.get("verb") + " " + resource + (sub.isEmpty() ? "" : "/" + sub);
+      out.merge(key, Double.parseDouble(m.group(2)), Double::sum);
+    }
+    return out;
+  }
+
+  private static String format(Map<String, Double> calls) {
+    StringBuilder b = new StringBuilder();
+    calls.forEach((k, v) -> b.append(b.length() == 0 ? "" : ", ").append(k).append(' ')
+        .append(String.format(Locale.ROOT, "%.2f", v)));
+    return b.toString();
+  }
+
+  private static ProcessHandle descendant(String binary) {
+    return ProcessHandle.current().descendants()
+        .filter(p -> p.info().command().map(c -> c.endsWith("/" + binary)).orElse(false))
+        .findFirst().orElseThrow(() -> new IllegalStateException("no " + binary + " process under this JVM"));
+  }
+
+  /** The process's user+system CPU time, from /proc (the JDK's ProcessHandle.Info has no fresh reading). */
+  private static Duration cpu(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      return Duration.ofMillis(ticks * 10);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read the CPU time of process " + pid, e);
+    }
+  }
+
+  private static double per100(Duration cpu, int count) {
+    return cpu.toNanos() / 1e9 * 100.0 / count;
   }
 
   private static double pct(List<Long> sorted, double p) {
@@ -168,8 +397,8 @@ public final class SignerLoadHarness {
     return sorted.get(Math.max(0, Math.min(sorted.size() - 1, i))) / 1e6;
   }
 
-  private static void create(KubernetesClient client, String signerName, List<String> pems, int concurrency,
-      Map<String, Long> starts) throws Exception {
+  private static void create(KubernetesClient client, String signerName, List<String> usages, List<String> pems,
+      int concurrency, Map<String, Long> starts) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(concurrency);
     AtomicInteger next = new AtomicInteger();
     List<Future<?>> futures = new ArrayList<>();
@@ -181,7 +410,7 @@ public final class SignerLoadHarness {
           CertificateSigningRequest csr = new CertificateSigningRequestBuilder().withNewMetadata()
               .withGenerateName("bench-").endMetadata().withNewSpec().withSignerName(signerName)
               .withRequest(Base64.getEncoder().encodeToString(pems.get(i).getBytes(StandardCharsets.US_ASCII)))
-              .withUsages(USAGES).withExpirationSeconds(600).endSpec().build();
+              .withUsages(usages).withExpirationSeconds(600).endSpec().build();
           String name = client.certificates().v1().certificateSigningRequests().resource(csr).create()
               .getMetadata().getName();
           starts.put(name, start);

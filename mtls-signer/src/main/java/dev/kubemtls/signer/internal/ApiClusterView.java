@@ -11,8 +11,8 @@ import java.util.Optional;
 
 /**
  * Answers the approver's lookups with single API calls: GET of one Pod, LIST of one namespace's
- * Services. Approvals are rare next to Pod and Service churn, so this costs less than caching every
- * Pod of the cluster, and it needs only {@code get pods} and {@code list services}.
+ * Services. It needs only {@code get pods} and {@code list services}; it is the
+ * {@code --lookups=request} mode, and the live read behind {@link InformerClusterView}.
  */
 public final class ApiClusterView implements ClusterView {
 
@@ -25,9 +25,12 @@ public final class ApiClusterView implements ClusterView {
   @Override
   public Optional<PodInfo> pod(String namespace, String name) {
     Pod pod = client.pods().inNamespace(namespace).withName(name).get();
-    if (pod == null) {
-      return Optional.empty();
-    }
+    return pod == null ? Optional.empty() : Optional.of(podInfo(pod));
+  }
+
+  /** The approver's facts about {@code pod}. */
+  static PodInfo podInfo(Pod pod) {
+    String name = pod.getMetadata().getName();
     List<String> ips = new ArrayList<>();
     if (pod.getStatus() != null) {
       if (pod.getStatus().getPodIPs() != null) {
@@ -44,16 +47,21 @@ public final class ApiClusterView implements ClusterView {
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
     boolean terminating = pod.getMetadata().getDeletionTimestamp() != null
         || "Succeeded".equals(phase) || "Failed".equals(phase);
-    return Optional.of(new PodInfo(name, pod.getMetadata().getUid(),
+    return new PodInfo(name, pod.getMetadata().getUid(),
         pod.getSpec() == null ? null : pod.getSpec().getServiceAccountName(), pod.getMetadata().getLabels(), ips,
-        terminating));
+        terminating);
+  }
+
+  /** The approver's facts about {@code service}. */
+  static ServiceInfo serviceInfo(Service s) {
+    return new ServiceInfo(s.getMetadata().getName(), s.getSpec() == null ? null : s.getSpec().getSelector());
   }
 
   @Override
   public List<ServiceInfo> services(String namespace) {
     List<ServiceInfo> out = new ArrayList<>();
     for (Service s : client.services().inNamespace(namespace).list().getItems()) {
-      out.add(new ServiceInfo(s.getMetadata().getName(), s.getSpec() == null ? null : s.getSpec().getSelector()));
+      out.add(serviceInfo(s));
     }
     return out;
   }

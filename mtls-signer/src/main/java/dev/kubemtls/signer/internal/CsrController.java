@@ -52,6 +52,8 @@ public final class CsrController implements AutoCloseable {
   private final ApprovalPolicy policy;
   private final Supplier<CertificateAuthority> ca;
   private final ClusterView cluster;
+  private final ApiClusterView live;
+  private final InformerClusterView cache;
   private final InstantSource clock;
   private final SharedIndexInformer<CertificateSigningRequest> informer;
   private final WorkQueue queue;
@@ -61,13 +63,25 @@ public final class CsrController implements AutoCloseable {
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
+    this(client, signerName, policy, ca, clock, workers, resync, listener, false);
+  }
+
+  /**
+   * @param cacheLookups whether the approver reads Pods and Services from cluster-wide informers
+   *     ({@link InformerClusterView}) rather than with a GET and a LIST per request
+   */
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
+      boolean cacheLookups) {
     this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = Objects.requireNonNull(signerName, "signerName");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.ca = Objects.requireNonNull(ca, "ca");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.cluster = new ApiClusterView(client);
+    this.live = new ApiClusterView(client);
+    this.cache = cacheLookups ? new InformerClusterView(client, live) : null;
+    this.cluster = cache != null ? cache : live;
     this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
         this::process);
     this.informer = client.certificates().v1().certificateSigningRequests()
@@ -97,6 +111,9 @@ public final class CsrController implements AutoCloseable {
    * arrived, or exceptionally if the informer cannot start.
    */
   public java.util.concurrent.CompletionStage<Void> start() {
+    if (cache != null) {
+      cache.start();
+    }
     return informer.start().whenComplete((ok, error) -> {
       if (error != null) {
         LOG.error("cannot list and watch CertificateSigningRequests of {}: {}", signerName, error.toString());
@@ -132,7 +149,7 @@ public final class CsrController implements AutoCloseable {
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
         return decide(cached);
       }
-      return sign(cached);
+      return sign(cached, null);
     } catch (KubernetesClientException e) {
       return onApiError(name, e);
     }
@@ -143,7 +160,16 @@ public final class CsrController implements AutoCloseable {
     CertificateSigningRequestSpec spec = cached.getSpec();
     Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
         spec.getGroups(), spec.getExtra());
-    ApprovalDecision decision = policy.decide(Csrs.requestPem(cached), Csrs.usages(cached), requester, cluster);
+    // Parsed once here; the same instance (with its one signature check) goes on to the CA.
+    ParsedCsr parsed = null;
+    ApprovalDecision decision;
+    try {
+      parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+      // From the caches; a denial that depends on them is decided again with live reads.
+      decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
+    } catch (dev.kubemtls.core.InvalidMaterialException e) {
+      decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+    }
     // Append the verdict to the conditions of the copy that was judged and PUT it to /approval with
     // that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
     // the same name), the API server answers 409 and the CSR is judged again from the newer state.
@@ -168,10 +194,10 @@ public final class CsrController implements AutoCloseable {
     LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
     // Sign right away from the object the approval returned (its resourceVersion is current)
     // instead of waiting for the informer to bring it back.
-    return sign(updated);
+    return sign(updated, parsed);
   }
 
-  private WorkQueue.Outcome sign(CertificateSigningRequest checked) {
+  private WorkQueue.Outcome sign(CertificateSigningRequest checked, ParsedCsr parsed) {
     // The copy was checked (approved, no certificate, not failed); writing it back with its
     // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
     // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
@@ -180,7 +206,9 @@ public final class CsrController implements AutoCloseable {
     CertificateSigningRequestStatus status = copy.getStatus();
     X509Certificate certificate;
     try {
-      certificate = ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
+      certificate = parsed != null
+          ? ca.get().sign(parsed, Csrs.usages(copy), copy.getSpec().getExpirationSeconds())
+          : ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
     } catch (SigningException e) {
       List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
       conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
@@ -225,5 +253,8 @@ public final class CsrController implements AutoCloseable {
   public void close() {
     queue.close();
     informer.close();
+    if (cache != null) {
+      cache.close();
+    }
   }
 }

@@ -52,11 +52,11 @@ public final class Csrs {
     return csr.getSpec() == null || csr.getSpec().getUsages() == null ? List.of() : csr.getSpec().getUsages();
   }
 
-  /** A condition with status True, both timestamps at {@code now}. */
+  /** A condition with status True, both timestamps at {@code now}; the message is clipped ({@link Bounded#message}). */
   public static CertificateSigningRequestCondition condition(String type, String reason, String message,
       Instant now) {
     String time = now.truncatedTo(ChronoUnit.SECONDS).toString();
     return new CertificateSigningRequestConditionBuilder().withType(type).withStatus("True").withReason(reason)
-        .withMessage(message).withLastUpdateTime(time).withLastTransitionTime(time).build();
+        .withMessage(Bounded.message(message)).withLastUpdateTime(time).withLastTransitionTime(time).build();
   }
 }

@@ -4,14 +4,18 @@ import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.Pem;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.security.GeneralSecurityException;
+import java.security.Signature;
 import java.net.UnknownHostException;
 import java.security.PublicKey;
 import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1Encoding;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.pkcs.Attribute;
@@ -22,16 +26,20 @@ import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 import org.bouncycastle.pkcs.PKCS10CertificationRequest;
-import org.bouncycastle.pkcs.PKCSException;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
 
 /**
  * A PKCS#10 request read strictly from the PEM text of {@code spec.request}: the subject, the public
  * key, the subject alternative names sorted by kind, and what else its extension request asks for.
- * Parsing does not judge; {@link #signatureValid()} and the policy do.
+ * Parsing does not judge; {@link RequestRules}, {@link #signatureValid()} and the policy do.
+ *
+ * <p>One instance is made per CSR and carried from the approval to the signing: the signature is
+ * checked at most once per instance ({@link #signatureValid()} remembers its answer), with the JDK's
+ * {@link Signature} directly over the DER of the request info (no BouncyCastle operator layer), and
+ * only for the signature algorithms {@link RequestRules} allows. Instances are thread-safe.
  */
 public final class ParsedCsr {
 
@@ -48,6 +56,20 @@ public final class ParsedCsr {
   private final List<String> otherNames = new ArrayList<>();
   private final List<String> extensionOids = new ArrayList<>();
   private final boolean caRequested;
+  /** Every SAN in request order, as {@code kind:value}, for the duplicate and count checks. */
+  private final List<String> allNames = new ArrayList<>();
+  /** IP address SANs in the 16-byte IPv4-mapped form ({@code ::ffff:a.b.c.d}). */
+  private final List<String> mappedIpAddresses = new ArrayList<>();
+  private volatile Boolean signatureValid;
+
+  /** JCA names of the signature algorithms the signer accepts on a request, by OID. */
+  static final Map<String, String> SIGNATURE_ALGORITHMS = Map.of(
+      X9ObjectIdentifiers.ecdsa_with_SHA256.getId(), "SHA256withECDSA",
+      X9ObjectIdentifiers.ecdsa_with_SHA384.getId(), "SHA384withECDSA",
+      X9ObjectIdentifiers.ecdsa_with_SHA512.getId(), "SHA512withECDSA",
+      PKCSObjectIdentifiers.sha256WithRSAEncryption.getId(), "SHA256withRSA",
+      PKCSObjectIdentifiers.sha384WithRSAEncryption.getId(), "SHA384withRSA",
+      PKCSObjectIdentifiers.sha512WithRSAEncryption.getId(), "SHA512withRSA");
 
   private ParsedCsr(PKCS10CertificationRequest request, PublicKey publicKey, GeneralNames sans,
       boolean caRequested) {
@@ -120,31 +142,110 @@ public final class ParsedCsr {
 
   private void addName(GeneralName name) {
     switch (name.getTagNo()) {
-      case GeneralName.dNSName -> dnsNames.add(name.getName().toString());
-      case GeneralName.uniformResourceIdentifier -> uris.add(name.getName().toString());
-      case GeneralName.rfc822Name -> emails.add(name.getName().toString());
+      case GeneralName.dNSName -> {
+        dnsNames.add(name.getName().toString());
+        allNames.add("dns:" + name.getName());
+      }
+      case GeneralName.uniformResourceIdentifier -> {
+        uris.add(name.getName().toString());
+        allNames.add("uri:" + name.getName());
+      }
+      case GeneralName.rfc822Name -> {
+        emails.add(name.getName().toString());
+        allNames.add("email:" + name.getName());
+      }
       case GeneralName.iPAddress -> {
         byte[] octets = ASN1OctetString.getInstance(name.getName()).getOctets();
         if (octets.length != 4 && octets.length != 16) {
           throw new InvalidMaterialException("spec.request: an IP address SAN has " + octets.length + " bytes");
         }
-        try {
-          ipAddresses.add(InetAddress.getByAddress(octets).getHostAddress());
-        } catch (UnknownHostException e) {
-          throw new InvalidMaterialException("spec.request: an IP address SAN does not parse", e);
+        String text;
+        if (ipv4Mapped(octets)) {
+          // InetAddress turns these 16 bytes into an Inet4Address, so its text would be the IPv4
+          // form while the certificate would hold the IPv6 one: keep the 16-byte form visible.
+          text = "::ffff:" + (octets[12] & 0xff) + "." + (octets[13] & 0xff) + "." + (octets[14] & 0xff) + "."
+              + (octets[15] & 0xff);
+          mappedIpAddresses.add(text);
+        } else {
+          try {
+            text = InetAddress.getByAddress(octets).getHostAddress();
+          } catch (UnknownHostException e) {
+            throw new InvalidMaterialException("spec.request: an IP address SAN does not parse", e);
+          }
         }
+        ipAddresses.add(text);
+        allNames.add("ip:" + text);
       }
-      default -> otherNames.add("tag " + name.getTagNo());
+      default -> {
+        otherNames.add("tag " + name.getTagNo());
+        allNames.add("other:" + name.getTagNo() + ":" + name.getName());
+      }
     }
   }
 
-  /** Whether the request is signed by the private key of its public key (proof of possession). */
-  public boolean signatureValid() {
-    try {
-      return request.isSignatureValid(new JcaContentVerifierProviderBuilder().build(publicKey));
-    } catch (OperatorCreationException | PKCSException | RuntimeException e) {
+  private static boolean ipv4Mapped(byte[] octets) {
+    if (octets.length != 16) {
       return false;
     }
+    for (int i = 0; i < 10; i++) {
+      if (octets[i] != 0) {
+        return false;
+      }
+    }
+    return octets[10] == (byte) 0xff && octets[11] == (byte) 0xff;
+  }
+
+  /**
+   * Whether the request is signed by the private key of its public key (proof of possession). The
+   * check runs once per instance; only the algorithms of {@link #signatureAlgorithmName()} verify.
+   */
+  public boolean signatureValid() {
+    Boolean known = signatureValid;
+    if (known == null) {
+      known = verify();
+      signatureValid = known;
+    }
+    return known;
+  }
+
+  private boolean verify() {
+    String algorithm = signatureAlgorithmName();
+    if (algorithm == null) {
+      return false;
+    }
+    try {
+      Signature verifier = Signature.getInstance(algorithm);
+      verifier.initVerify(publicKey);
+      verifier.update(request.toASN1Structure().getCertificationRequestInfo().getEncoded(ASN1Encoding.DER));
+      return verifier.verify(request.getSignature());
+    } catch (GeneralSecurityException | IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The OID of the request's signature algorithm. */
+  public String signatureAlgorithmOid() {
+    return request.getSignatureAlgorithm().getAlgorithm().getId();
+  }
+
+  /** The JCA name of the request's signature algorithm if the signer accepts it, else null. */
+  public String signatureAlgorithmName() {
+    return SIGNATURE_ALGORITHMS.get(signatureAlgorithmOid());
+  }
+
+  /** The request's SubjectPublicKeyInfo. */
+  public SubjectPublicKeyInfo subjectPublicKeyInfo() {
+    return request.getSubjectPublicKeyInfo();
+  }
+
+  /** Every SAN in request order as {@code kind:value} ({@code dns:}, {@code ip:}, {@code uri:}, ...). */
+  public List<String> allNames() {
+    return List.copyOf(allNames);
+  }
+
+  /** IP address SANs in the IPv4-mapped IPv6 form, as {@code ::ffff:a.b.c.d}. */
+  public List<String> mappedIpAddresses() {
+    return List.copyOf(mappedIpAddresses);
   }
 
   /** The BouncyCastle request. */
@@ -180,7 +281,10 @@ public final class ParsedCsr {
     return List.copyOf(dnsNames);
   }
 
-  /** IP address SANs in their canonical text form. */
+  /**
+   * IP address SANs in their canonical text form; an IPv4-mapped IPv6 address keeps its
+   * {@code ::ffff:a.b.c.d} form (see {@link #mappedIpAddresses()}).
+   */
   public List<String> ipAddresses() {
     return List.copyOf(ipAddresses);
   }

@@ -31,6 +31,17 @@ public interface ClusterBackend {
   /** Makes sure a kube-controller-manager with the CSR controllers runs. */
   void startControllerManager();
 
+  /**
+   * Starts a kube-controller-manager with only {@code controllers} and the extra flags, for
+   * measurements; only the embedded backend can.
+   *
+   * @throws UnsupportedOperationException on backends whose controller manager is the cluster's own
+   */
+  default void startControllerManager(java.util.List<String> controllers, java.util.List<String> extraFlags) {
+    throw new UnsupportedOperationException("only the embedded control plane starts its own kube-controller-manager"
+        + " with chosen controllers and flags; this is " + description());
+  }
+
   /** Stops the apiserver, keeping the cluster's data; only the embedded backend can. */
   void stopApiServer();
 

@@ -186,13 +186,20 @@ public final class EmbeddedBackend implements ClusterBackend {
 
   @Override
   public synchronized void startControllerManager() {
+    startControllerManager(List.of("certificatesigningrequest-signing-controller",
+        "certificatesigningrequest-approving-controller", "certificatesigningrequest-cleaner-controller",
+        "root-ca-certificate-publisher-controller"), List.of());
+  }
+
+  @Override
+  public synchronized void startControllerManager(List<String> controllers, List<String> extraFlags) {
     if (controllerManager != null && controllerManager.isAlive()) {
       return;
     }
     Path pkiDir = workDir.resolve("pki");
     Path kubeconfig = adminKubeconfig();
     int port = freePort();
-    controllerManager = new ManagedProcess("kube-controller-manager", List.of(
+    List<String> command = new ArrayList<>(List.of(
         bin("kube-controller-manager").toString(),
         "--kubeconfig=" + kubeconfig,
         "--authentication-kubeconfig=" + kubeconfig,
@@ -200,12 +207,14 @@ public final class EmbeddedBackend implements ClusterBackend {
         "--bind-address=127.0.0.1",
         "--secure-port=" + port,
         "--leader-elect=false",
-        "--controllers=certificatesigningrequest-signing-controller,certificatesigningrequest-approving-controller,"
-            + "certificatesigningrequest-cleaner-controller,root-ca-certificate-publisher-controller",
+        "--controllers=" + String.join(",", controllers),
         "--cluster-signing-cert-file=" + pkiDir.resolve("ca.crt"),
         "--cluster-signing-key-file=" + pkiDir.resolve("ca.key"),
         "--root-ca-file=" + pkiDir.resolve("ca.crt"),
-        "--v=1"), workDir.resolve("kube-controller-manager.log"));
+        "--v=1"));
+    command.addAll(extraFlags);
+    controllerManager = new ManagedProcess("kube-controller-manager", command,
+        workDir.resolve("kube-controller-manager.log"));
     controllerManager.start();
     ManagedProcess kcm = controllerManager;
     awaitUp(kcm, () -> Probes.healthy("https://127.0.0.1:" + port + "/healthz"));

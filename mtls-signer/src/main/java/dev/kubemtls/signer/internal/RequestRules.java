@@ -1,0 +1,137 @@
+package dev.kubemtls.signer.internal;
+
+import dev.kubemtls.signer.ApprovalDecision;
+import java.security.interfaces.RSAPublicKey;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.edec.EdECObjectIdentifiers;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
+import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
+import org.bouncycastle.asn1.x9.ECNamedCurveTable;
+import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
+import org.bouncycastle.operator.DefaultAlgorithmNameFinder;
+
+/**
+ * The checks of a request's own make-up that both the approver and the CA apply, so that they
+ * cannot disagree: the key (EC P-256 or P-384, or RSA of 2048 to 8192 bits), the signature algorithm
+ * (ECDSA or RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512), the proof of possession, no CA, at
+ * most a number of SANs, no SAN twice, no IPv4-mapped IPv6 address. The reasons are those of
+ * {@link ApprovalDecision}; every message is bounded ({@link Bounded}).
+ *
+ * <p>Ed25519 keys are refused: the workloads' TLS stacks differ in whether they accept Ed25519
+ * certificates (BoringSSL through Netty only with an explicit signature-scheme list), and kube-mtls
+ * has not verified a handshake with one on every integration.
+ */
+public final class RequestRules {
+
+  /** The most SANs any configuration may allow; the CA refuses more whatever the policy says. */
+  public static final int MAX_NAMES_CEILING = 256;
+  /** The default SAN cap; see the signer README (15 Services x 4 DNS forms, 2 Pod IPs, 1 SPIFFE ID and some room). */
+  public static final int DEFAULT_MAX_NAMES = 64;
+  /** The smallest RSA modulus accepted. */
+  public static final int MIN_RSA_BITS = 2048;
+  /** The largest RSA modulus accepted (bigger keys only cost verification time). */
+  public static final int MAX_RSA_BITS = 8192;
+
+  /** A rule the request breaks: the reason and a short message. */
+  public record Violation(String reason, String message) {}
+
+  private RequestRules() {}
+
+  /** The first rule {@code csr} breaks, in the order key, signature algorithm, proof of possession, CA, names. */
+  public static Optional<Violation> check(ParsedCsr csr, int maxNames) {
+    Optional<Violation> v = keyProblem(csr);
+    if (v.isPresent()) {
+      return v;
+    }
+    if (csr.signatureAlgorithmName() == null) {
+      return Optional.of(new Violation(ApprovalDecision.SIGNATURE_ALGORITHM_NOT_ALLOWED,
+          "the request is signed with " + algorithmName(csr.request().getSignatureAlgorithm())
+              + "; accepted are ECDSA and RSA (PKCS#1 v1.5) with SHA-256, SHA-384 or SHA-512: sign the request"
+              + " with one of them"));
+    }
+    if (!csr.signatureValid()) {
+      return Optional.of(new Violation(ApprovalDecision.INVALID_SIGNATURE,
+          "the request's signature does not verify with its public key (no proof of possession)"));
+    }
+    if (csr.caRequested()) {
+      return Optional.of(new Violation(ApprovalDecision.CA_NOT_ALLOWED,
+          "the request asks for a CA certificate (basicConstraints CA=true); this signer issues leaves only"));
+    }
+    return namesProblem(csr, maxNames);
+  }
+
+  /** The SAN count, duplicate and IPv4-mapped checks alone. */
+  public static Optional<Violation> namesProblem(ParsedCsr csr, int maxNames) {
+    List<String> all = csr.allNames();
+    if (all.size() > maxNames) {
+      return Optional.of(new Violation(ApprovalDecision.TOO_MANY_NAMES, "the request holds " + all.size()
+          + " subject alternative names; at most " + maxNames + " are issued"));
+    }
+    Set<String> seen = new LinkedHashSet<>();
+    Set<String> duplicates = new LinkedHashSet<>();
+    for (String name : all) {
+      if (!seen.add(name)) {
+        duplicates.add(name);
+      }
+    }
+    if (!duplicates.isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.DUPLICATE_NAME,
+          "the request names these subject alternative names more than once: " + Bounded.list(duplicates)
+              + "; name each once"));
+    }
+    if (!csr.mappedIpAddresses().isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.MAPPED_IP_ADDRESS, "IPv4-mapped IPv6 addresses are not"
+          + " issued (peers compare them inconsistently with the IPv4 address): " + Bounded.list(csr.mappedIpAddresses())
+          + "; request the 4-byte IPv4 address instead"));
+    }
+    return Optional.empty();
+  }
+
+  private static Optional<Violation> keyProblem(ParsedCsr csr) {
+    AlgorithmIdentifier alg = csr.subjectPublicKeyInfo().getAlgorithm();
+    ASN1ObjectIdentifier oid = alg.getAlgorithm();
+    String hint = "; use EC P-256 (the default), EC P-384 or RSA with 2048 to " + MAX_RSA_BITS + " bits";
+    if (oid.equals(X9ObjectIdentifiers.id_ecPublicKey)) {
+      ASN1Encodable params = alg.getParameters();
+      if (!(params instanceof ASN1ObjectIdentifier curve)) {
+        return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
+            "the EC key does not name its curve (explicit curve parameters)" + hint));
+      }
+      if (curve.equals(SECObjectIdentifiers.secp256r1) || curve.equals(SECObjectIdentifiers.secp384r1)) {
+        return Optional.empty();
+      }
+      String name = ECNamedCurveTable.getName(curve);
+      return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
+          "the EC curve " + (name == null ? curve.getId() : name + " (" + curve.getId() + ")") + " is not issued" + hint));
+    }
+    if (oid.equals(PKCSObjectIdentifiers.rsaEncryption)) {
+      if (!(csr.publicKey() instanceof RSAPublicKey rsa)) {
+        return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED, "the RSA key does not parse" + hint));
+      }
+      int bits = rsa.getModulus().bitLength();
+      if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
+        return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
+            "the RSA key has " + bits + " bits" + hint));
+      }
+      return Optional.empty();
+    }
+    if (oid.equals(EdECObjectIdentifiers.id_Ed25519)) {
+      return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
+          "Ed25519 keys are not issued (not every kube-mtls TLS integration accepts them)" + hint));
+    }
+    return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
+        "keys of algorithm " + algorithmName(alg) + " are not issued" + hint));
+  }
+
+  private static String algorithmName(AlgorithmIdentifier alg) {
+    String oid = alg.getAlgorithm().getId();
+    String name = new DefaultAlgorithmNameFinder().getAlgorithmName(alg.getAlgorithm());
+    return name == null || name.equals(oid) ? oid : name + " (" + oid + ")";
+  }
+}
