@@ -335,14 +335,18 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
   static Duration parseDuration(String flag, String text) {
     Matcher m = DURATION.matcher(text.trim());
     if (m.matches()) {
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        case "h" -> Duration.ofHours(n);
-        default -> Duration.ofDays(n);
-      };
+      try {
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+          case "ms" -> Duration.ofMillis(n);
+          case "s" -> Duration.ofSeconds(n);
+          case "m" -> Duration.ofMinutes(n);
+          case "h" -> Duration.ofHours(n);
+          default -> Duration.ofDays(n);
+        };
+      } catch (NumberFormatException | ArithmeticException e) {
+        throw new IllegalArgumentException(flag + ": '" + text + "' is too long a duration", e);
+      }
     }
     try {
       return Duration.parse(text.trim());

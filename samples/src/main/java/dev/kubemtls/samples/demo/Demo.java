@@ -35,8 +35,7 @@ public final class Demo {
   static final String CA_SECRET = "kube-mtls-ca";
   static final String BUNDLE_CONFIGMAP = Defaults.TRUST_BUNDLE_CONFIGMAP;
 
-  private static final PrintStream OUT = System.out;
-
+  private final PrintStream out;
   private final DemoOptions options;
   private final long startNanos = System.nanoTime();
   private final List<ChildProcess> children = new ArrayList<>();
@@ -48,9 +47,12 @@ public final class Demo {
   private Path workDir;
   private KubernetesClient admin;
   private Config adminConfig;
+  private ControlPlane existingCluster;
+  private DemoCluster cluster;
 
-  private Demo(DemoOptions options) {
+  Demo(DemoOptions options, PrintStream out) {
     this.options = options;
+    this.out = out;
   }
 
   public static void main(String[] args) {
@@ -65,7 +67,7 @@ public final class Demo {
       System.exit(e.getMessage().isEmpty() ? 0 : 2);
       return;
     }
-    Demo demo = new Demo(options);
+    Demo demo = new Demo(options, System.out);
     Thread cleanup = new Thread(demo::stopChildren, "demo-cleanup");
     Runtime.getRuntime().addShutdownHook(cleanup);
     int code;
@@ -81,15 +83,7 @@ public final class Demo {
   }
 
   private int run() throws Exception {
-    workDir = Files.createTempDirectory("kube-mtls-demo-");
-    connect();
-    DemoCluster cluster = new DemoCluster(admin, adminConfig, workDir, this::say);
-    cluster.install(options);
-
-    say("demo", "starting the signer (max certificate lifetime " + options.certTtl().toSeconds() + "s)");
-    startChild("signer", "dev.kubemtls.samples.DemoSigner", cluster.signerArgs(options), cluster.envFor("signer"));
-    cluster.awaitBundle(Duration.ofSeconds(60), () -> children.get(0).isAlive());
-
+    setUp();
     startChild("echo", "dev.kubemtls.samples.EchoServer", List.of(), cluster.envFor("echo"));
     startChild("web", "dev.kubemtls.samples.WebService", List.of(), cluster.envFor("web"));
     awaitReady("echo", Duration.ofSeconds(90));
@@ -139,15 +133,33 @@ public final class Demo {
         "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d",
         t[0], t[1], count("cert_rotated"), count("ca_rotation_completed"), duration);
     stopChildren();
-    OUT.println(summary);
+    out.println(summary);
     boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0;
     return ok ? 0 : 1;
   }
 
+  /**
+   * The part of a run before the services start: connects, installs the manifests (adopting or
+   * cleaning up what an earlier run on the same cluster left, and saying which), starts the signer
+   * and waits until it has published the CA bundle. {@link #stopChildren()} undoes the processes.
+   */
+  void setUp() throws Exception {
+    workDir = Files.createTempDirectory("kube-mtls-demo-");
+    connect();
+    cluster = new DemoCluster(admin, adminConfig, workDir, this::say);
+    cluster.install(options);
+
+    say("demo", "starting the signer (max certificate lifetime " + options.certTtl().toSeconds() + "s)");
+    startChild("signer", "dev.kubemtls.samples.DemoSigner", cluster.signerArgs(options), cluster.envFor("signer"));
+    cluster.awaitBundle(Duration.ofSeconds(60), () -> children.get(0).isAlive());
+  }
+
   private void connect() throws IOException {
     if (options.kubeconfig().isPresent()) {
-      String text = Files.readString(options.kubeconfig().get());
-      adminConfig = Config.fromKubeconfig(text);
+      // The test kit reads the kubeconfig as the tests' kubeconfig backend does (an EC key in
+      // PKCS#8 form included, which fabric8 alone takes for RSA) and checks the user is an admin.
+      existingCluster = ControlPlane.connect(options.kubeconfig().get());
+      adminConfig = existingCluster.adminConfig();
       say("demo", "using the cluster at " + adminConfig.getMasterUrl());
     } else {
       say("demo", "starting an embedded control plane (etcd + kube-apiserver on loopback)");
@@ -249,11 +261,11 @@ public final class Demo {
 
   synchronized void say(String who, String text) {
     double s = (System.nanoTime() - startNanos) / 1e9;
-    OUT.printf(Locale.ROOT, "[%6.1fs] %-7s %s%n", s, who, text);
-    OUT.flush();
+    out.printf(Locale.ROOT, "[%6.1fs] %-7s %s%n", s, who, text);
+    out.flush();
   }
 
-  private synchronized void stopChildren() {
+  synchronized void stopChildren() {
     for (int i = children.size() - 1; i >= 0; i--) {
       children.get(i).stop();
     }
@@ -261,6 +273,10 @@ public final class Demo {
     if (admin != null) {
       admin.close();
       admin = null;
+    }
+    if (existingCluster != null) {
+      existingCluster.close();
+      existingCluster = null;
     }
     if (workDir != null) {
       deleteRecursively(workDir);

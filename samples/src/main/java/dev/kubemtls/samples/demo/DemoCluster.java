@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.PodIPBuilder;
 import io.fabric8.kubernetes.api.model.PodSchedulingGateBuilder;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.client.Config;
@@ -47,6 +48,9 @@ final class DemoCluster {
   static final Map<String, String> POD_IPS = new java.util.TreeMap<>(Map.of(
       "echo", "127.0.0.2", "web", "127.0.0.3", "client", "127.0.0.4", "signer", "127.0.0.5"));
 
+  /** Keeps a scheduler off the demo's Pods, and marks them as the demo's. */
+  static final String DEMO_SCHEDULING_GATE = "kube-mtls.dev/demo";
+
   private final KubernetesClient admin;
   private final Config adminConfig;
   private final Path workDir;
@@ -61,27 +65,98 @@ final class DemoCluster {
     this.say = say;
   }
 
+  /**
+   * Applies the manifests and creates the CA Secret and the Pods. On a cluster where an earlier
+   * run left its objects, the configuration (namespaces, ServiceAccounts, RBAC, Services) is
+   * adopted: server-side apply brings it to the manifests. What belongs to one run is removed and
+   * made anew: the Pods (their tokens and pod IPs are per run), the CA Secret with its rotation plan
+   * and the published bundle (so this run's CA rotation starts from one fresh CA). Both are said.
+   *
+   * @throws IllegalStateException if a Pod or CA Secret of the demo's names exists that the demo did not create
+   */
   void install(DemoOptions options) {
     List<String> all = new ArrayList<>(SignerSetup.MANIFESTS);
     all.addAll(MANIFESTS);
     int applied = 0;
+    List<String> adopted = new ArrayList<>();
     for (String manifest : all) {
       for (HasMetadata item : load(manifest)) {
         if (item instanceof Deployment d) {
           templates.put(d.getMetadata().getName(), d.getSpec().getTemplate());
           continue;
         }
+        if (admin.resource(item).get() != null) {
+          adopted.add(item.getKind() + " " + describe(item));
+        }
         admin.resource(item).fieldManager("kube-mtls-demo").forceConflicts().serverSideApply();
         applied++;
       }
     }
     say.accept("demo", "applied " + applied + " objects (namespaces, ServiceAccounts, RBAC, Services)");
+    if (!adopted.isEmpty()) {
+      say.accept("demo", "adopted " + adopted.size() + " of them that already existed (an earlier run's):"
+          + " server-side apply brought them to the manifests");
+    }
+    removeEarlierRun();
     SignerSetup.createCaSecret(admin);
     for (Map.Entry<String, PodTemplateSpec> e : templates.entrySet()) {
       String namespace = e.getKey().equals("kube-mtls-signer") ? Demo.SYSTEM_NAMESPACE : Demo.NAMESPACE;
       pods.put(e.getKey(), createPod(namespace, e.getKey(), e.getValue()));
     }
     say.accept("demo", "created pods (pod IPs on loopback): " + POD_IPS);
+  }
+
+  /** Deletes, and waits for the deletion of, what an earlier demo run left that belongs to one run. */
+  private void removeEarlierRun() {
+    List<String> removed = new ArrayList<>();
+    boolean earlierSigner = false;
+    for (String app : templates.keySet()) {
+      String namespace = app.equals("kube-mtls-signer") ? Demo.SYSTEM_NAMESPACE : Demo.NAMESPACE;
+      Pod pod = admin.pods().inNamespace(namespace).withName(app + "-0").get();
+      if (pod == null) {
+        continue;
+      }
+      boolean ours = pod.getSpec().getSchedulingGates() != null && pod.getSpec().getSchedulingGates().stream()
+          .anyMatch(g -> DEMO_SCHEDULING_GATE.equals(g.getName()));
+      if (!ours) {
+        throw new IllegalStateException("Pod " + namespace + "/" + app + "-0 exists but was not created by the demo"
+            + " (it lacks the scheduling gate " + DEMO_SCHEDULING_GATE + "); the demo will not touch it: delete it"
+            + " or use another cluster");
+      }
+      earlierSigner |= app.equals("kube-mtls-signer");
+      admin.pods().inNamespace(namespace).withName(app + "-0").withTimeout(60, TimeUnit.SECONDS).delete();
+      removed.add("Pod " + namespace + "/" + app + "-0");
+    }
+    Secret ca = admin.secrets().inNamespace(Demo.SYSTEM_NAMESPACE).withName(Demo.CA_SECRET).get();
+    if (ca != null) {
+      // The demo labels the CA Secret it creates; a CA rotation replaces the Secret and its labels,
+      // but then the demo's signer Pod, which the demo creates with the Secret, is evidence enough.
+      boolean ours = earlierSigner || (ca.getMetadata().getLabels() != null
+          && SignerSetup.DEMO_LABEL_VALUE.equals(ca.getMetadata().getLabels().get(SignerSetup.DEMO_LABEL)));
+      if (!ours) {
+        throw new IllegalStateException("Secret " + Demo.SYSTEM_NAMESPACE + "/" + Demo.CA_SECRET + " exists but"
+            + " was not created by the demo; the demo rotates its CA, so it will not use this one: delete it (and "
+            + Demo.CA_SECRET + "-rotation) or use another cluster");
+      }
+      for (String name : List.of(Demo.CA_SECRET, Demo.CA_SECRET + "-rotation")) {
+        if (!admin.secrets().inNamespace(Demo.SYSTEM_NAMESPACE).withName(name).withTimeout(60, TimeUnit.SECONDS)
+            .delete().isEmpty()) {
+          removed.add("Secret " + Demo.SYSTEM_NAMESPACE + "/" + name);
+        }
+      }
+      if (!admin.configMaps().inNamespace(Demo.NAMESPACE).withName(Demo.BUNDLE_CONFIGMAP)
+          .withTimeout(60, TimeUnit.SECONDS).delete().isEmpty()) {
+        removed.add("ConfigMap " + Demo.NAMESPACE + "/" + Demo.BUNDLE_CONFIGMAP);
+      }
+    }
+    if (!removed.isEmpty()) {
+      say.accept("demo", "removed what an earlier run left, to make it anew: " + String.join(", ", removed));
+    }
+  }
+
+  private static String describe(HasMetadata item) {
+    String ns = item.getMetadata().getNamespace();
+    return (ns == null ? "" : ns + "/") + item.getMetadata().getName();
   }
 
   private List<HasMetadata> load(String resource) {
@@ -101,7 +176,7 @@ final class DemoCluster {
     Pod pod = admin.pods().inNamespace(namespace).resource(new PodBuilder()
         .withNewMetadataLike(template.getMetadata()).withName(app + "-0").withNamespace(namespace).endMetadata()
         .withSpec(template.getSpec())
-        .editSpec().withSchedulingGates(new PodSchedulingGateBuilder().withName("kube-mtls.dev/demo").build())
+        .editSpec().withSchedulingGates(new PodSchedulingGateBuilder().withName(DEMO_SCHEDULING_GATE).build())
         .endSpec().build()).create();
     pod.setStatus(new PodStatusBuilder().withPhase("Running").withPodIP(ip)
         .withPodIPs(new PodIPBuilder().withIp(ip).build()).build());

@@ -19,7 +19,8 @@ record DemoOptions(Duration duration, Duration certTtl, Duration caRotationAt, O
         --duration        how long the services exchange traffic (e.g. 90s, 3m); default 180s
         --cert-ttl        the longest certificate the signer issues; renewals come at 70-90% of it; default 60s
         --ca-rotation-at  when the CA rotation starts, counted from the first request; default a quarter of --duration
-        --kubeconfig      use this cluster instead of starting an embedded etcd + kube-apiserver
+        --kubeconfig      use this cluster instead of starting an embedded etcd + kube-apiserver; a run
+                          there adopts the configuration an earlier run left and remakes its Pods and CA
       """;
 
   DemoOptions {

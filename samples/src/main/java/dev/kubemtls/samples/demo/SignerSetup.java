@@ -4,12 +4,14 @@ import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.SignerMain;
 import dev.kubemtls.signer.ValidityPolicy;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** The signer's part of the demo: its shipped manifests, its CA Secret, its flags, the CA rotation. */
 final class SignerSetup {
@@ -19,14 +21,19 @@ final class SignerSetup {
       "kube-mtls/deploy/signer-rbac.yaml", "kube-mtls/deploy/workload-rbac.yaml",
       "kube-mtls/deploy/signer-deployment.yaml");
 
+  /** The label the demo puts on the CA Secret it creates, so that a later run knows it for the demo's. */
+  static final String DEMO_LABEL = "app.kubernetes.io/managed-by";
+  static final String DEMO_LABEL_VALUE = "kube-mtls-demo";
+
   private SignerSetup() {}
 
   /** Creates the CA Secret the signer starts from, as an operator would before deploying it. */
   static void createCaSecret(KubernetesClient admin) {
     CertificateAuthority ca = CertificateAuthority.generate("kube-mtls demo CA 1", Duration.ofDays(30),
         ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
-    admin.secrets().inNamespace(Demo.SYSTEM_NAMESPACE)
-        .resource(ca.toSecret(Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET)).create();
+    Secret secret = ca.toSecret(Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET);
+    secret.getMetadata().setLabels(Map.of(DEMO_LABEL, DEMO_LABEL_VALUE));
+    admin.secrets().inNamespace(Demo.SYSTEM_NAMESPACE).resource(secret).create();
   }
 
   /**
