@@ -2,7 +2,6 @@ package dev.kubemtls.core.rotation;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
@@ -16,7 +15,9 @@ import java.time.InstantSource;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -52,6 +53,17 @@ import org.slf4j.LoggerFactory;
  * {@link ManagerListener#expired}, keeps retrying at the backoff cap and recovers by itself on the
  * first success. {@link #current()} keeps returning the last snapshot in the meantime; check
  * {@link #isReady()} to tell.
+ *
+ * <p>Publishing: a new snapshot becomes {@link #current()} at once, while the manager holds its
+ * lock, so a reader never sees an older snapshot after a newer one. Listeners, both the
+ * {@link MaterialListener}s of {@link #subscribe} and the {@link ManagerListener}, are told
+ * afterwards and outside the lock, one call at a time and in the order things happened, from one
+ * serial queue on the {@linkplain Builder#listenerExecutor listener executor} (the scheduler by
+ * default). A listener that takes its time (an integration building TLS contexts for several
+ * servers) therefore delays only the listeners after it, never {@link #status()}, {@link #current()},
+ * a readiness probe or the renewal loop. A material listener is told of every snapshot published
+ * while it is subscribed, each one valid when it was published; by the time it runs,
+ * {@link #current()} may already be newer.
  *
  * <p>Time, threads and randomness are injected: an {@link InstantSource}, a
  * {@link ScheduledExecutorService} (issuance blocks one of its threads while it waits for the
@@ -110,7 +122,10 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private final DoubleSupplier jitter;
   private final RotationPolicy policy;
   private final ManagerListener listener;
-  private final MaterialPublisher publisher = new MaterialPublisher();
+  private final SerialDelivery delivery;
+  private final CopyOnWriteArrayList<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+  /** The published snapshot; written only under the lock, read without it. */
+  private volatile MtlsMaterial current;
   private final CompletableFuture<MtlsMaterial> ready = new CompletableFuture<>();
 
   // Guarded by this.
@@ -140,6 +155,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     this.jitter = b.jitter;
     this.policy = b.policy;
     this.listener = b.listener;
+    this.delivery = new SerialDelivery(b.listenerExecutor == null ? b.scheduler : b.listenerExecutor);
   }
 
   public static Builder builder() {
@@ -211,28 +227,42 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   @Override
   public MtlsMaterial current() {
-    return publisher.current();
+    MtlsMaterial m = current;
+    if (m == null) {
+      throw new IllegalStateException("no TLS material yet: the first certificate has not been issued");
+    }
+    return m;
   }
 
   @Override
   public Optional<MtlsMaterial> currentIfReady() {
-    return publisher.currentIfReady();
+    return Optional.ofNullable(current);
   }
 
+  /**
+   * Registers a listener for the snapshots published from now on. It is called from the serial
+   * listener queue, outside the manager's lock, in publication order; a snapshot published before
+   * this call is not delivered to it (read {@link #current()} after subscribing).
+   */
   @Override
   public Subscription subscribe(MaterialListener materialListener) {
-    return publisher.subscribe(materialListener);
+    Subscriber s = new Subscriber(Objects.requireNonNull(materialListener, "listener"));
+    subscribers.add(s);
+    return () -> {
+      s.active = false;
+      subscribers.remove(s);
+    };
   }
 
   @Override
   public boolean isReady() {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     return m.isPresent() && !closed && clock.instant().isBefore(m.get().identity().notAfter());
   }
 
   @Override
   public Optional<Duration> timeToExpiry() {
-    return publisher.currentIfReady().map(m -> Duration.between(clock.instant(), m.identity().notAfter()));
+    return currentIfReady().map(m -> Duration.between(clock.instant(), m.identity().notAfter()));
   }
 
   @Override
@@ -242,7 +272,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   /** A consistent view of the manager's state. */
   public synchronized Status status() {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     State state;
     if (closed) {
       state = State.CLOSED;
@@ -407,12 +437,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   /** Holds the lock. Publishes a checked identity with a checked bundle. */
   private void publishIdentity(TlsIdentity identity, TrustBundle bundle, Instant now) {
-    MtlsMaterial previous = publisher.currentIfReady().orElse(null);
+    MtlsMaterial previous = currentIfReady().orElse(null);
     MtlsMaterial next = new MtlsMaterial(identity, bundle,
         previous == null ? 1 : previous.generation() + 1);
     trust = bundle;
     pendingIdentity = null;
-    publisher.publish(next);
+    publish(next);
     Instant wasExpiredAt = expiredAt;
     succeeded();
     if (previous == null) {
@@ -444,7 +474,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     failures++;
     lastError = error;
     Instant now = clock.instant();
-    Optional<Instant> notAfter = publisher.currentIfReady().map(m -> m.identity().notAfter());
+    Optional<Instant> notAfter = currentIfReady().map(m -> m.identity().notAfter());
     boolean denied = error instanceof CertificateDeniedException;
     Instant next = policy.retryTime(now, notAfter, failures, denied, sample());
     int attempt = failures;
@@ -474,7 +504,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   private void checkExpiry(TlsIdentity identity) {
     synchronized (this) {
-      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      Optional<MtlsMaterial> m = currentIfReady();
       if (closed || m.isEmpty() || m.get().identity() != identity || expiredAt != null) {
         return;
       }
@@ -492,7 +522,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   /** Holds the lock. Reports the expiry of the published identity once, if {@code now} is past it. */
   private void reportExpiryIfDue(Instant now) {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     if (m.isEmpty() || expiredAt != null || now.isBefore(m.get().identity().notAfter())) {
       return;
     }
@@ -518,7 +548,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       if (closed) {
         return;
       }
-      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      Optional<MtlsMaterial> m = currentIfReady();
       Instant now = clock.instant();
       if (m.isEmpty()) {
         trust = bundle;
@@ -572,7 +602,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       trust = bundle;
       heldTrust = null;
       lastTrustProblem = null;
-      publisher.publish(next);
+      publish(next);
       LOG.info("trust bundle changed to {}", bundle);
       listener(l -> l.trustChanged(material.trust(), bundle));
     }
@@ -686,11 +716,52 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return s;
   }
 
+  /**
+   * Holds the lock. Makes {@code next} current at once and queues its delivery to the material
+   * listeners subscribed now; they are called later, outside the lock.
+   */
+  private void publish(MtlsMaterial next) {
+    MtlsMaterial previous = current;
+    if (previous != null && next.generation() <= previous.generation()) {
+      throw new IllegalStateException("generation " + next.generation() + " is not newer than " + previous.generation());
+    }
+    current = next;
+    Object[] to = subscribers.toArray();
+    if (to.length == 0) {
+      return;
+    }
+    delivery.submit(() -> {
+      for (Object o : to) {
+        Subscriber s = (Subscriber) o;
+        if (!s.active) {
+          continue;
+        }
+        try {
+          s.listener.onMaterial(next);
+        } catch (RuntimeException e) {
+          LOG.warn("a material listener failed on generation {}", next.generation(), e);
+        }
+      }
+    });
+  }
+
+  /** Holds the lock. Queues a call to the manager listener, to run outside the lock in order. */
   private void listener(java.util.function.Consumer<ManagerListener> call) {
-    try {
-      call.accept(listener);
-    } catch (RuntimeException e) {
-      LOG.warn("a manager listener failed", e);
+    delivery.submit(() -> {
+      try {
+        call.accept(listener);
+      } catch (RuntimeException e) {
+        LOG.warn("a manager listener failed", e);
+      }
+    });
+  }
+
+  private static final class Subscriber {
+    final MaterialListener listener;
+    volatile boolean active = true;
+
+    Subscriber(MaterialListener listener) {
+      this.listener = listener;
     }
   }
 
@@ -700,6 +771,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     private TrustSource trustSource;
     private InstantSource clock = InstantSource.system();
     private ScheduledExecutorService scheduler;
+    private Executor listenerExecutor;
     private DoubleSupplier jitter;
     private RotationPolicy policy = RotationPolicy.defaults();
     private ManagerListener listener = ManagerListener.NO_OP;
@@ -727,6 +799,18 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     /** Runs issuance and checks (required); it is not shut down by the manager. */
     public Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * Where listeners are called: the manager queues every listener call and runs them one at a
+     * time, in order, as tasks on this executor (any number of threads), never while it holds its
+     * lock. The {@linkplain #scheduler scheduler} by default; give a separate one when listeners
+     * may take long, so they do not hold up the scheduler's timers. It is not shut down by the
+     * manager.
+     */
+    public Builder listenerExecutor(Executor listenerExecutor) {
+      this.listenerExecutor = Objects.requireNonNull(listenerExecutor, "listenerExecutor");
       return this;
     }
 
