@@ -110,10 +110,13 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
    * @param trustVersion        the source version of the trust bundle in use
    * @param heldTrust           a newer bundle that the current identity does not chain to
    * @param lastTrustProblem    the last trust problem since the last accepted bundle
+   * @param inProgress          where the issuance in flight stands, as its issuer last reported;
+   *                            empty when none runs or its issuer reports nothing
    */
   public record Status(State state, long generation, Optional<Instant> notAfter, Optional<Instant> nextAttempt,
       int consecutiveFailures, Optional<Exception> lastError, Optional<String> trustVersion,
-      Optional<String> heldTrust, Optional<MtlsException> lastTrustProblem) { }
+      Optional<String> heldTrust, Optional<MtlsException> lastTrustProblem,
+      Optional<IssuanceProgress> inProgress) { }
 
   private final IdentityIssuer issuer;
   private final TrustSource trustSource;
@@ -144,6 +147,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private Instant nextAttempt;
   private Timer expiryTask;
   private Thread issuing;
+  private Instant issuingSince;
+  private long attempts;
+  private IssuanceProgress inProgress;
   private boolean interruptedByClose;
   private MtlsMaterial firstToAnnounce;
 
@@ -199,7 +205,11 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   /**
    * Waits, in real time, for the first snapshot.
    *
-   * @throws MtlsException          if none arrived in time; its cause is the last failure
+   * @throws MtlsException          if none arrived in time. The message says where the first
+   *                                issuance stands now: the stage of the request in flight (and
+   *                                its name, as the issuer reported them), or the last failure and
+   *                                when the next attempt starts, or that the identity waits for a
+   *                                trust bundle; its cause is the last failure, if any
    * @throws IllegalStateException  if not started, or closed before the first snapshot
    * @throws InterruptedException   if interrupted while waiting
    */
@@ -214,12 +224,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       return ready.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       Exception last;
+      String where;
       synchronized (this) {
         last = lastError;
+        where = whereTheFirstIssuanceStands();
       }
-      throw new MtlsException("no certificate within " + timeout
-          + (last == null ? ": the first issuance has not finished" : ": the last attempt failed: " + last.getMessage()),
-          last);
+      throw new MtlsException("no certificate within " + timeout + ": " + where, last);
     } catch (ExecutionException e) {
       throw new IllegalStateException("the certificate manager stopped before it was ready", e.getCause());
     }
@@ -270,6 +280,29 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return Optional.ofNullable(lastError);
   }
 
+  /** Holds the lock. The story for an {@link #awaitReady} that gives up. */
+  private String whereTheFirstIssuanceStands() {
+    if (closed) {
+      return "the certificate manager was closed";
+    }
+    String before = lastError == null ? "" : "; the attempt before failed (" + failures + " in a row): "
+        + lastError.getMessage();
+    if (issuing != null) {
+      String progress = inProgress != null ? inProgress.describe()
+          : "the issuer reports no stage; attempt started at " + issuingSince;
+      return "issuance in progress, " + progress + before;
+    }
+    if (pendingIdentity != null) {
+      return "issued " + pendingIdentity + ", waiting for the first trust bundle from " + trustSource
+          + (lastTrustProblem == null ? "" : "; its last problem: " + lastTrustProblem.getMessage());
+    }
+    if (lastError != null) {
+      return "the last attempt failed (" + failures + " in a row), next attempt at " + nextAttempt + ": "
+          + lastError.getMessage();
+    }
+    return "the first attempt has not started yet (due at " + nextAttempt + ")";
+  }
+
   /** A consistent view of the manager's state. */
   public synchronized Status status() {
     Optional<MtlsMaterial> m = currentIfReady();
@@ -286,7 +319,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return new Status(state, m.map(MtlsMaterial::generation).orElse(0L),
         m.map(x -> x.identity().notAfter()), Optional.ofNullable(nextAttempt), failures,
         Optional.ofNullable(lastError), Optional.ofNullable(trust).map(TrustBundle::sourceVersion),
-        Optional.ofNullable(heldTrust).map(TrustBundle::sourceVersion), Optional.ofNullable(lastTrustProblem));
+        Optional.ofNullable(heldTrust).map(TrustBundle::sourceVersion), Optional.ofNullable(lastTrustProblem),
+        Optional.ofNullable(inProgress));
   }
 
   /**
@@ -325,11 +359,15 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   private void attempt() {
     long generation;
+    long attempt;
     synchronized (this) {
       if (closed || issuing != null) {
         return;
       }
       issuing = Thread.currentThread();
+      issuingSince = clock.instant();
+      attempt = ++attempts;
+      inProgress = null;
       renewalTask = null;
       nextAttempt = null;
       generation = identityGeneration + 1;
@@ -340,7 +378,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     Exception error = null;
     boolean interrupted = false;
     try {
-      identity = issuer.issue(generation);
+      identity = issuer.issue(generation, progress -> progressed(attempt, progress));
       if (identity == null) {
         error = new InvalidMaterialException("the identity issuer returned nothing for generation " + generation);
       }
@@ -352,6 +390,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     }
     synchronized (this) {
       issuing = null;
+      issuingSince = null;
+      inProgress = null;
       if (interruptedByClose) {
         Thread.interrupted(); // ours, from close(): do not leak it into the executor's next task
         interruptedByClose = false;
@@ -368,6 +408,13 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       }
     }
     announceFirst();
+  }
+
+  /** The issuer's report on the attempt in flight; ignored once that attempt is over. */
+  private synchronized void progressed(long attempt, IssuanceProgress progress) {
+    if (progress != null && issuing != null && attempt == attempts) {
+      inProgress = progress;
+    }
   }
 
   /** Completes the start() future, if the first snapshot was just published, without holding the lock. */

@@ -579,6 +579,51 @@ class CertificateManagerTest {
     assertThat(order).containsExactly("material:1", "ready:1");
   }
 
+  @Test
+  void aTimeoutNamesTheStageOfTheRequestInFlightRatherThanTheEarlierDenial() throws Exception {
+    issuer.then(ScriptedIssuer.deny("DNSNameNotOwned")).then(issuer.reportThenBlock("csr-second",
+        IssuanceProgress.Stage.AWAITING_APPROVAL, IssuanceProgress.Stage.AWAITING_SIGNATURE));
+    CertificateManager m = manager();
+    m.start();
+    scheduler.runDue();
+    Instant retry = m.status().nextAttempt().orElseThrow();
+    // Between attempts: the denial, and when the next attempt starts.
+    assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+        .hasMessageContaining("the last attempt failed (1 in a row), next attempt at " + retry)
+        .hasMessageContaining("DNSNameNotOwned");
+    assertThat(m.status().inProgress()).isEmpty();
+
+    Thread worker = new Thread(() -> scheduler.advanceTo(retry), "fake-scheduler-worker");
+    worker.start();
+    try {
+      assertThat(issuer.blocked.await(10, TimeUnit.SECONDS)).isTrue();
+
+      assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request csr-second: approved, waiting for the signer since "
+              + retry + " (check the signer)")
+          .hasMessageContaining("the attempt before failed (1 in a row)")
+          .hasCauseInstanceOf(CertificateDeniedException.class);
+      IssuanceProgress progress = m.status().inProgress().orElseThrow();
+      assertThat(progress.request()).isEqualTo("csr-second");
+      assertThat(progress.stage()).isEqualTo(IssuanceProgress.Stage.AWAITING_SIGNATURE);
+      assertThat(progress.since()).isEqualTo(retry);
+    } finally {
+      m.close();
+      worker.join(TimeUnit.SECONDS.toMillis(10));
+    }
+    assertThat(worker.isAlive()).isFalse();
+    assertThat(m.status().inProgress()).isEmpty();
+  }
+
+  @Test
+  void aTimeoutSaysWhenTheIdentityWaitsForTheFirstTrustBundle() {
+    CertificateManager m = manager(new TrustPublisher());
+    m.start();
+    scheduler.runDue();
+    assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+        .hasMessageContaining("waiting for the first trust bundle");
+  }
+
   /** Records events as short strings. */
   static final class Recorder implements ManagerListener {
     final List<String> list = new ArrayList<>();

@@ -9,6 +9,7 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.pki.KeyAlgorithm;
 import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.IdentityIssuer;
+import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
 import dev.kubemtls.kubernetes.internal.Pkcs10;
@@ -36,6 +37,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -155,16 +157,31 @@ public final class CertificateIssuer implements IdentityIssuer {
 
   @Override
   public TlsIdentity issue(long generation) throws InterruptedException {
+    return issue(generation, progress -> { });
+  }
+
+  /**
+   * Issues as {@link #issue(long)} does, telling {@code progress} of each stage: submitting, then
+   * the CSR's name waiting for approval, then approved and waiting for the signer, each with what to
+   * check if it stays there.
+   */
+  @Override
+  public TlsIdentity issue(long generation, Consumer<IssuanceProgress> progress) throws InterruptedException {
     if (generation < 1) {
       throw new IllegalArgumentException("generation must be positive, was " + generation);
     }
+    Objects.requireNonNull(progress, "progress");
     KeyPair keyPair = keyAlgorithm.generate(random);
     Instant deadline = clock.instant().plus(timeout);
+    report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
+        "creating a CertificateSigningRequest for signer " + signerName));
     CertificateSigningRequest created = create(csrFor(keyPair));
     String name = created.getMetadata().getName();
     LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
     Waiter waiter = new Waiter(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(),
-        deadline);
+        deadline, progress);
+    report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
+        waitingForApproval(name)));
     CertificateSigningRequest issued;
     try {
       issued = waiter.run();
@@ -194,6 +211,24 @@ public final class CertificateIssuer implements IdentityIssuer {
           + " approval)", name);
     }
     return new TlsIdentity(keyPair.getPrivate(), chain, generation);
+  }
+
+  private String waitingForApproval(String name) {
+    return "is the kube-mtls signer running and does it serve signerName " + signerName + "? 'kubectl describe csr "
+        + name + "', 'kubectl -n kube-mtls get pods,lease'";
+  }
+
+  private String waitingForSignature(String name) {
+    return "is the signer for " + signerName + " running and able to sign (its CA"
+        + " loaded, it leads)? 'kubectl describe csr " + name + "', the signer's log";
+  }
+
+  private static void report(Consumer<IssuanceProgress> progress, IssuanceProgress p) {
+    try {
+      progress.accept(p);
+    } catch (RuntimeException e) {
+      LOG.warn("an issuance progress listener failed", e);
+    }
   }
 
   private CertificateSigningRequest create(CertificateSigningRequest csr) throws InterruptedException {
@@ -247,6 +282,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     private final String name;
     private final String uid;
     private final Instant deadline;
+    private final Consumer<IssuanceProgress> progress;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private int watchId;
     private Watch watch;
@@ -259,11 +295,12 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration retryDelay = FIRST_RETRY;
     private Instant retryAt;
 
-    Waiter(String name, String uid, String resourceVersion, Instant deadline) {
+    Waiter(String name, String uid, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress) {
       this.name = name;
       this.uid = uid;
       this.resourceVersion = resourceVersion;
       this.deadline = deadline;
+      this.progress = progress;
     }
 
     CertificateSigningRequest run() throws InterruptedException {
@@ -348,6 +385,8 @@ public final class CertificateIssuer implements IdentityIssuer {
       if (nowApproved && !approved) {
         approved = true;
         LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
+        report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_SIGNATURE, clock.instant(),
+            waitingForSignature(name)));
       }
       if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
         return Optional.of(csr);

@@ -6,6 +6,9 @@ import dev.kubemtls.core.IssuanceTimeoutException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.TrustPublisher;
+import dev.kubemtls.core.rotation.CertificateManager;
+import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
@@ -35,6 +38,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.bouncycastle.openssl.PEMParser;
@@ -314,6 +318,42 @@ class CertificateIssuerIT {
     approve(awaitCsr());
     assertThat(failureOf(result)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
         e -> assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.SIGNATURE));
+  }
+
+  @Test
+  void whenAwaitReadyGivesUpTheManagerNamesTheCsrAndTheStageItWaitsIn() throws Exception {
+    CertificateIssuer issuer = issuer().timeout(Duration.ofMinutes(2)).build();
+    ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2);
+    try (CertificateManager manager = CertificateManager.builder().issuer(issuer)
+        .trust(new TrustPublisher(new TrustBundle(List.of(CA.certificate()), "test/core-it-ca")))
+        .scheduler(scheduler).build()) {
+      manager.start();
+      CertificateSigningRequest csr = awaitCsr();
+      String name = csr.getMetadata().getName();
+
+      // No approver, no signer.
+      await().atMost(Duration.ofSeconds(30)).until(() -> manager.status().inProgress()
+          .filter(p -> p.stage() == IssuanceProgress.Stage.AWAITING_APPROVAL).isPresent());
+      assertThat(manager.status().inProgress().orElseThrow().request()).isEqualTo(name);
+      assertThatThrownBy(() -> manager.awaitReady(Duration.ofMillis(200))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request " + name + ": waiting for approval")
+          .hasMessageContaining("does it serve signerName " + SIGNER);
+
+      // An approver that approves, and no signer.
+      approve(csr);
+      await().atMost(Duration.ofSeconds(30)).until(() -> manager.status().inProgress()
+          .filter(p -> p.stage() == IssuanceProgress.Stage.AWAITING_SIGNATURE).isPresent());
+      assertThatThrownBy(() -> manager.awaitReady(Duration.ofMillis(200))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request " + name + ": approved, waiting for the signer")
+          .hasMessageContaining("is the signer for " + SIGNER + " running");
+
+      X509Certificate leaf = leafFor(requestedKey(csr)).build();
+      sign(csr, leaf);
+      assertThat(manager.awaitReady(Duration.ofSeconds(60)).identity().leaf()).isEqualTo(leaf);
+      assertThat(manager.status().inProgress()).isEmpty();
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test
