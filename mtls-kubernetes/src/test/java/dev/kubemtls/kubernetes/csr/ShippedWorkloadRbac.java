@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReviewBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,16 +17,17 @@ import java.time.Duration;
  * The workload RBAC as shipped in {@code mtls-signer/deploy/workload-rbac.yaml} (copied onto the test
  * class path by the build), applied unchanged, and bindings of its ClusterRoles to test workloads.
  */
-final class ShippedWorkloadRbac {
+public final class ShippedWorkloadRbac {
 
-  static final String CSR_ROLE = "kube-mtls-workload-csr";
-  static final String CLEANUP_ROLE = "kube-mtls-workload-csr-cleanup";
+  public static final String CSR_ROLE = "kube-mtls-workload-csr";
+  public static final String CLEANUP_ROLE = "kube-mtls-workload-csr-cleanup";
+  public static final String BUNDLE_ROLE = "kube-mtls-workload-bundle";
   static final String RESOURCE = "/kube-mtls/deploy/workload-rbac.yaml";
 
   private ShippedWorkloadRbac() {}
 
   /** Server-side applies every object of the shipped file, as is. */
-  static void apply(KubernetesClient admin) {
+  public static void apply(KubernetesClient admin) {
     try (InputStream in = ShippedWorkloadRbac.class.getResourceAsStream(RESOURCE)) {
       if (in == null) {
         throw new IllegalStateException(RESOURCE + " is not on the test class path (see mtls-kubernetes/pom.xml)");
@@ -39,7 +41,7 @@ final class ShippedWorkloadRbac {
   }
 
   /** Binds the shipped ClusterRole {@code role} to {@code ns/sa}; returns the binding's name. */
-  static String bind(KubernetesClient admin, String role, String ns, String sa) {
+  public static String bind(KubernetesClient admin, String role, String ns, String sa) {
     String name = role + "-" + ns + "-" + sa;
     admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder()
         .withNewMetadata().withName(name).endMetadata()
@@ -49,8 +51,17 @@ final class ShippedWorkloadRbac {
     return name;
   }
 
+  /** Binds the shipped ClusterRole {@code role} to {@code ns/sa} in {@code ns} only (a RoleBinding). */
+  public static void bindInNamespace(KubernetesClient admin, String role, String ns, String sa) {
+    admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder()
+        .withNewMetadata().withName(role + "-" + sa).endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName(role).endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withNamespace(ns).withName(sa).endSubject()
+        .build()).create();
+  }
+
   /** Whether {@code client}'s user may {@code verb} CertificateSigningRequests, as the API server decides. */
-  static boolean allowed(KubernetesClient client, String verb) {
+  public static boolean allowed(KubernetesClient client, String verb) {
     SelfSubjectAccessReview review = client.authorization().v1().selfSubjectAccessReview().create(
         new SelfSubjectAccessReviewBuilder().withNewSpec().withNewResourceAttributes()
             .withGroup("certificates.k8s.io").withResource("certificatesigningrequests").withVerb(verb)
@@ -59,7 +70,7 @@ final class ShippedWorkloadRbac {
   }
 
   /** Waits until the authorizer's cache has caught up with a new binding. */
-  static void awaitAllowed(KubernetesClient client, String verb) {
+  public static void awaitAllowed(KubernetesClient client, String verb) {
     await().atMost(Duration.ofSeconds(30)).until(() -> allowed(client, verb));
   }
 }
