@@ -24,6 +24,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -127,7 +128,11 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     return manager.lastError();
   }
 
-  /** Stops renewing and following the bundle. Material already handed out stays usable. */
+  /**
+   * Stops renewing and following the bundle. Material already handed out stays usable. An issuance
+   * in flight is interrupted and given up; with {@link Builder#deleteRequests(boolean)} its CSR is
+   * deleted, for which this waits up to {@value #CLOSE_GRACE_SECONDS} seconds.
+   */
   @Override
   public void close() {
     try {
@@ -136,10 +141,20 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       try {
         stopTrust.run();
       } finally {
-        scheduler.shutdownNow();
+        scheduler.shutdown();
+        try {
+          scheduler.awaitTermination(CLOSE_GRACE_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } finally {
+          scheduler.shutdownNow();
+        }
       }
     }
   }
+
+  /** How long {@link #close()} lets an interrupted issuance clean up its CSR. */
+  static final long CLOSE_GRACE_SECONDS = 10;
 
   /** Options of a workload; {@link #signerName} is the only one without a default. */
   public static final class Builder {
@@ -154,6 +169,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
     private Duration lifetime = Duration.ofHours(24);
     private Duration issuanceTimeout = Duration.ofMinutes(5);
+    private boolean deleteRequests;
     private RotationPolicy policy = RotationPolicy.defaults();
     private ManagerListener listener = ManagerListener.NO_OP;
     private InstantSource clock = InstantSource.system();
@@ -229,6 +245,18 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       return this;
     }
 
+    /**
+     * Whether the workload deletes its CSRs once it is done with them (issued, or given up after a
+     * timeout or at {@link KubeMtls#close()}). Off by default: kube-controller-manager's CSR cleaner
+     * removes issued requests an hour after approval and pending ones after 24 hours. Turning it on
+     * needs the ClusterRole {@code kube-mtls-workload-csr-cleanup}, which lets the workload delete
+     * any CSR in the cluster; see {@link CertificateIssuer.Builder#deleteRequests(boolean)}.
+     */
+    public Builder deleteRequests(boolean deleteRequests) {
+      this.deleteRequests = deleteRequests;
+      return this;
+    }
+
     /** When to renew and how to back off; {@link RotationPolicy#defaults()} by default. */
     public Builder rotationPolicy(RotationPolicy policy) {
       this.policy = Objects.requireNonNull(policy, "policy");
@@ -271,7 +299,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         id = id.toBuilder().role(role).build();
       }
       CertificateIssuer issuer = CertificateIssuer.builder(client, id, signerName)
-          .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).clock(clock).build();
+          .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).deleteRequests(deleteRequests)
+          .clock(clock).build();
       TrustSource trust;
       Runnable startTrust;
       Runnable stopTrust;
@@ -295,6 +324,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         return t;
       });
       scheduler.setRemoveOnCancelPolicy(true);
+      scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
       CertificateManager manager;
       try {
         manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)

@@ -2,7 +2,6 @@ package dev.kubemtls.core.rotation;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
@@ -16,7 +15,9 @@ import java.time.InstantSource;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -52,6 +53,17 @@ import org.slf4j.LoggerFactory;
  * {@link ManagerListener#expired}, keeps retrying at the backoff cap and recovers by itself on the
  * first success. {@link #current()} keeps returning the last snapshot in the meantime; check
  * {@link #isReady()} to tell.
+ *
+ * <p>Publishing: a new snapshot becomes {@link #current()} at once, while the manager holds its
+ * lock, so a reader never sees an older snapshot after a newer one. Listeners, both the
+ * {@link MaterialListener}s of {@link #subscribe} and the {@link ManagerListener}, are told
+ * afterwards and outside the lock, one call at a time and in the order things happened, from one
+ * serial queue on the {@linkplain Builder#listenerExecutor listener executor} (the scheduler by
+ * default). A listener that takes its time (an integration building TLS contexts for several
+ * servers) therefore delays only the listeners after it, never {@link #status()}, {@link #current()},
+ * a readiness probe or the renewal loop. A material listener is told of every snapshot published
+ * while it is subscribed, each one valid when it was published; by the time it runs,
+ * {@link #current()} may already be newer.
  *
  * <p>Time, threads and randomness are injected: an {@link InstantSource}, a
  * {@link ScheduledExecutorService} (issuance blocks one of its threads while it waits for the
@@ -98,10 +110,13 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
    * @param trustVersion        the source version of the trust bundle in use
    * @param heldTrust           a newer bundle that the current identity does not chain to
    * @param lastTrustProblem    the last trust problem since the last accepted bundle
+   * @param inProgress          where the issuance in flight stands, as its issuer last reported;
+   *                            empty when none runs or its issuer reports nothing
    */
   public record Status(State state, long generation, Optional<Instant> notAfter, Optional<Instant> nextAttempt,
       int consecutiveFailures, Optional<Exception> lastError, Optional<String> trustVersion,
-      Optional<String> heldTrust, Optional<MtlsException> lastTrustProblem) { }
+      Optional<String> heldTrust, Optional<MtlsException> lastTrustProblem,
+      Optional<IssuanceProgress> inProgress) { }
 
   private final IdentityIssuer issuer;
   private final TrustSource trustSource;
@@ -110,7 +125,10 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private final DoubleSupplier jitter;
   private final RotationPolicy policy;
   private final ManagerListener listener;
-  private final MaterialPublisher publisher = new MaterialPublisher();
+  private final SerialDelivery delivery;
+  private final CopyOnWriteArrayList<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+  /** The published snapshot; written only under the lock, read without it. */
+  private volatile MtlsMaterial current;
   private final CompletableFuture<MtlsMaterial> ready = new CompletableFuture<>();
 
   // Guarded by this.
@@ -129,6 +147,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private Instant nextAttempt;
   private Timer expiryTask;
   private Thread issuing;
+  private Instant issuingSince;
+  private long attempts;
+  private IssuanceProgress inProgress;
   private boolean interruptedByClose;
   private MtlsMaterial firstToAnnounce;
 
@@ -140,6 +161,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     this.jitter = b.jitter;
     this.policy = b.policy;
     this.listener = b.listener;
+    this.delivery = new SerialDelivery(b.listenerExecutor == null ? b.scheduler : b.listenerExecutor);
   }
 
   public static Builder builder() {
@@ -183,7 +205,11 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   /**
    * Waits, in real time, for the first snapshot.
    *
-   * @throws MtlsException          if none arrived in time; its cause is the last failure
+   * @throws MtlsException          if none arrived in time. The message says where the first
+   *                                issuance stands now: the stage of the request in flight (and
+   *                                its name, as the issuer reported them), or the last failure and
+   *                                when the next attempt starts, or that the identity waits for a
+   *                                trust bundle; its cause is the last failure, if any
    * @throws IllegalStateException  if not started, or closed before the first snapshot
    * @throws InterruptedException   if interrupted while waiting
    */
@@ -198,12 +224,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       return ready.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       Exception last;
+      String where;
       synchronized (this) {
         last = lastError;
+        where = whereTheFirstIssuanceStands();
       }
-      throw new MtlsException("no certificate within " + timeout
-          + (last == null ? ": the first issuance has not finished" : ": the last attempt failed: " + last.getMessage()),
-          last);
+      throw new MtlsException("no certificate within " + timeout + ": " + where, last);
     } catch (ExecutionException e) {
       throw new IllegalStateException("the certificate manager stopped before it was ready", e.getCause());
     }
@@ -211,28 +237,42 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   @Override
   public MtlsMaterial current() {
-    return publisher.current();
+    MtlsMaterial m = current;
+    if (m == null) {
+      throw new IllegalStateException("no TLS material yet: the first certificate has not been issued");
+    }
+    return m;
   }
 
   @Override
   public Optional<MtlsMaterial> currentIfReady() {
-    return publisher.currentIfReady();
+    return Optional.ofNullable(current);
   }
 
+  /**
+   * Registers a listener for the snapshots published from now on. It is called from the serial
+   * listener queue, outside the manager's lock, in publication order; a snapshot published before
+   * this call is not delivered to it (read {@link #current()} after subscribing).
+   */
   @Override
   public Subscription subscribe(MaterialListener materialListener) {
-    return publisher.subscribe(materialListener);
+    Subscriber s = new Subscriber(Objects.requireNonNull(materialListener, "listener"));
+    subscribers.add(s);
+    return () -> {
+      s.active = false;
+      subscribers.remove(s);
+    };
   }
 
   @Override
   public boolean isReady() {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     return m.isPresent() && !closed && clock.instant().isBefore(m.get().identity().notAfter());
   }
 
   @Override
   public Optional<Duration> timeToExpiry() {
-    return publisher.currentIfReady().map(m -> Duration.between(clock.instant(), m.identity().notAfter()));
+    return currentIfReady().map(m -> Duration.between(clock.instant(), m.identity().notAfter()));
   }
 
   @Override
@@ -240,9 +280,32 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return Optional.ofNullable(lastError);
   }
 
+  /** Holds the lock. The story for an {@link #awaitReady} that gives up. */
+  private String whereTheFirstIssuanceStands() {
+    if (closed) {
+      return "the certificate manager was closed";
+    }
+    String before = lastError == null ? "" : "; the attempt before failed (" + failures + " in a row): "
+        + lastError.getMessage();
+    if (issuing != null) {
+      String progress = inProgress != null ? inProgress.describe()
+          : "the issuer reports no stage; attempt started at " + issuingSince;
+      return "issuance in progress, " + progress + before;
+    }
+    if (pendingIdentity != null) {
+      return "issued " + pendingIdentity + ", waiting for the first trust bundle from " + trustSource
+          + (lastTrustProblem == null ? "" : "; its last problem: " + lastTrustProblem.getMessage());
+    }
+    if (lastError != null) {
+      return "the last attempt failed (" + failures + " in a row), next attempt at " + nextAttempt + ": "
+          + lastError.getMessage();
+    }
+    return "the first attempt has not started yet (due at " + nextAttempt + ")";
+  }
+
   /** A consistent view of the manager's state. */
   public synchronized Status status() {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     State state;
     if (closed) {
       state = State.CLOSED;
@@ -256,7 +319,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return new Status(state, m.map(MtlsMaterial::generation).orElse(0L),
         m.map(x -> x.identity().notAfter()), Optional.ofNullable(nextAttempt), failures,
         Optional.ofNullable(lastError), Optional.ofNullable(trust).map(TrustBundle::sourceVersion),
-        Optional.ofNullable(heldTrust).map(TrustBundle::sourceVersion), Optional.ofNullable(lastTrustProblem));
+        Optional.ofNullable(heldTrust).map(TrustBundle::sourceVersion), Optional.ofNullable(lastTrustProblem),
+        Optional.ofNullable(inProgress));
   }
 
   /**
@@ -295,11 +359,15 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   private void attempt() {
     long generation;
+    long attempt;
     synchronized (this) {
       if (closed || issuing != null) {
         return;
       }
       issuing = Thread.currentThread();
+      issuingSince = clock.instant();
+      attempt = ++attempts;
+      inProgress = null;
       renewalTask = null;
       nextAttempt = null;
       generation = identityGeneration + 1;
@@ -310,7 +378,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     Exception error = null;
     boolean interrupted = false;
     try {
-      identity = issuer.issue(generation);
+      identity = issuer.issue(generation, progress -> progressed(attempt, progress));
       if (identity == null) {
         error = new InvalidMaterialException("the identity issuer returned nothing for generation " + generation);
       }
@@ -322,6 +390,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     }
     synchronized (this) {
       issuing = null;
+      issuingSince = null;
+      inProgress = null;
       if (interruptedByClose) {
         Thread.interrupted(); // ours, from close(): do not leak it into the executor's next task
         interruptedByClose = false;
@@ -338,6 +408,13 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       }
     }
     announceFirst();
+  }
+
+  /** The issuer's report on the attempt in flight; ignored once that attempt is over. */
+  private synchronized void progressed(long attempt, IssuanceProgress progress) {
+    if (progress != null && issuing != null && attempt == attempts) {
+      inProgress = progress;
+    }
   }
 
   /** Completes the start() future, if the first snapshot was just published, without holding the lock. */
@@ -407,12 +484,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   /** Holds the lock. Publishes a checked identity with a checked bundle. */
   private void publishIdentity(TlsIdentity identity, TrustBundle bundle, Instant now) {
-    MtlsMaterial previous = publisher.currentIfReady().orElse(null);
+    MtlsMaterial previous = currentIfReady().orElse(null);
     MtlsMaterial next = new MtlsMaterial(identity, bundle,
         previous == null ? 1 : previous.generation() + 1);
     trust = bundle;
     pendingIdentity = null;
-    publisher.publish(next);
+    publish(next);
     Instant wasExpiredAt = expiredAt;
     succeeded();
     if (previous == null) {
@@ -444,7 +521,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     failures++;
     lastError = error;
     Instant now = clock.instant();
-    Optional<Instant> notAfter = publisher.currentIfReady().map(m -> m.identity().notAfter());
+    Optional<Instant> notAfter = currentIfReady().map(m -> m.identity().notAfter());
     boolean denied = error instanceof CertificateDeniedException;
     Instant next = policy.retryTime(now, notAfter, failures, denied, sample());
     int attempt = failures;
@@ -474,7 +551,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   private void checkExpiry(TlsIdentity identity) {
     synchronized (this) {
-      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      Optional<MtlsMaterial> m = currentIfReady();
       if (closed || m.isEmpty() || m.get().identity() != identity || expiredAt != null) {
         return;
       }
@@ -492,7 +569,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   /** Holds the lock. Reports the expiry of the published identity once, if {@code now} is past it. */
   private void reportExpiryIfDue(Instant now) {
-    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    Optional<MtlsMaterial> m = currentIfReady();
     if (m.isEmpty() || expiredAt != null || now.isBefore(m.get().identity().notAfter())) {
       return;
     }
@@ -518,7 +595,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       if (closed) {
         return;
       }
-      Optional<MtlsMaterial> m = publisher.currentIfReady();
+      Optional<MtlsMaterial> m = currentIfReady();
       Instant now = clock.instant();
       if (m.isEmpty()) {
         trust = bundle;
@@ -572,7 +649,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       trust = bundle;
       heldTrust = null;
       lastTrustProblem = null;
-      publisher.publish(next);
+      publish(next);
       LOG.info("trust bundle changed to {}", bundle);
       listener(l -> l.trustChanged(material.trust(), bundle));
     }
@@ -686,11 +763,52 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     return s;
   }
 
+  /**
+   * Holds the lock. Makes {@code next} current at once and queues its delivery to the material
+   * listeners subscribed now; they are called later, outside the lock.
+   */
+  private void publish(MtlsMaterial next) {
+    MtlsMaterial previous = current;
+    if (previous != null && next.generation() <= previous.generation()) {
+      throw new IllegalStateException("generation " + next.generation() + " is not newer than " + previous.generation());
+    }
+    current = next;
+    Object[] to = subscribers.toArray();
+    if (to.length == 0) {
+      return;
+    }
+    delivery.submit(() -> {
+      for (Object o : to) {
+        Subscriber s = (Subscriber) o;
+        if (!s.active) {
+          continue;
+        }
+        try {
+          s.listener.onMaterial(next);
+        } catch (RuntimeException e) {
+          LOG.warn("a material listener failed on generation {}", next.generation(), e);
+        }
+      }
+    });
+  }
+
+  /** Holds the lock. Queues a call to the manager listener, to run outside the lock in order. */
   private void listener(java.util.function.Consumer<ManagerListener> call) {
-    try {
-      call.accept(listener);
-    } catch (RuntimeException e) {
-      LOG.warn("a manager listener failed", e);
+    delivery.submit(() -> {
+      try {
+        call.accept(listener);
+      } catch (RuntimeException e) {
+        LOG.warn("a manager listener failed", e);
+      }
+    });
+  }
+
+  private static final class Subscriber {
+    final MaterialListener listener;
+    volatile boolean active = true;
+
+    Subscriber(MaterialListener listener) {
+      this.listener = listener;
     }
   }
 
@@ -700,6 +818,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     private TrustSource trustSource;
     private InstantSource clock = InstantSource.system();
     private ScheduledExecutorService scheduler;
+    private Executor listenerExecutor;
     private DoubleSupplier jitter;
     private RotationPolicy policy = RotationPolicy.defaults();
     private ManagerListener listener = ManagerListener.NO_OP;
@@ -727,6 +846,18 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     /** Runs issuance and checks (required); it is not shut down by the manager. */
     public Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * Where listeners are called: the manager queues every listener call and runs them one at a
+     * time, in order, as tasks on this executor (any number of threads), never while it holds its
+     * lock. The {@linkplain #scheduler scheduler} by default; give a separate one when listeners
+     * may take long, so they do not hold up the scheduler's timers. It is not shut down by the
+     * manager.
+     */
+    public Builder listenerExecutor(Executor listenerExecutor) {
+      this.listenerExecutor = Objects.requireNonNull(listenerExecutor, "listenerExecutor");
       return this;
     }
 

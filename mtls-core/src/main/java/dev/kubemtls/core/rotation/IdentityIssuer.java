@@ -10,7 +10,9 @@ import dev.kubemtls.core.TlsIdentity;
 /**
  * Obtains one new {@link TlsIdentity}: a fresh key pair, a CSR, the wait until it is issued, and
  * the validation of what came back. {@code CertificateIssuer} is the Kubernetes implementation;
- * the {@link CertificateManager} calls an {@code IdentityIssuer} at every renewal.
+ * the {@link CertificateManager} calls an {@code IdentityIssuer} at every renewal, on one of its
+ * scheduler's threads, and learns from {@link #issue(long, java.util.function.Consumer)} which
+ * stage the request is in ({@link IssuanceProgress}) while it waits.
  */
 @FunctionalInterface
 public interface IdentityIssuer {
@@ -27,4 +29,17 @@ public interface IdentityIssuer {
    * @throws InterruptedException       if the calling thread was interrupted while waiting
    */
   TlsIdentity issue(long generation) throws InterruptedException;
+
+  /**
+   * Like {@link #issue(long)}, telling {@code progress} where the request stands at each change of
+   * stage (called on the calling thread, before this method returns). The
+   * {@link CertificateManager} calls this one; the default reports nothing and calls
+   * {@link #issue(long)}.
+   *
+   * @param progress told of each stage; must not be held after this method returns
+   */
+  default TlsIdentity issue(long generation, java.util.function.Consumer<IssuanceProgress> progress)
+      throws InterruptedException {
+    return issue(generation);
+  }
 }

@@ -12,9 +12,13 @@ import java.time.Instant;
  * What a {@link CertificateManager} tells the outside world: the hook for metrics, events and
  * alerts. Every method has a no-op default; implement those you need.
  *
- * <p>Each outcome is reported once, by exactly one method, in the order it happened; methods are
- * called on the manager's thread while it holds its lock, so they see a consistent state and must
- * not block. An exception thrown by a listener is logged and otherwise ignored.
+ * <p>Each outcome is reported once, by exactly one method, in the order it happened. The manager
+ * decides under its lock and queues the call; the calls run afterwards, outside the lock, one at a
+ * time, on the manager's listener executor, in the same serial queue as its material listeners (so
+ * {@code rotated} comes after the new snapshot was handed to them). Each call carries the values it
+ * is about; the manager may have moved on by the time it runs, so {@link CertificateManager#status()}
+ * read from a listener can be newer than the event. A slow listener delays only the calls after it,
+ * never the manager; an exception thrown by a listener is logged and otherwise ignored.
  *
  * <p>The sequence for a healthy workload is {@code issued, ready, renewalScheduled}, then
  * {@code issued, rotated, renewalScheduled} at every renewal. A failed renewal reports

@@ -2,6 +2,7 @@ package dev.kubemtls.core.rotation;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
@@ -20,7 +21,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -260,7 +264,11 @@ class CertificateManagerTest {
 
     trust.publish(BOTH);
 
+    // Current at once, listeners told from the queue.
     MtlsMaterial second = m.current();
+    assertThat(seen).hasSize(1);
+    scheduler.runDue();
+    assertThat(seen).containsExactly(first, second);
     assertThat(second.generation()).isEqualTo(2);
     assertThat(second.identity()).isSameAs(first.identity());
     assertThat(second.trust()).isEqualTo(BOTH);
@@ -277,6 +285,7 @@ class CertificateManagerTest {
     MtlsMaterial first = m.current();
 
     trust.publish(ONLY_OTHER);
+    scheduler.runDue();
 
     assertThat(m.current()).isSameAs(first);
     assertThat(events.last()).isEqualTo("trustRejected");
@@ -361,6 +370,7 @@ class CertificateManagerTest {
     MtlsMaterial first = m.current();
 
     trust.reportProblem(new InvalidMaterialException("ConfigMap ns/ca key ca.crt holds no PEM block"));
+    scheduler.runDue();
 
     assertThat(m.current()).isSameAs(first);
     assertThat(events.last()).isEqualTo("trustRejected");
@@ -369,6 +379,7 @@ class CertificateManagerTest {
 
     // The source is back with the same certificates (e.g. a deleted ConfigMap put back): problem over.
     trust.publish(new TrustBundle(TRUST.certificates(), "test/one@4"));
+    scheduler.runDue();
     assertThat(m.status().lastTrustProblem()).isEmpty();
     assertThat(m.current()).isSameAs(first);
     assertThat(events.last()).isEqualTo("trustRejected");
@@ -389,6 +400,7 @@ class CertificateManagerTest {
     assertThat(m.status().state()).isEqualTo(CertificateManager.State.CLOSED);
     assertThat(m.isReady()).isFalse();
     trust.publish(BOTH);
+    scheduler.runDue();
     assertThat(seen).hasSize(1);
     assertThatThrownBy(m::start).isInstanceOf(IllegalStateException.class);
     m.close();
@@ -448,6 +460,168 @@ class CertificateManagerTest {
     scheduler.runDue();
     scheduler.advanceTo(manager.status().nextAttempt().orElseThrow());
     assertThat(manager.current().generation()).isEqualTo(2);
+  }
+
+  @Test
+  void listenersAreCalledOutsideTheLockAndInOrder() throws Exception {
+    CountDownLatch inListener = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Long> delivered = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CertificateManager m = manager();
+    m.subscribe(material -> {
+      if (material.generation() == 1) {
+        inListener.countDown();
+        try {
+          // An integration building its TLS contexts, slowly.
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      delivered.add(material.generation());
+    });
+    m.start();
+    Thread worker = new Thread(scheduler::runDue, "fake-scheduler-worker");
+    worker.start();
+    assertThat(inListener.await(10, TimeUnit.SECONDS)).isTrue();
+
+    // While a listener is busy with generation 1, nothing else waits for it: a probe reads the
+    // status, a new trust bundle is accepted (the trust source's thread takes the manager's lock)
+    // and becomes current at once.
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    try {
+      CertificateManager.Status status = other.submit(m::status).get(10, TimeUnit.SECONDS);
+      assertThat(status.state()).isEqualTo(CertificateManager.State.READY);
+      assertThat(status.generation()).isEqualTo(1);
+      other.submit(() -> trust.publish(BOTH)).get(10, TimeUnit.SECONDS);
+      assertThat(m.current().generation()).isEqualTo(2);
+      assertThat(m.current().trust()).isEqualTo(BOTH);
+      assertThat(other.submit(m::isReady).get(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(delivered).isEmpty();
+    } finally {
+      // Let the listener go even when an assertion failed, so the worker (and close()) can finish.
+      release.countDown();
+      other.shutdownNow();
+    }
+
+    worker.join(TimeUnit.SECONDS.toMillis(10));
+    assertThat(worker.isAlive()).isFalse();
+    scheduler.runDue();
+    // Every snapshot, in order, each one once.
+    assertThat(delivered).containsExactly(1L, 2L);
+    assertThat(seen).extracting(MtlsMaterial::generation).containsExactly(1L, 2L);
+    assertThat(events.list).containsExactly("issued:1", "ready:1", "scheduled:1@" + T0.plus(Duration.ofMinutes(48)),
+        "trustChanged:test/one@1->test/both@2");
+  }
+
+  @Test
+  void materialAndManagerListenersShareOneOrderedQueue() {
+    List<String> order = new ArrayList<>();
+    manager = CertificateManager.builder().issuer(issuer).trust(trust).clock(clock).scheduler(scheduler)
+        .jitter(() -> 0.5).listener(new ManagerListener() {
+          @Override
+          public void ready(MtlsMaterial material) {
+            order.add("ready:" + material.generation());
+          }
+
+          @Override
+          public void rotated(MtlsMaterial previous, MtlsMaterial current) {
+            order.add("rotated:" + current.generation());
+          }
+
+          @Override
+          public void trustChanged(TrustBundle previous, TrustBundle current) {
+            order.add("trustChanged:" + current.sourceVersion());
+          }
+        }).build();
+    manager.subscribe(material -> order.add("material:" + material.generation()));
+    manager.start();
+    scheduler.runDue();
+    trust.publish(BOTH);
+    scheduler.advanceTo(manager.status().nextAttempt().orElseThrow());
+
+    // The snapshot reaches the material listeners before the event that announces it.
+    assertThat(order).containsExactly("material:1", "ready:1", "material:2", "trustChanged:test/both@2",
+        "material:3", "rotated:3");
+  }
+
+  @Test
+  void aSubscriptionClosedBeforeDeliveryIsNotCalled() {
+    CertificateManager m = manager();
+    List<Long> late = new ArrayList<>();
+    MaterialSource.Subscription sub = m.subscribe(material -> late.add(material.generation()));
+    m.start();
+    scheduler.runDue();
+    trust.publish(BOTH);
+    sub.close();
+    scheduler.runDue();
+    assertThat(late).containsExactly(1L);
+    assertThat(seen).hasSize(2);
+  }
+
+  @Test
+  void aListenerExecutorOfItsOwnRunsTheCalls() {
+    FakeScheduler listeners = new FakeScheduler(clock);
+    List<String> order = new ArrayList<>();
+    manager = CertificateManager.builder().issuer(issuer).trust(trust).clock(clock).scheduler(scheduler)
+        .listenerExecutor(listeners).jitter(() -> 0.5).listener(new ManagerListener() {
+          @Override
+          public void ready(MtlsMaterial material) {
+            order.add("ready:" + material.generation());
+          }
+        }).build();
+    manager.subscribe(material -> order.add("material:" + material.generation()));
+    manager.start();
+    scheduler.runDue();
+    assertThat(manager.current().generation()).isEqualTo(1);
+    assertThat(order).isEmpty();
+    listeners.runDue();
+    assertThat(order).containsExactly("material:1", "ready:1");
+  }
+
+  @Test
+  void aTimeoutNamesTheStageOfTheRequestInFlightRatherThanTheEarlierDenial() throws Exception {
+    issuer.then(ScriptedIssuer.deny("DNSNameNotOwned")).then(issuer.reportThenBlock("csr-second",
+        IssuanceProgress.Stage.AWAITING_APPROVAL, IssuanceProgress.Stage.AWAITING_SIGNATURE));
+    CertificateManager m = manager();
+    m.start();
+    scheduler.runDue();
+    Instant retry = m.status().nextAttempt().orElseThrow();
+    // Between attempts: the denial, and when the next attempt starts.
+    assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+        .hasMessageContaining("the last attempt failed (1 in a row), next attempt at " + retry)
+        .hasMessageContaining("DNSNameNotOwned");
+    assertThat(m.status().inProgress()).isEmpty();
+
+    Thread worker = new Thread(() -> scheduler.advanceTo(retry), "fake-scheduler-worker");
+    worker.start();
+    try {
+      assertThat(issuer.blocked.await(10, TimeUnit.SECONDS)).isTrue();
+
+      assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request csr-second: approved, waiting for the signer since "
+              + retry + " (check the signer)")
+          .hasMessageContaining("the attempt before failed (1 in a row)")
+          .hasCauseInstanceOf(CertificateDeniedException.class);
+      IssuanceProgress progress = m.status().inProgress().orElseThrow();
+      assertThat(progress.request()).isEqualTo("csr-second");
+      assertThat(progress.stage()).isEqualTo(IssuanceProgress.Stage.AWAITING_SIGNATURE);
+      assertThat(progress.since()).isEqualTo(retry);
+    } finally {
+      m.close();
+      worker.join(TimeUnit.SECONDS.toMillis(10));
+    }
+    assertThat(worker.isAlive()).isFalse();
+    assertThat(m.status().inProgress()).isEmpty();
+  }
+
+  @Test
+  void aTimeoutSaysWhenTheIdentityWaitsForTheFirstTrustBundle() {
+    CertificateManager m = manager(new TrustPublisher());
+    m.start();
+    scheduler.runDue();
+    assertThatThrownBy(() -> m.awaitReady(Duration.ofMillis(1))).isInstanceOf(MtlsException.class)
+        .hasMessageContaining("waiting for the first trust bundle");
   }
 
   /** Records events as short strings. */

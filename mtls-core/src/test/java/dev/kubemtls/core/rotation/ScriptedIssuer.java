@@ -91,6 +91,26 @@ final class ScriptedIssuer implements IdentityIssuer {
     };
   }
 
+  /** Reports the {@code stages} of a request named {@code request}, then blocks until interrupted. */
+  Step reportThenBlock(String request, IssuanceProgress.Stage... stages) {
+    return generation -> {
+      java.util.function.Consumer<IssuanceProgress> to = progress;
+      for (IssuanceProgress.Stage stage : stages) {
+        to.accept(new IssuanceProgress(request, stage, clock.instant(), "check the signer"));
+      }
+      return blockUntilInterrupted().run(generation);
+    };
+  }
+
+  private volatile java.util.function.Consumer<IssuanceProgress> progress = p -> { };
+
+  @Override
+  public TlsIdentity issue(long generation, java.util.function.Consumer<IssuanceProgress> progress)
+      throws InterruptedException {
+    this.progress = progress;
+    return issue(generation);
+  }
+
   @Override
   public TlsIdentity issue(long generation) throws InterruptedException {
     Step step;

@@ -9,6 +9,7 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.pki.KeyAlgorithm;
 import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.IdentityIssuer;
+import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
 import dev.kubemtls.kubernetes.internal.Pkcs10;
@@ -36,6 +37,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,14 +53,25 @@ import org.slf4j.LoggerFactory;
  * resourceVersion after a dropped connection, and re-reads the object if history has been
  * compacted, so no outcome is missed. What the signer wrote into {@code status.certificate} is
  * untrusted: it is checked against the key, the requested names and usages, the clock and, when
- * configured, the trust bundle before a {@link TlsIdentity} is returned. After success the CSR is
- * deleted (configurable); denied and failed requests are left for {@code kubectl describe csr}.
+ * configured, the trust bundle before a {@link TlsIdentity} is returned.
  *
- * <p>The workload's ServiceAccount needs {@code create}, {@code get}, {@code watch} and, unless
- * {@link Builder#deleteAfterIssue(boolean) deleteAfterIssue(false)}, {@code delete} on
- * {@code certificatesigningrequests.certificates.k8s.io}. Approval and signing are somebody else's
- * job (the kube-mtls signer); the API server records the requester's identity, which is what the
- * approver trusts.
+ * <p>What is left behind: by default the issuer deletes nothing. Kubernetes garbage-collects CSRs
+ * (kube-controller-manager's CSR cleaner, every hour): an issued one an hour after its approval, a
+ * denied or failed one an hour after that condition, a pending one 24 hours after it was created,
+ * an approved one that was never issued 24 hours after its approval. Denied and failed requests are
+ * the evidence for {@code kubectl describe csr} and are never deleted here. With
+ * {@link Builder#deleteRequests(boolean) deleteRequests(true)} the issuer also deletes each request
+ * it is done with: issued and validated, or abandoned (its wait timed out, the watch was refused,
+ * or the calling thread was interrupted, which is how a closing manager stops it), so that
+ * abandoned requests do not pile up during a signer outage.
+ *
+ * <p>The workload's ServiceAccount needs {@code create}, {@code get} and {@code watch} on
+ * {@code certificatesigningrequests.certificates.k8s.io} (the watch names its one object with the
+ * field selector {@code metadata.name}, which the API server authorizes as a {@code watch} of that
+ * name, so no {@code list}); deleting needs {@code delete}, which RBAC can only grant on every CSR
+ * of the cluster (the names are generated, so {@code resourceNames} cannot pin them): grant it only
+ * where that is acceptable. Approval and signing are somebody else's job (the kube-mtls signer);
+ * the API server records the requester's identity, which is what the approver trusts.
  *
  * <p>An issuer is immutable and thread-safe; concurrent calls make independent requests.
  */
@@ -80,7 +93,7 @@ public final class CertificateIssuer implements IdentityIssuer {
   private final KeyAlgorithm keyAlgorithm;
   private final Duration expiration;
   private final Duration timeout;
-  private final boolean deleteAfterIssue;
+  private final boolean deleteRequests;
   private final Supplier<TrustBundle> trustBundle;
   private final InstantSource clock;
   private final Duration clockSkew;
@@ -93,7 +106,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     this.keyAlgorithm = b.keyAlgorithm;
     this.expiration = b.expiration;
     this.timeout = b.timeout;
-    this.deleteAfterIssue = b.deleteAfterIssue;
+    this.deleteRequests = b.deleteRequests;
     this.trustBundle = b.trustBundle;
     this.clock = b.clock;
     this.clockSkew = b.clockSkew;
@@ -144,16 +157,43 @@ public final class CertificateIssuer implements IdentityIssuer {
 
   @Override
   public TlsIdentity issue(long generation) throws InterruptedException {
+    return issue(generation, progress -> { });
+  }
+
+  /**
+   * Issues as {@link #issue(long)} does, telling {@code progress} of each stage: submitting, then
+   * the CSR's name waiting for approval, then approved and waiting for the signer, each with what to
+   * check if it stays there.
+   */
+  @Override
+  public TlsIdentity issue(long generation, Consumer<IssuanceProgress> progress) throws InterruptedException {
     if (generation < 1) {
       throw new IllegalArgumentException("generation must be positive, was " + generation);
     }
+    Objects.requireNonNull(progress, "progress");
     KeyPair keyPair = keyAlgorithm.generate(random);
     Instant deadline = clock.instant().plus(timeout);
+    report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
+        "creating a CertificateSigningRequest for signer " + signerName));
     CertificateSigningRequest created = create(csrFor(keyPair));
     String name = created.getMetadata().getName();
     LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
-    CertificateSigningRequest issued =
-        await(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(), deadline);
+    Waiter waiter = new Waiter(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(),
+        deadline, progress);
+    report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
+        waitingForApproval(name)));
+    CertificateSigningRequest issued;
+    try {
+      issued = waiter.run();
+    } catch (InterruptedException e) {
+      abandon(name, waiter.approved, "the wait was interrupted (the certificate manager was closed)");
+      throw e;
+    } catch (CertificateDeniedException | CertificateFailedException e) {
+      throw e; // kept as evidence, or already gone
+    } catch (RuntimeException e) {
+      abandon(name, waiter.approved, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
+      throw e;
+    }
 
     String pem = decodeCertificate(name, issued.getStatus().getCertificate());
     TrustBundle trust = trustBundle == null ? null : Objects.requireNonNull(trustBundle.get(),
@@ -164,10 +204,31 @@ public final class CertificateIssuer implements IdentityIssuer {
     LOG.info("CertificateSigningRequest {} issued: subject '{}', serial {}, notAfter {}", name,
         leaf.getSubjectX500Principal().getName(), leaf.getSerialNumber().toString(16),
         leaf.getNotAfter().toInstant());
-    if (deleteAfterIssue) {
-      delete(name);
+    if (deleteRequests) {
+      delete(name, "issued");
+    } else {
+      LOG.debug("CertificateSigningRequest {} is issued and left for the cluster's CSR cleaner (an hour after"
+          + " approval)", name);
     }
     return new TlsIdentity(keyPair.getPrivate(), chain, generation);
+  }
+
+  private String waitingForApproval(String name) {
+    return "is the kube-mtls signer running and does it serve signerName " + signerName + "? 'kubectl describe csr "
+        + name + "', 'kubectl -n kube-mtls get pods,lease'";
+  }
+
+  private String waitingForSignature(String name) {
+    return "is the signer for " + signerName + " running and able to sign (its CA"
+        + " loaded, it leads)? 'kubectl describe csr " + name + "', the signer's log";
+  }
+
+  private static void report(Consumer<IssuanceProgress> progress, IssuanceProgress p) {
+    try {
+      progress.accept(p);
+    } catch (RuntimeException e) {
+      LOG.warn("an issuance progress listener failed", e);
+    }
   }
 
   private CertificateSigningRequest create(CertificateSigningRequest csr) throws InterruptedException {
@@ -176,7 +237,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     } catch (KubernetesClientException e) {
       rethrowIfInterrupted(e);
       String hint = e.getCode() == 403
-          ? " (the workload's ServiceAccount needs create, get, watch and delete on"
+          ? " (the workload's ServiceAccount needs create, get and watch on"
               + " certificatesigningrequests.certificates.k8s.io)"
           : "";
       throw new MtlsException("could not create a CertificateSigningRequest for signer " + signerName
@@ -184,15 +245,33 @@ public final class CertificateIssuer implements IdentityIssuer {
     }
   }
 
-  private void delete(String name) {
+  /**
+   * Gives up a request that was not issued: deletes it if allowed to, otherwise says what is left
+   * behind. Runs with the interrupt flag clear (an interrupted wait has consumed it).
+   */
+  private void abandon(String name, boolean approved, String why) {
+    if (deleteRequests) {
+      delete(name, "abandoned: " + why);
+      return;
+    }
+    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays {} because this issuer does not delete"
+        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after {}; an approver"
+        + " that acts on it later issues a certificate for a key that no longer exists, which does no harm", name,
+        why, approved ? "approved and unsigned" : "pending", approved ? "its approval" : "its creation");
+  }
+
+  private void delete(String name, String why) {
     try {
       client.certificates().v1().certificateSigningRequests().withName(name).delete();
+      LOG.info("Deleted CertificateSigningRequest {} ({})", name, why);
     } catch (KubernetesClientException e) {
       if (Thread.currentThread().isInterrupted()) {
-        return; // the identity is valid; a leftover CSR is garbage-collected by the cluster
+        return; // interrupted again while deleting: the cluster's CSR cleaner removes it
       }
-      LOG.warn("Could not delete the issued CertificateSigningRequest {} (HTTP {}); it is left for the"
-          + " cluster's CSR cleaner", name, e.getCode());
+      LOG.warn("Could not delete CertificateSigningRequest {} ({}; HTTP {}{}); it is left for the cluster's CSR"
+          + " cleaner", name, why, e.getCode(), e.getCode() == 403
+              ? ": deleteRequests(true) needs delete on certificatesigningrequests, the ClusterRole"
+                  + " kube-mtls-workload-csr-cleanup" : "");
     }
   }
 
@@ -203,11 +282,12 @@ public final class CertificateIssuer implements IdentityIssuer {
     private final String name;
     private final String uid;
     private final Instant deadline;
+    private final Consumer<IssuanceProgress> progress;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private int watchId;
     private Watch watch;
     private String resourceVersion;
-    private boolean approved;
+    private volatile boolean approved;
     private boolean needsResync;
     private boolean historyGone;
     private int closesWithoutEvent;
@@ -215,11 +295,12 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration retryDelay = FIRST_RETRY;
     private Instant retryAt;
 
-    Waiter(String name, String uid, String resourceVersion, Instant deadline) {
+    Waiter(String name, String uid, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress) {
       this.name = name;
       this.uid = uid;
       this.resourceVersion = resourceVersion;
       this.deadline = deadline;
+      this.progress = progress;
     }
 
     CertificateSigningRequest run() throws InterruptedException {
@@ -304,6 +385,8 @@ public final class CertificateIssuer implements IdentityIssuer {
       if (nowApproved && !approved) {
         approved = true;
         LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
+        report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_SIGNATURE, clock.instant(),
+            waitingForSignature(name)));
       }
       if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
         return Optional.of(csr);
@@ -398,11 +481,6 @@ public final class CertificateIssuer implements IdentityIssuer {
     }
   }
 
-  private CertificateSigningRequest await(String name, String uid, String resourceVersion, Instant deadline)
-      throws InterruptedException {
-    return new Waiter(name, uid, resourceVersion, deadline).run();
-  }
-
   private static String decodeCertificate(String name, String base64) {
     try {
       return new String(Base64.getDecoder().decode(base64), StandardCharsets.US_ASCII);
@@ -429,7 +507,7 @@ public final class CertificateIssuer implements IdentityIssuer {
 
   /**
    * Configures a {@link CertificateIssuer}. Defaults: {@link KeyAlgorithm#EC_P256}, a 24-hour
-   * expiration, a 5-minute timeout, delete after issue, no chain verification, the system clock,
+   * expiration, a 5-minute timeout, no deletion of requests, no chain verification, the system clock,
    * 2 minutes of allowed clock skew, and no {@code kubernetes.io} signers.
    */
   public static final class Builder {
@@ -439,7 +517,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
     private Duration expiration = Duration.ofHours(24);
     private Duration timeout = Duration.ofMinutes(5);
-    private boolean deleteAfterIssue = true;
+    private boolean deleteRequests;
     private Supplier<TrustBundle> trustBundle;
     private InstantSource clock = InstantSource.system();
     private Duration clockSkew = Duration.ofMinutes(2);
@@ -469,9 +547,17 @@ public final class CertificateIssuer implements IdentityIssuer {
       return this;
     }
 
-    /** Whether to delete the CSR once its certificate has been validated (default true). */
-    public Builder deleteAfterIssue(boolean deleteAfterIssue) {
-      this.deleteAfterIssue = deleteAfterIssue;
+    /**
+     * Whether to delete each CSR this issuer is done with: once its certificate has been validated,
+     * and when it gives the request up (timed out, watch refused, interrupted). Off by default: the
+     * cluster's CSR cleaner removes requests by itself (issued ones an hour after approval, pending
+     * ones after 24 hours). Turning it on needs {@code delete} on CertificateSigningRequests, which
+     * RBAC grants cluster-wide only (the ClusterRole {@code kube-mtls-workload-csr-cleanup} of the
+     * shipped workload RBAC): the workload could then delete any CSR, also other workloads' requests
+     * and the denied ones kept as evidence. Denied and failed requests are never deleted here.
+     */
+    public Builder deleteRequests(boolean deleteRequests) {
+      this.deleteRequests = deleteRequests;
       return this;
     }
 

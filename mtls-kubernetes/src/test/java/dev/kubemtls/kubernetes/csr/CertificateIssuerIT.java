@@ -6,6 +6,9 @@ import dev.kubemtls.core.IssuanceTimeoutException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.TrustPublisher;
+import dev.kubemtls.core.rotation.CertificateManager;
+import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
@@ -21,9 +24,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
-import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +38,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.bouncycastle.openssl.PEMParser;
@@ -51,13 +52,13 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link CertificateIssuer} against a real kube-apiserver. The test plays approver and signer
  * itself (admin client, {@link TestCa}), so core is tested independently of mtls-signer. The
- * workload authenticates with a ServiceAccount token bound to its Pod and holds only the RBAC
- * granted here.
+ * workload authenticates with a ServiceAccount token bound to its Pod and holds only the shipped
+ * workload RBAC ({@link ShippedWorkloadRbac}): the CSR role, plus the cleanup role where a test
+ * lets it delete.
  */
 class CertificateIssuerIT {
 
   static final String SIGNER = "kube-mtls.test/core-it";
-  static final String ROLE = "kube-mtls-core-it-csr-requester";
   static final String SA = "orders";
   static final String POD_IP = "10.20.0.7";
 
@@ -69,17 +70,13 @@ class CertificateIssuerIT {
   String ns;
   KubernetesClient workload;
   WorkloadIdentity identity;
+  final List<String> bindings = new ArrayList<>();
 
   @BeforeAll
   static void startControlPlane() {
     cp = ControlPlane.shared();
     admin = cp.adminClient();
-    // Least privilege for a requester: CSRs are cluster-scoped, and names are generated, so no
-    // resourceNames restriction is possible. No list: the issuer watches one name.
-    admin.rbac().clusterRoles().resource(new ClusterRoleBuilder().withNewMetadata().withName(ROLE).endMetadata()
-        .withRules(new PolicyRuleBuilder().withApiGroups("certificates.k8s.io")
-            .withResources("certificatesigningrequests").withVerbs("create", "get", "watch", "delete").build())
-        .build()).serverSideApply();
+    ShippedWorkloadRbac.apply(admin);
     executor = Executors.newCachedThreadPool();
   }
 
@@ -92,19 +89,26 @@ class CertificateIssuerIT {
   void workload() {
     ns = cp.createNamespace("core-it");
     Pod pod = cp.createPod(ns, "orders-0", SA, Map.of("app", "orders"), POD_IP);
-    admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder()
-        .withNewMetadata().withName(ROLE + "-" + ns).endMetadata()
-        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName(ROLE).endRoleRef()
-        .addNewSubject().withKind("ServiceAccount").withNamespace(ns).withName(SA).endSubject()
-        .build()).create();
+    bindings.add(ShippedWorkloadRbac.bind(admin, ShippedWorkloadRbac.CSR_ROLE, ns, SA));
     workload = cp.clientFor(ns, SA, pod);
+    ShippedWorkloadRbac.awaitAllowed(workload, "watch");
     identity = WorkloadIdentity.builder(ns, SA).services("orders").podName("orders-0").podIp(POD_IP).build();
   }
 
   @AfterEach
   void closeWorkload() {
     workload.close();
-    admin.rbac().clusterRoleBindings().withName(ROLE + "-" + ns).delete();
+    bindings.forEach(b -> admin.rbac().clusterRoleBindings().withName(b).delete());
+  }
+
+  /** Opts this test's workload into deleting CSRs: the shipped cleanup role, bound cluster-wide. */
+  void allowDeletion() {
+    bindings.add(ShippedWorkloadRbac.bind(admin, ShippedWorkloadRbac.CLEANUP_ROLE, ns, SA));
+    ShippedWorkloadRbac.awaitAllowed(workload, "delete");
+  }
+
+  CertificateSigningRequest read(CertificateSigningRequest csr) {
+    return admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get();
   }
 
   CertificateIssuer.Builder issuer() {
@@ -170,7 +174,7 @@ class CertificateIssuerIT {
   }
 
   @Test
-  void issuesValidatesAgainstAConfigMapBundleAndDeletesTheCsr() throws Exception {
+  void issuesValidatesAgainstAConfigMapBundleAndLeavesTheCsrForTheCleaner() throws Exception {
     admin.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata().withName("kube-mtls-ca")
         .endMetadata().withData(Map.of("ca.crt", CA.certificatePem())).build()).create();
     TrustBundle bundle = TrustBundles.read(admin, ns, "kube-mtls-ca");
@@ -190,19 +194,70 @@ class CertificateIssuerIT {
     assertThat(issued.leaf()).isEqualTo(leaf);
     assertThat(issued.generation()).isEqualTo(1);
     assertThat(PeerIdentity.of(issued.leaf()).spiffeId()).contains(identity.spiffeId().toString());
-    assertThat(admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get())
-        .isNull();
+    // Deleting is opt-in (it needs a cluster-wide delete): by default the cluster's CSR cleaner does it.
+    assertThat(read(csr)).isNotNull();
   }
 
   @Test
-  void keepsTheCsrWhenAskedTo() throws Exception {
-    Future<TlsIdentity> result = issueInBackground(issuer().deleteAfterIssue(false).build());
+  void deletesTheIssuedCsrWhenAskedAndAllowed() throws Exception {
+    allowDeletion();
+    Future<TlsIdentity> result = issueInBackground(issuer().deleteRequests(true).build());
     CertificateSigningRequest csr = awaitCsr();
     approve(csr);
     sign(csr, leafFor(requestedKey(csr)).build(), CA.certificate());
     assertThat(result.get(60, TimeUnit.SECONDS).chain()).hasSize(2);
-    assertThat(admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get())
-        .isNotNull();
+    assertThat(read(csr)).isNull();
+  }
+
+  @Test
+  void askedToDeleteWithoutTheCleanupRoleTheIssuanceStillSucceeds() throws Exception {
+    Future<TlsIdentity> result = issueInBackground(issuer().deleteRequests(true).build());
+    CertificateSigningRequest csr = awaitCsr();
+    approve(csr);
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+    assertThat(result.get(60, TimeUnit.SECONDS).leaf()).isEqualTo(leaf);
+    assertThat(read(csr)).isNotNull(); // 403, logged with the role it needs
+  }
+
+  @Test
+  void aTimedOutRequestIsDeletedWhenAskedAndAllowed() throws Exception {
+    allowDeletion();
+    Future<TlsIdentity> result = issueInBackground(issuer().deleteRequests(true).timeout(Duration.ofSeconds(3)).build());
+    CertificateSigningRequest csr = awaitCsr();
+    assertThat(failureOf(result)).isInstanceOf(IssuanceTimeoutException.class);
+    assertThat(read(csr)).isNull();
+  }
+
+  @Test
+  void anInterruptedWaitDeletesItsRequestWhenAskedAndAllowed() throws Exception {
+    allowDeletion();
+    CertificateIssuer issuer = issuer().deleteRequests(true).build();
+    java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+    Thread waiter = new Thread(() -> {
+      try {
+        issuer.issue(1);
+        outcome.complete(null);
+      } catch (Throwable t) {
+        outcome.complete(t);
+      }
+    }, "core-it-interrupted-deleting-issuer");
+    waiter.start();
+    CertificateSigningRequest csr = awaitCsr();
+    waiter.interrupt();
+    assertThat(outcome.get(30, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+    assertThat(read(csr)).isNull();
+  }
+
+  @Test
+  void aDeniedRequestIsKeptEvenWhenDeletionIsAllowed() throws Exception {
+    allowDeletion();
+    Future<TlsIdentity> result = issueInBackground(issuer().deleteRequests(true).build());
+    CertificateSigningRequest csr = awaitCsr();
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName())
+        .deny(condition("Denied", "DNSNameNotOwned", "kept as evidence"));
+    assertThat(failureOf(result)).isInstanceOf(CertificateDeniedException.class);
+    assertThat(read(csr)).isNotNull();
   }
 
   @Test
@@ -250,6 +305,11 @@ class CertificateIssuerIT {
       assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.APPROVAL);
       assertThat(e.csrName()).isEqualTo(csr.getMetadata().getName());
     });
+    // Not allowed to delete (the default): left pending for the cluster's CSR cleaner (24 h).
+    CertificateSigningRequest left = read(csr);
+    assertThat(left).isNotNull();
+    assertThat(left.getStatus() == null || left.getStatus().getConditions() == null
+        || left.getStatus().getConditions().isEmpty()).isTrue();
   }
 
   @Test
@@ -258,6 +318,42 @@ class CertificateIssuerIT {
     approve(awaitCsr());
     assertThat(failureOf(result)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
         e -> assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.SIGNATURE));
+  }
+
+  @Test
+  void whenAwaitReadyGivesUpTheManagerNamesTheCsrAndTheStageItWaitsIn() throws Exception {
+    CertificateIssuer issuer = issuer().timeout(Duration.ofMinutes(2)).build();
+    ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2);
+    try (CertificateManager manager = CertificateManager.builder().issuer(issuer)
+        .trust(new TrustPublisher(new TrustBundle(List.of(CA.certificate()), "test/core-it-ca")))
+        .scheduler(scheduler).build()) {
+      manager.start();
+      CertificateSigningRequest csr = awaitCsr();
+      String name = csr.getMetadata().getName();
+
+      // No approver, no signer.
+      await().atMost(Duration.ofSeconds(30)).until(() -> manager.status().inProgress()
+          .filter(p -> p.stage() == IssuanceProgress.Stage.AWAITING_APPROVAL).isPresent());
+      assertThat(manager.status().inProgress().orElseThrow().request()).isEqualTo(name);
+      assertThatThrownBy(() -> manager.awaitReady(Duration.ofMillis(200))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request " + name + ": waiting for approval")
+          .hasMessageContaining("does it serve signerName " + SIGNER);
+
+      // An approver that approves, and no signer.
+      approve(csr);
+      await().atMost(Duration.ofSeconds(30)).until(() -> manager.status().inProgress()
+          .filter(p -> p.stage() == IssuanceProgress.Stage.AWAITING_SIGNATURE).isPresent());
+      assertThatThrownBy(() -> manager.awaitReady(Duration.ofMillis(200))).isInstanceOf(MtlsException.class)
+          .hasMessageContaining("issuance in progress, request " + name + ": approved, waiting for the signer")
+          .hasMessageContaining("is the signer for " + SIGNER + " running");
+
+      X509Certificate leaf = leafFor(requestedKey(csr)).build();
+      sign(csr, leaf);
+      assertThat(manager.awaitReady(Duration.ofSeconds(60)).identity().leaf()).isEqualTo(leaf);
+      assertThat(manager.status().inProgress()).isEmpty();
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test
@@ -328,7 +424,7 @@ class CertificateIssuerIT {
       WorkloadIdentity id = WorkloadIdentity.builder(ns, "no-rights").build();
       assertThatThrownBy(() -> CertificateIssuer.builder(stranger, id, SIGNER).build().issue(1))
           .isInstanceOf(MtlsException.class).hasMessageContaining("HTTP 403")
-          .hasMessageContaining("needs create, get, watch and delete");
+          .hasMessageContaining("needs create, get and watch");
     }
   }
 }

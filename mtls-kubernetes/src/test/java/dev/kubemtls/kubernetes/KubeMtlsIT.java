@@ -1,0 +1,105 @@
+package dev.kubemtls.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.kubemtls.core.rotation.IssuanceProgress;
+import dev.kubemtls.kubernetes.csr.ShippedWorkloadRbac;
+import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.TestCa;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link KubeMtls} against a real kube-apiserver, with no signer running, acting as a workload that
+ * holds the shipped workload RBAC: what {@link KubeMtls#close()} does with the request in flight.
+ */
+class KubeMtlsIT {
+
+  static final String SIGNER = "kube-mtls.test/kubemtls-it";
+  static final TestCa CA = TestCa.create("kubemtls-it-ca");
+
+  final ControlPlane cp = ControlPlane.shared();
+  final KubernetesClient admin = cp.adminClient();
+  final List<String> bindings = new ArrayList<>();
+  String ns;
+  KubernetesClient workload;
+  WorkloadIdentity identity;
+
+  @BeforeEach
+  void workload() {
+    ShippedWorkloadRbac.apply(admin);
+    ns = cp.createNamespace("kubemtls-it");
+    Pod pod = cp.createPod(ns, "orders-0", "orders", Map.of("app", "orders"), "10.40.0.7");
+    bindings.add(ShippedWorkloadRbac.bind(admin, ShippedWorkloadRbac.CSR_ROLE, ns, "orders"));
+    ShippedWorkloadRbac.bindInNamespace(admin, ShippedWorkloadRbac.BUNDLE_ROLE, ns, "orders");
+    admin.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata()
+        .withName(KubeMtls.DEFAULT_BUNDLE_CONFIGMAP).endMetadata().withData(Map.of("ca.crt", CA.certificatePem()))
+        .build()).create();
+    workload = cp.clientFor(ns, "orders", pod);
+    ShippedWorkloadRbac.awaitAllowed(workload, "watch");
+    identity = WorkloadIdentity.builder(ns, "orders").services("orders").podName("orders-0").podIp("10.40.0.7")
+        .build();
+  }
+
+  @AfterEach
+  void cleanUp() {
+    workload.close();
+    bindings.forEach(b -> admin.rbac().clusterRoleBindings().withName(b).delete());
+  }
+
+  KubeMtls start(boolean deleteRequests) {
+    return KubeMtls.forWorkload(workload).identity(identity).signerName(SIGNER).deleteRequests(deleteRequests)
+        .issuanceTimeout(Duration.ofMinutes(2)).start();
+  }
+
+  /** The CSR the workload is waiting on, once its manager reports it waiting for approval. */
+  CertificateSigningRequest awaitWaiting(KubeMtls tls) {
+    IssuanceProgress progress = await().atMost(Duration.ofSeconds(30))
+        .until(() -> tls.manager().status().inProgress().orElse(null),
+            p -> p != null && p.stage() == IssuanceProgress.Stage.AWAITING_APPROVAL);
+    CertificateSigningRequest csr = admin.certificates().v1().certificateSigningRequests()
+        .withName(progress.request()).get();
+    assertThat(csr).isNotNull();
+    assertThat(csr.getSpec().getUsername()).isEqualTo("system:serviceaccount:" + ns + ":orders");
+    return csr;
+  }
+
+  @Test
+  void closingDeletesTheRequestInFlightWhenAskedAndAllowed() {
+    bindings.add(ShippedWorkloadRbac.bind(admin, ShippedWorkloadRbac.CLEANUP_ROLE, ns, "orders"));
+    ShippedWorkloadRbac.awaitAllowed(workload, "delete");
+    KubeMtls tls = start(true);
+    CertificateSigningRequest csr = awaitWaiting(tls);
+
+    tls.close();
+
+    // Gone when close() returns: it lets the interrupted issuance delete its request.
+    assertThat(admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).get())
+        .isNull();
+  }
+
+  @Test
+  void closingLeavesTheRequestPendingByDefault() {
+    KubeMtls tls = start(false);
+    CertificateSigningRequest csr = awaitWaiting(tls);
+
+    tls.close();
+
+    CertificateSigningRequest left = admin.certificates().v1().certificateSigningRequests()
+        .withName(csr.getMetadata().getName()).get();
+    assertThat(left).isNotNull();
+    assertThat(left.getStatus() == null || left.getStatus().getConditions() == null
+        || left.getStatus().getConditions().isEmpty()).as("still pending, for the cluster's CSR cleaner").isTrue();
+    admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName()).delete();
+  }
+}
