@@ -2,6 +2,7 @@ package dev.kubemtls.micrometer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.CertificateFailedException;
@@ -95,6 +96,8 @@ class MtlsMetricsTest {
     assertThat(gauge("kubemtls.certificate.ready")).isZero();
     manager.start();
     MtlsMaterial first = manager.awaitReady(Duration.ofSeconds(30));
+    // The manager tells its listener from a serial queue, after the snapshot is current.
+    await().atMost(Duration.ofSeconds(30)).until(() -> count("kubemtls.certificate.renewals", "outcome", "issued") == 1);
 
     assertThat(count("kubemtls.certificate.renewals", "outcome", "error")).isEqualTo(1);
     assertThat(count("kubemtls.certificate.renewals", "outcome", "issued")).isEqualTo(1);
@@ -106,6 +109,8 @@ class MtlsMetricsTest {
     double expiry = gauge("kubemtls.certificate.expiry");
     assertThat(expiry).isEqualTo(Duration.between(clock.instant(), first.identity().notAfter()).toSeconds(),
         org.assertj.core.data.Offset.offset(0.001));
+    // The planned renewal (minutes away), not the retry after the failure (seconds away).
+    await().atMost(Duration.ofSeconds(30)).until(() -> gauge("kubemtls.certificate.renewal") > 600);
     double renewal = gauge("kubemtls.certificate.renewal");
     assertThat(renewal).as("renewal planned inside the certificate's life").isPositive().isLessThan(expiry);
 
@@ -121,7 +126,7 @@ class MtlsMetricsTest {
       renewed = published.poll(30, TimeUnit.SECONDS);
       assertThat(renewed).as("a renewal").isNotNull();
     } while (renewed.identity().generation() <= first.identity().generation());
-    assertThat(count("kubemtls.certificate.renewals", "outcome", "issued")).isEqualTo(2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> count("kubemtls.certificate.renewals", "outcome", "issued") == 2);
     assertThat(gauge("kubemtls.certificate.expiry")).isGreaterThan(expiry - 600);
     manager.close();
   }
