@@ -71,11 +71,7 @@ class CaRotationIT {
     SignerFixture fx = SignerFixture.get(); // the workload ClusterRoles from deploy/
     ControlPlane cp = fx.cp;
     KubernetesClient admin = fx.admin;
-    installSignerRbac(admin);
-    resetCaSecrets(admin);
-    CertificateAuthority caA = CertificateAuthority.generate("rotation CA A", Duration.ofDays(1),
-        ValidityPolicy.DEFAULT, java.time.InstantSource.system(), new java.security.SecureRandom());
-    admin.secrets().inNamespace(NS).resource(caA.toSecret(NS, "kube-mtls-ca")).create();
+    CertificateAuthority caA = freshCa(admin, "rotation CA A");
 
     KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
     Signer first = SignerMain.start(signerClient, config("rotation-1"), listener());
@@ -84,9 +80,7 @@ class CaRotationIT {
     KubernetesClient ctbClient = null;
     Signer second = null;
     try {
-      Awaitility.await("first signer leads").atMost(Duration.ofSeconds(30)).until(first::isLeader);
-      Awaitility.await("the steady plan is stored").atMost(Duration.ofSeconds(10))
-          .until(() -> storedState(admin) != null);
+      awaitLeaderWithStoredPlan(first, admin);
       assertThat(storedState(admin).getData()).as("a steady plan copies no key out of the CA Secret")
           .containsKey("signing.crt").doesNotContainKeys("signing.key", "pending.key");
 
@@ -257,19 +251,13 @@ class CaRotationIT {
     SignerFixture fx = SignerFixture.get();
     ControlPlane cp = fx.cp;
     KubernetesClient admin = fx.admin;
-    installSignerRbac(admin);
-    resetCaSecrets(admin);
-    CertificateAuthority caA = CertificateAuthority.generate("offline CA A", Duration.ofDays(1),
-        ValidityPolicy.DEFAULT, java.time.InstantSource.system(), new java.security.SecureRandom());
-    admin.secrets().inNamespace(NS).resource(caA.toSecret(NS, "kube-mtls-ca")).create();
+    CertificateAuthority caA = freshCa(admin, "offline CA A");
     KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
     Signer first = SignerMain.start(signerClient, config("offline-1"), listener());
     Signer second = null;
     KubeMtls workload = null;
     try {
-      Awaitility.await("first signer leads").atMost(Duration.ofSeconds(30)).until(first::isLeader);
-      Awaitility.await("the steady plan is stored").atMost(Duration.ofSeconds(10))
-          .until(() -> storedState(admin) != null);
+      awaitLeaderWithStoredPlan(first, admin);
       first.close();
 
       // No signer runs while the operator replaces the CA; the state Secret holds no copy of A's key.
@@ -315,11 +303,21 @@ class CaRotationIT {
     return admin.secrets().inNamespace(NS).withName(CaKeeper.stateSecretName("kube-mtls-ca")).get();
   }
 
-  /** Each test starts from no CA Secret and no stored plan. */
-  private static void resetCaSecrets(KubernetesClient admin) {
-    for (String name : List.of("kube-mtls-ca", CaKeeper.stateSecretName("kube-mtls-ca"))) {
-      admin.secrets().inNamespace(NS).withName(name).withTimeout(20, TimeUnit.SECONDS).delete();
+  /** The signer's RBAC, and a new CA Secret holding a new CA, with no plan stored from an earlier test. */
+  private static CertificateAuthority freshCa(KubernetesClient admin, String name) throws Exception {
+    installSignerRbac(admin);
+    for (String secret : List.of("kube-mtls-ca", CaKeeper.stateSecretName("kube-mtls-ca"))) {
+      admin.secrets().inNamespace(NS).withName(secret).withTimeout(20, TimeUnit.SECONDS).delete();
     }
+    CertificateAuthority ca = CertificateAuthority.generate(name, Duration.ofDays(1), ValidityPolicy.DEFAULT,
+        java.time.InstantSource.system(), new java.security.SecureRandom());
+    admin.secrets().inNamespace(NS).resource(ca.toSecret(NS, "kube-mtls-ca")).create();
+    return ca;
+  }
+
+  private static void awaitLeaderWithStoredPlan(Signer signer, KubernetesClient admin) {
+    Awaitility.await("the signer leads").atMost(Duration.ofSeconds(30)).until(signer::isLeader);
+    Awaitility.await("its plan is stored").atMost(Duration.ofSeconds(10)).until(() -> storedState(admin) != null);
   }
 
   private static Instant storedSwitchTime(KubernetesClient admin) {
