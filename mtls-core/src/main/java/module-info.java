@@ -9,6 +9,7 @@ module dev.kubemtls.core {
   requires org.slf4j;
 
   exports dev.kubemtls.core;
+  exports dev.kubemtls.core.files;
   exports dev.kubemtls.core.names;
   exports dev.kubemtls.core.peer;
   exports dev.kubemtls.core.pki;
