@@ -63,6 +63,10 @@ public final class HandshakeFailures {
       "The server selected protocol version",
       "Unsupported or unrecognized SSL message",
       "Unrecognized SSL message",
+      "No supported signature algorithm",
+      "No supported CertificateVerify signature algorithm",
+      "No appropriate key share",
+      "No common named group",
       // Netty's NotSslRecordException: plain text where a TLS record was expected.
       "not an SSL/TLS record"};
 
