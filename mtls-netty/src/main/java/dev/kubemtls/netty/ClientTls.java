@@ -3,20 +3,11 @@ package dev.kubemtls.netty;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
-import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.netty.internal.ClientConnectHandler;
-import dev.kubemtls.netty.internal.AlpnProtocols;
-import dev.kubemtls.netty.internal.ContextCache;
-import dev.kubemtls.netty.internal.PeerCheck;
 import dev.kubemtls.netty.internal.Pipelines;
-import dev.kubemtls.netty.internal.Providers;
-import dev.kubemtls.netty.internal.TlsSettings;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.handler.ssl.SslProvider;
-import java.util.List;
 import java.util.Objects;
 
 /**
@@ -50,19 +41,15 @@ import java.util.Objects;
  * });
  * bootstrap.connect("orders.shop.svc.cluster.local", 8443);
  * }</pre>
+ *
+ * <p>Before the source has material, {@code connect} fails with an {@link IllegalStateException}
+ * that says so; the first snapshot is used as soon as it is published.
  */
 @ChannelHandler.Sharable
-public final class ClientTls extends ChannelInitializer<Channel> implements AutoCloseable {
+public final class ClientTls extends NettyTls {
 
-  private final ContextCache cache;
-  private final PeerCheck check;
-  private final TlsProvider provider;
-
-  private ClientTls(Builder b, SslProvider resolved) {
-    this.check = new PeerCheck(TlsListener.Side.CLIENT, b.policy, true, b.listener);
-    this.provider = Providers.describe(resolved);
-    this.cache = new ContextCache("client", b.source,
-        new TlsSettings(false, resolved, ClientAuthMode.REQUIRE, b.alpn));
+  private ClientTls(Builder b) {
+    super(b, TlsListener.Side.CLIENT, true);
   }
 
   @Override
@@ -94,83 +81,20 @@ public final class ClientTls extends ChannelInitializer<Channel> implements Auto
     Pipelines.install(after, cache, check, peerHost, peerPort);
   }
 
-  /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
-  public TlsProvider provider() {
-    return provider;
-  }
-
-  /** The material generation new connections use, or 0 before the first. */
-  public long generation() {
-    return cache.currentGeneration();
-  }
-
-  /** Live TLS contexts: the current one plus superseded ones still used by open connections. */
-  int liveContexts() {
-    return cache.liveContexts();
-  }
-
-  /** Stops following the source; connections made afterwards fail. */
-  @Override
-  public void close() {
-    cache.close();
-  }
-
-  /**
-   * Options of a {@link ClientTls}; obtained from {@link NettyMtls#forClient}. Not thread-safe; each
-   * {@link #build()} makes an independent instance.
-   */
-  public static final class Builder {
-    private final MaterialSource source;
-    private PeerPolicy policy = PeerPolicy.allowAll();
-    private List<String> alpn = List.of();
-    private TlsProvider provider = TlsProvider.AUTO;
-    private TlsListener listener = TlsListener.NO_OP;
-
+  /** Options of a {@link ClientTls}; obtained from {@link NettyMtls#forClient}. */
+  public static final class Builder extends NettyTls.Builder<Builder, ClientTls> {
     Builder(MaterialSource source) {
-      this.source = Objects.requireNonNull(source, "source");
+      super(source);
     }
 
-    /**
-     * Which servers may be talked to beyond the name check, e.g. only the SPIFFE ID
-     * {@code spiffe://cluster.local/ns/shop/sa/orders}; every trusted server by default.
-     */
-    public Builder peerPolicy(PeerPolicy policy) {
-      this.policy = Objects.requireNonNull(policy, "peerPolicy");
+    @Override
+    Builder self() {
       return this;
     }
 
-    /** Protocols to offer with ALPN, most preferred first, e.g. {@code "h2", "http/1.1"}. Off by default. */
-    public Builder alpn(String... protocols) {
-      this.alpn = AlpnProtocols.check(protocols);
-      return this;
-    }
-
-    /** The TLS implementation; {@link TlsProvider#AUTO} by default. */
-    public Builder provider(TlsProvider provider) {
-      this.provider = Objects.requireNonNull(provider, "provider");
-      return this;
-    }
-
-    /**
-     * Told about the outcome of every connection's handshake, including servers the policy
-     * refuses (as {@link TlsListener.HandshakeFailure#PEER_NOT_ALLOWED}); {@link TlsListener#NO_OP} by
-     * default, which costs nothing per connection. It is called on the channel's event loop and must
-     * not block; what it throws is logged and ignored.
-     */
-    public Builder listener(TlsListener listener) {
-      this.listener = SafeTlsListener.wrap(listener);
-      return this;
-    }
-
-    /**
-     * Validates the options and subscribes to the source, building the first context now when the
-     * source has material.
-     *
-     * @throws IllegalStateException if {@link TlsProvider#OPENSSL} was asked for and is unavailable
-     * @throws IllegalArgumentException if the current material cannot make a TLS context
-     */
+    @Override
     public ClientTls build() {
-      return new ClientTls(this, Providers.resolve(provider, "client"));
+      return new ClientTls(this);
     }
   }
 }

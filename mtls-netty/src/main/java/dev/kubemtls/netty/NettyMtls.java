@@ -12,9 +12,12 @@ import java.util.Optional;
  * Entry point of kube-mtls for Netty: mutual TLS whose keys, certificates and trusted CAs follow a
  * {@link MaterialSource} without restarts.
  *
- * <p>{@link #forServer} and {@link #forClient} build pipeline pieces ({@link ServerTls},
- * {@link ClientTls}) that give every new connection the material that is current at that moment;
- * open connections keep what they started with. Once a handshake has verified the peer, its
+ * <p>{@link #forServer} and {@link #forClient} return builders with the same options as every
+ * kube-mtls integration (a {@link dev.kubemtls.core.tls.TlsPolicy}, a
+ * {@link dev.kubemtls.core.peer.PeerPolicy}, a {@link dev.kubemtls.core.tls.TlsListener}) that
+ * build closeable handles ({@link ServerTls}, {@link ClientTls}). A handle is the pipeline piece
+ * that gives every new connection the material that is current at that moment; open connections
+ * keep what they started with. Once a handshake has verified the peer, its
  * identity is attached to the channel: read it with {@link #peer}, wait for it with
  * {@link #peerFuture}, or react to the {@link PeerVerifiedEvent} in a handler.
  */
@@ -39,8 +42,8 @@ public final class NettyMtls {
 
   /**
    * The verified identity of the channel's peer: empty until the handshake has completed and the
-   * peer passed the policy, and on a server with {@link ClientAuthMode#OPTIONAL} whose client sent
-   * no certificate.
+   * peer passed the policy, and on a server with {@link dev.kubemtls.core.tls.ClientAuth#OPTIONAL}
+   * whose client sent no certificate.
    */
   public static Optional<PeerIdentity> peer(Channel channel) {
     Objects.requireNonNull(channel, "channel");
@@ -51,8 +54,8 @@ public final class NettyMtls {
    * Completes with the peer's verified identity once it passed the handshake and the policy. Fails
    * with the handshake's exception, with {@link PeerRejectedException} when the policy refused the
    * peer, with {@link java.nio.channels.ClosedChannelException} when the channel closed first, and
-   * with {@link javax.net.ssl.SSLPeerUnverifiedException} on an {@link ClientAuthMode#OPTIONAL}
-   * server whose client sent no certificate (that connection stays open). Listeners run on the
+   * with {@link javax.net.ssl.SSLPeerUnverifiedException} on a
+   * {@link dev.kubemtls.core.tls.ClientAuth#OPTIONAL} server whose client sent no certificate (that connection stays open). Listeners run on the
    * channel's event loop.
    *
    * @throws IllegalStateException if the channel is not registered with an event loop yet

@@ -12,7 +12,7 @@ import java.util.Optional;
  * handlers that must not act before the peer is known wait for this event (or for
  * {@link NettyMtls#peerFuture}). A peer that the policy rejects never produces this event: its
  * connection is closed instead. The identity is empty only on a server with
- * {@link ClientAuthMode#OPTIONAL} whose client sent no certificate.
+ * {@link dev.kubemtls.core.tls.ClientAuth#OPTIONAL} whose client sent no certificate.
  *
  * @param peer the verified identity of the other end, if it presented a certificate
  */

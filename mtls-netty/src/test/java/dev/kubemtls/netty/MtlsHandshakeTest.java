@@ -9,6 +9,8 @@ import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.testkit.TestCa;
@@ -41,6 +43,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /** Real handshakes on loopback with both providers: who gets in, who sees what, where failures show. */
 class MtlsHandshakeTest {
+
+  private static final TlsPolicy OPTIONAL = TlsPolicy.defaults().withClientAuth(ClientAuth.OPTIONAL);
 
   private static final TestCa CA = TestCa.create("kube-mtls test CA");
   private static final TestCa OTHER_CA = TestCa.create("some other CA");
@@ -265,7 +269,7 @@ class MtlsHandshakeTest {
         .sslProvider(provider == TlsProvider.JDK ? SslProvider.JDK : SslProvider.OPENSSL)
         .trustManager(CA.certificate()).build();
     try (ServerTls serverTls = NettyMtls.forServer(source(Pki.server(CA, 1))).provider(provider)
-            .clientAuth(ClientAuthMode.OPTIONAL).build();
+            .policy(OPTIONAL).build();
         Echo.Server server = new Echo.Server(group, serverTls);
         Echo.Conn conn = Echo.Conn.open(group, Echo.named("orders.shop.svc", server.port()),
             ch -> noCert.newHandler(ch.alloc(), "orders.shop.svc", server.port()))) {
@@ -279,7 +283,7 @@ class MtlsHandshakeTest {
   void optionalClientAuthWithAnAllowListStillRefusesAnonymousClients() throws Exception {
     SslContext noCert = SslContextBuilder.forClient().trustManager(CA.certificate()).build();
     try (ServerTls serverTls = NettyMtls.forServer(source(Pki.server(CA, 1)))
-            .clientAuth(ClientAuthMode.OPTIONAL)
+            .policy(OPTIONAL)
             .peerPolicy(PeerPolicy.builder().allowNamespace("shop").build()).build();
         Echo.Server server = new Echo.Server(group, serverTls);
         Echo.Conn conn = Echo.Conn.open(group, Echo.named("orders.shop.svc", server.port()),
@@ -392,8 +396,8 @@ class MtlsHandshakeTest {
     assertThatThrownBy(() -> NettyMtls.forServer(null)).isInstanceOf(NullPointerException.class)
         .hasMessage("source");
     assertThatThrownBy(() -> NettyMtls.forClient(null)).isInstanceOf(NullPointerException.class);
-    assertThatThrownBy(() -> NettyMtls.forServer(ok).clientAuth(null)).isInstanceOf(NullPointerException.class)
-        .hasMessage("clientAuth");
+    assertThatThrownBy(() -> NettyMtls.forServer(ok).policy(null)).isInstanceOf(NullPointerException.class)
+        .hasMessage("policy");
     assertThatThrownBy(() -> NettyMtls.forServer(ok).peerPolicy(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> NettyMtls.forServer(ok).provider(null)).isInstanceOf(NullPointerException.class);
     assertThatThrownBy(() -> NettyMtls.forServer(ok).alpn()).isInstanceOf(IllegalArgumentException.class)

@@ -7,6 +7,8 @@ import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.peer.PeerIdentity;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
@@ -15,7 +17,6 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.testing.RecordingTlsListener.Event;
 import dev.kubemtls.core.testing.RecordingTlsListener.Outcome;
-import dev.kubemtls.netty.internal.TlsSettings;
 import dev.kubemtls.testkit.TestCa;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslContext;
@@ -172,7 +173,7 @@ class TlsListenerTest {
     assertThat(o.client().assertSucceeded(Side.CLIENT, "TLSv1.3"))
         .contains("spiffe://cluster.local/ns/shop/sa/orders");
     assertThat(o.client().peer().map(PeerIdentity::dnsNames)).contains(List.of(SERVER_NAME));
-    assertThat(o.server().cipherSuite()).isIn(TlsSettings.CIPHERS).isEqualTo(o.client().cipherSuite());
+    assertThat(o.server().cipherSuite()).isIn(TlsPolicy.defaults().cipherSuites()).isEqualTo(o.client().cipherSuite());
   }
 
   @ParameterizedTest
@@ -185,12 +186,12 @@ class TlsListenerTest {
     serverEventForPlainClient(provider, b -> b, noCert)
         .assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
     // OPTIONAL with an allow-list: the TLS stack lets it in, the peer check refuses it.
-    Event refused = serverEventForPlainClient(provider, b -> b.clientAuth(ClientAuthMode.OPTIONAL)
+    Event refused = serverEventForPlainClient(provider, b -> b.policy(TlsPolicy.defaults().withClientAuth(ClientAuth.OPTIONAL))
         .peerPolicy(PeerPolicy.builder().allowNamespace("shop").build()), noCert);
     refused.assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
     assertThat(refused.cause()).isInstanceOf(PeerRejectedException.class);
     // OPTIONAL and allow-all: a success without identity.
-    Event anonymous = serverEventForPlainClient(provider, b -> b.clientAuth(ClientAuthMode.OPTIONAL), noCert);
+    Event anonymous = serverEventForPlainClient(provider, b -> b.policy(TlsPolicy.defaults().withClientAuth(ClientAuth.OPTIONAL)), noCert);
     assertThat(anonymous.outcome()).isEqualTo(Outcome.SUCCEEDED);
     assertThat(anonymous.peer()).isEmpty();
   }

@@ -1,7 +1,9 @@
 package dev.kubemtls.servlet;
 
 import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
 import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;
@@ -28,12 +30,20 @@ import org.eclipse.jetty.util.ssl.SslContextFactory;
  *
  * <p>The source (usually a {@code CertificateManager}) holds one immutable snapshot at a time: the
  * workload's private key and certificate chain plus the CA bundle it trusts. A connector or client
- * built here loads the current snapshot when it starts and subscribes to the source; every newer
- * snapshot is validated and then swapped into its {@link SslContextFactory} with
- * {@link SslContextFactory#reload}. Connections that are open keep the certificate they started
- * with and finish normally; connections opened afterwards present the new certificate and check
- * peers against the new bundle. Material that fails validation, or a reload that fails, is logged
- * and the working material stays. The subscription ends when the connector or client stops.
+ * built here takes each new connection's TLS engine from a JDK context built for the snapshot that
+ * is current (the same context as {@link dev.kubemtls.core.tls.MtlsSslContexts#following}), built
+ * once per snapshot when the source publishes it. Connections that are open keep the certificate
+ * they started with and finish normally; connections opened afterwards present the new certificate
+ * and check peers against the new bundle. Material that fails validation is logged and the working
+ * material stays.
+ *
+ * <p>Both builders have the options of every kube-mtls integration: a {@link TlsPolicy}
+ * ({@link TlsPolicy#defaults()}), a {@link PeerPolicy} ({@link PeerPolicy#anySpiffeId()}, checked in
+ * the handshake against every certificate a peer presents) and a {@link TlsListener}. A connector
+ * or client may start before the source has material: until the first snapshot arrives every
+ * handshake fails (the server has no certificate to present, the client trusts nobody), and the
+ * first snapshot is used as soon as it is published. A refused peer certificate is logged at WARN,
+ * at most once a minute per cause, with its subject, serial, the reason and what to check.
  *
  * <pre>{@code
  * Server server = new Server();
@@ -78,7 +88,8 @@ public final class JettyMtls {
     private final MaterialSource source;
     private String host;
     private int port = 8443;
-    private ClientAuth clientAuth = ClientAuth.REQUIRED;
+    private TlsPolicy policy = TlsPolicy.defaults();
+    private PeerPolicy peerPolicy = PeerPolicy.anySpiffeId();
     private Duration idleTimeout = Duration.ofSeconds(30);
     private HttpConfiguration httpConfiguration;
     private TlsListener listener = TlsListener.NO_OP;
@@ -106,9 +117,22 @@ public final class JettyMtls {
       return this;
     }
 
-    /** Whether clients must present a certificate; {@link ClientAuth#REQUIRED} by default. */
-    public ServerBuilder clientAuth(ClientAuth clientAuth) {
-      this.clientAuth = Objects.requireNonNull(clientAuth, "clientAuth");
+    /**
+     * Protocols, suites, signature schemes, groups and whether clients must present a certificate
+     * ({@link TlsPolicy#clientAuth()}); {@link TlsPolicy#defaults()} by default.
+     */
+    public ServerBuilder policy(TlsPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Which clients may complete the handshake, checked against every certificate a client
+     * presents; {@link PeerPolicy#anySpiffeId()} by default. A client without a certificate (with
+     * {@link dev.kubemtls.core.tls.ClientAuth#OPTIONAL}) is left to {@link MtlsPeerFilter}.
+     */
+    public ServerBuilder peerPolicy(PeerPolicy peerPolicy) {
+      this.peerPolicy = Objects.requireNonNull(peerPolicy, "peerPolicy");
       return this;
     }
 
@@ -146,11 +170,10 @@ public final class JettyMtls {
 
     /**
      * A new TLS context factory bound to the source, for callers that assemble their own
-     * connectors. It loads the current snapshot when started (the source must have material by
-     * then) and follows the source until stopped.
+     * connectors. Every engine it makes comes from the snapshot current at that moment.
      */
     public SslContextFactory.Server newSslContextFactory() {
-      return new MaterialServerSslContextFactory(source, clientAuth == ClientAuth.REQUIRED);
+      return new MaterialServerSslContextFactory(source, policy, peerPolicy);
     }
 
     /**
@@ -191,12 +214,29 @@ public final class JettyMtls {
    */
   public static final class ClientBuilder {
     private final MaterialSource source;
+    private TlsPolicy policy = TlsPolicy.defaults();
+    private PeerPolicy peerPolicy = PeerPolicy.anySpiffeId();
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofSeconds(30);
     private TlsListener listener = TlsListener.NO_OP;
 
     private ClientBuilder(MaterialSource source) {
       this.source = source;
+    }
+
+    /** Protocols, suites, signature schemes and groups; {@link TlsPolicy#defaults()} by default. */
+    public ClientBuilder policy(TlsPolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * Which servers may be talked to beyond the name check, checked in the handshake;
+     * {@link PeerPolicy#anySpiffeId()} by default.
+     */
+    public ClientBuilder peerPolicy(PeerPolicy peerPolicy) {
+      this.peerPolicy = Objects.requireNonNull(peerPolicy, "peerPolicy");
+      return this;
     }
 
     /** How long to wait for a TCP connection; 5 seconds by default. */
@@ -226,16 +266,15 @@ public final class JettyMtls {
 
     /**
      * A new TLS context factory bound to the source, for callers that assemble their own
-     * {@link ClientConnector}. It loads the current snapshot when started and follows the source
-     * until stopped.
+     * {@link ClientConnector}. Every engine it makes comes from the snapshot current at that moment.
      */
     public SslContextFactory.Client newSslContextFactory() {
-      return new MaterialClientSslContextFactory(source);
+      return new MaterialClientSslContextFactory(source, policy, peerPolicy);
     }
 
     /**
      * A new HTTP/1.1 client, not started. Start it before use and stop it when done; it follows
-     * the source while it runs.
+     * the source.
      */
     public HttpClient newHttpClient() {
       ClientConnector connector = new ReportingClientConnector(listener);

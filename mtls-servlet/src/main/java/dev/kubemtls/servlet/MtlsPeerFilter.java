@@ -51,7 +51,9 @@ import org.slf4j.LoggerFactory;
  * {@value #INIT_ALLOWED_NAMESPACES}, {@value #INIT_ALLOWED_SERVICE_ACCOUNTS} (as
  * {@code namespace/name}) and {@value #INIT_ALLOWED_SPIFFE_IDS}, each comma-separated, and
  * {@value #INIT_REQUIRE_CERTIFICATE} ({@code true} by default). With no allow-list entries every
- * verified peer is allowed.
+ * verified peer whose certificate carries a SPIFFE ID is allowed ({@link PeerPolicy#anySpiffeId()},
+ * the default of every kube-mtls integration); a programmatic filter given
+ * {@link PeerPolicy#allowAll()} also lets certificates without one through.
  *
  * <p>A filter configured in code can report each refused request to a {@link TlsListener}
  * ({@link Builder#listener}, through {@link TlsListener#requestRefused}): a missing certificate as
@@ -90,12 +92,12 @@ public final class MtlsPeerFilter implements Filter {
 
   /**
    * A filter configured from its init-params when the container initializes it; until then it
-   * requires a certificate and allows every verified peer. Meant for {@code web.xml}.
+   * requires a certificate and allows every verified peer with a SPIFFE ID. Meant for {@code web.xml}.
    */
   public MtlsPeerFilter() {
     this.programmatic = false;
     this.listener = TlsListener.NO_OP;
-    this.policy = PeerPolicy.allowAll();
+    this.policy = PeerPolicy.anySpiffeId();
     this.requireCertificate = true;
   }
 
@@ -106,7 +108,7 @@ public final class MtlsPeerFilter implements Filter {
     this.requireCertificate = builder.requireCertificate;
   }
 
-  /** Starts a programmatic configuration: certificate required, every verified peer allowed. */
+  /** Starts a programmatic configuration: certificate required, every verified peer with a SPIFFE ID allowed. */
   public static Builder builder() {
     return new Builder();
   }
@@ -173,7 +175,7 @@ public final class MtlsPeerFilter implements Filter {
     Optional<X509Certificate> leaf = leafCertificate(http);
     PeerPolicy current = policy;
     if (leaf.isEmpty()) {
-      if (requireCertificate || !current.isAllowAll()) {
+      if (requireCertificate || current.hasAllowList()) {
         deny(http, out, HandshakeFailure.NO_PEER_CERTIFICATE, null,
             "a client certificate is required: connect with mutual TLS");
         return;
@@ -245,13 +247,13 @@ public final class MtlsPeerFilter implements Filter {
 
   /** Options of a programmatically configured {@link MtlsPeerFilter}. */
   public static final class Builder {
-    private PeerPolicy policy = PeerPolicy.allowAll();
+    private PeerPolicy policy = PeerPolicy.anySpiffeId();
     private boolean requireCertificate = true;
     private TlsListener listener = TlsListener.NO_OP;
 
     private Builder() {}
 
-    /** The allow-list; {@link PeerPolicy#allowAll()} by default. */
+    /** The allow-list; {@link PeerPolicy#anySpiffeId()} by default. */
     public Builder policy(PeerPolicy policy) {
       this.policy = Objects.requireNonNull(policy, "policy");
       return this;
@@ -259,7 +261,7 @@ public final class MtlsPeerFilter implements Filter {
 
     /**
      * Whether a request without a client certificate is refused; {@code true} by default. Set it
-     * to {@code false} only behind a connector with {@link ClientAuth#OPTIONAL} where some paths
+     * to {@code false} only behind a connector with {@link dev.kubemtls.core.tls.ClientAuth#OPTIONAL} where some paths
      * are public; a policy with allow-list entries refuses such requests anyway.
      */
     public Builder requireCertificate(boolean requireCertificate) {

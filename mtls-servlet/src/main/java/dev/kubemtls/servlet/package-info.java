@@ -3,13 +3,13 @@
  *
  * <p>A {@link dev.kubemtls.core.MaterialSource} holds the workload's current key, certificate
  * chain and trust bundle as one immutable snapshot. {@link dev.kubemtls.servlet.JettyMtls} binds
- * Jetty server connectors and HTTP clients to a source: they reload their TLS context in place for
- * every new snapshot, so renewals and CA rotations need no restart and open connections are not
- * cut. {@link dev.kubemtls.servlet.MtlsPeerFilter} reads the verified client certificate of each
+ * Jetty server connectors and HTTP clients to a source: each new connection takes its TLS engine
+ * from the current snapshot, so renewals and CA rotations need no restart and open connections are
+ * not cut. {@link dev.kubemtls.servlet.MtlsPeerFilter} reads the verified client certificate of each
  * request into a {@link dev.kubemtls.core.peer.PeerIdentity} and enforces a
  * {@link dev.kubemtls.core.peer.PeerPolicy} allow-list in any Servlet 6 container.
- * {@link dev.kubemtls.servlet.MtlsSslContexts} builds JDK {@code SSLContext}s from one snapshot for
- * other clients. A {@link dev.kubemtls.core.tls.TlsListener} given to the builders hears each
+ * {@link dev.kubemtls.core.tls.MtlsSslContexts} (in mtls-core) builds the JDK {@code SSLContext}s
+ * these are made of, for other clients. A {@link dev.kubemtls.core.tls.TlsListener} given to the builders hears each
  * handshake's outcome, and one given to the filter each refused request.
  *
  * <p>Everything under {@code dev.kubemtls.servlet.internal} is an implementation detail.

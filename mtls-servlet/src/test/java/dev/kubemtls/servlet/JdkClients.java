@@ -1,5 +1,6 @@
 package dev.kubemtls.servlet;
 
+import dev.kubemtls.core.tls.MtlsSslContexts;
 import dev.kubemtls.core.TrustBundle;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,5 +1,8 @@
 package dev.kubemtls.servlet;
 
+import dev.kubemtls.core.tls.TlsPolicy;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.MtlsSslContexts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -23,7 +26,9 @@ class JettyMtlsBuilderTest {
     assertThatThrownBy(() -> JettyMtls.forServer(null)).isInstanceOf(NullPointerException.class).hasMessage("source");
     assertThatThrownBy(() -> JettyMtls.forClient(null)).isInstanceOf(NullPointerException.class).hasMessage("source");
     assertThatThrownBy(() -> JettyMtls.forServer(source).host(null)).hasMessage("host");
-    assertThatThrownBy(() -> JettyMtls.forServer(source).clientAuth(null)).hasMessage("clientAuth");
+    assertThatThrownBy(() -> JettyMtls.forServer(source).policy(null)).hasMessage("policy");
+    assertThatThrownBy(() -> JettyMtls.forServer(source).peerPolicy(null)).hasMessage("peerPolicy");
+    assertThatThrownBy(() -> JettyMtls.forClient(source).peerPolicy(null)).hasMessage("peerPolicy");
     assertThatThrownBy(() -> JettyMtls.forServer(source).idleTimeout(null)).hasMessage("idleTimeout");
     assertThatThrownBy(() -> JettyMtls.forServer(source).httpConfiguration(null)).hasMessage("httpConfiguration");
     assertThatThrownBy(() -> JettyMtls.forServer(source).newConnector(null)).hasMessage("server");
@@ -70,7 +75,7 @@ class JettyMtlsBuilderTest {
 
   @Test
   void optionalClientAuthAsksForButDoesNotRequireACertificate() {
-    SslContextFactory.Server ssl = JettyMtls.forServer(source).clientAuth(ClientAuth.OPTIONAL).newSslContextFactory();
+    SslContextFactory.Server ssl = JettyMtls.forServer(source).policy(TlsPolicy.defaults().withClientAuth(ClientAuth.OPTIONAL)).newSslContextFactory();
     assertThat(ssl.getNeedClientAuth()).isFalse();
     assertThat(ssl.getWantClientAuth()).isTrue();
   }

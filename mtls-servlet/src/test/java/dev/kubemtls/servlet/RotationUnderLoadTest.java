@@ -1,5 +1,6 @@
 package dev.kubemtls.servlet;
 
+import dev.kubemtls.core.tls.MtlsSslContexts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

@@ -1,5 +1,7 @@
 package dev.kubemtls.servlet;
 
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.MtlsSslContexts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -15,7 +17,7 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.testing.RecordingTlsListener.Event;
 import dev.kubemtls.core.testing.RecordingTlsListener.Outcome;
-import dev.kubemtls.servlet.internal.TlsDefaults;
+import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.testkit.TestCa;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -117,7 +119,7 @@ class TlsListenerTest {
     assertThat(o.client().assertSucceeded(Side.CLIENT, "TLSv1.3"))
         .contains("spiffe://cluster.local/ns/payments/sa/api");
     assertThat(o.client().peer().map(PeerIdentity::ipAddresses)).contains(List.of("127.0.0.1"));
-    assertThat(o.server().cipherSuite()).isIn(TlsDefaults.CIPHER_SUITES)
+    assertThat(o.server().cipherSuite()).isIn(TlsPolicy.defaults().cipherSuites())
         .isEqualTo(o.client().cipherSuite());
   }
 
@@ -214,7 +216,7 @@ class TlsListenerTest {
     MaterialPublisher stranger = source(Pki.identity(ca, 1, "sandbox", "intruder"));
     int handshakes;
     try (TestServer server = new TestServer(serverSource(),
-            b -> b.clientAuth(ClientAuth.OPTIONAL).listener(connectorEvents), new FilterHolder(filter));
+            b -> b.policy(TlsPolicy.defaults().withClientAuth(ClientAuth.OPTIONAL)).listener(connectorEvents), new FilterHolder(filter));
         RecordingClient strangerClient = new RecordingClient(stranger);
         RecordingClient friendClient = new RecordingClient(clientSource())) {
       assertThat(strangerClient.get(server.uri("/a"), false).getStatus()).isEqualTo(403);

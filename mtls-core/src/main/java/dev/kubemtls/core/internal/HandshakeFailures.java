@@ -63,6 +63,10 @@ public final class HandshakeFailures {
       "The server selected protocol version",
       "Unsupported or unrecognized SSL message",
       "Unrecognized SSL message",
+      "No supported signature algorithm",
+      "No supported CertificateVerify signature algorithm",
+      "No appropriate key share",
+      "No common named group",
       // Netty's NotSslRecordException: plain text where a TLS record was expected.
       "not an SSL/TLS record"};
 
@@ -91,8 +95,20 @@ public final class HandshakeFailures {
 
   /** What this side's trust manager decided, if it threw. */
   private static HandshakeFailure fromCertificateChecks(Throwable failure) {
-    boolean untrusted = false;
     int depth = 0;
+    for (Throwable t = failure; t != null && depth < MAX_DEPTH; t = t.getCause(), depth++) {
+      if (t instanceof PeerCertificateException p) {
+        // Our own trust manager already said why.
+        return switch (p.rejection()) {
+          case EXPIRED, NOT_YET_VALID -> HandshakeFailure.EXPIRED_PEER_CERTIFICATE;
+          case HOSTNAME_MISMATCH -> HandshakeFailure.HOSTNAME_MISMATCH;
+          case NOT_ALLOWED -> HandshakeFailure.PEER_NOT_ALLOWED;
+          case UNKNOWN_CA, BAD_CERTIFICATE -> HandshakeFailure.UNTRUSTED_PEER;
+        };
+      }
+    }
+    boolean untrusted = false;
+    depth = 0;
     for (Throwable t = failure; t != null && depth < MAX_DEPTH; t = t.getCause(), depth++) {
       if (t instanceof CertificateExpiredException || t instanceof CertificateNotYetValidException) {
         return HandshakeFailure.EXPIRED_PEER_CERTIFICATE;
@@ -101,13 +117,18 @@ public final class HandshakeFailures {
           || v.getReason() == BasicReason.NOT_YET_VALID)) {
         return HandshakeFailure.EXPIRED_PEER_CERTIFICATE;
       }
-      if (t.getClass() == CertificateException.class && startsWithAny(t.getMessage(), JDK_HOSTNAME)) {
+      if (isHostnameMismatch(t)) {
         return HandshakeFailure.HOSTNAME_MISMATCH;
       }
       untrusted |= t instanceof CertificateException || t instanceof CertPathValidatorException
           || t instanceof CertPathBuilderException;
     }
     return untrusted ? HandshakeFailure.UNTRUSTED_PEER : null;
+  }
+
+  /** Whether {@code t} is the JDK's (and so both providers') endpoint-identification failure. */
+  static boolean isHostnameMismatch(Throwable t) {
+    return t.getClass() == CertificateException.class && startsWithAny(t.getMessage(), JDK_HOSTNAME);
   }
 
   private static HandshakeFailure fromMessage(String message) {

@@ -7,38 +7,72 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * An allow-list of peers, checked after the TLS handshake has verified the peer's certificate.
+ * An allow-list of peers, checked once the TLS handshake has verified the peer's certificate
+ * against the trust bundle.
  *
  * <p>A peer is allowed when it matches any entry: an exact SPIFFE ID, a namespace, or a
- * namespace/ServiceAccount pair. A policy with no entries ({@link #allowAll()}) allows every peer
- * the trust bundle accepts. Policies are immutable and safe to share.
+ * namespace/ServiceAccount pair. Every kube-mtls certificate names its workload by a SPIFFE ID,
+ * so the default of every integration, {@link #anySpiffeId()} (also what a builder without
+ * entries makes), allows every trusted peer <em>whose certificate carries a SPIFFE ID</em> and
+ * refuses a certificate without one: the same CA may sign other certificates, and those are no
+ * workload's identity. {@link #allowAll()} also accepts those. A client without any certificate
+ * (on a server with optional client auth) passes only a policy without an allow-list
+ * ({@link #hasAllowList()}). Policies are immutable and safe to share.
  */
 public final class PeerPolicy {
 
-  private static final PeerPolicy ALLOW_ALL = new PeerPolicy(Set.of(), Set.of(), Set.of());
+  private static final PeerPolicy ALLOW_ALL = new PeerPolicy(Set.of(), Set.of(), Set.of(), false);
+  private static final PeerPolicy ANY_SPIFFE_ID = new PeerPolicy(Set.of(), Set.of(), Set.of(), true);
 
   private final Set<String> spiffeIds;
   private final Set<String> namespaces;
   private final Set<String> serviceAccounts;
+  private final boolean requireSpiffeId;
 
-  private PeerPolicy(Set<String> spiffeIds, Set<String> namespaces, Set<String> serviceAccounts) {
+  private PeerPolicy(Set<String> spiffeIds, Set<String> namespaces, Set<String> serviceAccounts,
+      boolean requireSpiffeId) {
     this.spiffeIds = Set.copyOf(spiffeIds);
     this.namespaces = Set.copyOf(namespaces);
     this.serviceAccounts = Set.copyOf(serviceAccounts);
+    this.requireSpiffeId = requireSpiffeId;
   }
 
-  /** Allows every peer with a trusted certificate. */
+  /**
+   * The default of every integration: allows every peer whose trusted certificate carries a
+   * well-formed SPIFFE ID, whatever its trust domain, namespace or ServiceAccount.
+   */
+  public static PeerPolicy anySpiffeId() {
+    return ANY_SPIFFE_ID;
+  }
+
+  /**
+   * Allows every peer with a trusted certificate, with or without a SPIFFE ID, and, on a server
+   * whose clients need not present a certificate, clients without one.
+   */
   public static PeerPolicy allowAll() {
     return ALLOW_ALL;
   }
 
+  /** An empty allow-list; add entries, or {@link Builder#build()} gives {@link #anySpiffeId()}. */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** Whether this policy allows every trusted peer. */
+  /** Whether this policy allows every trusted peer, and peers without a certificate. */
   public boolean isAllowAll() {
-    return spiffeIds.isEmpty() && namespaces.isEmpty() && serviceAccounts.isEmpty();
+    return !requireSpiffeId && !hasEntries();
+  }
+
+  /**
+   * Whether this policy names peers (SPIFFE IDs, namespaces, ServiceAccounts). Only a policy without
+   * an allow-list lets a client without a certificate in, on a server that does not require one.
+   */
+  public boolean hasAllowList() {
+    return hasEntries();
+  }
+
+  private boolean hasEntries() {
+    return !spiffeIds.isEmpty() || !namespaces.isEmpty() || !serviceAccounts.isEmpty();
   }
 
   /**
@@ -52,7 +86,12 @@ public final class PeerPolicy {
       return Optional.empty();
     }
     if (peer.spiffeId().isEmpty()) {
-      return Optional.of("peer " + peer.subject() + " has no SPIFFE ID and the allow-list requires one");
+      return Optional.of("peer " + peer.subject() + " has no SPIFFE ID and "
+          + (hasEntries() ? "the allow-list requires one" : "kube-mtls peers must carry one"
+              + " (PeerPolicy.allowAll() accepts certificates without)"));
+    }
+    if (!hasEntries()) {
+      return Optional.empty();
     }
     String id = peer.spiffeId().get();
     if (spiffeIds.contains(id)) {
@@ -72,6 +111,7 @@ public final class PeerPolicy {
   @Override
   public String toString() {
     return isAllowAll() ? "PeerPolicy[allow all]"
+        : !hasEntries() ? "PeerPolicy[any SPIFFE ID]"
         : "PeerPolicy[spiffeIds=" + spiffeIds + ", namespaces=" + namespaces
             + ", serviceAccounts=" + serviceAccounts + "]";
   }
@@ -105,8 +145,12 @@ public final class PeerPolicy {
       return this;
     }
 
+    /** The policy; without entries it is {@link PeerPolicy#anySpiffeId()}. */
     public PeerPolicy build() {
-      return new PeerPolicy(spiffeIds, namespaces, serviceAccounts);
+      if (spiffeIds.isEmpty() && namespaces.isEmpty() && serviceAccounts.isEmpty()) {
+        return ANY_SPIFFE_ID;
+      }
+      return new PeerPolicy(spiffeIds, namespaces, serviceAccounts, true);
     }
   }
 }

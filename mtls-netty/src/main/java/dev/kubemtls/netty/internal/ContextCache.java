@@ -2,8 +2,10 @@ package dev.kubemtls.netty.internal;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.internal.WeakSubscription;
 import io.netty.handler.ssl.SslContext;
 import io.netty.util.ReferenceCounted;
+import java.lang.ref.Cleaner;
 import java.util.Iterator;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -21,6 +23,11 @@ import org.slf4j.LoggerFactory;
  * generation arrives the cache drops its hold; the native context is freed once the last engine that
  * uses it is released, so open connections finish undisturbed and nothing accumulates across
  * rotations.
+ *
+ * <p>The source only holds the cache weakly ({@link WeakSubscription}). A cache whose owner was
+ * dropped without {@link #close()} is closed by the cleaner once it is unreachable: it stops
+ * following the source and drops its hold on the current context, so a forgotten server or client
+ * neither keeps a native context alive nor builds a new one on every rotation.
  */
 public final class ContextCache implements AutoCloseable {
 
@@ -29,11 +36,8 @@ public final class ContextCache implements AutoCloseable {
   private final String side;
   private final MaterialSource source;
   private final TlsSettings settings;
-  private final Object lock = new Object();
-  private final ConcurrentLinkedQueue<Lease> retired = new ConcurrentLinkedQueue<>();
-  private final MaterialSource.Subscription subscription;
-  private volatile Lease current;
-  private volatile boolean closed;
+  private final State state;
+  private final Cleaner.Cleanable cleanable;
   private long failedGeneration;
 
   /**
@@ -46,17 +50,24 @@ public final class ContextCache implements AutoCloseable {
     this.side = Objects.requireNonNull(side, "side");
     this.source = Objects.requireNonNull(source, "source");
     this.settings = Objects.requireNonNull(settings, "settings");
-    this.subscription = source.subscribe(this::onMaterial);
+    this.state = new State(side);
+    state.subscription = WeakSubscription.subscribe(source, this, ContextCache::onMaterial);
     MtlsMaterial initial = source.currentIfReady().orElse(null);
     if (initial != null) {
       try {
         install(initial, build(initial));
       } catch (RuntimeException e) {
-        subscription.close();
+        state.close();
         throw new IllegalArgumentException(side + ": the current TLS material (generation "
             + initial.generation() + ") cannot be used: " + e.getMessage(), e);
       }
     }
+    this.cleanable = WeakSubscription.CLEANER.register(this, state);
+  }
+
+  /** The settings contexts are built with. */
+  public TlsSettings settings() {
+    return settings;
   }
 
   /**
@@ -67,10 +78,10 @@ public final class ContextCache implements AutoCloseable {
    */
   public Lease acquire() {
     for (;;) {
-      if (closed) {
+      if (state.closed) {
         throw new IllegalStateException(side + ": this TLS configuration has been closed");
       }
-      Lease lease = current;
+      Lease lease = state.current;
       MtlsMaterial material = source.currentIfReady().orElse(null);
       if (material != null && (lease == null || lease.generation < material.generation())) {
         // The listener has not run yet for this generation (it runs after the source made it
@@ -89,8 +100,14 @@ public final class ContextCache implements AutoCloseable {
 
   /** The generation of the context new connections get, or 0 before the first. */
   public long currentGeneration() {
-    Lease lease = current;
+    Lease lease = state.current;
     return lease == null ? 0 : lease.generation;
+  }
+
+  /** The context new connections get, or null before the first; for tests of its lifetime. */
+  public SslContext currentContext() {
+    Lease lease = state.current;
+    return lease == null ? null : lease.context;
   }
 
   /**
@@ -99,11 +116,11 @@ public final class ContextCache implements AutoCloseable {
    */
   public int liveContexts() {
     int live = 0;
-    Lease cur = current;
+    Lease cur = state.current;
     if (cur != null && cur.isAlive()) {
       live++;
     }
-    for (Iterator<Lease> it = retired.iterator(); it.hasNext(); ) {
+    for (Iterator<Lease> it = state.retired.iterator(); it.hasNext(); ) {
       Lease lease = it.next();
       if (lease.isAlive()) {
         live++;
@@ -117,20 +134,7 @@ public final class ContextCache implements AutoCloseable {
   /** Stops following the source and drops the cache's hold on the current context. */
   @Override
   public void close() {
-    subscription.close();
-    Lease last;
-    synchronized (lock) {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      last = current;
-      current = null;
-    }
-    if (last != null) {
-      retired.add(last);
-      last.release();
-    }
+    cleanable.clean();
   }
 
   private void onMaterial(MtlsMaterial material) {
@@ -138,9 +142,9 @@ public final class ContextCache implements AutoCloseable {
   }
 
   private Lease refresh(MtlsMaterial material) {
-    synchronized (lock) {
-      Lease cur = current;
-      if (closed || (cur != null && cur.generation >= material.generation())
+    synchronized (state) {
+      Lease cur = state.current;
+      if (state.closed || (cur != null && cur.generation >= material.generation())
           || material.generation() == failedGeneration) {
         return cur;
       }
@@ -161,15 +165,15 @@ public final class ContextCache implements AutoCloseable {
   private Lease install(MtlsMaterial material, SslContext context) {
     Lease lease = new Lease(material.generation(), context);
     Lease previous;
-    synchronized (lock) {
-      previous = current;
-      current = lease;
+    synchronized (state) {
+      previous = state.current;
+      state.current = lease;
     }
     if (previous != null) {
-      retired.add(previous);
+      state.retired.add(previous);
       previous.release();
     }
-    pruneRetired();
+    state.retired.removeIf(l -> !l.isAlive());
     LOG.info("kube-mtls {}: TLS context for generation {} in use: identity {}, trust {}", side,
         material.generation(), material.identity(), material.trust());
     return lease;
@@ -183,8 +187,47 @@ public final class ContextCache implements AutoCloseable {
     }
   }
 
-  private void pruneRetired() {
-    retired.removeIf(lease -> !lease.isAlive());
+  /**
+   * What must be released whether the cache is closed or collected; it holds no reference to the
+   * cache, so that the cleaner can run it.
+   */
+  private static final class State implements Runnable {
+    private final String side;
+    private final ConcurrentLinkedQueue<Lease> retired = new ConcurrentLinkedQueue<>();
+    private volatile MaterialSource.Subscription subscription;
+    private volatile Lease current;
+    private volatile boolean closed;
+
+    State(String side) {
+      this.side = side;
+    }
+
+    /** Runs once, from {@link ContextCache#close()} or from the cleaner. */
+    @Override
+    public void run() {
+      close();
+    }
+
+    void close() {
+      MaterialSource.Subscription s = subscription;
+      if (s != null) {
+        s.close();
+      }
+      Lease last;
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        last = current;
+        current = null;
+      }
+      if (last != null) {
+        retired.add(last);
+        last.release();
+        LOG.debug("kube-mtls {}: released the TLS context of generation {}", side, last.generation);
+      }
+    }
   }
 
   /** A context and the count of holders that may still create engines from it. */

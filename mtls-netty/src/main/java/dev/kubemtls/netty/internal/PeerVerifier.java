@@ -95,8 +95,14 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     if (!done.isSuccess()) {
       state = State.REJECTED;
       rejection = done.cause();
-      LOG.info("kube-mtls {}: TLS handshake with {} failed: {}", check.label(),
-          ctx.channel().remoteAddress(), String.valueOf(done.cause()));
+      if (explained(done.cause())) {
+        // The trust manager has logged why, with the certificate's subject and serial.
+        LOG.debug("kube-mtls {}: TLS handshake with {} failed: {}", check.label(),
+            ctx.channel().remoteAddress(), String.valueOf(done.cause()));
+      } else {
+        LOG.info("kube-mtls {}: TLS handshake with {} failed: {}", check.label(),
+            ctx.channel().remoteAddress(), String.valueOf(done.cause()));
+      }
       if (check.reporting()) {
         reportFailure(HandshakeFailures.classify(done.cause()), done.cause());
       }
@@ -115,7 +121,7 @@ public final class PeerVerifier extends ChannelDuplexHandler {
       return;
     }
     PeerPolicy policy = check.policy();
-    if (peer == null && (check.certificateRequired() || !policy.isAllowAll())) {
+    if (peer == null && (check.certificateRequired() || policy.hasAllowList())) {
       reject(ctx, null, HandshakeFailure.NO_PEER_CERTIFICATE, "it presented no certificate and "
           + (check.certificateRequired() ? "one is required"
               : "the allow-list " + policy + " needs an identity"));
@@ -155,6 +161,16 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     }
     ctx.fireUserEventTriggered(evt);
     ctx.fireUserEventTriggered(new PeerVerifiedEvent(Optional.ofNullable(peer)));
+  }
+
+  private static boolean explained(Throwable failure) {
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < 16; t = t.getCause(), depth++) {
+      if (t instanceof dev.kubemtls.core.internal.PeerCertificateException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The leaf the TLS stack verified, or null when the peer sent none. */

@@ -30,6 +30,9 @@ public final class Pipelines {
       // The engine holds its own reference to the context from here on.
       lease.release();
     }
+    if (cache.settings().restrictsEngines()) {
+      cache.settings().restrict(ssl.engine());
+    }
     ChannelPipeline p = after.pipeline();
     try {
       p.addAfter(after.name(), TLS_HANDLER, ssl);

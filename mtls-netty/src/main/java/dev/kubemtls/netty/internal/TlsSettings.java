@@ -2,50 +2,71 @@ package dev.kubemtls.netty.internal;
 
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
-import dev.kubemtls.netty.ClientAuthMode;
+import dev.kubemtls.core.internal.JdkTls;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsPolicy;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
-import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
- * Everything but the material that goes into one side's {@link SslContext}: TLS 1.3 preferred,
- * TLS 1.2 the minimum, AEAD suites with forward secrecy only.
+ * Everything but the material that goes into one side's {@link SslContext}: the {@link TlsPolicy}
+ * in Netty's terms for the resolved provider, ALPN, and where refused certificates are explained.
+ * The JDK provider gets the policy's signature schemes and groups per engine ({@link #restrict});
+ * BoringSSL gets the groups in the context and signs and verifies with its own list (no SHA-1).
  *
- * @param server      whether these are server settings
- * @param provider    the resolved Netty provider
- * @param clientAuth  the server's client-certificate demand (ignored for clients)
- * @param alpn        application protocols in preference order, empty for none
+ * @param server   whether these are server settings
+ * @param provider the resolved Netty provider
+ * @param policy   protocols, suites, schemes, groups and client auth
+ * @param alpn     application protocols in preference order, empty for none
+ * @param log      the rate-limited log of refused peer certificates, shared by all generations
  */
-public record TlsSettings(boolean server, SslProvider provider, ClientAuthMode clientAuth, List<String> alpn) {
+public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
+    RateLimitedLog log, JdkTls jdk) {
 
-  /** The protocol versions offered, newest first. */
-  public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+  /** The groups BoringSSL offers; it has no X448. */
+  private static final Set<String> BORINGSSL_GROUPS = Set.of("x25519", "secp256r1", "secp384r1", "secp521r1");
 
-  /**
-   * The cipher suites offered: the TLS 1.3 suites, then ECDHE with AES-GCM or ChaCha20-Poly1305 for
-   * TLS 1.2. No CBC, no RSA key exchange, no SHA-1 MACs.
-   */
-  public static final List<String> CIPHERS = List.of(
-      "TLS_AES_128_GCM_SHA256",
-      "TLS_AES_256_GCM_SHA384",
-      "TLS_CHACHA20_POLY1305_SHA256",
-      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-      "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-      "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
+  public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
+      RateLimitedLog log) {
+    this(server, provider, policy, alpn, log, new JdkTls(policy));
+  }
 
   public TlsSettings {
     Objects.requireNonNull(provider, "provider");
-    Objects.requireNonNull(clientAuth, "clientAuth");
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(log, "log");
+    Objects.requireNonNull(jdk, "jdk");
     alpn = List.copyOf(alpn);
+    if (provider != SslProvider.JDK && openSslGroups(policy).length == 0) {
+      throw new IllegalArgumentException("none of the policy's named groups " + policy.namedGroups()
+          + " is available with OpenSSL (BoringSSL offers " + BORINGSSL_GROUPS + ")");
+    }
+  }
+
+  private static String[] openSslGroups(TlsPolicy policy) {
+    return policy.namedGroups().stream().filter(BORINGSSL_GROUPS::contains).toArray(String[]::new);
+  }
+
+  /** Whether engines need {@link #restrict} (the JDK provider). */
+  public boolean restrictsEngines() {
+    return provider == SslProvider.JDK;
+  }
+
+  /** Applies the policy's signature schemes and groups to a JDK engine. */
+  public void restrict(SSLEngine engine) {
+    jdk.restrict(engine);
   }
 
   /** A builder with the key, chain and trust of {@code material} and these settings. */
@@ -54,7 +75,8 @@ public record TlsSettings(boolean server, SslProvider provider, ClientAuthMode c
     SslContextBuilder b;
     if (server) {
       b = SslContextBuilder.forServer(id.privateKey(), id.chain())
-          .clientAuth(clientAuth == ClientAuthMode.REQUIRE ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL)
+          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE
+              ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
           // Servers check client certificates against the trust bundle only; no name check.
           .endpointIdentificationAlgorithm(null);
     } else {
@@ -63,10 +85,16 @@ public record TlsSettings(boolean server, SslProvider provider, ClientAuthMode c
           // The server must prove the DNS name or IP address we dialled (RFC 2818 / 6125 rules).
           .endpointIdentificationAlgorithm("HTTPS");
     }
+    X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
+        null, log);
+    if (provider != SslProvider.JDK) {
+      trust = new OpenSslTrust(trust);
+      b.option(OpenSslContextOption.GROUPS, openSslGroups(policy));
+    }
     b.sslProvider(provider)
-        .trustManager(material.trust().trustManager())
-        .protocols(PROTOCOLS)
-        .ciphers(CIPHERS, SupportedCipherSuiteFilter.INSTANCE);
+        .trustManager(trust)
+        .protocols(policy.protocols())
+        .ciphers(policy.cipherSuites(), SupportedCipherSuiteFilter.INSTANCE);
     if (!alpn.isEmpty()) {
       b.applicationProtocolConfig(new ApplicationProtocolConfig(
           ApplicationProtocolConfig.Protocol.ALPN,

@@ -1,36 +1,61 @@
 package dev.kubemtls.servlet.internal;
 
 import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.internal.FollowingSslContextSpi;
+import dev.kubemtls.core.internal.JdkTls;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.TlsPolicy;
+import javax.net.ssl.SSLParameters;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.LoggerFactory;
 
 /**
- * A client {@link SslContextFactory} whose key and trust stores follow a {@link MaterialSource}
- * while it runs (see {@link MaterialBinding}), and which verifies the server's certificate against
- * the dialled host name or IP address. Not part of the public API.
+ * A client {@link SslContextFactory} over a JDK context that follows a {@link MaterialSource}
+ * (see {@link MaterialServerSslContextFactory}); it verifies the server's certificate against the
+ * dialled host name or IP address and the {@link PeerPolicy}. Not part of the public API.
  */
 public final class MaterialClientSslContextFactory extends SslContextFactory.Client {
 
-  private final MaterialBinding binding;
+  private final FollowingSslContextSpi spi;
+  private final JdkTls tls;
+  private MaterialSource.Subscription subscription;
 
-  public MaterialClientSslContextFactory(MaterialSource source) {
-    this.binding = new MaterialBinding(this, source, "client");
-    TlsDefaults.apply(this);
+  public MaterialClientSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy) {
+    this.tls = new JdkTls(policy);
+    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialClientSslContextFactory.class),
+        System::nanoTime);
+    this.spi = new FollowingSslContextSpi(source, tls, "client",
+        m -> new MtlsTrustManager(m.trust(), "client", peerPolicy, log));
+    setSslContext(spi.newSslContext());
+    Policies.apply(this, policy);
     setTrustAll(false);
     setEndpointIdentificationAlgorithm("HTTPS");
   }
 
-  /** The generation of the material loaded, or 0 when stopped. */
+  /** The generation of the material new connections get, or 0 before the first. */
   public long appliedGeneration() {
-    return binding.appliedGeneration();
+    return spi.generation();
   }
 
   @Override
   protected void doStart() throws Exception {
-    binding.start(super::doStart);
+    subscription = spi.follow();
+    super.doStart();
   }
 
   @Override
   protected void doStop() throws Exception {
-    binding.stop(super::doStop);
+    if (subscription != null) {
+      subscription.close();
+      subscription = null;
+    }
+    super.doStop();
+  }
+
+  @Override
+  public SSLParameters customize(SSLParameters parameters) {
+    return tls.restrict(super.customize(parameters));
   }
 }

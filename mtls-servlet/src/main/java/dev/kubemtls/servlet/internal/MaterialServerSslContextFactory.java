@@ -1,38 +1,68 @@
 package dev.kubemtls.servlet.internal;
 
 import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.internal.FollowingSslContextSpi;
+import dev.kubemtls.core.internal.JdkTls;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsPolicy;
+import javax.net.ssl.SSLParameters;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.LoggerFactory;
 
 /**
- * A server {@link SslContextFactory} whose key and trust stores follow a {@link MaterialSource}
- * while it runs (see {@link MaterialBinding}). Not part of the public API.
+ * A server {@link SslContextFactory} over a JDK context that follows a {@link MaterialSource}
+ * ({@link FollowingSslContextSpi}): each new connection gets an engine from the snapshot that is
+ * current, so Jetty never reloads, and the factory starts whether or not the source has material
+ * yet (handshakes fail until it has). The {@link TlsPolicy} sets protocols, suites, schemes, groups
+ * and client auth; a presented client certificate must pass the {@link PeerPolicy} in the handshake.
+ * Not part of the public API.
  */
 public final class MaterialServerSslContextFactory extends SslContextFactory.Server {
 
-  private final MaterialBinding binding;
+  private final FollowingSslContextSpi spi;
+  private final JdkTls tls;
+  private MaterialSource.Subscription subscription;
 
-  public MaterialServerSslContextFactory(MaterialSource source, boolean needClientAuth) {
-    this.binding = new MaterialBinding(this, source, "server");
-    TlsDefaults.apply(this);
-    setNeedClientAuth(needClientAuth);
-    setWantClientAuth(!needClientAuth);
+  public MaterialServerSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy) {
+    this.tls = new JdkTls(policy);
+    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialServerSslContextFactory.class),
+        System::nanoTime);
+    this.spi = new FollowingSslContextSpi(source, tls, "server",
+        m -> new MtlsTrustManager(m.trust(), "server", peerPolicy, log));
+    setSslContext(spi.newSslContext());
+    Policies.apply(this, policy);
+    setNeedClientAuth(policy.clientAuth() == ClientAuth.REQUIRE);
+    setWantClientAuth(policy.clientAuth() != ClientAuth.REQUIRE);
     // Pods are called by IP and by short Service names: never refuse a missing or foreign SNI.
     setSniRequired(false);
     setEndpointIdentificationAlgorithm(null);
   }
 
-  /** The generation of the material loaded, or 0 when stopped. */
+  /** The generation of the material new connections get, or 0 before the first. */
   public long appliedGeneration() {
-    return binding.appliedGeneration();
+    return spi.generation();
   }
 
   @Override
   protected void doStart() throws Exception {
-    binding.start(super::doStart);
+    subscription = spi.follow();
+    super.doStart();
   }
 
   @Override
   protected void doStop() throws Exception {
-    binding.stop(super::doStop);
+    if (subscription != null) {
+      subscription.close();
+      subscription = null;
+    }
+    super.doStop();
+  }
+
+  @Override
+  public SSLParameters customize(SSLParameters parameters) {
+    return tls.restrict(super.customize(parameters));
   }
 }

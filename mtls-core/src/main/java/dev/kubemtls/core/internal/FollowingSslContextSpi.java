@@ -1,0 +1,260 @@
+package dev.kubemtls.core.internal;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.MtlsMaterial;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.security.KeyManagementException;
+import java.security.SecureRandom;
+import java.util.Objects;
+import java.util.function.Function;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLContextSpi;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLServerSocketFactory;
+import javax.net.ssl.SSLSessionContext;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine of an {@link SSLContext} that follows a {@link MaterialSource}: every new engine or
+ * socket comes from a JDK context built for the source's current snapshot and gets the policy's
+ * protocols, suites, signature schemes and groups. A snapshot's context is built when the source
+ * publishes it (while {@link #follow()}ing, through a {@link WeakSubscription}, so a dropped context
+ * costs nothing), or by the first connection that sees it should that come first. A snapshot gets its own context, so TLS
+ * sessions of an older identity or bundle are never resumed after a change. Material that fails
+ * validation is logged and the last good context stays. Before the first snapshot every handshake
+ * fails: the placeholder context has no key and refuses every peer.
+ */
+public final class FollowingSslContextSpi extends SSLContextSpi {
+
+  private static final Logger LOG = LoggerFactory.getLogger(FollowingSslContextSpi.class);
+
+  private final MaterialSource source;
+  private final JdkTls tls;
+  private final String side;
+  private final Function<MtlsMaterial, X509ExtendedTrustManager> trust;
+  private final SSLContext noMaterial;
+  private final SSLParameters engineParameters;
+  private volatile Built current;
+  private volatile long refusedGeneration;
+
+  private record Built(MtlsMaterial material, SSLContext context) {}
+
+  /**
+   * Builds the context of the current snapshot now, if there is one, so that bad material fails
+   * here.
+   *
+   * @param side  {@code server} or {@code client}, for log lines
+   * @param trust the trust manager for a snapshot
+   * @throws dev.kubemtls.core.InvalidMaterialException if the current material is unusable
+   */
+  public FollowingSslContextSpi(MaterialSource source, JdkTls tls, String side,
+      Function<MtlsMaterial, X509ExtendedTrustManager> trust) {
+    this.source = Objects.requireNonNull(source, "source");
+    this.tls = Objects.requireNonNull(tls, "tls");
+    this.side = Objects.requireNonNull(side, "side");
+    this.trust = Objects.requireNonNull(trust, "trust");
+    this.noMaterial = MaterialStores.withoutMaterial("kube-mtls " + side + ": no TLS material yet");
+    SSLParameters p = new SSLParameters(tls.policy().cipherSuites().toArray(String[]::new),
+        tls.policy().protocols().toArray(String[]::new));
+    p.setUseCipherSuitesOrder(true);
+    p.setAlgorithmConstraints(tls.constraints());
+    this.engineParameters = p;
+    MtlsMaterial initial = source.currentIfReady().orElse(null);
+    if (initial != null) {
+      current = build(initial);
+    }
+  }
+
+  /**
+   * Builds each new snapshot's context as soon as the source publishes it, until the returned
+   * subscription is closed or this is unreachable. Without it a snapshot's context is built by the
+   * first connection that sees the snapshot.
+   */
+  public MaterialSource.Subscription follow() {
+    context();
+    return WeakSubscription.subscribe(source, this, FollowingSslContextSpi::onMaterial);
+  }
+
+  /** A JDK {@link SSLContext} whose engines and sockets come from this. */
+  public SSLContext newSslContext() {
+    return new FollowingSslContext(this);
+  }
+
+  private static final class FollowingSslContext extends SSLContext {
+    FollowingSslContext(FollowingSslContextSpi spi) {
+      super(spi, spi.context().getProvider(), "TLS");
+    }
+  }
+
+  /** The generation new connections get, or 0 before the first snapshot. */
+  public long generation() {
+    Built built = current;
+    return built == null ? 0 : built.material().generation();
+  }
+
+  private void onMaterial(MtlsMaterial material) {
+    context(material);
+  }
+
+  /** The JDK context of the current snapshot (or of the last good one, or the placeholder). */
+  public SSLContext context() {
+    return context(source.currentIfReady().orElse(null));
+  }
+
+  private SSLContext context(MtlsMaterial material) {
+    Built built = current;
+    if (material == null) {
+      return built == null ? noMaterial : built.context();
+    }
+    if (built != null && (built.material() == material
+        || material.generation() <= built.material().generation())
+        || material.generation() == refusedGeneration) {
+      return built == null ? noMaterial : built.context();
+    }
+    synchronized (this) {
+      built = current;
+      if ((built == null || material.generation() > built.material().generation())
+          && material.generation() != refusedGeneration) {
+        try {
+          built = build(material);
+          current = built;
+          LOG.info("kube-mtls {}: JDK TLS context for generation {} in use: {}, trust {}", side,
+              material.generation(), material.identity(), material.trust().sourceVersion());
+        } catch (RuntimeException e) {
+          refusedGeneration = material.generation();
+          LOG.error("kube-mtls {}: refused TLS material generation {}; keeping {}: {}", side,
+              material.generation(), built == null ? "none" : "generation " + built.material().generation(),
+              e.getMessage());
+        }
+      }
+      return built == null ? noMaterial : built.context();
+    }
+  }
+
+  private Built build(MtlsMaterial material) {
+    return new Built(material, MaterialStores.newSslContext(material, trust.apply(material)));
+  }
+
+  private SSLEngine configure(SSLEngine engine) {
+    engine.setSSLParameters(engineParameters);
+    return engine;
+  }
+
+  private Socket configure(Socket socket) {
+    if (socket instanceof SSLSocket ssl) {
+      ssl.setSSLParameters(engineParameters);
+    }
+    return socket;
+  }
+
+  @Override
+  protected void engineInit(KeyManager[] km, TrustManager[] tm, SecureRandom sr) throws KeyManagementException {
+    throw new KeyManagementException("this SSLContext takes its keys and trust from a kube-mtls"
+        + " MaterialSource and cannot be initialized again");
+  }
+
+  @Override
+  protected SSLSocketFactory engineGetSocketFactory() {
+    return new FollowingSocketFactory();
+  }
+
+  /** Server sockets are long-lived: one made here keeps the snapshot it was made with. */
+  @Override
+  protected SSLServerSocketFactory engineGetServerSocketFactory() {
+    return context().getServerSocketFactory();
+  }
+
+  @Override
+  protected SSLEngine engineCreateSSLEngine() {
+    return configure(context().createSSLEngine());
+  }
+
+  @Override
+  protected SSLEngine engineCreateSSLEngine(String host, int port) {
+    return configure(context().createSSLEngine(host, port));
+  }
+
+  @Override
+  protected SSLSessionContext engineGetServerSessionContext() {
+    return context().getServerSessionContext();
+  }
+
+  @Override
+  protected SSLSessionContext engineGetClientSessionContext() {
+    return context().getClientSessionContext();
+  }
+
+  /** The policy's client parameters, so that a JDK {@code HttpClient} follows it by default. */
+  @Override
+  protected SSLParameters engineGetDefaultSSLParameters() {
+    return tls.parameters(true);
+  }
+
+  @Override
+  protected SSLParameters engineGetSupportedSSLParameters() {
+    return context().getSupportedSSLParameters();
+  }
+
+  /** Takes each new socket from the current snapshot's context. */
+  private final class FollowingSocketFactory extends SSLSocketFactory {
+    private SSLSocketFactory delegate() {
+      return context().getSocketFactory();
+    }
+
+    @Override
+    public String[] getDefaultCipherSuites() {
+      return tls.policy().cipherSuites().toArray(String[]::new);
+    }
+
+    @Override
+    public String[] getSupportedCipherSuites() {
+      return delegate().getSupportedCipherSuites();
+    }
+
+    @Override
+    public Socket createSocket() throws IOException {
+      return configure(delegate().createSocket());
+    }
+
+    @Override
+    public Socket createSocket(Socket s, String host, int port, boolean autoClose) throws IOException {
+      return configure(delegate().createSocket(s, host, port, autoClose));
+    }
+
+    @Override
+    public Socket createSocket(Socket s, InputStream consumed, boolean autoClose) throws IOException {
+      return configure(delegate().createSocket(s, consumed, autoClose));
+    }
+
+    @Override
+    public Socket createSocket(String host, int port) throws IOException {
+      return configure(delegate().createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
+      return configure(delegate().createSocket(host, port, localHost, localPort));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress host, int port) throws IOException {
+      return configure(delegate().createSocket(host, port));
+    }
+
+    @Override
+    public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort)
+        throws IOException {
+      return configure(delegate().createSocket(address, port, localAddress, localPort));
+    }
+  }
+}

@@ -1,0 +1,271 @@
+package dev.kubemtls.core.internal;
+
+import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.internal.PeerCertificateException.Rejection;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.peer.PeerPolicy;
+import java.net.Socket;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertPathValidatorException.BasicReason;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.PKIXReason;
+import java.security.cert.X509Certificate;
+import java.util.Objects;
+import java.util.Optional;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * The trust manager of every kube-mtls TLS context: the JDK's PKIX check against one
+ * {@link TrustBundle}, then, where the integration enforces it in the handshake, a
+ * {@link PeerPolicy}. A refusal is explained once: one rate-limited WARN line per cause that names
+ * the peer's subject, serial and issuer, the reason and what to check, and a
+ * {@link PeerCertificateException} whose shape lets each TLS stack send the matching alert.
+ *
+ * <p>One instance per material snapshot; the {@link RateLimitedLog} is shared by all snapshots of
+ * one server or client, so rotations do not reset the rate limit.
+ */
+public final class MtlsTrustManager extends X509ExtendedTrustManager {
+
+  private final X509ExtendedTrustManager pkix;
+  private final TrustBundle bundle;
+  private final String side;
+  private final PeerPolicy policy;
+  private final RateLimitedLog log;
+
+  /**
+   * @param bundle the CAs to trust
+   * @param side   {@code server} or {@code client}, for log lines
+   * @param policy applied to a verified peer in the handshake, or null where the integration applies
+   *               it after the handshake
+   * @param log    where refusals are explained
+   */
+  public MtlsTrustManager(TrustBundle bundle, String side, PeerPolicy policy, RateLimitedLog log) {
+    this.bundle = Objects.requireNonNull(bundle, "bundle");
+    this.pkix = (X509ExtendedTrustManager) bundle.trustManager();
+    this.side = Objects.requireNonNull(side, "side");
+    this.policy = policy;
+    this.log = Objects.requireNonNull(log, "log");
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+      throws CertificateException {
+    try {
+      pkix.checkClientTrusted(chain, authType, socket);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "client", address(socket));
+    }
+    applyPolicy(chain, "client", address(socket));
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+      throws CertificateException {
+    try {
+      pkix.checkClientTrusted(chain, authType, engine);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "client", address(engine));
+    }
+    applyPolicy(chain, "client", address(engine));
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    try {
+      pkix.checkClientTrusted(chain, authType);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "client", null);
+    }
+    applyPolicy(chain, "client", null);
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+      throws CertificateException {
+    try {
+      pkix.checkServerTrusted(chain, authType, socket);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "server", address(socket));
+    }
+    applyPolicy(chain, "server", address(socket));
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+      throws CertificateException {
+    try {
+      pkix.checkServerTrusted(chain, authType, engine);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "server", address(engine));
+    }
+    applyPolicy(chain, "server", address(engine));
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    try {
+      pkix.checkServerTrusted(chain, authType);
+    } catch (CertificateException e) {
+      throw refuse(chain, e, "server", null);
+    }
+    applyPolicy(chain, "server", null);
+  }
+
+  @Override
+  public X509Certificate[] getAcceptedIssuers() {
+    return pkix.getAcceptedIssuers();
+  }
+
+  private void applyPolicy(X509Certificate[] chain, String peerRole, String address)
+      throws PeerCertificateException {
+    if (policy == null) {
+      return;
+    }
+    Optional<String> denial;
+    try {
+      denial = policy.denialReason(PeerIdentity.of(chain[0]));
+    } catch (InvalidMaterialException e) {
+      denial = Optional.of("its certificate cannot be read: " + e.getMessage());
+    }
+    if (denial.isPresent()) {
+      String line = line(peerRole, chain, address, "is not allowed by " + policy + ": " + denial.get(),
+          "check the allow-list of this " + side + " and the SPIFFE ID the peer's certificate carries");
+      log.warn(Rejection.NOT_ALLOWED, line);
+      throw new PeerCertificateException(Rejection.NOT_ALLOWED, line, null);
+    }
+  }
+
+  private PeerCertificateException refuse(X509Certificate[] chain, CertificateException e,
+      String peerRole, String address) {
+    Rejection rejection = classify(chain, e);
+    X509Certificate leaf = chain == null || chain.length == 0 ? null : chain[0];
+    if (rejection == Rejection.UNKNOWN_CA && leaf != null && namesTrustedIssuer(leaf)) {
+      // No path because the signature does not verify under the CA of that name.
+      rejection = Rejection.BAD_CERTIFICATE;
+    }
+    String reason;
+    String check;
+    switch (rejection) {
+      case EXPIRED -> {
+        reason = "has expired" + (leaf == null ? "" : " (notAfter " + leaf.getNotAfter().toInstant() + ")");
+        check = "check that the peer renews its certificate (its certificate manager and the signer)"
+            + " and that both clocks are right";
+      }
+      case NOT_YET_VALID -> {
+        reason = "is not valid yet" + (leaf == null ? "" : " (notBefore " + leaf.getNotBefore().toInstant() + ")");
+        check = "check the clocks of both machines";
+      }
+      case HOSTNAME_MISMATCH -> {
+        reason = "does not name the address that was dialled (" + e.getMessage() + ")";
+        check = "dial a DNS name or IP address the server's certificate carries, or issue it with that name";
+      }
+      case UNKNOWN_CA -> {
+        reason = (leaf != null && leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal())
+            ? "is self-signed" : "was issued by a CA that is not in the trust bundle")
+            + " (" + bundle.sourceVersion() + ")";
+        check = "check that the peer's certificate comes from this cluster's signer and that both sides"
+            + " trust the same bundle";
+      }
+      default -> {
+        reason = (leaf != null && namesTrustedIssuer(leaf)
+            ? "names a trusted CA (" + leaf.getIssuerX500Principal().getName() + ") as its issuer, but"
+                + " its signature does not verify under that CA's key"
+            : "does not verify against the trust bundle: " + e.getMessage())
+            + " (" + bundle.sourceVersion() + ")";
+        check = "a signature that does not verify means a certificate from another CA with the same"
+            + " name, or a forged one; check where the peer's certificate comes from";
+      }
+    }
+    String line = line(peerRole, chain, address, reason, check);
+    log.warn(rejection, line);
+    return new PeerCertificateException(rejection, line, alertShape(rejection, line, e));
+  }
+
+  /**
+   * The cause a JDK client reads to choose its alert: a validator exception with the matching
+   * reason, holding the original failure.
+   */
+  private static Throwable alertShape(Rejection rejection, String message, CertificateException e) {
+    BasicReason reason = switch (rejection) {
+      case EXPIRED -> BasicReason.EXPIRED;
+      case NOT_YET_VALID -> BasicReason.NOT_YET_VALID;
+      case BAD_CERTIFICATE -> BasicReason.INVALID_SIGNATURE;
+      default -> null;
+    };
+    return reason == null ? e : new CertPathValidatorException(message, e, null, -1, reason);
+  }
+
+  private boolean namesTrustedIssuer(X509Certificate leaf) {
+    for (X509Certificate ca : bundle.certificates()) {
+      if (ca.getSubjectX500Principal().equals(leaf.getIssuerX500Principal())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The cause of a PKIX failure. */
+  static Rejection classify(X509Certificate[] chain, Throwable failure) {
+    int depth = 0;
+    Rejection found = null;
+    for (Throwable t = failure; t != null && depth < 16; t = t.getCause(), depth++) {
+      if (t instanceof CertificateExpiredException) {
+        return Rejection.EXPIRED;
+      }
+      if (t instanceof CertificateNotYetValidException) {
+        return Rejection.NOT_YET_VALID;
+      }
+      if (HandshakeFailures.isHostnameMismatch(t)) {
+        return Rejection.HOSTNAME_MISMATCH;
+      }
+      if (t instanceof CertPathValidatorException v) {
+        if (v.getReason() == BasicReason.EXPIRED) {
+          return Rejection.EXPIRED;
+        }
+        if (v.getReason() == BasicReason.NOT_YET_VALID) {
+          return Rejection.NOT_YET_VALID;
+        }
+        if (v.getReason() == PKIXReason.NO_TRUST_ANCHOR) {
+          found = Rejection.UNKNOWN_CA;
+        } else if (found == null) {
+          found = Rejection.BAD_CERTIFICATE;
+        }
+      }
+      if (t instanceof CertPathBuilderException && found == null) {
+        found = Rejection.UNKNOWN_CA;
+      }
+    }
+    return found == null ? Rejection.BAD_CERTIFICATE : found;
+  }
+
+  private String line(String peerRole, X509Certificate[] chain, String address, String reason,
+      String check) {
+    StringBuilder sb = new StringBuilder("kube-mtls ").append(side).append(": refused the ")
+        .append(peerRole).append(" certificate");
+    if (chain != null && chain.length > 0) {
+      X509Certificate leaf = chain[0];
+      sb.append(" of ").append(leaf.getSubjectX500Principal().getName())
+          .append(" (serial ").append(leaf.getSerialNumber().toString(16))
+          .append(", issuer ").append(leaf.getIssuerX500Principal().getName()).append(')');
+    }
+    if (address != null) {
+      sb.append(" from ").append(address);
+    }
+    return sb.append(": it ").append(reason).append("; ").append(check).toString();
+  }
+
+  private static String address(SSLEngine engine) {
+    return engine == null || engine.getPeerHost() == null ? null
+        : engine.getPeerHost() + (engine.getPeerPort() > 0 ? ":" + engine.getPeerPort() : "");
+  }
+
+  private static String address(Socket socket) {
+    return socket == null || socket.getRemoteSocketAddress() == null ? null
+        : socket.getRemoteSocketAddress().toString();
+  }
+}

@@ -1,0 +1,250 @@
+package dev.kubemtls.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.kubemtls.core.MaterialPublisher;
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.testing.OutsidePeer;
+import dev.kubemtls.core.testing.RecordingTlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
+import dev.kubemtls.testkit.TestCa;
+import io.netty.util.ReferenceCounted;
+import java.lang.ref.WeakReference;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * What a peer that is not kube-mtls sees of a Netty server, with both providers: the policy's
+ * signature schemes and groups, the default peer policy, the alert a refused certificate gets, the
+ * time before the first material, and what a dropped handle leaves behind.
+ */
+class OutsidePeerTest {
+
+  @RegisterExtension
+  static final Echo.Loops LOOPS = new Echo.Loops();
+
+  private static final TestCa CA = TestCa.create("kube-mtls test CA");
+  private static final TestCa FOREIGN = TestCa.create("some other CA");
+  private static final TrustBundle TRUST = Pki.trust("test@1", CA);
+  private static final List<java.security.cert.X509Certificate> TRUSTED = List.of(CA.certificate());
+
+  private static MaterialPublisher source(TlsIdentity identity) {
+    return new MaterialPublisher(new MtlsMaterial(identity, TRUST, 1));
+  }
+
+  private static ServerTls server(TlsProvider provider, RecordingTlsListener events) {
+    return NettyMtls.forServer(source(Pki.server(CA, 1))).provider(provider).listener(events).build();
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aClientLimitedToSha1SignaturesIsRefused(TlsProvider provider) throws Exception {
+    RecordingTlsListener events = new RecordingTlsListener();
+    try (ServerTls tls = server(provider, events); Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
+      OutsidePeer peer = new OutsidePeer(Pki.client(CA, 1), TRUSTED).protocols("TLSv1.2");
+      // The same probe without the restriction gets in, so the refusal is the signature schemes'.
+      assertThat(peer.exchange(server.port(), "hello\n").firstLine()).isEqualTo("hello");
+      events.next().assertSucceeded(Side.SERVER, "TLSv1.2");
+
+      OutsidePeer.Result sha1 = new OutsidePeer(Pki.client(CA, 1), TRUSTED).protocols("TLSv1.2")
+          .onlySignatureSchemes("ecdsa_sha1", "rsa_pkcs1_sha1").exchange(server.port(), "hello\n");
+      assertThat(sha1.succeeded()).as(sha1.toString()).isFalse();
+      // The JDK finds no scheme to sign with. BoringSSL would still sign its key exchange with SHA-1
+      // (netty-tcnative cannot change its signing list), but verifies only SHA-2 signatures, so the
+      // client cannot prove its key and the mTLS handshake fails at the client certificate.
+      events.next().assertFailed(Side.SERVER, provider == TlsProvider.JDK
+          ? HandshakeFailure.PROTOCOL : HandshakeFailure.NO_PEER_CERTIFICATE);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void onlyThePolicysGroupsAreOffered(TlsProvider provider) throws Exception {
+    // RSA keys on both sides, so that a probe limited to one group has no EC key to refuse.
+    TlsIdentity rsaServer = rsa(b -> b.commonName("orders").spiffe("shop", "orders")
+        .dns("orders.shop.svc").ip("127.0.0.1"));
+    TlsIdentity rsaClient = rsa(b -> b.commonName("web").spiffe("shop", "web"));
+    try (ServerTls tls = NettyMtls.forServer(source(rsaServer)).provider(provider).build();
+        Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
+      for (String offered : TlsPolicyGroups.DEFAULT) {
+        assertThat(new OutsidePeer(rsaClient, TRUSTED).onlyGroups(offered)
+            .exchange(server.port(), "hello\n").firstLine()).as(offered).isEqualTo("hello");
+      }
+      for (String refused : new String[] {"x448", "ffdhe2048", "ffdhe3072"}) {
+        OutsidePeer.Result r = new OutsidePeer(rsaClient, TRUSTED).onlyGroups(refused)
+            .exchange(server.port(), "hello\n");
+        assertThat(r.succeeded()).as(refused + ": " + r).isFalse();
+      }
+    }
+  }
+
+  private static TlsIdentity rsa(java.util.function.UnaryOperator<TestCa.LeafBuilder> spec) throws Exception {
+    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+    g.initialize(2048);
+    KeyPair keys = g.generateKeyPair();
+    return new TlsIdentity(keys.getPrivate(), List.of(spec.apply(CA.leaf(keys.getPublic())).build()), 1);
+  }
+
+  /** The default groups. */
+  private static final class TlsPolicyGroups {
+    static final List<String> DEFAULT = dev.kubemtls.core.tls.TlsPolicy.defaults().namedGroups();
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aTrustedCertificateWithoutSpiffeIdIsRefusedByDefault(TlsProvider provider) throws Exception {
+    TlsIdentity legacy = Pki.identity(CA, 1, b -> b.commonName("legacy").dns("legacy.shop.svc"));
+    RecordingTlsListener events = new RecordingTlsListener();
+    try (ServerTls tls = server(provider, events); Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
+      assertThat(new OutsidePeer(legacy, TRUSTED).exchange(server.port(), "hello\n").succeeded()).isFalse();
+      assertThat(events.next().assertFailed(Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED).cause())
+          .hasMessageContaining("has no SPIFFE ID");
+    }
+    // And a client refuses such a server.
+    MaterialPublisher legacyServer = source(Pki.identity(CA, 1,
+        b -> b.commonName("legacy").dns("orders.shop.svc")));
+    try (ServerTls tls = NettyMtls.forServer(legacyServer).provider(provider).build();
+        ClientTls client = NettyMtls.forClient(source(Pki.client(CA, 1))).provider(provider).build();
+        Echo.Server server = new Echo.Server(LOOPS.group(), tls);
+        Echo.Conn conn = Echo.Conn.open(LOOPS.group(), client, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(conn.request("hello")).isNull();
+      assertThat(NettyMtls.peerFuture(conn.channel).await().cause()).isInstanceOf(PeerRejectedException.class)
+          .hasMessageContaining("has no SPIFFE ID");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aRefusedClientCertificateGetsTheAlertOfItsCause(TlsProvider provider) throws Exception {
+    // An end-entity certificate signed with its own key: subject and issuer are the same name.
+    TestCa self = TestCa.create("web");
+    TlsIdentity selfSigned = new TlsIdentity(self.keyPair().getPrivate(), List.of(
+        self.leaf(self.keyPair().getPublic()).commonName("web").spiffe("shop", "web").build()), 1);
+    TlsIdentity foreign = Pki.client(FOREIGN, 1);
+    TlsIdentity expired = Pki.identity(CA, 1, b -> b.commonName("web").spiffe("shop", "web")
+        .validity(Instant.now().minus(Duration.ofHours(3)), Duration.ofHours(1)));
+    TlsIdentity forged = Pki.client(TestCa.create("kube-mtls test CA"), 1);
+    boolean openSsl = provider == TlsProvider.OPENSSL;
+    RecordingTlsListener events = new RecordingTlsListener();
+    try (ServerTls tls = server(provider, events); Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
+      // OpenSSL sends the alert of the cause; the JDK sends certificate_unknown for every refusal.
+      expect(server, events, foreign, openSsl ? "unknown_ca" : "certificate_unknown",
+          HandshakeFailure.UNTRUSTED_PEER, "was issued by a CA that is not in the trust bundle");
+      expect(server, events, selfSigned, openSsl ? "unknown_ca" : "certificate_unknown",
+          HandshakeFailure.UNTRUSTED_PEER, "is self-signed");
+      expect(server, events, expired, openSsl ? "certificate_expired" : "certificate_unknown",
+          HandshakeFailure.EXPIRED_PEER_CERTIFICATE, "has expired");
+      expect(server, events, forged, openSsl ? "bad_certificate" : "certificate_unknown",
+          HandshakeFailure.UNTRUSTED_PEER, "its signature does not verify");
+    }
+  }
+
+  /**
+   * Probes with TLS 1.3, where the client reads the alert after its side of the handshake. The JDK
+   * server may close while the client is still writing its last handshake records, which the client
+   * sees as a reset instead of the alert; such an attempt is repeated (each one is a real refusal
+   * the server reports).
+   */
+  private static void expect(Echo.Server server, RecordingTlsListener events, TlsIdentity client,
+      String alert, HandshakeFailure reported, String explained) throws Exception {
+    OutsidePeer.Result r = null;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      r = new OutsidePeer(client, TRUSTED).protocols("TLSv1.3").refusal(server.port());
+      assertThat(events.next().assertFailed(Side.SERVER, reported).cause()).hasStackTraceContaining(explained);
+      if (r.alert() != null || !String.valueOf(r.failure()).matches(".*(Broken pipe|Connection reset).*")) {
+        break;
+      }
+    }
+    assertThat(r.alert()).as(r.toString()).isEqualTo(alert);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void beforeTheFirstMaterialConnectionsAreRefusedAndTheFirstSnapshotIsUsedAtOnce(TlsProvider provider)
+      throws Exception {
+    MaterialPublisher serverSource = new MaterialPublisher();
+    MaterialPublisher clientSource = new MaterialPublisher();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).provider(provider).build();
+        ClientTls clientTls = NettyMtls.forClient(clientSource).provider(provider).build();
+        Echo.Server server = new Echo.Server(LOOPS.group(), serverTls)) {
+      assertThat(serverTls.generation()).isZero();
+      assertThat(new OutsidePeer(Pki.client(CA, 1), TRUSTED).exchange(server.port(), "early\n").succeeded())
+          .isFalse();
+      assertThatThrownBy(() -> Echo.Conn.open(LOOPS.group(), clientTls, Echo.named("orders.shop.svc", server.port())))
+          .isInstanceOf(IllegalStateException.class).hasMessageContaining("no usable TLS material yet");
+
+      serverSource.publish(new MtlsMaterial(Pki.server(CA, 1), TRUST, 1));
+      clientSource.publish(new MtlsMaterial(Pki.client(CA, 1), TRUST, 1));
+      try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), clientTls, Echo.named("orders.shop.svc", server.port()))) {
+        assertThat(conn.request("now")).isEqualTo("now");
+      }
+      assertThat(serverTls.generation()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aDroppedHandleFreesItsContextAndStopsFollowingTheSource() throws Exception {
+    CountingSource source = new CountingSource(source(Pki.server(CA, 1)));
+    ServerTls tls = NettyMtls.forServer(source).provider(TlsProvider.OPENSSL).build();
+    ReferenceCounted context = (ReferenceCounted) tls.currentContext();
+    WeakReference<ServerTls> handle = new WeakReference<>(tls);
+    assertThat(source.active).hasValue(1);
+    assertThat(context.refCnt()).isEqualTo(1);
+    tls = null;
+
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> {
+      System.gc();
+      return handle.get() == null && context.refCnt() == 0 && source.active.get() == 0;
+    });
+  }
+
+  /** A real source that counts its open subscriptions. */
+  static final class CountingSource implements MaterialSource {
+    final MaterialSource delegate;
+    final AtomicInteger active = new AtomicInteger();
+
+    CountingSource(MaterialSource delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public MtlsMaterial current() {
+      return delegate.current();
+    }
+
+    @Override
+    public Optional<MtlsMaterial> currentIfReady() {
+      return delegate.currentIfReady();
+    }
+
+    @Override
+    public Subscription subscribe(MaterialListener listener) {
+      Subscription inner = delegate.subscribe(listener);
+      active.incrementAndGet();
+      boolean[] closed = {false};
+      return () -> {
+        synchronized (closed) {
+          if (!closed[0]) {
+            closed[0] = true;
+            active.decrementAndGet();
+            inner.close();
+          }
+        }
+      };
+    }
+  }
+}
