@@ -9,6 +9,7 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustPublisher;
 import dev.kubemtls.testkit.MutableClock;
+import dev.kubemtls.core.testing.ProjectedVolume;
 import dev.kubemtls.testkit.TestCa;
 import java.math.BigInteger;
 import java.nio.file.Files;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.testing.ProjectedVolume;
 import dev.kubemtls.testkit.TestCa;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.kubemtls.core.files;
+package dev.kubemtls.core.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,25 +15,26 @@ import java.util.stream.Stream;
  * A directory written the way the kubelet's atomic writer writes projected volumes: each version of
  * the files goes into a new hidden, timestamped directory; the symlink {@code ..data} is switched to
  * it in one rename; the visible names are symlinks {@code name -> ..data/name}; the previous
- * version's directory is removed after the switch.
+ * version's directory is removed after the switch. For tests of file-based sources where no kubelet
+ * runs (shipped in mtls-core's test jar).
  */
-final class ProjectedVolume {
+public final class ProjectedVolume {
 
   private static final AtomicLong VERSION = new AtomicLong();
 
   private final Path dir;
   private Path current;
 
-  ProjectedVolume(Path dir) {
+  public ProjectedVolume(Path dir) {
     this.dir = dir;
   }
 
-  Path file(String name) {
+  public Path file(String name) {
     return dir.resolve(name);
   }
 
   /** Publishes a new version holding exactly {@code files} (name to PEM text), atomically. */
-  void write(Map<String, String> files) {
+  public void write(Map<String, String> files) {
     try {
       Path version = dir.resolve("..2026_12_01_00_00_00." + VERSION.incrementAndGet());
       Files.createDirectories(version);
@@ -60,7 +61,7 @@ final class ProjectedVolume {
   }
 
   /** Overwrites one file of the current version in place: what a writer that is not atomic does. */
-  void overwriteInPlace(String name, String text) {
+  public void overwriteInPlace(String name, String text) {
     try {
       Files.writeString(current.resolve(name), text, StandardCharsets.US_ASCII);
     } catch (IOException e) {
