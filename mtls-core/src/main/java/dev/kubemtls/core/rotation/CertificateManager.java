@@ -843,7 +843,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       return this;
     }
 
-    /** Runs issuance and checks (required); it is not shut down by the manager. */
+    /**
+     * Runs issuance, timers and, unless a {@link #listenerExecutor} is given, listener calls
+     * (required); it is not shut down by the manager. An issuance blocks one of its threads while it
+     * waits for the signer, so give it at least two threads (or a listener executor of its own):
+     * with one, a trust change reaches the listeners only when a renewal in flight ends.
+     */
     public Builder scheduler(ScheduledExecutorService scheduler) {
       this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
       return this;
