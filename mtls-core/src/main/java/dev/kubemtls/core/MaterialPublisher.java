@@ -10,9 +10,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A {@link MaterialSource} that holds whatever was last {@linkplain #publish published}.
  *
- * <p>Use it to feed integrations with material obtained outside a {@link CertificateManager}; the
- * manager uses one internally. Publishing is serialized, so listeners see snapshots in the order
- * they were published, and a snapshot whose generation is not newer than the current one is
+ * <p>Use it to feed integrations with material obtained outside a {@link CertificateManager} (tests,
+ * a one-off certificate, a source of your own). Publishing is serialized and listeners are called
+ * on the publishing thread, so they see snapshots in the order they were published, and a snapshot whose generation is not newer than the current one is
  * refused.
  */
 public final class MaterialPublisher implements MaterialSource {
