@@ -63,9 +63,9 @@ class OutsidePeerTest {
       OutsidePeer.Result sha1 = new OutsidePeer(Pki.client(CA, 1), TRUSTED).protocols("TLSv1.2")
           .onlySignatureSchemes("ecdsa_sha1", "rsa_pkcs1_sha1").exchange(server.port(), "hello\n");
       assertThat(sha1.succeeded()).as(sha1.toString()).isFalse();
-      // The JDK finds no scheme to sign with. BoringSSL would still sign its key exchange with SHA-1
-      // (netty-tcnative cannot change its signing list), but verifies only SHA-2 signatures, so the
-      // client cannot prove its key and the mTLS handshake fails at the client certificate.
+      // The JDK finds no scheme to sign with. BoringSSL (whose signature lists netty-tcnative cannot
+      // change, and which has no SHA-1 in them) asks for a client certificate signed with SHA-2,
+      // which this probe cannot give, so the handshake ends at the client certificate.
       events.next().assertFailed(Side.SERVER, provider == TlsProvider.JDK
           ? HandshakeFailure.PROTOCOL : HandshakeFailure.NO_PEER_CERTIFICATE);
     }
