@@ -1,0 +1,15 @@
+/**
+ * kube-mtls for Netty: server and client TLS handlers that take each new connection's material from
+ * a {@code MaterialSource}. See the {@code dev.kubemtls.netty} package.
+ */
+module dev.kubemtls.netty {
+  requires transitive dev.kubemtls.core;
+  requires transitive io.netty.handler;
+  requires transitive io.netty.transport;
+  requires io.netty.buffer;
+  requires io.netty.common;
+  requires io.netty.tcnative.classes.openssl;
+  requires org.slf4j;
+
+  exports dev.kubemtls.netty;
+}
