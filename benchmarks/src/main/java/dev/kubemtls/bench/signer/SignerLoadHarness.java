@@ -264,12 +264,17 @@ public final class SignerLoadHarness {
   private static Process startSigner(Path kubeconfig, String lookups, int workers, String name) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-        "-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
+    List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+    // e.g. -Dbench.signer.jvm="-XX:StartFlightRecording=filename=signer.jfr" to profile the signer.
+    String extra = System.getProperty("bench.signer.jvm", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
         "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
-        "--namespace-label=kube-mtls.dev/bench-bundle=true")
-        .redirectErrorStream(true).redirectOutput(log);
+        "--namespace-label=kube-mtls.dev/bench-bundle=true"));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
     return pb.start();
