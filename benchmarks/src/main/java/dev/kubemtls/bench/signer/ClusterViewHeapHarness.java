@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Heap the approver's caches ({@code --lookups=cache}) retain per 1,000 Pods and 1,000 Services (not
  * a test). Creates {@code pods} Pods (labels, ServiceAccount, Pod IP, as the test kit makes them) and
- * as many Services with a selector on the local control plane, then reads the used heap after full
+ * as many headless Services (the test cluster has 254 Service IPs) with a selector on the local control plane, then reads the used heap after full
  * GCs (lowest of five) before and after an {@link InformerClusterView} has listed them. The same is
  * done with informers that keep whole objects, the baseline of the same run.
  *
@@ -42,7 +42,8 @@ public final class ClusterViewHeapHarness {
         cp.createPod(ns, "pod-" + k, "sa-" + (k % 10), Map.of("app", "app-" + (k % 50), "pod-template-hash",
             "h" + k), "10." + (100 + k / 65536) + "." + (k / 256 % 256) + "." + (k % 256));
         admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("svc-" + k)
-            .endMetadata().withNewSpec().addToSelector("app", "app-" + (k % 50)).addNewPort().withPort(443).endPort()
+            .endMetadata().withNewSpec().withClusterIP("None").addToSelector("app", "app-" + (k % 50)).addNewPort()
+            .withPort(443).endPort()
             .endSpec().build()).create();
         return null;
       }));
