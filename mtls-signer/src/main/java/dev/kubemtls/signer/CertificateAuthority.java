@@ -4,6 +4,7 @@ import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.CertificateChecks;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.internal.Bounded;
+import dev.kubemtls.signer.internal.Crypto;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.RequestRules;
 import dev.kubemtls.signer.internal.Usages;
@@ -80,6 +81,8 @@ public final class CertificateAuthority {
   private final SecureRandom random;
   private final ValidityPolicy validity;
   private final String signatureAlgorithm;
+  /** The authority key identifier of every leaf, computed once. */
+  private final org.bouncycastle.asn1.x509.AuthorityKeyIdentifier authorityKeyIdentifier;
 
   private CertificateAuthority(X509Certificate certificate, PrivateKey privateKey, InstantSource clock,
       SecureRandom random, ValidityPolicy validity) {
@@ -89,6 +92,12 @@ public final class CertificateAuthority {
     this.random = random;
     this.validity = validity;
     this.signatureAlgorithm = signatureAlgorithm(privateKey);
+    try {
+      this.authorityKeyIdentifier = new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(certificate);
+    } catch (GeneralSecurityException e) {
+      throw new InvalidMaterialException("cannot compute the key identifier of the CA certificate "
+          + certificate.getSubjectX500Principal().getName(), e);
+    }
   }
 
   /**
@@ -293,7 +302,7 @@ public final class CertificateAuthority {
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage(csr, usages)))
           .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(leafKey))
-          .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(certificate));
+          .addExtension(Extension.authorityKeyIdentifier, false, authorityKeyIdentifier);
       List<KeyPurposeId> purposes = new ArrayList<>();
       if (usages.contains(Usages.SERVER_AUTH)) {
         purposes.add(KeyPurposeId.id_kp_serverAuth);
@@ -309,7 +318,9 @@ public final class CertificateAuthority {
         // RFC 5280 4.2.1.6: critical when the subject is empty.
         builder.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, csr.subjectAltNames());
       }
-      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setSecureRandom(random).build(privateKey);
+      // BouncyCastle's provider signs EC about twice as fast as SunEC on Java 17 (Crypto).
+      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
+          .setSecureRandom(random).build(privateKey);
       return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
     } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
       throw new SigningException("SigningError", "the CA could not sign the certificate ("

@@ -7,8 +7,9 @@ import java.util.Optional;
 
 /**
  * What the approver may look up about the cluster: Pods by name and the Services of a namespace.
- * The controller answers from the API (GETs and LISTs with the signer's own, least-privileged
- * identity); tests answer from tables. Implementations may throw unchecked exceptions for transient
+ * The controller answers from cluster-wide informer caches ({@code --lookups=cache}, with live reads
+ * before any denial that depends on them) or from the API (a GET and a LIST per request,
+ * {@code --lookups=request}); tests answer from tables. Implementations may throw unchecked exceptions for transient
  * failures: the controller retries the request later.
  */
 public interface ClusterView {

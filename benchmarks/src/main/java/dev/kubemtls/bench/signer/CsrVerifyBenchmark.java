@@ -80,6 +80,7 @@ public class CsrVerifyBenchmark {
   private PublicKey key;
   private byte[] message;
   private byte[] messageSignature;
+  private java.security.PrivateKey privateKey;
   private ApprovalPolicy policy;
   private CertificateAuthority ca;
   private Requester requester;
@@ -118,6 +119,7 @@ public class CsrVerifyBenchmark {
     s.initSign(kp.getPrivate());
     s.update(message);
     messageSignature = s.sign();
+    privateKey = kp.getPrivate();
     // Loose: a SPIFFE-only request needs no lookups, so the figure is the crypto and parsing alone.
     policy = ApprovalPolicy.loose("cluster.local", "cluster.local");
     ca = CertificateAuthority.generate("bench", Duration.ofDays(1), ValidityPolicy.DEFAULT, InstantSource.system(),
@@ -159,6 +161,22 @@ public class CsrVerifyBenchmark {
     s.initVerify(key);
     s.update(info);
     return s.verify(signature);
+  }
+
+  @Benchmark
+  public byte[] signJdk() throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA");
+    s.initSign(privateKey);
+    s.update(message);
+    return s.sign();
+  }
+
+  @Benchmark
+  public byte[] signBc() throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA", bc);
+    s.initSign(privateKey);
+    s.update(message);
+    return s.sign();
   }
 
   @Benchmark

@@ -200,6 +200,7 @@ public final class SignerLoadHarness {
       Duration etcdCpu0 = cpu(etcd.pid());
       long begin = System.nanoTime();
       create(workload, signerName, usages, pems, concurrency, starts);
+      double createSeconds = (System.nanoTime() - begin) / 1e9;
       if (!allIssued.await(10, TimeUnit.MINUTES)) {
         throw new IllegalStateException(variant + ": only " + issuedAt.size() + " of " + pems.size()
             + " issued in 10 minutes");
@@ -224,9 +225,9 @@ public final class SignerLoadHarness {
       Result r = new Result(variant, pems.size(), pems.size() / seconds, pct(latencies, 0.50), pct(latencies, 0.99),
           total, calls, per100(signerCpu, pems.size()), per100(apiCpu, pems.size()), per100(etcdCpu, pems.size()));
       System.out.printf(Locale.ROOT, "%-22s %7.1f cert/s  p50 %7.0f ms  p99 %7.0f ms  %4.2f calls/cert  CPU-s/100:"
-          + " signer %.3f apiserver %.3f etcd %.3f%n    calls per cert: %s%n", variant, r.issuedPerSecond(), r.p50Ms(),
-          r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(), r.etcdCpuPer100(),
-          format(calls));
+          + " signer %.3f apiserver %.3f etcd %.3f%n    created at %.1f CSR/s; calls per cert: %s%n", variant,
+          r.issuedPerSecond(), r.p50Ms(), r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(),
+          r.etcdCpuPer100(), pems.size() / createSeconds, format(calls));
       return r;
     } finally {
       watch.close();
@@ -264,12 +265,17 @@ public final class SignerLoadHarness {
   private static Process startSigner(Path kubeconfig, String lookups, int workers, String name) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-        "-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
+    List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+    // e.g. -Dbench.signer.jvm="-XX:StartFlightRecording=filename=signer.jfr" to profile the signer.
+    String extra = System.getProperty("bench.signer.jvm", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
         "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
-        "--namespace-label=kube-mtls.dev/bench-bundle=true")
-        .redirectErrorStream(true).redirectOutput(log);
+        "--namespace-label=kube-mtls.dev/bench-bundle=true"));
+    ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
     return pb.start();

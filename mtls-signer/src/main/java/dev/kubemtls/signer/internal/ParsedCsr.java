@@ -37,9 +37,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
  * Parsing does not judge; {@link RequestRules}, {@link #signatureValid()} and the policy do.
  *
  * <p>One instance is made per CSR and carried from the approval to the signing: the signature is
- * checked at most once per instance ({@link #signatureValid()} remembers its answer), with the JDK's
- * {@link Signature} directly over the DER of the request info (no BouncyCastle operator layer), and
- * only for the signature algorithms {@link RequestRules} allows. Instances are thread-safe.
+ * checked at most once per instance ({@link #signatureValid()} remembers its answer), with a
+ * {@link Signature} of {@link Crypto#PROVIDER} directly over the DER of the request info (no
+ * operator layer), and only for the signature algorithms {@link RequestRules} allows. Instances are thread-safe.
  */
 public final class ParsedCsr {
 
@@ -214,7 +214,7 @@ public final class ParsedCsr {
       return false;
     }
     try {
-      Signature verifier = Signature.getInstance(algorithm);
+      Signature verifier = Signature.getInstance(algorithm, Crypto.PROVIDER);
       verifier.initVerify(publicKey);
       verifier.update(request.toASN1Structure().getCertificationRequestInfo().getEncoded(ASN1Encoding.DER));
       return verifier.verify(request.getSignature());

@@ -23,9 +23,9 @@ import org.bouncycastle.operator.DefaultAlgorithmNameFinder;
  * most a number of SANs, no SAN twice, no IPv4-mapped IPv6 address. The reasons are those of
  * {@link ApprovalDecision}; every message is bounded ({@link Bounded}).
  *
- * <p>Ed25519 keys are refused: the workloads' TLS stacks differ in whether they accept Ed25519
- * certificates (BoringSSL through Netty only with an explicit signature-scheme list), and kube-mtls
- * has not verified a handshake with one on every integration.
+ * <p>Ed25519 keys are refused: kube-mtls has not verified that every integration (Netty with
+ * OpenSSL, Netty with the JDK provider, Jetty) completes a handshake with an Ed25519 leaf, and a
+ * certificate that some peers cannot use is worse than a denial that says what to use instead.
  */
 public final class RequestRules {
 
