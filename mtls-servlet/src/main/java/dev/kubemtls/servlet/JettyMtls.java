@@ -182,6 +182,34 @@ public final class JettyMtls {
      */
     public ServerConnector newConnector(Server server) {
       Objects.requireNonNull(server, "server");
+      return connector(server, newSslContextFactory());
+    }
+
+    /**
+     * A closeable handle on these options: its connectors and factories share one TLS context
+     * that follows the source, and {@link JettyServerTls#close()} ends it for all of them.
+     */
+    public JettyServerTls build() {
+      ServerBuilder options = copy();
+      return new JettyServerTls(
+          MaterialServerSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy),
+          policy, peerPolicy, options::connector);
+    }
+
+    private ServerBuilder copy() {
+      ServerBuilder b = new ServerBuilder(source);
+      b.host = host;
+      b.port = port;
+      b.policy = policy;
+      b.peerPolicy = peerPolicy;
+      b.idleTimeout = idleTimeout;
+      b.httpConfiguration = httpConfiguration == null ? null : new HttpConfiguration(httpConfiguration);
+      b.listener = listener;
+      return b;
+    }
+
+    private ServerConnector connector(Server server, SslContextFactory.Server factory) {
+      Objects.requireNonNull(server, "server");
       HttpConfiguration http = httpConfiguration == null
           ? new HttpConfiguration() : new HttpConfiguration(httpConfiguration);
       List<HttpConfiguration.Customizer> customizers = new java.util.ArrayList<>(http.getCustomizers());
@@ -194,7 +222,7 @@ public final class JettyMtls {
         http.setSecurePort(port);
       }
       ServerConnector connector = new ServerConnector(server,
-          new ReportingSslConnectionFactory(newSslContextFactory(), HttpVersion.HTTP_1_1.asString(),
+          new ReportingSslConnectionFactory(factory, HttpVersion.HTTP_1_1.asString(),
               listener),
           new HttpConnectionFactory(http));
       if (host != null) {
@@ -277,8 +305,28 @@ public final class JettyMtls {
      * the source.
      */
     public HttpClient newHttpClient() {
+      return httpClient(newSslContextFactory());
+    }
+
+    /**
+     * A closeable handle on these options: its clients and factories share one TLS context that
+     * follows the source, and {@link JettyClientTls#close()} ends it for all of them.
+     */
+    public JettyClientTls build() {
+      ClientBuilder options = new ClientBuilder(source);
+      options.policy = policy;
+      options.peerPolicy = peerPolicy;
+      options.connectTimeout = connectTimeout;
+      options.idleTimeout = idleTimeout;
+      options.listener = listener;
+      return new JettyClientTls(
+          MaterialClientSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy),
+          policy, peerPolicy, options::httpClient);
+    }
+
+    private HttpClient httpClient(SslContextFactory.Client factory) {
       ClientConnector connector = new ReportingClientConnector(listener);
-      connector.setSslContextFactory(newSslContextFactory());
+      connector.setSslContextFactory(factory);
       connector.setConnectTimeout(connectTimeout);
       connector.setIdleTimeout(idleTimeout);
       return new HttpClient(new HttpClientTransportOverHTTP(connector));

@@ -360,6 +360,40 @@ class JettyMtlsTest {
     }
   }
 
+  @Test
+  void aHandleSharesOneContextFollowsTheSourceAndRefusesNewConnectionsOnceClosed() throws Exception {
+    MaterialPublisher source = new MaterialPublisher();
+    JettyServerTls tls = JettyMtls.forServer(source).host("127.0.0.1").port(0).build();
+    org.eclipse.jetty.server.Server jetty = new org.eclipse.jetty.server.Server();
+    org.eclipse.jetty.server.ServerConnector connector = tls.newConnector(jetty);
+    jetty.addConnector(connector);
+    jetty.setHandler(new org.eclipse.jetty.server.Handler.Abstract() {
+      @Override
+      public boolean handle(org.eclipse.jetty.server.Request request, org.eclipse.jetty.server.Response response,
+          org.eclipse.jetty.util.Callback callback) {
+        response.setStatus(200);
+        org.eclipse.jetty.io.Content.Sink.write(response, true, "ok", callback);
+        return true;
+      }
+    });
+    jetty.start();
+    try {
+      java.net.URI uri = java.net.URI.create("https://127.0.0.1:" + connector.getLocalPort() + "/");
+      SSLContext client = MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust));
+      assertThat(tls.generation()).isZero();
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(client), uri)).isInstanceOf(IOException.class);
+
+      source.publish(Pki.material(ca, "payments", "api", trust));
+      assertThat(JdkClients.get(JdkClients.client(client), uri).statusCode()).isEqualTo(200);
+      assertThat(tls.generation()).isEqualTo(1);
+
+      tls.close();
+      assertThatThrownBy(() -> JdkClients.get(JdkClients.client(client), uri)).isInstanceOf(IOException.class);
+    } finally {
+      jetty.stop();
+    }
+  }
+
   /** A real source that counts its open subscriptions. */
   private static final class CountingSource implements MaterialSource {
     final MaterialSource delegate;

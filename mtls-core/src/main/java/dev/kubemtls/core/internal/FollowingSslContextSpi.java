@@ -44,8 +44,11 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final Function<MtlsMaterial, X509ExtendedTrustManager> trust;
   private final SSLContext noMaterial;
   private final SSLParameters engineParameters;
+  private final java.util.Set<MaterialSource.Subscription> followers =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile Built current;
   private volatile long refusedGeneration;
+  private volatile boolean closed;
 
   private record Built(MtlsMaterial material, SSLContext context) {}
 
@@ -82,7 +85,25 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    */
   public MaterialSource.Subscription follow() {
     context();
-    return WeakSubscription.subscribe(source, this, FollowingSslContextSpi::onMaterial);
+    MaterialSource.Subscription inner = WeakSubscription.subscribe(source, this, FollowingSslContextSpi::onMaterial);
+    MaterialSource.Subscription[] self = new MaterialSource.Subscription[1];
+    self[0] = () -> {
+      followers.remove(self[0]);
+      inner.close();
+    };
+    followers.add(self[0]);
+    return self[0];
+  }
+
+  /**
+   * Stops following the source for good: open subscriptions close, and engines or sockets asked
+   * for afterwards fail with an {@link IllegalStateException}; open connections are not touched.
+   */
+  public void close() {
+    closed = true;
+    for (MaterialSource.Subscription s : java.util.List.copyOf(followers)) {
+      s.close();
+    }
   }
 
   /** A JDK {@link SSLContext} whose engines and sockets come from this. */
@@ -108,6 +129,9 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
 
   /** The JDK context of the current snapshot (or of the last good one, or the placeholder). */
   public SSLContext context() {
+    if (closed) {
+      throw new IllegalStateException("kube-mtls " + side + ": this TLS configuration has been closed");
+    }
     return context(source.currentIfReady().orElse(null));
   }
 

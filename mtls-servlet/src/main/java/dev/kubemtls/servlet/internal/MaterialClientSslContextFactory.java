@@ -23,11 +23,20 @@ public final class MaterialClientSslContextFactory extends SslContextFactory.Cli
   private MaterialSource.Subscription subscription;
 
   public MaterialClientSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy) {
-    this.tls = new JdkTls(policy);
+    this(newSpi(source, new JdkTls(policy), peerPolicy), policy);
+  }
+
+  /** The JDK context, shared by the factories of one {@code JettyClientTls}. */
+  public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy) {
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialClientSslContextFactory.class),
         System::nanoTime);
-    this.spi = new FollowingSslContextSpi(source, tls, "client",
+    return new FollowingSslContextSpi(source, tls, "client",
         m -> new MtlsTrustManager(m.trust(), "client", peerPolicy, log));
+  }
+
+  public MaterialClientSslContextFactory(FollowingSslContextSpi spi, TlsPolicy policy) {
+    this.tls = new JdkTls(policy);
+    this.spi = spi;
     setSslContext(spi.newSslContext());
     Policies.apply(this, policy);
     setTrustAll(false);

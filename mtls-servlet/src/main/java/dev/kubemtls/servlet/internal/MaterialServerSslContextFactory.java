@@ -27,11 +27,20 @@ public final class MaterialServerSslContextFactory extends SslContextFactory.Ser
   private MaterialSource.Subscription subscription;
 
   public MaterialServerSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy) {
-    this.tls = new JdkTls(policy);
+    this(newSpi(source, new JdkTls(policy), peerPolicy), policy);
+  }
+
+  /** The JDK context, shared by the factories of one {@code JettyServerTls}. */
+  public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy) {
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialServerSslContextFactory.class),
         System::nanoTime);
-    this.spi = new FollowingSslContextSpi(source, tls, "server",
+    return new FollowingSslContextSpi(source, tls, "server",
         m -> new MtlsTrustManager(m.trust(), "server", peerPolicy, log));
+  }
+
+  public MaterialServerSslContextFactory(FollowingSslContextSpi spi, TlsPolicy policy) {
+    this.tls = new JdkTls(policy);
+    this.spi = spi;
     setSslContext(spi.newSslContext());
     Policies.apply(this, policy);
     setNeedClientAuth(policy.clientAuth() == ClientAuth.REQUIRE);
