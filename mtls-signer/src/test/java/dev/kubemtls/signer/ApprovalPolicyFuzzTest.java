@@ -7,6 +7,7 @@ import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,7 +25,7 @@ import java.util.Optional;
  * parsed request answers every accessor and {@link ParsedCsr#signatureValid()} without throwing;
  * {@link ApprovalPolicy#decide} never throws for a well-behaved {@link ClusterView} (the
  * controller would retry a throwing request forever) and approves only a request whose signature
- * verifies and that asks for no CA.
+ * verifies and that asks for no CA; the parse takes no seconds for any input (the largest seed is 64 KiB).
  *
  * <ul>
  *   <li>{@code decide}: the bytes of the decoded {@code spec.request}, read as the controller
@@ -34,6 +35,9 @@ import java.util.Optional;
  * </ul>
  */
 class ApprovalPolicyFuzzTest {
+
+  /** Milliseconds are normal for the largest seed; this much means a blow-up, not a slow machine. */
+  private static final Duration TOO_SLOW = Duration.ofSeconds(2);
 
   private static final ApprovalPolicy STRICT = ApprovalPolicy.strict("cluster.local", "cluster.local");
   private static final ApprovalPolicy LOOSE = ApprovalPolicy.loose("cluster.local", "cluster.local");
@@ -58,6 +62,15 @@ class ApprovalPolicyFuzzTest {
     }
   };
 
+  private static String resource(String seed) {
+    try (java.io.InputStream in = ApprovalPolicyFuzzTest.class.getResourceAsStream(
+        "ApprovalPolicyFuzzTestInputs/decide/" + seed)) {
+      return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   @FuzzTest
   void decide(byte[] input) {
     check(new String(input, StandardCharsets.US_ASCII));
@@ -71,12 +84,22 @@ class ApprovalPolicyFuzzTest {
     check(Pem.encode("CERTIFICATE REQUEST", input));
   }
 
+  static {
+    // Class loading and the first use of the JDK's and BouncyCastle's parsers are not the parse's
+    // time: do them once before any input is timed.
+    ParsedCsr.parse(resource("requester-ec.csr")).signatureValid();
+    ParsedCsr.parse(resource("approved-rsa.csr")).signatureValid();
+  }
+
   private static void check(String pem) {
     ParsedCsr parsed = null;
+    long start = System.nanoTime();
     try {
       parsed = ParsedCsr.parse(pem);
     } catch (InvalidMaterialException expected) {
       // decide must deny it as malformed
+    } finally {
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).as("time to parse the input").isLessThan(TOO_SLOW);
     }
     boolean signatureValid = false;
     if (parsed != null) {

@@ -41,6 +41,7 @@ public final class Pem {
 
   private static final Pattern BLOCK = Pattern.compile(
       "-----BEGIN ([A-Z0-9 ]{1,64})-----\\r?\\n?(.*?)-----END ([A-Z0-9 ]{1,64})-----", Pattern.DOTALL);
+  private static final Pattern END_LINE = Pattern.compile("-----END [A-Z0-9 ]{1,64}-----");
 
   private Pem() {}
 
@@ -74,6 +75,9 @@ public final class Pem {
     }
     List<Block> blocks = new ArrayList<>();
     Matcher m = BLOCK.matcher(pem);
+    // No block ends after the last END line. Without this bound every BEGIN after it starts a match
+    // attempt that scans to the end of the text: quadratic, minutes for a 64 KiB input.
+    m.region(0, endOfLastEndLine(pem));
     int end = 0;
     while (m.find()) {
       checkOutside(pem.substring(end, m.start()), what);
@@ -231,6 +235,15 @@ public final class Pem {
           + sb.length() + " is not a multiple of 4)");
     }
     return sb.toString();
+  }
+
+  private static int endOfLastEndLine(String pem) {
+    Matcher m = END_LINE.matcher(pem);
+    int last = 0;
+    while (m.find()) {
+      last = m.end();
+    }
+    return last;
   }
 
   private static void checkOutside(String text, String what) {

@@ -7,7 +7,9 @@ import dev.kubemtls.core.InvalidMaterialException;
 import java.nio.charset.StandardCharsets;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -17,12 +19,26 @@ import java.util.regex.Pattern;
  *
  * <p>The contract, from {@link Pem}'s Javadoc: a malformed input raises {@link InvalidMaterialException}
  * and nothing else; what is returned is usable (every block has a type and DER bytes, encoding it
- * again reads back the same), and a private key's material never appears in a message.
+ * again reads back the same), and a private key's material never appears in a message. Reading is linear in the input: no
+ * input (the largest seed is 64 KiB) may take seconds.
  *
  * <p>In a plain build these run once per committed seed ({@code PemFuzzTestInputs/<method>/}: real
  * bundles, chains, CSRs and keys of every supported form); see the README for fuzzing.
  */
 class PemFuzzTest {
+
+  /** Milliseconds are normal for the largest seed; this much means a blow-up, not a slow machine. */
+  static final Duration TOO_SLOW = Duration.ofSeconds(2);
+
+  static {
+    // Class loading and the first use of the JDK's X.509 and key factories are not the parser's
+    // time: do them once before any input is timed.
+    String ca = resource("/dev/kubemtls/core/PemFuzzTestInputs/certificates/single-ca.pem");
+    Pem.blocks(ca, "warm-up");
+    Pem.certificates(ca, "warm-up");
+    Pem.privateKey(resource("/dev/kubemtls/core/PemFuzzTestInputs/privateKey/ec-pkcs8.pem"), "warm-up");
+    Pem.privateKey(resource("/dev/kubemtls/core/PemFuzzTestInputs/privateKey/rsa-pkcs1.pem"), "warm-up");
+  }
 
   private static final Pattern BASE64_LINE = Pattern.compile("[A-Za-z0-9+/=]{16,}");
 
@@ -31,7 +47,7 @@ class PemFuzzTest {
     String pem = new String(input, StandardCharsets.UTF_8);
     List<Pem.Block> blocks;
     try {
-      blocks = Pem.blocks(pem, "fuzz input");
+      blocks = quickly(() -> Pem.blocks(pem, "fuzz input"));
     } catch (InvalidMaterialException expected) {
       assertThat(expected).hasMessageStartingWith("fuzz input");
       return;
@@ -56,7 +72,7 @@ class PemFuzzTest {
     String pem = new String(input, StandardCharsets.UTF_8);
     List<X509Certificate> certificates;
     try {
-      certificates = Pem.certificates(pem, "fuzz input");
+      certificates = quickly(() -> Pem.certificates(pem, "fuzz input"));
     } catch (InvalidMaterialException expected) {
       return;
     }
@@ -70,7 +86,7 @@ class PemFuzzTest {
     String pem = new String(input, StandardCharsets.UTF_8);
     PrivateKey key;
     try {
-      key = Pem.privateKey(pem, "fuzz input");
+      key = quickly(() -> Pem.privateKey(pem, "fuzz input"));
     } catch (InvalidMaterialException expected) {
       String message = String.valueOf(expected.getMessage());
       for (String line : pem.split("\\R")) {
@@ -83,5 +99,24 @@ class PemFuzzTest {
     }
     assertThat(key).isNotNull();
     assertThat(key.getAlgorithm()).isIn("EC", "RSA", "Ed25519", "EdDSA");
+  }
+
+  private static String resource(String name) {
+    try (java.io.InputStream in = PemFuzzTest.class.getResourceAsStream(name)) {
+      return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** Runs {@code parse}, failing if it took {@link #TOO_SLOW} or longer, whatever its outcome. */
+  static <T> T quickly(Supplier<T> parse) {
+    long start = System.nanoTime();
+    try {
+      return parse.get();
+    } finally {
+      Duration took = Duration.ofNanos(System.nanoTime() - start);
+      assertThat(took).as("time to parse the input").isLessThan(TOO_SLOW);
+    }
   }
 }

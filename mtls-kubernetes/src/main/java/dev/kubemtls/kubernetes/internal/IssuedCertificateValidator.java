@@ -29,6 +29,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Checks the certificate chain a signer wrote into {@code status.certificate} before it is used.
@@ -47,6 +48,7 @@ public final class IssuedCertificateValidator {
   private static final int SAN_URI = 6;
   private static final int SAN_IP = 7;
   private static final int KEY_USAGE_DIGITAL_SIGNATURE = 0;
+  private static final Pattern IP_LITERAL = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*");
 
   private final WorkloadIdentity identity;
   private final PublicKey publicKey;
@@ -154,7 +156,7 @@ public final class IssuedCertificateValidator {
         }
         switch (type) {
           case SAN_DNS -> dns.add(value.toLowerCase(java.util.Locale.ROOT));
-          case SAN_IP -> ips.add(ipLiteral(value));
+          case SAN_IP -> ips.add(ipLiteral(csrName, leafName, value));
           case SAN_URI -> uris.add(value);
           default -> { }
         }
@@ -207,11 +209,17 @@ public final class IssuedCertificateValidator {
     }
   }
 
-  private static InetAddress ipLiteral(String value) {
+  private static InetAddress ipLiteral(String csrName, String leafName, String value) {
+    // The JDK renders a 4- or 16-byte IP SAN as a literal, but an 8- or 32-byte one (an address with
+    // a mask, which belongs in name constraints) as "address/mask": no address, and InetAddress
+    // would look it up as a host name. Only literals reach InetAddress, so no name is ever resolved.
+    if (!IP_LITERAL.matcher(value).matches()) {
+      throw fail(csrName, leafName + " has an IP address SAN that is no address: '" + value + "'");
+    }
     try {
-      return InetAddress.getByName(value); // the JDK renders IP SANs as literals: no lookup happens
+      return InetAddress.getByName(value);
     } catch (UnknownHostException e) {
-      throw new IllegalStateException("the JDK rendered an IP SAN as '" + value + "'", e);
+      throw fail(csrName, leafName + " has an IP address SAN that is no address: '" + value + "'", e);
     }
   }
 

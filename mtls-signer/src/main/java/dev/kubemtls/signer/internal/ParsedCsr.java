@@ -20,6 +20,7 @@ import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.pkcs.Attribute;
 import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extension;
@@ -98,6 +99,16 @@ public final class ParsedCsr {
     } catch (IOException | RuntimeException | java.security.GeneralSecurityException e) {
       throw new InvalidMaterialException("spec.request is not a valid PKCS#10 request ("
           + e.getClass().getSimpleName() + ")", e);
+    }
+    try {
+      // BouncyCastle reads the parts of a name only when they are asked for; read them all now, so
+      // that a malformed subject is a malformed request and not an exception in the policy.
+      for (RDN rdn : request.getSubject().getRDNs()) {
+        rdn.getTypesAndValues();
+      }
+      request.getSubject().toString();
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new InvalidMaterialException("spec.request: the subject does not parse (" + e.getMessage() + ")", e);
     }
     Extensions extensions = null;
     Attribute[] attributes = request.getAttributes(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest);
