@@ -21,7 +21,6 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -82,16 +81,22 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   private final MaterialPublisher publisher = new MaterialPublisher();
   private final CompletableFuture<MtlsMaterial> first = new CompletableFuture<>();
 
-  // Guarded by this.
+  /**
+   * Held for a whole read, publication included, so reads and what they tell listeners are serial;
+   * never held by the methods a probe calls ({@link #isReady}, {@link #lastError}).
+   */
+  private final Object reading = new Object();
+  // Guarded by reading.
   private byte[] lastContent;
   private TlsIdentity candidate;
   private long identityGeneration;
-  private MtlsException lastProblem;
   private String lastReported;
+  // Guarded by this.
   private TrustSource.Subscription trustSubscription;
   private ScheduledFuture<?> poller;
   private boolean started;
-  private boolean closed;
+  private volatile boolean closed;
+  private volatile MtlsException lastProblem;
 
   private FileMaterialSource(Builder b) {
     this.bundleFile = b.bundleFile;
@@ -142,7 +147,11 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
 
         @Override
         public void onProblem(MtlsException problem) {
-          report(problem);
+          scheduler.execute(() -> {
+            synchronized (reading) {
+              report(problem);
+            }
+          });
         }
       });
       poller = scheduler.scheduleWithFixedDelay(() -> refresh(false), 0, pollInterval.toNanos(), TimeUnit.NANOSECONDS);
@@ -183,7 +192,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   }
 
   @Override
-  public synchronized Optional<Exception> lastError() {
+  public Optional<Exception> lastError() {
     return Optional.ofNullable(lastProblem);
   }
 
@@ -211,7 +220,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
 
   private void refresh(boolean trustChanged) {
     MtlsMaterial published = null;
-    synchronized (this) {
+    synchronized (reading) {
       if (closed) {
         return;
       }
@@ -321,7 +330,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
     return identity;
   }
 
-  /** Holds the lock. Publishes {@code identity} with the current trust, if it is valid now and chains to it. */
+  /** Holds {@code reading}. Publishes {@code identity} with the current trust, if it is valid now and chains to it. */
   private MtlsMaterial publishIfUsable(TlsIdentity identity) {
     Instant now = clock.instant();
     if (now.isBefore(identity.notBefore())) {
@@ -345,25 +354,22 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
     }
     MtlsMaterial next = new MtlsMaterial(identity, trust.get(), previous.map(m -> m.generation() + 1).orElse(1L));
     next.validate();
-    publisher.publish(next);
-    lastProblem = null;
+    lastProblem = null; // before listeners hear of the new snapshot, so they never see a stale problem
     lastReported = null;
+    publisher.publish(next);
     LOG.info("published {} with {} from {}", identity, trust.get(), describeFiles());
     return next;
   }
 
+  /** Holds {@code reading}, so problems reach listeners one at a time and in order. */
   private void report(MtlsException problem) {
-    List<Listener> toTell;
-    synchronized (this) {
-      lastProblem = problem;
-      if (problem.getMessage().equals(lastReported)) {
-        return;
-      }
-      lastReported = problem.getMessage();
-      toTell = new ArrayList<>(listeners);
+    lastProblem = problem;
+    if (problem.getMessage().equals(lastReported)) {
+      return;
     }
+    lastReported = problem.getMessage();
     LOG.warn("{}; keeping the TLS material in use", problem.getMessage());
-    for (Listener l : toTell) {
+    for (Listener l : listeners) {
       try {
         l.onProblem(problem);
       } catch (RuntimeException e) {
