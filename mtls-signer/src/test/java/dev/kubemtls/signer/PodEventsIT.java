@@ -8,6 +8,7 @@ import dev.kubemtls.core.rotation.RotationPolicy;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.PodEvents;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.testkit.MutableClock;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import java.time.Duration;
@@ -83,6 +84,41 @@ class PodEventsIT {
           .noneMatch(e -> "kube-mtls".equals(e.getSource().getComponent()));
       assertThat(mtls.current()).isNotNull();
     }
+  }
+
+  @Test
+  void repeatsWithinTheWindowAreCountedIntoTheNextEventAndA403StopsTheRecording() {
+    SignerFixture fx = SignerFixture.get();
+    SignerFixture.Workload web = fx.workload("pod-events-window-it");
+    String ns = web.namespace();
+    bindEvents(fx, ns, "web");
+    MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+    try (PodEvents events = new PodEvents(web.client(), ns, "web-0", web.pod().getMetadata().getUid(), clock,
+        Duration.ofMinutes(10))) {
+      Exception error = new IllegalStateException("the API server could not be reached");
+      events.renewalFailed(error, 1, clock.instant().plusSeconds(2));
+      clock.advance(Duration.ofMinutes(1));
+      events.renewalFailed(error, 2, clock.instant().plusSeconds(4));
+      clock.advance(Duration.ofMinutes(1));
+      events.renewalFailed(error, 3, clock.instant().plusSeconds(8));
+      clock.advance(Duration.ofMinutes(9));
+      events.renewalFailed(error, 4, clock.instant().plusSeconds(16));
+      List<Event> written = awaitEvents(fx, ns, PodEvents.RENEWAL_FAILED, 2);
+      assertThat(written).extracting(Event::getMessage).containsExactlyInAnyOrder(
+          "attempt 1 failed: the API server could not be reached; next attempt at 2026-01-01T00:00:02Z",
+          "attempt 4 failed: the API server could not be reached; next attempt at 2026-01-01T00:11:16Z"
+              + " (and 2 more like it in the 10 min before)");
+      assertThat(written).allSatisfy(e -> assertThat(e.getType()).isEqualTo("Warning"));
+    }
+
+    // The same workload in a namespace where it may not create events.
+    SignerFixture.Workload other = fx.workload("pod-events-403-it");
+    try (PodEvents events = new PodEvents(other.client(), other.namespace(), "web-0", null, clock,
+        Duration.ofMinutes(10))) {
+      events.renewalFailed(new IllegalStateException("x"), 1, clock.instant());
+      Awaitility.await("the 403").atMost(Duration.ofSeconds(20)).until(events::isForbidden);
+    }
+    assertThat(fx.admin.v1().events().inNamespace(other.namespace()).list().getItems()).isEmpty();
   }
 
   private static WorkloadIdentity.Builder identity(SignerFixture.Workload web) {
