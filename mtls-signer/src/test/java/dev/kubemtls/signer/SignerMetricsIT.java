@@ -5,6 +5,8 @@ import static dev.kubemtls.signer.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.InetSocketAddress;
@@ -122,6 +124,43 @@ class SignerMetricsIT {
       }
     } finally {
       a.close();
+    }
+  }
+
+  @Test
+  void aLeaderWhoseCsrInformerCannotSyncIsLiveButNotReady() {
+    SignerFixture fx = SignerFixture.get();
+    // A signer ServiceAccount that may hold its Lease and read its CA, but not list CSRs.
+    String ns = fx.cp.createNamespace("metrics-unready");
+    fx.cp.ensureServiceAccount(ns, "signer");
+    fx.admin.secrets().inNamespace(ns).resource(fx.ca.toSecret(ns, "ca")).create();
+    fx.admin.rbac().roles().inNamespace(ns).resource(new RoleBuilder().withNewMetadata().withName("signer")
+        .endMetadata()
+        .addNewRule().withApiGroups("coordination.k8s.io").withResources("leases")
+        .withVerbs("create", "get", "patch", "update").endRule()
+        .addNewRule().withApiGroups("").withResources("secrets").withVerbs("get", "create", "update").endRule()
+        .build()).create();
+    fx.admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
+        .withName("signer").endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("Role").withName("signer").endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withName("signer").withNamespace(ns).endSubject().build())
+        .create();
+    SignerConfig config = SignerConfig.builder("kube-mtls.dev/metrics-unready").caSecret(ns, "ca")
+        .lease(ns, "signer", "unready-0")
+        .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500)).build();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    SignerMetrics metrics = new SignerMetrics(registry);
+    try (Signer signer = metrics.bind(Signer.start(fx.cp.clientFor(ns, "signer"), config, fx.ca,
+            InstantSource.system(), metrics));
+        SignerServer server = SignerServer.start(new InetSocketAddress("127.0.0.1", 0), signer, registry)) {
+      Awaitility.await("the replica to lead").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+          .until(signer::isLeader);
+      HttpResponse<String> ready = Scrape.request(server.address(), "GET", "/readyz");
+      assertThat(ready.statusCode()).isEqualTo(503);
+      assertThat(ready.body()).isEqualTo("not ready: the CSR informer has not synced yet\n");
+      assertThat(Scrape.request(server.address(), "GET", "/livez").statusCode()).isEqualTo(200);
+      assertThat(Scrape.metrics(server.address())).containsEntry("kubemtls_signer_leader", 1.0)
+          .containsEntry("kubemtls_signer_ready", 0.0);
     }
   }
 
