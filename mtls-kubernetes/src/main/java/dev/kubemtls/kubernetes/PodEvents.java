@@ -199,12 +199,12 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
     return forbidden.get();
   }
 
-  /** Stops recording; Events already queued are written first (for at most two seconds). */
+  /** Stops recording; Events already queued are written first, for at most a second. */
   @Override
   public void close() {
     executor.shutdown();
     try {
-      executor.awaitTermination(2, TimeUnit.SECONDS);
+      executor.awaitTermination(1, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

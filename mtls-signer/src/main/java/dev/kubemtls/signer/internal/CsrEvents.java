@@ -130,17 +130,16 @@ public class CsrEvents implements AutoCloseable {
     }
   }
 
-  /** Stops recording; Events already queued are written first (for at most a few seconds). */
+  /**
+   * Stops recording without waiting: a replica that loses the Lease must stop acting at once, and
+   * Events already queued are still written by the background thread (they describe verdicts that
+   * were written).
+   */
   @Override
   public void close() {
     if (executor == null) {
       return;
     }
     executor.shutdown();
-    try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }
