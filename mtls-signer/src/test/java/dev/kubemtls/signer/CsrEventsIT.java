@@ -5,18 +5,13 @@ import static dev.kubemtls.signer.SignerFixture.SIGNER_NAME;
 import static dev.kubemtls.signer.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
@@ -48,9 +43,9 @@ class CsrEventsIT {
     assertThat(event.getCount()).isEqualTo(1);
 
     // Where an operator looks: kubectl describe csr lists it under Events, kubectl get events shows it.
-    String describe = kubectl(fx.cp, "describe", "csr", name);
+    String describe = Kubectl.run(fx.cp, "describe", "csr", name);
     assertThat(describe).contains("Events:").contains("WildcardNotAllowed").contains("kube-mtls-signer");
-    assertThat(kubectl(fx.cp, "get", "events", "-n", "default", "--field-selector", "involvedObject.name=" + name))
+    assertThat(Kubectl.run(fx.cp, "get", "events", "-n", "default", "--field-selector", "involvedObject.name=" + name))
         .contains("WildcardNotAllowed").contains("certificatesigningrequest/" + name);
   }
 
@@ -90,16 +85,5 @@ class CsrEventsIT {
     return events.get(0);
   }
 
-  private static String kubectl(ControlPlane cp, String... args) throws IOException, InterruptedException {
-    Path kubectl = ControlPlane.binaryDirectory().resolve("kubectl");
-    List<String> command = new java.util.ArrayList<>(List.of(kubectl.toString(),
-        "--kubeconfig=" + cp.writeAdminKubeconfig()));
-    command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("kubectl " + String.join(" ", args) + " finished").isTrue();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    System.out.println("$ kubectl " + String.join(" ", args) + "\n" + out);
-    assertThat(p.exitValue()).as(out).isZero();
-    return out;
-  }
+
 }

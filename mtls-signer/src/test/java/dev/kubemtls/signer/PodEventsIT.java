@@ -43,6 +43,21 @@ class PodEventsIT {
       assertThat(issued.getMessage()).startsWith("issued certificate serial "
           + ok.current().identity().leaf().getSerialNumber().toString(16));
       assertThat(issued.getSource().getComponent()).isEqualTo("kube-mtls");
+      // kubectl describe pod matches Events by the Pod's UID: they show there.
+      assertThat(Kubectl.run(fx.cp, "describe", "pod", "web-0", "-n", ns)).contains("Events:")
+          .contains(PodEvents.ISSUED);
+
+      // The two Warnings a healthy run does not produce, told directly to a recorder for this Pod.
+      try (PodEvents direct = new PodEvents(web.client(), ns, "web-0", uid, java.time.InstantSource.system(),
+          PodEvents.DEFAULT_WINDOW)) {
+        direct.expired(ok.current().identity());
+        direct.trustRejected(new dev.kubemtls.core.InvalidMaterialException("the new bundle does not hold the"
+            + " issuer of the current certificate"));
+      }
+      assertThat(awaitEvents(fx, ns, PodEvents.EXPIRED, 1).get(0).getMessage())
+          .contains("expired at " + ok.current().identity().notAfter());
+      assertThat(awaitEvents(fx, ns, PodEvents.TRUST_HELD_BACK, 1).get(0).getMessage())
+          .contains("the new bundle does not hold the issuer");
     }
 
     // A name the approver refuses: every attempt is denied, retried after 1 s. Many denials, one Event.
