@@ -173,6 +173,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     private RotationPolicy policy = RotationPolicy.defaults();
     private ManagerListener listener = ManagerListener.NO_OP;
     private InstantSource clock = InstantSource.system();
+    private boolean podEvents = true;
+    private String podUid = System.getenv("POD_UID");
 
     private Builder(KubernetesClient client) {
       this.client = Objects.requireNonNull(client, "client");
@@ -269,6 +271,25 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       return this;
     }
 
+    /**
+     * Whether issuance, failed or denied renewals, expiry and held-back trust changes are recorded as
+     * Events on the workload's Pod ({@link PodEvents}); on by default, and only when the pod name is
+     * known. Needs create on events in the namespace; without it the workload logs once and goes on.
+     */
+    public Builder podEvents(boolean record) {
+      this.podEvents = record;
+      return this;
+    }
+
+    /**
+     * The Pod's UID for its Events, so that {@code kubectl describe pod} lists them; by default the
+     * environment variable {@code POD_UID} (downward API {@code fieldRef: metadata.uid}).
+     */
+    public Builder podUid(String podUid) {
+      this.podUid = podUid;
+      return this;
+    }
+
     /** The clock for validity checks and renewal times; the system clock by default. */
     public Builder clock(InstantSource clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
@@ -317,6 +338,19 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         startTrust = cm::start;
         stopTrust = cm::close;
       }
+      PodEvents events = podEvents && id.podName().isPresent()
+          ? new PodEvents(client, id.namespace(), id.podName().get(), podUid, clock, PodEvents.DEFAULT_WINDOW) : null;
+      ManagerListener told = events == null ? listener : new Both(events, listener);
+      if (events != null) {
+        Runnable trustOnly = stopTrust;
+        stopTrust = () -> {
+          try {
+            trustOnly.run();
+          } finally {
+            events.close();
+          }
+        };
+      }
       int n = INSTANCES.incrementAndGet();
       ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
         Thread t = new Thread(r, "kube-mtls-" + n);
@@ -328,7 +362,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       CertificateManager manager;
       try {
         manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
-            .clock(clock).policy(policy).listener(listener).build();
+            .clock(clock).policy(policy).listener(told).build();
         startTrust.run();
         manager.start();
       } catch (RuntimeException e) {
@@ -337,6 +371,67 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         throw e;
       }
       return new KubeMtls(id, stopTrust, manager, scheduler);
+    }
+  }
+
+  /** Tells {@code first}, then {@code second}; an exception of the first does not stop the second. */
+  private record Both(ManagerListener first, ManagerListener second) implements ManagerListener {
+    private static void each(ManagerListener a, ManagerListener b, java.util.function.Consumer<ManagerListener> call) {
+      try {
+        call.accept(a);
+      } finally {
+        call.accept(b);
+      }
+    }
+
+    @Override
+    public void issued(dev.kubemtls.core.TlsIdentity identity, Duration took) {
+      each(first, second, l -> l.issued(identity, took));
+    }
+
+    @Override
+    public void ready(MtlsMaterial material) {
+      each(first, second, l -> l.ready(material));
+    }
+
+    @Override
+    public void rotated(MtlsMaterial previous, MtlsMaterial current) {
+      each(first, second, l -> l.rotated(previous, current));
+    }
+
+    @Override
+    public void renewalScheduled(dev.kubemtls.core.TlsIdentity identity, java.time.Instant at) {
+      each(first, second, l -> l.renewalScheduled(identity, at));
+    }
+
+    @Override
+    public void renewalFailed(Exception error, int attempt, java.time.Instant nextAttempt) {
+      each(first, second, l -> l.renewalFailed(error, attempt, nextAttempt));
+    }
+
+    @Override
+    public void denied(dev.kubemtls.core.CertificateDeniedException denial, int attempt, java.time.Instant nextAttempt) {
+      each(first, second, l -> l.denied(denial, attempt, nextAttempt));
+    }
+
+    @Override
+    public void expired(dev.kubemtls.core.TlsIdentity identity) {
+      each(first, second, l -> l.expired(identity));
+    }
+
+    @Override
+    public void recovered(MtlsMaterial material, Duration downtime) {
+      each(first, second, l -> l.recovered(material, downtime));
+    }
+
+    @Override
+    public void trustChanged(dev.kubemtls.core.TrustBundle previous, dev.kubemtls.core.TrustBundle current) {
+      each(first, second, l -> l.trustChanged(previous, current));
+    }
+
+    @Override
+    public void trustRejected(dev.kubemtls.core.MtlsException problem) {
+      each(first, second, l -> l.trustRejected(problem));
     }
   }
 

@@ -2,6 +2,7 @@ package dev.kubemtls.signer;
 
 import dev.kubemtls.signer.internal.CaKeeper;
 import dev.kubemtls.signer.internal.CsrController;
+import dev.kubemtls.signer.internal.CsrEvents;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
@@ -56,6 +57,7 @@ public final class Signer implements AutoCloseable {
   private TrustBundlePublisher publisher;
   private ClusterTrustBundlePublisher clusterPublisher;
   private CaKeeper keeper;
+  private CsrEvents events;
   private CompletableFuture<?> election;
   private boolean leading;
   private boolean closed;
@@ -108,6 +110,52 @@ public final class Signer implements AutoCloseable {
     synchronized (lock) {
       return leading;
     }
+  }
+
+  /**
+   * Why this replica is not ready, or empty when it is: a standby is ready (as a standby); the
+   * leader is ready once its CSR informer has listed every CSR of the signer name and it holds a
+   * signing CA. A closed replica is not ready. For {@code /readyz}.
+   */
+  public java.util.Optional<String> notReady() {
+    synchronized (lock) {
+      if (closed) {
+        return java.util.Optional.of("closed");
+      }
+      if (!leading) {
+        return java.util.Optional.empty();
+      }
+      if (!controller.hasSynced()) {
+        return java.util.Optional.of("the CSR informer has not synced yet");
+      }
+      if (keeper.signing() == null) {
+        return java.util.Optional.of("no signing CA loaded");
+      }
+      return java.util.Optional.empty();
+    }
+  }
+
+  /** Whether {@link #close} was called. For {@code /livez}. */
+  public boolean isClosed() {
+    synchronized (lock) {
+      return closed;
+    }
+  }
+
+  /** How many CSRs wait for a worker on this replica; 0 on a standby. */
+  public int queueDepth() {
+    synchronized (lock) {
+      return leading ? controller.queueDepth() : 0;
+    }
+  }
+
+  /** The CA rotation plan the leader acts on (signing CA, pending, retiring); empty on a standby. */
+  public java.util.Optional<CaRotation> caRotation() {
+    CaKeeper k;
+    synchronized (lock) {
+      k = leading ? keeper : null;
+    }
+    return k == null ? java.util.Optional.empty() : java.util.Optional.ofNullable(k.state());
   }
 
   /** The identity this replica uses in the Lease. */
@@ -165,8 +213,10 @@ public final class Signer implements AutoCloseable {
       }
       // Resumes a CA rotation where the previous leader left it (a few API calls).
       keeper.start();
+      events = new CsrEvents(client, config.identity(), clock);
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
-          config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE);
+          config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
+          events);
       leading = true;
       // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
       publisher.start();
@@ -182,11 +232,14 @@ public final class Signer implements AutoCloseable {
     TrustBundlePublisher p;
     ClusterTrustBundlePublisher cp;
     CaKeeper k;
+    CsrEvents ev;
     synchronized (lock) {
       if (!leading) {
         return;
       }
       leading = false;
+      ev = events;
+      events = null;
       c = controller;
       p = publisher;
       cp = clusterPublisher;
@@ -198,6 +251,7 @@ public final class Signer implements AutoCloseable {
     }
     LOG.info("{}: no longer leader; stopped acting", config.identity());
     c.close();
+    ev.close();
     k.close();
     p.close();
     if (cp != null) {

@@ -118,6 +118,12 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1): true or false. */
     CLUSTER_TRUST_BUNDLE("cluster-trust-bundle", "false",
         "also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1, beta): true or false"),
+    /**
+     * where /metrics, /livez and /readyz are served, [host]:port or off; read by {@link SignerServer}
+     * (SignerMain), not part of this record.
+     */
+    METRICS_ADDRESS("metrics-address", SignerServer.DEFAULT_ADDRESS,
+        "where /metrics, /livez and /readyz are served: [host]:port (port 0 picks one) or off"),
     /** the most subject alternative names one request may hold (1 to 256). */
     MAX_NAMES("max-names", "64", "the most subject alternative names one request may hold (1 to 256)"),
     /** how the approver reads Pods and Services: cache (cluster-wide informers) or request (GET/LIST each time). */

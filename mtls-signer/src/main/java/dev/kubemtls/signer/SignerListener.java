@@ -1,6 +1,9 @@
 package dev.kubemtls.signer;
 
 import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
 
 /**
  * Receives the signer's state changes, for metrics, events or tests. Every method has a no-op
@@ -12,12 +15,28 @@ public interface SignerListener {
   /** The listener that does nothing. */
   SignerListener NONE = new SignerListener() { };
 
+  /**
+   * The informer brought a CSR of this signer name that the leader had not seen since it started
+   * leading (a new CSR, or one that existed when it took over).
+   */
+  default void seen(String csrName) {
+  }
+
   /** A CSR was approved or denied. */
   default void decided(String csrName, ApprovalDecision decision) {
   }
 
   /** A certificate was written to {@code status.certificate} of {@code csrName}. */
   default void issued(String csrName, X509Certificate certificate) {
+  }
+
+  /**
+   * As {@link #issued(String, X509Certificate)}, with the time from the CSR's
+   * {@code metadata.creationTimestamp} to the write (second precision, as the API server records
+   * it; never negative). The signer calls this one; the default calls the two-argument method.
+   */
+  default void issued(String csrName, X509Certificate certificate, Duration sinceCreation) {
+    issued(csrName, certificate);
   }
 
   /** {@code csrName} was marked {@code Failed} with {@code reason}. */
@@ -38,5 +57,52 @@ public interface SignerListener {
 
   /** The CA Secret holds material that cannot be used; the signer keeps its current CAs. */
   default void caRejected(String problem) {
+  }
+
+  /** A listener that tells each of {@code listeners}, in order, of everything. */
+  static SignerListener all(SignerListener... listeners) {
+    List<SignerListener> each = List.of(listeners);
+    each.forEach(l -> Objects.requireNonNull(l, "listener"));
+    return new SignerListener() {
+      @Override
+      public void seen(String csrName) {
+        each.forEach(l -> l.seen(csrName));
+      }
+
+      @Override
+      public void decided(String csrName, ApprovalDecision decision) {
+        each.forEach(l -> l.decided(csrName, decision));
+      }
+
+      @Override
+      public void issued(String csrName, X509Certificate certificate) {
+        each.forEach(l -> l.issued(csrName, certificate));
+      }
+
+      @Override
+      public void issued(String csrName, X509Certificate certificate, Duration sinceCreation) {
+        each.forEach(l -> l.issued(csrName, certificate, sinceCreation));
+      }
+
+      @Override
+      public void failed(String csrName, String reason) {
+        each.forEach(l -> l.failed(csrName, reason));
+      }
+
+      @Override
+      public void conflict(String csrName) {
+        each.forEach(l -> l.conflict(csrName));
+      }
+
+      @Override
+      public void caRotation(CaRotation.Change change, CaRotation state) {
+        each.forEach(l -> l.caRotation(change, state));
+      }
+
+      @Override
+      public void caRejected(String problem) {
+        each.forEach(l -> l.caRejected(problem));
+      }
+    };
   }
 }

@@ -5,6 +5,12 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -16,7 +22,8 @@ import java.util.concurrent.CountDownLatch;
  * The signer as a program: reads a {@link SignerConfig} from flags and {@code KUBE_MTLS_*}
  * environment variables, connects with the in-cluster configuration (or {@code KUBECONFIG} outside
  * a cluster), loads the CA from its Secret and runs a {@link Signer} replica until the JVM is
- * stopped. {@code --help} lists the flags. Configuration errors exit with status 2 and a message
+ * stopped, with its {@link SignerMetrics} (and JVM meters) and probes served by a
+ * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
  * that names the flag; a CA that cannot be loaded, or {@code --cluster-trust-bundle=true} on a
  * cluster that does not serve ClusterTrustBundles, exits with status 1.
  */
@@ -52,10 +59,24 @@ public final class SignerMain {
       System.exit(2);
       return;
     }
+    java.util.Optional<java.net.InetSocketAddress> httpAddress;
+    try {
+      httpAddress = SignerServer.address(Arrays.asList(args), System.getenv());
+    } catch (IllegalArgumentException e) {
+      System.err.println("kube-mtls signer: invalid configuration: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    SignerMetrics metrics = new SignerMetrics(registry);
     KubernetesClient client = new KubernetesClientBuilder().build();
     Signer signer;
     try {
-      signer = start(client, config, SignerListener.NONE);
+      signer = start(client, config, metrics);
     } catch (InvalidMaterialException | KubernetesClientException e) {
       System.err.println("kube-mtls signer: cannot load the CA: " + e.getMessage());
       client.close();
@@ -67,8 +88,22 @@ public final class SignerMain {
       System.exit(1);
       return;
     }
+    metrics.bind(signer);
+    SignerServer server;
+    try {
+      server = httpAddress.map(a -> SignerServer.start(a, signer, registry)).orElse(null);
+    } catch (java.io.UncheckedIOException e) {
+      System.err.println("kube-mtls signer: cannot start: " + e.getMessage() + ": " + e.getCause().getMessage());
+      signer.close();
+      client.close();
+      System.exit(1);
+      return;
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (server != null) {
+        server.close();
+      }
       signer.close();
       client.close();
       stopped.countDown();

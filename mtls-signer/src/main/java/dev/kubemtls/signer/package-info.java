@@ -10,6 +10,9 @@
  * the bundle ConfigMap in every opted-in namespace; {@link dev.kubemtls.signer.Signer} runs the
  * controller and the publisher on the replica that holds the leader Lease; and
  * {@link dev.kubemtls.signer.SignerMain} is the program, configured by
- * {@link dev.kubemtls.signer.SignerConfig}.
+ * {@link dev.kubemtls.signer.SignerConfig}. What a replica does is observable:
+ * {@link dev.kubemtls.signer.SignerMetrics} (Micrometer meters fed as a
+ * {@link dev.kubemtls.signer.SignerListener}), {@link dev.kubemtls.signer.SignerServer}
+ * ({@code /metrics}, {@code /livez}, {@code /readyz}) and Events on the CSRs it denies or fails.
  */
 package dev.kubemtls.signer;

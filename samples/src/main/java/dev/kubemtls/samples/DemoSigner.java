@@ -1,10 +1,15 @@
 package dev.kubemtls.samples;
 
+import dev.kubemtls.signer.ApprovalDecision;
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SignerMain;
+import dev.kubemtls.signer.SignerMetrics;
+import dev.kubemtls.signer.SignerServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.security.cert.X509Certificate;
@@ -13,14 +18,25 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * The kube-mtls signer as the demo runs it: {@link SignerMain} with the same flags, plus a listener
- * that prints each issuance and CA rotation step as a demo event line.
+ * that prints each issuance, denial and CA rotation step as a demo event line. Its meters are served
+ * on {@code --metrics-address} as SignerMain serves them; the bound address is printed as the
+ * {@code metrics} event, so that the demo can read the signer's counters at the end.
  */
 public final class DemoSigner {
 
   public static void main(String[] args) throws InterruptedException {
     SignerConfig config = SignerConfig.parse(Arrays.asList(args), System.getenv());
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    SignerMetrics metrics = new SignerMetrics(registry);
     KubernetesClient client = new KubernetesClientBuilder().build();
-    Signer signer = SignerMain.start(client, config, new SignerListener() {
+    Signer signer = SignerMain.start(client, config, SignerListener.all(metrics, new SignerListener() {
+      @Override
+      public void decided(String csrName, ApprovalDecision decision) {
+        if (!decision.approved()) {
+          DemoEvents.emit("denied", "csr=" + csrName, "reason=" + decision.reason());
+        }
+      }
+
       @Override
       public void issued(String csrName, X509Certificate certificate) {
         DemoEvents.emit("signed", "csr=" + csrName, "serial=" + certificate.getSerialNumber().toString(16),
@@ -43,10 +59,19 @@ public final class DemoSigner {
       public void caRejected(String problem) {
         DemoEvents.emit("ca_rejected", "problem=\"" + problem + "\"");
       }
-    });
+    }));
+    metrics.bind(signer);
+    SignerServer server = SignerServer.address(Arrays.asList(args), System.getenv())
+        .map(a -> SignerServer.start(a, signer, registry)).orElse(null);
+    if (server != null) {
+      DemoEvents.emit("metrics", "address=" + server.address().getHostString() + ":" + server.address().getPort());
+    }
     DemoEvents.emit("ready", "signer=" + config.signerName(), "identity=" + config.identity());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (server != null) {
+        server.close();
+      }
       signer.close();
       client.close();
       stopped.countDown();

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.Test;
 class DemoIT {
 
   private static final Pattern SUMMARY = Pattern.compile(
-      "^SUMMARY requests=(\\d+) failed=(\\d+) cert_rotations=(\\d+) ca_rotations=(\\d+) duration_s=(\\d+)$");
+      "^SUMMARY requests=(\\d+) failed=(\\d+) cert_rotations=(\\d+) ca_rotations=(\\d+) duration_s=(\\d+)"
+          + " signed=(\\d+) denied=(\\d+)$");
+  private static final Pattern SIGNER_METRICS = Pattern.compile("^SIGNER_METRICS issued=(\\d+) denied=(\\d+) .*");
 
   @Test
   void demoRunsRotatesAndFailsNothing() throws Exception {
@@ -45,6 +47,13 @@ class DemoIT {
           summary.put("cert_rotations", Long.parseLong(m.group(3)));
           summary.put("ca_rotations", Long.parseLong(m.group(4)));
           summary.put("duration_s", Long.parseLong(m.group(5)));
+          summary.put("signed", Long.parseLong(m.group(6)));
+          summary.put("denied", Long.parseLong(m.group(7)));
+        }
+        Matcher s = SIGNER_METRICS.matcher(line);
+        if (s.matches()) {
+          summary.put("metrics_issued", Long.parseLong(s.group(1)));
+          summary.put("metrics_denied", Long.parseLong(s.group(2)));
         }
       }
     } finally {
@@ -58,6 +67,10 @@ class DemoIT {
     assertThat(summary.get("requests")).isGreaterThan(500);
     assertThat(summary.get("cert_rotations")).isGreaterThanOrEqualTo(2);
     assertThat(summary.get("ca_rotations")).isGreaterThanOrEqualTo(1);
+    // The signer's own /metrics counted what the demo counted from its event lines.
+    assertThat(summary.get("metrics_issued")).as("SIGNER_METRICS issued").isEqualTo(summary.get("signed"))
+        .isGreaterThanOrEqualTo(3 + summary.get("cert_rotations"));
+    assertThat(summary.get("metrics_denied")).as("SIGNER_METRICS denied").isEqualTo(summary.get("denied"));
     assertThat(demo.exitValue()).isZero();
   }
 }

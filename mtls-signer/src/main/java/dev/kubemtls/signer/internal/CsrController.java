@@ -60,6 +60,7 @@ public final class CsrController implements AutoCloseable {
   private final SignerListener listener;
   /** CSRs whose final status this controller wrote and whose cached copy has not caught up yet. */
   private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final CsrEvents events;
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
@@ -73,6 +74,16 @@ public final class CsrController implements AutoCloseable {
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
       boolean cacheLookups) {
+    this(client, signerName, policy, ca, clock, workers, resync, listener, cacheLookups, CsrEvents.NONE);
+  }
+
+  /**
+   * @param events where denials and failures are recorded as Kubernetes Events on the CSR
+   */
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
+      boolean cacheLookups, CsrEvents events) {
+    this.events = Objects.requireNonNull(events, "events");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = Objects.requireNonNull(signerName, "signerName");
@@ -90,6 +101,9 @@ public final class CsrController implements AutoCloseable {
     informer.addEventHandler(new ResourceEventHandler<>() {
       @Override
       public void onAdd(CertificateSigningRequest csr) {
+        if (signerName.equals(Csrs.signerName(csr))) {
+          listener.seen(csr.getMetadata().getName());
+        }
         enqueue(csr);
       }
 
@@ -187,6 +201,7 @@ public final class CsrController implements AutoCloseable {
         .subresource("approval").update();
     listener.decided(name, decision);
     if (!decision.approved()) {
+      events.denied(updated, decision.reason(), decision.message());
       LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
       written.add(name);
       return WorkQueue.Outcome.DONE;
@@ -217,6 +232,7 @@ public final class CsrController implements AutoCloseable {
       written.add(name);
       LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
       listener.failed(name, e.reason());
+      events.failed(copy, e.reason(), e.getMessage());
       return WorkQueue.Outcome.DONE;
     }
     String pem = Pem.encodeCertificates(List.of(certificate));
@@ -226,7 +242,7 @@ public final class CsrController implements AutoCloseable {
     LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
         certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
         certificate.getNotAfter().toInstant());
-    listener.issued(name, certificate);
+    listener.issued(name, certificate, sinceCreation(copy));
     return WorkQueue.Outcome.DONE;
   }
 
@@ -246,6 +262,29 @@ public final class CsrController implements AutoCloseable {
       LOG.warn("CSR {}: API error {} ({}); will retry", name, code, e.getMessage());
     }
     return WorkQueue.Outcome.RETRY_BACKOFF;
+  }
+
+  private Duration sinceCreation(CertificateSigningRequest csr) {
+    String created = csr.getMetadata().getCreationTimestamp();
+    if (created == null) {
+      return Duration.ZERO;
+    }
+    try {
+      Duration d = Duration.between(java.time.Instant.parse(created), clock.instant());
+      return d.isNegative() ? Duration.ZERO : d;
+    } catch (java.time.format.DateTimeParseException e) {
+      return Duration.ZERO;
+    }
+  }
+
+  /** Whether the informer has delivered its first list: the controller knows every CSR it should. */
+  public boolean hasSynced() {
+    return informer.hasSynced();
+  }
+
+  /** How many CSRs wait for a worker. */
+  public int queueDepth() {
+    return queue.depth();
   }
 
   /** Stops the informer and the workers. A write in flight completes; none starts afterwards. */

@@ -68,6 +68,13 @@ public final class WorkQueue implements AutoCloseable {
     }
   }
 
+  /** How many keys wait for a worker (not counting those being processed or waiting out a backoff). */
+  public int depth() {
+    synchronized (lock) {
+      return queue.size();
+    }
+  }
+
   /** Queues {@code key} unless it is already waiting. */
   public void add(String key) {
     synchronized (lock) {

@@ -49,6 +49,7 @@ public final class Demo {
   private Config adminConfig;
   private ControlPlane existingCluster;
   private DemoCluster cluster;
+  private volatile String signerMetrics;
 
   Demo(DemoOptions options, PrintStream out) {
     this.options = options;
@@ -129,12 +130,24 @@ public final class Demo {
     }
     long[] t = totals();
     long duration = Duration.ofNanos(System.nanoTime() - trafficStart).toSeconds();
+    // No more requests: stop the services, then read the signer's own counters once its event lines
+    // (what SUMMARY counts) have caught up with them.
+    for (String name : List.of("client", "web", "echo")) {
+      stopChild(name);
+    }
+    long[] scraped = scrapeSignerUntil(() -> new long[] {count("signed"), count("denied")}, Duration.ofSeconds(15));
     String summary = String.format(Locale.ROOT,
-        "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d",
-        t[0], t[1], count("cert_rotated"), count("ca_rotation_completed"), duration);
+        "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d signed=%d denied=%d",
+        t[0], t[1], count("cert_rotated"), count("ca_rotation_completed"), duration, count("signed"),
+        count("denied"));
     stopChildren();
     out.println(summary);
-    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0;
+    boolean agree = scraped != null && scraped[0] == count("signed") && scraped[1] == count("denied");
+    out.println(scraped == null ? "SIGNER_METRICS unavailable (no /metrics address from the signer)"
+        : String.format(Locale.ROOT, "SIGNER_METRICS issued=%d denied=%d (kubemtls_signer_csrs_issued_total and"
+            + " kubemtls_signer_csrs_denied_total from the signer's /metrics; %s SUMMARY)", scraped[0], scraped[1],
+            agree ? "agree with" : "DISAGREE with"));
+    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && agree;
     return ok ? 0 : 1;
   }
 
@@ -202,6 +215,7 @@ public final class Demo {
         trafficDone.countDown();
       }
       case "ca_rotation_completed" -> caRotationDone.countDown();
+      case "metrics" -> signerMetrics = details.startsWith("address=") ? details.substring("address=".length()) : null;
       default -> { }
     }
     if (!kind.equals("stats")) {
@@ -263,6 +277,55 @@ public final class Demo {
     double s = (System.nanoTime() - startNanos) / 1e9;
     out.printf(Locale.ROOT, "[%6.1fs] %-7s %s%n", s, who, text);
     out.flush();
+  }
+
+  private synchronized void stopChild(String name) {
+    for (ChildProcess child : children) {
+      if (child.name().equals(name)) {
+        child.stop();
+      }
+    }
+  }
+
+  /**
+   * The signer's issued and denied totals from its {@code /metrics}, read until they equal
+   * {@code expected} (the event lines are read on other threads) or {@code timeout} passed; null
+   * without a metrics address.
+   */
+  private long[] scrapeSignerUntil(java.util.function.Supplier<long[]> expected, Duration timeout)
+      throws InterruptedException {
+    String address = signerMetrics;
+    if (address == null) {
+      return null;
+    }
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long[] last = null;
+    while (true) {
+      try {
+        String body = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://" + address + "/metrics")).timeout(Duration.ofSeconds(5)).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        last = new long[] {sum(body, "kubemtls_signer_csrs_issued_total"), sum(body, "kubemtls_signer_csrs_denied_total")};
+      } catch (IOException e) {
+        say("demo", "cannot read the signer's /metrics at " + address + ": " + e);
+      }
+      if (last != null && java.util.Arrays.equals(last, expected.get()) || System.nanoTime() > deadline) {
+        return last;
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  /** The sum of every sample of {@code name} (all its tag combinations) in a Prometheus text body. */
+  static long sum(String body, String name) {
+    double total = 0;
+    for (String line : body.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return Math.round(total);
   }
 
   synchronized void stopChildren() {

@@ -201,6 +201,7 @@ final class DemoCluster {
         env.put(v.getName(), switch (field) {
           case "metadata.name" -> pod.getMetadata().getName();
           case "metadata.namespace" -> pod.getMetadata().getNamespace();
+          case "metadata.uid" -> pod.getMetadata().getUid();
           case "status.podIP" -> pod.getStatus().getPodIP();
           case "spec.serviceAccountName" -> pod.getSpec().getServiceAccountName();
           default -> throw new IllegalStateException("unsupported downward-API field " + field);

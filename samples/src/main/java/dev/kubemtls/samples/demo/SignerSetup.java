@@ -45,7 +45,7 @@ final class SignerSetup {
     long ttl = options.certTtl().toSeconds();
     List<String> args = new ArrayList<>();
     for (String arg : template.getSpec().getContainers().get(0).getArgs()) {
-      if (!arg.startsWith("--min-ttl=") && !arg.startsWith("--max-ttl=")) {
+      if (!arg.startsWith("--min-ttl=") && !arg.startsWith("--max-ttl=") && !arg.startsWith("--metrics-address=")) {
         args.add(arg);
       }
     }
@@ -54,6 +54,8 @@ final class SignerSetup {
     args.add("--backdate=2s");
     args.add("--ca-propagation-delay=10s");
     args.add("--ca-retention-margin=5s");
+    // A free loopback port instead of the Deployment's :9090; the signer says which (the metrics event).
+    args.add("--metrics-address=127.0.0.1:0");
     return args;
   }
 
