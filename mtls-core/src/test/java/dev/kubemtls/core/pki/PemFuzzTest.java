@@ -33,11 +33,11 @@ class PemFuzzTest {
   static {
     // Class loading and the first use of the JDK's X.509 and key factories are not the parser's
     // time: do them once before any input is timed.
-    String ca = resource("/dev/kubemtls/core/PemFuzzTestInputs/certificates/single-ca.pem");
+    String ca = resource("/dev/kubemtls/core/pki/PemFuzzTestInputs/certificates/single-ca.pem");
     Pem.blocks(ca, "warm-up");
     Pem.certificates(ca, "warm-up");
-    Pem.privateKey(resource("/dev/kubemtls/core/PemFuzzTestInputs/privateKey/ec-pkcs8.pem"), "warm-up");
-    Pem.privateKey(resource("/dev/kubemtls/core/PemFuzzTestInputs/privateKey/rsa-pkcs1.pem"), "warm-up");
+    Pem.privateKey(resource("/dev/kubemtls/core/pki/PemFuzzTestInputs/privateKey/ec-pkcs8.pem"), "warm-up");
+    Pem.privateKey(resource("/dev/kubemtls/core/pki/PemFuzzTestInputs/privateKey/rsa-pkcs1.pem"), "warm-up");
   }
 
   private static final Pattern BASE64_LINE = Pattern.compile("[A-Za-z0-9+/=]{16,}");
