@@ -30,6 +30,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
@@ -37,6 +38,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -65,6 +67,23 @@ import org.slf4j.LoggerFactory;
  * or the calling thread was interrupted, which is how a closing manager stops it), so that
  * abandoned requests do not pile up during a signer outage.
  *
+ * <p>Resuming instead of piling up: without {@code deleteRequests}, an attempt that gives up on a
+ * request that is still usable (pending, or approved and not yet signed; not denied, failed,
+ * deleted or replaced) does not forget it. The issuer remembers that one request (its name, UID,
+ * the identity it asked for and its private key, in memory only) and the next {@code issue} call
+ * watches the same CSR again instead of creating another, so a signer outage leaves one pending
+ * CSR per issuer rather than one per attempt. It resumes only while the request is worth waiting
+ * on: it still exists with the same UID, is neither Denied nor Failed (those are reported once, as
+ * {@link CertificateDeniedException} / {@link CertificateFailedException}, and forgotten), asks for
+ * the identity the issuer asks for now, and is young enough: younger than the requested lifetime
+ * (the key would otherwise be older than one certificate lifetime before its certificate starts),
+ * and young enough that this attempt's whole wait ends an hour before the cluster's CSR cleaner may
+ * remove a pending request (24 hours after creation, by the API server's clock; the hour covers
+ * clock skew and the cleaner's hourly pass). Otherwise the issuer makes a new request. With
+ * {@code deleteRequests} nothing is remembered: a given-up request is deleted as before, so none
+ * pile up either. The returned identity always carries the generation the completing call asked
+ * for.
+ *
  * <p>The workload's ServiceAccount needs {@code create}, {@code get} and {@code watch} on
  * {@code certificatesigningrequests.certificates.k8s.io} (the watch names its one object with the
  * field selector {@code metadata.name}, which the API server authorizes as a {@code watch} of that
@@ -73,7 +92,10 @@ import org.slf4j.LoggerFactory;
  * where that is acceptable. Approval and signing are somebody else's job (the kube-mtls signer);
  * the API server records the requester's identity, which is what the approver trusts.
  *
- * <p>An issuer is immutable and thread-safe; concurrent calls make independent requests.
+ * <p>An issuer is thread-safe. Its configuration is immutable; its only state is the one remembered
+ * request, which exactly one call takes over at a time: a concurrent call that finds none remembered
+ * makes its own request, and if two calls give up at once only one request is remembered (the other
+ * is left for the cleaner).
  */
 public final class CertificateIssuer implements IdentityIssuer {
 
@@ -87,6 +109,12 @@ public final class CertificateIssuer implements IdentityIssuer {
   private static final Duration MAX_RETRY = Duration.ofSeconds(5);
   private static final int MAX_FORBIDDEN = 4;
 
+  /** kube-controller-manager's CSR cleaner removes a pending request this long after its creation. */
+  static final Duration CLEANER_PENDING_LIMIT = Duration.ofHours(24);
+
+  /** How long before the cleaner's limit a resumed wait must end (clock skew, the cleaner's hourly pass). */
+  static final Duration CLEANER_MARGIN = Duration.ofHours(1);
+
   private final KubernetesClient client;
   private final WorkloadIdentity identity;
   private final String signerName;
@@ -98,6 +126,19 @@ public final class CertificateIssuer implements IdentityIssuer {
   private final InstantSource clock;
   private final Duration clockSkew;
   private final SecureRandom random;
+  private final AtomicReference<PendingRequest> remembered = new AtomicReference<>();
+
+  /**
+   * A request an attempt gave up on while it was still usable, kept for the next attempt. The key
+   * lives here, in memory only, as it does during a wait.
+   */
+  private record PendingRequest(String name, String uid, KeyPair keyPair, WorkloadIdentity identity,
+      Instant created) {
+    @Override
+    public String toString() {
+      return "PendingRequest[" + name + ", uid=" + uid + ", created=" + created + "]"; // never the key
+    }
+  }
 
   private CertificateIssuer(Builder b) {
     this.client = b.client;
@@ -171,27 +212,35 @@ public final class CertificateIssuer implements IdentityIssuer {
       throw new IllegalArgumentException("generation must be positive, was " + generation);
     }
     Objects.requireNonNull(progress, "progress");
-    KeyPair keyPair = keyAlgorithm.generate(random);
     Instant deadline = clock.instant().plus(timeout);
-    report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
-        "creating a CertificateSigningRequest for signer " + signerName));
-    CertificateSigningRequest created = create(csrFor(keyPair));
-    String name = created.getMetadata().getName();
-    LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
-    Waiter waiter = new Waiter(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(),
-        deadline, progress);
-    report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
-        waitingForApproval(name)));
+    Waiter waiter = resume(remembered.getAndSet(null), deadline, progress);
+    KeyPair keyPair;
+    if (waiter != null) {
+      keyPair = waiter.keyPair;
+    } else {
+      keyPair = keyAlgorithm.generate(random);
+      report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
+          "creating a CertificateSigningRequest for signer " + signerName));
+      CertificateSigningRequest created = create(csrFor(keyPair));
+      String createdName = created.getMetadata().getName();
+      LOG.info("Created CertificateSigningRequest {} for {} with signer {}", createdName, identity.spiffeId(),
+          signerName);
+      waiter = new Waiter(new PendingRequest(createdName, created.getMetadata().getUid(), keyPair, identity,
+          creationOf(created)), created.getMetadata().getResourceVersion(), deadline, progress, "");
+      report(progress, new IssuanceProgress(createdName, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
+          waitingForApproval(createdName)));
+    }
+    String name = waiter.name;
     CertificateSigningRequest issued;
     try {
       issued = waiter.run();
     } catch (InterruptedException e) {
-      abandon(name, waiter.approved, "the wait was interrupted (the certificate manager was closed)");
+      giveUp(waiter, "the wait was interrupted (the certificate manager was closed)");
       throw e;
     } catch (CertificateDeniedException | CertificateFailedException e) {
-      throw e; // kept as evidence, or already gone
+      throw e; // kept as evidence, or already gone; never remembered
     } catch (RuntimeException e) {
-      abandon(name, waiter.approved, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
+      giveUp(waiter, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
       throw e;
     }
 
@@ -211,6 +260,114 @@ public final class CertificateIssuer implements IdentityIssuer {
           + " approval)", name);
     }
     return new TlsIdentity(keyPair.getPrivate(), chain, generation);
+  }
+
+  /**
+   * Takes over the remembered request if it is still worth waiting on: returns a waiter primed with
+   * its current state, or null to make a new request. The waiter judges that state first, as a watch
+   * event: Denied or Failed throw as in any wait, an issued certificate is returned at once.
+   */
+  private Waiter resume(PendingRequest pending, Instant deadline, Consumer<IssuanceProgress> progress)
+      throws InterruptedException {
+    if (pending == null) {
+      return null;
+    }
+    if (!pending.identity().equals(identity)) {
+      forget(pending, "it asked for another identity than this issuer asks for now");
+      return null;
+    }
+    String why = tooOld(pending.created());
+    if (why != null) {
+      forget(pending, why);
+      return null;
+    }
+    CertificateSigningRequest current;
+    try {
+      current = client.certificates().v1().certificateSigningRequests().withName(pending.name()).get();
+    } catch (KubernetesClientException e) {
+      remember(pending); // still worth waiting on; this attempt cannot tell
+      rethrowIfInterrupted(e);
+      throw new MtlsException("could not re-read CertificateSigningRequest " + pending.name() + " to resume it (HTTP "
+          + e.getCode() + "): " + e.getMessage(), e);
+    }
+    if (current == null) {
+      LOG.info("CertificateSigningRequest {} was deleted while no attempt waited on it; making a new request",
+          pending.name());
+      return null;
+    }
+    if (!pending.uid().equals(current.getMetadata().getUid())) {
+      LOG.info("CertificateSigningRequest {} was replaced by another object with the same name while no attempt"
+          + " waited on it; making a new request", pending.name());
+      return null;
+    }
+    boolean approved = isTrue(current, "Approved");
+    String note = "resumed CertificateSigningRequest " + pending.name() + " (pending since " + pending.created()
+        + "); ";
+    if (!isTrue(current, "Denied") && !isTrue(current, "Failed")) {
+      LOG.info("Resuming CertificateSigningRequest {} for {} (pending since {}, {})", pending.name(),
+          identity.spiffeId(), pending.created(), approved ? "approved, not yet signed" : "not yet approved");
+    }
+    Waiter waiter = new Waiter(pending, current.getMetadata().getResourceVersion(), deadline, progress, note);
+    if (!approved) {
+      report(progress, new IssuanceProgress(pending.name(), IssuanceProgress.Stage.AWAITING_APPROVAL,
+          pending.created(), note + waitingForApproval(pending.name())));
+    }
+    waiter.first = current;
+    return waiter;
+  }
+
+  /** Why a request created at {@code created} is no longer worth waiting on, or null if it still is. */
+  private String tooOld(Instant created) {
+    Instant now = clock.instant();
+    if (created == null) {
+      return "its creation time is unknown";
+    }
+    if (!now.isBefore(created.plus(expiration))) {
+      return "it is older than the requested lifetime " + expiration;
+    }
+    if (!now.plus(timeout).isBefore(created.plus(CLEANER_PENDING_LIMIT).minus(CLEANER_MARGIN))) {
+      return "the cluster's CSR cleaner may remove it (24 hours after creation) before this wait would end";
+    }
+    return null;
+  }
+
+  /** Gives up a waited-on request that is still usable: deletes it if allowed to, else remembers it. */
+  private void giveUp(Waiter waiter, String why) {
+    if (deleteRequests) {
+      delete(waiter.name, "abandoned: " + why);
+      return;
+    }
+    LOG.info("Giving up the wait on CertificateSigningRequest {} ({}); it stays {} and the next attempt resumes it"
+        + " rather than making another", waiter.name, why, waiter.approved ? "approved and unsigned" : "pending");
+    remember(waiter.request);
+  }
+
+  private void remember(PendingRequest pending) {
+    if (!remembered.compareAndSet(null, pending)) {
+      // A concurrent attempt gave up on its own request first: one remembered request is enough.
+      abandon(pending.name(), false, "another request is already kept for the next attempt");
+    }
+  }
+
+  /** Drops a remembered request that is no longer worth resuming (deleted, with deleteRequests). */
+  private void forget(PendingRequest pending, String why) {
+    LOG.info("Not resuming CertificateSigningRequest {} ({}); making a new request", pending.name(), why);
+    abandon(pending.name(), false, why);
+  }
+
+  private static boolean isTrue(CertificateSigningRequest csr, String type) {
+    var status = csr.getStatus();
+    return status != null && status.getConditions() != null && status.getConditions().stream()
+        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  private static Instant creationOf(CertificateSigningRequest csr) {
+    String ts = csr.getMetadata().getCreationTimestamp();
+    try {
+      return ts == null ? null : Instant.parse(ts);
+    } catch (DateTimeParseException e) {
+      return null;
+    }
   }
 
   private String waitingForApproval(String name) {
@@ -279,10 +436,15 @@ public final class CertificateIssuer implements IdentityIssuer {
   private record Event(int watchId, Watcher.Action action, CertificateSigningRequest csr, WatcherException closed) {}
 
   private final class Waiter {
+    private final PendingRequest request;
     private final String name;
     private final String uid;
+    private final KeyPair keyPair;
     private final Instant deadline;
     private final Consumer<IssuanceProgress> progress;
+    private final String note;
+    /** The object as read just before the wait (a resumed request), judged before watching. */
+    private CertificateSigningRequest first;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private int watchId;
     private Watch watch;
@@ -295,16 +457,27 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration retryDelay = FIRST_RETRY;
     private Instant retryAt;
 
-    Waiter(String name, String uid, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress) {
-      this.name = name;
-      this.uid = uid;
+    Waiter(PendingRequest request, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress,
+        String note) {
+      this.request = request;
+      this.name = request.name();
+      this.uid = request.uid();
+      this.keyPair = request.keyPair();
       this.resourceVersion = resourceVersion;
       this.deadline = deadline;
       this.progress = progress;
+      this.note = note;
     }
 
     CertificateSigningRequest run() throws InterruptedException {
       try {
+        if (first != null) {
+          Optional<CertificateSigningRequest> done = observe(first);
+          first = null;
+          if (done.isPresent()) {
+            return done.get();
+          }
+        }
         startWatch();
         while (true) {
           Instant now = clock.instant();
@@ -386,7 +559,7 @@ public final class CertificateIssuer implements IdentityIssuer {
         approved = true;
         LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
         report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_SIGNATURE, clock.instant(),
-            waitingForSignature(name)));
+            note + waitingForSignature(name)));
       }
       if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
         return Optional.of(csr);
