@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * Obtains a workload certificate from the Kubernetes certificates.k8s.io/v1 API: the requesting
  * half of kube-mtls, the Java counterpart of client-go's certificate manager.
  *
- * <p>Each {@link #issue(long)} generates a fresh key pair in memory, submits a PKCS#10 request as a
+ * <p>Each {@link #issue(long)} (unless it resumes a remembered request, see below) generates a fresh
+ * key pair in memory, submits a PKCS#10 request as a
  * {@code CertificateSigningRequest} (generated name {@code kube-mtls-<serviceAccount>-…}, the
  * configured signerName, the usages of the {@link Role}, {@code expirationSeconds}), then watches
  * that one object until an approver and a signer have acted. The watch resumes from the last seen
@@ -204,7 +205,10 @@ public final class CertificateIssuer implements IdentityIssuer {
   /**
    * Issues as {@link #issue(long)} does, telling {@code progress} of each stage: submitting, then
    * the CSR's name waiting for approval, then approved and waiting for the signer, each with what to
-   * check if it stays there.
+   * check if it stays there. A call that resumes a remembered request reports no submission; its
+   * first value names that request, is dated from the request's creation (or, once approved, from when
+   * it saw the approval) and its advice begins {@code resumed CertificateSigningRequest <name>
+   * (pending since <creation>)}.
    */
   @Override
   public TlsIdentity issue(long generation, Consumer<IssuanceProgress> progress) throws InterruptedException {
@@ -303,22 +307,29 @@ public final class CertificateIssuer implements IdentityIssuer {
     boolean approved = isTrue(current, "Approved");
     String note = "resumed CertificateSigningRequest " + pending.name() + " (pending since " + pending.created()
         + "); ";
-    if (!isTrue(current, "Denied") && !isTrue(current, "Failed")) {
+    if (!isTrue(current, "Denied") && !isTrue(current, "Failed")) { // those the waiter reports, as in any wait
       LOG.info("Resuming CertificateSigningRequest {} for {} (pending since {}, {})", pending.name(),
           identity.spiffeId(), pending.created(), approved ? "approved, not yet signed" : "not yet approved");
+      if (!approved) {
+        report(progress, new IssuanceProgress(pending.name(), IssuanceProgress.Stage.AWAITING_APPROVAL,
+            pending.created(), note + waitingForApproval(pending.name())));
+      }
     }
     Waiter waiter = new Waiter(pending, current.getMetadata().getResourceVersion(), deadline, progress, note);
-    if (!approved) {
-      report(progress, new IssuanceProgress(pending.name(), IssuanceProgress.Stage.AWAITING_APPROVAL,
-          pending.created(), note + waitingForApproval(pending.name())));
-    }
     waiter.first = current;
     return waiter;
   }
 
-  /** Why a request created at {@code created} is no longer worth waiting on, or null if it still is. */
   private String tooOld(Instant created) {
-    Instant now = clock.instant();
+    return staleReason(created, clock.instant(), expiration, timeout);
+  }
+
+  /**
+   * Why a request created at {@code created} is no longer worth a wait of {@code timeout} starting
+   * at {@code now}, or null if it still is: it must be younger than the requested lifetime, and the
+   * wait must end {@link #CLEANER_MARGIN} before the CSR cleaner may remove it.
+   */
+  static String staleReason(Instant created, Instant now, Duration expiration, Duration timeout) {
     if (created == null) {
       return "its creation time is unknown";
     }
@@ -345,14 +356,14 @@ public final class CertificateIssuer implements IdentityIssuer {
   private void remember(PendingRequest pending) {
     if (!remembered.compareAndSet(null, pending)) {
       // A concurrent attempt gave up on its own request first: one remembered request is enough.
-      abandon(pending.name(), false, "another request is already kept for the next attempt");
+      abandon(pending.name(), "another request is already kept for the next attempt");
     }
   }
 
   /** Drops a remembered request that is no longer worth resuming (deleted, with deleteRequests). */
   private void forget(PendingRequest pending, String why) {
     LOG.info("Not resuming CertificateSigningRequest {} ({}); making a new request", pending.name(), why);
-    abandon(pending.name(), false, why);
+    abandon(pending.name(), why);
   }
 
   private static boolean isTrue(CertificateSigningRequest csr, String type) {
@@ -406,15 +417,15 @@ public final class CertificateIssuer implements IdentityIssuer {
    * Gives up a request that was not issued: deletes it if allowed to, otherwise says what is left
    * behind. Runs with the interrupt flag clear (an interrupted wait has consumed it).
    */
-  private void abandon(String name, boolean approved, String why) {
+  private void abandon(String name, String why) {
     if (deleteRequests) {
       delete(name, "abandoned: " + why);
       return;
     }
-    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays {} because this issuer does not delete"
-        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after {}; an approver"
-        + " that acts on it later issues a certificate for a key that no longer exists, which does no harm", name,
-        why, approved ? "approved and unsigned" : "pending", approved ? "its approval" : "its creation");
+    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays because this issuer does not delete"
+        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after its creation"
+        + " (or approval, if approved and never signed); an approver that acts on it later issues a certificate for"
+        + " a key that no longer exists, which does no harm", name, why);
   }
 
   private void delete(String name, String why) {
@@ -728,6 +739,9 @@ public final class CertificateIssuer implements IdentityIssuer {
      * RBAC grants cluster-wide only (the ClusterRole {@code kube-mtls-workload-csr-cleanup} of the
      * shipped workload RBAC): the workload could then delete any CSR, also other workloads' requests
      * and the denied ones kept as evidence. Denied and failed requests are never deleted here.
+     * With it off, an attempt that gives up on a still usable request remembers it and the next
+     * attempt resumes it (see the class documentation), so a signer outage leaves one pending request
+     * per issuer, not one per attempt.
      */
     public Builder deleteRequests(boolean deleteRequests) {
       this.deleteRequests = deleteRequests;
