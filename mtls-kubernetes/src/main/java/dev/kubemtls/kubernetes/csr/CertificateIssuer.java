@@ -30,6 +30,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
@@ -37,6 +38,7 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -46,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * Obtains a workload certificate from the Kubernetes certificates.k8s.io/v1 API: the requesting
  * half of kube-mtls, the Java counterpart of client-go's certificate manager.
  *
- * <p>Each {@link #issue(long)} generates a fresh key pair in memory, submits a PKCS#10 request as a
+ * <p>Each {@link #issue(long)} (unless it resumes a remembered request, see below) generates a fresh
+ * key pair in memory, submits a PKCS#10 request as a
  * {@code CertificateSigningRequest} (generated name {@code kube-mtls-<serviceAccount>-…}, the
  * configured signerName, the usages of the {@link Role}, {@code expirationSeconds}), then watches
  * that one object until an approver and a signer have acted. The watch resumes from the last seen
@@ -65,6 +68,23 @@ import org.slf4j.LoggerFactory;
  * or the calling thread was interrupted, which is how a closing manager stops it), so that
  * abandoned requests do not pile up during a signer outage.
  *
+ * <p>Resuming instead of piling up: without {@code deleteRequests}, an attempt that gives up on a
+ * request that is still usable (pending, or approved and not yet signed; not denied, failed,
+ * deleted or replaced) does not forget it. The issuer remembers that one request (its name, UID,
+ * the identity it asked for and its private key, in memory only) and the next {@code issue} call
+ * watches the same CSR again instead of creating another, so a signer outage leaves one pending
+ * CSR per issuer rather than one per attempt. It resumes only while the request is worth waiting
+ * on: it still exists with the same UID, is neither Denied nor Failed (those are reported once, as
+ * {@link CertificateDeniedException} / {@link CertificateFailedException}, and forgotten), asks for
+ * the identity the issuer asks for now, and is young enough: younger than the requested lifetime
+ * (the key would otherwise be older than one certificate lifetime before its certificate starts),
+ * and young enough that this attempt's whole wait ends an hour before the cluster's CSR cleaner may
+ * remove a pending request (24 hours after creation, by the API server's clock; the hour covers
+ * clock skew and the cleaner's hourly pass). Otherwise the issuer makes a new request. With
+ * {@code deleteRequests} nothing is remembered: a given-up request is deleted as before, so none
+ * pile up either. The returned identity always carries the generation the completing call asked
+ * for.
+ *
  * <p>The workload's ServiceAccount needs {@code create}, {@code get} and {@code watch} on
  * {@code certificatesigningrequests.certificates.k8s.io} (the watch names its one object with the
  * field selector {@code metadata.name}, which the API server authorizes as a {@code watch} of that
@@ -73,7 +93,10 @@ import org.slf4j.LoggerFactory;
  * where that is acceptable. Approval and signing are somebody else's job (the kube-mtls signer);
  * the API server records the requester's identity, which is what the approver trusts.
  *
- * <p>An issuer is immutable and thread-safe; concurrent calls make independent requests.
+ * <p>An issuer is thread-safe. Its configuration is immutable; its only state is the one remembered
+ * request, which exactly one call takes over at a time: a concurrent call that finds none remembered
+ * makes its own request, and if two calls give up at once only one request is remembered (the other
+ * is left for the cleaner).
  */
 public final class CertificateIssuer implements IdentityIssuer {
 
@@ -87,6 +110,12 @@ public final class CertificateIssuer implements IdentityIssuer {
   private static final Duration MAX_RETRY = Duration.ofSeconds(5);
   private static final int MAX_FORBIDDEN = 4;
 
+  /** kube-controller-manager's CSR cleaner removes a pending request this long after its creation. */
+  static final Duration CLEANER_PENDING_LIMIT = Duration.ofHours(24);
+
+  /** How long before the cleaner's limit a resumed wait must end (clock skew, the cleaner's hourly pass). */
+  static final Duration CLEANER_MARGIN = Duration.ofHours(1);
+
   private final KubernetesClient client;
   private final WorkloadIdentity identity;
   private final String signerName;
@@ -98,6 +127,19 @@ public final class CertificateIssuer implements IdentityIssuer {
   private final InstantSource clock;
   private final Duration clockSkew;
   private final SecureRandom random;
+  private final AtomicReference<PendingRequest> remembered = new AtomicReference<>();
+
+  /**
+   * A request an attempt gave up on while it was still usable, kept for the next attempt. The key
+   * lives here, in memory only, as it does during a wait.
+   */
+  private record PendingRequest(String name, String uid, KeyPair keyPair, WorkloadIdentity identity,
+      Instant created) {
+    @Override
+    public String toString() {
+      return "PendingRequest[" + name + ", uid=" + uid + ", created=" + created + "]"; // never the key
+    }
+  }
 
   private CertificateIssuer(Builder b) {
     this.client = b.client;
@@ -163,7 +205,10 @@ public final class CertificateIssuer implements IdentityIssuer {
   /**
    * Issues as {@link #issue(long)} does, telling {@code progress} of each stage: submitting, then
    * the CSR's name waiting for approval, then approved and waiting for the signer, each with what to
-   * check if it stays there.
+   * check if it stays there. A call that resumes a remembered request reports no submission; its
+   * first value names that request, is dated from the request's creation (or, once approved, from when
+   * it saw the approval) and its advice begins {@code resumed CertificateSigningRequest <name>
+   * (pending since <creation>)}.
    */
   @Override
   public TlsIdentity issue(long generation, Consumer<IssuanceProgress> progress) throws InterruptedException {
@@ -171,27 +216,35 @@ public final class CertificateIssuer implements IdentityIssuer {
       throw new IllegalArgumentException("generation must be positive, was " + generation);
     }
     Objects.requireNonNull(progress, "progress");
-    KeyPair keyPair = keyAlgorithm.generate(random);
     Instant deadline = clock.instant().plus(timeout);
-    report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
-        "creating a CertificateSigningRequest for signer " + signerName));
-    CertificateSigningRequest created = create(csrFor(keyPair));
-    String name = created.getMetadata().getName();
-    LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
-    Waiter waiter = new Waiter(name, created.getMetadata().getUid(), created.getMetadata().getResourceVersion(),
-        deadline, progress);
-    report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
-        waitingForApproval(name)));
+    Waiter waiter = resume(remembered.getAndSet(null), deadline, progress);
+    KeyPair keyPair;
+    if (waiter != null) {
+      keyPair = waiter.keyPair;
+    } else {
+      keyPair = keyAlgorithm.generate(random);
+      report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
+          "creating a CertificateSigningRequest for signer " + signerName));
+      CertificateSigningRequest created = create(csrFor(keyPair));
+      String createdName = created.getMetadata().getName();
+      LOG.info("Created CertificateSigningRequest {} for {} with signer {}", createdName, identity.spiffeId(),
+          signerName);
+      waiter = new Waiter(new PendingRequest(createdName, created.getMetadata().getUid(), keyPair, identity,
+          creationOf(created)), created.getMetadata().getResourceVersion(), deadline, progress, "");
+      report(progress, new IssuanceProgress(createdName, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
+          waitingForApproval(createdName)));
+    }
+    String name = waiter.name;
     CertificateSigningRequest issued;
     try {
       issued = waiter.run();
     } catch (InterruptedException e) {
-      abandon(name, waiter.approved, "the wait was interrupted (the certificate manager was closed)");
+      giveUp(waiter, "the wait was interrupted (the certificate manager was closed)");
       throw e;
     } catch (CertificateDeniedException | CertificateFailedException e) {
-      throw e; // kept as evidence, or already gone
+      throw e; // kept as evidence, or already gone; never remembered
     } catch (RuntimeException e) {
-      abandon(name, waiter.approved, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
+      giveUp(waiter, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
       throw e;
     }
 
@@ -211,6 +264,121 @@ public final class CertificateIssuer implements IdentityIssuer {
           + " approval)", name);
     }
     return new TlsIdentity(keyPair.getPrivate(), chain, generation);
+  }
+
+  /**
+   * Takes over the remembered request if it is still worth waiting on: returns a waiter primed with
+   * its current state, or null to make a new request. The waiter judges that state first, as a watch
+   * event: Denied or Failed throw as in any wait, an issued certificate is returned at once.
+   */
+  private Waiter resume(PendingRequest pending, Instant deadline, Consumer<IssuanceProgress> progress)
+      throws InterruptedException {
+    if (pending == null) {
+      return null;
+    }
+    if (!pending.identity().equals(identity)) {
+      forget(pending, "it asked for another identity than this issuer asks for now");
+      return null;
+    }
+    String why = tooOld(pending.created());
+    if (why != null) {
+      forget(pending, why);
+      return null;
+    }
+    CertificateSigningRequest current;
+    try {
+      current = client.certificates().v1().certificateSigningRequests().withName(pending.name()).get();
+    } catch (KubernetesClientException e) {
+      remember(pending); // still worth waiting on; this attempt cannot tell
+      rethrowIfInterrupted(e);
+      throw new MtlsException("could not re-read CertificateSigningRequest " + pending.name() + " to resume it (HTTP "
+          + e.getCode() + "): " + e.getMessage(), e);
+    }
+    if (current == null) {
+      LOG.info("CertificateSigningRequest {} was deleted while no attempt waited on it; making a new request",
+          pending.name());
+      return null;
+    }
+    if (!pending.uid().equals(current.getMetadata().getUid())) {
+      LOG.info("CertificateSigningRequest {} was replaced by another object with the same name while no attempt"
+          + " waited on it; making a new request", pending.name());
+      return null;
+    }
+    boolean approved = isTrue(current, "Approved");
+    String note = "resumed CertificateSigningRequest " + pending.name() + " (pending since " + pending.created()
+        + "); ";
+    if (!isTrue(current, "Denied") && !isTrue(current, "Failed")) { // those the waiter reports, as in any wait
+      LOG.info("Resuming CertificateSigningRequest {} for {} (pending since {}, {})", pending.name(),
+          identity.spiffeId(), pending.created(), approved ? "approved, not yet signed" : "not yet approved");
+      if (!approved) {
+        report(progress, new IssuanceProgress(pending.name(), IssuanceProgress.Stage.AWAITING_APPROVAL,
+            pending.created(), note + waitingForApproval(pending.name())));
+      }
+    }
+    Waiter waiter = new Waiter(pending, current.getMetadata().getResourceVersion(), deadline, progress, note);
+    waiter.first = current;
+    return waiter;
+  }
+
+  private String tooOld(Instant created) {
+    return staleReason(created, clock.instant(), expiration, timeout);
+  }
+
+  /**
+   * Why a request created at {@code created} is no longer worth a wait of {@code timeout} starting
+   * at {@code now}, or null if it still is: it must be younger than the requested lifetime, and the
+   * wait must end {@link #CLEANER_MARGIN} before the CSR cleaner may remove it.
+   */
+  static String staleReason(Instant created, Instant now, Duration expiration, Duration timeout) {
+    if (created == null) {
+      return "its creation time is unknown";
+    }
+    if (!now.isBefore(created.plus(expiration))) {
+      return "it is older than the requested lifetime " + expiration;
+    }
+    if (!now.plus(timeout).isBefore(created.plus(CLEANER_PENDING_LIMIT).minus(CLEANER_MARGIN))) {
+      return "the cluster's CSR cleaner may remove it (24 hours after creation) before this wait would end";
+    }
+    return null;
+  }
+
+  /** Gives up a waited-on request that is still usable: deletes it if allowed to, else remembers it. */
+  private void giveUp(Waiter waiter, String why) {
+    if (deleteRequests) {
+      delete(waiter.name, "abandoned: " + why);
+      return;
+    }
+    LOG.info("Giving up the wait on CertificateSigningRequest {} ({}); it stays {} and the next attempt resumes it"
+        + " rather than making another", waiter.name, why, waiter.approved ? "approved and unsigned" : "pending");
+    remember(waiter.request);
+  }
+
+  private void remember(PendingRequest pending) {
+    if (!remembered.compareAndSet(null, pending)) {
+      // A concurrent attempt gave up on its own request first: one remembered request is enough.
+      abandon(pending.name(), "another request is already kept for the next attempt");
+    }
+  }
+
+  /** Drops a remembered request that is no longer worth resuming (deleted, with deleteRequests). */
+  private void forget(PendingRequest pending, String why) {
+    LOG.info("Not resuming CertificateSigningRequest {} ({}); making a new request", pending.name(), why);
+    abandon(pending.name(), why);
+  }
+
+  private static boolean isTrue(CertificateSigningRequest csr, String type) {
+    var status = csr.getStatus();
+    return status != null && status.getConditions() != null && status.getConditions().stream()
+        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  private static Instant creationOf(CertificateSigningRequest csr) {
+    String ts = csr.getMetadata().getCreationTimestamp();
+    try {
+      return ts == null ? null : Instant.parse(ts);
+    } catch (DateTimeParseException e) {
+      return null;
+    }
   }
 
   private String waitingForApproval(String name) {
@@ -249,15 +417,15 @@ public final class CertificateIssuer implements IdentityIssuer {
    * Gives up a request that was not issued: deletes it if allowed to, otherwise says what is left
    * behind. Runs with the interrupt flag clear (an interrupted wait has consumed it).
    */
-  private void abandon(String name, boolean approved, String why) {
+  private void abandon(String name, String why) {
     if (deleteRequests) {
       delete(name, "abandoned: " + why);
       return;
     }
-    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays {} because this issuer does not delete"
-        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after {}; an approver"
-        + " that acts on it later issues a certificate for a key that no longer exists, which does no harm", name,
-        why, approved ? "approved and unsigned" : "pending", approved ? "its approval" : "its creation");
+    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays because this issuer does not delete"
+        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after its creation"
+        + " (or approval, if approved and never signed); an approver that acts on it later issues a certificate for"
+        + " a key that no longer exists, which does no harm", name, why);
   }
 
   private void delete(String name, String why) {
@@ -279,10 +447,15 @@ public final class CertificateIssuer implements IdentityIssuer {
   private record Event(int watchId, Watcher.Action action, CertificateSigningRequest csr, WatcherException closed) {}
 
   private final class Waiter {
+    private final PendingRequest request;
     private final String name;
     private final String uid;
+    private final KeyPair keyPair;
     private final Instant deadline;
     private final Consumer<IssuanceProgress> progress;
+    private final String note;
+    /** The object as read just before the wait (a resumed request), judged before watching. */
+    private CertificateSigningRequest first;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private int watchId;
     private Watch watch;
@@ -295,16 +468,27 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration retryDelay = FIRST_RETRY;
     private Instant retryAt;
 
-    Waiter(String name, String uid, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress) {
-      this.name = name;
-      this.uid = uid;
+    Waiter(PendingRequest request, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress,
+        String note) {
+      this.request = request;
+      this.name = request.name();
+      this.uid = request.uid();
+      this.keyPair = request.keyPair();
       this.resourceVersion = resourceVersion;
       this.deadline = deadline;
       this.progress = progress;
+      this.note = note;
     }
 
     CertificateSigningRequest run() throws InterruptedException {
       try {
+        if (first != null) {
+          Optional<CertificateSigningRequest> done = observe(first);
+          first = null;
+          if (done.isPresent()) {
+            return done.get();
+          }
+        }
         startWatch();
         while (true) {
           Instant now = clock.instant();
@@ -386,7 +570,7 @@ public final class CertificateIssuer implements IdentityIssuer {
         approved = true;
         LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
         report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_SIGNATURE, clock.instant(),
-            waitingForSignature(name)));
+            note + waitingForSignature(name)));
       }
       if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
         return Optional.of(csr);
@@ -555,6 +739,9 @@ public final class CertificateIssuer implements IdentityIssuer {
      * RBAC grants cluster-wide only (the ClusterRole {@code kube-mtls-workload-csr-cleanup} of the
      * shipped workload RBAC): the workload could then delete any CSR, also other workloads' requests
      * and the denied ones kept as evidence. Denied and failed requests are never deleted here.
+     * With it off, an attempt that gives up on a still usable request remembers it and the next
+     * attempt resumes it (see the class documentation), so a signer outage leaves one pending request
+     * per issuer, not one per attempt.
      */
     public Builder deleteRequests(boolean deleteRequests) {
       this.deleteRequests = deleteRequests;

@@ -18,6 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.testkit.TestCa;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -39,6 +40,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.bouncycastle.openssl.PEMParser;
@@ -125,6 +127,17 @@ class CertificateIssuerIT {
     return await().atMost(Duration.ofSeconds(30)).until(() -> admin.certificates().v1().certificateSigningRequests()
         .withField("spec.signerName", SIGNER).list().getItems().stream()
         .filter(c -> user.equals(c.getSpec().getUsername())).findFirst().orElse(null), c -> c != null);
+  }
+
+  /** Every CSR of this test's workload, by the requester the API server recorded. */
+  List<CertificateSigningRequest> csrsOfWorkload() {
+    String user = "system:serviceaccount:" + ns + ":" + SA;
+    return admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", SIGNER).list()
+        .getItems().stream().filter(c -> user.equals(c.getSpec().getUsername())).toList();
+  }
+
+  static String nameOf(CertificateSigningRequest csr) {
+    return csr.getMetadata().getName();
   }
 
   static CertificateSigningRequestCondition condition(String type, String reason, String message) {
@@ -416,6 +429,137 @@ class CertificateIssuerIT {
     X509Certificate leaf = leafFor(requestedKey(csr)).build();
     sign(csr, leaf);
     assertThat(result.get(100, TimeUnit.SECONDS).leaf()).isEqualTo(leaf);
+  }
+
+  /** Starts {@code issuer.issue(1)}, interrupts it once its CSR exists, and returns when it has ended. */
+  CertificateSigningRequest startThenInterrupt(CertificateIssuer issuer) throws Exception {
+    java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+    Thread waiter = new Thread(() -> {
+      try {
+        issuer.issue(1);
+        outcome.complete(null);
+      } catch (Throwable t) {
+        outcome.complete(t);
+      }
+    }, "core-it-interrupted-resumable-issuer");
+    waiter.start();
+    CertificateSigningRequest csr = awaitCsr();
+    waiter.interrupt();
+    assertThat(outcome.get(30, TimeUnit.SECONDS)).isInstanceOf(InterruptedException.class);
+    return csr;
+  }
+
+  @Test
+  void timedOutAttemptsResumeTheirOneCsrUntilItIsIssued() throws Exception {
+    CertificateIssuer issuer = issuer().timeout(Duration.ofSeconds(2)).build();
+    assertThatThrownBy(() -> issuer.issue(1)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
+        e -> assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.APPROVAL));
+    List<CertificateSigningRequest> afterOne = csrsOfWorkload();
+    assertThat(afterOne).hasSize(1);
+    CertificateSigningRequest csr = afterOne.get(0);
+
+    List<IssuanceProgress> reported = new CopyOnWriteArrayList<>();
+    assertThatThrownBy(() -> issuer.issue(2, reported::add)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
+        e -> assertThat(e.csrName()).isEqualTo(nameOf(csr)));
+    assertThat(csrsOfWorkload()).extracting(CertificateIssuerIT::nameOf).containsExactly(nameOf(csr));
+    assertThat(reported).isNotEmpty().allSatisfy(p -> assertThat(p.request()).isEqualTo(nameOf(csr)));
+    assertThat(reported.get(0).stage()).isEqualTo(IssuanceProgress.Stage.AWAITING_APPROVAL);
+    assertThat(reported.get(0).advice()).startsWith("resumed CertificateSigningRequest " + nameOf(csr)
+        + " (pending since ");
+    assertThat(reported).noneMatch(p -> p.stage() == IssuanceProgress.Stage.SUBMITTING);
+
+    // Approved while no attempt waits: the next attempt resumes it, now waiting for the signer.
+    approve(csr);
+    reported.clear();
+    assertThatThrownBy(() -> issuer.issue(3, reported::add)).isInstanceOfSatisfying(IssuanceTimeoutException.class,
+        e -> assertThat(e.stage()).isEqualTo(IssuanceTimeoutException.Stage.SIGNATURE));
+    assertThat(reported).extracting(IssuanceProgress::stage).containsExactly(IssuanceProgress.Stage.AWAITING_SIGNATURE);
+    assertThat(reported.get(0).advice()).startsWith("resumed CertificateSigningRequest " + nameOf(csr));
+    assertThat(csrsOfWorkload()).hasSize(1);
+
+    // Signed while no attempt waits: the next attempt resumes it and finds the certificate.
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+    TlsIdentity issued = issuer.issue(4);
+    assertThat(issued.leaf()).isEqualTo(leaf);
+    assertThat(issued.generation()).isEqualTo(4);
+    assertThat(issued.leaf().getPublicKey()).isEqualTo(requestedKey(csr));
+    assertThat(csrsOfWorkload()).extracting(CertificateIssuerIT::nameOf).containsExactly(nameOf(csr));
+  }
+
+  @Test
+  void aRememberedCsrDeniedMeanwhileIsReportedOnceAndTheNextAttemptMakesANewOne() throws Exception {
+    CertificateIssuer issuer = issuer().timeout(Duration.ofSeconds(2)).build();
+    assertThatThrownBy(() -> issuer.issue(1)).isInstanceOf(IssuanceTimeoutException.class);
+    CertificateSigningRequest first = awaitCsr();
+    admin.certificates().v1().certificateSigningRequests().withName(nameOf(first))
+        .deny(condition("Denied", "DNSNameNotOwned", "denied while nobody waited"));
+
+    assertThatThrownBy(() -> issuer.issue(2)).isInstanceOfSatisfying(CertificateDeniedException.class, e -> {
+      assertThat(e.csrName()).isEqualTo(nameOf(first));
+      assertThat(e.reason()).isEqualTo("DNSNameNotOwned");
+    });
+    assertThat(csrsOfWorkload()).hasSize(1);
+
+    assertThatThrownBy(() -> issuer.issue(3)).isInstanceOf(IssuanceTimeoutException.class);
+    List<CertificateSigningRequest> all = csrsOfWorkload();
+    assertThat(all).hasSize(2);
+    assertThat(all).extracting(CertificateIssuerIT::nameOf).contains(nameOf(first));
+  }
+
+  @Test
+  void aRememberedCsrDeletedMeanwhileIsReplacedByANewOneInTheSameAttempt() throws Exception {
+    CertificateIssuer issuer = issuer().build();
+    CertificateSigningRequest first = startThenInterrupt(issuer); // remembered, not deleted (deleteRequests is off)
+    admin.certificates().v1().certificateSigningRequests().withName(nameOf(first)).delete();
+    await().atMost(Duration.ofSeconds(30)).until(() -> csrsOfWorkload().isEmpty());
+
+    Future<TlsIdentity> result = executor.submit(() -> issuer.issue(7));
+    CertificateSigningRequest second = awaitCsr();
+    assertThat(nameOf(second)).isNotEqualTo(nameOf(first));
+    approve(second);
+    X509Certificate leaf = leafFor(requestedKey(second)).build();
+    sign(second, leaf);
+    TlsIdentity issued = result.get(60, TimeUnit.SECONDS);
+    assertThat(issued.leaf()).isEqualTo(leaf);
+    assertThat(issued.generation()).isEqualTo(7);
+    assertThat(csrsOfWorkload()).hasSize(1);
+  }
+
+  @Test
+  void anInterruptedWaitIsResumedByTheNextAttemptWhenNotDeleting() throws Exception {
+    CertificateIssuer issuer = issuer().build();
+    CertificateSigningRequest csr = startThenInterrupt(issuer);
+
+    Future<TlsIdentity> result = executor.submit(() -> issuer.issue(2));
+    approve(csr);
+    X509Certificate leaf = leafFor(requestedKey(csr)).build();
+    sign(csr, leaf);
+    TlsIdentity issued = result.get(60, TimeUnit.SECONDS);
+    assertThat(issued.leaf()).isEqualTo(leaf);
+    assertThat(issued.generation()).isEqualTo(2);
+    assertThat(csrsOfWorkload()).hasSize(1);
+  }
+
+  @Test
+  void aRememberedCsrOlderThanTheRequestedLifetimeIsNotResumed() throws Exception {
+    MutableClock clock = MutableClock.startingNow();
+    CertificateIssuer issuer = issuer().clock(clock).timeout(Duration.ofMinutes(1))
+        .expiration(Duration.ofMinutes(30)).build();
+    Future<TlsIdentity> first = issueInBackground(issuer);
+    CertificateSigningRequest stale = awaitCsr();
+    clock.advance(Duration.ofMinutes(2));
+    assertThat(failureOf(first)).isInstanceOf(IssuanceTimeoutException.class);
+
+    clock.advance(Duration.ofMinutes(30));
+    Future<TlsIdentity> second = executor.submit(() -> issuer.issue(2));
+    await().atMost(Duration.ofSeconds(30)).until(() -> csrsOfWorkload().size() == 2);
+    CertificateSigningRequest fresh = csrsOfWorkload().stream().filter(c -> !nameOf(c).equals(nameOf(stale)))
+        .findFirst().orElseThrow();
+    admin.certificates().v1().certificateSigningRequests().withName(nameOf(fresh))
+        .deny(condition("Denied", "CoreItDenied", "ends the test"));
+    assertThat(failureOf(second)).isInstanceOfSatisfying(CertificateDeniedException.class,
+        e -> assertThat(e.csrName()).isEqualTo(nameOf(fresh)));
   }
 
   @Test

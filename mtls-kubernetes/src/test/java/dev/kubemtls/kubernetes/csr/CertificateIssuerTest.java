@@ -140,6 +140,26 @@ class CertificateIssuerTest {
   }
 
   @Test
+  void aRememberedRequestIsResumedOnlyWhileYoungerThanTheLifetimeAndClearOfTheCleaner() {
+    java.time.Instant created = java.time.Instant.parse("2026-12-01T00:00:00Z");
+    Duration day = Duration.ofHours(24);
+    Duration fiveMinutes = Duration.ofMinutes(5);
+    // Requested lifetime 1 h: resumable up to (not at) 1 h of age.
+    assertThat(CertificateIssuer.staleReason(created, created.plusSeconds(3599), Duration.ofHours(1), fiveMinutes))
+        .isNull();
+    assertThat(CertificateIssuer.staleReason(created, created.plusSeconds(3600), Duration.ofHours(1), fiveMinutes))
+        .contains("older than the requested lifetime PT1H");
+    // Lifetime 24 h: the wait (5 min) must end before 23 h of age, an hour ahead of the cleaner's 24 h.
+    java.time.Instant lastStart = created.plus(Duration.ofHours(23)).minus(fiveMinutes);
+    assertThat(CertificateIssuer.staleReason(created, lastStart.minusSeconds(1), day, fiveMinutes)).isNull();
+    assertThat(CertificateIssuer.staleReason(created, lastStart, day, fiveMinutes)).contains("CSR cleaner");
+    // A wait longer than the cleaner allows never resumes; an unknown creation time neither.
+    assertThat(CertificateIssuer.staleReason(created, created, Duration.ofDays(7), Duration.ofHours(23)))
+        .contains("CSR cleaner");
+    assertThat(CertificateIssuer.staleReason(null, created, day, fiveMinutes)).contains("unknown");
+  }
+
+  @Test
   void toStringNeverShowsTheKey() throws Exception {
     KeyPair kp = KeyAlgorithm.EC_P256.generate(new SecureRandom());
     TlsIdentity tls = new TlsIdentity(kp.getPrivate(), List.of(dev.kubemtls.testkit.TestCa.create("ca")
