@@ -55,65 +55,52 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
       throws CertificateException {
-    try {
-      pkix.checkClientTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw refuse(chain, e, "client", address(socket));
-    }
-    applyPolicy(chain, "client", address(socket));
+    check(chain, "client", address(socket), () -> pkix.checkClientTrusted(chain, authType, socket));
   }
 
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
-    try {
-      pkix.checkClientTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw refuse(chain, e, "client", address(engine));
-    }
-    applyPolicy(chain, "client", address(engine));
+    check(chain, "client", address(engine), () -> pkix.checkClientTrusted(chain, authType, engine));
   }
 
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    try {
-      pkix.checkClientTrusted(chain, authType);
-    } catch (CertificateException e) {
-      throw refuse(chain, e, "client", null);
-    }
-    applyPolicy(chain, "client", null);
+    check(chain, "client", null, () -> pkix.checkClientTrusted(chain, authType));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
       throws CertificateException {
-    try {
-      pkix.checkServerTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw refuse(chain, e, "server", address(socket));
-    }
-    applyPolicy(chain, "server", address(socket));
+    check(chain, "server", address(socket), () -> pkix.checkServerTrusted(chain, authType, socket));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
-    try {
-      pkix.checkServerTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw refuse(chain, e, "server", address(engine));
-    }
-    applyPolicy(chain, "server", address(engine));
+    check(chain, "server", address(engine), () -> pkix.checkServerTrusted(chain, authType, engine));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    check(chain, "server", null, () -> pkix.checkServerTrusted(chain, authType));
+  }
+
+  /** One PKIX check of the JDK's trust manager. */
+  @FunctionalInterface
+  private interface PkixCheck {
+    void run() throws CertificateException;
+  }
+
+  /** PKIX against the bundle (a refusal explained and logged), then the peer policy. */
+  private void check(X509Certificate[] chain, String peerRole, String address, PkixCheck pkixCheck)
+      throws CertificateException {
     try {
-      pkix.checkServerTrusted(chain, authType);
+      pkixCheck.run();
     } catch (CertificateException e) {
-      throw refuse(chain, e, "server", null);
+      throw refuse(chain, e, peerRole, address);
     }
-    applyPolicy(chain, "server", null);
+    applyPolicy(chain, peerRole, address);
   }
 
   @Override

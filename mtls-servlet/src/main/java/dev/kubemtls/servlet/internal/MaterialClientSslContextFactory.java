@@ -3,13 +3,10 @@ package dev.kubemtls.servlet.internal;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.internal.FollowingSslContextSpi;
 import dev.kubemtls.core.internal.JdkTls;
-import dev.kubemtls.core.internal.MtlsTrustManager;
-import dev.kubemtls.core.internal.RateLimitedLog;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsPolicy;
 import javax.net.ssl.SSLParameters;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
-import org.slf4j.LoggerFactory;
 
 /**
  * A client {@link SslContextFactory} over a JDK context that follows a {@link MaterialSource}
@@ -28,10 +25,7 @@ public final class MaterialClientSslContextFactory extends SslContextFactory.Cli
 
   /** The JDK context, shared by the factories of one {@code JettyClientTls}. */
   public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy) {
-    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialClientSslContextFactory.class),
-        System::nanoTime);
-    return new FollowingSslContextSpi(source, tls, "client",
-        m -> new MtlsTrustManager(m.trust(), "client", peerPolicy, log));
+    return Policies.followingContext(source, tls, peerPolicy, "client", MaterialClientSslContextFactory.class);
   }
 
   public MaterialClientSslContextFactory(FollowingSslContextSpi spi, TlsPolicy policy) {

@@ -3,14 +3,11 @@ package dev.kubemtls.servlet.internal;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.internal.FollowingSslContextSpi;
 import dev.kubemtls.core.internal.JdkTls;
-import dev.kubemtls.core.internal.MtlsTrustManager;
-import dev.kubemtls.core.internal.RateLimitedLog;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
 import javax.net.ssl.SSLParameters;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
-import org.slf4j.LoggerFactory;
 
 /**
  * A server {@link SslContextFactory} over a JDK context that follows a {@link MaterialSource}
@@ -32,10 +29,7 @@ public final class MaterialServerSslContextFactory extends SslContextFactory.Ser
 
   /** The JDK context, shared by the factories of one {@code JettyServerTls}. */
   public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy) {
-    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MaterialServerSslContextFactory.class),
-        System::nanoTime);
-    return new FollowingSslContextSpi(source, tls, "server",
-        m -> new MtlsTrustManager(m.trust(), "server", peerPolicy, log));
+    return Policies.followingContext(source, tls, peerPolicy, "server", MaterialServerSslContextFactory.class);
   }
 
   public MaterialServerSslContextFactory(FollowingSslContextSpi spi, TlsPolicy policy) {

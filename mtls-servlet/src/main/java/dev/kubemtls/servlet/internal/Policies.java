@@ -1,9 +1,20 @@
 package dev.kubemtls.servlet.internal;
 
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.internal.FollowingSslContextSpi;
+import dev.kubemtls.core.internal.JdkTls;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsPolicy;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.LoggerFactory;
 
-/** A {@link TlsPolicy} in a Jetty {@link SslContextFactory}. Not part of the public API. */
+/**
+ * What the server and client factories share: a {@link TlsPolicy} in a Jetty
+ * {@link SslContextFactory}, and the JDK context that follows a source, checked by the shared trust
+ * manager. Not part of the public API.
+ */
 final class Policies {
 
   private Policies() {}
@@ -14,5 +25,15 @@ final class Policies {
     factory.setIncludeCipherSuites(policy.cipherSuites().toArray(String[]::new));
     factory.setUseCipherSuitesOrder(true);
     factory.setRenegotiationAllowed(false);
+  }
+
+  /**
+   * The JDK context for one side ({@code "server"} or {@code "client"}), whose trust manager checks
+   * the peer against the bundle and {@code peerPolicy} and logs refusals as {@code owner}.
+   */
+  static FollowingSslContextSpi followingContext(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy,
+      String side, Class<?> owner) {
+    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(owner), System::nanoTime);
+    return new FollowingSslContextSpi(source, tls, side, m -> new MtlsTrustManager(m.trust(), side, peerPolicy, log));
   }
 }
