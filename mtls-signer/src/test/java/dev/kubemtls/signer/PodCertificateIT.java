@@ -303,6 +303,46 @@ class PodCertificateIT {
         .isGreaterThanOrEqualTo(deniedBefore + 2);
   }
 
+  /**
+   * A second signer, for its own name, whose {@code --max-ttl} (30 minutes) is below the API
+   * server's one-hour minimum: it cannot issue, and says so with {@code Failed}, through the real
+   * status validation (a Failed status carries the condition and nothing else).
+   */
+  @Test
+  void aSignerWhoseMaxTtlIsBelowAnHourFailsTheRequestWithTheReason() throws Exception {
+    String signerName = "kube-mtls.dev/short";
+    CertificateAuthority shortCa = CertificateAuthority.generate("kube-mtls short CA", Duration.ofDays(2),
+        ValidityPolicy.DEFAULT, InstantSource.system(), new java.security.SecureRandom());
+    fx.admin.secrets().inNamespace(SignerFixture.SIGNER_NS).resource(shortCa.toSecret(SignerFixture.SIGNER_NS,
+        "kube-mtls-ca-short")).createOr(r -> r.update());
+    SignerConfig config = SignerConfig.builder(signerName)
+        .caSecret(SignerFixture.SIGNER_NS, "kube-mtls-ca-short")
+        .bundle("kube-mtls-short-bundle", "ca.crt").namespaceLabel("kube-mtls.dev/short-bundle=true")
+        .validity(new ValidityPolicy(Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofMinutes(5)))
+        .lease(SignerFixture.SIGNER_NS, "kube-mtls-signer-short", "short-1")
+        .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
+        .podCertificates(true)
+        .build();
+    io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    // The admin acts for it: the shipped RBAC grants "sign" for kube-mtls.dev/workload only.
+    try (Signer shortSigner = Signer.start(fx.admin, config, shortCa, InstantSource.system(),
+        new SignerMetrics(registry))) {
+      Awaitility.await("the short signer leads").atMost(Duration.ofSeconds(60)).until(shortSigner::isLeader);
+      Setup s = setup("pcr-fail");
+      PodCertificateRequest created = createAsNode(s, request(s, signerName,
+          keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
+      PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+      Condition failed = onlyCondition(done);
+      assertThat(failed.getType()).isEqualTo("Failed");
+      assertThat(failed.getReason()).isEqualTo("LifetimeTooShort");
+      assertThat(failed.getMessage()).contains("--max-ttl").contains("PT30M");
+      assertThat(done.getStatus().getCertificateChain()).isNull();
+      assertThat(registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count())
+          .isEqualTo(1.0);
+    }
+  }
+
   @Test
   void ignoresRequestsForAnotherSigner() throws Exception {
     fx.awaitLeader();
