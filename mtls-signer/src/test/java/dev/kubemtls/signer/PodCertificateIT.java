@@ -304,33 +304,42 @@ class PodCertificateIT {
   }
 
   /**
-   * A second signer, for its own name, whose {@code --max-ttl} (30 minutes) is below the API
-   * server's one-hour minimum: it cannot issue, and says so with {@code Failed}, through the real
-   * status validation (a Failed status carries the condition and nothing else).
+   * A second signer replica for its own name ({@code kube-mtls.dev/<suffix>}), CA Secret, bundle,
+   * namespace label and Lease, so it never touches what the shared replica serves. The admin acts
+   * for it: the shipped RBAC grants "sign" for kube-mtls.dev/workload only.
    */
-  @Test
-  void aSignerWhoseMaxTtlIsBelowAnHourFailsTheRequestWithTheReason() throws Exception {
-    String signerName = "kube-mtls.dev/short";
-    CertificateAuthority shortCa = CertificateAuthority.generate("kube-mtls short CA", Duration.ofDays(2),
-        ValidityPolicy.DEFAULT, InstantSource.system(), new java.security.SecureRandom());
-    fx.admin.secrets().inNamespace(SignerFixture.SIGNER_NS).resource(shortCa.toSecret(SignerFixture.SIGNER_NS,
-        "kube-mtls-ca-short")).createOr(r -> r.update());
-    SignerConfig config = SignerConfig.builder(signerName)
-        .caSecret(SignerFixture.SIGNER_NS, "kube-mtls-ca-short")
-        .bundle("kube-mtls-short-bundle", "ca.crt").namespaceLabel("kube-mtls.dev/short-bundle=true")
-        .validity(new ValidityPolicy(Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofMinutes(5)))
-        .lease(SignerFixture.SIGNER_NS, "kube-mtls-signer-short", "short-1")
+  private Signer secondSigner(String suffix, ValidityPolicy validity, InstantSource clock, SignerListener listener) {
+    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls " + suffix + " CA", Duration.ofDays(2),
+        ValidityPolicy.DEFAULT, clock, new java.security.SecureRandom());
+    fx.admin.secrets().inNamespace(SignerFixture.SIGNER_NS).resource(ca.toSecret(SignerFixture.SIGNER_NS,
+        "kube-mtls-ca-" + suffix)).createOr(r -> r.update());
+    SignerConfig config = SignerConfig.builder("kube-mtls.dev/" + suffix)
+        .caSecret(SignerFixture.SIGNER_NS, "kube-mtls-ca-" + suffix)
+        .bundle("kube-mtls-" + suffix + "-bundle", "ca.crt").namespaceLabel("kube-mtls.dev/" + suffix + "-bundle=true")
+        .validity(validity)
+        .lease(SignerFixture.SIGNER_NS, "kube-mtls-signer-" + suffix, suffix + "-1")
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .podCertificates(true)
         .build();
+    Signer signer = Signer.start(fx.admin, config, ca, clock, listener);
+    Awaitility.await("the " + suffix + " signer leads").atMost(Duration.ofSeconds(60)).until(signer::isLeader);
+    return signer;
+  }
+
+  /**
+   * A signer whose {@code --max-ttl} (30 minutes) is below the API server's one-hour minimum
+   * cannot issue, and says so with {@code Failed}, through the real status validation (a Failed
+   * status carries the condition and nothing else).
+   */
+  @Test
+  void aSignerWhoseMaxTtlIsBelowAnHourFailsTheRequestWithTheReason() throws Exception {
     io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
         new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-    // The admin acts for it: the shipped RBAC grants "sign" for kube-mtls.dev/workload only.
-    try (Signer shortSigner = Signer.start(fx.admin, config, shortCa, InstantSource.system(),
-        new SignerMetrics(registry))) {
-      Awaitility.await("the short signer leads").atMost(Duration.ofSeconds(60)).until(shortSigner::isLeader);
+    try (Signer shortSigner = secondSigner("short",
+        new ValidityPolicy(Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofMinutes(5)),
+        InstantSource.system(), new SignerMetrics(registry))) {
       Setup s = setup("pcr-fail");
-      PodCertificateRequest created = createAsNode(s, request(s, signerName,
+      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/short",
           keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
       PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
       Condition failed = onlyCondition(done);
@@ -340,6 +349,25 @@ class PodCertificateIT {
       assertThat(done.getStatus().getCertificateChain()).isNull();
       assertThat(registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count())
           .isEqualTo(1.0);
+    }
+  }
+
+  /**
+   * A signer whose clock runs 10 minutes ahead issues a certificate whose notBefore the API server
+   * refuses (more than 5 minutes from its own clock): the signer does not retry forever, it marks
+   * the request {@code Failed} with the API server's words. Only time is faked (an injected clock).
+   */
+  @Test
+  void anIssuedStatusTheApiServerRefusesBecomesFailedWithItsMessage() throws Exception {
+    try (Signer skewed = secondSigner("skewed", ValidityPolicy.DEFAULT,
+        InstantSource.offset(InstantSource.system(), Duration.ofMinutes(10)), SignerListener.NONE)) {
+      Setup s = setup("pcr-skew");
+      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/skewed",
+          keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
+      Condition failed = onlyCondition(awaitTerminal(s.namespace(), created.getMetadata().getName()));
+      assertThat(failed.getType()).isEqualTo("Failed");
+      assertThat(failed.getReason()).isEqualTo("IssuedStatusRejected");
+      assertThat(failed.getMessage()).contains("within 5 minutes").contains("clock");
     }
   }
 

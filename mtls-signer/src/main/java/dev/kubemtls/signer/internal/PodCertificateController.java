@@ -55,6 +55,8 @@ public final class PodCertificateController implements AutoCloseable {
   static final String FAILED = "Failed";
   /** The reason of the Issued condition. */
   static final String ISSUED_REASON = "Issued";
+  /** Failed: the API server refused the Issued status this signer wrote (422). */
+  static final String STATUS_REJECTED = "IssuedStatusRejected";
   /** The API server's margin: beginRefreshAt lies this far inside notBefore..notAfter. */
   static final Duration REFRESH_MARGIN = Duration.ofMinutes(10);
 
@@ -68,7 +70,6 @@ public final class PodCertificateController implements AutoCloseable {
   private final SignerListener listener;
   private final SharedIndexInformer<PodCertificateRequest> informer;
   private final WorkQueue queue;
-  private final RotationPolicy renewal = RotationPolicy.defaults();
   /** Requests whose final status this controller wrote and whose cached copy has not caught up yet. */
   private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -208,9 +209,21 @@ public final class PodCertificateController implements AutoCloseable {
     status.setNotBefore(notBefore.toString());
     status.setNotAfter(notAfter.toString());
     status.setBeginRefreshAt(refresh.toString());
-    copy.setStatus(status);
-    client.resources(PodCertificateRequest.class).inNamespace(copy.getMetadata().getNamespace()).resource(copy)
-        .updateStatus();
+    PodCertificateRequest issuedCopy = new PodCertificateRequestBuilder(copy).build();
+    issuedCopy.setStatus(status);
+    try {
+      client.resources(PodCertificateRequest.class).inNamespace(copy.getMetadata().getNamespace())
+          .resource(issuedCopy).updateStatus();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 422) {
+        throw e;
+      }
+      // The API server's status validation refused what was issued (e.g. this signer's clock is more
+      // than 5 minutes off the API server's): signing again would be refused again.
+      return failed(key, copy, STATUS_REJECTED, "the API server refused the issued certificate: "
+          + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage())
+          + "; check the signer's clock and --max-ttl", now);
+    }
     written.add(key);
     LOG.info("issued PodCertificateRequest {} (Pod {}): {}, serial {}, notAfter {}, beginRefreshAt {}", key,
         spec.getPodName(), Bounded.list(issue.names()), leaf.getSerialNumber().toString(16), notAfter, refresh);

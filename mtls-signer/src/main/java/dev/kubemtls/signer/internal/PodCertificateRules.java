@@ -38,7 +38,7 @@ import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
  * exist with the UID and ServiceAccount of the request and not be terminating (a Pod's
  * {@code spec.nodeName} cannot change once set, so the same UID is the same node), and the lifetime is
  * {@code maxExpirationSeconds} capped by the signer's {@code --max-ttl}, which must allow the API
- * server's minimum of one hour. The names follow the CSR ownership rule: the SPIFFE ID of the Pod's
+ * server's minimum of one hour. The names follow the strict CSR ownership rule (in both policy modes): the SPIFFE ID of the Pod's
  * ServiceAccount, the four DNS forms of every Service in the namespace whose selector matches the
  * Pod's labels, and the Pod's IPs when it has any (a Pod whose volumes are being set up usually has
  * none yet, so its first certificate names none); at most {@code maxNames} in all.
@@ -61,7 +61,7 @@ public final class PodCertificateRules {
       POD_MISMATCH, TOO_MANY_NAMES);
   /** The reasons of {@code Failed} this signer writes on PodCertificateRequests. */
   public static final List<String> FAILURE_REASONS = List.of(LIFETIME_TOO_SHORT, "CaExpired", "CaExpiresTooSoon",
-      "SigningError");
+      "SigningError", "IssuedStatusRejected");
 
   private static final String KEY_HINT = "; set the podCertificate volume's keyType to ECDSAP256 (recommended),"
       + " ECDSAP384, RSA3072 or RSA4096";
