@@ -328,6 +328,98 @@ public final class CertificateAuthority {
     }
   }
 
+  /**
+   * The longest backdate of a pod certificate's {@code notBefore}: the API server refuses a
+   * {@code status.notBefore} more than 5 minutes away from its own clock, so the configured
+   * backdate is capped here to leave room for clock skew.
+   */
+  public static final Duration POD_CERTIFICATE_MAX_BACKDATE = Duration.ofMinutes(1);
+
+  /** The shortest pod certificate the API server accepts ({@code notAfter - notBefore}). */
+  public static final Duration POD_CERTIFICATE_MIN_LIFETIME = Duration.ofHours(1);
+
+  /**
+   * Signs a certificate for a PodCertificateRequest: the key comes from {@code spec.pkixPublicKey}
+   * (already checked by the API server's proof of possession and by this signer's key rules), the
+   * names are those the signer decided the pod owns. The subject is empty and the SAN extension
+   * critical; the usages are digital signature (plus key encipherment for RSA keys), server and client
+   * auth; {@code notBefore} is now minus the backdate (at most {@link #POD_CERTIFICATE_MAX_BACKDATE}),
+   * {@code notAfter} is {@code notBefore + lifetime}, both inside the CA's validity.
+   *
+   * @param key      the pod's public key
+   * @param uris     URI SANs (the SPIFFE ID)
+   * @param dnsNames DNS SANs
+   * @param ips      IP address SANs, as literals
+   * @param lifetime {@code notAfter - notBefore}, already clamped by the caller
+   * @throws SigningException {@code CaExpired} if the CA has expired, {@code CaExpiresTooSoon} if the CA's
+   *     notAfter leaves less than {@link #POD_CERTIFICATE_MIN_LIFETIME}, {@code SigningError} if signing fails
+   */
+  public X509Certificate signPodCertificate(PublicKey key, List<String> uris, List<String> dnsNames, List<String> ips,
+      Duration lifetime) {
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(lifetime, "lifetime");
+    Instant now = clock.instant();
+    Instant caNotBefore = certificate.getNotBefore().toInstant();
+    Instant caNotAfter = certificate.getNotAfter().toInstant();
+    if (!now.isBefore(caNotAfter)) {
+      throw new SigningException("CaExpired", "the CA certificate expired at " + caNotAfter);
+    }
+    Duration backdate = validity.backdateFor(lifetime);
+    if (backdate.compareTo(POD_CERTIFICATE_MAX_BACKDATE) > 0) {
+      backdate = POD_CERTIFICATE_MAX_BACKDATE;
+    }
+    // Whole seconds, as X.509 encodes them: the API server compares status.notBefore/notAfter with
+    // the leaf's exactly.
+    Instant notBefore = now.minus(backdate).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    if (notBefore.isBefore(caNotBefore)) {
+      notBefore = caNotBefore;
+    }
+    Instant notAfter = notBefore.plus(lifetime).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+    if (notAfter.isAfter(caNotAfter)) {
+      notAfter = caNotAfter;
+    }
+    if (Duration.between(notBefore, notAfter).compareTo(POD_CERTIFICATE_MIN_LIFETIME) < 0) {
+      throw new SigningException("CaExpiresTooSoon", "the signing CA expires at " + caNotAfter + ", which leaves less"
+          + " than the " + POD_CERTIFICATE_MIN_LIFETIME.toMinutes() + " minutes a pod certificate must be valid;"
+          + " rotate the CA");
+    }
+    List<org.bouncycastle.asn1.x509.GeneralName> names = new ArrayList<>();
+    uris.forEach(u -> names.add(new org.bouncycastle.asn1.x509.GeneralName(
+        org.bouncycastle.asn1.x509.GeneralName.uniformResourceIdentifier, u)));
+    dnsNames.forEach(d -> names.add(new org.bouncycastle.asn1.x509.GeneralName(
+        org.bouncycastle.asn1.x509.GeneralName.dNSName, d)));
+    ips.forEach(i -> names.add(new org.bouncycastle.asn1.x509.GeneralName(
+        org.bouncycastle.asn1.x509.GeneralName.iPAddress, i)));
+    if (names.isEmpty()) {
+      throw new IllegalArgumentException("a pod certificate needs at least one name");
+    }
+    try {
+      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+      int usage = KeyUsage.digitalSignature;
+      if (key instanceof java.security.interfaces.RSAPublicKey) {
+        usage |= KeyUsage.keyEncipherment;
+      }
+      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
+          X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded()), serial(random),
+          Date.from(notBefore), Date.from(notAfter), new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key)
+          .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+          .addExtension(Extension.keyUsage, true, new KeyUsage(usage))
+          .addExtension(Extension.extendedKeyUsage, false,
+              new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
+          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(key))
+          .addExtension(Extension.authorityKeyIdentifier, false, authorityKeyIdentifier)
+          // RFC 5280 4.2.1.6: critical, the subject being empty.
+          .addExtension(Extension.subjectAlternativeName, true, new org.bouncycastle.asn1.x509.GeneralNames(
+              names.toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
+      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
+          .setSecureRandom(random).build(privateKey);
+      return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
+    } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
+      throw new SigningException("SigningError", "the CA could not sign the certificate ("
+          + e.getClass().getSimpleName() + ")", e);
+    }
+  }
+
   private static int keyUsage(ParsedCsr csr, List<String> usages) {
     int bits = KeyUsage.digitalSignature;
     if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() == ParsedCsr.KeyKind.RSA) {

@@ -3,6 +3,8 @@ package dev.kubemtls.signer;
 import dev.kubemtls.signer.internal.CaKeeper;
 import dev.kubemtls.signer.internal.CsrController;
 import dev.kubemtls.signer.internal.CsrEvents;
+import dev.kubemtls.signer.internal.PodCertificateController;
+import dev.kubemtls.signer.internal.PodCertificateRules;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
@@ -32,6 +34,12 @@ import org.slf4j.LoggerFactory;
  * which happens once the Lease expires, and it stands for election again. {@link #close} stops
  * acting and releases the Lease so that a standby takes over at its next retry.
  *
+ * <p>With {@code --pod-certificates=true} the leader also serves the
+ * {@code certificates.k8s.io/v1beta1} PodCertificateRequests of its signer name, which kubelets
+ * create for {@code podCertificate} projected volumes: with the same CA (and CA rotation), the same
+ * key rules, name ownership rule, lifetime limit and SAN cap as for CSRs, one status update per
+ * request ({@code Issued} with the chain and times, or {@code Denied}/{@code Failed} with a reason).
+ *
  * <p>The leader also runs the {@link CaRotation} plan: it follows the CA Secret, and when the
  * operator puts a new CA there (by hand or with {@code SignerMain rotate-ca}) the new CA is
  * published first, signs after {@code --ca-propagation-delay}, and the former CA leaves the bundle
@@ -54,6 +62,7 @@ public final class Signer implements AutoCloseable {
   private final ExecutorService electionExecutor;
   private final Object lock = new Object();
   private CsrController controller;
+  private PodCertificateController podCertificates;
   private TrustBundlePublisher publisher;
   private ClusterTrustBundlePublisher clusterPublisher;
   private CaKeeper keeper;
@@ -98,11 +107,41 @@ public final class Signer implements AutoCloseable {
       // Fail at once, not as a publisher retrying forever once elected.
       ClusterTrustBundlePublisher.requireServed(Objects.requireNonNull(client, "client"));
     }
+    if (config.podCertificates()) {
+      requirePodCertificatesServed(Objects.requireNonNull(client, "client"));
+    }
     Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
         Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
         Objects.requireNonNull(listener, "listener"));
     signer.elect();
     return signer;
+  }
+
+  /**
+   * Fails unless the cluster serves {@code certificates.k8s.io/v1beta1} podcertificaterequests:
+   * {@code --pod-certificates=true} on a cluster without them would otherwise wait for requests that
+   * cannot exist.
+   */
+  static void requirePodCertificatesServed(KubernetesClient client) {
+    boolean served;
+    try {
+      io.fabric8.kubernetes.api.model.APIResourceList resources =
+          client.getApiResources("certificates.k8s.io/v1beta1");
+      served = resources != null && resources.getResources().stream()
+          .anyMatch(r -> "podcertificaterequests".equals(r.getName()));
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+      served = false;
+    }
+    if (!served) {
+      throw new IllegalStateException("--pod-certificates=true, but the cluster does not serve"
+          + " certificates.k8s.io/v1beta1 podcertificaterequests: start kube-apiserver (and every kubelet) with"
+          + " --feature-gates=PodCertificateRequest=true and kube-apiserver with"
+          + " --runtime-config=certificates.k8s.io/v1beta1/podcertificaterequests=true (Kubernetes 1.35+),"
+          + " or set --pod-certificates=false");
+    }
   }
 
   /** Whether this replica currently holds the Lease and acts. */
@@ -128,6 +167,9 @@ public final class Signer implements AutoCloseable {
       if (!controller.hasSynced()) {
         return java.util.Optional.of("the CSR informer has not synced yet");
       }
+      if (podCertificates != null && !podCertificates.hasSynced()) {
+        return java.util.Optional.of("the PodCertificateRequest informer has not synced yet");
+      }
       if (keeper.signing() == null) {
         return java.util.Optional.of("no signing CA loaded");
       }
@@ -142,10 +184,10 @@ public final class Signer implements AutoCloseable {
     }
   }
 
-  /** How many CSRs wait for a worker on this replica; 0 on a standby. */
+  /** How many CSRs (and PodCertificateRequests) wait for a worker on this replica; 0 on a standby. */
   public int queueDepth() {
     synchronized (lock) {
-      return leading ? controller.queueDepth() : 0;
+      return leading ? controller.queueDepth() + (podCertificates == null ? 0 : podCertificates.queueDepth()) : 0;
     }
   }
 
@@ -217,6 +259,12 @@ public final class Signer implements AutoCloseable {
       controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
           config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
           events);
+      if (config.podCertificates()) {
+        podCertificates = new PodCertificateController(client, config.signerName(),
+            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), config.validity(), config.maxNames()),
+            keeper::signing, new dev.kubemtls.signer.internal.ApiClusterView(client), clock, new SecureRandom(),
+            config.workers(), Duration.ofMinutes(10), listener);
+      }
       leading = true;
       // Neither waits: this runs inside the elector's renewal loop, which must keep its pace.
       publisher.start();
@@ -224,11 +272,15 @@ public final class Signer implements AutoCloseable {
         clusterPublisher.start();
       }
       controller.start();
+      if (podCertificates != null) {
+        podCertificates.start();
+      }
     }
   }
 
   private void stopLeading() {
     CsrController c;
+    PodCertificateController pc;
     TrustBundlePublisher p;
     ClusterTrustBundlePublisher cp;
     CaKeeper k;
@@ -241,6 +293,8 @@ public final class Signer implements AutoCloseable {
       ev = events;
       events = null;
       c = controller;
+      pc = podCertificates;
+      podCertificates = null;
       p = publisher;
       cp = clusterPublisher;
       k = keeper;
@@ -251,6 +305,9 @@ public final class Signer implements AutoCloseable {
     }
     LOG.info("{}: no longer leader; stopped acting", config.identity());
     c.close();
+    if (pc != null) {
+      pc.close();
+    }
     ev.close();
     k.close();
     p.close();

@@ -50,13 +50,16 @@ import java.util.regex.Pattern;
  * @param maxNames            the most subject alternative names a request may hold, 1 to 256
  * @param lookups             how the approver reads Pods and Services: from cluster-wide informer
  *                            caches or with a GET and a LIST per request
+ * @param podCertificates     whether the leader also serves the {@code certificates.k8s.io/v1beta1}
+ *                            PodCertificateRequests of the signer name (the kubelet's
+ *                            {@code podCertificate} volumes)
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle,
-    int maxNames, LookupMode lookups) {
+    int maxNames, LookupMode lookups, boolean podCertificates) {
 
   /** How the approver reads the requesting Pod and the Services of its namespace. */
   public enum LookupMode {
@@ -128,7 +131,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     MAX_NAMES("max-names", "64", "the most subject alternative names one request may hold (1 to 256)"),
     /** how the approver reads Pods and Services: cache (cluster-wide informers) or request (GET/LIST each time). */
     LOOKUPS("lookups", "cache", "how the approver reads Pods and Services: cache (cluster-wide informers, needs"
-        + " list/watch on pods and services) or request (a GET and a LIST per CSR)");
+        + " list/watch on pods and services) or request (a GET and a LIST per CSR)"),
+    /** also serve PodCertificateRequests (certificates.k8s.io/v1beta1): true or false. */
+    POD_CERTIFICATES("pod-certificates", "false", "also serve PodCertificateRequests of the signer name"
+        + " (certificates.k8s.io/v1beta1, beta; the kubelet's podCertificate volumes): true or false");
 
     private final String flag;
     private final String defaultValue;
@@ -320,13 +326,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       default -> throw new IllegalArgumentException(Flag.CLUSTER_TRUST_BUNDLE.flag() + " must be true or false, was '"
           + values.get(Flag.CLUSTER_TRUST_BUNDLE) + "'");
     };
+    boolean podCertificates = switch (values.get(Flag.POD_CERTIFICATES).toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(Flag.POD_CERTIFICATES.flag() + " must be true or false, was '"
+          + values.get(Flag.POD_CERTIFICATES) + "'");
+    };
     return new SignerConfig(signerName, caNamespace, values.get(Flag.CA_SECRET_NAME),
         values.get(Flag.BUNDLE_CONFIGMAP), values.get(Flag.BUNDLE_KEY), values.get(Flag.NAMESPACE_LABEL), validity,
         mode, values.get(Flag.TRUST_DOMAIN), values.get(Flag.CLUSTER_DOMAIN),
         values.getOrDefault(Flag.LEASE_NAMESPACE, caNamespace), values.get(Flag.LEASE_NAME), identity,
         duration(values, Flag.LEASE_DURATION), duration(values, Flag.RENEW_DEADLINE),
         duration(values, Flag.RETRY_PERIOD), workers, duration(values, Flag.CA_PROPAGATION_DELAY),
-        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle, maxNames, lookups);
+        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle, maxNames, lookups, podCertificates);
   }
 
   private static int integer(Map<Flag, String> values, Flag flag) {
@@ -432,6 +444,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private boolean clusterTrustBundle;
     private int maxNames = dev.kubemtls.signer.internal.RequestRules.DEFAULT_MAX_NAMES;
     private LookupMode lookups = LookupMode.CACHE;
+    private boolean podCertificates;
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -528,13 +541,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** Whether the leader also serves PodCertificateRequests ({@code --pod-certificates}); off by default. */
+    public Builder podCertificates(boolean serve) {
+      this.podCertificates = serve;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
           renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle, maxNames,
-          lookups);
+          lookups, podCertificates);
     }
   }
 }

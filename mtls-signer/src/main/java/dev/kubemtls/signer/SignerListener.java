@@ -59,6 +59,21 @@ public interface SignerListener {
   default void caRejected(String problem) {
   }
 
+  /**
+   * A PodCertificateRequest ({@code namespace/name}) was marked {@code Issued} with
+   * {@code certificate} (the leaf), {@code sinceCreation} after its creationTimestamp.
+   */
+  default void podCertificateIssued(String request, X509Certificate certificate, Duration sinceCreation) {
+  }
+
+  /** A PodCertificateRequest ({@code namespace/name}) was marked {@code Denied} with {@code reason}. */
+  default void podCertificateDenied(String request, String reason) {
+  }
+
+  /** A PodCertificateRequest ({@code namespace/name}) was marked {@code Failed} with {@code reason}. */
+  default void podCertificateFailed(String request, String reason) {
+  }
+
   /** A listener that tells each of {@code listeners}, in order, of everything. */
   static SignerListener all(SignerListener... listeners) {
     List<SignerListener> each = List.of(listeners);
@@ -102,6 +117,21 @@ public interface SignerListener {
       @Override
       public void caRejected(String problem) {
         each.forEach(l -> l.caRejected(problem));
+      }
+
+      @Override
+      public void podCertificateIssued(String request, X509Certificate certificate, Duration sinceCreation) {
+        each.forEach(l -> l.podCertificateIssued(request, certificate, sinceCreation));
+      }
+
+      @Override
+      public void podCertificateDenied(String request, String reason) {
+        each.forEach(l -> l.podCertificateDenied(request, reason));
+      }
+
+      @Override
+      public void podCertificateFailed(String request, String reason) {
+        each.forEach(l -> l.podCertificateFailed(request, reason));
       }
     };
   }

@@ -35,6 +35,10 @@ import java.util.Objects;
  * writes ({@link #DENIAL_REASONS}, {@link #FAILURE_REASONS}) or {@code Other}, never a CSR name,
  * requester or subject. Every counter is registered at zero when this object is built, so a rate
  * alert works before the first event. Listener methods only increment pre-registered meters.
+ *
+ * <p>With {@code --pod-certificates=true}, PodCertificateRequests are counted apart:
+ * {@code kubemtls.signer.podcertificates.issued}, {@code .denied} and {@code .failed} (tagged with
+ * the reasons of {@code PodCertificateRules}, or {@code Other}).
  */
 public final class SignerMetrics implements SignerListener {
 
@@ -71,6 +75,9 @@ public final class SignerMetrics implements SignerListener {
   private final Timer issuance;
   private final Map<CaRotation.Change, Counter> rotations = new LinkedHashMap<>();
   private final Counter caRejected;
+  private final Counter podIssued;
+  private final Map<String, Counter> podDenied = new LinkedHashMap<>();
+  private final Map<String, Counter> podFailed = new LinkedHashMap<>();
 
   /** Registers the counters and the timer in {@code registry}. */
   public SignerMetrics(MeterRegistry registry) {
@@ -106,6 +113,16 @@ public final class SignerMetrics implements SignerListener {
     }
     caRejected = Counter.builder(PREFIX + ".ca.rejected")
         .description("CA Secret contents that could not be used (the working CAs stayed)").register(registry);
+    podIssued = Counter.builder(PREFIX + ".podcertificates.issued")
+        .description("PodCertificateRequests marked Issued").register(registry);
+    for (String reason : concat(dev.kubemtls.signer.internal.PodCertificateRules.DENIAL_REASONS, OTHER)) {
+      podDenied.put(reason, Counter.builder(PREFIX + ".podcertificates.denied")
+          .description("PodCertificateRequests marked Denied, by reason").tag("reason", reason).register(registry));
+    }
+    for (String reason : concat(dev.kubemtls.signer.internal.PodCertificateRules.FAILURE_REASONS, OTHER)) {
+      podFailed.put(reason, Counter.builder(PREFIX + ".podcertificates.failed")
+          .description("PodCertificateRequests marked Failed, by reason").tag("reason", reason).register(registry));
+    }
   }
 
   /**
@@ -138,6 +155,27 @@ public final class SignerMetrics implements SignerListener {
           .tag("phase", tag(phase.name())).strongReference(true).register(registry);
     }
     return signer;
+  }
+
+  private static List<String> concat(List<String> reasons, String other) {
+    List<String> all = new java.util.ArrayList<>(reasons);
+    all.add(other);
+    return all;
+  }
+
+  @Override
+  public void podCertificateIssued(String request, X509Certificate certificate, Duration sinceCreation) {
+    podIssued.increment();
+  }
+
+  @Override
+  public void podCertificateDenied(String request, String reason) {
+    podDenied.getOrDefault(reason, podDenied.get(OTHER)).increment();
+  }
+
+  @Override
+  public void podCertificateFailed(String request, String reason) {
+    podFailed.getOrDefault(reason, podFailed.get(OTHER)).increment();
   }
 
   private static String tag(String enumName) {

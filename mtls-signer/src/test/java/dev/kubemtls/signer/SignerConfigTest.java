@@ -28,6 +28,7 @@ class SignerConfigTest {
     assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
     assertThat(c.identity()).isEqualTo("signer-0");
     assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is opt-in").isFalse();
+    assertThat(c.podCertificates()).as("pod certificates are opt-in").isFalse();
     assertThat(c.maxNames()).isEqualTo(64);
     assertThat(c.lookups()).isEqualTo(SignerConfig.LookupMode.CACHE);
     assertThat(c.approvalPolicy().maxNames()).isEqualTo(64);
@@ -59,6 +60,23 @@ class SignerConfigTest {
   }
 
   @Test
+  void podCertificatesAreTurnedOnByFlagOrEnvironmentAndTheFlagWins() {
+    List<String> required = List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls");
+    List<String> on = new java.util.ArrayList<>(required);
+    on.add("--pod-certificates=true");
+    assertThat(SignerConfig.parse(on, ENV).podCertificates()).isTrue();
+    assertThat(SignerConfig.parse(required, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_POD_CERTIFICATES", "True"))
+        .podCertificates()).isTrue();
+    List<String> off = new java.util.ArrayList<>(required);
+    off.add("--pod-certificates=false");
+    assertThat(SignerConfig.parse(off, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_POD_CERTIFICATES", "true"))
+        .podCertificates()).isFalse();
+    assertThat(SignerConfig.builder("kube-mtls.dev/workload").caSecret("kube-mtls", "kube-mtls-ca")
+        .podCertificates(true).build().podCertificates()).isTrue();
+    assertThat(SignerMain.usage()).contains("--pod-certificates").contains("KUBE_MTLS_POD_CERTIFICATES");
+  }
+
+  @Test
   void environmentVariablesApplyAndFlagsWin() {
     SignerConfig c = SignerConfig.parse(List.of("--max-ttl=90s"), Map.of(
         "KUBE_MTLS_SIGNER_NAME", "example.com/svc", "KUBE_MTLS_CA_SECRET_NAMESPACE", "pki",
@@ -85,6 +103,7 @@ class SignerConfigTest {
       "--trust-domain=Upper.Case                                     | --trust-domain",
       "--unknown=1                                                   | unknown flag --unknown",
       "--cluster-trust-bundle=yes                                    | --cluster-trust-bundle",
+      "--pod-certificates=on                                         | --pod-certificates",
       "--max-names=0                                                 | --max-names",
       "--max-names=257                                               | --max-names",
       "--max-names=many                                              | --max-names",

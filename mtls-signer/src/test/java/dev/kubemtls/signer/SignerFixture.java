@@ -37,7 +37,7 @@ import org.awaitility.Awaitility;
 /**
  * The signer on the real control plane, set up once per test JVM as an operator would: the RBAC from
  * {@code deploy/}, the CA Secret, and signer replicas acting with their own ServiceAccount token,
- * publishing the ClusterTrustBundle as well as the ConfigMaps.
+ * publishing the ClusterTrustBundle as well as the ConfigMaps, and serving PodCertificateRequests.
  */
 final class SignerFixture {
 
@@ -57,6 +57,10 @@ final class SignerFixture {
   /** Every certificate issued, by CSR name, across replicas. */
   final Map<String, List<X509Certificate>> issued = new ConcurrentHashMap<>();
   final List<Signer> replicas = new CopyOnWriteArrayList<>();
+  /** The meters every replica reports to (only the leader acts). */
+  final io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+      new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+  final SignerMetrics metrics = new SignerMetrics(registry);
 
   private SignerFixture() {
     cp = ControlPlane.shared();
@@ -92,16 +96,17 @@ final class SignerFixture {
         .lease(SIGNER_NS, "kube-mtls-signer", "replica-" + REPLICAS.incrementAndGet())
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .clusterTrustBundle(true)
+        .podCertificates(true)
         .build();
     CertificateAuthority loaded = CertificateAuthority.fromSecret(
         client.secrets().inNamespace(SIGNER_NS).withName("kube-mtls-ca").get(), config.validity(),
         InstantSource.system(), new SecureRandom());
-    Signer signer = Signer.start(client, config, loaded, InstantSource.system(), new SignerListener() {
+    Signer signer = Signer.start(client, config, loaded, InstantSource.system(), SignerListener.all(new SignerListener() {
       @Override
       public void issued(String csrName, X509Certificate certificate) {
         issued.computeIfAbsent(csrName, k -> new CopyOnWriteArrayList<>()).add(certificate);
       }
-    });
+    }, metrics));
     replicas.add(signer);
     return signer;
   }

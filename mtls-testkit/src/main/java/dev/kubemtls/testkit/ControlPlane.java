@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A real Kubernetes control plane for tests. By default it is embedded: etcd and kube-apiserver
- * processes on loopback with RBAC on, ServiceAccount token issuance (TokenRequest, bound tokens)
- * and the {@code certificates.k8s.io/v1beta1} ClusterTrustBundle API enabled; on request also
+ * processes on loopback with the Node and RBAC authorizers and NodeRestriction on, ServiceAccount
+ * token issuance (TokenRequest, bound tokens) and the {@code certificates.k8s.io/v1beta1}
+ * ClusterTrustBundle and PodCertificateRequest APIs enabled; on request also
  * kube-controller-manager with the CSR signing, approving and cleaning controllers and the root-CA
  * publisher.
  *

@@ -22,7 +22,7 @@ class ManifestsIT {
       "kube-mtls/deploy/signer-deployment.yaml",
       "kube-mtls/deploy/workload-rbac.yaml",
       "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
-      "k8s/40-client.yaml");
+      "k8s/40-client.yaml", "k8s/pod-certificates/50-echo-pod-certificates.yaml");
 
   @Test
   void everyManifestPassesAServerSideDryRun() throws Exception {
@@ -49,10 +49,21 @@ class ManifestsIT {
             .serverSideApply();
         assertThat(result.getMetadata().getName()).isEqualTo(item.getMetadata().getName());
         applied.add(item.getKind() + "/" + item.getMetadata().getName());
+        if (result instanceof io.fabric8.kubernetes.api.model.apps.Deployment d
+            && d.getMetadata().getName().equals("echo-pc")) {
+          // The API server drops a podCertificate source when its gate is off: it must have kept it.
+          var source = d.getSpec().getTemplate().getSpec().getVolumes().stream()
+              .filter(v -> v.getName().equals("pod-certificate")).findFirst().orElseThrow()
+              .getProjected().getSources().get(0).getPodCertificate();
+          assertThat(source).as("the podCertificate projection survives admission").isNotNull();
+          assertThat(source.getSignerName()).isEqualTo("kube-mtls.dev/workload");
+          assertThat(source.getCredentialBundlePath()).isEqualTo("credentialbundle.pem");
+        }
       }
     }
     assertThat(applied).contains("Deployment/kube-mtls-signer", "Deployment/echo", "Deployment/web",
-        "Deployment/client", "ClusterRole/kube-mtls-workload-csr",
+        "Deployment/client", "Deployment/echo-pc", "ClusterRole/kube-mtls-signer-pod-certificates",
+        "ClusterRole/kube-mtls-workload-csr",
         "ClusterRoleBinding/kube-mtls-demo-workloads-csr");
     // A dry run persists nothing.
     assertThat(admin.apps().deployments().inNamespace("kube-mtls-demo").withName("echo").get()).isNull();

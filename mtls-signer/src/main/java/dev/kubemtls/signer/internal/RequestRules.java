@@ -94,7 +94,20 @@ public final class RequestRules {
   }
 
   private static Optional<Violation> keyProblem(ParsedCsr csr) {
-    AlgorithmIdentifier alg = csr.subjectPublicKeyInfo().getAlgorithm();
+    return keyProblem(csr.subjectPublicKeyInfo(), csr.publicKey());
+  }
+
+  /**
+   * Whether a public key is one this signer issues for: EC P-256 or P-384 with a named curve, or RSA
+   * of {@value #MIN_RSA_BITS} to {@value #MAX_RSA_BITS} bits. Shared by CSRs and
+   * PodCertificateRequests.
+   *
+   * @param spki the key as encoded in the request
+   * @param key  the same key decoded, or null when it does not decode
+   */
+  public static Optional<Violation> keyProblem(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki,
+      java.security.PublicKey key) {
+    AlgorithmIdentifier alg = spki.getAlgorithm();
     ASN1ObjectIdentifier oid = alg.getAlgorithm();
     String hint = "; use EC P-256 (the default), EC P-384 or RSA with 2048 to " + MAX_RSA_BITS + " bits";
     if (oid.equals(X9ObjectIdentifiers.id_ecPublicKey)) {
@@ -111,7 +124,7 @@ public final class RequestRules {
           "the EC curve " + (name == null ? curve.getId() : name + " (" + curve.getId() + ")") + " is not issued" + hint));
     }
     if (oid.equals(PKCSObjectIdentifiers.rsaEncryption)) {
-      if (!(csr.publicKey() instanceof RSAPublicKey rsa)) {
+      if (!(key instanceof RSAPublicKey rsa)) {
         return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED, "the RSA key does not parse" + hint));
       }
       int bits = rsa.getModulus().bitLength();

@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The default backend: etcd and kube-apiserver (and, on request, kube-controller-manager) as child
  * processes on loopback, from the binaries {@code scripts/k8s-binaries.sh} provides. The apiserver
- * runs with RBAC, ServiceAccount token issuance and the ClusterTrustBundle API.
+ * runs with the Node and RBAC authorizers and the NodeRestriction admission plugin, ServiceAccount
+ * token issuance, and the beta ClusterTrustBundle and PodCertificateRequest APIs (feature gates and
+ * runtime-config).
  */
 public final class EmbeddedBackend implements ClusterBackend {
 
@@ -68,14 +70,18 @@ public final class EmbeddedBackend implements ClusterBackend {
         "--tls-cert-file=" + pkiDir.resolve("apiserver.crt"),
         "--tls-private-key-file=" + pkiDir.resolve("apiserver.key"),
         "--client-ca-file=" + pkiDir.resolve("ca.crt"),
-        "--authorization-mode=RBAC",
+        // Node before RBAC, with NodeRestriction: a client acting as system:node:<name> gets exactly
+        // a kubelet's rights, which PodCertificateRequests (created by the node) depend on.
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
         "--service-account-issuer=" + serviceAccountIssuer,
         "--api-audiences=" + serviceAccountIssuer,
         "--service-account-key-file=" + pkiDir.resolve("sa.pub"),
         "--service-account-signing-key-file=" + pkiDir.resolve("sa.key"),
         "--service-cluster-ip-range=10.0.0.0/24",
-        "--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true",
-        "--feature-gates=ClusterTrustBundle=true",
+        "--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true,"
+            + "certificates.k8s.io/v1beta1/podcertificaterequests=true",
+        "--feature-gates=ClusterTrustBundle=true,PodCertificateRequest=true",
         "--endpoint-reconciler-type=none",
         "--profiling=false",
         "--v=1"), workDir.resolve("kube-apiserver.log"));

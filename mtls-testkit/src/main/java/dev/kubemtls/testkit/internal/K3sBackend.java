@@ -49,8 +49,10 @@ public final class K3sBackend {
     List<String> command = List.of("server",
         "--disable=traefik,servicelb,metrics-server,local-storage",
         "--tls-san=" + k3s.getHost(),
-        "--kube-apiserver-arg=feature-gates=ClusterTrustBundle=true",
-        "--kube-apiserver-arg=runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true");
+        "--kube-apiserver-arg=feature-gates=ClusterTrustBundle=true,PodCertificateRequest=true",
+        "--kube-apiserver-arg=runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true,"
+            + "certificates.k8s.io/v1beta1/podcertificaterequests=true",
+        "--kubelet-arg=feature-gates=PodCertificateRequest=true");
     k3s.withCommand(command.toArray(String[]::new)).withStartupTimeout(startupTimeout);
     long t0 = System.nanoTime();
     try {

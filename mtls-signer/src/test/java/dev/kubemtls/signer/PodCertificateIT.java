@@ -1,0 +1,456 @@
+package dev.kubemtls.signer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.files.FileMaterialSource;
+import dev.kubemtls.core.files.FileTrustSource;
+import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.core.testing.ProjectedVolume;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestBuilder;
+import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestStatus;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.security.spec.MGF1ParameterSpec;
+import java.security.spec.PSSParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * PodCertificateRequests on the real control plane (kube-apiserver with the PodCertificateRequest
+ * gate and API, the Node authorizer and NodeRestriction), served by the signer replica of
+ * {@link SignerFixture} ({@code --pod-certificates=true}, acting with the shipped RBAC).
+ *
+ * <p>Each request is created as the kubelet creates it: as the node ({@code system:node:<name>} in
+ * {@code system:nodes}, by impersonation), for a Pod bound to that Node, with a fresh key and a real
+ * proof of possession (the Pod UID signed as the kubelet signs it: ECDSA over SHA-256 in ASN.1 form,
+ * RSA-PSS with SHA-256, Ed25519 over the raw bytes). No kubelet runs here, so nothing writes the
+ * projected volume: the handoff test writes the issued key and chain in the kubelet's credential
+ * bundle layout with {@link ProjectedVolume} (the kubelet's atomic-writer layout) and reads them
+ * with {@link FileMaterialSource}.
+ */
+class PodCertificateIT {
+
+  private static final AtomicInteger NODES = new AtomicInteger();
+  private static final List<KubernetesClient> CLIENTS = new ArrayList<>();
+
+  private final SignerFixture fx = SignerFixture.get();
+
+  @AfterAll
+  static void closeClients() {
+    CLIENTS.forEach(KubernetesClient::close);
+  }
+
+  /** A namespace opted in to the bundle, a Node, ServiceAccount web, Pod web-0 on the Node, Service web. */
+  private record Setup(String namespace, Node node, ServiceAccount serviceAccount, Pod pod, KubernetesClient asNode) {
+    String spiffeId() {
+      return "spiffe://cluster.local/ns/" + namespace + "/sa/web";
+    }
+  }
+
+  private Setup setup(String prefix) {
+    String ns = fx.cp.createNamespace(prefix, Map.of(SignerFixture.OPT_IN, "true"));
+    Node node = fx.admin.nodes().resource(new NodeBuilder().withNewMetadata()
+        .withName("pcr-node-" + NODES.incrementAndGet() + "-" + ns).endMetadata().build()).create();
+    fx.cp.ensureServiceAccount(ns, "web");
+    ServiceAccount sa = fx.admin.serviceAccounts().inNamespace(ns).withName("web").get();
+    Pod pod = fx.admin.pods().inNamespace(ns).resource(new PodBuilder()
+        .withNewMetadata().withName("web-0").addToLabels("app", "web").endMetadata()
+        .withNewSpec().withServiceAccountName("web").withAutomountServiceAccountToken(false)
+        .withNodeName(node.getMetadata().getName())
+        .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
+        .endSpec().build()).create();
+    fx.admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
+        .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
+    return new Setup(ns, node, sa, pod, asNode(node.getMetadata().getName()));
+  }
+
+  /** A client acting as the kubelet of {@code nodeName}. */
+  private KubernetesClient asNode(String nodeName) {
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(fx.cp.adminConfig())
+        .withImpersonateUsername("system:node:" + nodeName).withImpersonateGroups("system:nodes").build()).build();
+    synchronized (CLIENTS) {
+      CLIENTS.add(client);
+    }
+    return client;
+  }
+
+  /** A key of the kubelet's {@code keyType} and its proof of possession over {@code podUid}. */
+  private record KeyAndProof(KeyPair keys, byte[] proof) {}
+
+  private static KeyAndProof keyAndProof(String keyType, String podUid) throws Exception {
+    byte[] uid = podUid.getBytes(StandardCharsets.UTF_8);
+    KeyPairGenerator generator;
+    Signature signature;
+    switch (keyType) {
+      case "ECDSAP256", "ECDSAP384", "ECDSAP521" -> {
+        generator = KeyPairGenerator.getInstance("EC");
+        generator.initialize(new ECGenParameterSpec("secp" + keyType.substring(6) + "r1"));
+        // Go's ecdsa.SignASN1 over sha256(uid): what SHA256withECDSA computes, in the same DER form.
+        signature = Signature.getInstance("SHA256withECDSA");
+      }
+      case "RSA3072", "RSA2048" -> {
+        generator = KeyPairGenerator.getInstance("RSA");
+        generator.initialize(Integer.parseInt(keyType.substring(3)));
+        signature = Signature.getInstance("RSASSA-PSS");
+        signature.setParameter(new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, 32, 1));
+      }
+      case "ED25519" -> {
+        generator = KeyPairGenerator.getInstance("Ed25519");
+        signature = Signature.getInstance("Ed25519");
+      }
+      default -> throw new IllegalArgumentException(keyType);
+    }
+    KeyPair keys = generator.generateKeyPair();
+    signature.initSign(keys.getPrivate());
+    signature.update(uid);
+    return new KeyAndProof(keys, signature.sign());
+  }
+
+  private static PodCertificateRequest request(Setup s, String signerName, KeyAndProof key, int maxExpirationSeconds,
+      Map<String, String> userAnnotations) {
+    PodCertificateRequestBuilder b = new PodCertificateRequestBuilder()
+        .withNewMetadata().withGenerateName("req-").withNamespace(s.namespace()).endMetadata()
+        .withNewSpec().withSignerName(signerName)
+        .withPodName(s.pod().getMetadata().getName()).withPodUID(s.pod().getMetadata().getUid())
+        .withServiceAccountName("web").withServiceAccountUID(s.serviceAccount().getMetadata().getUid())
+        .withNodeName(s.node().getMetadata().getName()).withNodeUID(s.node().getMetadata().getUid())
+        .withMaxExpirationSeconds(maxExpirationSeconds)
+        .withPkixPublicKey(Base64.getEncoder().encodeToString(key.keys().getPublic().getEncoded()))
+        .withProofOfPossession(Base64.getEncoder().encodeToString(key.proof()))
+        .withUnverifiedUserAnnotations(userAnnotations.isEmpty() ? null : userAnnotations)
+        .endSpec();
+    return b.build();
+  }
+
+  /**
+   * Creates the request as the node. NodeRestriction reads the Pod, Node and ServiceAccount from
+   * informers: right after they were created it may not see them yet and answers with an error
+   * that is not a 403 (retryable, as the kubelet retries); a 403 or 422 is final.
+   */
+  private static PodCertificateRequest createAsNode(Setup s, PodCertificateRequest request) {
+    return Awaitility.await("the node's PodCertificateRequest to be admitted").atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .ignoreExceptionsMatching(e -> e instanceof KubernetesClientException k && k.getCode() != 403
+            && k.getCode() != 422)
+        .until(() -> s.asNode().resources(PodCertificateRequest.class).inNamespace(s.namespace()).resource(request)
+            .create(), r -> r != null);
+  }
+
+  private PodCertificateRequest awaitTerminal(String namespace, String name) {
+    return Awaitility.await("PodCertificateRequest " + namespace + "/" + name + " to be Issued, Denied or Failed")
+        .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+        .until(() -> fx.admin.resources(PodCertificateRequest.class).inNamespace(namespace).withName(name).get(),
+            r -> r != null && r.getStatus() != null && r.getStatus().getConditions() != null
+                && !r.getStatus().getConditions().isEmpty());
+  }
+
+  private static Condition onlyCondition(PodCertificateRequest r) {
+    assertThat(r.getStatus().getConditions()).hasSize(1);
+    return r.getStatus().getConditions().get(0);
+  }
+
+  private String bundlePem(String namespace) {
+    return Awaitility.await("the bundle ConfigMap in " + namespace).atMost(Duration.ofSeconds(30))
+        .until(() -> fx.admin.configMaps().inNamespace(namespace).withName(SignerFixture.BUNDLE).get(),
+            cm -> cm != null).getData().get("ca.crt");
+  }
+
+  @Test
+  void issuesTheSpiffeIdAndServiceNamesWithTheChainAndTimesInOneUpdate() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-issue");
+    double issuedBefore = fx.registry.counter("kubemtls.signer.podcertificates.issued").count();
+    KeyAndProof key = keyAndProof("ECDSAP256", s.pod().getMetadata().getUid());
+    PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 86_400, Map.of()));
+    Instant createdAt = Instant.now();
+    PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+
+    Condition issued = onlyCondition(done);
+    assertThat(issued.getType()).isEqualTo("Issued");
+    assertThat(issued.getStatus()).isEqualTo("True");
+    PodCertificateRequestStatus status = done.getStatus();
+    List<X509Certificate> chain = Pem.certificates(status.getCertificateChain(), "status.certificateChain");
+    assertThat(chain).hasSize(2);
+    X509Certificate leaf = chain.get(0);
+    assertThat(chain.get(1)).isEqualTo(fx.ca.certificate());
+    assertThat(leaf.getPublicKey()).isEqualTo(key.keys().getPublic());
+    SignerFixture.validate(leaf, bundlePem(s.namespace()));
+
+    List<String> uris = new ArrayList<>();
+    List<String> dns = new ArrayList<>();
+    List<Object> ips = new ArrayList<>();
+    for (List<?> san : leaf.getSubjectAlternativeNames()) {
+      switch ((Integer) san.get(0)) {
+        case 6 -> uris.add((String) san.get(1));
+        case 2 -> dns.add((String) san.get(1));
+        case 7 -> ips.add(san.get(1));
+        default -> throw new AssertionError("unexpected SAN " + san);
+      }
+    }
+    assertThat(uris).containsExactly(s.spiffeId());
+    String ns = s.namespace();
+    assertThat(dns).containsExactly("web", "web." + ns, "web." + ns + ".svc", "web." + ns + ".svc.cluster.local");
+    assertThat(ips).as("the Pod has no IP yet").isEmpty();
+    assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
+    assertThat(leaf.getExtendedKeyUsage()).containsExactlyInAnyOrder("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
+
+    Instant notBefore = Instant.parse(status.getNotBefore());
+    Instant notAfter = Instant.parse(status.getNotAfter());
+    Instant refresh = Instant.parse(status.getBeginRefreshAt());
+    assertThat(notBefore).isEqualTo(leaf.getNotBefore().toInstant());
+    assertThat(notAfter).isEqualTo(leaf.getNotAfter().toInstant());
+    // maxExpirationSeconds 86400 capped at the fixture's --max-ttl of 1h; backdated by at most a minute.
+    assertThat(Duration.between(notBefore, notAfter)).isEqualTo(Duration.ofHours(1));
+    assertThat(notBefore).isBetween(createdAt.minus(Duration.ofMinutes(2)), createdAt.plusSeconds(5));
+    // 70-90 % of the hour (42-54 min), kept 10 minutes before notAfter by the API server's rule.
+    assertThat(refresh).isBetween(notBefore.plus(Duration.ofMinutes(42)), notAfter.minus(Duration.ofMinutes(10)));
+
+    Awaitility.await("the issued counter").atMost(Duration.ofSeconds(10)).until(
+        () -> fx.registry.counter("kubemtls.signer.podcertificates.issued").count() > issuedBefore);
+  }
+
+  @Test
+  void issuesRsa3072AndHandsKeyAndChainToTheFileSourceInTheKubeletsLayout(@TempDir Path dir) throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-handoff");
+    KeyAndProof key = keyAndProof("RSA3072", s.pod().getMetadata().getUid());
+    PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of()));
+    PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+    assertThat(onlyCondition(done).getType()).isEqualTo("Issued");
+    String chainPem = done.getStatus().getCertificateChain();
+
+    // The kubelet's credentialBundlePath: the PKCS#8 key, then the chain, leaf first; and a projected bundle.
+    ProjectedVolume credentials = new ProjectedVolume(Files.createDirectory(dir.resolve("credentials")));
+    ProjectedVolume bundle = new ProjectedVolume(Files.createDirectory(dir.resolve("bundle")));
+    credentials.write(Map.of("credentialbundle.pem",
+        Pem.encode("PRIVATE KEY", key.keys().getPrivate().getEncoded()) + chainPem));
+    bundle.write(Map.of("ca.crt", bundlePem(s.namespace())));
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    try (FileTrustSource trust = FileTrustSource.of(bundle.file("ca.crt"), InstantSource.system(), scheduler,
+        Duration.ofMillis(200));
+        FileMaterialSource source = FileMaterialSource.forCredentialBundle(credentials.file("credentialbundle.pem"))
+            .trust(trust).scheduler(scheduler).pollInterval(Duration.ofMillis(200)).build()) {
+      trust.start();
+      MtlsMaterial material = source.start().get(30, TimeUnit.SECONDS);
+      assertThat(material.identity().leaf()).isEqualTo(Pem.certificates(chainPem, "chain").get(0));
+      assertThat(material.identity().privateKey()).isEqualTo(key.keys().getPrivate());
+      assertThat(material.trust().certificates()).contains(fx.ca.certificate());
+    } finally {
+      scheduler.shutdownNow();
+    }
+  }
+
+  @Test
+  void deniesKeysAndAnnotationsOurRulesRefuseWithTheReason() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-deny");
+    String uid = s.pod().getMetadata().getUid();
+    double deniedBefore = fx.registry.counter("kubemtls.signer.podcertificates.denied", "reason",
+        "UnsupportedKeyType").count();
+    // The API server accepts P-521 and Ed25519; this signer does not (the same key rules as for CSRs).
+    for (String keyType : List.of("ECDSAP521", "ED25519")) {
+      PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof(keyType, uid),
+          3600, Map.of()));
+      PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+      Condition denied = onlyCondition(done);
+      assertThat(denied.getType()).as(keyType).isEqualTo("Denied");
+      assertThat(denied.getReason()).as(keyType).isEqualTo("UnsupportedKeyType");
+      assertThat(denied.getMessage()).as(keyType).contains("keyType").contains("ECDSAP256");
+      assertThat(done.getStatus().getCertificateChain()).as(keyType).isNull();
+      assertThat(done.getStatus().getBeginRefreshAt()).as(keyType).isNull();
+    }
+    PodCertificateRequest annotated = createAsNode(s, request(s, SignerFixture.SIGNER_NAME,
+        keyAndProof("ECDSAP256", uid), 3600, Map.of("example.com/team", "shop")));
+    Condition denied = onlyCondition(awaitTerminal(s.namespace(), annotated.getMetadata().getName()));
+    assertThat(denied.getType()).isEqualTo("Denied");
+    assertThat(denied.getReason()).isEqualTo("InvalidUnverifiedUserAnnotations");
+    assertThat(denied.getMessage()).contains("example.com/team");
+    assertThat(fx.registry.counter("kubemtls.signer.podcertificates.denied", "reason", "UnsupportedKeyType").count())
+        .isGreaterThanOrEqualTo(deniedBefore + 2);
+  }
+
+  /**
+   * A second signer replica for its own name ({@code kube-mtls.dev/<suffix>}), CA Secret, bundle,
+   * namespace label and Lease, so it never touches what the shared replica serves. The admin acts
+   * for it: the shipped RBAC grants "sign" for kube-mtls.dev/workload only.
+   */
+  private Signer secondSigner(String suffix, ValidityPolicy validity, InstantSource clock, SignerListener listener) {
+    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls " + suffix + " CA", Duration.ofDays(2),
+        ValidityPolicy.DEFAULT, clock, new java.security.SecureRandom());
+    fx.admin.secrets().inNamespace(SignerFixture.SIGNER_NS).resource(ca.toSecret(SignerFixture.SIGNER_NS,
+        "kube-mtls-ca-" + suffix)).createOr(r -> r.update());
+    SignerConfig config = SignerConfig.builder("kube-mtls.dev/" + suffix)
+        .caSecret(SignerFixture.SIGNER_NS, "kube-mtls-ca-" + suffix)
+        .bundle("kube-mtls-" + suffix + "-bundle", "ca.crt").namespaceLabel("kube-mtls.dev/" + suffix + "-bundle=true")
+        .validity(validity)
+        .lease(SignerFixture.SIGNER_NS, "kube-mtls-signer-" + suffix, suffix + "-1")
+        .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
+        .podCertificates(true)
+        .build();
+    Signer signer = Signer.start(fx.admin, config, ca, clock, listener);
+    Awaitility.await("the " + suffix + " signer leads").atMost(Duration.ofSeconds(60)).until(signer::isLeader);
+    return signer;
+  }
+
+  /**
+   * A signer whose {@code --max-ttl} (30 minutes) is below the API server's one-hour minimum
+   * cannot issue, and says so with {@code Failed}, through the real status validation (a Failed
+   * status carries the condition and nothing else).
+   */
+  @Test
+  void aSignerWhoseMaxTtlIsBelowAnHourFailsTheRequestWithTheReason() throws Exception {
+    io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    try (Signer shortSigner = secondSigner("short",
+        new ValidityPolicy(Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofMinutes(5)),
+        InstantSource.system(), new SignerMetrics(registry))) {
+      Setup s = setup("pcr-fail");
+      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/short",
+          keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
+      PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+      Condition failed = onlyCondition(done);
+      assertThat(failed.getType()).isEqualTo("Failed");
+      assertThat(failed.getReason()).isEqualTo("LifetimeTooShort");
+      assertThat(failed.getMessage()).contains("--max-ttl").contains("PT30M");
+      assertThat(done.getStatus().getCertificateChain()).isNull();
+      assertThat(registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count())
+          .isEqualTo(1.0);
+    }
+  }
+
+  /**
+   * A signer whose clock runs 10 minutes ahead issues a certificate whose notBefore the API server
+   * refuses (more than 5 minutes from its own clock): the signer does not retry forever, it marks
+   * the request {@code Failed} with the API server's words. Only time is faked (an injected clock).
+   */
+  @Test
+  void anIssuedStatusTheApiServerRefusesBecomesFailedWithItsMessage() throws Exception {
+    try (Signer skewed = secondSigner("skewed", ValidityPolicy.DEFAULT,
+        InstantSource.offset(InstantSource.system(), Duration.ofMinutes(10)), SignerListener.NONE)) {
+      Setup s = setup("pcr-skew");
+      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/skewed",
+          keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
+      Condition failed = onlyCondition(awaitTerminal(s.namespace(), created.getMetadata().getName()));
+      assertThat(failed.getType()).isEqualTo("Failed");
+      assertThat(failed.getReason()).isEqualTo("IssuedStatusRejected");
+      assertThat(failed.getMessage()).contains("within 5 minutes").contains("clock");
+    }
+  }
+
+  @Test
+  void ignoresRequestsForAnotherSigner() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-foreign");
+    String uid = s.pod().getMetadata().getUid();
+    PodCertificateRequest foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
+        3600, Map.of()));
+    // Ours, created after the foreign one, is issued: the signer has had its chance at both.
+    PodCertificateRequest ours = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256", uid),
+        3600, Map.of()));
+    assertThat(onlyCondition(awaitTerminal(s.namespace(), ours.getMetadata().getName())).getType()).isEqualTo("Issued");
+    PodCertificateRequest after = fx.admin.resources(PodCertificateRequest.class).inNamespace(s.namespace())
+        .withName(foreign.getMetadata().getName()).get();
+    assertThat(after.getStatus() == null || after.getStatus().getConditions() == null
+        || after.getStatus().getConditions().isEmpty()).as("the foreign request is untouched: %s", after.getStatus())
+        .isTrue();
+  }
+
+  @Test
+  void theApiServerRefusesWeakKeysForeignPodsAndBadProofsBeforeTheSignerSeesThem() throws Exception {
+    Setup s = setup("pcr-apiserver");
+    String uid = s.pod().getMetadata().getUid();
+    // RSA 2048: the API server accepts only 3072 and 4096 bits.
+    assertThatThrownBy(() -> createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("RSA2048", uid), 3600,
+        Map.of()))).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getMessage()).contains("3072");
+        });
+    // A proof over another UID.
+    assertThatThrownBy(() -> createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256",
+        "not-the-pod-uid"), 3600, Map.of()))).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+          assertThat(e.getCode()).isEqualTo(422);
+          assertThat(e.getMessage()).contains("proof-of-possession");
+        });
+    // Another node asking for this Pod (NodeRestriction).
+    Node other = fx.admin.nodes().resource(new NodeBuilder().withNewMetadata()
+        .withName("pcr-other-" + NODES.incrementAndGet() + "-" + s.namespace()).endMetadata().build()).create();
+    Setup impostor = new Setup(s.namespace(), other, s.serviceAccount(), s.pod(), asNode(other.getMetadata().getName()));
+    assertThatThrownBy(() -> createAsNode(impostor, request(impostor, SignerFixture.SIGNER_NAME,
+        keyAndProof("ECDSAP256", uid), 3600, Map.of()))).isInstanceOfSatisfying(KubernetesClientException.class,
+            e -> {
+              assertThat(e.getCode()).isEqualTo(403);
+              assertThat(e.getMessage()).contains("is not running on node");
+            });
+  }
+
+  @Test
+  void theSignersServiceAccountMayOnlyReadRequestsAndWriteTheStatusForItsOwnSignerName() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-rbac");
+    String uid = s.pod().getMetadata().getUid();
+    PodCertificateRequest foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
+        3600, Map.of()));
+    try (KubernetesClient signer = fx.cp.clientFor(SignerFixture.SIGNER_NS, "kube-mtls-signer")) {
+      var requests = signer.resources(PodCertificateRequest.class).inNamespace(s.namespace());
+      assertThat(requests.list().getItems()).extracting(r -> r.getMetadata().getName())
+          .contains(foreign.getMetadata().getName());
+      // Not create (only nodes create them), not delete, not change the object itself.
+      assertThatThrownBy(() -> requests.resource(request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256", uid),
+          3600, Map.of())).create()).isInstanceOfSatisfying(KubernetesClientException.class,
+              e -> assertThat(e.getCode()).isEqualTo(403));
+      assertThatThrownBy(() -> requests.withName(foreign.getMetadata().getName()).delete())
+          .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+      PodCertificateRequest labelled = new PodCertificateRequestBuilder(foreign).editMetadata()
+          .addToLabels("changed", "yes").endMetadata().build();
+      assertThatThrownBy(() -> requests.resource(labelled).update())
+          .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+      // The status of another signer's request: RBAC lets /status through, the "sign" check does not.
+      PodCertificateRequest denial = new PodCertificateRequestBuilder(foreign).withNewStatus()
+          .withConditions(new ConditionBuilder().withType("Denied").withStatus("True").withReason("NotOurs")
+              .withMessage("x").withLastTransitionTime(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+                  .toString()).build()).endStatus().build();
+      assertThatThrownBy(() -> requests.resource(denial).updateStatus())
+          .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+            assertThat(e.getCode()).isIn(403, 422);
+            assertThat(e.getMessage()).contains("not permitted to \"sign\"");
+          });
+      // Nothing beyond its role: no Secrets outside its namespace.
+      assertThatThrownBy(() -> signer.secrets().inNamespace(s.namespace()).list())
+          .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
+    }
+  }
+}
