@@ -78,7 +78,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * or KCM), of kube-apiserver and of etcd; and the ratios against KCM.
  *
  * <p>Arguments (all optional): {@code count} (500), {@code concurrency} (8), {@code variants}
- * ({@code cache:4,request:4,kcm}), {@code warmup} (300).
+ * ({@code cache:4,request:4,kcm}), {@code warmup} (2000: a signer JVM's JIT is still compiling after a few
+ * hundred CSRs, and that CPU would be counted as the signer's). A variant {@code cache:8@<transport>} runs the
+ * signer with another fabric8 HTTP client, from {@code -Dbench.transport.<transport>=<classpath>}.
  */
 public final class SignerLoadHarness {
 
@@ -100,7 +102,7 @@ public final class SignerLoadHarness {
     int count = args.length > 0 ? Integer.parseInt(args[0]) : 500;
     int concurrency = args.length > 1 ? Integer.parseInt(args[1]) : 8;
     List<String> variants = List.of((args.length > 2 ? args[2] : "cache:4,request:4,kcm").split(","));
-    int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 300;
+    int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 2000;
 
     ControlPlane cp = ControlPlane.shared();
     KubernetesClient admin = cp.adminClient();
@@ -149,12 +151,14 @@ public final class SignerLoadHarness {
             results.add(burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, measured, concurrency, kcmPid, variant));
           }
         } else {
-          String[] parts = variant.split(":");
+          String[] at = variant.split("@", 2);
+          String[] parts = at[0].split(":");
           String lookups = parts[0];
           int workers = parts.length > 1 ? Integer.parseInt(parts[1]) : 4;
-          Process signer = startSigner(kubeconfig, lookups, workers, variant.replace(':', '-'));
+          String name = variant.replace(':', '-').replace('@', '-');
+          Process signer = startSigner(kubeconfig, lookups, workers, name, at.length > 1 ? at[1] : null);
           try {
-            awaitLeader(admin, "bench-" + variant.replace(':', '-'), signer);
+            awaitLeader(admin, "bench-" + name, signer);
             burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(), variant + " (warm-up)");
             results.add(burst(cp, admin, workload, SIGNER, USAGES, measured, concurrency, signer.pid(), variant));
           } finally {
@@ -262,7 +266,8 @@ public final class SignerLoadHarness {
   }
 
   /** The kube-mtls signer as a child JVM on this harness's classpath, acting as the admin. */
-  private static Process startSigner(Path kubeconfig, String lookups, int workers, String name) throws Exception {
+  private static Process startSigner(Path kubeconfig, String lookups, int workers, String name, String transport)
+      throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
     List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
@@ -271,7 +276,7 @@ public final class SignerLoadHarness {
     if (!extra.isEmpty()) {
       command.addAll(List.of(extra.split("\\s+")));
     }
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.kubemtls.signer.SignerMain",
+    command.addAll(List.of("-cp", signerClasspath(transport), "dev.kubemtls.signer.SignerMain",
         "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
         "--namespace-label=kube-mtls.dev/bench-bundle=true"));
@@ -279,6 +284,43 @@ public final class SignerLoadHarness {
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
     return pb.start();
+  }
+
+  /**
+   * This harness's classpath, or for a variant {@code ...@<transport>} the same with fabric8's JDK HTTP
+   * client replaced by the jars in the system property {@code bench.transport.<transport>} (a classpath;
+   * a jar whose artifact is already present is skipped, so the build's Netty version stays).
+   */
+  private static String signerClasspath(String transport) {
+    String own = System.getProperty("java.class.path");
+    if (transport == null) {
+      return own;
+    }
+    String extra = System.getProperty("bench.transport." + transport);
+    if (extra == null || extra.isBlank()) {
+      throw new IllegalArgumentException("variant @" + transport + " needs -Dbench.transport." + transport
+          + "=<classpath of that fabric8 HTTP client>");
+    }
+    List<String> entries = new ArrayList<>();
+    Set<String> artifacts = new java.util.HashSet<>();
+    for (String entry : own.split(File.pathSeparator)) {
+      if (!entry.contains("kubernetes-httpclient-jdk")) {
+        entries.add(entry);
+        artifacts.add(artifactOf(entry));
+      }
+    }
+    for (String entry : extra.split(File.pathSeparator)) {
+      if (artifacts.add(artifactOf(entry))) {
+        entries.add(entry);
+      }
+    }
+    return String.join(File.pathSeparator, entries);
+  }
+
+  /** A jar's artifact name: its file name without the version (directories are their own name). */
+  private static String artifactOf(String entry) {
+    String file = Path.of(entry).getFileName().toString();
+    return file.endsWith(".jar") ? file.replaceFirst("-\\d.*$", "") : entry;
   }
 
   private static void awaitLeader(KubernetesClient admin, String lease, Process signer) throws InterruptedException {
