@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.InstantSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,14 +81,14 @@ public class KubeMtlsAutoConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     KubernetesClient kubeMtlsKubernetesClient(KubeMtlsProperties properties) {
-      if (properties.getKubeconfig() == null) {
+      if (properties.getKubeconfigFile() == null || properties.getKubeconfigFile().isBlank()) {
         return new KubernetesClientBuilder().build();
       }
       try {
-        String kubeconfig = Files.readString(properties.getKubeconfig());
+        String kubeconfig = Files.readString(Path.of(properties.getKubeconfigFile()));
         return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(kubeconfig)).build();
       } catch (IOException e) {
-        throw new UncheckedIOException("kube-mtls.kubeconfig: cannot read " + properties.getKubeconfig(), e);
+        throw new UncheckedIOException("kube-mtls.kubeconfig-file: cannot read " + properties.getKubeconfigFile(), e);
       }
     }
 
@@ -103,7 +104,7 @@ public class KubeMtlsAutoConfiguration {
       try {
         // The Environment holds the process environment, so POD_NAMESPACE, POD_NAME, POD_IP and
         // SERVICE_ACCOUNT from the downward API are found there (or as properties of those names).
-        identity = WorkloadIdentity.builderFromEnvironment(environment::getProperty, properties.getServiceAccountDir())
+        identity = WorkloadIdentity.builderFromEnvironment(environment::getProperty, Path.of(properties.getServiceAccountDir()))
             .services(properties.getServices())
             .build();
       } catch (IllegalStateException e) {
@@ -121,7 +122,8 @@ public class KubeMtlsAutoConfiguration {
         case CLUSTER_TRUST_BUNDLE -> b.trustClusterTrustBundles();
       }
       KubeMtls tls = b.start();
-      LOG.info("kube-mtls started for {} with signer {}", identity.spiffeId(), properties.getSignerName());
+      LOG.info("kube-mtls started for {} with signer {} (API server {})", identity.spiffeId(),
+          properties.getSignerName(), client.getMasterUrl());
       return tls;
     }
   }

@@ -5,7 +5,6 @@ import dev.kubemtls.core.names.SignerNames;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.core.pki.KeyAlgorithm;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,10 +62,10 @@ public class KubeMtlsProperties implements Validator {
   private String bundle = "kube-mtls";
 
   /** A kubeconfig to reach the API server with; by default fabric8's in-cluster configuration. */
-  private Path kubeconfig;
+  private String kubeconfigFile;
 
   /** The directory the ServiceAccount is mounted at (namespace and token files). */
-  private Path serviceAccountDir = Path.of("/var/run/secrets/kubernetes.io/serviceaccount");
+  private String serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 
   /** Who may call this application's endpoints. */
   private final Peer peer = new Peer();
@@ -189,6 +188,10 @@ public class KubeMtlsProperties implements Validator {
     if (p.startupTimeout == null || p.startupTimeout.isNegative() || p.startupTimeout.isZero()) {
       errors.rejectValue("startupTimeout", "invalid", "must be positive, was " + p.startupTimeout);
     }
+    if (p.kubeconfigFile != null && !p.kubeconfigFile.isBlank() && !java.nio.file.Files.isReadable(java.nio.file.Path.of(p.kubeconfigFile))) {
+      errors.rejectValue("kubeconfigFile", "invalid", "cannot read " + p.kubeconfigFile + ": name a readable kubeconfig"
+          + " file, or leave it unset to use the pod's ServiceAccount (in-cluster configuration)");
+    }
     if (p.bundle == null || p.bundle.isBlank()) {
       errors.rejectValue("bundle", "invalid", "must name the SSL bundle, e.g. kube-mtls");
     }
@@ -295,19 +298,19 @@ public class KubeMtlsProperties implements Validator {
     this.bundle = bundle;
   }
 
-  public Path getKubeconfig() {
-    return kubeconfig;
+  public String getKubeconfigFile() {
+    return kubeconfigFile;
   }
 
-  public void setKubeconfig(Path kubeconfig) {
-    this.kubeconfig = kubeconfig;
+  public void setKubeconfigFile(String kubeconfigFile) {
+    this.kubeconfigFile = kubeconfigFile;
   }
 
-  public Path getServiceAccountDir() {
+  public String getServiceAccountDir() {
     return serviceAccountDir;
   }
 
-  public void setServiceAccountDir(Path serviceAccountDir) {
+  public void setServiceAccountDir(String serviceAccountDir) {
     this.serviceAccountDir = serviceAccountDir;
   }
 
