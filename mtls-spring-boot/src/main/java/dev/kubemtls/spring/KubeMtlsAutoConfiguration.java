@@ -5,6 +5,7 @@ import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.MtlsSslBundleRegistrar;
 import dev.kubemtls.spring.internal.SnapshotSslBundles;
 import io.fabric8.kubernetes.client.Config;
@@ -116,7 +117,7 @@ public class KubeMtlsAutoConfiguration {
           .keyAlgorithm(properties.keyAlgorithmValue())
           .certificateLifetime(properties.getLifetime())
           .clock(clock)
-          .listener(listener.getIfUnique(() -> ManagerListener.NO_OP));
+          .listener(Listeners.manager(listener.orderedStream().toList()));
       switch (properties.getTrustSource()) {
         case CONFIG_MAP -> b.trustBundleConfigMap(properties.getTrustConfigMap());
         case CLUSTER_TRUST_BUNDLE -> b.trustClusterTrustBundles();

@@ -7,6 +7,7 @@ import dev.kubemtls.servlet.JettyMtls;
 import dev.kubemtls.servlet.MtlsPeerFilter;
 import dev.kubemtls.spring.internal.ClientAuthDefault;
 import dev.kubemtls.spring.internal.JettyReload;
+import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.OnMtlsServerCondition;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.InitializingBean;
@@ -48,7 +49,8 @@ public class KubeMtlsWebAutoConfiguration {
     @Bean
     JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
-      return new JettyReload(source, policy, properties.getBundle(), listener.getIfUnique(() -> TlsListener.NO_OP));
+      return new JettyReload(source, policy, properties.getBundle(),
+          Listeners.tls(listener.orderedStream().toList()));
     }
   }
 
@@ -61,7 +63,7 @@ public class KubeMtlsWebAutoConfiguration {
     FilterRegistrationBean<MtlsPeerFilter> kubeMtlsPeerFilter(KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       MtlsPeerFilter filter = MtlsPeerFilter.builder().policy(properties.peerPolicy())
-          .listener(listener.getIfUnique(() -> TlsListener.NO_OP)).build();
+          .listener(Listeners.tls(listener.orderedStream().toList())).build();
       FilterRegistrationBean<MtlsPeerFilter> registration = new FilterRegistrationBean<>(filter);
       registration.setName("kubeMtlsPeerFilter");
       registration.addUrlPatterns("/*");
@@ -88,7 +90,7 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactivePeerConfiguration {
     @Bean
     MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
-      return new MtlsPeerWebFilter(properties.peerPolicy(), listener.getIfUnique(() -> TlsListener.NO_OP));
+      return new MtlsPeerWebFilter(properties.peerPolicy(), Listeners.tls(listener.orderedStream().toList()));
     }
   }
 }

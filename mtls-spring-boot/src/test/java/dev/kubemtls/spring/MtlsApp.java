@@ -56,6 +56,15 @@ final class MtlsApp implements AutoCloseable {
   final MaterialPublisher intruder = new MaterialPublisher();
   private final Map<MaterialSource, HttpClient> clients = new ConcurrentHashMap<>();
   private final AtomicLong generations = new AtomicLong();
+  /** What the application's own TlsListener bean heard of refused requests. */
+  final List<String> refusalsSeen = new CopyOnWriteArrayList<>();
+  final dev.kubemtls.core.tls.TlsListener refusals = new dev.kubemtls.core.tls.TlsListener() {
+    @Override
+    public void requestRefused(HandshakeFailure reason, java.util.Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
+        String detail) {
+      refusalsSeen.add(reason + " " + detail);
+    }
+  };
   ConfigurableApplicationContext context;
   int port;
 
@@ -100,6 +109,12 @@ final class MtlsApp implements AutoCloseable {
     @Bean
     MutableClock kubeMtlsClock() {
       return current.get().clock;
+    }
+
+    /** The application's own listener, told beside the metrics binding's. */
+    @Bean
+    dev.kubemtls.core.tls.TlsListener recordingTlsListener() {
+      return current.get().refusals;
     }
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.tls.MtlsSslContexts;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.signer.it.ShortLivedSigner;
@@ -49,7 +50,20 @@ class SpringBootSignerIT {
     TomcatServletWebServerFactory tomcat() {
       return new TomcatServletWebServerFactory();
     }
+
+    /** An application's listener bean: the in-pod identity reports to it. */
+    @Bean
+    ManagerListener rotations() {
+      return new ManagerListener() {
+        @Override
+        public void rotated(MtlsMaterial previous, MtlsMaterial current) {
+          ROTATIONS.incrementAndGet();
+        }
+      };
+    }
   }
+
+  static final java.util.concurrent.atomic.AtomicInteger ROTATIONS = new java.util.concurrent.atomic.AtomicInteger();
 
   static ShortLivedSigner signer;
   static ConfigurableApplicationContext context;
@@ -134,6 +148,7 @@ class SpringBootSignerIT {
         .until(() -> !source.current().identity().leaf().getSerialNumber().equals(firstSerial)
             && registrar.registeredGeneration() >= source.current().generation());
     BigInteger renewed = source.current().identity().leaf().getSerialNumber();
+    assertThat(ROTATIONS.get()).as("rotations the application's ManagerListener bean heard").isGreaterThanOrEqualTo(1);
     HttpResponse<String> again = client.send(request, HttpResponse.BodyHandlers.ofString());
     assertThat(again.statusCode()).isEqualTo(200);
     assertThat(again.body()).isEqualTo("spiffe://cluster.local/ns/" + namespace + "/sa/web " + renewed.toString(16));

@@ -140,6 +140,9 @@ class TomcatMtlsTest {
     assertThat(expiry.value()).isBetween(expected - 1, expected + 1);
     assertThat(registry.find("kubemtls.tls.requests.refused").counters().stream()
         .mapToDouble(c -> c.count()).sum()).as("refused by the filter").isGreaterThanOrEqualTo(1);
+    // The application's own TlsListener bean hears the same refusal as the metrics.
+    assertThat(app.refusalsSeen).contains(
+        "PEER_NOT_ALLOWED peer spiffe://cluster.local/ns/other/sa/intruder is not in the allow-list");
   }
 
   @Test

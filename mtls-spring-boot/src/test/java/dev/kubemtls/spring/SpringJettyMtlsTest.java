@@ -22,7 +22,7 @@ import org.springframework.context.annotation.Configuration;
  * reason outside the policy.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class JettyMtlsTest {
+class SpringJettyMtlsTest {
 
   @Configuration(proxyBeanMethods = false)
   static class Jetty {
