@@ -22,7 +22,7 @@ class ManifestsIT {
       "kube-mtls/deploy/signer-deployment.yaml",
       "kube-mtls/deploy/workload-rbac.yaml",
       "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
-      "k8s/40-client.yaml", "k8s/pod-certificates/50-echo-pod-certificates.yaml");
+      "k8s/40-client.yaml", "k8s/50-spring.yaml", "k8s/pod-certificates/50-echo-pod-certificates.yaml");
 
   @Test
   void everyManifestPassesAServerSideDryRun() throws Exception {
@@ -62,8 +62,8 @@ class ManifestsIT {
       }
     }
     assertThat(applied).contains("Deployment/kube-mtls-signer", "Deployment/echo", "Deployment/web",
-        "Deployment/client", "Deployment/echo-pc", "ClusterRole/kube-mtls-signer-pod-certificates",
-        "ClusterRole/kube-mtls-workload-csr",
+        "Deployment/client", "Deployment/spring", "Deployment/echo-pc",
+        "ClusterRole/kube-mtls-signer-pod-certificates", "ClusterRole/kube-mtls-workload-csr",
         "ClusterRoleBinding/kube-mtls-demo-workloads-csr");
     // A dry run persists nothing.
     assertThat(admin.apps().deployments().inNamespace("kube-mtls-demo").withName("echo").get()).isNull();

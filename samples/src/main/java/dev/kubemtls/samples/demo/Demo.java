@@ -93,6 +93,7 @@ public final class Demo {
     clientEnv.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
     startChild("client", "dev.kubemtls.samples.EchoClient", List.of(), clientEnv);
     awaitReady("client", Duration.ofSeconds(90));
+    startSpring();
     long trafficStart = System.nanoTime();
     say("demo", "traffic flowing for " + options.duration().toSeconds() + "s; CA rotation at +"
         + options.caRotationAt().toSeconds() + "s");
@@ -113,7 +114,7 @@ public final class Demo {
         say("demo", "progress " + tallies());
       }
       for (ChildProcess child : children) {
-        if (!child.isAlive() && !(child.name().equals("client"))) {
+        if (!child.isAlive() && !child.name().equals("client") && !child.name().equals("spring")) {
           throw new IllegalStateException(child.name() + " exited unexpectedly with code " + child.exitCode());
         }
       }
@@ -123,6 +124,7 @@ public final class Demo {
     }
     ChildProcess client = children.stream().filter(c -> c.name().equals("client")).findFirst().orElseThrow();
     client.awaitExit(30);
+    ChildProcess spring = awaitSpringDone();
     boolean caComplete = caRotationDone.getCount() == 0;
     if (!caComplete) {
       say("demo", "the CA rotation had not completed by the end of the run (raise --duration or lower"
@@ -132,7 +134,7 @@ public final class Demo {
     long duration = Duration.ofNanos(System.nanoTime() - trafficStart).toSeconds();
     // No more requests: stop the services, then read the signer's own counters once its event lines
     // (what SUMMARY counts) have caught up with them.
-    for (String name : List.of("client", "web", "echo")) {
+    for (String name : List.of("client", "spring", "web", "echo")) {
       stopChild(name);
     }
     long[] scraped = scrapeSignerUntil(() -> new long[] {count("signed"), count("denied")}, Duration.ofSeconds(15));
@@ -147,7 +149,7 @@ public final class Demo {
         : String.format(Locale.ROOT, "SIGNER_METRICS issued=%d denied=%d (kubemtls_signer_csrs_issued_total and"
             + " kubemtls_signer_csrs_denied_total from the signer's /metrics; %s SUMMARY)", scraped[0], scraped[1],
             agree ? "agree with" : "DISAGREE with"));
-    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && agree;
+    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && spring.exitCode() == 0 && agree;
     return ok ? 0 : 1;
   }
 
@@ -181,6 +183,21 @@ public final class Demo {
       say("demo", "control plane up at " + cp.apiServerUrl());
     }
     admin = new KubernetesClientBuilder().withConfig(adminConfig).build();
+  }
+
+  /** The Spring Boot sample (mtls-spring-boot): its own traffic, as long as the client's, counts in SUMMARY. */
+  private void startSpring() throws InterruptedException {
+    Map<String, String> env = new LinkedHashMap<>(cluster.envFor("spring"));
+    env.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
+    startChild("spring", "dev.kubemtls.samples.SpringService", List.of(), env);
+    awaitReady("spring", Duration.ofSeconds(120));
+  }
+
+  /** Waits until the Spring sample has reported its last counts and exited. */
+  private ChildProcess awaitSpringDone() throws InterruptedException {
+    ChildProcess spring = children.stream().filter(c -> c.name().equals("spring")).findFirst().orElseThrow();
+    spring.awaitExit(60);
+    return spring;
   }
 
   private void startChild(String name, String mainClass, List<String> args, Map<String, String> env) {

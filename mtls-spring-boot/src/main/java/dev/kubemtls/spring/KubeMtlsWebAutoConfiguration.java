@@ -1,0 +1,96 @@
+package dev.kubemtls.spring;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsPolicy;
+import dev.kubemtls.servlet.JettyMtls;
+import dev.kubemtls.servlet.MtlsPeerFilter;
+import dev.kubemtls.spring.internal.ClientAuthDefault;
+import dev.kubemtls.spring.internal.JettyReload;
+import dev.kubemtls.spring.internal.Listeners;
+import dev.kubemtls.spring.internal.OnMtlsServerCondition;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.InitializingBean;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+
+/**
+ * What a web server that serves the kube-mtls bundle ({@code server.ssl.bundle=kube-mtls}) gets:
+ * client certificates required unless {@code server.ssl.client-auth} says otherwise; on Jetty a
+ * connector that follows the certificate (Tomcat and Reactor Netty reload the bundle themselves);
+ * and a filter that makes the verified caller the principal and enforces
+ * {@code kube-mtls.peer.*} with {@code 403} and the reason (servlet: needs {@code mtls-servlet};
+ * WebFlux: {@link MtlsPeerWebFilter}).
+ */
+@AutoConfiguration(after = KubeMtlsAutoConfiguration.class)
+@ConditionalOnProperty(prefix = "kube-mtls", name = "enabled", matchIfMissing = true)
+@ConditionalOnWebApplication
+@Conditional(OnMtlsServerCondition.class)
+public class KubeMtlsWebAutoConfiguration {
+
+  @Bean
+  ClientAuthDefault kubeMtlsClientAuthDefault(KubeMtlsProperties properties) {
+    return new ClientAuthDefault(properties.getBundle());
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.boot.jetty.servlet.JettyServletWebServerFactory",
+      "org.eclipse.jetty.server.Server", "dev.kubemtls.servlet.JettyMtls"})
+  static class JettyConfiguration {
+    @Bean
+    JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
+        ObjectProvider<TlsListener> listener) {
+      return new JettyReload(source, policy, properties.getBundle(),
+          Listeners.tls(listener.orderedStream().toList()));
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+  @ConditionalOnClass(name = "dev.kubemtls.servlet.MtlsPeerFilter")
+  @ConditionalOnProperty(prefix = "kube-mtls.peer", name = "enforce", matchIfMissing = true)
+  static class ServletPeerConfiguration {
+    @Bean
+    FilterRegistrationBean<MtlsPeerFilter> kubeMtlsPeerFilter(KubeMtlsProperties properties,
+        ObjectProvider<TlsListener> listener) {
+      MtlsPeerFilter filter = MtlsPeerFilter.builder().policy(properties.peerPolicy())
+          .listener(Listeners.tls(listener.orderedStream().toList())).build();
+      FilterRegistrationBean<MtlsPeerFilter> registration = new FilterRegistrationBean<>(filter);
+      registration.setName("kubeMtlsPeerFilter");
+      registration.addUrlPatterns("/*");
+      registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 10);
+      return registration;
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+  @ConditionalOnMissingClass("dev.kubemtls.servlet.MtlsPeerFilter")
+  @ConditionalOnProperty(prefix = "kube-mtls.peer", name = "enforce", matchIfMissing = true)
+  static class ServletPeerMissingConfiguration {
+    @Bean
+    InitializingBean kubeMtlsPeerFilterMissing() {
+      return () -> LoggerFactory.getLogger(KubeMtlsWebAutoConfiguration.class).warn("kube-mtls.peer.* is not"
+          + " enforced: add dev.kubemtls:mtls-servlet for the servlet filter (or set kube-mtls.peer.enforce=false)");
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+  @ConditionalOnProperty(prefix = "kube-mtls.peer", name = "enforce", matchIfMissing = true)
+  static class ReactivePeerConfiguration {
+    @Bean
+    MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
+      return new MtlsPeerWebFilter(properties.peerPolicy(), Listeners.tls(listener.orderedStream().toList()));
+    }
+  }
+}

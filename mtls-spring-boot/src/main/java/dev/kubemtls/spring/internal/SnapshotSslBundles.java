@@ -1,0 +1,125 @@
+package dev.kubemtls.spring.internal;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.tls.TlsPolicy;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.KeyStoreException;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.util.HexFormat;
+import java.util.Objects;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.KeyManagerFactorySpi;
+import javax.net.ssl.ManagerFactoryParameters;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.TrustManagerFactorySpi;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundleKey;
+import org.springframework.boot.ssl.SslManagerBundle;
+import org.springframework.boot.ssl.SslOptions;
+import org.springframework.boot.ssl.SslStoreBundle;
+
+/**
+ * Makes the Spring {@link SslBundle} of one snapshot. Its stores hold that snapshot's key, chain
+ * and CAs (what Tomcat, Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read);
+ * its managers are shared by every bundle of the source and follow it, so an SSL context made from
+ * any bundle once (as Spring's HTTP clients do) presents the current certificate and checks peers
+ * against the current trust bundle on each new connection.
+ */
+public final class SnapshotSslBundles {
+
+  private final TlsPolicy policy;
+  private final SslManagerBundle managers;
+  private final SslOptions options;
+  private final String password;
+
+  public SnapshotSslBundles(MaterialSource source, TlsPolicy policy) {
+    Objects.requireNonNull(source, "source");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    KeyManager[] keyManagers = {new FollowingKeyManager(source)};
+    TrustManager[] trustManagers = {new FollowingTrustManager(source)};
+    this.managers = SslManagerBundle.of(new FixedKeyManagerFactory(keyManagers),
+        new FixedTrustManagerFactory(trustManagers));
+    this.options = SslOptions.of(policy.cipherSuites().toArray(String[]::new),
+        policy.protocols().toArray(String[]::new));
+    // The stores never leave this process's memory; the password only satisfies the KeyStore API.
+    byte[] random = new byte[16];
+    new SecureRandom().nextBytes(random);
+    this.password = HexFormat.of().formatHex(random);
+  }
+
+  /** The TLS policy whose protocols and suites the bundles carry. */
+  public TlsPolicy policy() {
+    return policy;
+  }
+
+  /** The following key and trust managers every bundle shares. */
+  public SslManagerBundle managers() {
+    return managers;
+  }
+
+  /**
+   * The bundle of {@code material}.
+   *
+   * @throws IllegalStateException if the JDK cannot hold the key or certificates in a PKCS#12 store
+   */
+  public SslBundle bundleOf(MtlsMaterial material) {
+    TlsIdentity identity = material.identity();
+    try {
+      KeyStore keyStore = KeyStore.getInstance("PKCS12");
+      keyStore.load(null, null);
+      keyStore.setKeyEntry(identity.alias(), identity.privateKey(), password.toCharArray(),
+          identity.chain().toArray(X509Certificate[]::new));
+      KeyStore trustStore = KeyStore.getInstance("PKCS12");
+      trustStore.load(null, null);
+      int i = 0;
+      for (X509Certificate ca : material.trust().certificates()) {
+        trustStore.setCertificateEntry("ca-" + i++, ca);
+      }
+      return SslBundle.of(SslStoreBundle.of(keyStore, password, trustStore),
+          SslBundleKey.of(password, identity.alias()), options, "TLS", managers);
+    } catch (GeneralSecurityException | java.io.IOException e) {
+      throw new IllegalStateException("cannot put generation " + material.generation()
+          + " into a PKCS#12 key store: " + e.getMessage(), e);
+    }
+  }
+
+  private static final class FixedKeyManagerFactory extends KeyManagerFactory {
+    FixedKeyManagerFactory(KeyManager[] managers) {
+      super(new KeyManagerFactorySpi() {
+        @Override
+        protected void engineInit(KeyStore ks, char[] password) throws KeyStoreException {}
+
+        @Override
+        protected void engineInit(ManagerFactoryParameters spec) {}
+
+        @Override
+        protected KeyManager[] engineGetKeyManagers() {
+          return managers.clone();
+        }
+      }, null, "kube-mtls");
+    }
+  }
+
+  private static final class FixedTrustManagerFactory extends TrustManagerFactory {
+    FixedTrustManagerFactory(TrustManager[] managers) {
+      super(new TrustManagerFactorySpi() {
+        @Override
+        protected void engineInit(KeyStore ks) {}
+
+        @Override
+        protected void engineInit(ManagerFactoryParameters spec) {}
+
+        @Override
+        protected TrustManager[] engineGetTrustManagers() {
+          return managers.clone();
+        }
+      }, null, "kube-mtls");
+    }
+  }
+}

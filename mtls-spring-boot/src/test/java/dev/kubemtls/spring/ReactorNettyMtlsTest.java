@@ -1,0 +1,87 @@
+package dev.kubemtls.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.math.BigInteger;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
+import org.springframework.boot.webclient.autoconfigure.WebClientSsl;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.client.WebClient;
+
+/**
+ * A real WebFlux application on Reactor Netty with {@code server.ssl.bundle=kube-mtls}: mTLS with
+ * the caller as the exchange's principal, 403 with the reason outside the policy, certificate and
+ * CA rotation under load with no failed request, and a WebClient built once that presents the
+ * renewed certificate and trusts the new CA.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ReactorNettyMtlsTest {
+
+  @Configuration(proxyBeanMethods = false)
+  static class Netty {
+    @Bean
+    NettyReactiveWebServerFactory netty() {
+      return new NettyReactiveWebServerFactory();
+    }
+  }
+
+  static MtlsApp app;
+  static WebClient webClient;
+  static BigInteger serialBefore;
+
+  @BeforeAll
+  static void start() {
+    app = new MtlsApp().start(WebApplicationType.REACTIVE, Netty.class, ReactiveEndpoints.class);
+    webClient = app.context.getBean(WebClient.Builder.class).baseUrl(app.uri("").toString())
+        .apply(app.context.getBean(WebClientSsl.class).fromBundle("kube-mtls")).build();
+    serialBefore = app.server.current().identity().leaf().getSerialNumber();
+  }
+
+  @AfterAll
+  static void stop() {
+    app.close();
+  }
+
+  private static String callWithWebClient() {
+    return webClient.get().uri("/whoami").retrieve().bodyToMono(String.class).block(Duration.ofSeconds(10));
+  }
+
+  @Test
+  @Order(1)
+  void servesMutualTlsWithTheVerifiedCallerAsPrincipal() throws Exception {
+    HttpResponse<String> r = app.get(app.frontend, "/whoami");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo("spiffe://cluster.local/ns/shop/sa/frontend "
+        + app.frontend.current().identity().leaf().getSerialNumber().toString(16));
+    assertThat(MtlsApp.serverSerial(r)).isEqualTo(serialBefore);
+    assertThat(callWithWebClient()).isEqualTo("spiffe://cluster.local/ns/shop/sa/web " + serialBefore.toString(16));
+  }
+
+  @Test
+  @Order(2)
+  void refusesACallerOutsideThePolicyWith403AndTheReason() throws Exception {
+    HttpResponse<String> r = app.get(app.intruder, "/whoami");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).isEqualTo("peer spiffe://cluster.local/ns/other/sa/intruder is not in the allow-list\n");
+  }
+
+  @Test
+  @Order(3)
+  void certificateAndCaRotationUnderLoadFailNoRequestAndAWebClientBuiltOncePresentsTheNewCertificate()
+      throws Exception {
+    app.rotateUnderLoad();
+    BigInteger now = app.server.current().identity().leaf().getSerialNumber();
+    assertThat(now).isNotEqualTo(serialBefore);
+    assertThat(callWithWebClient()).isEqualTo("spiffe://cluster.local/ns/shop/sa/web " + now.toString(16));
+  }
+}

@@ -1,0 +1,76 @@
+package dev.kubemtls.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.math.BigInteger;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * A real servlet application on Jetty with {@code server.ssl.bundle=kube-mtls}. Spring Boot does
+ * not reload Jetty's TLS; the starter's connector follows the identity: certificate and CA rotation
+ * under load with no failed request, each new connection on the current certificate, 403 with the
+ * reason outside the policy.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SpringJettyMtlsTest {
+
+  @Configuration(proxyBeanMethods = false)
+  static class Jetty {
+    @Bean
+    JettyServletWebServerFactory jetty() {
+      return new JettyServletWebServerFactory();
+    }
+  }
+
+  static MtlsApp app;
+
+  @BeforeAll
+  static void start() {
+    app = new MtlsApp().start(WebApplicationType.SERVLET, Jetty.class, ServletEndpoints.class);
+  }
+
+  @AfterAll
+  static void stop() {
+    app.close();
+  }
+
+  @Test
+  @Order(1)
+  void servesMutualTlsWithTheVerifiedCallerAsPrincipal() throws Exception {
+    HttpResponse<String> r = app.get(app.frontend, "/whoami");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo("spiffe://cluster.local/ns/shop/sa/frontend "
+        + app.frontend.current().identity().leaf().getSerialNumber().toString(16));
+    assertThat(MtlsApp.serverSerial(r)).isEqualTo(app.server.current().identity().leaf().getSerialNumber());
+    assertThat(((org.springframework.boot.web.server.context.WebServerApplicationContext) app.context).getWebServer()).isInstanceOf(org.springframework.boot.jetty.JettyWebServer.class);
+  }
+
+  @Test
+  @Order(2)
+  void refusesACallerOutsideThePolicyWith403AndTheReason() throws Exception {
+    HttpResponse<String> r = app.get(app.intruder, "/whoami");
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).isEqualTo("peer spiffe://cluster.local/ns/other/sa/intruder is not in the allow-list\n");
+  }
+
+  @Test
+  @Order(3)
+  void certificateAndCaRotationUnderLoadFailNoRequest() throws Exception {
+    BigInteger before = app.server.current().identity().leaf().getSerialNumber();
+    app.rotateUnderLoad();
+    HttpResponse<String> r = app.get(app.frontend, "/whoami");
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(MtlsApp.serverSerial(r)).isEqualTo(app.server.current().identity().leaf().getSerialNumber())
+        .isNotEqualTo(before);
+  }
+}
