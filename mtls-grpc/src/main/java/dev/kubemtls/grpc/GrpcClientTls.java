@@ -41,7 +41,7 @@ public final class GrpcClientTls implements AutoCloseable {
   private final PeerPolicy peerPolicy;
 
   private GrpcClientTls(Builder b) {
-    SslProvider resolved = Providers.resolve(b.provider.name(), "gRPC client");
+    SslProvider resolved = Providers.resolve(b.provider.name(), "client");
     this.provider = resolved == SslProvider.JDK ? TlsProvider.JDK : TlsProvider.OPENSSL;
     this.policy = b.policy;
     this.peerPolicy = b.peerPolicy;

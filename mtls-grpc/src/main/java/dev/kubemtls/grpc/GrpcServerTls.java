@@ -65,7 +65,7 @@ public final class GrpcServerTls implements AutoCloseable {
   private final Duration maxConnectionAgeGrace;
 
   private GrpcServerTls(Builder b) {
-    SslProvider resolved = Providers.resolve(b.provider.name(), "gRPC server");
+    SslProvider resolved = Providers.resolve(b.provider.name(), "server");
     this.provider = resolved == SslProvider.JDK ? TlsProvider.JDK : TlsProvider.OPENSSL;
     this.policy = b.policy;
     this.peerPolicy = b.peerPolicy;

@@ -38,7 +38,10 @@ class GrpcRotationUnderLoadTest {
 
   private static final int IDENTITY_ROTATIONS = 10;
   private static final Duration STEP_TIMEOUT = Duration.ofSeconds(60);
-  private static final CallOptions DEADLINE = CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  /** A deadline counts from when it is made: one per call. */
+  private static CallOptions deadline() {
+    return CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
   /** Workers: 0 = a new channel per call, 1 = unary calls on the long-lived channel, 2 = the stream. */
   private static final int WORKERS = 3;
 
@@ -66,7 +69,7 @@ class GrpcRotationUnderLoadTest {
       String target = "127.0.0.1:" + server.getPort();
       ManagedChannel longLived = clientTls.newChannelBuilder(target).build();
       try {
-        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, DEADLINE, "first"))[2])
+        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, deadline(), "first"))[2])
             .isEqualTo(firstServer.leaf().getSerialNumber().toString(16));
         load.submit(() -> newChannels(clientTls, target));
         load.submit(() -> unary(longLived));
@@ -103,10 +106,10 @@ class GrpcRotationUnderLoadTest {
         assertThat(serverSerials).hasSize(IDENTITY_ROTATIONS + 2);
         assertThat(completed.get(0)).isGreaterThanOrEqualTo(2L * (IDENTITY_ROTATIONS + 4));
         // The long-lived connection still runs on the first keys; a new channel gets the newest.
-        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, DEADLINE, "last"))[2])
+        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, deadline(), "last"))[2])
             .isEqualTo(serverSerials.get(0).toString(16));
         ManagedChannel fresh = clientTls.newChannelBuilder(target).build();
-        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(fresh, Echo.UNARY, DEADLINE, "new"))[2])
+        assertThat(Echo.parts(ClientCalls.blockingUnaryCall(fresh, Echo.UNARY, deadline(), "new"))[2])
             .isEqualTo(serverSerials.get(serverSerials.size() - 1).toString(16));
         fresh.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
         // The open connection pins the first context (OpenSSL contexts are reference counted);
@@ -158,7 +161,7 @@ class GrpcRotationUnderLoadTest {
       String request = "new-" + n++;
       ManagedChannel ch = tls.newChannelBuilder(target).build();
       try {
-        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, DEADLINE, request));
+        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, deadline(), request));
         int seen = serialIndex(answer[2]);
         if (!answer[0].equals(request)) {
           failures.add(request + ": got " + answer[0]);
@@ -184,7 +187,7 @@ class GrpcRotationUnderLoadTest {
     while (!stop.get()) {
       String request = "unary-" + n++;
       try {
-        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, DEADLINE, request));
+        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, deadline(), request));
         if (answer[0].equals(request)) {
           completed.incrementAndGet(1);
         } else {

@@ -42,7 +42,10 @@ import org.junit.jupiter.api.io.TempDir;
 class GrpcSignerRotationIT {
 
   private static final Duration STEP = Duration.ofSeconds(30);
-  private static final CallOptions DEADLINE = CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  /** A deadline counts from when it is made: one per call. */
+  private static CallOptions deadline() {
+    return CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
 
   private final List<String> failures = new CopyOnWriteArrayList<>();
   private final AtomicBoolean stop = new AtomicBoolean();
@@ -74,7 +77,7 @@ class GrpcSignerRotationIT {
         String target = "127.0.0.1:" + grpc.getPort();
         ManagedChannel longLived = channel(clientTls, target, server);
         try {
-          String[] first = Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, DEADLINE, "hello"));
+          String[] first = Echo.parts(ClientCalls.blockingUnaryCall(longLived, Echo.UNARY, deadline(), "hello"));
           assertThat(first[1]).isEqualTo(client.spiffeId());
           assertThat(new BigInteger(first[2], 16)).isEqualTo(server.serial());
 
@@ -90,7 +93,7 @@ class GrpcSignerRotationIT {
 
           // A channel opened now gets a certificate from the new CA.
           ManagedChannel fresh = channel(clientTls, target, server);
-          String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(fresh, Echo.UNARY, DEADLINE, "after"));
+          String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(fresh, Echo.UNARY, deadline(), "after"));
           certificates.saw(afterRotation, new BigInteger(answer[2], 16));
           assertThat(ShortLivedSigner.issuedBy(server.mtls().current(), next.certificate())).isTrue();
           fresh.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -156,7 +159,7 @@ class GrpcSignerRotationIT {
       BigInteger current = server.serial();
       ManagedChannel ch = channel(tls, target, server);
       try {
-        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, DEADLINE, request));
+        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, deadline(), request));
         if (!answer[0].equals(request)) {
           failures.add(request + ": got " + answer[0]);
         } else {
@@ -176,7 +179,7 @@ class GrpcSignerRotationIT {
     while (!stop.get()) {
       String request = "unary-" + n++;
       try {
-        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, DEADLINE, request));
+        String[] answer = Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, deadline(), request));
         if (answer[0].equals(request)) {
           longLivedCalls.incrementAndGet();
         } else {

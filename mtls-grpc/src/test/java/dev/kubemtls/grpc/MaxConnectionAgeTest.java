@@ -25,7 +25,10 @@ import org.junit.jupiter.api.Test;
  */
 class MaxConnectionAgeTest {
 
-  private static final CallOptions DEADLINE = CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  /** A deadline counts from when it is made: one per call. */
+  private static CallOptions deadline() {
+    return CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS);
+  }
 
   @Test
   void aBoundedConnectionReconnectsOntoTheNewCertificateWithoutFailedCalls() throws Exception {
@@ -78,7 +81,7 @@ class MaxConnectionAgeTest {
 
   private static String serial(ManagedChannel ch, List<String> failures) {
     try {
-      return Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, DEADLINE, "x"))[2];
+      return Echo.parts(ClientCalls.blockingUnaryCall(ch, Echo.UNARY, deadline(), "x"))[2];
     } catch (RuntimeException e) {
       failures.add(e.toString());
       return "failed";
