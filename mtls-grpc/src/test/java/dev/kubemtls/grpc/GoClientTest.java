@@ -52,9 +52,11 @@ class GoClientTest {
 
         GoPeer.Result noCert = GoPeer.call(addr, "orders.shop.svc", allowed, false, "hi");
         assertThat(noCert.exitCode()).as(noCert.output()).isEqualTo(1);
-        // BoringSSL says certificate_required, the JDK bad_certificate.
-        assertThat(noCert.output()).startsWith("STATUS Unavailable").contains(
-            provider == TlsProvider.OPENSSL ? "remote error: tls: certificate required" : "remote error: tls: bad certificate");
+        // BoringSSL says certificate_required, the JDK bad_certificate; the server closes right after
+        // its alert, so the Go client, writing its HTTP/2 preface, may see the closed socket first.
+        assertThat(noCert.output()).startsWith("STATUS Unavailable").containsAnyOf(
+            provider == TlsProvider.OPENSSL ? "remote error: tls: certificate required" : "remote error: tls: bad certificate",
+            "write: broken pipe", "connection reset by peer");
 
         // The Go client checks the name too: the server's certificate does not carry billing.shop.svc.
         GoPeer.Result wrongName = GoPeer.call(addr, "billing.shop.svc", allowed, true, "hi");

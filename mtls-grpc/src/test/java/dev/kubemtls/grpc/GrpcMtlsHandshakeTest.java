@@ -221,4 +221,37 @@ class GrpcMtlsHandshakeTest {
         .provider(provider).peerPolicy(PeerPolicy.builder().allowServiceAccount("shop", "orders").build()).build());
     assertThat(Echo.parts(call(channel(right.newChannelBuilder("127.0.0.1:" + port)), "ok"))[0]).isEqualTo("ok");
   }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aTrustChangeReachesTheCaListTheServerAdvertises(TlsProvider provider) throws Exception {
+    MaterialPublisher source = new MaterialPublisher(Pki.material(Pki.server(CA, 1), Pki.trust("v1", CA)));
+    GrpcServerTls tls = keep(GrpcMtls.forServer(source).provider(provider).build());
+    int port = start(tls);
+    // A client from the other CA has no certificate the server asks for: refused.
+    GrpcClientTls foreign = client(provider, Pki.client(FOREIGN, 1), CA);
+    assertRefused(refused(channel(foreign.newChannelBuilder("127.0.0.1:" + port))), "ssl exception",
+        provider == TlsProvider.OPENSSL ? "CERTIFICATE_REQUIRED" : "bad_certificate");
+    // Once the server trusts both, the CA list of new handshakes names both, and the client gets in.
+    source.publish(source.current().withTrust(Pki.trust("v2", CA, FOREIGN)));
+    assertThat(tls.generation()).isEqualTo(2);
+    GrpcClientTls again = client(provider, Pki.client(FOREIGN, 1), CA);
+    assertThat(Echo.parts(call(channel(again.newChannelBuilder("127.0.0.1:" + port)), "in"))[1])
+        .isEqualTo("spiffe://cluster.local/ns/shop/sa/web");
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aServerBuiltBeforeItsFirstMaterialRefusesUntilThenAndUsesItAtOnce(TlsProvider provider) throws Exception {
+    MaterialPublisher source = new MaterialPublisher();
+    GrpcServerTls tls = keep(GrpcMtls.forServer(source).provider(provider).build());
+    assertThat(tls.generation()).isZero();
+    int port = start(tls);
+    GrpcClientTls client = client(provider, Pki.client(CA, 1), CA);
+    StatusRuntimeException early = refused(channel(client.newChannelBuilder("127.0.0.1:" + port)));
+    assertThat(early.getStatus().getCode()).as(causes(early)).isEqualTo(Status.Code.UNAVAILABLE);
+    source.publish(Pki.material(Pki.server(CA, 1), Pki.trust("v1", CA)));
+    assertThat(Echo.parts(call(channel(client.newChannelBuilder("127.0.0.1:" + port)), "now"))[0]).isEqualTo("now");
+    assertThat(tls.generation()).isEqualTo(1);
+  }
 }
