@@ -74,8 +74,8 @@ import javax.net.ssl.X509TrustManager;
  * </ul>
  *
  * <p>Arguments (all optional): {@code rounds warmupSeconds measureSeconds concurrency}; defaults
- * 3 1 3 4. Variants are measured round-robin after one uncounted warm-up round; the median of the
- * rounds is reported, so a noisy machine skews every variant alike. The client is the same for all
+ * 3 1 3 4. Variants are measured round-robin after two uncounted warm-up rounds, each round
+ * starting at the next variant; the median of the rounds is reported, so a noisy machine skews every variant alike. The client is the same for all
  * (a static context of the server's provider) and makes its engines without a peer host, so that no
  * session is resumed: every new channel is a full mTLS handshake.
  */
@@ -173,10 +173,13 @@ public final class GrpcLoadHarness {
     Map<String, List<Sample>> hs = new LinkedHashMap<>();
     Map<String, List<Sample>> calls = new LinkedHashMap<>();
     try {
-      for (int round = 0; round <= rounds; round++) {
-        for (Setup s : setups) {
-          Sample h = load(() -> new HandshakeLoad(s), round == 0);
-          Sample c = load(() -> new CallLoad(s), round == 0);
+      // Rounds 0 and 1 warm every code path up (grpc's take long to compile) and are not counted;
+      // each round starts at another variant, so that none always runs right after a warm-up.
+      for (int round = -1; round <= rounds; round++) {
+        for (int i = 0; i < setups.size(); i++) {
+          Setup s = setups.get(Math.floorMod(i + round, setups.size()));
+          Sample h = load(() -> new HandshakeLoad(s), round <= 0);
+          Sample c = load(() -> new CallLoad(s), round <= 0);
           if (round > 0) {
             hs.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(h);
             calls.computeIfAbsent(s.name(), k -> new ArrayList<>()).add(c);
