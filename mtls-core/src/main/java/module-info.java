@@ -16,5 +16,5 @@ module dev.kubemtls.core {
   exports dev.kubemtls.core.rotation;
   exports dev.kubemtls.core.tls;
   // Not API: shared with kube-mtls' own integrations only.
-  exports dev.kubemtls.core.internal to dev.kubemtls.netty, dev.kubemtls.servlet;
+  exports dev.kubemtls.core.internal to dev.kubemtls.netty, dev.kubemtls.servlet, dev.kubemtls.grpc;
 }

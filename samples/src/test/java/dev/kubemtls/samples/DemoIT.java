@@ -24,7 +24,7 @@ class DemoIT {
 
   private static final Pattern SUMMARY = Pattern.compile(
       "^SUMMARY requests=(\\d+) failed=(\\d+) cert_rotations=(\\d+) ca_rotations=(\\d+) duration_s=(\\d+)"
-          + " signed=(\\d+) denied=(\\d+)$");
+          + " signed=(\\d+) denied=(\\d+) grpc_calls=(\\d+)$");
   private static final Pattern SIGNER_METRICS = Pattern.compile("^SIGNER_METRICS issued=(\\d+) denied=(\\d+) .*");
 
   @Test
@@ -49,6 +49,7 @@ class DemoIT {
           summary.put("duration_s", Long.parseLong(m.group(5)));
           summary.put("signed", Long.parseLong(m.group(6)));
           summary.put("denied", Long.parseLong(m.group(7)));
+          summary.put("grpc_calls", Long.parseLong(m.group(8)));
         }
         Matcher s = SIGNER_METRICS.matcher(line);
         if (s.matches()) {
@@ -66,6 +67,8 @@ class DemoIT {
     assertThat(summary.get("failed")).isZero();
     assertThat(summary.get("requests")).isGreaterThan(500);
     assertThat(summary.get("cert_rotations")).isGreaterThanOrEqualTo(2);
+    // The gRPC sample's unary calls are among the requests; none of them failed either.
+    assertThat(summary.get("grpc_calls")).isGreaterThan(100).isLessThan(summary.get("requests"));
     assertThat(summary.get("ca_rotations")).isGreaterThanOrEqualTo(1);
     // The signer's own /metrics counted what the demo counted from its event lines.
     assertThat(summary.get("metrics_issued")).as("SIGNER_METRICS issued").isEqualTo(summary.get("signed"))

@@ -44,6 +44,7 @@ public final class Demo {
   private final Map<String, CountDownLatch> ready = new ConcurrentHashMap<>();
   private final CountDownLatch caRotationDone = new CountDownLatch(1);
   private final CountDownLatch trafficDone = new CountDownLatch(1);
+  private final CountDownLatch grpcDone = new CountDownLatch(1);
   private Path workDir;
   private KubernetesClient admin;
   private Config adminConfig;
@@ -92,6 +93,7 @@ public final class Demo {
     Map<String, String> clientEnv = new LinkedHashMap<>(cluster.envFor("client"));
     clientEnv.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
     startChild("client", "dev.kubemtls.samples.EchoClient", List.of(), clientEnv);
+    startGrpc();
     awaitReady("client", Duration.ofSeconds(90));
     startSpring();
     long trafficStart = System.nanoTime();
@@ -114,7 +116,8 @@ public final class Demo {
         say("demo", "progress " + tallies());
       }
       for (ChildProcess child : children) {
-        if (!child.isAlive() && !child.name().equals("client") && !child.name().equals("spring")) {
+        if (!child.isAlive() && !child.name().equals("client") && !child.name().equals("spring")
+            && !child.name().equals("grpccli")) {
           throw new IllegalStateException(child.name() + " exited unexpectedly with code " + child.exitCode());
         }
       }
@@ -125,6 +128,9 @@ public final class Demo {
     ChildProcess client = children.stream().filter(c -> c.name().equals("client")).findFirst().orElseThrow();
     client.awaitExit(30);
     ChildProcess spring = awaitSpringDone();
+    if (!grpcDone.await(30, TimeUnit.SECONDS)) {
+      say("demo", "the gRPC client did not finish within 30s after the end of the run");
+    }
     boolean caComplete = caRotationDone.getCount() == 0;
     if (!caComplete) {
       say("demo", "the CA rotation had not completed by the end of the run (raise --duration or lower"
@@ -134,14 +140,15 @@ public final class Demo {
     long duration = Duration.ofNanos(System.nanoTime() - trafficStart).toSeconds();
     // No more requests: stop the services, then read the signer's own counters once its event lines
     // (what SUMMARY counts) have caught up with them.
-    for (String name : List.of("client", "spring", "web", "echo")) {
+    for (String name : List.of("client", "spring", "grpccli", "web", "grpcsrv", "echo")) {
       stopChild(name);
     }
     long[] scraped = scrapeSignerUntil(() -> new long[] {count("signed"), count("denied")}, Duration.ofSeconds(15));
     String summary = String.format(Locale.ROOT,
-        "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d signed=%d denied=%d",
+        "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d signed=%d denied=%d"
+            + " grpc_calls=%d",
         t[0], t[1], count("cert_rotated"), count("ca_rotation_completed"), duration, count("signed"),
-        count("denied"));
+        count("denied"), traffic.getOrDefault("grpccli", new long[2])[0]);
     stopChildren();
     out.println(summary);
     boolean agree = scraped != null && scraped[0] == count("signed") && scraped[1] == count("denied");
@@ -149,8 +156,30 @@ public final class Demo {
         : String.format(Locale.ROOT, "SIGNER_METRICS issued=%d denied=%d (kubemtls_signer_csrs_issued_total and"
             + " kubemtls_signer_csrs_denied_total from the signer's /metrics; %s SUMMARY)", scraped[0], scraped[1],
             agree ? "agree with" : "DISAGREE with"));
-    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && spring.exitCode() == 0 && agree;
+    boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && spring.exitCode() == 0 && agree
+        && grpcDone.getCount() == 0;
     return ok ? 0 : 1;
+  }
+
+  /**
+   * The gRPC sample: Greeter served by a second process of the echo pod (its ServiceAccount and IP,
+   * like a second container) that lets only the client ServiceAccount in, and called by a second
+   * process of the client pod that accepts only the echo ServiceAccount as the server. Its unary
+   * calls count in SUMMARY's requests and failed, and on their own as grpc_calls.
+   */
+  private void startGrpc() throws InterruptedException {
+    Map<String, String> serverEnv = new LinkedHashMap<>(cluster.envFor("echo"));
+    serverEnv.put("GRPC_PORT", "9443");
+    serverEnv.put("GRPC_ALLOWED_SERVICE_ACCOUNTS", "client");
+    startChild("grpcsrv", "dev.kubemtls.samples.grpc.GreeterServer", List.of(), serverEnv);
+    awaitReady("grpcsrv", Duration.ofSeconds(90));
+    Map<String, String> clientEnv = new LinkedHashMap<>(cluster.envFor("client"));
+    clientEnv.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
+    clientEnv.put("GRPC_TARGET", serverEnv.get("POD_IP") + ":9443");
+    clientEnv.put("GRPC_AUTHORITY", "echo." + NAMESPACE + ".svc");
+    clientEnv.put("GRPC_SERVER_SERVICE_ACCOUNT", "echo");
+    startChild("grpccli", "dev.kubemtls.samples.grpc.GreeterClient", List.of(), clientEnv);
+    awaitReady("grpccli", Duration.ofSeconds(90));
   }
 
   /**
@@ -231,6 +260,10 @@ public final class Demo {
         traffic.put(child, parseStats(details));
         trafficDone.countDown();
       }
+      case "grpc_done" -> {
+        traffic.put(child, parseStats(details));
+        grpcDone.countDown();
+      }
       case "ca_rotation_completed" -> caRotationDone.countDown();
       case "metrics" -> signerMetrics = details.startsWith("address=") ? details.substring("address=".length()) : null;
       default -> { }
@@ -252,6 +285,7 @@ public final class Demo {
       case "request_failed" -> "REQUEST FAILED";
       case "ready" -> "ready";
       case "traffic_done" -> "traffic finished";
+      case "grpc_done" -> "gRPC calls finished";
       default -> kind.replace('_', ' ');
     };
   }

@@ -1,0 +1,118 @@
+package dev.kubemtls.grpc.internal;
+
+import dev.kubemtls.core.internal.HandshakeFailures;
+import dev.kubemtls.core.internal.PeerCertificateException;
+import dev.kubemtls.core.tls.TlsListener;
+import io.netty.handler.ssl.OpenSslCertificateException;
+import io.netty.internal.tcnative.CertificateVerifier;
+import java.net.Socket;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * Wraps the trust manager of one context: tells the {@link TlsListener} of each certificate it
+ * refuses, and, with BoringSSL, turns a {@link PeerCertificateException} into an
+ * {@link OpenSslCertificateException} with the matching verify error, so that the peer gets
+ * {@code unknown_ca}, {@code certificate_expired} or {@code bad_certificate} rather than
+ * {@code internal_error} (the same mapping as mtls-netty's).
+ */
+final class ReportingTrust extends X509ExtendedTrustManager {
+
+  private final X509ExtendedTrustManager delegate;
+  private final boolean openSsl;
+  private final TlsListener.Side side;
+  private final TlsListener listener;
+
+  ReportingTrust(X509ExtendedTrustManager delegate, boolean openSsl, TlsListener.Side side,
+      TlsListener listener) {
+    this.delegate = delegate;
+    this.openSsl = openSsl;
+    this.side = side;
+    this.listener = listener;
+  }
+
+  static int errorCode(PeerCertificateException e, X509Certificate[] chain) {
+    return switch (e.rejection()) {
+      case UNKNOWN_CA -> chain != null && chain.length == 1
+          && chain[0].getSubjectX500Principal().equals(chain[0].getIssuerX500Principal())
+          ? CertificateVerifier.X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+          : CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
+      case EXPIRED -> CertificateVerifier.X509_V_ERR_CERT_HAS_EXPIRED;
+      case NOT_YET_VALID -> CertificateVerifier.X509_V_ERR_CERT_NOT_YET_VALID;
+      case HOSTNAME_MISMATCH -> CertificateVerifier.X509_V_ERR_HOSTNAME_MISMATCH;
+      case BAD_CERTIFICATE, NOT_ALLOWED -> CertificateVerifier.X509_V_ERR_CERT_REJECTED;
+    };
+  }
+
+  private CertificateException refused(CertificateException e, X509Certificate[] chain) {
+    if (listener != TlsListener.NO_OP) {
+      listener.handshakeFailed(side, HandshakeFailures.classify(e), e, Duration.ZERO);
+    }
+    if (openSsl && e instanceof PeerCertificateException p) {
+      return new OpenSslCertificateException(p.getMessage(), p, errorCode(p, chain));
+    }
+    return e;
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+    try {
+      delegate.checkClientTrusted(chain, authType, socket);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+    try {
+      delegate.checkServerTrusted(chain, authType, socket);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+    try {
+      delegate.checkClientTrusted(chain, authType, engine);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+    try {
+      delegate.checkServerTrusted(chain, authType, engine);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    try {
+      delegate.checkClientTrusted(chain, authType);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    try {
+      delegate.checkServerTrusted(chain, authType);
+    } catch (CertificateException e) {
+      throw refused(e, chain);
+    }
+  }
+
+  @Override
+  public X509Certificate[] getAcceptedIssuers() {
+    return delegate.getAcceptedIssuers();
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * kube-mtls for gRPC-java (grpc-netty): server and channel credentials that take each new
+ * connection's material from a {@code MaterialSource}. See the {@code dev.kubemtls.grpc} package.
+ */
+module dev.kubemtls.grpc {
+  requires transitive dev.kubemtls.core;
+  requires transitive io.grpc;
+  requires transitive io.grpc.netty;
+  requires io.netty.buffer;
+  requires io.netty.common;
+  requires io.netty.handler;
+  requires io.netty.tcnative.classes.openssl;
+  requires org.slf4j;
+
+  exports dev.kubemtls.grpc;
+}
