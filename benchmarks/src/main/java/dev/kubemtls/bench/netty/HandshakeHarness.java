@@ -101,6 +101,8 @@ public final class HandshakeHarness {
   private final MaterialPublisher serverSource;
   private final MaterialPublisher clientSource;
   private final AtomicLong resumed = new AtomicLong();
+  /** Key-exchange groups the OpenSSL clients negotiated, per variant. */
+  private final Map<String, java.util.Set<String>> groups = new java.util.concurrent.ConcurrentHashMap<>();
 
   private HandshakeHarness(int rounds, int warmupSeconds, int measureSeconds, int connections,
       List<String> only) throws Exception {
@@ -219,8 +221,9 @@ public final class HandshakeHarness {
         }
       }
       print(samples);
-      System.out.printf(Locale.ROOT, "resumed handshakes seen (OpenSSL clients): %d; load average at the"
-          + " end %.2f%n", resumed.get(), OS.getSystemLoadAverage());
+      System.out.printf(Locale.ROOT, "resumed handshakes seen (OpenSSL clients): %d; groups negotiated"
+          + " (OpenSSL clients): %s; load average at the end %.2f%n", resumed.get(), groups,
+          OS.getSystemLoadAverage());
     } finally {
       for (Variant v : variants) {
         v.close();
@@ -282,6 +285,14 @@ public final class HandshakeHarness {
       SslContext staticServer = staticServerContext(netty);
       v.add(new JavaVariant(provider + " netty static", ch -> staticServer.newHandler(ch.alloc()),
           ch -> staticClient.newHandler(ch.alloc()), List.of()));
+      if (provider == TlsProvider.OPENSSL) {
+        // Netty's defaults let BoringSSL negotiate its post-quantum hybrid X25519MLKEM768; this one
+        // is pinned to x25519 like kube-mtls' policy and the Go baseline (same shape).
+        SslContext x25519Client = staticClientContext(netty, true);
+        SslContext x25519Server = staticServerContext(netty, true);
+        v.add(new JavaVariant(provider + " netty static x25519", ch -> x25519Server.newHandler(ch.alloc()),
+            ch -> x25519Client.newHandler(ch.alloc()), List.of()));
+      }
       ServerTls server = NettyMtls.forServer(serverSource).provider(provider).build();
       v.add(new JavaVariant(provider + " ServerTls", ch -> server, ch -> staticClient.newHandler(ch.alloc()),
           List.of(server)));
@@ -324,8 +335,20 @@ public final class HandshakeHarness {
   }
 
   private SslContext staticClientContext(SslProvider provider) throws Exception {
+    return staticClientContext(provider, false);
+  }
+
+  private SslContext staticServerContext(SslProvider provider) throws Exception {
+    return staticServerContext(provider, false);
+  }
+
+  private static SslContextBuilder groups(SslContextBuilder b, boolean x25519) {
+    return x25519 ? b.option(io.netty.handler.ssl.OpenSslContextOption.GROUPS, new String[] {"x25519"}) : b;
+  }
+
+  private SslContext staticClientContext(SslProvider provider, boolean x25519) throws Exception {
     MtlsMaterial m = clientSource.current();
-    return hardened(SslContextBuilder.forClient(), provider)
+    return groups(hardened(SslContextBuilder.forClient(), provider), x25519)
         .keyManager(m.identity().privateKey(), m.identity().chain())
         .trustManager(m.trust().trustManager())
         // Engines get no peer host (so nothing to resume and no name to check).
@@ -333,9 +356,10 @@ public final class HandshakeHarness {
         .build();
   }
 
-  private SslContext staticServerContext(SslProvider provider) throws Exception {
+  private SslContext staticServerContext(SslProvider provider, boolean x25519) throws Exception {
     MtlsMaterial m = serverSource.current();
-    return hardened(SslContextBuilder.forServer(m.identity().privateKey(), m.identity().chain()), provider)
+    return groups(hardened(SslContextBuilder.forServer(m.identity().privateKey(), m.identity().chain()),
+        provider), x25519)
         .trustManager(m.trust().trustManager()).clientAuth(ClientAuth.REQUIRE).build();
   }
 
@@ -462,7 +486,7 @@ public final class HandshakeHarness {
       public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof SslHandshakeCompletionEvent e) {
           if (e.isSuccess()) {
-            countResumption(ctx.pipeline().get(SslHandler.class));
+            countResumption(name, ctx.pipeline().get(SslHandler.class));
             ctx.writeAndFlush(Unpooled.wrappedBuffer(REQUEST));
           } else {
             failed.incrementAndGet();
@@ -494,7 +518,7 @@ public final class HandshakeHarness {
     }
   }
 
-  private void countResumption(SslHandler ssl) {
+  private void countResumption(String variant, SslHandler ssl) {
     if (ssl == null || sessionReused == null
         || !sessionReused.getDeclaringClass().isInstance(ssl.engine())) {
       return;
@@ -503,7 +527,10 @@ public final class HandshakeHarness {
       if ((Boolean) sessionReused.invoke(ssl.engine())) {
         resumed.incrementAndGet();
       }
-    } catch (ReflectiveOperationException e) {
+      long pointer = ((io.netty.handler.ssl.ReferenceCountedOpenSslEngine) ssl.engine()).sslPointer();
+      String group = io.netty.internal.tcnative.SSL.getGroupName(pointer);
+      groups.computeIfAbsent(variant, k -> java.util.concurrent.ConcurrentHashMap.newKeySet()).add(group);
+    } catch (Exception e) {
       throw new IllegalStateException(e);
     }
   }
