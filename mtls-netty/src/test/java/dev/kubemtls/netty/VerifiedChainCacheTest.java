@@ -22,7 +22,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * full check it replaces, in real handshakes with both providers: a reconnecting peer is served from
  * the cache, and still a CA that left the bundle, a certificate past its notAfter by the handle's
  * clock, a certificate of another CA (also one with the trusted CA's name) and a server without the
- * dialled name are refused at once.
+ * dialled name are refused at once. A resumed session skips the trust manager altogether; one from
+ * before a trust change is not resumed after it.
  */
 class VerifiedChainCacheTest {
 
@@ -207,6 +208,34 @@ class VerifiedChainCacheTest {
       clientEvents.all().get(1).assertFailed(Side.CLIENT, HandshakeFailure.HOSTNAME_MISMATCH);
       assertThat(clientEvents.all().get(2).assertSucceeded(Side.CLIENT, "TLSv1.3")).isPresent();
       assertThat(client.chains.hits()).as("the third connection, same name as the first").isEqualTo(1);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
+  void aSessionFromBeforeATrustChangeIsNotResumedAfterIt(TlsProvider provider) throws Exception {
+    RecordingTlsListener clientEvents = new RecordingTlsListener();
+    TrustBundle both = Pki.trust("t@1", OLD_CA, CA);
+    try (Server server = new Server(provider, both, null);
+        ClientTls fromOld = client(provider, Pki.client(OLD_CA, 1), both, clientEvents, null);
+        Echo.Server echo = new Echo.Server(LOOPS.group(), server.tls)) {
+      for (int i = 0; i < 2; i++) {
+        try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), fromOld, Echo.named(NAME, echo.port()))) {
+          clientEvents.next();
+          server.events.next().assertSucceeded(Side.SERVER, "TLSv1.3");
+          assertThat(conn.request("hello")).isEqualTo("hello");
+        }
+      }
+      // The second connection to the same host and port resumed: the server's trust manager was
+      // not consulted again.
+      assertThat(server.tls.chains.hits() + server.tls.chains.misses()).as("trust checks").isEqualTo(1);
+
+      server.source.publish(new MtlsMaterial(server.source.current().identity(), Pki.trust("t@2", CA), 2));
+      try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), fromOld, Echo.named(NAME, echo.port()))) {
+        clientEvents.next();
+        server.events.next().assertFailed(Side.SERVER, HandshakeFailure.UNTRUSTED_PEER);
+        assertThat(conn.request("hello")).isNull();
+      }
     }
   }
 }
