@@ -3,6 +3,7 @@ package dev.kubemtls.netty;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.internal.RateLimitedLog;
 import dev.kubemtls.core.internal.SafeTlsListener;
+import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
@@ -15,6 +16,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
 import org.slf4j.LoggerFactory;
@@ -36,6 +38,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
 
   final ContextCache cache;
   final PeerCheck check;
+  /** Peer chains verified under the current CAs and leaf identities, for all generations. */
+  final VerifiedChains chains;
   private final TlsProvider provider;
   private final TlsPolicy policy;
 
@@ -44,10 +48,11 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     SslProvider resolved = Providers.resolve(b.provider, label);
     this.policy = b.policy;
     this.provider = Providers.describe(resolved);
-    this.check = new PeerCheck(side, b.peerPolicy, certificateRequired, b.listener);
+    this.chains = new VerifiedChains(b.clock, VerifiedChains.DEFAULT_MAX_ENTRIES);
+    this.check = new PeerCheck(side, b.peerPolicy, certificateRequired, b.listener, chains);
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(getClass()), System::nanoTime);
     this.cache = new ContextCache(label, b.source,
-        new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log));
+        new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log, chains));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -105,6 +110,7 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     List<String> alpn = List.of();
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
+    InstantSource clock = InstantSource.system();
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -154,6 +160,15 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
      */
     public B listener(TlsListener listener) {
       this.listener = SafeTlsListener.wrap(listener);
+      return self();
+    }
+
+    /**
+     * The clock peer certificates' validity is checked against on every handshake, also for a chain
+     * verified before; the system clock by default. For tests.
+     */
+    B clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return self();
     }
 

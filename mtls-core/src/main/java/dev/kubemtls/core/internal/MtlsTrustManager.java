@@ -14,6 +14,7 @@ import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.PKIXReason;
 import java.security.cert.X509Certificate;
+import java.util.Date;
 import java.util.Objects;
 import java.util.Optional;
 import javax.net.ssl.SSLEngine;
@@ -27,7 +28,11 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * {@link PeerCertificateException} whose shape lets each TLS stack send the matching alert.
  *
  * <p>One instance per material snapshot; the {@link RateLimitedLog} is shared by all snapshots of
- * one server or client, so rotations do not reset the rate limit.
+ * one server or client, so rotations do not reset the rate limit. An integration may also share a
+ * {@link VerifiedChains} across its snapshots: a chain that passed the PKIX check under the same
+ * CAs is then not validated again while it is inside its validity window (checked against that
+ * cache's clock on every handshake, before and after the PKIX check), and the leaf's identity is
+ * read once.
  */
 public final class MtlsTrustManager extends X509ExtendedTrustManager {
 
@@ -36,6 +41,8 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
   private final String side;
   private final PeerPolicy policy;
   private final RateLimitedLog log;
+  private final VerifiedChains chains;
+  private final VerifiedChains.Scope verified;
 
   /**
    * @param bundle the CAs to trust
@@ -45,45 +52,64 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
    * @param log    where refusals are explained
    */
   public MtlsTrustManager(TrustBundle bundle, String side, PeerPolicy policy, RateLimitedLog log) {
+    this(bundle, side, policy, log, null);
+  }
+
+  /**
+   * A trust manager that remembers verified chains in {@code chains} (shared by the snapshots of one
+   * server or client). Only for integrations whose engines a cache key describes completely: a server
+   * engine without endpoint identification, a client engine whose name check is for
+   * {@link SSLEngine#getPeerHost()} (SNI, if any, set from that host). Socket-based checks are never
+   * cached.
+   *
+   * @param chains where verified chains are remembered, or null for a full check every time
+   */
+  public MtlsTrustManager(TrustBundle bundle, String side, PeerPolicy policy, RateLimitedLog log,
+      VerifiedChains chains) {
     this.bundle = Objects.requireNonNull(bundle, "bundle");
     this.pkix = (X509ExtendedTrustManager) bundle.trustManager();
     this.side = Objects.requireNonNull(side, "side");
     this.policy = policy;
     this.log = Objects.requireNonNull(log, "log");
+    this.chains = chains;
+    this.verified = chains == null ? null : chains.scope(bundle);
   }
 
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
       throws CertificateException {
-    check(chain, "client", address(socket), () -> pkix.checkClientTrusted(chain, authType, socket));
+    check(chain, "client", address(socket), null, () -> pkix.checkClientTrusted(chain, authType, socket));
   }
 
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
-    check(chain, "client", address(engine), () -> pkix.checkClientTrusted(chain, authType, engine));
+    check(chain, "client", address(engine), key(chain, authType, null),
+        () -> pkix.checkClientTrusted(chain, authType, engine));
   }
 
   @Override
   public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    check(chain, "client", null, () -> pkix.checkClientTrusted(chain, authType));
+    check(chain, "client", null, key(chain, authType, null), () -> pkix.checkClientTrusted(chain, authType));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
       throws CertificateException {
-    check(chain, "server", address(socket), () -> pkix.checkServerTrusted(chain, authType, socket));
+    check(chain, "server", address(socket), null, () -> pkix.checkServerTrusted(chain, authType, socket));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
-    check(chain, "server", address(engine), () -> pkix.checkServerTrusted(chain, authType, engine));
+    check(chain, "server", address(engine),
+        key(chain, authType, engine == null ? null : engine.getPeerHost()),
+        () -> pkix.checkServerTrusted(chain, authType, engine));
   }
 
   @Override
   public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    check(chain, "server", null, () -> pkix.checkServerTrusted(chain, authType));
+    check(chain, "server", null, key(chain, authType, null), () -> pkix.checkServerTrusted(chain, authType));
   }
 
   /** One PKIX check of the JDK's trust manager. */
@@ -92,13 +118,33 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
     void run() throws CertificateException;
   }
 
-  /** PKIX against the bundle (a refusal explained and logged), then the peer policy. */
-  private void check(X509Certificate[] chain, String peerRole, String address, PkixCheck pkixCheck)
-      throws CertificateException {
-    try {
-      pkixCheck.run();
-    } catch (CertificateException e) {
-      throw refuse(chain, e, peerRole, address);
+  /** The cache key of a check, or null when nothing is cached. */
+  private VerifiedChains.Key key(X509Certificate[] chain, String authType, String host) {
+    return verified == null ? null : verified.key(chain, authType, host);
+  }
+
+  /**
+   * PKIX against the bundle (a refusal explained and logged), unless this exact chain passed it
+   * under the same CAs and is inside its validity window now; then the peer policy.
+   */
+  private void check(X509Certificate[] chain, String peerRole, String address, VerifiedChains.Key key,
+      PkixCheck pkixCheck) throws CertificateException {
+    if (key == null || !verified.verified(key)) {
+      try {
+        pkixCheck.run();
+        if (verified != null) {
+          // The cache's clock decides validity on a hit; it must agree on a full check too.
+          Date now = Date.from(chains.clock().instant());
+          for (X509Certificate c : chain) {
+            c.checkValidity(now);
+          }
+        }
+      } catch (CertificateException e) {
+        throw refuse(chain, e, peerRole, address);
+      }
+      if (key != null) {
+        verified.remember(key, chain);
+      }
     }
     applyPolicy(chain, peerRole, address);
   }
@@ -115,7 +161,7 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
     }
     Optional<String> denial;
     try {
-      denial = policy.denialReason(PeerIdentity.of(chain[0]));
+      denial = policy.denialReason(chains == null ? PeerIdentity.of(chain[0]) : chains.identity(chain[0]));
     } catch (InvalidMaterialException e) {
       denial = Optional.of("its certificate cannot be read: " + e.getMessage());
     }

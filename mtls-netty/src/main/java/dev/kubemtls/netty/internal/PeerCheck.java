@@ -1,5 +1,6 @@
 package dev.kubemtls.netty.internal;
 
+import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
 import java.util.Objects;
@@ -12,14 +13,23 @@ import java.util.Objects;
  * @param policy              the allow-list applied once the handshake has verified the peer
  * @param certificateRequired whether a peer without a certificate is refused
  * @param listener            told about each handshake; {@link TlsListener#NO_OP} or a guarded one
+ * @param chains              where each verified leaf's identity is read once (shared with the
+ *                            handle's trust managers)
  */
 public record PeerCheck(TlsListener.Side side, PeerPolicy policy, boolean certificateRequired,
-    TlsListener listener) {
+    TlsListener listener, VerifiedChains chains) {
 
   public PeerCheck {
     Objects.requireNonNull(side, "side");
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(listener, "listener");
+    Objects.requireNonNull(chains, "chains");
+  }
+
+  /** A check with its own identity cache on the system clock. */
+  public PeerCheck(TlsListener.Side side, PeerPolicy policy, boolean certificateRequired,
+      TlsListener listener) {
+    this(side, policy, certificateRequired, listener, VerifiedChains.withSystemClock());
   }
 
   /** {@code server} or {@code client}, for log lines. */

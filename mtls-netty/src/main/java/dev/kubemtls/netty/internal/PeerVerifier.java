@@ -184,7 +184,8 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     if (chain.length == 0 || !(chain[0] instanceof X509Certificate leaf)) {
       throw new InvalidMaterialException("the peer's certificate is not an X.509 certificate");
     }
-    return PeerIdentity.of(leaf);
+    // Read once per distinct certificate: a peer that reconnects costs no parse of its SANs.
+    return check.chains().identity(leaf);
   }
 
   private void reject(ChannelHandlerContext ctx, PeerIdentity peer, HandshakeFailure failure,

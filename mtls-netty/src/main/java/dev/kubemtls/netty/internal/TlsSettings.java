@@ -5,9 +5,11 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.internal.JdkTls;
 import dev.kubemtls.core.internal.MtlsTrustManager;
 import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.OpenSslCertificateCompressionConfig;
 import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
@@ -31,16 +33,31 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * @param policy   protocols, suites, schemes, groups and client auth
  * @param alpn     application protocols in preference order, empty for none
  * @param log      the rate-limited log of refused peer certificates, shared by all generations
+ * @param jdk      the policy in the JDK's terms
+ * @param chains   peer chains verified under the current CAs, shared by all generations
  */
 public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
-    RateLimitedLog log, JdkTls jdk) {
+    RateLimitedLog log, JdkTls jdk, VerifiedChains chains) {
+
+  /**
+   * No certificate compression (RFC 8879): Netty turns zlib on by default with BoringSSL, which
+   * then deflates our chain in Java on every handshake and inflates the peer's, for a chain of a
+   * few hundred bytes of mostly keys and signatures that hardly shrinks. An empty list offers none.
+   */
+  private static final OpenSslCertificateCompressionConfig NO_CERTIFICATE_COMPRESSION =
+      OpenSslCertificateCompressionConfig.newBuilder().build();
 
   /** The groups BoringSSL offers; it has no X448. */
   private static final Set<String> BORINGSSL_GROUPS = Set.of("x25519", "secp256r1", "secp384r1", "secp521r1");
 
   public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
       RateLimitedLog log) {
-    this(server, provider, policy, alpn, log, new JdkTls(policy));
+    this(server, provider, policy, alpn, log, new JdkTls(policy), VerifiedChains.withSystemClock());
+  }
+
+  public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
+      RateLimitedLog log, VerifiedChains chains) {
+    this(server, provider, policy, alpn, log, new JdkTls(policy), chains);
   }
 
   public TlsSettings {
@@ -48,6 +65,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     Objects.requireNonNull(policy, "policy");
     Objects.requireNonNull(log, "log");
     Objects.requireNonNull(jdk, "jdk");
+    Objects.requireNonNull(chains, "chains");
     alpn = List.copyOf(alpn);
     if (provider != SslProvider.JDK && openSslGroups(policy).length == 0) {
       throw new IllegalArgumentException("none of the policy's named groups " + policy.namedGroups()
@@ -85,11 +103,14 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
           // The server must prove the DNS name or IP address we dialled (RFC 2818 / 6125 rules).
           .endpointIdentificationAlgorithm("HTTPS");
     }
+    // Servers check no name; clients check the engine's peer host, which also gives SNI: what the
+    // verified-chain cache keys on.
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
-        null, log);
+        null, log, chains);
     if (provider != SslProvider.JDK) {
       trust = new OpenSslTrust(trust);
       b.option(OpenSslContextOption.GROUPS, openSslGroups(policy));
+      b.option(OpenSslContextOption.CERTIFICATE_COMPRESSION_ALGORITHMS, NO_CERTIFICATE_COMPRESSION);
     }
     b.sslProvider(provider)
         .trustManager(trust)

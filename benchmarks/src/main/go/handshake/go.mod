@@ -1,0 +1,3 @@
+module kubemtls.dev/bench/handshake
+
+go 1.22
