@@ -51,6 +51,12 @@ class SpringBootSignerIT {
       return new TomcatServletWebServerFactory();
     }
 
+    /** The application's registry: the starter binds mtls-micrometer's meters to it. */
+    @Bean
+    io.micrometer.core.instrument.MeterRegistry registry() {
+      return new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    }
+
     /** An application's listener bean: the in-pod identity reports to it. */
     @Bean
     ManagerListener rotations() {
@@ -149,6 +155,12 @@ class SpringBootSignerIT {
             && registrar.registeredGeneration() >= source.current().generation());
     BigInteger renewed = source.current().identity().leaf().getSerialNumber();
     assertThat(ROTATIONS.get()).as("rotations the application's ManagerListener bean heard").isGreaterThanOrEqualTo(1);
+    // The metrics binding heard the same issuances through the starter's wiring (the first and the renewal).
+    io.micrometer.core.instrument.MeterRegistry registry = context.getBean(io.micrometer.core.instrument.MeterRegistry.class);
+    Awaitility.await("renewals counted").atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(registry.get("kubemtls.certificate.renewals").tag("outcome", "issued").counter().count())
+            .isGreaterThanOrEqualTo(2.0));
+    assertThat(registry.get("kubemtls.certificate.expiry").gauge().value()).isPositive();
     HttpResponse<String> again = client.send(request, HttpResponse.BodyHandlers.ofString());
     assertThat(again.statusCode()).isEqualTo(200);
     assertThat(again.body()).isEqualTo("spiffe://cluster.local/ns/" + namespace + "/sa/web " + renewed.toString(16));
