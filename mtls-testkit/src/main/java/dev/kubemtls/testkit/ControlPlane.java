@@ -269,6 +269,18 @@ public final class ControlPlane implements AutoCloseable {
     return file;
   }
 
+  /**
+   * A kubeconfig file authenticating as the kubelet of {@code nodeName}: a client certificate for
+   * {@code system:node:<nodeName>} in {@code system:nodes}, issued by the cluster CA, so the Node
+   * authorizer and NodeRestriction treat its holder as that node (see {@link HollowNode}).
+   *
+   * @throws UnsupportedOperationException unless this is the embedded control plane
+   * @throws IllegalArgumentException if {@code nodeName} is not a DNS label
+   */
+  public Path writeNodeKubeconfig(String nodeName) {
+    return backend.nodeKubeconfig(Objects.requireNonNull(nodeName, "nodeName"));
+  }
+
   /** Creates a namespace with a unique name starting with {@code prefix}. */
   public String createNamespace(String prefix) {
     return createNamespace(prefix, Map.of());
