@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  * in their own namespace ({@link #createNamespace}). Workloads act as themselves:
  * {@link #clientFor(String, String, Pod)} authenticates with a real ServiceAccount token bound to a
  * Pod, so RBAC and the apiserver-filled requester fields of a CSR are the real ones.
+ * {@link HollowNode} adds a real kubelet without a container runtime (kubemark's hollow node) as a
+ * Node of the embedded control plane, for tests of what the kubelet writes into Pods' volumes.
  *
  * <p>The same tests can run on another backend, chosen with {@code -Dkube-mtls.control-plane}
  * (or {@code KUBE_MTLS_CONTROL_PLANE}):

@@ -58,12 +58,6 @@ public final class ManagedProcess {
     }
   }
 
-  /** The process id; -1 if it is not running. */
-  public long pid() {
-    Process p = process;
-    return p == null ? -1 : p.pid();
-  }
-
   public boolean isAlive() {
     Process p = process;
     return p != null && p.isAlive();
