@@ -13,9 +13,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.HashSet;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
 import org.slf4j.Logger;
@@ -38,8 +41,9 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #start} waits until the Node is Ready. {@link #close()} stops the process, deletes the
  * Node object and removes the kubelet's root directory and its other files. kubemark chooses the
  * root directory itself ({@code /tmp/hollow-kubelet.*}, not configurable); it is read from the log.
- * One thing stays: the fake runtime's empty socket file {@code /tmp/kubelet_remote_<random>.sock},
- * whose name kubemark neither logs nor lets one choose.
+ * kubemark also neither logs nor lets one choose the fake runtime's socket file
+ * ({@code /tmp/kubelet_remote_<random>.sock}); close removes it when it was the only such file that
+ * appeared during the start (another hollow node starting at the same time leaves it in place).
  * Only on the embedded control plane (the test kit must hold the cluster CA) and on linux-amd64.
  */
 public final class HollowNode implements AutoCloseable {
@@ -50,6 +54,7 @@ public final class HollowNode implements AutoCloseable {
   public static final String DEFAULT_FEATURE_GATES = "PodCertificateRequest=true";
 
   private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
+  private static final Pattern FAKE_RUNTIME_SOCKET = Pattern.compile("kubelet_remote_\\d+\\.sock");
   private static final Pattern ROOT_DIR = Pattern.compile("Using (\\S+) as root dir for hollow-kubelet");
 
   private final ControlPlane controlPlane;
@@ -57,6 +62,7 @@ public final class HollowNode implements AutoCloseable {
   private final Path workDir;
   private final ManagedProcess process;
   private volatile Path rootDirectory;
+  private volatile Path fakeRuntimeSocket;
 
   private HollowNode(ControlPlane controlPlane, String name, Path workDir, ManagedProcess process) {
     this.controlPlane = controlPlane;
@@ -107,8 +113,14 @@ public final class HollowNode implements AutoCloseable {
     HollowNode node = new HollowNode(controlPlane, nodeName, workDir, process);
     long t0 = System.nanoTime();
     try {
+      Set<Path> socketsBefore = fakeRuntimeSockets();
       process.start();
       node.awaitReady();
+      Set<Path> appeared = new HashSet<>(fakeRuntimeSockets());
+      appeared.removeAll(socketsBefore);
+      if (appeared.size() == 1) {
+        node.fakeRuntimeSocket = appeared.iterator().next();
+      }
     } catch (RuntimeException e) {
       node.close();
       throw e;
@@ -135,6 +147,15 @@ public final class HollowNode implements AutoCloseable {
       process.checkAlive();
       throw new ControlPlaneStartException("the hollow kubelet " + name + " did not become Ready within "
           + START_TIMEOUT + ". Last lines of its log " + process.log() + ":\n" + process.tail(40), e);
+    }
+  }
+
+  private static Set<Path> fakeRuntimeSockets() {
+    try (var files = Files.list(Path.of("/tmp"))) {
+      return files.filter(p -> FAKE_RUNTIME_SOCKET.matcher(p.getFileName().toString()).matches())
+          .collect(Collectors.toSet());
+    } catch (IOException | UncheckedIOException e) {
+      return Set.of();
     }
   }
 
@@ -194,6 +215,13 @@ public final class HollowNode implements AutoCloseable {
     }
     if (rootDirectory != null) {
       ManagedProcess.deleteRecursively(rootDirectory);
+    }
+    if (fakeRuntimeSocket != null) {
+      try {
+        Files.deleteIfExists(fakeRuntimeSocket);
+      } catch (IOException ignored) {
+        // an empty socket file in /tmp; nothing depends on it
+      }
     }
     if (!Boolean.getBoolean("kube-mtls.keep-control-plane-files")) {
       ManagedProcess.deleteRecursively(workDir);

@@ -10,7 +10,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,6 +34,7 @@ class HollowNodeIT {
         .endMetadata().addToData("greeting", "hello from " + ns).build()).create();
     Path root;
     String nodeName = "hollow-it-" + ns;
+    Set<String> socketsBefore = fakeRuntimeSockets();
     try (HollowNode node = HollowNode.start(cp, nodeName)) {
       root = node.rootDirectory();
       assertThat(root).isDirectory();
@@ -54,6 +57,14 @@ class HollowNodeIT {
     }
     assertThat(root).doesNotExist();
     assertThat(admin.nodes().withName(nodeName).get()).isNull();
+    assertThat(fakeRuntimeSockets()).as("the fake runtime's socket is removed").isEqualTo(socketsBefore);
+  }
+
+  private static Set<String> fakeRuntimeSockets() throws Exception {
+    try (var files = Files.list(Path.of("/tmp"))) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.matches("kubelet_remote_\\d+\\.sock"))
+          .collect(Collectors.toSet());
+    }
   }
 
   @Test
