@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  * in their own namespace ({@link #createNamespace}). Workloads act as themselves:
  * {@link #clientFor(String, String, Pod)} authenticates with a real ServiceAccount token bound to a
  * Pod, so RBAC and the apiserver-filled requester fields of a CSR are the real ones.
+ * {@link HollowNode} adds a real kubelet without a container runtime (kubemark's hollow node) as a
+ * Node of the embedded control plane, for tests of what the kubelet writes into Pods' volumes.
  *
  * <p>The same tests can run on another backend, chosen with {@code -Dkube-mtls.control-plane}
  * (or {@code KUBE_MTLS_CONTROL_PLANE}):
@@ -267,6 +269,18 @@ public final class ControlPlane implements AutoCloseable {
     Kubeconfigs.write(file, apiServerUrl(), backend.clusterCaPem(), Boolean.TRUE.equals(adminConfig.getTrustCerts()),
         "token: " + token);
     return file;
+  }
+
+  /**
+   * A kubeconfig file authenticating as the kubelet of {@code nodeName}: a client certificate for
+   * {@code system:node:<nodeName>} in {@code system:nodes}, issued by the cluster CA, so the Node
+   * authorizer and NodeRestriction treat its holder as that node (see {@link HollowNode}).
+   *
+   * @throws UnsupportedOperationException unless this is the embedded control plane
+   * @throws IllegalArgumentException if {@code nodeName} is not a DNS label
+   */
+  public Path writeNodeKubeconfig(String nodeName) {
+    return backend.nodeKubeconfig(Objects.requireNonNull(nodeName, "nodeName"));
   }
 
   /** Creates a namespace with a unique name starting with {@code prefix}. */

@@ -42,6 +42,17 @@ public interface ClusterBackend {
         + " with chosen controllers and flags; this is " + description());
   }
 
+  /**
+   * A kubeconfig file authenticating as the kubelet of {@code nodeName} (a client certificate for
+   * {@code system:node:<name>} in {@code system:nodes}); only the embedded backend, whose CA this is, can.
+   *
+   * @throws UnsupportedOperationException on backends whose client CA the test kit does not hold
+   */
+  default Path nodeKubeconfig(String nodeName) {
+    throw new UnsupportedOperationException("only the embedded control plane can issue a node's client"
+        + " certificate (it holds the cluster CA); this is " + description());
+  }
+
   /** Stops the apiserver, keeping the cluster's data; only the embedded backend can. */
   void stopApiServer();
 

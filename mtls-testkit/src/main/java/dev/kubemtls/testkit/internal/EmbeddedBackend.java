@@ -180,6 +180,24 @@ public final class EmbeddedBackend implements ClusterBackend {
   }
 
   @Override
+  public synchronized Path nodeKubeconfig(String nodeName) {
+    var key = TestCa.newKeyPair();
+    var cert = pki.nodeClientCert(key, nodeName);
+    Path dir = workDir.resolve("pki").resolve("node-" + nodeName);
+    try {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("client.crt"), TestCa.toPem(cert));
+      Files.writeString(dir.resolve("client.key"), TestCa.toPem(key.getPrivate()));
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not write the client certificate of node " + nodeName + " to " + dir, e);
+    }
+    Path file = dir.resolve("kubeconfig");
+    Kubeconfigs.write(file, apiServerUrl(), clusterCaPem(), false, "client-certificate: "
+        + dir.resolve("client.crt") + "\n    client-key: " + dir.resolve("client.key"));
+    return file;
+  }
+
+  @Override
   public synchronized void startApiServer() {
     apiServer.start();
     awaitUp(apiServer, () -> Probes.healthy(apiServerUrl() + "/readyz"));

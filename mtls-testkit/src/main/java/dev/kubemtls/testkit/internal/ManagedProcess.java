@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -19,12 +20,19 @@ public final class ManagedProcess {
   private final String name;
   private final List<String> command;
   private final Path log;
+  private final Map<String, String> environment;
   private volatile Process process;
 
   public ManagedProcess(String name, List<String> command, Path log) {
+    this(name, command, log, Map.of());
+  }
+
+  /** A process whose environment is this JVM's plus {@code environment}. */
+  public ManagedProcess(String name, List<String> command, Path log, Map<String, String> environment) {
     this.name = Objects.requireNonNull(name);
     this.command = List.copyOf(command);
     this.log = Objects.requireNonNull(log);
+    this.environment = Map.copyOf(environment);
   }
 
   public String name() {
@@ -41,6 +49,7 @@ public final class ManagedProcess {
     }
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(environment);
     try {
       process = pb.start();
     } catch (IOException e) {

@@ -50,6 +50,19 @@ public final class Pki {
     serviceAccountKey = TestCa.newKeyPair();
   }
 
+  /**
+   * A client certificate for the kubelet of {@code nodeName}: {@code CN=system:node:<name>} in
+   * {@code O=system:nodes}, what the Node authorizer and NodeRestriction recognise.
+   */
+  public X509Certificate nodeClientCert(KeyPair key, String nodeName) {
+    if (!nodeName.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?") || nodeName.length() > 63) {
+      throw new IllegalArgumentException("node name '" + nodeName + "' is not a DNS label (lower-case letters,"
+          + " digits, '-' and '.', at most 63 characters)");
+    }
+    return clientCert(ca, key, "CN=system:node:" + nodeName + ",O=system:nodes",
+        Instant.now().minus(Duration.ofMinutes(5)));
+  }
+
   private static X509Certificate clientCert(TestCa ca, KeyPair key, String subject, Instant from) {
     try {
       var b = new JcaX509v3CertificateBuilder(ca.certificate(), java.math.BigInteger.valueOf(System.nanoTime()),
