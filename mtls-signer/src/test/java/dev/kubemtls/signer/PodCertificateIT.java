@@ -55,12 +55,13 @@ import org.junit.jupiter.api.io.TempDir;
  * {@link SignerFixture} ({@code --pod-certificates=true}, acting with the shipped RBAC).
  *
  * <p>Each request is created as the kubelet creates it: as the node ({@code system:node:<name>} in
- * {@code system:nodes}, by impersonation), for a Pod bound to that Node, with a fresh key and a real
+ * {@code system:nodes}, authenticated by a client certificate from the cluster CA), for a Pod bound to
+ * that Node, with a fresh key and a real
  * proof of possession (the Pod UID signed as the kubelet signs it: ECDSA over SHA-256 in ASN.1 form,
- * RSA-PSS with SHA-256, Ed25519 over the raw bytes). No kubelet runs here, so nothing writes the
- * projected volume: the handoff test writes the issued key and chain in the kubelet's credential
- * bundle layout with {@link ProjectedVolume} (the kubelet's atomic-writer layout) and reads them
- * with {@link FileMaterialSource}.
+ * RSA-PSS with SHA-256, Ed25519 over the raw bytes), so each key type and refusal can be chosen. The
+ * handoff test here writes the issued key and chain in the kubelet's credential-bundle layout with
+ * {@link ProjectedVolume} and reads them with {@link FileMaterialSource}; mtls-netty's
+ * {@code PodCertificateKubeletIT} has a real (hollow) kubelet write the volume.
  */
 class PodCertificateIT {
 
@@ -98,10 +99,14 @@ class PodCertificateIT {
     return new Setup(ns, node, sa, pod, asNode(node.getMetadata().getName()));
   }
 
-  /** A client acting as the kubelet of {@code nodeName}. */
+  /**
+   * A client acting as the kubelet of {@code nodeName}: the test kit's client certificate for
+   * {@code system:node:<name>} in {@code system:nodes} (an EC key), issued by the cluster CA.
+   */
   private KubernetesClient asNode(String nodeName) {
-    KubernetesClient client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(fx.cp.adminConfig())
-        .withImpersonateUsername("system:node:" + nodeName).withImpersonateGroups("system:nodes").build()).build();
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(
+        io.fabric8.kubernetes.client.Config.fromKubeconfig(fx.cp.writeNodeKubeconfig(nodeName).toFile()))
+        .withClientKeyAlgo("EC").build()).build();
     synchronized (CLIENTS) {
       CLIENTS.add(client);
     }
