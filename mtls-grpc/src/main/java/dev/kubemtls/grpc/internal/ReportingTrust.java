@@ -2,14 +2,13 @@ package dev.kubemtls.grpc.internal;
 
 import dev.kubemtls.core.internal.HandshakeFailures;
 import dev.kubemtls.core.internal.PeerCertificateException;
+import dev.kubemtls.core.internal.RefusalTranslatingTrustManager;
 import dev.kubemtls.core.tls.TlsListener;
 import io.netty.handler.ssl.OpenSslCertificateException;
 import io.netty.internal.tcnative.CertificateVerifier;
-import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -19,16 +18,15 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * {@code unknown_ca}, {@code certificate_expired} or {@code bad_certificate} rather than
  * {@code internal_error} (the same mapping as mtls-netty's).
  */
-final class ReportingTrust extends X509ExtendedTrustManager {
+final class ReportingTrust extends RefusalTranslatingTrustManager {
 
-  private final X509ExtendedTrustManager delegate;
   private final boolean openSsl;
   private final TlsListener.Side side;
   private final TlsListener listener;
 
   ReportingTrust(X509ExtendedTrustManager delegate, boolean openSsl, TlsListener.Side side,
       TlsListener listener) {
-    this.delegate = delegate;
+    super(delegate);
     this.openSsl = openSsl;
     this.side = side;
     this.listener = listener;
@@ -47,7 +45,8 @@ final class ReportingTrust extends X509ExtendedTrustManager {
     };
   }
 
-  private CertificateException refused(CertificateException e, X509Certificate[] chain) {
+  @Override
+  protected CertificateException refused(CertificateException e, X509Certificate[] chain) {
     if (listener != TlsListener.NO_OP) {
       listener.handshakeFailed(side, HandshakeFailures.classify(e), e, Duration.ZERO);
     }
@@ -55,64 +54,5 @@ final class ReportingTrust extends X509ExtendedTrustManager {
       return new OpenSslCertificateException(p.getMessage(), p, errorCode(p, chain));
     }
     return e;
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType);
-    } catch (CertificateException e) {
-      throw refused(e, chain);
-    }
-  }
-
-  @Override
-  public X509Certificate[] getAcceptedIssuers() {
-    return delegate.getAcceptedIssuers();
   }
 }

@@ -1,12 +1,11 @@
 package dev.kubemtls.netty.internal;
 
 import dev.kubemtls.core.internal.PeerCertificateException;
+import dev.kubemtls.core.internal.RefusalTranslatingTrustManager;
 import io.netty.handler.ssl.OpenSslCertificateException;
 import io.netty.internal.tcnative.CertificateVerifier;
-import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -17,12 +16,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * an expired one {@code certificate_expired}, and the rest {@code bad_certificate}. The original
  * {@link PeerCertificateException} stays the cause, for logs and listeners.
  */
-final class OpenSslTrust extends X509ExtendedTrustManager {
-
-  private final X509ExtendedTrustManager delegate;
+final class OpenSslTrust extends RefusalTranslatingTrustManager {
 
   OpenSslTrust(X509ExtendedTrustManager delegate) {
-    this.delegate = delegate;
+    super(delegate);
   }
 
   static int errorCode(PeerCertificateException e, X509Certificate[] chain) {
@@ -38,69 +35,11 @@ final class OpenSslTrust extends X509ExtendedTrustManager {
     };
   }
 
-  private static CertificateException translate(CertificateException e, X509Certificate[] chain) {
+  @Override
+  protected CertificateException refused(CertificateException e, X509Certificate[] chain) {
     if (e instanceof PeerCertificateException p) {
       return new OpenSslCertificateException(p.getMessage(), p, errorCode(p, chain));
     }
     return e;
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType, socket);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType, engine);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    try {
-      delegate.checkClientTrusted(chain, authType);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-    try {
-      delegate.checkServerTrusted(chain, authType);
-    } catch (CertificateException e) {
-      throw translate(e, chain);
-    }
-  }
-
-  @Override
-  public X509Certificate[] getAcceptedIssuers() {
-    return delegate.getAcceptedIssuers();
   }
 }
