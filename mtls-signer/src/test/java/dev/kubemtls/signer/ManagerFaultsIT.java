@@ -268,6 +268,8 @@ class ManagerFaultsIT {
           .until(tls::current, m -> m.trust().certificates().size() == 2);
       assertThat(widened.identity()).isSameAs(first.identity());
       assertThat(widened.trust().certificates()).contains(extra.certificate());
+      // Listeners hear of a snapshot after it is published (from the serial executor): wait for it.
+      await("the trust change to be heard", Duration.ofSeconds(10)).until(() -> events.trustChanges.size() >= 1);
       assertThat(events.trustChanges).hasSize(1);
       assertThat(tls.manager().status().lastTrustProblem()).isEmpty();
     } finally {
@@ -278,6 +280,7 @@ class ManagerFaultsIT {
         .until(tls::current, m -> m.trust().certificates().size() == 1);
     assertThat(repaired.trust().certificates()).isEqualTo(signerBundle);
     assertThat(repaired.identity()).isSameAs(first.identity());
+    await("the second trust change to be heard", Duration.ofSeconds(10)).until(() -> events.trustChanges.size() >= 2);
     assertThat(events.trustChanges).hasSize(2);
     assertThat(events.rotations).isEmpty();
   }
