@@ -9,10 +9,8 @@ import dev.kubemtls.signer.Requester;
 import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
-import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestSpec;
-import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestStatus;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -37,11 +35,11 @@ import org.slf4j.LoggerFactory;
  * a CSR without a verdict gets one from the {@link ApprovalPolicy} through the approval
  * subresource (appended to the existing conditions); an approved CSR without certificate and without
  * {@code Failed} gets one through the status subresource, or {@code Failed} with a reason when the CA
- * refuses it. Every write carries the resourceVersion of the copy that was checked, so a verdict is
- * never overwritten and a certificate is issued at most once: a 409 Conflict means someone else
- * moved first, and the CSR is looked at again from the newer state. Right after approving, the
- * worker signs from the object the approval returned. Transient errors are retried with exponential
- * backoff.
+ * refuses it. Every write ({@link CsrWrites}: a merge patch of only what changes) carries the
+ * resourceVersion of the copy that was checked, so a verdict is never overwritten and a certificate is
+ * issued at most once: a 409 Conflict means someone else moved first, and the CSR is looked at again
+ * from the newer state. Right after approving, the worker signs, preconditioned on the resourceVersion
+ * the approval produced. Transient errors are retried with exponential backoff.
  */
 public final class CsrController implements AutoCloseable {
 
@@ -61,6 +59,7 @@ public final class CsrController implements AutoCloseable {
   /** CSRs whose final status this controller wrote and whose cached copy has not caught up yet. */
   private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final CsrEvents events;
+  private final CsrWrites writes;
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
@@ -86,6 +85,7 @@ public final class CsrController implements AutoCloseable {
     this.events = Objects.requireNonNull(events, "events");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
+    this.writes = new CsrWrites(client);
     this.signerName = Objects.requireNonNull(signerName, "signerName");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.ca = Objects.requireNonNull(ca, "ca");
@@ -163,7 +163,7 @@ public final class CsrController implements AutoCloseable {
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
         return decide(cached);
       }
-      return sign(cached, null);
+      return sign(cached, cached.getMetadata().getResourceVersion(), conditionsOf(cached), null);
     } catch (KubernetesClientException e) {
       return onApiError(name, e);
     }
@@ -184,65 +184,66 @@ public final class CsrController implements AutoCloseable {
     } catch (dev.kubemtls.core.InvalidMaterialException e) {
       decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
     }
-    // Append the verdict to the conditions of the copy that was judged and PUT it to /approval with
-    // that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
+    // Append the verdict to the conditions of the copy that was judged and write them to /approval
+    // with that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
     // the same name), the API server answers 409 and the CSR is judged again from the newer state.
-    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(cached).build();
-    List<CertificateSigningRequestCondition> conditions = new ArrayList<>();
-    if (copy.getStatus() == null) {
-      copy.setStatus(new CertificateSigningRequestStatus());
-    } else if (copy.getStatus().getConditions() != null) {
-      conditions.addAll(copy.getStatus().getConditions());
-    }
+    List<CertificateSigningRequestCondition> conditions = conditionsOf(cached);
     conditions.add(Csrs.condition(decision.approved() ? Csrs.APPROVED : Csrs.DENIED, decision.reason(),
         decision.message(), clock.instant()));
-    copy.getStatus().setConditions(conditions);
-    CertificateSigningRequest updated = client.certificates().v1().certificateSigningRequests().resource(copy)
-        .subresource("approval").update();
+    String resourceVersion = writes.approval(name, cached.getMetadata().getResourceVersion(), conditions);
     listener.decided(name, decision);
     if (!decision.approved()) {
-      events.denied(updated, decision.reason(), decision.message());
+      events.denied(cached, decision.reason(), decision.message());
       LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
       written.add(name);
       return WorkQueue.Outcome.DONE;
     }
     LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
-    // Sign right away from the object the approval returned (its resourceVersion is current)
-    // instead of waiting for the informer to bring it back.
-    return sign(updated, parsed);
+    // Sign right away, preconditioned on the resourceVersion the approval produced, instead of
+    // waiting for the informer to bring the approved CSR back.
+    return sign(cached, resourceVersion, conditions, parsed);
   }
 
-  private WorkQueue.Outcome sign(CertificateSigningRequest checked, ParsedCsr parsed) {
-    // The copy was checked (approved, no certificate, not failed); writing it back with its
-    // resourceVersion makes the API server refuse the write (409) if anything changed since, e.g.
-    // another replica issued meanwhile. Copy it: objects in the informer's store are shared.
-    CertificateSigningRequest copy = new CertificateSigningRequestBuilder(checked).build();
-    String name = copy.getMetadata().getName();
-    CertificateSigningRequestStatus status = copy.getStatus();
+  private static List<CertificateSigningRequestCondition> conditionsOf(CertificateSigningRequest csr) {
+    List<CertificateSigningRequestCondition> conditions = new ArrayList<>();
+    if (csr.getStatus() != null && csr.getStatus().getConditions() != null) {
+      conditions.addAll(csr.getStatus().getConditions());
+    }
+    return conditions;
+  }
+
+  /**
+   * Signs a CSR that was checked (approved, no certificate, not failed) in the state of
+   * {@code resourceVersion}, whose conditions are {@code conditions}. The write carries that
+   * resourceVersion, so the API server refuses it (409) if anything changed since, e.g. another
+   * replica issued meanwhile.
+   */
+  private WorkQueue.Outcome sign(CertificateSigningRequest checked, String resourceVersion,
+      List<CertificateSigningRequestCondition> conditions, ParsedCsr parsed) {
+    String name = checked.getMetadata().getName();
     X509Certificate certificate;
     try {
       certificate = parsed != null
-          ? ca.get().sign(parsed, Csrs.usages(copy), copy.getSpec().getExpirationSeconds())
-          : ca.get().sign(Csrs.requestPem(copy), Csrs.usages(copy), copy.getSpec().getExpirationSeconds());
+          ? ca.get().sign(parsed, Csrs.usages(checked), checked.getSpec().getExpirationSeconds())
+          : ca.get().sign(Csrs.requestPem(checked), Csrs.usages(checked), checked.getSpec().getExpirationSeconds());
     } catch (SigningException e) {
-      List<CertificateSigningRequestCondition> conditions = new ArrayList<>(status.getConditions());
-      conditions.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
-      status.setConditions(conditions);
-      client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+      List<CertificateSigningRequestCondition> failed = new ArrayList<>(conditions);
+      failed.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
+      writes.failure(name, resourceVersion, failed);
       written.add(name);
       LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
       listener.failed(name, e.reason());
-      events.failed(copy, e.reason(), e.getMessage());
+      events.failed(checked, e.reason(), e.getMessage());
       return WorkQueue.Outcome.DONE;
     }
     String pem = Pem.encodeCertificates(List.of(certificate));
-    status.setCertificate(Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
-    client.certificates().v1().certificateSigningRequests().resource(copy).updateStatus();
+    writes.certificate(name, resourceVersion,
+        Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
     written.add(name);
     LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
         certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
         certificate.getNotAfter().toInstant());
-    listener.issued(name, certificate, sinceCreation(copy));
+    listener.issued(name, certificate, sinceCreation(checked));
     return WorkQueue.Outcome.DONE;
   }
 
