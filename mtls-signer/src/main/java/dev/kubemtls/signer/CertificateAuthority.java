@@ -77,6 +77,8 @@ public final class CertificateAuthority {
 
   private final X509Certificate certificate;
   private final PrivateKey privateKey;
+  /** {@link #privateKey} in the form that signs fastest ({@link Crypto#signingKey}). */
+  private final PrivateKey signingKey;
   private final InstantSource clock;
   private final SecureRandom random;
   private final ValidityPolicy validity;
@@ -88,6 +90,7 @@ public final class CertificateAuthority {
       SecureRandom random, ValidityPolicy validity) {
     this.certificate = certificate;
     this.privateKey = privateKey;
+    this.signingKey = Crypto.signingKey(privateKey);
     this.clock = clock;
     this.random = random;
     this.validity = validity;
@@ -320,7 +323,7 @@ public final class CertificateAuthority {
       }
       // BouncyCastle's provider signs EC about twice as fast as SunEC on Java 17 (Crypto).
       ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
-          .setSecureRandom(random).build(privateKey);
+          .setSecureRandom(random).build(signingKey);
       return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
     } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
       throw new SigningException("SigningError", "the CA could not sign the certificate ("
@@ -412,7 +415,7 @@ public final class CertificateAuthority {
           .addExtension(Extension.subjectAlternativeName, true, new org.bouncycastle.asn1.x509.GeneralNames(
               names.toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
       ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
-          .setSecureRandom(random).build(privateKey);
+          .setSecureRandom(random).build(signingKey);
       return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
     } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
       throw new SigningException("SigningError", "the CA could not sign the certificate ("

@@ -9,7 +9,9 @@ import dev.kubemtls.signer.ValidityPolicy;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.KeyFactory;
 import java.security.PublicKey;
+import java.security.spec.X509EncodedKeySpec;
 import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
@@ -81,6 +83,9 @@ public class CsrVerifyBenchmark {
   private byte[] message;
   private byte[] messageSignature;
   private java.security.PrivateKey privateKey;
+  private java.security.Key bcKey;
+  private java.security.PrivateKey bcPrivateKey;
+  private byte[] spki;
   private ApprovalPolicy policy;
   private CertificateAuthority ca;
   private Requester requester;
@@ -120,6 +125,9 @@ public class CsrVerifyBenchmark {
     s.update(message);
     messageSignature = s.sign();
     privateKey = kp.getPrivate();
+    bcKey = KeyFactory.getInstance("EC", bc).translateKey(key);
+    bcPrivateKey = (java.security.PrivateKey) KeyFactory.getInstance("EC", bc).translateKey(privateKey);
+    spki = key.getEncoded();
     // Loose: a SPIFFE-only request needs no lookups, so the figure is the crypto and parsing alone.
     policy = ApprovalPolicy.loose("cluster.local", "cluster.local");
     ca = CertificateAuthority.generate("bench", Duration.ofDays(1), ValidityPolicy.DEFAULT, InstantSource.system(),
@@ -161,6 +169,33 @@ public class CsrVerifyBenchmark {
     s.initVerify(key);
     s.update(info);
     return s.verify(signature);
+  }
+
+  /** As {@link #directBc}, the key first translated into BouncyCastle's own key class (once, in setup). */
+  @Benchmark
+  public boolean directBcTranslatedKey() throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA", bc);
+    s.initVerify((PublicKey) bcKey);
+    s.update(info);
+    return s.verify(signature);
+  }
+
+  /** The key as a CSR brings it: its SubjectPublicKeyInfo decoded by BouncyCastle's key factory, per CSR. */
+  @Benchmark
+  public boolean directBcKeyFromSpki() throws Exception {
+    PublicKey k = KeyFactory.getInstance("EC", bc).generatePublic(new X509EncodedKeySpec(spki));
+    Signature s = Signature.getInstance("SHA256withECDSA", bc);
+    s.initVerify(k);
+    s.update(info);
+    return s.verify(signature);
+  }
+
+  @Benchmark
+  public byte[] signBcTranslatedKey() throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA", bc);
+    s.initSign(bcPrivateKey);
+    s.update(message);
+    return s.sign();
   }
 
   @Benchmark

@@ -1,6 +1,10 @@
 package dev.kubemtls.signer.internal;
 
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
 import java.security.Provider;
+import java.security.interfaces.ECPrivateKey;
 import org.bouncycastle.jce.provider.BouncyCastleProvider;
 
 /**
@@ -16,4 +20,22 @@ public final class Crypto {
   public static final Provider PROVIDER = new BouncyCastleProvider();
 
   private Crypto() {}
+
+  /**
+   * The key to sign with: an EC key as BouncyCastle's own key class, translated once. BouncyCastle
+   * keeps the precomputed multiples of the curve's generator with its key's parameters; handed a
+   * JDK key it converts the parameters on every signature and computes them again, which made a
+   * P-256 signature about three times as costly (84 against 266 µs, {@code CsrVerifyBenchmark}).
+   * Other keys are returned as they are.
+   */
+  public static PrivateKey signingKey(PrivateKey key) {
+    if (!(key instanceof ECPrivateKey)) {
+      return key;
+    }
+    try {
+      return (PrivateKey) KeyFactory.getInstance("EC", PROVIDER).translateKey(key);
+    } catch (GeneralSecurityException e) {
+      return key;
+    }
+  }
 }

@@ -94,7 +94,9 @@ public final class ParsedCsr {
     JcaPKCS10CertificationRequest request;
     PublicKey key;
     try {
-      request = new JcaPKCS10CertificationRequest(blocks.get(0).der());
+      // Decoded by BouncyCastle: a key of its own classes verifies without converting the curve's
+      // parameters (and losing the generator's precomputed tables) per signature check.
+      request = new JcaPKCS10CertificationRequest(blocks.get(0).der()).setProvider(Crypto.PROVIDER);
       key = request.getPublicKey();
     } catch (IOException | RuntimeException | java.security.GeneralSecurityException e) {
       throw new InvalidMaterialException("spec.request is not a valid PKCS#10 request ("
