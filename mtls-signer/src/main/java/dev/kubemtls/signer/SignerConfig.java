@@ -113,7 +113,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** leader election retry period. */
     RETRY_PERIOD("retry-period", "2s", "leader election retry period"),
     /** concurrent CSR workers. */
-    WORKERS("workers", "8", "concurrent CSR workers (see the README: CPU, not workers, limits a small machine)"),
+    WORKERS("workers", "32", "concurrent CSR workers (see the README: each waits on two writes per CSR)"),
     /** how long a new CA is trusted before it signs. */
     CA_PROPAGATION_DELAY("ca-propagation-delay", "5m", "how long a new CA is trusted before it signs"),
     /** extra time a former CA stays trusted beyond the max TTL. */
@@ -438,7 +438,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private Duration leaseDuration = Duration.ofSeconds(15);
     private Duration renewDeadline = Duration.ofSeconds(10);
     private Duration retryPeriod = Duration.ofSeconds(2);
-    private int workers = 8;
+    private int workers = 32;
     private Duration caPropagationDelay = Duration.ofMinutes(5);
     private Duration caRetentionMargin = Duration.ofMinutes(5);
     private boolean clusterTrustBundle;

@@ -60,7 +60,8 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * Load harness for the signer on the local control plane (not a test): the kube-mtls signer against
  * kube-controller-manager's CSR signing controller, in the same run, with the same driver.
  *
- * <p>Each variant gets a warm-up burst, then a measured burst of {@code count} CSRs created by
+ * <p>Each variant gets warm-up bursts (rounds of {@code count} CSRs, deleted after each), then a measured
+ * burst of {@code count} CSRs created by
  * {@code concurrency} clients (a Pod-bound ServiceAccount token; SPIFFE ID and the Service's DNS
  * name, so the strict policy does its Pod and Service lookups), watched until issued. Variants:
  * <ul>
@@ -78,8 +79,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * or KCM), of kube-apiserver and of etcd; and the ratios against KCM.
  *
  * <p>Arguments (all optional): {@code count} (500), {@code concurrency} (8), {@code variants}
- * ({@code cache:4,request:4,kcm}), {@code warmup} (2000: a signer JVM's JIT is still compiling after a few
- * hundred CSRs, and that CPU would be counted as the signer's). A variant {@code cache:8@<transport>} runs the
+ * ({@code cache:32,request:32,kcm}), {@code warmup} (20000, in rounds of {@code count}: a signer JVM's C2
+ * compiler is still busy after several thousand CSRs, a minute of load, and that CPU would be counted
+ * as the signer's). A variant {@code cache:8@<transport>} runs the
  * signer with another fabric8 HTTP client, from {@code -Dbench.transport.<transport>=<classpath>}.
  */
 public final class SignerLoadHarness {
@@ -99,10 +101,10 @@ public final class SignerLoadHarness {
       double etcdCpuPer100) {}
 
   public static void main(String[] args) throws Exception {
-    int count = args.length > 0 ? Integer.parseInt(args[0]) : 500;
+    int count = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
     int concurrency = args.length > 1 ? Integer.parseInt(args[1]) : 8;
-    List<String> variants = List.of((args.length > 2 ? args[2] : "cache:4,request:4,kcm").split(","));
-    int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 2000;
+    List<String> variants = List.of((args.length > 2 ? args[2] : "cache:32,request:32,kcm").split(","));
+    int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 20000;
 
     ControlPlane cp = ControlPlane.shared();
     KubernetesClient admin = cp.adminClient();
@@ -139,15 +141,22 @@ public final class SignerLoadHarness {
     List<Result> results = new ArrayList<>();
     try (KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
       for (String variant : variants) {
-        System.out.printf("%n== %s: generating %d CSRs%n", variant, warmup + count);
-        List<String> warm = csrs(warmup, spiffe, dns);
+        System.out.printf("%n== %s: generating %d CSRs%n", variant, 2 * count);
+        // The warm-up runs in rounds of `count` CSRs (the same requests each round, new CSR objects),
+        // each deleted afterwards, so that etcd and the informers hold no more than a measured burst.
+        List<String> warm = csrs(count, spiffe, dns);
         List<String> measured = csrs(count, spiffe, dns);
+        int rounds = (warmup + count - 1) / count;
         if (variant.equals("kcm")) {
           cp.startControllerManager(List.of("certificatesigningrequest-signing-controller"),
               List.of("--kube-api-qps=1000", "--kube-api-burst=1000"));
           long kcmPid = descendant("kube-controller-manager").pid();
           try (Approver approver = new Approver(admin)) {
-            burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid, "kcm (warm-up)");
+            // KCM is compiled ahead of time: two rounds fill its caches and connections.
+            for (int round = 1; round <= Math.min(rounds, 2); round++) {
+              burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid,
+                  "kcm (warm-up " + round + ")");
+            }
             results.add(burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, measured, concurrency, kcmPid, variant));
           }
         } else {
@@ -159,7 +168,10 @@ public final class SignerLoadHarness {
           Process signer = startSigner(kubeconfig, lookups, workers, name, at.length > 1 ? at[1] : null);
           try {
             awaitLeader(admin, "bench-" + name, signer);
-            burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(), variant + " (warm-up)");
+            for (int round = 1; round <= rounds; round++) {
+              burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
+                  variant + " (warm-up " + round + "/" + rounds + ")");
+            }
             results.add(burst(cp, admin, workload, SIGNER, USAGES, measured, concurrency, signer.pid(), variant));
           } finally {
             signer.destroy();
@@ -271,8 +283,9 @@ public final class SignerLoadHarness {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
     List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
-    // e.g. -Dbench.signer.jvm="-XX:StartFlightRecording=filename=signer.jfr" to profile the signer.
-    String extra = System.getProperty("bench.signer.jvm", "").trim();
+    // By default the JVM a container with the Deployment's 256 MiB memory limit gets (serial GC; the
+    // heap made explicit). e.g. -Dbench.signer.jvm="-XX:+UseSerialGC -XX:StartFlightRecording=..." to profile.
+    String extra = System.getProperty("bench.signer.jvm", "-XX:+UseSerialGC -Xmx192m").trim();
     if (!extra.isEmpty()) {
       command.addAll(List.of(extra.split("\\s+")));
     }
