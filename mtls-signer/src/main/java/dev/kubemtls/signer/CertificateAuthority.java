@@ -321,7 +321,8 @@ public final class CertificateAuthority {
         // RFC 5280 4.2.1.6: critical when the subject is empty.
         builder.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, csr.subjectAltNames());
       }
-      // BouncyCastle's provider signs EC about twice as fast as SunEC on Java 17 (Crypto).
+      // BouncyCastle's provider with its own key class signs EC about six times as fast as SunEC on
+      // Java 17 (Crypto#signingKey).
       ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
           .setSecureRandom(random).build(signingKey);
       return new JcaX509CertificateConverter().getCertificate(builder.build(signer));

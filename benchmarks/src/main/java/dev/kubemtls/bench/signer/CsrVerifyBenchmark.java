@@ -7,14 +7,14 @@ import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.Requester;
 import dev.kubemtls.signer.ValidityPolicy;
 import dev.kubemtls.signer.internal.ParsedCsr;
+import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.KeyFactory;
 import java.security.PublicKey;
-import java.security.spec.X509EncodedKeySpec;
 import java.security.SecureRandom;
 import java.security.Signature;
 import java.security.spec.ECGenParameterSpec;
+import java.security.spec.X509EncodedKeySpec;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.List;
@@ -83,7 +83,7 @@ public class CsrVerifyBenchmark {
   private byte[] message;
   private byte[] messageSignature;
   private java.security.PrivateKey privateKey;
-  private java.security.Key bcKey;
+  private PublicKey bcKey;
   private java.security.PrivateKey bcPrivateKey;
   private byte[] spki;
   private ApprovalPolicy policy;
@@ -125,7 +125,7 @@ public class CsrVerifyBenchmark {
     s.update(message);
     messageSignature = s.sign();
     privateKey = kp.getPrivate();
-    bcKey = KeyFactory.getInstance("EC", bc).translateKey(key);
+    bcKey = (PublicKey) KeyFactory.getInstance("EC", bc).translateKey(key);
     bcPrivateKey = (java.security.PrivateKey) KeyFactory.getInstance("EC", bc).translateKey(privateKey);
     spki = key.getEncoded();
     // Loose: a SPIFFE-only request needs no lookups, so the figure is the crypto and parsing alone.
@@ -175,7 +175,7 @@ public class CsrVerifyBenchmark {
   @Benchmark
   public boolean directBcTranslatedKey() throws Exception {
     Signature s = Signature.getInstance("SHA256withECDSA", bc);
-    s.initVerify((PublicKey) bcKey);
+    s.initVerify(bcKey);
     s.update(info);
     return s.verify(signature);
   }

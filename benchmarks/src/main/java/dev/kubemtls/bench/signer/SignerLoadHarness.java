@@ -60,10 +60,10 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * Load harness for the signer on the local control plane (not a test): the kube-mtls signer against
  * kube-controller-manager's CSR signing controller, in the same run, with the same driver.
  *
- * <p>Each variant gets warm-up bursts (rounds of {@code count} CSRs, deleted after each), then a measured
- * burst of {@code count} CSRs created by
- * {@code concurrency} clients (a Pod-bound ServiceAccount token; SPIFFE ID and the Service's DNS
- * name, so the strict policy does its Pod and Service lookups), watched until issued. Variants:
+ * <p>Each variant gets warm-up bursts (rounds of {@code count} CSRs, deleted after each), then a
+ * measured burst of {@code count} CSRs created by {@code concurrency} clients (a Pod-bound
+ * ServiceAccount token; SPIFFE ID and the Service's DNS name, so the strict policy does its Pod and
+ * Service lookups), watched until issued. Variants:
  * <ul>
  *   <li>{@code cache:<workers>} / {@code request:<workers>}: the kube-mtls signer as its own JVM
  *       ({@code SignerMain}, so its CPU is its own) with {@code --lookups=cache|request};</li>
@@ -78,7 +78,7 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * before and after the burst), CPU-seconds per 100 certificates of the signer process (the child JVM,
  * or KCM), of kube-apiserver and of etcd; and the ratios against KCM.
  *
- * <p>Arguments (all optional): {@code count} (500), {@code concurrency} (8), {@code variants}
+ * <p>Arguments (all optional): {@code count} (1000), {@code concurrency} (8), {@code variants}
  * ({@code cache:32,request:32,kcm}), {@code warmup} (20000, in rounds of {@code count}: a signer JVM's C2
  * compiler is still busy after several thousand CSRs, a minute of load, and that CPU would be counted
  * as the signer's). A variant {@code cache:8@<transport>} runs the

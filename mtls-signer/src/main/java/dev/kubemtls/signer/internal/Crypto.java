@@ -25,7 +25,7 @@ public final class Crypto {
    * The key to sign with: an EC key as BouncyCastle's own key class, translated once. BouncyCastle
    * keeps the precomputed multiples of the curve's generator with its key's parameters; handed a
    * JDK key it converts the parameters on every signature and computes them again, which made a
-   * P-256 signature about three times as costly (84 against 266 µs, {@code CsrVerifyBenchmark}).
+   * P-256 signature about three times as costly (79 against 236 µs, {@code CsrVerifyBenchmark}).
    * Other keys are returned as they are.
    */
   public static PrivateKey signingKey(PrivateKey key) {

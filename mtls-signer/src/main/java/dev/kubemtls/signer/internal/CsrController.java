@@ -240,9 +240,12 @@ public final class CsrController implements AutoCloseable {
     writes.certificate(name, resourceVersion,
         Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII)));
     written.add(name);
-    LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
-        certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
-        certificate.getNotAfter().toInstant());
+    if (LOG.isInfoEnabled()) {
+      // Formatting the subject and serial is per-CSR work: only when the line is written.
+      LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
+          certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
+          certificate.getNotAfter().toInstant());
+    }
     listener.issued(name, certificate, sinceCreation(checked));
     return WorkQueue.Outcome.DONE;
   }
