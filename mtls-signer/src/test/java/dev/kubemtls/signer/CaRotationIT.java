@@ -91,7 +91,7 @@ class CaRotationIT {
       fx.bindWorkload(wl, "web");
       workload = KubeMtls.forWorkload(cp.clientFor(wl, "web", pod))
           .identity(WorkloadIdentity.builder(wl, "web").podName("web-0").podIp("10.99.0.7").services("web").build())
-          .signerName(SIGNER).issuanceTimeout(Duration.ofSeconds(30)).listener(recorder()).start();
+          .signerName(SIGNER).trustConfigMap().issuanceTimeout(Duration.ofSeconds(30)).listener(recorder()).start();
       MtlsMaterial initial = workload.awaitReady(Duration.ofSeconds(60));
       assertThat(issuer(initial)).isEqualTo(caA.certificate().getSubjectX500Principal());
       ctbClient = cp.clientFor(wl, "web", pod);
@@ -330,8 +330,10 @@ class CaRotationIT {
   }
 
   private static String ctbPem(KubernetesClient admin) {
-    return admin.certificates().v1beta1().clusterTrustBundles().withName(ClusterTrustBundlePublisher.bundleName(SIGNER))
-        .get().getSpec().getTrustBundle();
+    String version = dev.kubemtls.kubernetes.CertificatesApi.servedVersion(admin,
+        dev.kubemtls.kubernetes.CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).orElseThrow();
+    return dev.kubemtls.kubernetes.trust.ClusterTrustBundles.trustBundle(dev.kubemtls.kubernetes.trust.ClusterTrustBundles
+        .resources(admin, version).withName(ClusterTrustBundlePublisher.bundleName(SIGNER)).get());
   }
 
   private static javax.security.auth.x500.X500Principal issuer(MtlsMaterial m) {

@@ -195,6 +195,15 @@ public final class ControlPlane implements AutoCloseable {
     return EmbeddedBackend.minor(kubernetesVersion());
   }
 
+  /**
+   * The minor release of the running cluster as its API server reports it (e.g. 37 for
+   * v1.37.2), whatever backend serves it.
+   */
+  public int clusterMinor() {
+    String minor = admin.getKubernetesVersion().getMinor();
+    return Integer.parseInt(minor.replaceAll("[^0-9].*$", ""));
+  }
+
   /** What this control plane is, e.g. {@code "embedded etcd and kube-apiserver at https://127.0.0.1:41234 ..."}. */
   public String description() {
     return backend.description();
