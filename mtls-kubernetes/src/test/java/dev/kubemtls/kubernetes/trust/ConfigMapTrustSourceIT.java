@@ -90,7 +90,7 @@ class ConfigMapTrustSourceIT {
     ConfigMap cm = new ConfigMapBuilder().withNewMetadata().withName(CM).endMetadata()
         .addToData(ConfigMapTrustSource.DEFAULT_KEY, pem)
         .addToData("ca.crt.sig", BundleSignatures.sign(pem, keys, at)).build();
-    admin.configMaps().inNamespace(ns).resource(cm).serverSideApply();
+    admin.configMaps().inNamespace(ns).resource(cm).forceConflicts().serverSideApply();
   }
 
   @Test
