@@ -130,25 +130,8 @@ public final class Signer implements AutoCloseable {
    * cannot exist.
    */
   static void requirePodCertificatesServed(KubernetesClient client) {
-    boolean served;
-    try {
-      io.fabric8.kubernetes.api.model.APIResourceList resources =
-          client.getApiResources("certificates.k8s.io/v1beta1");
-      served = resources != null && resources.getResources().stream()
-          .anyMatch(r -> "podcertificaterequests".equals(r.getName()));
-    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw e;
-      }
-      served = false;
-    }
-    if (!served) {
-      throw new IllegalStateException("--pod-certificates=true, but the cluster does not serve"
-          + " certificates.k8s.io/v1beta1 podcertificaterequests: start kube-apiserver (and every kubelet) with"
-          + " --feature-gates=PodCertificateRequest=true and kube-apiserver with"
-          + " --runtime-config=certificates.k8s.io/v1beta1/podcertificaterequests=true (Kubernetes 1.35+),"
-          + " or set --pod-certificates=false");
-    }
+    dev.kubemtls.kubernetes.CertificatesApi.requireServed(client,
+        dev.kubemtls.kubernetes.CertificatesApi.Kind.POD_CERTIFICATE_REQUEST, "--pod-certificates=true (or set it to false)");
   }
 
   /** Whether this replica currently holds the Lease and acts. */
