@@ -328,6 +328,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
      *
      * @throws IllegalArgumentException naming the option that is wrong
      * @throws IllegalStateException    if no identity was given and this is not a pod
+     * @throws MtlsException            if the trust source is chosen by discovery (the default) and
+     *     the API server cannot be asked
      */
     public KubeMtls start() {
       if (signerName == null) {
@@ -355,7 +357,16 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       boolean useClusterTrustBundles = switch (trustChoice) {
         case CLUSTER_TRUST_BUNDLES -> true;
         case CONFIG_MAP -> false;
-        case AUTO -> CertificatesApi.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).isPresent();
+        case AUTO -> {
+          try {
+            yield CertificatesApi.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).isPresent();
+          } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            throw new MtlsException("cannot tell whether the cluster serves ClusterTrustBundles: API discovery at "
+                + client.getMasterUrl() + " failed (HTTP " + e.getCode() + ": " + e.getMessage() + "); check the"
+                + " connection to the API server, or choose the trust source with trustClusterTrustBundles() or"
+                + " trustConfigMap()", e);
+          }
+        }
       };
       if (useClusterTrustBundles) {
         ClusterTrustBundleTrustSource ctb = ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock)
