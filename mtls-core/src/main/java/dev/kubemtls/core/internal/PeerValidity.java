@@ -75,8 +75,9 @@ public final class PeerValidity {
     try {
       check(chain, now);
     } catch (CertificateException e) {
-      SSLHandshakeException refused = new SSLHandshakeException("kube-mtls " + side + ": refused a"
-          + " resumed TLS session: " + e.getMessage());
+      SSLHandshakeException refused = new SSLHandshakeException("kube-mtls " + side + ": refused the"
+          + " TLS session at the end of its handshake (a resumed session skips the trust manager): "
+          + e.getMessage());
       refused.initCause(e);
       throw refused;
     }
