@@ -30,9 +30,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sits right after the {@link SslHandler}: once the handshake has verified the peer's chain, reads
- * the peer's identity, applies the {@link PeerPolicy}, and either publishes the identity on the
- * channel or closes the connection with a logged reason.
+ * Sits right after the {@link SslHandler}: once the handshake has verified the peer's chain, checks
+ * the chain's validity against the handle's clock (a resumed session skips the trust manager, which
+ * otherwise checks it, and the policy), reads the peer's identity, applies the {@link PeerPolicy},
+ * and either publishes the identity on the channel or closes the connection with a logged reason.
+ * A refusal by the trust manager's policy check (in the handshake, with an alert) is reported as a
+ * {@link PeerRejectedException} as well.
  *
  * <p>Until the peer is accepted, nothing the application writes reaches the network (writes are
  * held and sent in order on acceptance, failed on rejection) and nothing the peer sends reaches the
