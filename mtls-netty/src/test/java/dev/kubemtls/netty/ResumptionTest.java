@@ -74,6 +74,58 @@ class ResumptionTest {
     }
   }
 
+  /**
+   * With BoringSSL a session lives no longer than the peer certificate it was made with, by the real
+   * clock (BoringSSL reads no other). The client here is plain Netty with BoringSSL, whose sessions
+   * live as long as its context says, not as long as its certificate (a kube-mtls client stops
+   * offering them with its own certificate): it resumes while its certificate is valid, and
+   * afterwards the server no longer accepts the session, so a full handshake refuses the expired
+   * certificate with its alert, instead of a resumption.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aBoringSslSessionEndsWithThePeersCertificate(String protocol) throws Exception {
+    RecordingTlsListener serverEvents = new RecordingTlsListener();
+    try (ServerTls server = NettyMtls.forServer(new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), TRUST, 1)))
+            .provider(TlsProvider.OPENSSL).policy(only(protocol)).listener(serverEvents).build();
+        Echo.Server echo = new Echo.Server(LOOPS.group(), server)) {
+      // A first handshake with another client, so that a slow start does not eat the short validity.
+      try (ClientTls c = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(Pki.client(CA, 1), TRUST, 1)))
+              .provider(TlsProvider.OPENSSL).policy(only(protocol)).build();
+          Echo.Conn conn = Echo.Conn.open(LOOPS.group(), c, Echo.named(NAME, echo.port()))) {
+        assertThat(conn.request("hello")).isEqualTo("hello");
+        serverEvents.next();
+      }
+      long checks = server.chains.hits() + server.chains.misses();
+      java.time.Instant notAfter = java.time.Instant.now().plusSeconds(8);
+      dev.kubemtls.core.TlsIdentity shortLived = Pki.identity(CA, 1, b -> b.commonName("web").spiffe("shop", "web")
+          .validity(notAfter.minus(Duration.ofMinutes(1)), Duration.ofMinutes(1)));
+      io.netty.handler.ssl.SslContext plain = io.netty.handler.ssl.SslContextBuilder.forClient()
+          .sslProvider(io.netty.handler.ssl.SslProvider.OPENSSL).protocols(protocol)
+          .keyManager(shortLived.privateKey(), shortLived.chain())
+          .trustManager(CA.certificate()).build();
+      java.util.function.Function<io.netty.channel.Channel, io.netty.channel.ChannelHandler> tls =
+          ch -> plain.newHandler(ch.alloc(), NAME, echo.port());
+      for (int i = 0; i < 2; i++) {
+        try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), Echo.named(NAME, echo.port()), tls)) {
+          serverEvents.next().assertSucceeded(Side.SERVER, protocol);
+          assertThat(conn.request("hello")).isEqualTo("hello");
+        }
+      }
+      assertThat(server.chains.hits() + server.chains.misses() - checks).as("the second connection resumed")
+          .isEqualTo(1);
+
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+          .until(() -> java.time.Instant.now().isAfter(notAfter.plusSeconds(1)));
+      try (Echo.Conn conn = Echo.Conn.open(LOOPS.group(), Echo.named(NAME, echo.port()), tls)) {
+        serverEvents.next().assertFailed(Side.SERVER, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
+        assertThat(conn.request("hello")).isNull();
+      }
+      assertThat(server.chains.hits() + server.chains.misses() - checks)
+          .as("a full handshake: the session had ended with the certificate").isEqualTo(2);
+    }
+  }
+
   @ParameterizedTest
   @MethodSource("providersAndProtocols")
   void aSessionResumedAfterTheServersNotAfterIsRefusedByTheClient(TlsProvider provider, String protocol)

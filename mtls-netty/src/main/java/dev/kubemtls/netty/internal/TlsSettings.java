@@ -119,7 +119,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
         peerPolicy, log, chains);
     if (provider != SslProvider.JDK) {
-      trust = new OpenSslTrust(trust);
+      trust = new OpenSslTrust(trust, chains.clock());
       b.option(OpenSslContextOption.GROUPS, openSslGroups(policy));
       b.option(OpenSslContextOption.CERTIFICATE_COMPRESSION_ALGORITHMS, NO_CERTIFICATE_COMPRESSION);
     }
