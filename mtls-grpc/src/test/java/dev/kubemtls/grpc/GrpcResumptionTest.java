@@ -117,6 +117,55 @@ class GrpcResumptionTest {
     assertThat(serverTls.chains.hits() + serverTls.chains.misses()).as("it was a resumption").isEqualTo(1);
   }
 
+  /**
+   * With BoringSSL a session lives no longer than the caller's certificate, by the real clock: a
+   * plain grpc-netty client (whose sessions live as long as its context says) resumes while its
+   * certificate is valid; afterwards the server no longer accepts the session, so the handshake is a
+   * full one and refuses the expired certificate (UNAVAILABLE), instead of a resumption whose calls
+   * the interceptor refuses (UNAUTHENTICATED).
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aBoringSslSessionEndsWithTheCallersCertificate(String protocol) throws Exception {
+    GrpcServerTls serverTls = GrpcMtls.forServer(server()).provider(TlsProvider.OPENSSL).policy(only(protocol)).build();
+    int port = start(serverTls);
+    GrpcClientTls warm = GrpcMtls.forClient(client()).provider(TlsProvider.OPENSSL).policy(only(protocol)).build();
+    open.add(warm);
+    // A first call, so that a slow start does not eat the short validity below.
+    assertThat(call(warm, port)).startsWith("hello|");
+    long checks = serverTls.chains.hits() + serverTls.chains.misses();
+
+    java.time.Instant notAfter = java.time.Instant.now().plusSeconds(8);
+    dev.kubemtls.core.TlsIdentity shortLived = Pki.identity(CA, 1, b -> b.commonName("web").spiffe("shop", "web")
+        .validity(notAfter.minus(Duration.ofMinutes(1)), Duration.ofMinutes(1)));
+    io.grpc.ChannelCredentials plain = io.grpc.netty.NettySslContextChannelCredentials.create(
+        io.grpc.netty.GrpcSslContexts.configure(io.netty.handler.ssl.SslContextBuilder.forClient(),
+                io.netty.handler.ssl.SslProvider.OPENSSL)
+            .protocols(protocol).keyManager(shortLived.privateKey(), shortLived.chain())
+            .trustManager(CA.certificate()).build());
+    java.util.function.Supplier<String> plainCall = () -> {
+      ManagedChannel ch = io.grpc.netty.NettyChannelBuilder.forTarget("127.0.0.1:" + port, plain).build();
+      try {
+        return ClientCalls.blockingUnaryCall(ch, Echo.UNARY,
+            io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), "hello");
+      } finally {
+        ch.shutdownNow();
+      }
+    };
+    assertThat(plainCall.get()).startsWith("hello|spiffe://cluster.local/ns/shop/sa/web|");
+    assertThat(plainCall.get()).startsWith("hello|");
+    assertThat(serverTls.chains.hits() + serverTls.chains.misses() - checks).as("the second channel resumed")
+        .isEqualTo(1);
+
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+        .until(() -> java.time.Instant.now().isAfter(notAfter.plusSeconds(1)));
+    StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, plainCall::get);
+
+    assertThat(e.getStatus().getCode()).as("refused in the handshake, not per call").isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(serverTls.chains.hits() + serverTls.chains.misses() - checks)
+        .as("a full handshake: the session had ended with the certificate").isEqualTo(2);
+  }
+
   @ParameterizedTest
   @MethodSource("providersAndProtocols")
   void aChannelDoesNotResumeASessionPastTheServersNotAfter(TlsProvider provider, String protocol)

@@ -153,7 +153,7 @@ public final class ContextFactory {
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
         server ? null : clientPeerPolicy, log, chains);
     trust = new ReportingTrust(trust, provider != SslProvider.JDK,
-        server ? TlsListener.Side.SERVER : TlsListener.Side.CLIENT, listener);
+        server ? TlsListener.Side.SERVER : TlsListener.Side.CLIENT, listener, chains.clock());
     if (provider != SslProvider.JDK) {
       b.option(OpenSslContextOption.GROUPS, openSslGroups());
     }
