@@ -26,6 +26,8 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
   private final TlsProvider provider;
   private final TlsPolicy policy;
   private final PeerPolicy peerPolicy;
+  /** Peer chains verified under the current CAs, for all generations; its clock checks validity. */
+  final dev.kubemtls.core.internal.VerifiedChains chains;
 
   GrpcTls(Builder<?, ?> b, boolean server) {
     SslProvider resolved = Providers.resolve(b.provider.name(), server ? "server" : "client");
@@ -33,8 +35,10 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
     this.policy = b.policy;
     this.peerPolicy = b.peerPolicy;
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(getClass()), System::nanoTime);
+    this.chains = new dev.kubemtls.core.internal.VerifiedChains(b.clock,
+        dev.kubemtls.core.internal.VerifiedChains.DEFAULT_MAX_ENTRIES);
     this.context = new FollowingSslContext(server ? "server" : "client", b.source,
-        new ContextFactory(server, resolved, b.policy, b.peerPolicy, log, b.listener));
+        new ContextFactory(server, resolved, b.policy, b.peerPolicy, log, b.listener, chains));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -84,12 +88,22 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
     PeerPolicy peerPolicy = PeerPolicy.anySpiffeId();
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
+    java.time.InstantSource clock = java.time.InstantSource.system();
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
     }
 
     abstract B self();
+
+    /**
+     * The clock peer certificates' validity is checked against, in every handshake and (on a server)
+     * on every call; the system clock by default. For tests.
+     */
+    B clock(java.time.InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return self();
+    }
 
     /**
      * Protocols, cipher suites, signature schemes, groups and client auth; {@link TlsPolicy#defaults()}

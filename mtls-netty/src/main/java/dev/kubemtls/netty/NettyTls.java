@@ -52,7 +52,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     this.check = new PeerCheck(side, b.peerPolicy, certificateRequired, b.listener, chains);
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(getClass()), System::nanoTime);
     this.cache = new ContextCache(label, b.source,
-        new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log, chains));
+        new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log, chains,
+            b.peerPolicy));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */

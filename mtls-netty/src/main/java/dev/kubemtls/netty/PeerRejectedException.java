@@ -5,9 +5,11 @@ import dev.kubemtls.core.peer.PeerIdentity;
 import java.util.Optional;
 
 /**
- * A peer completed the TLS handshake with a trusted certificate but was refused afterwards: it is not
- * in the {@link dev.kubemtls.core.peer.PeerPolicy} allow-list, it sent no certificate where the policy
- * needs one, or its certificate names more than one identity.
+ * A peer with a trusted certificate was refused: it is not in the
+ * {@link dev.kubemtls.core.peer.PeerPolicy} allow-list or its certificate names more than one
+ * identity (refused in the handshake, so the peer gets a TLS alert; the cause is the handshake's
+ * failure), it sent no certificate where the policy needs one, or it resumed a session after its
+ * certificate expired (refused once the handshake completed; the connection is closed).
  *
  * <p>The connection is closed when this is raised; {@link NettyMtls#peerFuture} fails with it, so an
  * application can tell a refused peer apart from a failed handshake.

@@ -93,9 +93,19 @@ public final class JettyMtls {
     private Duration idleTimeout = Duration.ofSeconds(30);
     private HttpConfiguration httpConfiguration;
     private TlsListener listener = TlsListener.NO_OP;
+    private java.time.InstantSource clock = java.time.InstantSource.system();
 
     private ServerBuilder(MaterialSource source) {
       this.source = source;
+    }
+
+    /**
+     * The clock a client's certificate validity is checked against when a handshake completes,
+     * resumed or not; the system clock by default. For tests.
+     */
+    ServerBuilder clock(java.time.InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
     }
 
     /** The interface to listen on, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}; all by default. */
@@ -173,7 +183,7 @@ public final class JettyMtls {
      * connectors. Every engine it makes comes from the snapshot current at that moment.
      */
     public SslContextFactory.Server newSslContextFactory() {
-      return new MaterialServerSslContextFactory(source, policy, peerPolicy);
+      return new MaterialServerSslContextFactory(source, policy, peerPolicy, clock);
     }
 
     /**
@@ -192,7 +202,8 @@ public final class JettyMtls {
     public JettyServerTls build() {
       ServerBuilder options = copy();
       return new JettyServerTls(
-          MaterialServerSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy),
+          MaterialServerSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy,
+              clock),
           policy, peerPolicy, options::connector);
     }
 
@@ -205,6 +216,7 @@ public final class JettyMtls {
       b.idleTimeout = idleTimeout;
       b.httpConfiguration = httpConfiguration == null ? null : new HttpConfiguration(httpConfiguration);
       b.listener = listener;
+      b.clock = clock;
       return b;
     }
 
@@ -247,9 +259,19 @@ public final class JettyMtls {
     private Duration connectTimeout = Duration.ofSeconds(5);
     private Duration idleTimeout = Duration.ofSeconds(30);
     private TlsListener listener = TlsListener.NO_OP;
+    private java.time.InstantSource clock = java.time.InstantSource.system();
 
     private ClientBuilder(MaterialSource source) {
       this.source = source;
+    }
+
+    /**
+     * The clock the server's certificate validity is checked against when a handshake completes,
+     * resumed or not; the system clock by default. For tests.
+     */
+    ClientBuilder clock(java.time.InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
     }
 
     /** Protocols, suites, signature schemes and groups; {@link TlsPolicy#defaults()} by default. */
@@ -297,7 +319,7 @@ public final class JettyMtls {
      * {@link ClientConnector}. Every engine it makes comes from the snapshot current at that moment.
      */
     public SslContextFactory.Client newSslContextFactory() {
-      return new MaterialClientSslContextFactory(source, policy, peerPolicy);
+      return new MaterialClientSslContextFactory(source, policy, peerPolicy, clock);
     }
 
     /**
@@ -319,8 +341,10 @@ public final class JettyMtls {
       options.connectTimeout = connectTimeout;
       options.idleTimeout = idleTimeout;
       options.listener = listener;
+      options.clock = clock;
       return new JettyClientTls(
-          MaterialClientSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy),
+          MaterialClientSslContextFactory.newSpi(source, new dev.kubemtls.core.internal.JdkTls(policy), peerPolicy,
+              clock),
           policy, peerPolicy, options::httpClient);
     }
 

@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.Socket;
 import java.security.KeyManagementException;
 import java.security.SecureRandom;
+import java.time.InstantSource;
 import java.util.Objects;
 import java.util.function.Function;
 import javax.net.ssl.KeyManager;
@@ -33,6 +34,14 @@ import org.slf4j.LoggerFactory;
  * sessions of an older identity or bundle are never resumed after a change. Material that fails
  * validation is logged and the last good context stays. Before the first snapshot every handshake
  * fails: the placeholder context has no key and refuses every peer.
+ *
+ * <p>Every engine checks the peer's certificate validity against the injected clock when its
+ * handshake completes ({@link CheckedSslEngine}), because SunJSSE resumes a session without
+ * looking at the peer's notAfter; and a snapshot's sessions and TLS 1.3 tickets live no longer than
+ * its own certificate's remaining validity when the context is built, and at most
+ * {@link PeerValidity#MAX_SESSION_LIFETIME}. Sockets made here get the same session lifetimes, but
+ * no completion check: the JDK tells sockets' handshake listeners on another thread, too late to
+ * stop the first application bytes.
  */
 public final class FollowingSslContextSpi extends SSLContextSpi {
 
@@ -44,6 +53,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final Function<MtlsMaterial, X509ExtendedTrustManager> trust;
   private final SSLContext noMaterial;
   private final SSLParameters engineParameters;
+  private final InstantSource clock;
   private final java.util.Set<MaterialSource.Subscription> followers =
       java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile Built current;
@@ -62,6 +72,17 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    */
   public FollowingSslContextSpi(MaterialSource source, JdkTls tls, String side,
       Function<MtlsMaterial, X509ExtendedTrustManager> trust) {
+    this(source, tls, side, trust, InstantSource.system());
+  }
+
+  /**
+   * As {@link #FollowingSslContextSpi(MaterialSource, JdkTls, String, Function)}, with the clock that
+   * peer certificates are checked against when a handshake completes and that session lifetimes are
+   * computed from.
+   */
+  public FollowingSslContextSpi(MaterialSource source, JdkTls tls, String side,
+      Function<MtlsMaterial, X509ExtendedTrustManager> trust, InstantSource clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.source = Objects.requireNonNull(source, "source");
     this.tls = Objects.requireNonNull(tls, "tls");
     this.side = Objects.requireNonNull(side, "side");
@@ -71,6 +92,12 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
         tls.policy().protocols().toArray(String[]::new));
     p.setUseCipherSuitesOrder(true);
     p.setAlgorithmConstraints(tls.constraints());
+    // Read in server mode only: a server engine asks for the client certificate the policy demands.
+    if (tls.policy().clientAuth() == dev.kubemtls.core.tls.ClientAuth.REQUIRE) {
+      p.setNeedClientAuth(true);
+    } else {
+      p.setWantClientAuth(true);
+    }
     this.engineParameters = p;
     MtlsMaterial initial = source.currentIfReady().orElse(null);
     if (initial != null) {
@@ -166,12 +193,16 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   }
 
   private Built build(MtlsMaterial material) {
-    return new Built(material, MaterialStores.newSslContext(material, trust.apply(material)));
+    SSLContext context = MaterialStores.newSslContext(material, trust.apply(material));
+    int seconds = PeerValidity.sessionSeconds(material.identity().notAfter(), clock.instant());
+    context.getServerSessionContext().setSessionTimeout(seconds);
+    context.getClientSessionContext().setSessionTimeout(seconds);
+    return new Built(material, context);
   }
 
   private SSLEngine configure(SSLEngine engine) {
     engine.setSSLParameters(engineParameters);
-    return engine;
+    return new CheckedSslEngine(engine, clock, side);
   }
 
   private Socket configure(Socket socket) {

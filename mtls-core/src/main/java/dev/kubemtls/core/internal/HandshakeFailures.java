@@ -67,6 +67,9 @@ public final class HandshakeFailures {
       "No supported CertificateVerify signature algorithm",
       "No appropriate key share",
       "No common named group",
+      // Netty's OpenSSL server when the key manager offers no certificate: kube-mtls' does so for a
+      // client that accepts no signature without SHA-1 (StrongSignatureKeyManager).
+      "Unable to find key material",
       // Netty's NotSslRecordException: plain text where a TLS record was expected.
       "not an SSL/TLS record"};
 

@@ -160,8 +160,10 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
       return;
     }
     Optional<String> denial;
+    PeerIdentity peer = null;
     try {
-      denial = policy.denialReason(chains == null ? PeerIdentity.of(chain[0]) : chains.identity(chain[0]));
+      peer = chains == null ? PeerIdentity.of(chain[0]) : chains.identity(chain[0]);
+      denial = policy.denialReason(peer);
     } catch (InvalidMaterialException e) {
       denial = Optional.of("its certificate cannot be read: " + e.getMessage());
     }
@@ -169,7 +171,7 @@ public final class MtlsTrustManager extends X509ExtendedTrustManager {
       String line = line(peerRole, chain, address, "is not allowed by " + policy + ": " + denial.get(),
           "check the allow-list of this " + side + " and the SPIFFE ID the peer's certificate carries");
       log.warn(Rejection.NOT_ALLOWED, line);
-      throw new PeerCertificateException(Rejection.NOT_ALLOWED, line, null);
+      throw new PeerCertificateException(Rejection.NOT_ALLOWED, line, null, peer);
     }
   }
 

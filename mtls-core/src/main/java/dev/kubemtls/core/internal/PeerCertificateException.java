@@ -1,7 +1,9 @@
 package dev.kubemtls.core.internal;
 
+import dev.kubemtls.core.peer.PeerIdentity;
 import java.security.cert.CertificateException;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Why {@link MtlsTrustManager} refused a peer's certificate, as a {@link CertificateException} the
@@ -42,13 +44,25 @@ public final class PeerCertificateException extends CertificateException {
   }
 
   private final transient Rejection rejection;
+  private final transient PeerIdentity peer;
 
   public PeerCertificateException(Rejection rejection, String message, Throwable cause) {
+    this(rejection, message, cause, null);
+  }
+
+  /** @param peer the refused peer's identity, when the peer policy refused a readable certificate */
+  public PeerCertificateException(Rejection rejection, String message, Throwable cause, PeerIdentity peer) {
     super(message, cause);
     this.rejection = Objects.requireNonNull(rejection, "rejection");
+    this.peer = peer;
   }
 
   public Rejection rejection() {
     return rejection;
+  }
+
+  /** The refused peer's identity, if the peer policy refused it and its certificate could be read. */
+  public Optional<PeerIdentity> peer() {
+    return Optional.ofNullable(peer);
   }
 }

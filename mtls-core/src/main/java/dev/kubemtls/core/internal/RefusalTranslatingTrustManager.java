@@ -22,6 +22,13 @@ public abstract class RefusalTranslatingTrustManager extends X509ExtendedTrustMa
   /** What to throw for the delegate's refusal {@code e} of {@code chain}; may be {@code e} itself. */
   protected abstract CertificateException refused(CertificateException e, X509Certificate[] chain);
 
+  /**
+   * Called after the delegate accepted {@code chain} in a handshake on {@code engine}; nothing by
+   * default. An integration may tie the new session to the chain here (its lifetime, say).
+   */
+  protected void accepted(X509Certificate[] chain, SSLEngine engine) {
+  }
+
   private interface Check {
     void run() throws CertificateException;
   }
@@ -50,12 +57,14 @@ public abstract class RefusalTranslatingTrustManager extends X509ExtendedTrustMa
   public final void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
     check(() -> delegate.checkClientTrusted(chain, authType, engine), chain);
+    accepted(chain, engine);
   }
 
   @Override
   public final void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
       throws CertificateException {
     check(() -> delegate.checkServerTrusted(chain, authType, engine), chain);
+    accepted(chain, engine);
   }
 
   @Override

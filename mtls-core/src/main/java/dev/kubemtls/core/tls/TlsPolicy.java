@@ -33,7 +33,11 @@ import java.util.Set;
  * complete a handshake (a protocol without a suite for it). The JDK provider applies every field.
  * BoringSSL (the Netty OpenSSL provider) applies protocols, TLS 1.2 suites and groups, always
  * enables its TLS 1.3 suites (the same three), and signs and verifies with its built-in signature
- * list, which has no SHA-1 or MD5 either.
+ * lists. Its TLS 1.2 signing list ends with SHA-1, which it would use for a client that offers
+ * nothing else; netty-tcnative 2.0.84 can restrict it only on a credential that Netty 4.2.20 does
+ * not use for the key, so a kube-mtls BoringSSL server offers its certificate only to a client that
+ * accepts a signature without SHA-1 or MD5, and refuses the others (alert {@code internal_error}):
+ * no server signs with SHA-1.
  */
 public final class TlsPolicy {
 

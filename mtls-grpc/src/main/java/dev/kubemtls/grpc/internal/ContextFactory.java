@@ -47,6 +47,7 @@ public final class ContextFactory {
   private final RateLimitedLog log;
   private final TlsListener listener;
   private final JdkTls jdk;
+  private final dev.kubemtls.core.internal.VerifiedChains chains;
 
   /**
    * @param clientPeerPolicy on a client the policy applied to the server in the handshake; ignored
@@ -54,6 +55,18 @@ public final class ContextFactory {
    */
   public ContextFactory(boolean server, SslProvider provider, TlsPolicy policy, PeerPolicy clientPeerPolicy,
       RateLimitedLog log, TlsListener listener) {
+    this(server, provider, policy, clientPeerPolicy, log, listener,
+        dev.kubemtls.core.internal.VerifiedChains.withSystemClock());
+  }
+
+  /**
+   * @param chains peer chains verified under the current CAs, shared by all generations; its clock
+   *               is what validity is checked against in every full handshake and what session
+   *               lifetimes are computed from
+   */
+  public ContextFactory(boolean server, SslProvider provider, TlsPolicy policy, PeerPolicy clientPeerPolicy,
+      RateLimitedLog log, TlsListener listener, dev.kubemtls.core.internal.VerifiedChains chains) {
+    this.chains = Objects.requireNonNull(chains, "chains");
     this.server = server;
     this.provider = Objects.requireNonNull(provider, "provider");
     this.policy = Objects.requireNonNull(policy, "policy");
@@ -87,6 +100,33 @@ public final class ContextFactory {
   }
 
   /**
+   * Before a JDK client makes an engine: drops the cached sessions whose server certificate is
+   * outside its validity window by the injected clock, since SunJSSE resumes a session without
+   * looking at it. (The engine itself cannot be wrapped to check on completion: Netty reads ALPN,
+   * which gRPC needs, only from its own engine classes. A server checks every call in its
+   * interceptor instead.) The client cache holds a session per server address, so this is short.
+   */
+  public void dropExpiredSessions(javax.net.ssl.SSLSessionContext sessions) {
+    if (provider != SslProvider.JDK || server || sessions == null) {
+      return;
+    }
+    java.time.Instant now = chains.clock().instant();
+    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+      javax.net.ssl.SSLSession s = sessions.getSession(ids.nextElement());
+      if (s == null) {
+        continue;
+      }
+      try {
+        dev.kubemtls.core.internal.PeerValidity.check(s.getPeerCertificates(), now);
+      } catch (java.security.cert.CertificateException | javax.net.ssl.SSLPeerUnverifiedException e) {
+        s.invalidate();
+      }
+    }
+  }
+
+
+
+  /**
    * A context for {@code material}.
    *
    * @throws dev.kubemtls.core.InvalidMaterialException if {@link MtlsMaterial#validate()} refuses it
@@ -96,7 +136,11 @@ public final class ContextFactory {
     TlsIdentity id = material.identity();
     SslContextBuilder b;
     if (server) {
-      b = SslContextBuilder.forServer(id.privateKey(), id.chain())
+      // BoringSSL: the certificate only for clients that accept a signature without SHA-1.
+      b = (provider == SslProvider.JDK
+          ? SslContextBuilder.forServer(id.privateKey(), id.chain())
+          : SslContextBuilder.forServer(KeyManagers.caching(
+              new dev.kubemtls.core.internal.StrongSignatureKeyManager(id, log))))
           .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE
               ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
           .endpointIdentificationAlgorithm(null);
@@ -107,13 +151,14 @@ public final class ContextFactory {
           .endpointIdentificationAlgorithm("HTTPS");
     }
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
-        server ? null : clientPeerPolicy, log);
+        server ? null : clientPeerPolicy, log, chains);
     trust = new ReportingTrust(trust, provider != SslProvider.JDK,
-        server ? TlsListener.Side.SERVER : TlsListener.Side.CLIENT, listener);
+        server ? TlsListener.Side.SERVER : TlsListener.Side.CLIENT, listener, chains.clock());
     if (provider != SslProvider.JDK) {
       b.option(OpenSslContextOption.GROUPS, openSslGroups());
     }
     b.sslProvider(provider)
+        .sessionTimeout(dev.kubemtls.core.internal.PeerValidity.sessionSeconds(id.notAfter(), chains.clock().instant()))
         .trustManager(trust)
         .protocols(policy.protocols())
         .ciphers(policy.cipherSuites(), SupportedCipherSuiteFilter.INSTANCE)
@@ -122,6 +167,15 @@ public final class ContextFactory {
             ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
             H2));
-    return b.build();
+    SslContext context = b.build();
+    if (!server && provider != SslProvider.JDK
+        && context.sessionContext() instanceof io.netty.handler.ssl.OpenSslSessionContext sessions) {
+      // No session cache on an OpenSSL channel, so every connection makes a full handshake in which
+      // the trust manager checks the server's validity: a resumed BoringSSL session has no hook
+      // where that check could run, and Netty's client cache cannot say whose certificate a session
+      // holds. gRPC channels keep their connections and reconnect rarely.
+      sessions.setSessionCacheEnabled(false);
+    }
+    return context;
   }
 }

@@ -97,7 +97,11 @@ public final class FollowingSslContext extends SslContext {
     Lease lease = acquire();
     SSLEngine engine;
     try {
-      engine = peerHost == null ? lease.context.newEngine(alloc) : lease.context.newEngine(alloc, peerHost, peerPort);
+      if (peerHost != null) {
+        factory.dropExpiredSessions(lease.context.sessionContext());
+      }
+      engine = peerHost == null ? lease.context.newEngine(alloc)
+          : lease.context.newEngine(alloc, peerHost, peerPort);
     } finally {
       // An OpenSSL engine holds its own reference to the native context from here on.
       lease.release();

@@ -23,13 +23,43 @@ final class ReportingTrust extends RefusalTranslatingTrustManager {
   private final boolean openSsl;
   private final TlsListener.Side side;
   private final TlsListener listener;
+  private final java.time.InstantSource clock;
 
   ReportingTrust(X509ExtendedTrustManager delegate, boolean openSsl, TlsListener.Side side,
-      TlsListener listener) {
+      TlsListener listener, java.time.InstantSource clock) {
     super(delegate);
     this.openSsl = openSsl;
     this.side = side;
     this.listener = listener;
+    this.clock = clock;
+  }
+
+  /**
+   * With BoringSSL, cuts the new session's timeout (and its tickets' lifetime) to the time left
+   * until the accepted chain's earliest notAfter, as mtls-netty does: a peer whose session outlives
+   * its certificate then makes a full handshake and gets {@code certificate_expired}. BoringSSL
+   * reads the system clock for this.
+   */
+  @Override
+  protected void accepted(X509Certificate[] chain, javax.net.ssl.SSLEngine engine) {
+    if (!(engine instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine openSslEngine)
+        || chain == null || chain.length == 0) {
+      return;
+    }
+    java.time.Instant notAfter = java.time.Instant.MAX;
+    for (X509Certificate c : chain) {
+      java.time.Instant na = c.getNotAfter().toInstant();
+      notAfter = na.isBefore(notAfter) ? na : notAfter;
+    }
+    long left = Math.max(1, Duration.between(clock.instant(), notAfter).getSeconds());
+    long ssl = openSslEngine.sslPointer();
+    if (ssl == 0) {
+      return;
+    }
+    long session = io.netty.internal.tcnative.SSL.getSession(ssl);
+    if (session != 0 && left < io.netty.internal.tcnative.SSLSession.getTimeout(session)) {
+      io.netty.internal.tcnative.SSLSession.setTimeout(session, left);
+    }
   }
 
   static int errorCode(PeerCertificateException e, X509Certificate[] chain) {

@@ -3,6 +3,13 @@ package dev.kubemtls.netty.internal;
 import dev.kubemtls.core.internal.PeerCertificateException;
 import dev.kubemtls.core.internal.RefusalTranslatingTrustManager;
 import io.netty.handler.ssl.OpenSslCertificateException;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
+import io.netty.internal.tcnative.SSL;
+import io.netty.internal.tcnative.SSLSession;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import javax.net.ssl.SSLEngine;
 import io.netty.internal.tcnative.CertificateVerifier;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
@@ -18,8 +25,40 @@ import javax.net.ssl.X509ExtendedTrustManager;
  */
 final class OpenSslTrust extends RefusalTranslatingTrustManager {
 
-  OpenSslTrust(X509ExtendedTrustManager delegate) {
+  private final InstantSource clock;
+
+  OpenSslTrust(X509ExtendedTrustManager delegate, InstantSource clock) {
     super(delegate);
+    this.clock = clock;
+  }
+
+  /**
+   * Ties the session being made to the accepted chain: BoringSSL resumes a session (and accepts a
+   * ticket) only while it is inside its timeout, so the session's timeout, and with it the lifetime
+   * of its TLS 1.3 tickets, is cut to the time left until the chain's earliest notAfter. A peer
+   * that comes back after that makes a full handshake, in which an expired certificate is refused
+   * with {@code certificate_expired}, instead of a resumption that the peer check refuses with a
+   * bare close. BoringSSL reads the system clock for this.
+   */
+  @Override
+  protected void accepted(X509Certificate[] chain, SSLEngine engine) {
+    if (!(engine instanceof ReferenceCountedOpenSslEngine openSsl) || chain == null || chain.length == 0) {
+      return;
+    }
+    Instant notAfter = Instant.MAX;
+    for (X509Certificate c : chain) {
+      Instant na = c.getNotAfter().toInstant();
+      notAfter = na.isBefore(notAfter) ? na : notAfter;
+    }
+    long left = Math.max(1, Duration.between(clock.instant(), notAfter).getSeconds());
+    long ssl = openSsl.sslPointer();
+    if (ssl == 0) {
+      return;
+    }
+    long session = SSL.getSession(ssl);
+    if (session != 0 && left < SSLSession.getTimeout(session)) {
+      SSLSession.setTimeout(session, left);
+    }
   }
 
   static int errorCode(PeerCertificateException e, X509Certificate[] chain) {

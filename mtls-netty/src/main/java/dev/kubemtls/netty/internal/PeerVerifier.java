@@ -6,6 +6,9 @@ import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.internal.HandshakeFailures;
+import dev.kubemtls.core.internal.PeerCertificateException;
+import dev.kubemtls.core.internal.PeerValidity;
+import java.security.cert.CertificateException;
 import dev.kubemtls.netty.PeerRejectedException;
 import dev.kubemtls.netty.PeerVerifiedEvent;
 import io.netty.channel.ChannelDuplexHandler;
@@ -27,9 +30,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sits right after the {@link SslHandler}: once the handshake has verified the peer's chain, reads
- * the peer's identity, applies the {@link PeerPolicy}, and either publishes the identity on the
- * channel or closes the connection with a logged reason.
+ * Sits right after the {@link SslHandler}: once the handshake has verified the peer's chain, checks
+ * the chain's validity against the handle's clock (a resumed session skips the trust manager, which
+ * otherwise checks it, and the policy), reads the peer's identity, applies the {@link PeerPolicy},
+ * and either publishes the identity on the channel or closes the connection with a logged reason.
+ * A refusal by the trust manager's policy check (in the handshake, with an alert) is reported as a
+ * {@link PeerRejectedException} as well.
  *
  * <p>Until the peer is accepted, nothing the application writes reaches the network (writes are
  * held and sent in order on acceptance, failed on rejection) and nothing the peer sends reaches the
@@ -94,7 +100,10 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     }
     if (!done.isSuccess()) {
       state = State.REJECTED;
-      rejection = done.cause();
+      // The peer policy refuses in the handshake (so the peer gets an alert); the application still
+      // sees that refusal as a PeerRejectedException.
+      Throwable refused = policyRefusal(done.cause());
+      rejection = refused;
       if (explained(done.cause())) {
         // The trust manager has logged why, with the certificate's subject and serial.
         LOG.debug("kube-mtls {}: TLS handshake with {} failed: {}", check.label(),
@@ -104,11 +113,23 @@ public final class PeerVerifier extends ChannelDuplexHandler {
             ctx.channel().remoteAddress(), String.valueOf(done.cause()));
       }
       if (check.reporting()) {
-        reportFailure(HandshakeFailures.classify(done.cause()), done.cause());
+        reportFailure(HandshakeFailures.classify(done.cause()), refused);
       }
-      promise.tryFailure(done.cause());
-      failPending(done.cause());
+      promise.tryFailure(refused);
+      failPending(refused);
       ctx.fireUserEventTriggered(evt);
+      return;
+    }
+    try {
+      // A resumed session skips the trust manager: the peer's chain is checked on every handshake.
+      checkValidity();
+    } catch (CertificateException e) {
+      reject(ctx, null, HandshakeFailures.classify(e), "refused a resumed TLS session: " + e.getMessage(), e);
+      try {
+        ssl.engine().getSession().invalidate();
+      } catch (RuntimeException ignored) {
+        // the connection closes all the same
+      }
       return;
     }
     PeerIdentity peer;
@@ -163,6 +184,22 @@ public final class PeerVerifier extends ChannelDuplexHandler {
     ctx.fireUserEventTriggered(new PeerVerifiedEvent(Optional.ofNullable(peer)));
   }
 
+  /**
+   * A {@link PeerRejectedException} (caused by {@code failure}) when the trust manager's peer policy
+   * refused the peer in the handshake, else {@code failure}.
+   */
+  private static Throwable policyRefusal(Throwable failure) {
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < 16; t = t.getCause(), depth++) {
+      if (t instanceof PeerCertificateException p && p.rejection() == PeerCertificateException.Rejection.NOT_ALLOWED) {
+        PeerRejectedException e = new PeerRejectedException(p.peer().orElse(null), p.getMessage());
+        e.initCause(failure);
+        return e;
+      }
+    }
+    return failure;
+  }
+
   private static boolean explained(Throwable failure) {
     int depth = 0;
     for (Throwable t = failure; t != null && depth < 16; t = t.getCause(), depth++) {
@@ -171,6 +208,17 @@ public final class PeerVerifier extends ChannelDuplexHandler {
       }
     }
     return false;
+  }
+
+  /** Checks the validity of every certificate of the peer's chain against the handle's clock. */
+  private void checkValidity() throws CertificateException {
+    Certificate[] chain;
+    try {
+      chain = ssl.engine().getSession().getPeerCertificates();
+    } catch (SSLPeerUnverifiedException e) {
+      return;
+    }
+    PeerValidity.check(chain, check.chains().clock().instant());
   }
 
   /** The leaf the TLS stack verified, or null when the peer sent none. */
@@ -190,11 +238,19 @@ public final class PeerVerifier extends ChannelDuplexHandler {
 
   private void reject(ChannelHandlerContext ctx, PeerIdentity peer, HandshakeFailure failure,
       String reason) {
+    reject(ctx, peer, failure, reason, null);
+  }
+
+  private void reject(ChannelHandlerContext ctx, PeerIdentity peer, HandshakeFailure failure,
+      String reason, Throwable cause) {
     state = State.REJECTED;
     String who = peer == null ? "peer" : "peer " + peer.displayName();
     LOG.warn("kube-mtls {}: closing the connection from {} at {}: {}", check.label(), who,
         ctx.channel().remoteAddress(), reason);
     PeerRejectedException e = new PeerRejectedException(peer, who + " rejected: " + reason);
+    if (cause != null) {
+      e.initCause(cause);
+    }
     rejection = e;
     if (check.reporting()) {
       reportFailure(failure, e);

@@ -4,8 +4,11 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.internal.JdkTls;
 import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.PeerValidity;
 import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.internal.StrongSignatureKeyManager;
 import dev.kubemtls.core.internal.VerifiedChains;
+import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -26,7 +29,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * Everything but the material that goes into one side's {@link SslContext}: the {@link TlsPolicy}
  * in Netty's terms for the resolved provider, ALPN, and where refused certificates are explained.
  * The JDK provider gets the policy's signature schemes and groups per engine ({@link #restrict});
- * BoringSSL gets the groups in the context and signs and verifies with its own list (no SHA-1).
+ * BoringSSL gets the groups in the context and signs and verifies with its own list, and a BoringSSL
+ * server offers its certificate only to clients that accept a signature without SHA-1
+ * ({@link StrongSignatureKeyManager}). The peer policy is applied in the handshake, so a refused peer
+ * gets an alert; sessions and tickets live no longer than the material's certificate, at most an hour.
  *
  * @param server   whether these are server settings
  * @param provider the resolved Netty provider
@@ -35,9 +41,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * @param log      the rate-limited log of refused peer certificates, shared by all generations
  * @param jdk      the policy in the JDK's terms
  * @param chains   peer chains verified under the current CAs, shared by all generations
+ * @param peerPolicy the allow-list applied to a verified peer in the handshake
  */
 public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
-    RateLimitedLog log, JdkTls jdk, VerifiedChains chains) {
+    RateLimitedLog log, JdkTls jdk, VerifiedChains chains, PeerPolicy peerPolicy) {
 
   /**
    * No certificate compression (RFC 8879): Netty turns zlib on by default with BoringSSL, which
@@ -52,12 +59,13 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
 
   public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
       RateLimitedLog log) {
-    this(server, provider, policy, alpn, log, new JdkTls(policy), VerifiedChains.withSystemClock());
+    this(server, provider, policy, alpn, log, new JdkTls(policy), VerifiedChains.withSystemClock(),
+        PeerPolicy.anySpiffeId());
   }
 
   public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
-      RateLimitedLog log, VerifiedChains chains) {
-    this(server, provider, policy, alpn, log, new JdkTls(policy), chains);
+      RateLimitedLog log, VerifiedChains chains, PeerPolicy peerPolicy) {
+    this(server, provider, policy, alpn, log, new JdkTls(policy), chains, peerPolicy);
   }
 
   public TlsSettings {
@@ -66,6 +74,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     Objects.requireNonNull(log, "log");
     Objects.requireNonNull(jdk, "jdk");
     Objects.requireNonNull(chains, "chains");
+    Objects.requireNonNull(peerPolicy, "peerPolicy");
     alpn = List.copyOf(alpn);
     if (provider != SslProvider.JDK && openSslGroups(policy).length == 0) {
       throw new IllegalArgumentException("none of the policy's named groups " + policy.namedGroups()
@@ -92,7 +101,9 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     TlsIdentity id = material.identity();
     SslContextBuilder b;
     if (server) {
-      b = SslContextBuilder.forServer(id.privateKey(), id.chain())
+      b = (provider == SslProvider.JDK
+          ? SslContextBuilder.forServer(id.privateKey(), id.chain())
+          : SslContextBuilder.forServer(KeyManagers.caching(new StrongSignatureKeyManager(id, log))))
           .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE
               ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
           // Servers check client certificates against the trust bundle only; no name check.
@@ -106,13 +117,14 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     // Servers check no name; clients check the engine's peer host, which also gives SNI: what the
     // verified-chain cache keys on.
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
-        null, log, chains);
+        peerPolicy, log, chains);
     if (provider != SslProvider.JDK) {
-      trust = new OpenSslTrust(trust);
+      trust = new OpenSslTrust(trust, chains.clock());
       b.option(OpenSslContextOption.GROUPS, openSslGroups(policy));
       b.option(OpenSslContextOption.CERTIFICATE_COMPRESSION_ALGORITHMS, NO_CERTIFICATE_COMPRESSION);
     }
     b.sslProvider(provider)
+        .sessionTimeout(PeerValidity.sessionSeconds(id.notAfter(), chains.clock().instant()))
         .trustManager(trust)
         .protocols(policy.protocols())
         .ciphers(policy.cipherSuites(), SupportedCipherSuiteFilter.INSTANCE);

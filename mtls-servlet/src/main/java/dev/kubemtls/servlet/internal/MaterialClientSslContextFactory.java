@@ -20,12 +20,24 @@ public final class MaterialClientSslContextFactory extends SslContextFactory.Cli
   private MaterialSource.Subscription subscription;
 
   public MaterialClientSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy) {
-    this(newSpi(source, new JdkTls(policy), peerPolicy), policy);
+    this(source, policy, peerPolicy, java.time.InstantSource.system());
+  }
+
+  /** @param clock what the peer's certificate validity is checked against when a handshake completes */
+  public MaterialClientSslContextFactory(MaterialSource source, TlsPolicy policy, PeerPolicy peerPolicy,
+      java.time.InstantSource clock) {
+    this(newSpi(source, new JdkTls(policy), peerPolicy, clock), policy);
   }
 
   /** The JDK context, shared by the factories of one {@code JettyClientTls}. */
   public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy) {
-    return Policies.followingContext(source, tls, peerPolicy, "client", MaterialClientSslContextFactory.class);
+    return newSpi(source, tls, peerPolicy, java.time.InstantSource.system());
+  }
+
+  /** As {@link #newSpi(MaterialSource, JdkTls, PeerPolicy)}, with the clock handshakes are checked against. */
+  public static FollowingSslContextSpi newSpi(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy,
+      java.time.InstantSource clock) {
+    return Policies.followingContext(source, tls, peerPolicy, "client", MaterialClientSslContextFactory.class, clock);
   }
 
   public MaterialClientSslContextFactory(FollowingSslContextSpi spi, TlsPolicy policy) {

@@ -32,8 +32,10 @@ final class Policies {
    * the peer against the bundle and {@code peerPolicy} and logs refusals as {@code owner}.
    */
   static FollowingSslContextSpi followingContext(MaterialSource source, JdkTls tls, PeerPolicy peerPolicy,
-      String side, Class<?> owner) {
+      String side, Class<?> owner, java.time.InstantSource clock) {
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(owner), System::nanoTime);
-    return new FollowingSslContextSpi(source, tls, side, m -> new MtlsTrustManager(m.trust(), side, peerPolicy, log));
+    // Engines check the peer's validity by this clock when their handshake completes, resumed or not.
+    return new FollowingSslContextSpi(source, tls, side, m -> new MtlsTrustManager(m.trust(), side, peerPolicy, log),
+        clock);
   }
 }

@@ -1,0 +1,95 @@
+package dev.kubemtls.core.internal;
+
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * The validity rules that hold on every handshake, resumed or not. A resumed TLS session (a session
+ * ID or ticket in TLS 1.2, a PSK in TLS 1.3) skips the trust manager, so the peer chain it carries
+ * is checked here against the injected clock when the handshake completes; and the sessions a
+ * context hands out live no longer than its own certificate.
+ */
+public final class PeerValidity {
+
+  /** The longest a TLS session or ticket lives, whatever the certificate's validity: one hour. */
+  public static final Duration MAX_SESSION_LIFETIME = Duration.ofHours(1);
+
+  private PeerValidity() {}
+
+  /**
+   * Checks that every certificate of {@code chain} is inside its validity window at {@code now}.
+   *
+   * @throws CertificateExpiredException    naming the certificate past its notAfter
+   * @throws CertificateNotYetValidException naming the certificate before its notBefore
+   */
+  public static void check(Certificate[] chain, Instant now) throws CertificateException {
+    if (chain == null) {
+      return;
+    }
+    Date date = Date.from(now);
+    for (Certificate c : chain) {
+      if (c instanceof X509Certificate x) {
+        try {
+          x.checkValidity(date);
+        } catch (CertificateExpiredException e) {
+          throw withCause(new CertificateExpiredException("the peer certificate "
+              + x.getSubjectX500Principal().getName() + " (serial " + x.getSerialNumber().toString(16)
+              + ") expired at " + x.getNotAfter().toInstant() + "; it is " + now), e);
+        } catch (CertificateNotYetValidException e) {
+          throw withCause(new CertificateNotYetValidException("the peer certificate "
+              + x.getSubjectX500Principal().getName() + " (serial " + x.getSerialNumber().toString(16)
+              + ") is valid from " + x.getNotBefore().toInstant() + "; it is " + now), e);
+        }
+      }
+    }
+  }
+
+  private static <T extends Throwable> T withCause(T t, Throwable cause) {
+    t.initCause(cause);
+    return t;
+  }
+
+  /**
+   * Checks the peer chain of a session that has just completed a handshake, for a TLS stack that
+   * takes an {@link SSLHandshakeException}; a peer without a certificate passes (whether one is
+   * required is the TLS stack's and the peer policy's decision).
+   *
+   * @param side {@code server} or {@code client}, for the message
+   */
+  public static void checkSession(SSLSession session, Instant now, String side) throws SSLHandshakeException {
+    Certificate[] chain;
+    try {
+      chain = session.getPeerCertificates();
+    } catch (SSLPeerUnverifiedException e) {
+      return;
+    }
+    try {
+      check(chain, now);
+    } catch (CertificateException e) {
+      SSLHandshakeException refused = new SSLHandshakeException("kube-mtls " + side + ": refused the"
+          + " TLS session at the end of its handshake (a resumed session skips the trust manager): "
+          + e.getMessage());
+      refused.initCause(e);
+      throw refused;
+    }
+  }
+
+  /**
+   * How long, in whole seconds, a session made now with a certificate valid until {@code notAfter}
+   * may be resumed: the time left until then, at most {@link #MAX_SESSION_LIFETIME}, at least one
+   * second (zero would mean "forever" to the TLS stacks).
+   */
+  public static int sessionSeconds(Instant notAfter, Instant now) {
+    long left = Duration.between(now, notAfter).getSeconds();
+    return (int) Math.max(1, Math.min(left, MAX_SESSION_LIFETIME.getSeconds()));
+  }
+}

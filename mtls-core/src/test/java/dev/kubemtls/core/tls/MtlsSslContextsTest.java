@@ -1,0 +1,223 @@
+package dev.kubemtls.core.tls;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kubemtls.core.MaterialPublisher;
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.internal.FollowingSslContextSpi;
+import dev.kubemtls.core.internal.JdkTls;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.testing.EnginePair;
+import dev.kubemtls.core.testing.EnginePair.Outcome;
+import dev.kubemtls.testkit.MutableClock;
+import dev.kubemtls.testkit.TestCa;
+import java.net.Socket;
+import java.security.KeyPair;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@link MtlsSslContexts} in real handshakes between JDK engines: the peer policy is applied in the
+ * handshake (a refused peer gets a fatal alert), by trust domain; a session resumed after the peer's
+ * notAfter (by the injected clock) is refused, in TLS 1.2 and 1.3, on both sides; sessions live no
+ * longer than the context's own certificate.
+ */
+class MtlsSslContextsTest {
+
+  private static final TestCa CA = TestCa.create("kube-mtls test CA");
+  private static final TrustBundle TRUST = new TrustBundle(List.of(CA.certificate()), "t@1");
+  private static final String HOST = "orders.shop.svc";
+
+  private static MtlsMaterial material(UnaryOperator<TestCa.LeafBuilder> spec) {
+    KeyPair kp = TestCa.newKeyPair();
+    X509Certificate leaf = spec.apply(CA.leaf(kp.getPublic())).build();
+    return new MtlsMaterial(new TlsIdentity(kp.getPrivate(), List.of(leaf), 1), TRUST, 1);
+  }
+
+  private static MtlsMaterial server() {
+    return material(b -> b.commonName("orders").spiffe("shop", "orders").dns(HOST));
+  }
+
+  private static MtlsMaterial client(String spiffeId) {
+    return material(b -> spiffeId == null ? b.commonName("web") : b.commonName("web").uri(spiffeId));
+  }
+
+  private static TlsPolicy protocol(String protocol) {
+    return TlsPolicy.builder().protocols(protocol).build();
+  }
+
+  private static Outcome handshake(SSLContext client, SSLContext server) {
+    return EnginePair.run(client.createSSLEngine(HOST, 8443), server.createSSLEngine());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aClientWithoutSpiffeIdIsRefusedInTheHandshakeWithAnAlert(String protocol) {
+    SSLContext server = MtlsSslContexts.following(new MaterialPublisher(server()), protocol(protocol));
+    SSLContext client = MtlsSslContexts.of(client(null), PeerPolicy.allowAll());
+
+    Outcome o = handshake(client, server);
+
+    assertThat(o.server()).hasMessageContaining("no SPIFFE ID");
+    assertThat(o.client()).as("the client got an alert, not just a closed connection")
+        .hasMessageContaining("Received fatal alert: certificate_unknown");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aServerOutsideTheClientsPolicyIsRefusedWithAnAlert(String protocol) {
+    SSLContext server = MtlsSslContexts.following(new MaterialPublisher(server()), protocol(protocol));
+    SSLContext client = MtlsSslContexts.following(new MaterialPublisher(client("spiffe://cluster.local/ns/shop/sa/web")),
+        protocol(protocol), PeerPolicy.builder().allowServiceAccount("shop", "billing").build());
+
+    Outcome o = handshake(client, server);
+
+    assertThat(o.client()).hasMessageContaining("not in the allow-list");
+    assertThat(o.server()).hasMessageContaining("Received fatal alert: certificate_unknown");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void theSameNamespaceInAnotherTrustDomainIsRefused(String protocol) {
+    PeerPolicy shop = PeerPolicy.builder().allowNamespace("shop").build();
+    SSLContext server = MtlsSslContexts.following(new MaterialPublisher(server()), protocol(protocol), shop);
+
+    Outcome foreign = handshake(MtlsSslContexts.of(client("spiffe://evil.example/ns/shop/sa/web")), server);
+    assertThat(foreign.server()).hasMessageContaining("trust domain evil.example");
+    assertThat(foreign.client()).hasMessageContaining("Received fatal alert");
+
+    Outcome own = handshake(MtlsSslContexts.of(client("spiffe://cluster.local/ns/shop/sa/web")), server);
+    assertThat(own.succeeded()).as("%s", own).isTrue();
+  }
+
+  /** A trust manager that counts the full checks it is asked for. */
+  private static final class Counting extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager delegate;
+    private final AtomicInteger checks;
+
+    Counting(X509ExtendedTrustManager delegate, AtomicInteger checks) {
+      this.delegate = delegate;
+      this.checks = checks;
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String a, Socket s) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkClientTrusted(c, a, s);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String a, Socket s) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkServerTrusted(c, a, s);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String a, SSLEngine e) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkClientTrusted(c, a, e);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkServerTrusted(c, a, e);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String a) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkClientTrusted(c, a);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String a) throws CertificateException {
+      checks.incrementAndGet();
+      delegate.checkServerTrusted(c, a);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return delegate.getAcceptedIssuers();
+    }
+  }
+
+  private static SSLContext counted(MtlsMaterial material, TlsPolicy policy, MutableClock clock,
+      AtomicInteger checks, String side) {
+    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MtlsSslContextsTest.class), System::nanoTime);
+    FollowingSslContextSpi spi = new FollowingSslContextSpi(new MaterialPublisher(material), new JdkTls(policy),
+        side, m -> new Counting(new MtlsTrustManager(m.trust(), side, PeerPolicy.anySpiffeId(), log), checks), clock);
+    return spi.newSslContext();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aSessionResumedAfterTheClientsNotAfterIsRefusedByTheServer(String protocol) {
+    MutableClock clock = MutableClock.startingNow();
+    AtomicInteger serverChecks = new AtomicInteger();
+    SSLContext server = counted(server(), protocol(protocol), clock, serverChecks, "server");
+    SSLContext client = MtlsSslContexts.of(client("spiffe://cluster.local/ns/shop/sa/web"));
+
+    assertThat(handshake(client, server).succeeded()).isTrue();
+    Outcome resumed = handshake(client, server);
+    assertThat(resumed.succeeded()).isTrue();
+    assertThat(serverChecks).as("the second handshake resumed: no trust check").hasValue(1);
+
+    // TestCa certificates are valid for an hour from a minute ago; sessions live at most that long.
+    clock.advance(Duration.ofMinutes(61));
+    Outcome late = handshake(client, server);
+
+    assertThat(serverChecks).as("still a resumption").hasValue(1);
+    assertThat(late.server()).hasMessageContaining("refused the TLS session at the end of its handshake")
+        .hasRootCauseInstanceOf(CertificateExpiredException.class);
+    // SunJSSE has no way to send a fatal alert once its handshake is complete: the client gets a
+    // close_notify before any application data.
+    assertThat(late.client() != null || late.clientClosedByPeer()).as("the client learns of it").isTrue();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aSessionResumedAfterTheServersNotAfterIsRefusedByTheClient(String protocol) {
+    MutableClock clock = MutableClock.startingNow();
+    AtomicInteger clientChecks = new AtomicInteger();
+    SSLContext server = MtlsSslContexts.following(new MaterialPublisher(server()), protocol(protocol));
+    SSLContext client = counted(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
+        clientChecks, "client");
+
+    assertThat(handshake(client, server).succeeded()).isTrue();
+    assertThat(handshake(client, server).succeeded()).isTrue();
+    assertThat(clientChecks).as("the second handshake resumed").hasValue(1);
+
+    clock.advance(Duration.ofMinutes(61));
+    Outcome late = handshake(client, server);
+
+    assertThat(clientChecks).hasValue(1);
+    assertThat(late.client()).hasMessageContaining("refused the TLS session at the end of its handshake");
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {30, 7200})
+  void sessionsLiveNoLongerThanTheContextsCertificateAndAtMostAnHour(int minutesLeft) {
+    MtlsMaterial material = material(b -> b.commonName("orders").spiffe("shop", "orders")
+        .validity(java.time.Instant.now().minus(Duration.ofMinutes(1)), Duration.ofMinutes(minutesLeft + 1)));
+    SSLContext context = MtlsSslContexts.of(material);
+    int expected = (int) Math.min(minutesLeft * 60L, 3600);
+    assertThat(context.getServerSessionContext().getSessionTimeout()).isBetween(expected - 60, expected);
+    assertThat(context.getClientSessionContext().getSessionTimeout()).isBetween(expected - 60, expected);
+  }
+}
