@@ -62,10 +62,12 @@ public final class Demo {
     try {
       options = DemoOptions.parse(args);
     } catch (IllegalArgumentException e) {
-      if (!e.getMessage().isEmpty()) {
+      if (e.getMessage().isEmpty()) {
+        System.out.print(DemoOptions.USAGE);  // --help: the usage is the answer
+      } else {
         System.err.println("demo: " + e.getMessage());
+        System.err.print(DemoOptions.USAGE);
       }
-      System.err.print(DemoOptions.USAGE);
       System.exit(e.getMessage().isEmpty() ? 0 : 2);
       return;
     }
