@@ -170,7 +170,7 @@ public final class LocalWorkload {
     if (o.rbacFile() != null) {
       try (InputStream in = Files.newInputStream(o.rbacFile())) {
         for (HasMetadata item : admin.load(in).items()) {
-          admin.resource(item).serverSideApply();
+          admin.resource(item).forceConflicts().serverSideApply();
         }
       }
       log.println("[local-workload] applied " + o.rbacFile().getFileName());
