@@ -43,10 +43,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * }</pre>
  *
  * <p>Who the workload is comes from the pod ({@link WorkloadIdentity#fromEnvironment}) unless
- * {@link Builder#identity} says otherwise; the trust bundle is the signer's ConfigMap in the
- * workload's own namespace ({@value #DEFAULT_BUNDLE_CONFIGMAP} by default), or, with
- * {@link Builder#trustClusterTrustBundles()}, the ClusterTrustBundles linked to the signer name
- * ({@link ClusterTrustBundleTrustSource}). The returned object is the {@link MaterialSource}
+ * {@link Builder#identity} says otherwise. The trust bundle, by default, is the ClusterTrustBundles
+ * linked to the signer name ({@link ClusterTrustBundleTrustSource}) where the cluster serves them
+ * (found through discovery at {@link Builder#start()}: {@code certificates.k8s.io/v1} from
+ * Kubernetes 1.37, or the beta where switched on), else the signer's ConfigMap in the workload's own
+ * namespace ({@value #DEFAULT_BUNDLE_CONFIGMAP} by default), accepted only with the signer's
+ * signature by a CA this workload already trusts ({@link ConfigMapTrustSource}), the first one
+ * vouched for by the certificate the signer issued this workload. {@link Builder#trustClusterTrustBundles()}
+ * and {@link Builder#trustConfigMap()} choose one of them regardless. The returned object is the {@link MaterialSource}
  * integrations read, reports {@link Health}, and owns what it started: {@link #close()} stops the
  * manager, the trust informer and the manager's two scheduler threads (the Kubernetes client stays
  * the caller's).
@@ -165,7 +169,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     private String signerName;
     private String bundleConfigMap = DEFAULT_BUNDLE_CONFIGMAP;
     private String bundleKey = TrustBundles.DEFAULT_KEY;
-    private boolean clusterTrustBundles;
+    private TrustChoice trustChoice = TrustChoice.AUTO;
+    private boolean requireSignedBundle = true;
     private KeyAlgorithm keyAlgorithm = KeyAlgorithm.EC_P256;
     private Duration lifetime = Duration.ofHours(24);
     private Duration issuanceTimeout = Duration.ofMinutes(5);
@@ -219,12 +224,33 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
 
     /**
      * Trusts the CAs of the ClusterTrustBundles linked to {@link #signerName} (the kube-mtls signer
-     * publishes one with {@code --cluster-trust-bundle=true}) instead of the bundle ConfigMap; see
-     * {@link ClusterTrustBundleTrustSource}. The cluster must serve {@code certificates.k8s.io/v1beta1}
-     * ClusterTrustBundles (a beta API, off by default).
+     * publishes one where the cluster serves them), whatever discovery says; see
+     * {@link ClusterTrustBundleTrustSource}. The default where the cluster serves them
+     * ({@code certificates.k8s.io/v1}, stable and on by default from Kubernetes 1.37, or
+     * {@code v1beta1} on 1.33 to 1.36 where switched on).
      */
     public Builder trustClusterTrustBundles() {
-      this.clusterTrustBundles = true;
+      this.trustChoice = TrustChoice.CLUSTER_TRUST_BUNDLES;
+      return this;
+    }
+
+    /**
+     * Trusts the signer's bundle ConfigMap in the workload's namespace ({@link #trustBundleConfigMap}),
+     * whatever discovery says; the default where the cluster serves no ClusterTrustBundles.
+     */
+    public Builder trustConfigMap() {
+      this.trustChoice = TrustChoice.CONFIG_MAP;
+      return this;
+    }
+
+    /**
+     * Whether a ConfigMap bundle must carry the signer's signature by a CA this workload already
+     * trusts (see {@link ConfigMapTrustSource}); true by default. {@code false} only for a signer
+     * that does not sign its bundles: then anyone who may write ConfigMaps in the namespace can add
+     * a CA that this workload trusts.
+     */
+    public Builder requireSignedBundle(boolean require) {
+      this.requireSignedBundle = require;
       return this;
     }
 
@@ -337,7 +363,13 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       TrustSource trust;
       Runnable startTrust;
       Runnable stopTrust;
-      if (clusterTrustBundles) {
+      ManagerListener vouching = ManagerListener.NO_OP;
+      boolean useClusterTrustBundles = switch (trustChoice) {
+        case CLUSTER_TRUST_BUNDLES -> true;
+        case CONFIG_MAP -> false;
+        case AUTO -> CertificatesApi.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).isPresent();
+      };
+      if (useClusterTrustBundles) {
         ClusterTrustBundleTrustSource ctb = ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock)
             .build();
         trust = ctb;
@@ -345,14 +377,22 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         stopTrust = ctb::close;
       } else {
         ConfigMapTrustSource cm = ConfigMapTrustSource.builder(client, id.namespace(), bundleConfigMap)
-            .key(bundleKey).clock(clock).build();
+            .key(bundleKey).clock(clock).requireSignature(requireSignedBundle).build();
         trust = cm;
         startTrust = cm::start;
         stopTrust = cm::close;
+        // The chain the signer wrote for this workload's own CSR vouches for the CA that issued it.
+        vouching = new ManagerListener() {
+          @Override
+          public void issued(dev.kubemtls.core.TlsIdentity identity, Duration took) {
+            cm.vouch(identity.chain());
+          }
+        };
       }
       PodEvents events = podEvents && id.podName().isPresent()
           ? new PodEvents(client, id.namespace(), id.podName().get(), podUid, clock, PodEvents.DEFAULT_WINDOW) : null;
       ManagerListener told = events == null ? listener : new Both(events, listener);
+      told = new Both(vouching, told);
       if (events != null) {
         Runnable trustOnly = stopTrust;
         stopTrust = () -> {
@@ -385,6 +425,9 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       return new KubeMtls(id, stopTrust, manager, scheduler);
     }
   }
+
+  /** Where the trust bundle comes from. */
+  private enum TrustChoice { AUTO, CLUSTER_TRUST_BUNDLES, CONFIG_MAP }
 
   /** Tells {@code first}, then {@code second}; an exception of the first does not stop the second. */
   private record Both(ManagerListener first, ManagerListener second) implements ManagerListener {

@@ -42,8 +42,12 @@ class KubeMtlsIT {
     Pod pod = cp.createPod(ns, "orders-0", "orders", Map.of("app", "orders"), "10.40.0.7");
     bindings.add(ShippedWorkloadRbac.bind(admin, ShippedWorkloadRbac.CSR_ROLE, ns, "orders"));
     ShippedWorkloadRbac.bindInNamespace(admin, ShippedWorkloadRbac.BUNDLE_ROLE, ns, "orders");
+    // The bundle as a signer publishes it: signed by the CA, which also signs this test's CSRs.
     admin.configMaps().inNamespace(ns).resource(new ConfigMapBuilder().withNewMetadata()
-        .withName(KubeMtls.DEFAULT_BUNDLE_CONFIGMAP).endMetadata().withData(Map.of("ca.crt", CA.certificatePem()))
+        .withName(KubeMtls.DEFAULT_BUNDLE_CONFIGMAP).endMetadata().withData(Map.of("ca.crt", CA.certificatePem(),
+            "ca.crt.sig", dev.kubemtls.core.pki.BundleSignatures.sign(CA.certificatePem(),
+                java.util.List.of(new dev.kubemtls.core.pki.BundleSignatures.Signer(CA.certificate(),
+                    CA.keyPair().getPrivate())), java.time.Instant.now())))
         .build()).create();
     workload = cp.clientFor(ns, "orders", pod);
     ShippedWorkloadRbac.awaitAllowed(workload, "watch");
@@ -58,7 +62,8 @@ class KubeMtlsIT {
   }
 
   KubeMtls start(boolean deleteRequests) {
-    return KubeMtls.forWorkload(workload).identity(identity).signerName(SIGNER).deleteRequests(deleteRequests)
+    return KubeMtls.forWorkload(workload).identity(identity).signerName(SIGNER).trustConfigMap()
+        .deleteRequests(deleteRequests)
         .issuanceTimeout(Duration.ofMinutes(2)).start();
   }
 

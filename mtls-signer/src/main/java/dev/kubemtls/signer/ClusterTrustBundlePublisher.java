@@ -2,13 +2,15 @@ package dev.kubemtls.signer;
 
 import dev.kubemtls.signer.internal.Publishing;
 import dev.kubemtls.signer.internal.WorkQueue;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundleBuilder;
+import dev.kubemtls.kubernetes.CertificatesApi;
+import dev.kubemtls.kubernetes.trust.ClusterTrustBundles;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -18,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes the trust bundle, the PEM of every CA certificate workloads should trust, as one
- * ClusterTrustBundle ({@code certificates.k8s.io/v1beta1}) linked to the signer name, and keeps it
+ * ClusterTrustBundle linked to the signer name, and keeps it
  * there: Kubernetes' own way for a signer to distribute its trust anchors, which workloads follow
  * with {@code dev.kubemtls.kubernetes.trust.ClusterTrustBundleTrustSource} or mount with a
  * {@code clusterTrustBundle} projected volume.
@@ -33,9 +35,10 @@ import org.slf4j.LoggerFactory;
  * bundle ConfigMaps. Other bundles for the same signer name, written by others who may attest,
  * are not touched; workloads trust the union of all of them.
  *
- * <p>The API is beta and off by default (Kubernetes 1.33+, the {@code ClusterTrustBundle} feature
- * gate and {@code --runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true});
- * {@link #requireServed} tells whether the cluster serves it. Permissions: create
+ * <p>The API is stable and on by default from Kubernetes 1.37 ({@code certificates.k8s.io/v1}),
+ * beta and off by default before (1.33 to 1.36: the {@code ClusterTrustBundle} feature gate and
+ * {@code --runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true}); the publisher
+ * speaks the version {@link #requireServed} found, {@code v1} preferred. Permissions: create
  * {@code clustertrustbundles}; get, list, watch and update the bundle by name; {@code attest} on
  * the signer name. Create with the constructor, then {@link #start}; {@link #close} stops it.
  */
@@ -49,21 +52,28 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
   private final KubernetesClient client;
   private final String signerName;
   private final String name;
+  private final String version;
   private final Object lock = new Object();
   private String bundlePem;
-  private SharedIndexInformer<ClusterTrustBundle> informer;
+  private SharedIndexInformer<GenericKubernetesResource> informer;
   private WorkQueue queue;
 
   /**
    * @param client     the client to act with
    * @param signerName the signer whose trust anchors these are, {@code <domain>/<path>}
    * @param bundle     the CA certificates to publish, at least one
+   * @param version    the API version to speak, {@code v1} or {@code v1beta1} (see {@link #requireServed})
    */
-  public ClusterTrustBundlePublisher(KubernetesClient client, String signerName, List<X509Certificate> bundle) {
+  public ClusterTrustBundlePublisher(KubernetesClient client, String signerName, List<X509Certificate> bundle,
+      String version) {
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = SignerConfig.requireSignerName(signerName);
     this.name = bundleName(signerName);
     this.bundlePem = Publishing.encode(bundle);
+    if (!CertificatesApi.VERSIONS.contains(Objects.requireNonNull(version, "version"))) {
+      throw new IllegalArgumentException("version must be one of " + CertificatesApi.VERSIONS + ", was " + version);
+    }
+    this.version = version;
   }
 
   /**
@@ -76,23 +86,14 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
   }
 
   /**
-   * Fails unless the cluster serves ClusterTrustBundles in {@code certificates.k8s.io/v1beta1}
-   * (API discovery, which every authenticated user may read).
+   * The version in which the cluster serves ClusterTrustBundles ({@code v1} preferred, else
+   * {@code v1beta1}), found through API discovery, which every authenticated user may read.
    *
-   * @throws IllegalStateException saying how to enable the API
+   * @throws IllegalStateException naming the cluster's version and how to enable the API
    */
-  public static void requireServed(KubernetesClient client) {
-    requireServed(client, "certificates.k8s.io/v1beta1");
-  }
-
-  static void requireServed(KubernetesClient client, String apiVersion) {
-    if (!client.supports(apiVersion, "ClusterTrustBundle")) {
-      throw new IllegalStateException("the cluster does not serve ClusterTrustBundles (" + apiVersion + "),"
-          + " which " + SignerConfig.Flag.CLUSTER_TRUST_BUNDLE.flag() + "=true needs: the API is beta and off by"
-          + " default; enable it on the kube-apiserver (Kubernetes 1.33+) with --feature-gates=ClusterTrustBundle=true"
-          + " and --runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true, or set "
-          + SignerConfig.Flag.CLUSTER_TRUST_BUNDLE.flag() + "=false");
-    }
+  public static String requireServed(KubernetesClient client) {
+    return CertificatesApi.requireServed(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE,
+        SignerConfig.Flag.CLUSTER_TRUST_BUNDLE.flag() + "=true (or set it to false)");
   }
 
   /** The bundle's name. */
@@ -113,7 +114,7 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
       }
       queue = new WorkQueue("cluster-trust-bundle", 1, Duration.ofMillis(100), Duration.ofSeconds(30),
           key -> reconcile());
-      informer = client.certificates().v1beta1().clusterTrustBundles().withField("metadata.name", name)
+      informer = ClusterTrustBundles.resources(client, version).withField("metadata.name", name)
           .runnableInformer(0);
     }
     informer.addEventHandler(Publishing.enqueue(queue, ctb -> name));
@@ -147,26 +148,27 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
 
   private WorkQueue.Outcome reconcile() {
     String pem = bundlePem();
-    ClusterTrustBundle current = informer.getStore().getByKey(name);
+    GenericKubernetesResource current = informer.getStore().getByKey(name);
     try {
       if (current == null) {
-        client.certificates().v1beta1().clusterTrustBundles().resource(new ClusterTrustBundleBuilder()
-            .withNewMetadata().withName(name)
-            .addToLabels(TrustBundlePublisher.MANAGED_BY_LABEL, TrustBundlePublisher.MANAGED_BY).endMetadata()
-            .withNewSpec().withSignerName(signerName).withTrustBundle(pem).endSpec().build()).create();
-        LOG.info("published the trust bundle as ClusterTrustBundle {}", name);
+        GenericKubernetesResource created = ClusterTrustBundles.newBundle(version, name, signerName, pem);
+        created.getMetadata().setLabels(Map.of(TrustBundlePublisher.MANAGED_BY_LABEL, TrustBundlePublisher.MANAGED_BY));
+        ClusterTrustBundles.resources(client, version).resource(created).create();
+        LOG.info("published the trust bundle as ClusterTrustBundle {} ({})", name, CertificatesApi.apiVersion(version));
         return WorkQueue.Outcome.DONE;
       }
       Map<String, String> labels = current.getMetadata().getLabels();
       boolean labelled = labels != null
           && TrustBundlePublisher.MANAGED_BY.equals(labels.get(TrustBundlePublisher.MANAGED_BY_LABEL));
-      if (labelled && current.getSpec() != null && pem.equals(current.getSpec().getTrustBundle())) {
+      if (labelled && pem.equals(ClusterTrustBundles.trustBundle(current))) {
         return WorkQueue.Outcome.DONE;
       }
       // The resourceVersion read goes along: a concurrent change is a 409, and the informer brings it.
-      client.certificates().v1beta1().clusterTrustBundles().resource(new ClusterTrustBundleBuilder(current)
-          .editMetadata().addToLabels(TrustBundlePublisher.MANAGED_BY_LABEL, TrustBundlePublisher.MANAGED_BY)
-          .endMetadata().editOrNewSpec().withTrustBundle(pem).endSpec().build()).update();
+      GenericKubernetesResource updated = ClusterTrustBundles.withTrustBundle(current, pem);
+      Map<String, String> newLabels = new LinkedHashMap<>(labels == null ? Map.of() : labels);
+      newLabels.put(TrustBundlePublisher.MANAGED_BY_LABEL, TrustBundlePublisher.MANAGED_BY);
+      updated.getMetadata().setLabels(newLabels);
+      ClusterTrustBundles.resources(client, version).resource(updated).update();
       LOG.info("updated the trust bundle in ClusterTrustBundle {}", name);
       return WorkQueue.Outcome.DONE;
     } catch (KubernetesClientException e) {

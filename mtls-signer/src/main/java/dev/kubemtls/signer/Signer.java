@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #start} joins the leader election on the Lease {@code leaseNamespace/leaseName} and
  * returns. The replica that acquires the Lease starts the CSR controller (approval and signing of
- * the CSRs with its signer name) and the {@link TrustBundlePublisher} (and, with
- * {@code --cluster-trust-bundle=true}, the {@link ClusterTrustBundlePublisher}); when it loses the Lease
+ * the CSRs with its signer name) and the {@link TrustBundlePublisher} (and, where the cluster serves
+ * ClusterTrustBundles, or with {@code --cluster-trust-bundle=true}, the
+ * {@link ClusterTrustBundlePublisher}); when it loses the Lease
  * (it could not renew within the renew deadline) it stops both before another replica can take over,
  * which happens once the Lease expires, and it stands for election again. {@link #close} stops
  * acting and releases the Lease so that a standby takes over at its next retry.
@@ -59,6 +60,8 @@ public final class Signer implements AutoCloseable {
   private final CertificateAuthority ca;
   private final InstantSource clock;
   private final SignerListener listener;
+  /** The ClusterTrustBundle API version the leader publishes in, or null when it publishes none. */
+  private final String clusterTrustBundleVersion;
   private final ExecutorService electionExecutor;
   private final Object lock = new Object();
   private CsrController controller;
@@ -72,8 +75,9 @@ public final class Signer implements AutoCloseable {
   private boolean closed;
 
   private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock,
-      SignerListener listener) {
+      SignerListener listener, String clusterTrustBundleVersion) {
     this.client = client;
+    this.clusterTrustBundleVersion = clusterTrustBundleVersion;
     this.listener = listener;
     this.config = config;
     this.ca = ca.withValidity(config.validity());
@@ -103,16 +107,19 @@ public final class Signer implements AutoCloseable {
   /** As {@link #start(KubernetesClient, SignerConfig, CertificateAuthority, InstantSource)}, reporting to {@code listener}. */
   public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
       InstantSource clock, SignerListener listener) {
-    if (Objects.requireNonNull(config, "config").clusterTrustBundle()) {
-      // Fail at once, not as a publisher retrying forever once elected.
-      ClusterTrustBundlePublisher.requireServed(Objects.requireNonNull(client, "client"));
-    }
+    // Fail at once, not as a publisher retrying forever once elected.
+    String bundleVersion = switch (Objects.requireNonNull(config, "config").clusterTrustBundle()) {
+      case ON -> ClusterTrustBundlePublisher.requireServed(Objects.requireNonNull(client, "client"));
+      case AUTO -> dev.kubemtls.kubernetes.CertificatesApi.servedVersion(Objects.requireNonNull(client, "client"),
+          dev.kubemtls.kubernetes.CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).orElse(null);
+      case OFF -> null;
+    };
     if (config.podCertificates()) {
       requirePodCertificatesServed(Objects.requireNonNull(client, "client"));
     }
     Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
         Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
-        Objects.requireNonNull(listener, "listener"));
+        Objects.requireNonNull(listener, "listener"), bundleVersion);
     signer.elect();
     return signer;
   }
@@ -123,25 +130,8 @@ public final class Signer implements AutoCloseable {
    * cannot exist.
    */
   static void requirePodCertificatesServed(KubernetesClient client) {
-    boolean served;
-    try {
-      io.fabric8.kubernetes.api.model.APIResourceList resources =
-          client.getApiResources("certificates.k8s.io/v1beta1");
-      served = resources != null && resources.getResources().stream()
-          .anyMatch(r -> "podcertificaterequests".equals(r.getName()));
-    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw e;
-      }
-      served = false;
-    }
-    if (!served) {
-      throw new IllegalStateException("--pod-certificates=true, but the cluster does not serve"
-          + " certificates.k8s.io/v1beta1 podcertificaterequests: start kube-apiserver (and every kubelet) with"
-          + " --feature-gates=PodCertificateRequest=true and kube-apiserver with"
-          + " --runtime-config=certificates.k8s.io/v1beta1/podcertificaterequests=true (Kubernetes 1.35+),"
-          + " or set --pod-certificates=false");
-    }
+    dev.kubemtls.kubernetes.CertificatesApi.requireServed(client,
+        dev.kubemtls.kubernetes.CertificatesApi.Kind.POD_CERTIFICATE_REQUEST, "--pod-certificates=true (or set it to false)");
   }
 
   /** Whether this replica currently holds the Lease and acts. */
@@ -246,11 +236,16 @@ public final class Signer implements AutoCloseable {
       LOG.info("{}: acquired the Lease {}/{}; approving and signing for {}", config.identity(),
           config.leaseNamespace(), config.leaseName(), config.signerName());
       publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
-          config.namespaceLabel(), List.of(ca.certificate()));
+          config.namespaceLabel(), List.of(ca.certificate()),
+          List.of(new dev.kubemtls.core.pki.BundleSignatures.Signer(ca.certificate(), ca.keyPair().key())), clock,
+          listener);
       keeper = new CaKeeper(client, config, ca, clock, new SecureRandom(), listener);
-      keeper.onBundle(publisher::setBundle);
-      if (config.clusterTrustBundle()) {
-        clusterPublisher = new ClusterTrustBundlePublisher(client, config.signerName(), List.of(ca.certificate()));
+      CaKeeper signers = keeper;
+      TrustBundlePublisher bundles = publisher;
+      keeper.onBundle(bundle -> bundles.setBundle(bundle, signers.bundleSigners()));
+      if (clusterTrustBundleVersion != null) {
+        clusterPublisher = new ClusterTrustBundlePublisher(client, config.signerName(), List.of(ca.certificate()),
+            clusterTrustBundleVersion);
         keeper.onBundle(clusterPublisher::setBundle);
       }
       // Resumes a CA rotation where the previous leader left it (a few API calls).

@@ -46,7 +46,8 @@ import java.util.regex.Pattern;
  * @param caRetentionMargin   how long a former CA stays trusted beyond the maximum certificate
  *                            lifetime after its last signature (a margin for clock skew)
  * @param clusterTrustBundle  whether the leader also publishes the bundle as a ClusterTrustBundle
- *                            linked to the signer name ({@link ClusterTrustBundlePublisher})
+ *                            linked to the signer name ({@link ClusterTrustBundlePublisher}): where
+ *                            the cluster serves them ({@code auto}), always, or never
  * @param maxNames            the most subject alternative names a request may hold, 1 to 256
  * @param lookups             how the approver reads Pods and Services: from cluster-wide informer
  *                            caches or with a GET and a LIST per request
@@ -58,8 +59,18 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
-    int workers, Duration caPropagationDelay, Duration caRetentionMargin, boolean clusterTrustBundle,
+    int workers, Duration caPropagationDelay, Duration caRetentionMargin, Publication clusterTrustBundle,
     int maxNames, LookupMode lookups, boolean podCertificates) {
+
+  /** Whether something is published: where the cluster serves its API, always, or never. */
+  public enum Publication {
+    /** Where the cluster serves the API (found through discovery when the signer starts). */
+    AUTO,
+    /** Always; the signer refuses to start where the cluster does not serve the API. */
+    ON,
+    /** Never. */
+    OFF
+  }
 
   /** How the approver reads the requesting Pod and the Services of its namespace. */
   public enum LookupMode {
@@ -118,9 +129,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     CA_PROPAGATION_DELAY("ca-propagation-delay", "5m", "how long a new CA is trusted before it signs"),
     /** extra time a former CA stays trusted beyond the max TTL. */
     CA_RETENTION_MARGIN("ca-retention-margin", "5m", "extra time a former CA stays trusted beyond --max-ttl"),
-    /** also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1): true or false. */
-    CLUSTER_TRUST_BUNDLE("cluster-trust-bundle", "false",
-        "also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1beta1, beta): true or false"),
+    /** also publish the bundle as a ClusterTrustBundle (certificates.k8s.io/v1, or v1beta1): auto, true or false. */
+    CLUSTER_TRUST_BUNDLE("cluster-trust-bundle", "auto",
+        "also publish the bundle as a ClusterTrustBundle linked to the signer name (certificates.k8s.io/v1, or"
+            + " v1beta1 where only that is served): auto (where the cluster serves it), true or false"),
     /**
      * where /metrics, /livez and /readyz are served, [host]:port or off; read by {@link SignerServer}
      * (SignerMain), not part of this record.
@@ -320,11 +332,12 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       default -> throw new IllegalArgumentException(Flag.LOOKUPS.flag() + " must be cache or request, was '"
           + values.get(Flag.LOOKUPS) + "'");
     };
-    boolean clusterTrustBundle = switch (values.get(Flag.CLUSTER_TRUST_BUNDLE).toLowerCase(Locale.ROOT)) {
-      case "true" -> true;
-      case "false" -> false;
-      default -> throw new IllegalArgumentException(Flag.CLUSTER_TRUST_BUNDLE.flag() + " must be true or false, was '"
-          + values.get(Flag.CLUSTER_TRUST_BUNDLE) + "'");
+    Publication clusterTrustBundle = switch (values.get(Flag.CLUSTER_TRUST_BUNDLE).toLowerCase(Locale.ROOT)) {
+      case "auto" -> Publication.AUTO;
+      case "true" -> Publication.ON;
+      case "false" -> Publication.OFF;
+      default -> throw new IllegalArgumentException(Flag.CLUSTER_TRUST_BUNDLE.flag() + " must be auto, true or false,"
+          + " was '" + values.get(Flag.CLUSTER_TRUST_BUNDLE) + "'");
     };
     boolean podCertificates = switch (values.get(Flag.POD_CERTIFICATES).toLowerCase(Locale.ROOT)) {
       case "true" -> true;
@@ -441,7 +454,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private int workers = 32;
     private Duration caPropagationDelay = Duration.ofMinutes(5);
     private Duration caRetentionMargin = Duration.ofMinutes(5);
-    private boolean clusterTrustBundle;
+    private Publication clusterTrustBundle = Publication.AUTO;
     private int maxNames = dev.kubemtls.signer.internal.RequestRules.DEFAULT_MAX_NAMES;
     private LookupMode lookups = LookupMode.CACHE;
     private boolean podCertificates;
@@ -523,9 +536,12 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
-    /** Whether the leader also publishes a ClusterTrustBundle ({@code --cluster-trust-bundle}); off by default. */
+    /**
+     * Whether the leader also publishes a ClusterTrustBundle ({@code --cluster-trust-bundle}):
+     * {@code true} always, {@code false} never; by default where the cluster serves them.
+     */
     public Builder clusterTrustBundle(boolean publish) {
-      this.clusterTrustBundle = publish;
+      this.clusterTrustBundle = publish ? Publication.ON : Publication.OFF;
       return this;
     }
 

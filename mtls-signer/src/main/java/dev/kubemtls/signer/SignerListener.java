@@ -74,6 +74,15 @@ public interface SignerListener {
   default void podCertificateFailed(String request, String reason) {
   }
 
+  /**
+   * A trust bundle ConfigMap ({@code namespace/name}) held something this signer did not publish
+   * and was put back: {@code reason} is {@link TrustBundlePublisher#FOREIGN_BUNDLE} (its bundle or
+   * signature was changed by someone else) or {@link TrustBundlePublisher#IMMUTABLE_BUNDLE} (it was
+   * made immutable, so it was deleted and created again).
+   */
+  default void trustBundleRepaired(String configMap, String reason) {
+  }
+
   /** A listener that tells each of {@code listeners}, in order, of everything. */
   static SignerListener all(SignerListener... listeners) {
     List<SignerListener> each = List.of(listeners);
@@ -132,6 +141,11 @@ public interface SignerListener {
       @Override
       public void podCertificateFailed(String request, String reason) {
         each.forEach(l -> l.podCertificateFailed(request, reason));
+      }
+
+      @Override
+      public void trustBundleRepaired(String configMap, String reason) {
+        each.forEach(l -> l.trustBundleRepaired(configMap, reason));
       }
     };
   }

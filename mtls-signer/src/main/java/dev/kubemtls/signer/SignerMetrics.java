@@ -78,6 +78,7 @@ public final class SignerMetrics implements SignerListener {
   private final Counter podIssued;
   private final Map<String, Counter> podDenied = new LinkedHashMap<>();
   private final Map<String, Counter> podFailed = new LinkedHashMap<>();
+  private final Map<String, Counter> bundleRepairs = new LinkedHashMap<>();
 
   /** Registers the counters and the timer in {@code registry}. */
   public SignerMetrics(MeterRegistry registry) {
@@ -122,6 +123,11 @@ public final class SignerMetrics implements SignerListener {
     for (String reason : concat(dev.kubemtls.signer.internal.PodCertificateRules.FAILURE_REASONS, OTHER)) {
       podFailed.put(reason, Counter.builder(PREFIX + ".podcertificates.failed")
           .description("PodCertificateRequests marked Failed, by reason").tag("reason", reason).register(registry));
+    }
+    for (String reason : List.of(TrustBundlePublisher.FOREIGN_BUNDLE, TrustBundlePublisher.IMMUTABLE_BUNDLE)) {
+      bundleRepairs.put(reason, Counter.builder(PREFIX + ".trust.bundle.repairs")
+          .description("bundle ConfigMaps that held what the signer did not publish and were put back, by reason")
+          .tag("reason", reason).register(registry));
     }
   }
 
@@ -176,6 +182,14 @@ public final class SignerMetrics implements SignerListener {
   @Override
   public void podCertificateFailed(String request, String reason) {
     podFailed.getOrDefault(reason, podFailed.get(OTHER)).increment();
+  }
+
+  @Override
+  public void trustBundleRepaired(String configMap, String reason) {
+    Counter counter = bundleRepairs.get(reason);
+    if (counter != null) {
+      counter.increment();
+    }
   }
 
   private static String tag(String enumName) {

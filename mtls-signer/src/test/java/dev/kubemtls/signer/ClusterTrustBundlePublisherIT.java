@@ -13,8 +13,9 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.testkit.TestCa;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundleBuilder;
+import dev.kubemtls.kubernetes.CertificatesApi;
+import dev.kubemtls.kubernetes.trust.ClusterTrustBundles;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Resource;
@@ -27,7 +28,8 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 /**
- * With {@code --cluster-trust-bundle=true} the leader publishes the ClusterTrustBundle linked to its
+ * Where the cluster serves ClusterTrustBundles ({@code v1} from 1.37, {@code v1beta1} before) the
+ * leader publishes the ClusterTrustBundle linked to its
  * signer name, acting with exactly the shipped RBAC ({@link SignerFixture}), repairs it after an
  * admin's edit or deletion, and a workload acting as its ServiceAccount follows it.
  */
@@ -38,14 +40,17 @@ class ClusterTrustBundlePublisherIT {
   private final SignerFixture fx = SignerFixture.get();
   private final String expected = Pem.encodeCertificates(List.of(fx.ca.certificate()));
 
-  private Resource<ClusterTrustBundle> bundle(KubernetesClient client) {
-    return client.certificates().v1beta1().clusterTrustBundles().withName(NAME);
+  private final String version = CertificatesApi.servedVersion(fx.admin, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE)
+      .orElseThrow();
+
+  private Resource<GenericKubernetesResource> bundle(KubernetesClient client) {
+    return ClusterTrustBundles.resources(client, version).withName(NAME);
   }
 
-  private ClusterTrustBundle awaitPublished() {
+  private GenericKubernetesResource awaitPublished() {
     return Awaitility.await("ClusterTrustBundle " + NAME + " holds the CA").atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50)).until(() -> bundle(fx.admin).get(),
-            b -> b != null && expected.equals(b.getSpec().getTrustBundle()) && b.getMetadata().getLabels() != null
+            b -> b != null && expected.equals(ClusterTrustBundles.trustBundle(b)) && b.getMetadata().getLabels() != null
                 && TrustBundlePublisher.MANAGED_BY.equals(b.getMetadata().getLabels()
                 .get(TrustBundlePublisher.MANAGED_BY_LABEL)));
   }
@@ -61,8 +66,10 @@ class ClusterTrustBundlePublisherIT {
   @Test
   void publishesWithTheShippedRbacAndTheWorkloadFollowsThroughGarbageAndDeletion() throws Exception {
     fx.awaitLeader();
-    ClusterTrustBundle published = awaitPublished();
-    assertThat(published.getSpec().getSignerName()).isEqualTo(SignerFixture.SIGNER_NAME);
+    GenericKubernetesResource published = awaitPublished();
+    assertThat(published.getApiVersion()).isEqualTo(CertificatesApi.apiVersion(
+        fx.cp.clusterMinor() >= 37 ? "v1" : "v1beta1"));
+    assertThat(ClusterTrustBundles.signerName(published)).isEqualTo(SignerFixture.SIGNER_NAME);
 
     // A workload acting as its ServiceAccount, with only the shipped workload RBAC.
     SignerFixture.Workload wl = fx.workload("ctb-follow");
@@ -70,7 +77,7 @@ class ClusterTrustBundlePublisherIT {
     String configMapPem = Awaitility.await("the bundle ConfigMap").atMost(Duration.ofSeconds(30))
         .until(() -> fx.admin.configMaps().inNamespace(wl.namespace()).withName(SignerFixture.BUNDLE).get(),
             cm -> cm != null).getData().get("ca.crt");
-    assertThat(published.getSpec().getTrustBundle()).isEqualTo(configMapPem);
+    assertThat(ClusterTrustBundles.trustBundle(published)).isEqualTo(configMapPem);
     List<MtlsException> problems = new CopyOnWriteArrayList<>();
     List<TrustBundle> bundles = new CopyOnWriteArrayList<>();
     try (ClusterTrustBundleTrustSource source =
@@ -93,8 +100,7 @@ class ClusterTrustBundlePublisherIT {
       // An admin writes what the API server accepts but no workload should trust: a CA that has
       // expired. The source refuses it and keeps the CA; the signer puts its bundle back.
       TestCa expired = TestCa.create("expired", Instant.now().minus(Duration.ofDays(2)), Duration.ofDays(1));
-      bundle(fx.admin).edit(b -> new ClusterTrustBundleBuilder(b).editSpec()
-          .withTrustBundle(expired.certificatePem()).endSpec().build());
+      bundle(fx.admin).edit(b -> ClusterTrustBundles.withTrustBundle(b, expired.certificatePem()));
       Awaitility.await("the source reports the garbage").atMost(Duration.ofSeconds(20))
           .until(() -> problems.stream().anyMatch(p -> p instanceof InvalidMaterialException
               && p.getMessage().contains("every CA of the bundle has expired")));
@@ -105,8 +111,14 @@ class ClusterTrustBundlePublisherIT {
       assertThat(source.current().certificates()).containsExactly(fx.ca.certificate());
 
       // Dropping the managed-by label is repaired too.
-      bundle(fx.admin).edit(b -> new ClusterTrustBundleBuilder(b).editMetadata()
-          .removeFromLabels(TrustBundlePublisher.MANAGED_BY_LABEL).addToLabels("note", "kept").endMetadata().build());
+      bundle(fx.admin).edit(b -> {
+        GenericKubernetesResource edited = ClusterTrustBundles.withTrustBundle(b, ClusterTrustBundles.trustBundle(b));
+        java.util.Map<String, String> labels = new java.util.HashMap<>(edited.getMetadata().getLabels());
+        labels.remove(TrustBundlePublisher.MANAGED_BY_LABEL);
+        labels.put("note", "kept");
+        edited.getMetadata().setLabels(labels);
+        return edited;
+      });
       assertThat(awaitPublished().getMetadata().getLabels()).containsEntry("note", "kept");
 
       // Deleted: the source reports it and keeps its trust, the signer recreates it.
@@ -114,10 +126,10 @@ class ClusterTrustBundlePublisherIT {
       int problemsBefore = problems.size();
       int bundlesBefore = bundles.size();
       bundle(fx.admin).delete();
-      ClusterTrustBundle recreated = Awaitility.await("recreated").atMost(Duration.ofSeconds(30))
+      GenericKubernetesResource recreated = Awaitility.await("recreated").atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofMillis(50)).until(() -> bundle(fx.admin).get(),
               b -> b != null && !b.getMetadata().getUid().equals(uid));
-      assertThat(recreated.getSpec().getTrustBundle()).isEqualTo(expected);
+      assertThat(ClusterTrustBundles.trustBundle(recreated)).isEqualTo(expected);
       Awaitility.await("the source saw the deletion").atMost(Duration.ofSeconds(20))
           .until(() -> problems.stream().skip(problemsBefore)
               .anyMatch(p -> p.getMessage().contains("there is no ClusterTrustBundle")));
@@ -148,26 +160,21 @@ class ClusterTrustBundlePublisherIT {
   @Test
   void theShippedRbacLetsTheSignerAttestOnlyForItsOwnSignerName() {
     try (KubernetesClient signer = fx.cp.clientFor(SignerFixture.SIGNER_NS, "kube-mtls-signer")) {
-      ClusterTrustBundle foreign = new ClusterTrustBundleBuilder().withNewMetadata()
-          .withName("other.example.com:workload:ca-bundle").endMetadata().withNewSpec()
-          .withSignerName("other.example.com/workload").withTrustBundle(expected).endSpec().build();
-      assertThatThrownBy(() -> signer.certificates().v1beta1().clusterTrustBundles().resource(foreign).create())
+      GenericKubernetesResource foreign = ClusterTrustBundles.newBundle(version,
+          "other.example.com:workload:ca-bundle", "other.example.com/workload", expected);
+      assertThatThrownBy(() -> ClusterTrustBundles.resources(signer, version).resource(foreign).create())
           .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
-      assertThat(fx.admin.certificates().v1beta1().clusterTrustBundles().withName(foreign.getMetadata().getName())
+      assertThat(ClusterTrustBundles.resources(fx.admin, version).withName(foreign.getMetadata().getName())
           .get()).isNull();
     }
   }
 
   @Test
-  void theFlagNeedsTheApiAndSaysHowToEnableIt() {
+  void theSignerFindsTheVersionTheClusterServes() {
     try (KubernetesClient signer = fx.cp.clientFor(SignerFixture.SIGNER_NS, "kube-mtls-signer")) {
-      ClusterTrustBundlePublisher.requireServed(signer);
-      // A version the API server does not serve stands for a cluster without the beta API.
-      assertThatThrownBy(() -> ClusterTrustBundlePublisher.requireServed(signer, "certificates.k8s.io/v1alpha9"))
-          .isInstanceOf(IllegalStateException.class)
-          .hasMessageContaining("--cluster-trust-bundle=true")
-          .hasMessageContaining("--feature-gates=ClusterTrustBundle=true")
-          .hasMessageContaining("--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true");
+      // Discovery is open to every authenticated user: the signer's own RBAC is enough.
+      assertThat(ClusterTrustBundlePublisher.requireServed(signer))
+          .isEqualTo(fx.cp.clusterMinor() >= 37 ? "v1" : "v1beta1");
     }
   }
 }

@@ -27,7 +27,8 @@ class SignerConfigTest {
     assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.STRICT);
     assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
     assertThat(c.identity()).isEqualTo("signer-0");
-    assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is opt-in").isFalse();
+    assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is published where served")
+        .isEqualTo(SignerConfig.Publication.AUTO);
     assertThat(c.podCertificates()).as("pod certificates are opt-in").isFalse();
     assertThat(c.maxNames()).isEqualTo(64);
     assertThat(c.lookups()).isEqualTo(SignerConfig.LookupMode.CACHE);
@@ -44,19 +45,28 @@ class SignerConfigTest {
   }
 
   @Test
-  void theClusterTrustBundleIsTurnedOnByFlagOrEnvironmentAndTheFlagWins() {
+  void theClusterTrustBundleIsSetByFlagOrEnvironmentAndTheFlagWins() {
     List<String> required = List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls");
     List<String> on = new java.util.ArrayList<>(required);
     on.add("--cluster-trust-bundle=true");
-    assertThat(SignerConfig.parse(on, ENV).clusterTrustBundle()).isTrue();
+    assertThat(SignerConfig.parse(on, ENV).clusterTrustBundle()).isEqualTo(SignerConfig.Publication.ON);
     assertThat(SignerConfig.parse(required, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_CLUSTER_TRUST_BUNDLE", "TRUE"))
-        .clusterTrustBundle()).isTrue();
+        .clusterTrustBundle()).isEqualTo(SignerConfig.Publication.ON);
     List<String> off = new java.util.ArrayList<>(required);
     off.add("--cluster-trust-bundle=false");
     assertThat(SignerConfig.parse(off, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_CLUSTER_TRUST_BUNDLE", "true"))
-        .clusterTrustBundle()).isFalse();
+        .clusterTrustBundle()).isEqualTo(SignerConfig.Publication.OFF);
+    List<String> auto = new java.util.ArrayList<>(required);
+    auto.add("--cluster-trust-bundle=Auto");
+    assertThat(SignerConfig.parse(auto, ENV).clusterTrustBundle()).isEqualTo(SignerConfig.Publication.AUTO);
+    List<String> bad = new java.util.ArrayList<>(required);
+    bad.add("--cluster-trust-bundle=maybe");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> SignerConfig.parse(bad, ENV))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be auto, true or false");
     assertThat(SignerConfig.builder("kube-mtls.dev/workload").clusterTrustBundle(true).build().clusterTrustBundle())
-        .isTrue();
+        .isEqualTo(SignerConfig.Publication.ON);
+    assertThat(SignerConfig.builder("kube-mtls.dev/workload").build().clusterTrustBundle())
+        .isEqualTo(SignerConfig.Publication.AUTO);
   }
 
   @Test

@@ -143,8 +143,10 @@ public class KubeMtlsAutoConfiguration {
           .certificateLifetime(properties.getLifetime())
           .clock(clock)
           .listener(Listeners.manager(listener.orderedStream().toList()));
+      b.trustBundleConfigMap(properties.getTrustConfigMap());
       switch (properties.getTrustSource()) {
-        case CONFIG_MAP -> b.trustBundleConfigMap(properties.getTrustConfigMap());
+        case AUTO -> { }
+        case CONFIG_MAP -> b.trustConfigMap();
         case CLUSTER_TRUST_BUNDLE -> b.trustClusterTrustBundles();
       }
       KubeMtls tls = b.start();

@@ -28,9 +28,18 @@ public class KubeMtlsProperties implements Validator {
 
   /** Where the trust bundle comes from. */
   public enum TrustSource {
-    /** The signer's CA bundle ConfigMap in the workload's namespace ({@code trust-config-map}). */
+    /**
+     * The ClusterTrustBundles of the signer name where the cluster serves them (stable
+     * {@code certificates.k8s.io/v1} from Kubernetes 1.37, or the beta where switched on), else the
+     * signed bundle ConfigMap; found through discovery at start.
+     */
+    AUTO,
+    /**
+     * The signer's CA bundle ConfigMap in the workload's namespace ({@code trust-config-map}),
+     * accepted only with the signer's signature by a CA this workload already trusts.
+     */
     CONFIG_MAP,
-    /** The ClusterTrustBundles linked to the signer name (beta API {@code certificates.k8s.io/v1beta1}). */
+    /** The ClusterTrustBundles linked to the signer name ({@code certificates.k8s.io/v1}, or {@code v1beta1}). */
     CLUSTER_TRUST_BUNDLE
   }
 
@@ -44,9 +53,9 @@ public class KubeMtlsProperties implements Validator {
   private List<String> services = new ArrayList<>();
 
   /** Where the trust bundle comes from. */
-  private TrustSource trustSource = TrustSource.CONFIG_MAP;
+  private TrustSource trustSource = TrustSource.AUTO;
 
-  /** The CA bundle ConfigMap's name (with {@code trust-source=config-map}). */
+  /** The CA bundle ConfigMap's name (with {@code trust-source=config-map}, or auto where no ClusterTrustBundles are served). */
   private String trustConfigMap = Defaults.TRUST_BUNDLE_CONFIGMAP;
 
   /** The key algorithm: {@code ec-p256} (default), {@code ec-p384}, {@code rsa-2048}, {@code rsa-3072}. */

@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
 /**
  * A real Kubernetes control plane for tests. By default it is embedded: etcd and kube-apiserver
  * processes on loopback with the Node and RBAC authorizers and NodeRestriction on, ServiceAccount
- * token issuance (TokenRequest, bound tokens) and the {@code certificates.k8s.io/v1beta1}
- * ClusterTrustBundle and PodCertificateRequest APIs enabled; on request also
+ * token issuance (TokenRequest, bound tokens) and the ClusterTrustBundle and PodCertificateRequest
+ * APIs as the release serves them (stable {@code certificates.k8s.io/v1} from 1.37, beta
+ * {@code v1beta1} switched on before); on request also
  * kube-controller-manager with the CSR signing, approving and cleaning controllers and the root-CA
  * publisher.
  *
@@ -113,7 +114,7 @@ public final class ControlPlane implements AutoCloseable {
       String version = kubernetesVersion();
       BackendSelection selection = BackendSelection.fromSystem(version);
       ClusterBackend backend = switch (selection.kind()) {
-        case EMBEDDED -> EmbeddedBackend.start(binaryDirectory(), SERVICE_ACCOUNT_ISSUER);
+        case EMBEDDED -> EmbeddedBackend.start(binaryDirectory(), version, SERVICE_ACCOUNT_ISSUER);
         case K3S -> startK3s(selection.k3sImage());
         case KUBECONFIG -> KubeconfigBackend.connect(selection.kubeconfig());
       };
@@ -176,8 +177,31 @@ public final class ControlPlane implements AutoCloseable {
     return root.resolve("k8s").resolve(kubernetesVersion() + "-linux-amd64");
   }
 
-  private static String kubernetesVersion() {
-    return System.getProperty("kube-mtls.k8s.version", DEFAULT_VERSION);
+  /**
+   * The Kubernetes release of this run: {@code -Dkube-mtls.k8s.version}, else the environment
+   * variable {@code KUBE_MTLS_K8S_VERSION}, else {@link #DEFAULT_VERSION}.
+   */
+  public static String kubernetesVersion() {
+    String property = System.getProperty("kube-mtls.k8s.version");
+    if (property != null && !property.isBlank()) {
+      return property.trim();
+    }
+    String env = System.getenv("KUBE_MTLS_K8S_VERSION");
+    return env != null && !env.isBlank() ? env.trim() : DEFAULT_VERSION;
+  }
+
+  /** The minor release of this run's Kubernetes, e.g. 37 for 1.37.2. */
+  public static int kubernetesMinor() {
+    return EmbeddedBackend.minor(kubernetesVersion());
+  }
+
+  /**
+   * The minor release of the running cluster as its API server reports it (e.g. 37 for
+   * v1.37.2), whatever backend serves it.
+   */
+  public int clusterMinor() {
+    String minor = admin.getKubernetesVersion().getMinor();
+    return Integer.parseInt(minor.replaceAll("[^0-9].*$", ""));
   }
 
   /** What this control plane is, e.g. {@code "embedded etcd and kube-apiserver at https://127.0.0.1:41234 ..."}. */

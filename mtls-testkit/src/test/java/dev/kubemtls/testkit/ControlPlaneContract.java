@@ -135,8 +135,17 @@ abstract class ControlPlaneContract {
   }
 
   @Test
-  void clusterTrustBundleApiIsServed() {
-    assertThat(admin.supports("certificates.k8s.io/v1beta1", "ClusterTrustBundle")).isTrue();
+  void certificatesApisAreServedAsTheReleaseServesThem() {
+    ControlPlane cp = cp();
+    if (cp.clusterMinor() >= 37) {
+      // A stock 1.37 cluster: the stable APIs, no beta.
+      assertThat(admin.supports("certificates.k8s.io/v1", "ClusterTrustBundle")).isTrue();
+      assertThat(admin.supports("certificates.k8s.io/v1", "PodCertificateRequest")).isTrue();
+      assertThat(admin.supports("certificates.k8s.io/v1beta1", "ClusterTrustBundle")).isFalse();
+    } else {
+      assertThat(admin.supports("certificates.k8s.io/v1beta1", "ClusterTrustBundle")).isTrue();
+      assertThat(admin.supports("certificates.k8s.io/v1beta1", "PodCertificateRequest")).isTrue();
+    }
   }
 
   @Test

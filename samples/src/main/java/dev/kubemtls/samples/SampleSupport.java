@@ -26,19 +26,28 @@ public final class SampleSupport {
    * Starts the certificate manager of this pod and waits until it holds a certificate and the
    * trust bundle. Configuration comes from the environment the manifests set: the downward-API
    * variables (POD_NAME, POD_NAMESPACE, POD_IP, SERVICE_ACCOUNT), KMTLS_SIGNER_NAME,
-   * KMTLS_BUNDLE_CONFIGMAP, KMTLS_SERVICES (comma-separated Service names) and KMTLS_ROLE.
+   * KMTLS_BUNDLE_CONFIGMAP, KMTLS_SERVICES (comma-separated Service names), KMTLS_ROLE and
+   * KMTLS_TRUST ({@code auto}, the default: ClusterTrustBundles where the cluster serves them, else
+   * the signed bundle ConfigMap; or {@code config-map}, or {@code cluster-trust-bundle}).
    */
   public static KubeMtls startWorkload(KubernetesClient client) throws InterruptedException {
     String[] services = Arrays.stream(env("KMTLS_SERVICES", "").split(","))
         .map(String::trim).filter(s -> !s.isEmpty()).toArray(String[]::new);
     Role role = Role.valueOf(env("KMTLS_ROLE", "both").toUpperCase(Locale.ROOT));
-    KubeMtls workload = KubeMtls.forWorkload(client)
+    KubeMtls.Builder builder = KubeMtls.forWorkload(client)
         .services(services)
         .role(role)
         .signerName(env("KMTLS_SIGNER_NAME", "kube-mtls.dev/workload"))
         .trustBundleConfigMap(env("KMTLS_BUNDLE_CONFIGMAP", Defaults.TRUST_BUNDLE_CONFIGMAP))
-        .listener(new EventListener())
-        .start();
+        .listener(new EventListener());
+    switch (env("KMTLS_TRUST", "auto").toLowerCase(Locale.ROOT)) {
+      case "auto" -> { }
+      case "config-map" -> builder.trustConfigMap();
+      case "cluster-trust-bundle" -> builder.trustClusterTrustBundles();
+      default -> throw new IllegalArgumentException("KMTLS_TRUST must be auto, config-map or cluster-trust-bundle, was '"
+          + env("KMTLS_TRUST", "auto") + "'");
+    }
+    KubeMtls workload = builder.start();
     workload.awaitReady(Duration.ofSeconds(120));
     return workload;
   }
@@ -68,7 +77,7 @@ public final class SampleSupport {
   static final class EventListener implements ManagerListener {
     @Override
     public void ready(MtlsMaterial material) {
-      DemoEvents.emit("cert_issued", describe(material.identity()));
+      DemoEvents.emit("cert_issued", describe(material.identity()), "trust=" + material.trust().sourceVersion());
     }
 
     @Override

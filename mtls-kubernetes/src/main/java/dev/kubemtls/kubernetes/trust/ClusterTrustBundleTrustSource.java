@@ -5,7 +5,8 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.names.SignerNames;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
+import dev.kubemtls.kubernetes.CertificatesApi;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -16,8 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A {@link TrustSource} that follows the ClusterTrustBundles ({@code certificates.k8s.io/v1beta1})
- * linked to one signer name: Kubernetes' own way for a signer to tell the whole cluster which CAs
+ * A {@link TrustSource} that follows the ClusterTrustBundles linked to one signer name: Kubernetes' own way for a signer to tell the whole cluster which CAs
  * to trust, the same objects the kubelet projects into pods with a {@code clusterTrustBundle}
  * volume source.
  *
@@ -40,14 +40,16 @@ import java.util.concurrent.CompletableFuture;
  * that does not serve the beta API). One bad bundle spoils the merge, so the previous, good trust
  * stays until it is fixed.
  *
- * <p>The API is beta in Kubernetes 1.33+ and off by default: the cluster must enable the
- * {@code ClusterTrustBundle} feature gate and {@code certificates.k8s.io/v1beta1}. Such clusters
- * grant every ServiceAccount {@code get}, {@code list} and {@code watch} on
+ * <p>The API is stable and on by default from Kubernetes 1.37 ({@code certificates.k8s.io/v1}); on
+ * 1.33 to 1.36 it is beta and off by default (the {@code ClusterTrustBundle} feature gate and
+ * {@code certificates.k8s.io/v1beta1}). {@link #start()} finds through discovery which one the
+ * cluster serves, {@code v1} preferred, and fails with what to enable when neither is. Clusters
+ * serving it grant every ServiceAccount {@code get}, {@code list} and {@code watch} on
  * {@code clustertrustbundles} (the ClusterRole {@code system:cluster-trust-bundle-discovery}),
  * which is all a workload needs. The informer runs on the client's threads; {@link #close()}
  * stops it. The client stays the caller's.
  */
-public final class ClusterTrustBundleTrustSource extends InformerTrust<ClusterTrustBundle> {
+public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKubernetesResource> {
 
   private final KubernetesClient client;
   private final String signerName;
@@ -64,7 +66,7 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<ClusterTr
     this.resync = b.resync;
   }
 
-  private static Reader<ClusterTrustBundle> reader(String signerName, Map<String, String> labels,
+  private static Reader<GenericKubernetesResource> reader(String signerName, Map<String, String> labels,
       InstantSource clock) {
     String selected = labels.isEmpty() ? "" : " and labels " + labels;
     return cached -> {
@@ -89,10 +91,13 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<ClusterTr
    * Starts following the bundles.
    *
    * @return completes with the first valid bundle (it may take until the signer publishes one)
-   * @throws IllegalStateException if already started or closed
+   * @throws IllegalStateException if already started or closed, or if the cluster serves
+   *     ClusterTrustBundles in no version (saying what to enable)
    */
   public CompletableFuture<TrustBundle> start() {
-    return startInformer(() -> client.certificates().v1beta1().clusterTrustBundles()
+    String version = CertificatesApi.requireServed(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE,
+        "trusting ClusterTrustBundles");
+    return startInformer(() -> ClusterTrustBundles.resources(client, version)
         .withField("spec.signerName", signerName).withLabels(labels).runnableInformer(resync.toMillis()));
   }
 

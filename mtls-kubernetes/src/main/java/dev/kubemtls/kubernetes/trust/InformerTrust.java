@@ -33,6 +33,8 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   /** Turns the cached objects into a bundle. */
   interface Reader<T> {
     /**
+     * @return the bundle, or null when the reader cannot decide yet and waits for something else
+     *     ({@link #recheck()} asks again); that is no problem, and nothing is published
      * @throws InvalidMaterialException if the content is unusable (the message is extended with what
      *     happens next)
      * @throws MtlsException            for anything else that leaves no bundle, with a full message
@@ -49,6 +51,7 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   private final Reader<T> reader;
   private final TrustPublisher publisher = new TrustPublisher();
   private final CompletableFuture<TrustBundle> first = new CompletableFuture<>();
+  private final Object refreshLock = new Object();
   private volatile MtlsException lastProblem;
   private SharedIndexInformer<T> informer;
   private boolean closed;
@@ -148,8 +151,29 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
     first.completeExceptionally(new IllegalStateException("the trust source was closed"));
   }
 
-  // Events arrive one at a time on the informer's thread; the cache already holds the change.
+  /**
+   * Reads the cached objects again, as if they had just changed: for a reader whose verdict
+   * depends on more than the objects (what the workload learned since). Does nothing before start.
+   */
+  final void recheck() {
+    SharedIndexInformer<T> current;
+    synchronized (this) {
+      current = closed ? null : informer;
+    }
+    if (current != null && current.hasSynced()) {
+      refresh(current);
+    }
+  }
+
+  // Events arrive one at a time on the informer's thread, rechecks on others: one read at a time.
+  // The cache already holds the change.
   private void refresh(SharedIndexInformer<T> from) {
+    synchronized (refreshLock) {
+      read(from);
+    }
+  }
+
+  private void read(SharedIndexInformer<T> from) {
     TrustBundle bundle;
     try {
       bundle = reader.read(from.getStore().list());
@@ -158,6 +182,10 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
       return;
     } catch (MtlsException e) {
       problem(e);
+      return;
+    }
+    if (bundle == null) {
+      log.debug("the trust bundle in {} waits to be vouched for", what);
       return;
     }
     lastProblem = null;

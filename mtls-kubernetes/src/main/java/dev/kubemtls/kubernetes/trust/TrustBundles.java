@@ -7,7 +7,7 @@ import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.pki.CaBundles;
 import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Instant;
@@ -25,7 +25,7 @@ import java.util.TreeSet;
 /**
  * Reads {@link TrustBundle}s from where kube-mtls publishes them: a ConfigMap holding the PEM
  * bundle of CA certificates under a key ({@value #DEFAULT_KEY} by default), or the
- * ClusterTrustBundles ({@code certificates.k8s.io/v1beta1}) linked to the signer's name.
+ * ClusterTrustBundles ({@code certificates.k8s.io/v1} or {@code v1beta1}) linked to the signer's name.
  *
  * <p>The content is untrusted text until checked, by the same rules as every other trust source
  * ({@link CaBundles}): every certificate must parse and be a CA
@@ -130,21 +130,22 @@ public final class TrustBundles {
    * a merge whose CAs have all expired is refused. The bundle's {@code sourceVersion} names every
    * bundle with its resourceVersion, {@code name@resourceVersion,name@resourceVersion}.
    *
+   * @param bundles ClusterTrustBundles of either version, typed or untyped ({@link ClusterTrustBundles})
    * @throws InvalidMaterialException if {@code bundles} is empty or a bundle is invalid
    */
-  public static TrustBundle fromClusterTrustBundles(Collection<ClusterTrustBundle> bundles, InstantSource clock) {
+  public static TrustBundle fromClusterTrustBundles(Collection<? extends HasMetadata> bundles, InstantSource clock) {
     Objects.requireNonNull(bundles, "bundles");
     Objects.requireNonNull(clock, "clock");
     if (bundles.isEmpty()) {
       throw new InvalidMaterialException("there is no ClusterTrustBundle to read");
     }
-    List<ClusterTrustBundle> sorted = new ArrayList<>(bundles);
+    List<HasMetadata> sorted = new ArrayList<>(bundles);
     sorted.sort(Comparator.comparing(b -> b.getMetadata().getName()));
     Map<String, String> pemByWhat = new LinkedHashMap<>();
     StringJoiner version = new StringJoiner(",");
-    for (ClusterTrustBundle b : sorted) {
+    for (HasMetadata b : sorted) {
       String name = b.getMetadata().getName();
-      String pem = b.getSpec() == null ? null : b.getSpec().getTrustBundle();
+      String pem = ClusterTrustBundles.trustBundle(b);
       pemByWhat.put("ClusterTrustBundle " + name, pem == null ? "" : pem);
       version.add(name + "@" + b.getMetadata().getResourceVersion());
     }

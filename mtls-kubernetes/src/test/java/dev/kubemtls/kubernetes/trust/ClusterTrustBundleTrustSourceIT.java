@@ -11,8 +11,8 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kubemtls.testkit.ControlPlane;
 import dev.kubemtls.testkit.TestCa;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundle;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.ClusterTrustBundleBuilder;
+import dev.kubemtls.kubernetes.CertificatesApi;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,6 +38,9 @@ class ClusterTrustBundleTrustSourceIT {
 
   private final ControlPlane cp = ControlPlane.shared();
   private final KubernetesClient admin = cp.adminClient();
+  // v1 from Kubernetes 1.37, v1beta1 before: the source must find and follow either.
+  private final String version = CertificatesApi.servedVersion(admin, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE)
+      .orElseThrow();
   // A signer name of its own, so that no other test's bundles are seen.
   private final String domain = "ctb-" + UUID.randomUUID().toString().substring(0, 8) + ".it.kube-mtls.dev";
   private final String signer = domain + "/workload";
@@ -61,7 +64,7 @@ class ClusterTrustBundleTrustSourceIT {
     if (workload != null) {
       workload.close();
     }
-    admin.certificates().v1beta1().clusterTrustBundles().withField("spec.signerName", signer).delete();
+    ClusterTrustBundles.resources(admin, version).withField("spec.signerName", signer).delete();
   }
 
   private ClusterTrustBundleTrustSource follow(ClusterTrustBundleTrustSource.Builder builder) {
@@ -71,9 +74,9 @@ class ClusterTrustBundleTrustSourceIT {
   }
 
   private void put(String signerName, String name, String pem, Map<String, String> labels) {
-    ClusterTrustBundle ctb = new ClusterTrustBundleBuilder().withNewMetadata().withName(name).withLabels(labels)
-        .endMetadata().withNewSpec().withSignerName(signerName).withTrustBundle(pem).endSpec().build();
-    admin.certificates().v1beta1().clusterTrustBundles().resource(ctb).forceConflicts().serverSideApply();
+    GenericKubernetesResource ctb = ClusterTrustBundles.newBundle(version, name, signerName, pem);
+    ctb.getMetadata().setLabels(labels);
+    ClusterTrustBundles.resources(admin, version).resource(ctb).forceConflicts().serverSideApply();
   }
 
   private void put(String suffix, String pem) {
@@ -118,8 +121,8 @@ class ClusterTrustBundleTrustSourceIT {
 
       // Every bundle deleted: reported, kept.
       int problemsSoFar = problems.size();
-      admin.certificates().v1beta1().clusterTrustBundles().withName(prefix + "a").delete();
-      admin.certificates().v1beta1().clusterTrustBundles().withName(prefix + "b").delete();
+      ClusterTrustBundles.resources(admin, version).withName(prefix + "a").delete();
+      ClusterTrustBundles.resources(admin, version).withName(prefix + "b").delete();
       await().atMost(PROMPTLY).until(() -> problems.stream().skip(problemsSoFar)
           .anyMatch(p -> p.getMessage().contains("there is no ClusterTrustBundle with signerName " + signer)));
       assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate());
@@ -132,8 +135,8 @@ class ClusterTrustBundleTrustSourceIT {
       assertThat(bundles.size()).isGreaterThan(bundlesSoFar);
       assertThat(bundles).allSatisfy(b -> assertThat(b.certificates()).doesNotContain(OTHER.certificate()));
     } finally {
-      admin.certificates().v1beta1().clusterTrustBundles().withName(otherDomain + ":workload:a").delete();
-      admin.certificates().v1beta1().clusterTrustBundles().withName("unlinked-" + domain.replace('.', '-')).delete();
+      ClusterTrustBundles.resources(admin, version).withName(otherDomain + ":workload:a").delete();
+      ClusterTrustBundles.resources(admin, version).withName("unlinked-" + domain.replace('.', '-')).delete();
     }
   }
 

@@ -5,6 +5,7 @@ import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.pki.BundleSignatures;
 import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.CertificateManager;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -71,10 +72,81 @@ class ConfigMapTrustSourceIT {
     }
   }
 
+  /** Follows the ConfigMap without the signature check: these tests are about following it. */
   private ConfigMapTrustSource follow(KubernetesClient client) {
-    source = ConfigMapTrustSource.builder(client, ns, CM).build();
+    return follow(ConfigMapTrustSource.builder(client, ns, CM).requireSignature(false));
+  }
+
+  private ConfigMapTrustSource follow(ConfigMapTrustSource.Builder builder) {
+    source = builder.build();
     source.subscribe(recorded);
     return source;
+  }
+
+  /** Writes {@code pem} with a signature by {@code signers}, signed at {@code at}. */
+  private void putSigned(String pem, java.time.Instant at, TestCa... signers) {
+    List<BundleSignatures.Signer> keys = java.util.Arrays.stream(signers)
+        .map(ca -> new BundleSignatures.Signer(ca.certificate(), ca.keyPair().getPrivate())).toList();
+    ConfigMap cm = new ConfigMapBuilder().withNewMetadata().withName(CM).endMetadata()
+        .addToData(ConfigMapTrustSource.DEFAULT_KEY, pem)
+        .addToData("ca.crt.sig", BundleSignatures.sign(pem, keys, at)).build();
+    admin.configMaps().inNamespace(ns).resource(cm).forceConflicts().serverSideApply();
+  }
+
+  @Test
+  void bySignatureABundleIsTakenOnlyWhenACaAlreadyTrustedSignedIt() throws Exception {
+    TestCa foreign = TestCa.create("foreign");
+    java.time.Instant t0 = java.time.Instant.now();
+    putSigned(CA_ONE.certificatePem(), t0, CA_ONE);
+    follow(ConfigMapTrustSource.builder(workload, ns, CM));
+    var first = source.start();
+    assertThat(source.requiresSignature()).isTrue();
+    // Nothing vouches yet: the bundle waits, with no problem reported.
+    assertThat(first).isNotDone();
+    // The chain the signer wrote for this workload's own certificate vouches for CA_ONE.
+    KeyPair kp = TestCa.newKeyPair();
+    source.vouch(List.of(CA_ONE.leaf(kp.getPublic()).dns("svc").build()));
+    assertThat(first.get(30, TimeUnit.SECONDS).certificates()).containsExactly(CA_ONE.certificate());
+    assertThat(problems).isEmpty();
+
+    // A rotation: CA_ONE and CA_TWO, signed by both; CA_ONE is trusted, so it is taken.
+    putSigned(CA_ONE.certificatePem() + CA_TWO.certificatePem(), t0.plusSeconds(1), CA_ONE, CA_TWO);
+    await().atMost(PROMPTLY).until(() -> source.current().certificates().size() == 2);
+
+    // A CA appended by someone who may write the ConfigMap, the signature left as it was: refused.
+    ConfigMap signed = admin.configMaps().inNamespace(ns).withName(CM).get();
+    admin.configMaps().inNamespace(ns).withName(CM).edit(cm -> new ConfigMapBuilder(cm)
+        .addToData(ConfigMapTrustSource.DEFAULT_KEY, cm.getData().get("ca.crt") + foreign.certificatePem()).build());
+    await().atMost(PROMPTLY).until(() -> problems.size() == 1);
+    assertThat(problems.get(0)).isInstanceOf(InvalidMaterialException.class)
+        .hasMessageContaining("holds no valid signature by a CA this workload already trusts")
+        .hasMessageContaining("keeping the previous trust bundle");
+    // Signed by the foreign CA itself: refused. Unsigned: refused.
+    putSigned(CA_ONE.certificatePem() + foreign.certificatePem(), t0.plusSeconds(2), foreign);
+    await().atMost(PROMPTLY).until(() -> problems.size() == 2);
+    admin.configMaps().inNamespace(ns).withName(CM).edit(cm -> new ConfigMapBuilder(cm)
+        .removeFromData("ca.crt.sig").build());
+    await().atMost(PROMPTLY).until(() -> problems.size() == 3);
+    assertThat(problems.get(2)).hasMessageContaining("is missing: the bundle is not signed");
+    // An older bundle the signer once signed, put back: refused.
+    putSigned(CA_ONE.certificatePem(), t0.minusSeconds(60), CA_ONE);
+    await().atMost(PROMPTLY).until(() -> problems.size() == 4);
+    assertThat(problems.get(3)).hasMessageContaining("an older bundle put back");
+    assertThat(source.current().certificates()).containsExactly(CA_ONE.certificate(), CA_TWO.certificate());
+
+    // The rotation finishes: CA_TWO alone, signed by CA_TWO, which is trusted now.
+    putSigned(CA_TWO.certificatePem(), t0.plusSeconds(3), CA_TWO);
+    await().atMost(PROMPTLY).until(() -> source.current().certificates().equals(List.of(CA_TWO.certificate())));
+    assertThat(bundles.stream().flatMap(b -> b.certificates().stream())).doesNotContain(foreign.certificate());
+    assertThat(signed.getData()).containsKey("ca.crt.sig");
+  }
+
+  @Test
+  void aPinnedAnchorVouchesWithoutACertificateOfItsOwn() throws Exception {
+    putSigned(CA_TWO.certificatePem() + CA_ONE.certificatePem(), java.time.Instant.now(), CA_ONE);
+    TrustBundle first = follow(ConfigMapTrustSource.builder(workload, ns, CM).anchors(List.of(CA_ONE.certificate())))
+        .start().get(30, TimeUnit.SECONDS);
+    assertThat(first.certificates()).containsExactly(CA_TWO.certificate(), CA_ONE.certificate());
   }
 
   private void put(String pem) {

@@ -73,6 +73,7 @@ public final class CaKeeper implements AutoCloseable {
   private SharedIndexInformer<Secret> informer;
   private volatile CertificateAuthority signing;
   private volatile List<X509Certificate> bundle;
+  private volatile List<dev.kubemtls.core.pki.BundleSignatures.Signer> bundleSigners = List.of();
   private boolean closed;
   private boolean storeAfterLoad;
 
@@ -166,6 +167,14 @@ public final class CaKeeper implements AutoCloseable {
     return signing;
   }
 
+  /**
+   * The CA keys that sign the bundle now: the signing CA's and, during a rotation, the next CA's
+   * (the keys of retiring CAs are not kept). Set before the bundle sinks are called.
+   */
+  public List<dev.kubemtls.core.pki.BundleSignatures.Signer> bundleSigners() {
+    return bundleSigners;
+  }
+
   /** The CAs to publish now. */
   public List<X509Certificate> bundle() {
     return bundle;
@@ -222,6 +231,11 @@ public final class CaKeeper implements AutoCloseable {
   private void apply(CaRotation plan, List<CaRotation.Change> changes) {
     signing = authorityFor(plan.signing());
     bundle = plan.bundle();
+    List<dev.kubemtls.core.pki.BundleSignatures.Signer> signers = new ArrayList<>();
+    signers.add(new dev.kubemtls.core.pki.BundleSignatures.Signer(plan.signing().certificate(), plan.signing().key()));
+    plan.pending().ifPresent(p -> signers.add(new dev.kubemtls.core.pki.BundleSignatures.Signer(p.certificate(),
+        p.key())));
+    bundleSigners = List.copyOf(signers);
     for (CaRotation.Change change : changes) {
       LOG.info("CA rotation: {} -> {}", change, plan);
       listener.caRotation(change, plan);

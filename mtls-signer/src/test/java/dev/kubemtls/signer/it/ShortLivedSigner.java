@@ -66,9 +66,22 @@ public final class ShortLivedSigner implements AutoCloseable {
   private final List<Workload> workloads = new CopyOnWriteArrayList<>();
   /** The CA rotation changes the signer reported, in order. */
   public final List<CaRotation.Change> caChanges = new CopyOnWriteArrayList<>();
+  /** The bundle ConfigMaps the signer put back, as {@code namespace/name reason}, in order. */
+  public final List<String> bundleRepairs = new CopyOnWriteArrayList<>();
+
+  /** How the workloads trust: KubeMtls's default (ClusterTrustBundles where served), or the signed ConfigMap. */
+  public enum Trust { DEFAULT, CONFIG_MAP }
+
+  private final Trust trust;
 
   /** Starts a signer whose names all derive from {@code id} (lower-case letters, digits, dashes). */
   public ShortLivedSigner(String id) {
+    this(id, Trust.DEFAULT);
+  }
+
+  /** As {@link #ShortLivedSigner(String)}, with workloads trusting as {@code trust} says. */
+  public ShortLivedSigner(String id, Trust trust) {
+    this.trust = java.util.Objects.requireNonNull(trust, "trust");
     signerName = "kube-mtls-it.dev/" + id;
     optInLabel = "kube-mtls-it.dev/" + id;
     applyWorkloadRbac();
@@ -88,6 +101,11 @@ public final class ShortLivedSigner implements AutoCloseable {
       @Override
       public void caRotation(CaRotation.Change change, CaRotation state) {
         caChanges.add(change);
+      }
+
+      @Override
+      public void trustBundleRepaired(String configMap, String reason) {
+        bundleRepairs.add(configMap + " " + reason);
       }
     });
     Awaitility.await("signer " + signerName + " to lead").atMost(Duration.ofSeconds(30))
@@ -117,14 +135,17 @@ public final class ShortLivedSigner implements AutoCloseable {
         .addNewPort().withPort(443).endPort().endSpec().build()).create();
     bindWorkload(admin, namespace, serviceAccount);
     Workload w = new Workload(namespace, serviceAccount, ip, cp.clientFor(namespace, serviceAccount, pod));
-    w.mtls = KubeMtls.forWorkload(w.client)
+    KubeMtls.Builder builder = KubeMtls.forWorkload(w.client)
         .identity(WorkloadIdentity.builder(namespace, serviceAccount).podName(pod.getMetadata().getName())
             .podIp(ip).services(serviceAccount).build())
         .signerName(signerName)
         .rotationPolicy(RotationPolicy.builder().minimumRenewalDelay(Duration.ofSeconds(1)).build())
         .issuanceTimeout(Duration.ofSeconds(30))
-        .listener(w.events)
-        .start();
+        .listener(w.events);
+    if (trust == Trust.CONFIG_MAP) {
+      builder.trustConfigMap();
+    }
+    w.mtls = builder.start();
     workloads.add(w);
     w.mtls.awaitReady(Duration.ofSeconds(60));
     return w;
@@ -283,6 +304,20 @@ public final class ShortLivedSigner implements AutoCloseable {
   public static final class Events implements ManagerListener {
     public final AtomicInteger rotations = new AtomicInteger();
     public final List<String> problems = new CopyOnWriteArrayList<>();
+    /** Trust changes the manager refused (a forged bundle, a bundle its certificate does not chain to). */
+    public final List<dev.kubemtls.core.MtlsException> trustRejections = new CopyOnWriteArrayList<>();
+    /** Every trust bundle the manager changed to, in order. */
+    public final List<dev.kubemtls.core.TrustBundle> trustChanges = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void trustRejected(dev.kubemtls.core.MtlsException problem) {
+      trustRejections.add(problem);
+    }
+
+    @Override
+    public void trustChanged(dev.kubemtls.core.TrustBundle previous, dev.kubemtls.core.TrustBundle current) {
+      trustChanges.add(current);
+    }
 
     @Override
     public void rotated(MtlsMaterial previous, MtlsMaterial current) {

@@ -22,8 +22,10 @@ import org.slf4j.LoggerFactory;
  * The default backend: etcd and kube-apiserver (and, on request, kube-controller-manager) as child
  * processes on loopback, from the binaries {@code scripts/k8s-binaries.sh} provides. The apiserver
  * runs with the Node and RBAC authorizers and the NodeRestriction admission plugin, ServiceAccount
- * token issuance, and the beta ClusterTrustBundle and PodCertificateRequest APIs (feature gates and
- * runtime-config).
+ * token issuance, and the ClusterTrustBundle and PodCertificateRequest APIs as a user's cluster of
+ * that release has them: on 1.37 and later the stable {@code certificates.k8s.io/v1} APIs, on by
+ * default, with no extra flag (a stock cluster); before 1.37 the beta APIs, switched on with their
+ * feature gates and {@code --runtime-config} ({@link #certificatesApiFlags(String)}).
  */
 public final class EmbeddedBackend implements ClusterBackend {
 
@@ -40,7 +42,8 @@ public final class EmbeddedBackend implements ClusterBackend {
   private ManagedProcess controllerManager;
   private final Config adminConfig;
 
-  private EmbeddedBackend(Path binDir, Path workDir, String serviceAccountIssuer) throws IOException {
+  private EmbeddedBackend(Path binDir, String version, Path workDir, String serviceAccountIssuer)
+      throws IOException {
     this.binDir = binDir;
     this.workDir = workDir;
     this.pki = new Pki();
@@ -60,7 +63,7 @@ public final class EmbeddedBackend implements ClusterBackend {
         "--initial-cluster=kube-mtls-test=http://127.0.0.1:" + etcdPeerPort,
         "--unsafe-no-fsync=true",
         "--log-level=warn"), workDir.resolve("etcd.log"));
-    apiServer = new ManagedProcess("kube-apiserver", List.of(
+    List<String> apiServerArgs = new ArrayList<>(List.of(
         bin("kube-apiserver").toString(),
         "--etcd-servers=http://127.0.0.1:" + etcdClientPort,
         "--bind-address=127.0.0.1",
@@ -79,12 +82,11 @@ public final class EmbeddedBackend implements ClusterBackend {
         "--service-account-key-file=" + pkiDir.resolve("sa.pub"),
         "--service-account-signing-key-file=" + pkiDir.resolve("sa.key"),
         "--service-cluster-ip-range=10.0.0.0/24",
-        "--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true,"
-            + "certificates.k8s.io/v1beta1/podcertificaterequests=true",
-        "--feature-gates=ClusterTrustBundle=true,PodCertificateRequest=true",
         "--endpoint-reconciler-type=none",
         "--profiling=false",
-        "--v=1"), workDir.resolve("kube-apiserver.log"));
+        "--v=1"));
+    apiServerArgs.addAll(certificatesApiFlags(version));
+    apiServer = new ManagedProcess("kube-apiserver", apiServerArgs, workDir.resolve("kube-apiserver.log"));
     this.adminConfig = new ConfigBuilder(Config.empty())
         .withMasterUrl(apiServerUrl())
         .withCaCertData(Kubeconfigs.b64(pki.ca.certificatePem()))
@@ -101,12 +103,12 @@ public final class EmbeddedBackend implements ClusterBackend {
    *
    * @throws IllegalStateException naming the missing binary or the process that died, with its log's tail
    */
-  public static EmbeddedBackend start(Path binDir, String serviceAccountIssuer) {
+  public static EmbeddedBackend start(Path binDir, String version, String serviceAccountIssuer) {
     Path workDir = null;
     EmbeddedBackend backend;
     try {
       workDir = Files.createTempDirectory("kube-mtls-control-plane-");
-      backend = new EmbeddedBackend(binDir, workDir, serviceAccountIssuer);
+      backend = new EmbeddedBackend(binDir, version, workDir, serviceAccountIssuer);
     } catch (IOException | RuntimeException e) {
       ManagedProcess.deleteRecursively(workDir);
       if (e instanceof RuntimeException re) {
@@ -116,6 +118,35 @@ public final class EmbeddedBackend implements ClusterBackend {
     }
     backend.startAll();
     return backend;
+  }
+
+  /**
+   * The kube-apiserver flags that give release {@code version} the certificates APIs a user's
+   * cluster has: none from 1.37 on (the {@code v1} PodCertificateRequest and ClusterTrustBundle
+   * APIs are stable and on by default, {@code v1beta1} off), the beta gates and
+   * {@code --runtime-config} before (1.35 and 1.36 serve the APIs only in {@code v1beta1}).
+   */
+  public static List<String> certificatesApiFlags(String version) {
+    if (minor(version) >= 37) {
+      return List.of();
+    }
+    return List.of(
+        "--runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true,"
+            + "certificates.k8s.io/v1beta1/podcertificaterequests=true",
+        "--feature-gates=ClusterTrustBundle=true,PodCertificateRequest=true");
+  }
+
+  /** The minor release of {@code 1.<minor>.<patch>}. */
+  public static int minor(String version) {
+    String[] parts = version.split("\\.");
+    if (parts.length < 2 || !parts[0].equals("1")) {
+      throw new IllegalArgumentException("not a Kubernetes 1.x release: '" + version + "'");
+    }
+    try {
+      return Integer.parseInt(parts[1]);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("not a Kubernetes 1.x release: '" + version + "'", e);
+    }
   }
 
   private Path bin(String name) {

@@ -46,13 +46,17 @@ public final class K3sBackend {
       throw new ControlPlaneStartException("the k3s image name '" + image + "' is not usable: " + e.getMessage()
           + ". Set -Dkube-mtls.k3s.image to a rancher/k3s image, e.g. " + BackendSelection.defaultK3sImage(dev.kubemtls.testkit.ControlPlane.DEFAULT_VERSION), e);
     }
-    List<String> command = List.of("server",
+    List<String> command = new java.util.ArrayList<>(List.of("server",
         "--disable=traefik,servicelb,metrics-server,local-storage",
-        "--tls-san=" + k3s.getHost(),
-        "--kube-apiserver-arg=feature-gates=ClusterTrustBundle=true,PodCertificateRequest=true",
-        "--kube-apiserver-arg=runtime-config=certificates.k8s.io/v1beta1/clustertrustbundles=true,"
-            + "certificates.k8s.io/v1beta1/podcertificaterequests=true",
-        "--kubelet-arg=feature-gates=PodCertificateRequest=true");
+        "--tls-san=" + k3s.getHost()));
+    // The certificates APIs as the release serves them: stable and on by default from 1.37, beta before.
+    List<String> apiFlags = EmbeddedBackend.certificatesApiFlags(dev.kubemtls.testkit.ControlPlane.kubernetesVersion());
+    for (String flag : apiFlags) {
+      command.add("--kube-apiserver-arg=" + flag.substring(2));
+    }
+    if (!apiFlags.isEmpty()) {
+      command.add("--kubelet-arg=feature-gates=PodCertificateRequest=true");
+    }
     k3s.withCommand(command.toArray(String[]::new)).withStartupTimeout(startupTimeout);
     long t0 = System.nanoTime();
     try {
