@@ -22,9 +22,11 @@ class CaOneLinerTest {
   @Test
   void theReadmesOpensslLineMakesACaTheSignerLoads(@TempDir Path dir) throws Exception {
     Path readme = Path.of("").toAbsolutePath().getParent().resolve("README.md");
-    String line = Files.readAllLines(readme).stream().map(String::strip)
-        .filter(l -> l.startsWith("openssl req -x509")).findFirst()
-        .orElseThrow(() -> new AssertionError("README.md shows no 'openssl req -x509' line"));
+    java.util.List<String> lines = Files.readAllLines(readme).stream().map(String::strip)
+        .filter(l -> l.startsWith("openssl req -x509")).distinct().toList();
+    // The README shows it twice (Deploying the signer, Run it locally): the same line both times.
+    assertThat(lines).as("README.md's 'openssl req -x509' lines").hasSize(1);
+    String line = lines.get(0);
     Process p = new ProcessBuilder("bash", "-c", line).directory(dir.toFile()).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
