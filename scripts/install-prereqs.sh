@@ -16,6 +16,8 @@ if ! command -v go >/dev/null; then
 fi
 command -v curl >/dev/null || command -v wget >/dev/null || need_apt+=(curl)
 command -v flock >/dev/null || need_apt+=(util-linux)
+# CaOneLinerTest runs the README's openssl line that makes a CA.
+command -v openssl >/dev/null || need_apt+=(openssl)
 
 if ((${#need_apt[@]})); then
   if [[ "$(id -u)" != 0 ]]; then

@@ -179,6 +179,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     private ManagerListener listener = ManagerListener.NO_OP;
     private InstantSource clock = InstantSource.system();
     private boolean podEvents = true;
+    private java.util.Set<String> finalDenialReasons = dev.kubemtls.core.names.DenialReasons.FINAL;
     private String podUid = System.getenv("POD_UID");
 
     private Builder(KubernetesClient client) {
@@ -288,6 +289,17 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     /** When to renew and how to back off; {@link RotationPolicy#defaults()} by default. */
     public Builder rotationPolicy(RotationPolicy policy) {
       this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * The approver's denial reasons that end the first issuance at once ({@link KubeMtls#awaitReady}
+     * throws the {@link dev.kubemtls.core.CertificateDeniedException}, no further request is made);
+     * kube-mtls' approver's {@link dev.kubemtls.core.names.DenialReasons#FINAL final reasons} by
+     * default. Give an empty set to retry every denial. Renewals retry whatever the reason.
+     */
+    public Builder finalDenialReasons(java.util.Collection<String> reasons) {
+      this.finalDenialReasons = java.util.Set.copyOf(reasons);
       return this;
     }
 
@@ -413,7 +425,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       CertificateManager manager;
       try {
         manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
-            .clock(clock).policy(policy).listener(told).build();
+            .clock(clock).policy(policy).listener(told).finalDenialReasons(finalDenialReasons).build();
         startTrust.run();
         manager.start();
       } catch (RuntimeException e) {
@@ -466,6 +478,11 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
     @Override
     public void denied(dev.kubemtls.core.CertificateDeniedException denial, int attempt, java.time.Instant nextAttempt) {
       each(first, second, l -> l.denied(denial, attempt, nextAttempt));
+    }
+
+    @Override
+    public void gaveUp(dev.kubemtls.core.CertificateDeniedException denial, int attempt) {
+      each(first, second, l -> l.gaveUp(denial, attempt));
     }
 
     @Override

@@ -116,6 +116,12 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
   }
 
   @Override
+  public void gaveUp(CertificateDeniedException denial, int attempt) {
+    record("Warning", DENIED, "attempt " + attempt + " denied: " + denial.getMessage()
+        + "; no further attempt: the reason cannot change without a change to this workload");
+  }
+
+  @Override
   public void expired(TlsIdentity identity) {
     record("Warning", EXPIRED, "certificate serial " + identity.leaf().getSerialNumber().toString(16)
         + " expired at " + identity.notAfter() + " without a replacement; not ready");

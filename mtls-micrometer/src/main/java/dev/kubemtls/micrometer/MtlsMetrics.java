@@ -264,6 +264,13 @@ public final class MtlsMetrics {
       }
 
       @Override
+      public void gaveUp(CertificateDeniedException denial, int attempt) {
+        renewals.get(RenewalOutcome.DENIED).increment();
+        nextAttempt = null;
+        next.gaveUp(denial, attempt);
+      }
+
+      @Override
       public void expired(TlsIdentity identity) {
         expirations.increment();
         next.expired(identity);

@@ -5,9 +5,11 @@ import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.spring.internal.ApiServerAccess;
 import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.MtlsSslBundleRegistrar;
 import dev.kubemtls.spring.internal.SnapshotSslBundles;
+import dev.kubemtls.spring.internal.StartupProblem;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -27,6 +29,7 @@ import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Lazy;
 import org.springframework.core.env.Environment;
 
 /**
@@ -79,10 +82,16 @@ public class KubeMtlsAutoConfiguration {
 
     private static final Logger LOG = LoggerFactory.getLogger(KubeMtlsAutoConfiguration.class);
 
+    /** Lazy: built after the identity checks, so a missing input is reported before the API server access is. */
     @Bean(destroyMethod = "close")
+    @Lazy
     @ConditionalOnMissingBean
-    KubernetesClient kubeMtlsKubernetesClient(KubeMtlsProperties properties) {
-      if (properties.getKubeconfigFile() == null || properties.getKubeconfigFile().isBlank()) {
+    KubernetesClient kubeMtlsKubernetesClient(KubeMtlsProperties properties, Environment environment) {
+      ApiServerAccess.Kind kind = ApiServerAccess.decide(properties.getKubeconfigFile(),
+          properties.isKubeconfigFromEnvironment(), Path.of(properties.getServiceAccountDir()),
+          environment.getProperty("KUBERNETES_SERVICE_HOST"),
+          environmentKubeconfigs(environment));
+      if (kind != ApiServerAccess.Kind.KUBECONFIG_FILE) {
         return new KubernetesClientBuilder().build();
       }
       try {
@@ -93,13 +102,24 @@ public class KubeMtlsAutoConfiguration {
       }
     }
 
+    /** The kubeconfig files the environment names, as fabric8 reads them: KUBECONFIG's entries, else ~/.kube/config. */
+    static java.util.List<Path> environmentKubeconfigs(Environment environment) {
+      String kubeconfig = environment.getProperty("KUBECONFIG");
+      if (kubeconfig != null && !kubeconfig.isBlank()) {
+        return java.util.Arrays.stream(kubeconfig.split(java.io.File.pathSeparator)).filter(f -> !f.isBlank())
+            .map(Path::of).toList();
+      }
+      String home = environment.getProperty("user.home");
+      return home == null ? java.util.List.of() : java.util.List.of(Path.of(home, ".kube", "config"));
+    }
+
     @Bean(destroyMethod = "close")
-    KubeMtls kubeMtls(KubeMtlsProperties properties, KubernetesClient client, Environment environment,
+    KubeMtls kubeMtls(KubeMtlsProperties properties, ObjectProvider<KubernetesClient> clients, Environment environment,
         @Qualifier("kubeMtlsClock") InstantSource clock, ObjectProvider<ManagerListener> listener) {
       if (properties.getSignerName() == null || properties.getSignerName().isBlank()) {
-        throw new IllegalStateException("kube-mtls.signer-name is not set: set it to the signerName the"
-            + " cluster's kube-mtls signer serves (for example kube-mtls.dev/workload), or define a"
-            + " MaterialSource bean of your own, or set kube-mtls.enabled=false");
+        throw new StartupProblem("kube-mtls.signer-name is not set", "Set kube-mtls.signer-name to the"
+            + " signerName the cluster's kube-mtls signer serves (for example kube-mtls.dev/workload), or define a"
+            + " MaterialSource bean of your own, or set kube-mtls.enabled=false.");
       }
       WorkloadIdentity identity;
       try {
@@ -109,8 +129,13 @@ public class KubeMtlsAutoConfiguration {
             .services(properties.getServices())
             .build();
       } catch (IllegalStateException e) {
-        throw new IllegalStateException("kube-mtls cannot tell who this pod is: " + e.getMessage(), e);
+        throw new StartupProblem("kube-mtls cannot tell who this pod is: " + e.getMessage(),
+            "In a Pod, set POD_NAMESPACE, POD_NAME and POD_IP with the downward API and keep the ServiceAccount"
+                + " token mounted; outside one, set POD_NAMESPACE, SERVICE_ACCOUNT, POD_NAME and POD_IP (as"
+                + " environment variables or properties) and kube-mtls.kubeconfig-file.", e);
       }
+      // Only now, with the identity known, build the client (which may refuse the environment's kubeconfig).
+      KubernetesClient client = clients.getObject();
       KubeMtls.Builder b = KubeMtls.forWorkload(client)
           .identity(identity)
           .signerName(properties.getSignerName())

@@ -70,8 +70,21 @@ public class KubeMtlsProperties implements Validator {
   /** The name of the SSL bundle the starter registers; point {@code server.ssl.bundle} at it. */
   private String bundle = "kube-mtls";
 
-  /** A kubeconfig to reach the API server with; by default fabric8's in-cluster configuration. */
+  /**
+   * A kubeconfig to reach the API server with. Unset: in a Pod (a ServiceAccount token under
+   * {@code service-account-dir} and {@code KUBERNETES_SERVICE_HOST} set) the in-cluster
+   * configuration; a kubeconfig from the environment ({@code KUBECONFIG}, {@code ~/.kube/config}) is
+   * used only with {@code kubeconfig-from-environment=true}, and outside a Pod without either the
+   * application stops and says what to set.
+   */
   private String kubeconfigFile;
+
+  /**
+   * Opt-in to the kubeconfig of the environment ({@code KUBECONFIG} or {@code ~/.kube/config},
+   * fabric8's auto-configuration) when {@code kubeconfig-file} is unset. Off by default, so that a
+   * developer's machine never lands on whatever cluster its current context names by accident.
+   */
+  private boolean kubeconfigFromEnvironment;
 
   /** The directory the ServiceAccount is mounted at (namespace and token files). */
   private String serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -313,6 +326,14 @@ public class KubeMtlsProperties implements Validator {
 
   public void setKubeconfigFile(String kubeconfigFile) {
     this.kubeconfigFile = kubeconfigFile;
+  }
+
+  public boolean isKubeconfigFromEnvironment() {
+    return kubeconfigFromEnvironment;
+  }
+
+  public void setKubeconfigFromEnvironment(boolean kubeconfigFromEnvironment) {
+    this.kubeconfigFromEnvironment = kubeconfigFromEnvironment;
   }
 
   public String getServiceAccountDir() {

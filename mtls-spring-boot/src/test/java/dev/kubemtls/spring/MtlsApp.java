@@ -78,6 +78,11 @@ final class MtlsApp implements AutoCloseable {
 
   /** Starts the application: {@code sources} hold the web server factory and the controller. */
   MtlsApp start(WebApplicationType type, Class<?>... sources) {
+    return start(type, List.of(), sources);
+  }
+
+  /** As {@link #start(WebApplicationType, Class...)}, with more properties (which win over the defaults). */
+  MtlsApp start(WebApplicationType type, List<String> moreProperties, Class<?>... sources) {
     List<Class<?>> all = new ArrayList<>(List.of(sources));
     all.add(0, Feed.class);
     Feed.current.set(this);
@@ -91,6 +96,7 @@ final class MtlsApp implements AutoCloseable {
             "management.endpoints.web.exposure.include=health",
             "management.endpoint.health.show-details=always",
             "spring.main.banner-mode=off")
+        .properties(moreProperties.toArray(String[]::new))
         .run();
     port = ((WebServerApplicationContext) context).getWebServer().getPort();
     return this;

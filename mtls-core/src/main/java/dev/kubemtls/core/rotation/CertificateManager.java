@@ -12,8 +12,10 @@ import dev.kubemtls.core.internal.MaterialChecks;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.Collection;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -152,6 +154,10 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private IssuanceProgress inProgress;
   private boolean interruptedByClose;
   private MtlsMaterial firstToAnnounce;
+  private final Set<String> finalDenialReasons;
+  /** Set when the first issuance was denied for a final reason: no attempt follows. */
+  private CertificateDeniedException gaveUp;
+  private boolean announceGaveUp;
 
   private CertificateManager(Builder b) {
     this.issuer = b.issuer;
@@ -161,6 +167,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     this.jitter = b.jitter;
     this.policy = b.policy;
     this.listener = b.listener;
+    this.finalDenialReasons = b.finalDenialReasons;
     this.delivery = new SerialDelivery(b.listenerExecutor == null ? b.scheduler : b.listenerExecutor);
   }
 
@@ -172,7 +179,8 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
    * Starts obtaining the first certificate on the scheduler and subscribes to the trust source.
    *
    * @return completes with the first snapshot; failures are retried, so it completes exceptionally
-   *     only if the manager is closed first
+   *     only if the manager is closed first, or with the {@link CertificateDeniedException} of a
+   *     first issuance denied for one of the {@linkplain Builder#finalDenialReasons final reasons}
    * @throws IllegalStateException if already started or closed
    */
   public CompletableFuture<MtlsMaterial> start() {
@@ -210,6 +218,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
    *                                its name, as the issuer reported them), or the last failure and
    *                                when the next attempt starts, or that the identity waits for a
    *                                trust bundle; its cause is the last failure, if any
+   * @throws CertificateDeniedException at once, if the first issuance was denied for one of the
+   *                                {@linkplain Builder#finalDenialReasons final reasons}: no
+   *                                further attempt is made
    * @throws IllegalStateException  if not started, or closed before the first snapshot
    * @throws InterruptedException   if interrupted while waiting
    */
@@ -231,6 +242,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       }
       throw new MtlsException("no certificate within " + timeout + ": " + where, last);
     } catch (ExecutionException e) {
+      if (e.getCause() instanceof CertificateDeniedException denial) {
+        throw denial;
+      }
       throw new IllegalStateException("the certificate manager stopped before it was ready", e.getCause());
     }
   }
@@ -284,6 +298,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private String whereTheFirstIssuanceStands() {
     if (closed) {
       return "the certificate manager was closed";
+    }
+    if (gaveUp != null) {
+      return "gave up, no further attempt: " + gaveUp.getMessage();
     }
     String before = lastError == null ? "" : "; the attempt before failed (" + failures + " in a row): "
         + lastError.getMessage();
@@ -420,12 +437,20 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   /** Completes the start() future, if the first snapshot was just published, without holding the lock. */
   private void announceFirst() {
     MtlsMaterial first;
+    CertificateDeniedException denial = null;
     synchronized (this) {
       first = firstToAnnounce;
       firstToAnnounce = null;
+      if (announceGaveUp) {
+        announceGaveUp = false;
+        denial = gaveUp;
+      }
     }
     if (first != null) {
       ready.complete(first);
+    }
+    if (denial != null) {
+      ready.completeExceptionally(denial);
     }
   }
 
@@ -523,6 +548,22 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     Instant now = clock.instant();
     Optional<Instant> notAfter = currentIfReady().map(m -> m.identity().notAfter());
     boolean denied = error instanceof CertificateDeniedException;
+    if (denied && current == null && pendingIdentity == null
+        && finalDenialReasons.contains(((CertificateDeniedException) error).reason())) {
+      // Nothing served yet and the approver's answer will not change: end the first issuance here,
+      // instead of leaving a denied request behind per retry until a startup timeout.
+      CertificateDeniedException denial = (CertificateDeniedException) error;
+      gaveUp = denial;
+      announceGaveUp = true;
+      cancel(renewalTask);
+      renewalTask = null;
+      nextAttempt = null;
+      int attempt = failures;
+      LOG.error("certificate request denied for a reason another attempt cannot change; no further attempt: {}",
+          denial.getMessage());
+      listener(l -> l.gaveUp(denial, attempt));
+      return;
+    }
     Instant next = policy.retryTime(now, notAfter, failures, denied, sample());
     int attempt = failures;
     if (denied) {
@@ -822,8 +863,21 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
     private DoubleSupplier jitter;
     private RotationPolicy policy = RotationPolicy.defaults();
     private ManagerListener listener = ManagerListener.NO_OP;
+    private Set<String> finalDenialReasons = Set.of();
 
     private Builder() {}
+
+    /**
+     * Denial reasons that no further attempt can change (the approver's answer depends only on what
+     * this workload asks for and who it is). A first issuance denied with one of them ends at once:
+     * no further attempt, and {@link CertificateManager#awaitReady} throws the denial. Renewals,
+     * with a certificate still being served, keep retrying whatever the reason. None by default
+     * (every denial is retried); {@code KubeMtls} passes kube-mtls' approver's final reasons.
+     */
+    public Builder finalDenialReasons(Collection<String> reasons) {
+      this.finalDenialReasons = Set.copyOf(reasons);
+      return this;
+    }
 
     /** Obtains each identity (required). */
     public Builder issuer(IdentityIssuer issuer) {

@@ -51,6 +51,13 @@ public interface ManagerListener {
   /** The approver denied the {@code attempt}-th consecutive attempt; the next starts at {@code nextAttempt}. */
   default void denied(CertificateDeniedException denial, int attempt, Instant nextAttempt) {}
 
+  /**
+   * The first issuance was denied for a reason that no further attempt can change (one of the
+   * manager's {@linkplain CertificateManager.Builder#finalDenialReasons final denial reasons}): the
+   * manager makes no further attempt and {@link CertificateManager#awaitReady} throws {@code denial}.
+   */
+  default void gaveUp(CertificateDeniedException denial, int attempt) {}
+
   /** The current certificate reached its {@code notAfter} without a replacement: no longer ready. */
   default void expired(TlsIdentity identity) {}
 

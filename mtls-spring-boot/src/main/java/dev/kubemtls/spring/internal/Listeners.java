@@ -77,6 +77,11 @@ public final class Listeners {
       }
 
       @Override
+      public void gaveUp(CertificateDeniedException denial, int attempt) {
+        each(l -> l.gaveUp(denial, attempt));
+      }
+
+      @Override
       public void expired(TlsIdentity identity) {
         each(l -> l.expired(identity));
       }

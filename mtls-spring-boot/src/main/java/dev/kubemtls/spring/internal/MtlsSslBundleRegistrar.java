@@ -85,6 +85,19 @@ public final class MtlsSslBundleRegistrar implements SslBundleRegistrar, Disposa
    *     error where it reports one
    */
   public static MtlsMaterial awaitFirst(MaterialSource source, Duration timeout) {
+    if (source instanceof dev.kubemtls.kubernetes.KubeMtls tls) {
+      // Its own wait ends at once on a denial no retry can change, and says where issuance stands.
+      try {
+        return tls.awaitReady(timeout);
+      } catch (dev.kubemtls.core.CertificateDeniedException e) {
+        throw e;
+      } catch (dev.kubemtls.core.MtlsException e) {
+        throw new dev.kubemtls.core.MtlsException(e.getMessage() + " (kube-mtls.startup-timeout)", e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for the first certificate", e);
+      }
+    }
     CountDownLatch arrived = new CountDownLatch(1);
     try (MaterialSource.Subscription s = source.subscribe(m -> arrived.countDown())) {
       if (source.currentIfReady().isEmpty() && !arrived.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {

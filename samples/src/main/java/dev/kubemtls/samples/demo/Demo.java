@@ -62,10 +62,12 @@ public final class Demo {
     try {
       options = DemoOptions.parse(args);
     } catch (IllegalArgumentException e) {
-      if (!e.getMessage().isEmpty()) {
+      if (e.getMessage().isEmpty()) {
+        System.out.print(DemoOptions.USAGE);  // --help: the usage is the answer
+      } else {
         System.err.println("demo: " + e.getMessage());
+        System.err.print(DemoOptions.USAGE);
       }
-      System.err.print(DemoOptions.USAGE);
       System.exit(e.getMessage().isEmpty() ? 0 : 2);
       return;
     }
@@ -217,6 +219,8 @@ public final class Demo {
   /** The Spring Boot sample (mtls-spring-boot): its own traffic, as long as the client's, counts in SUMMARY. */
   private void startSpring() throws InterruptedException {
     Map<String, String> env = new LinkedHashMap<>(cluster.envFor("spring"));
+    // The starter uses no kubeconfig from the environment unless told to: name the file (kube-mtls.kubeconfig-file).
+    env.put("KUBEMTLS_KUBECONFIGFILE", env.get("KUBECONFIG"));
     env.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
     startChild("spring", "dev.kubemtls.samples.SpringService", List.of(), env);
     awaitReady("spring", Duration.ofSeconds(120));

@@ -1,5 +1,9 @@
 package dev.kubemtls.samples.demo;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -14,14 +18,11 @@ import java.util.Optional;
  */
 record DemoOptions(Duration duration, Duration certTtl, Duration caRotationAt, Optional<Path> kubeconfig) {
 
-  static final String USAGE = """
-      usage: demo [--duration=180s] [--cert-ttl=60s] [--ca-rotation-at=<duration/4>] [--kubeconfig=PATH]
-        --duration        how long the services exchange traffic (e.g. 90s, 3m); default 180s
-        --cert-ttl        the longest certificate the signer issues; renewals come at 70-90% of it; default 60s
-        --ca-rotation-at  when the CA rotation starts, counted from the first request; default a quarter of --duration
-        --kubeconfig      use this cluster instead of starting an embedded etcd + kube-apiserver; a run
-                          there adopts the configuration an earlier run left and remakes its Pods and CA
-      """;
+  /**
+   * The usage text. It lives in {@code usage.txt} beside this class so that {@code ./demo --help} can print
+   * it without building anything, and the Java program prints the same text.
+   */
+  static final String USAGE = usage();
 
   DemoOptions {
     if (duration.compareTo(Duration.ofSeconds(30)) < 0) {
@@ -60,6 +61,17 @@ record DemoOptions(Duration duration, Duration certTtl, Duration caRotationAt, O
     }
     return new DemoOptions(duration, ttl, rotation != null ? rotation : duration.dividedBy(4),
         Optional.ofNullable(kubeconfig));
+  }
+
+  private static String usage() {
+    try (InputStream in = DemoOptions.class.getResourceAsStream("usage.txt")) {
+      if (in == null) {
+        throw new IllegalStateException("usage.txt is missing beside DemoOptions");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** {@code 90}, {@code 90s}, {@code 3m}, {@code 1h}. */
