@@ -26,6 +26,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * mTLS for one pod in a few lines: the quick-start entry point that wires a
@@ -340,8 +341,6 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
      *
      * @throws IllegalArgumentException naming the option that is wrong
      * @throws IllegalStateException    if no identity was given and this is not a pod
-     * @throws MtlsException            if the trust source is chosen by discovery (the default) and
-     *     the API server cannot be asked
      */
     public KubeMtls start() {
       if (signerName == null) {
@@ -362,44 +361,55 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       CertificateIssuer issuer = CertificateIssuer.builder(client, id, signerName)
           .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).deleteRequests(deleteRequests)
           .clock(clock).build();
+      int n = INSTANCES.incrementAndGet();
+      ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
+        Thread t = new Thread(r, "kube-mtls-" + n);
+        t.setDaemon(true);
+        return t;
+      });
+      scheduler.setRemoveOnCancelPolicy(true);
+      scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+      WorkloadIdentity who = id;
+      Supplier<ClusterTrustBundleTrustSource> clusterTrustBundleSource =
+          () -> ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock).build();
+      Supplier<ConfigMapTrustSource> configMapSource = () -> ConfigMapTrustSource.builder(client, who.namespace(),
+          bundleConfigMap).key(bundleKey).clock(clock).requireSignature(requireSignedBundle).build();
       TrustSource trust;
       Runnable startTrust;
       Runnable stopTrust;
-      ManagerListener vouching = ManagerListener.NO_OP;
-      boolean useClusterTrustBundles = switch (trustChoice) {
-        case CLUSTER_TRUST_BUNDLES -> true;
-        case CONFIG_MAP -> false;
-        case AUTO -> {
-          try {
-            yield CertificatesApi.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).isPresent();
-          } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-            throw new MtlsException("cannot tell whether the cluster serves ClusterTrustBundles: API discovery at "
-                + client.getMasterUrl() + " failed (HTTP " + e.getCode() + ": " + e.getMessage() + "); check the"
-                + " connection to the API server, or choose the trust source with trustClusterTrustBundles() or"
-                + " trustConfigMap()", e);
-          }
+      java.util.function.Consumer<List<java.security.cert.X509Certificate>> vouch = chain -> { };
+      switch (trustChoice) {
+        case CLUSTER_TRUST_BUNDLES -> {
+          ClusterTrustBundleTrustSource ctb = clusterTrustBundleSource.get();
+          trust = ctb;
+          startTrust = ctb::start;
+          stopTrust = ctb::close;
+        }
+        case CONFIG_MAP -> {
+          ConfigMapTrustSource cm = configMapSource.get();
+          trust = cm;
+          startTrust = cm::start;
+          stopTrust = cm::close;
+          vouch = cm::vouch;
+        }
+        default -> {
+          // Discovery runs on the scheduler, so start() returns at once (and the CSR is already in flight).
+          DiscoveredTrust discovered = new DiscoveredTrust(client, clusterTrustBundleSource, configMapSource, scheduler);
+          trust = discovered;
+          startTrust = discovered::start;
+          stopTrust = discovered::close;
+          vouch = discovered::vouch;
+        }
+      }
+      // The chain the signer wrote for this workload's own CSR vouches for the CA that issued it
+      // (what the signed bundle ConfigMap needs; harmless for the other sources).
+      java.util.function.Consumer<List<java.security.cert.X509Certificate>> vouchWith = vouch;
+      ManagerListener vouching = new ManagerListener() {
+        @Override
+        public void issued(dev.kubemtls.core.TlsIdentity identity, Duration took) {
+          vouchWith.accept(identity.chain());
         }
       };
-      if (useClusterTrustBundles) {
-        ClusterTrustBundleTrustSource ctb = ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock)
-            .build();
-        trust = ctb;
-        startTrust = ctb::start;
-        stopTrust = ctb::close;
-      } else {
-        ConfigMapTrustSource cm = ConfigMapTrustSource.builder(client, id.namespace(), bundleConfigMap)
-            .key(bundleKey).clock(clock).requireSignature(requireSignedBundle).build();
-        trust = cm;
-        startTrust = cm::start;
-        stopTrust = cm::close;
-        // The chain the signer wrote for this workload's own CSR vouches for the CA that issued it.
-        vouching = new ManagerListener() {
-          @Override
-          public void issued(dev.kubemtls.core.TlsIdentity identity, Duration took) {
-            cm.vouch(identity.chain());
-          }
-        };
-      }
       PodEvents events = podEvents && id.podName().isPresent()
           ? new PodEvents(client, id.namespace(), id.podName().get(), podUid, clock, PodEvents.DEFAULT_WINDOW) : null;
       ManagerListener told = events == null ? listener : new Both(events, listener);
@@ -414,14 +424,6 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
           }
         };
       }
-      int n = INSTANCES.incrementAndGet();
-      ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(2, r -> {
-        Thread t = new Thread(r, "kube-mtls-" + n);
-        t.setDaemon(true);
-        return t;
-      });
-      scheduler.setRemoveOnCancelPolicy(true);
-      scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
       CertificateManager manager;
       try {
         manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
