@@ -90,7 +90,8 @@ public final class CertificatesApi {
    */
   public static String requireServed(KubernetesClient client, Kind kind, String neededFor) {
     Objects.requireNonNull(neededFor, "neededFor");
-    return servedVersion(client, kind).orElseThrow(() -> new IllegalStateException(notServed(client, kind, neededFor)));
+    return servedVersion(client, kind).orElseThrow(() -> new IllegalStateException(
+        notServed(clusterVersion(client), kind, neededFor)));
   }
 
   /** The {@code apiVersion} of {@code version}, e.g. {@code certificates.k8s.io/v1}. */
@@ -98,8 +99,8 @@ public final class CertificatesApi {
     return GROUP + "/" + version;
   }
 
-  static String notServed(KubernetesClient client, Kind kind, String neededFor) {
-    String release = clusterVersion(client);
+  /** The error for a cluster of version {@code release} that serves {@code kind} in no version. */
+  static String notServed(String release, Kind kind, String neededFor) {
     return "the cluster (Kubernetes " + release + ") serves " + kind.kind() + "s neither in " + apiVersion("v1")
         + " nor in " + apiVersion("v1beta1") + ", which " + neededFor + " needs. Kubernetes 1.37 and later serve "
         + apiVersion("v1") + " by default (check that --runtime-config does not switch it off); on 1.35 and 1.36"
