@@ -96,15 +96,34 @@ class PodCertificateIT {
         .withName("pcr-node-" + NODES.incrementAndGet() + "-" + ns).endMetadata().build()).create();
     fx.cp.ensureServiceAccount(ns, "web");
     ServiceAccount sa = fx.admin.serviceAccounts().inNamespace(ns).withName("web").get();
-    Pod pod = fx.admin.pods().inNamespace(ns).resource(new PodBuilder()
+    Pod pod = fx.admin.pods().inNamespace(ns).resource(withPodCertificateVolumes(new PodBuilder()
         .withNewMetadata().withName("web-0").addToLabels("app", "web").endMetadata()
         .withNewSpec().withServiceAccountName("web").withAutomountServiceAccountToken(false)
         .withNodeName(node.getMetadata().getName())
         .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
-        .endSpec().build()).create();
+        .endSpec().build())).create();
     fx.admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
         .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
     return new Setup(ns, node, sa, pod, asNode(node.getMetadata().getName()));
+  }
+
+  /** The signer names the tests request certificates from. */
+  private static final List<String> SIGNERS = List.of(SignerFixture.SIGNER_NAME, "example.com/other",
+      "kube-mtls.dev/short", "kube-mtls.dev/skewed");
+
+  /**
+   * {@code pod} with a {@code podCertificate} projected volume for each of {@link #SIGNERS}: from
+   * 1.37 NodeRestriction admits a node's request only for a signer that one of the Pod's volumes
+   * names (as the kubelet only asks for those).
+   */
+  private static Pod withPodCertificateVolumes(Pod pod) {
+    for (int i = 0; i < SIGNERS.size(); i++) {
+      pod.getSpec().getVolumes().add(new io.fabric8.kubernetes.api.model.VolumeBuilder().withName("pc-" + i)
+          .withNewProjected().addNewSource().withNewPodCertificate().withSignerName(SIGNERS.get(i))
+          .withKeyType("ECDSAP256").withCredentialBundlePath("credentialbundle.pem").endPodCertificate().endSource()
+          .endProjected().build());
+    }
+    return pod;
   }
 
   /**
@@ -513,12 +532,12 @@ class PodCertificateIT {
   void issuesNoIpSanToAHostNetworkPodAndItsOwnIpToAPodOnThePodNetwork() throws Exception {
     fx.awaitLeader();
     Setup s = setup("pcr-hostnet");
-    Pod onHost = fx.admin.pods().inNamespace(s.namespace()).resource(new PodBuilder()
+    Pod onHost = fx.admin.pods().inNamespace(s.namespace()).resource(withPodCertificateVolumes(new PodBuilder()
         .withNewMetadata().withName("host-0").addToLabels("app", "web").endMetadata()
         .withNewSpec().withServiceAccountName("web").withAutomountServiceAccountToken(false).withHostNetwork(true)
         .withNodeName(s.node().getMetadata().getName())
         .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
-        .endSpec().build()).create();
+        .endSpec().build())).create();
     setIps(onHost, "192.168.50.10", "192.168.50.10");
     setIps(s.pod(), "192.168.50.10", "10.244.7.5");
     Awaitility.await("both Pods to show their IPs").atMost(Duration.ofSeconds(10)).until(() -> List.of("host-0",
