@@ -80,6 +80,17 @@ public final class PodCertificateKeys {
    * may be null or empty: a stub request alone, or a public key with its proof alone.
    */
   public static Result read(String stubPkcs10Request, String pkixPublicKey, String proofOfPossession, String podUid) {
+    try {
+      return readChecked(stubPkcs10Request, pkixPublicKey, proofOfPossession, podUid);
+    } catch (RuntimeException e) {
+      // A parser's surprise must not escape: the controller would retry the request forever.
+      return new Problem(MALFORMED_REQUEST, "the request's key material could not be read ("
+          + e.getClass().getSimpleName() + ")");
+    }
+  }
+
+  private static Result readChecked(String stubPkcs10Request, String pkixPublicKey, String proofOfPossession,
+      String podUid) {
     boolean stub = present(stubPkcs10Request);
     boolean pkix = present(pkixPublicKey);
     boolean proof = present(proofOfPossession);
@@ -228,6 +239,9 @@ public final class PodCertificateKeys {
   private static Result key(SubjectPublicKeyInfo spki, String field) {
     if (spki == null || spki.getAlgorithm() == null || spki.getPublicKeyData() == null) {
       return malformed(field, "the public key is missing");
+    }
+    if (spki.getPublicKeyData().getPadBits() != 0) {
+      return malformed(field, "the public key is not a whole number of bytes");
     }
     String algorithm;
     if (spki.getAlgorithm().getAlgorithm().equals(X9ObjectIdentifiers.id_ecPublicKey)) {

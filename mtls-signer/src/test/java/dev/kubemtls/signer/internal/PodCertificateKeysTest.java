@@ -244,4 +244,17 @@ class PodCertificateKeysTest {
     assertThat(DerLimits.problem(StubRequests.nested(4), 4)).isEmpty();
     assertThat(DerLimits.problem(StubRequests.nested(5), 4)).get().asString().contains("deeper than 4");
   }
+
+  /** Found by fuzzing: an RSA key whose BIT STRING has pad bits made BouncyCastle throw. */
+  @Test
+  void refusesAKeyWhoseBitStringHasPadBits() throws Exception {
+    byte[] found;
+    try (var in = getClass().getResourceAsStream(
+        "PodCertificateRulesFuzzTestInputs/stubRequest/regression-fuzzed-rsa-key-bit-string-with-pad-bits.der")) {
+      found = in.readAllBytes();
+    }
+    PodCertificateKeys.Problem p = problem(PodCertificateKeys.fromStub(base64(found)));
+    assertThat(p.reason()).isEqualTo("MalformedRequest");
+    assertThat(p.message()).contains("not a whole number of bytes");
+  }
 }
