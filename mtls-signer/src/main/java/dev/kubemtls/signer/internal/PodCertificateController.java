@@ -139,11 +139,6 @@ public final class PodCertificateController<T extends HasMetadata> implements Au
     return informer.hasSynced();
   }
 
-  /** The API version served, {@code v1} or {@code v1beta1}. */
-  public String version() {
-    return api.version();
-  }
-
   /** How many requests wait for a worker. */
   public int queueDepth() {
     return queue.depth();

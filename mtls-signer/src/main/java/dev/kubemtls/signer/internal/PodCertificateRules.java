@@ -175,7 +175,14 @@ public final class PodCertificateRules {
       return new Fail(LIFETIME_TOO_SHORT, "this signer's --max-ttl is " + validity.maxTtl() + ", below the one hour"
           + " the API server requires of a pod certificate; set --max-ttl to 1h or more to serve pod certificates");
     }
-    String spiffeId = SpiffeId.forServiceAccount(trustDomain, request.namespace(), pod.serviceAccount()).toString();
+    String spiffeId;
+    try {
+      spiffeId = SpiffeId.forServiceAccount(trustDomain, request.namespace(), pod.serviceAccount()).toString();
+    } catch (IllegalArgumentException e) {
+      // The API server admits only valid names; a decision must not throw whatever it is given.
+      return new Deny(PodCertificateKeys.MALFORMED_REQUEST, "spec.serviceAccountName '"
+          + Bounded.clip(request.serviceAccountName(), Bounded.ITEM_CHARS) + "' makes no valid SPIFFE ID");
+    }
     Set<String> dns = new LinkedHashSet<>();
     for (ClusterView.ServiceInfo service : cluster.services(request.namespace())) {
       if (service.selects(pod.labels())) {

@@ -266,4 +266,17 @@ class PodCertificateRulesTest {
       assertThat(e.reason()).isEqualTo("CaExpiresTooSoon");
     }
   }
+
+  /** Found by fuzzing: an empty ServiceAccount name made the SPIFFE ID throw (the API server admits none). */
+  @Test
+  void deniesAServiceAccountNameThatMakesNoSpiffeIdInsteadOfThrowing() {
+    ClusterView.PodInfo pod = new ClusterView.PodInfo("web-0", UID, "", Map.of(), List.of(), false);
+    var request = new PodCertificateRules.Request(NS, "web-0", UID, "", ecKey("secp256r1"), null, null, 3600,
+        Map.of());
+    assertThat(rules.decide(request, view(Optional.of(pod), List.of())))
+        .isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
+          assertThat(d.reason()).isEqualTo("MalformedRequest");
+          assertThat(d.message()).contains("serviceAccountName").contains("SPIFFE");
+        });
+  }
 }
