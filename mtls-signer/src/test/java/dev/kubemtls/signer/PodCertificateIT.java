@@ -570,4 +570,49 @@ class PodCertificateIT {
     assertThat(Signer.requirePodCertificatesServed(fx.admin)).isEqualTo(expected);
     assertThat(version).isEqualTo(expected);
   }
+
+  /**
+   * From 1.36 the API server does not look inside the stub request beyond its key and signature: a
+   * stub asking for a subject, another namespace's SPIFFE ID, the API server's DNS name and an IP is
+   * admitted, and the signer takes nothing but its key. 1.35 has no stub request: the same request
+   * arrives there without a key and the API server refuses it.
+   */
+  @Test
+  void takesNothingButTheKeyFromAStubRequestThatAsksForMore() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-stubnames");
+    KeyAndProof key = keyAndProof("ECDSAP256", s.pod().getMetadata().getUid());
+    var extensions = new org.bouncycastle.asn1.x509.ExtensionsGenerator();
+    extensions.addExtension(org.bouncycastle.asn1.x509.Extension.subjectAlternativeName, false,
+        new org.bouncycastle.asn1.x509.GeneralNames(new org.bouncycastle.asn1.x509.GeneralName[] {
+            new org.bouncycastle.asn1.x509.GeneralName(6, "spiffe://cluster.local/ns/kube-system/sa/admin"),
+            new org.bouncycastle.asn1.x509.GeneralName(2, "kubernetes.default.svc"),
+            new org.bouncycastle.asn1.x509.GeneralName(7, "10.96.0.1")}));
+    String stub = Base64.getEncoder().encodeToString(new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(
+        new org.bouncycastle.asn1.x500.X500Name("CN=system:admin,O=system:masters"), key.keys().getPublic())
+        .addAttribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions.generate())
+        .build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA")
+            .build(key.keys().getPrivate())).getEncoded());
+    GenericKubernetesResource request = request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of());
+    @SuppressWarnings("unchecked")
+    Map<String, Object> spec = (Map<String, Object>) request.getAdditionalProperties().get("spec");
+    spec.put("stubPKCS10Request", stub);
+    if (!STUB) {
+      spec.remove("pkixPublicKey");
+      spec.remove("proofOfPossession");
+      assertThatThrownBy(() -> createAsNode(s, request)).isInstanceOfSatisfying(KubernetesClientException.class,
+          e -> assertThat(e.getCode()).isEqualTo(422));
+      return;
+    }
+    GenericKubernetesResource done = awaitTerminal(s.namespace(), createAsNode(s, request).getMetadata().getName());
+    assertThat(onlyCondition(done).getType()).isEqualTo("Issued");
+    X509Certificate leaf = Pem.certificates(status(done, "certificateChain"), "chain").get(0);
+    assertThat(leaf.getSubjectX500Principal().getName()).isEmpty();
+    assertThat(leaf.getPublicKey()).isEqualTo(key.keys().getPublic());
+    List<Object> names = new ArrayList<>();
+    leaf.getSubjectAlternativeNames().forEach(san -> names.add(san.get(1)));
+    String ns = s.namespace();
+    assertThat(names).containsExactly(s.spiffeId(), "web." + ns, "web." + ns + ".svc",
+        "web." + ns + ".svc.cluster.local");
+  }
 }
