@@ -20,7 +20,8 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequest;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import dev.kubemtls.signer.PodCertificateRequests;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
@@ -46,11 +47,14 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The pod-certificate path end to end with a real kubelet: our signer ({@code --pod-certificates=true})
- * on the real control plane, and a hollow kubelet ({@link HollowNode}: kubemark's kubelet with the
- * {@code PodCertificateRequest} gate, authenticating as {@code system:node:<name>}) to which a Pod
+ * on the real control plane, and a hollow kubelet ({@link HollowNode}: kubemark's kubelet of the same
+ * release, with the {@code PodCertificateRequest} gate before 1.37, authenticating as
+ * {@code system:node:<name>}) to which a Pod
  * with a {@code podCertificate} projected volume (our signer, {@code ECDSAP256}, a credential bundle)
  * and the signer's CA bundle ConfigMap is bound. The kubelet generates the key, creates the
- * PodCertificateRequest as the node, our signer issues it, and the kubelet writes the volume with its
+ * PodCertificateRequest as the node (in {@code certificates.k8s.io/v1} with a stub PKCS#10 request on
+ * 1.37, in {@code v1beta1} with the PKIX key and proof of possession on 1.35, with a stub request on
+ * 1.36), our signer issues it, and the kubelet writes the volume with its
  * atomic writer. {@link FileMaterialSource#forCredentialBundle} reads the file the kubelet wrote, with
  * {@link FileTrustSource} on the bundle file beside it, and feeds a Netty {@link ServerTls}; a client
  * holding a certificate from the same CA completes a mutual handshake and a request, and each side
@@ -121,20 +125,30 @@ class PodCertificateKubeletIT {
           .endSpec().build()).create();
       String podUid = pod.getMetadata().getUid();
 
-      // The kubelet asked, as the node, and our signer issued.
-      PodCertificateRequest pcr = Awaitility.await("the kubelet's PodCertificateRequest to be issued").atMost(WAIT)
-          .pollInterval(Duration.ofMillis(250))
-          .until(() -> admin.resources(PodCertificateRequest.class).inNamespace(ns).list().getItems().stream()
-              .filter(r -> r.getStatus() != null && r.getStatus().getCertificateChain() != null).findFirst(),
-              Optional::isPresent).orElseThrow();
-      assertThat(pcr.getSpec().getNodeName()).isEqualTo(node.name());
-      assertThat(pcr.getSpec().getPodUID()).isEqualTo(podUid);
-      assertThat(pcr.getSpec().getSignerName()).isEqualTo(signerName);
-      assertThat(pcr.getStatus().getConditions()).anySatisfy(c -> {
-        assertThat(c.getType()).isEqualTo("Issued");
-        assertThat(c.getStatus()).isEqualTo("True");
-      });
-      X509Certificate issuedLeaf = firstCertificate(pcr.getStatus().getCertificateChain());
+      // The kubelet asked, as the node, in the version the release serves, and our signer issued.
+      String version = PodCertificateRequests.version(admin);
+      assertThat(version).isEqualTo(ControlPlane.kubernetesMinor() >= 37 ? "v1" : "v1beta1");
+      GenericKubernetesResource pcr = Awaitility.await("the kubelet's PodCertificateRequest to be issued")
+          .atMost(WAIT).pollInterval(Duration.ofMillis(250))
+          .until(() -> PodCertificateRequests.api(admin, version).inNamespace(ns).list().getItems().stream()
+              .filter(r -> !PodCertificateRequests.conditions(r).isEmpty()).findFirst(), Optional::isPresent)
+          .orElseThrow();
+      assertThat(PodCertificateRequests.conditions(pcr)).as("the kubelet's request: %s", pcr).singleElement()
+          .satisfies(c -> {
+            assertThat(c.getType()).as(c.getReason() + ": " + c.getMessage()).isEqualTo("Issued");
+            assertThat(c.getStatus()).isEqualTo("True");
+          });
+      assertThat(PodCertificateRequests.spec(pcr, "nodeName")).isEqualTo(node.name());
+      assertThat(PodCertificateRequests.spec(pcr, "podUID")).isEqualTo(podUid);
+      assertThat(PodCertificateRequests.spec(pcr, "signerName")).isEqualTo(signerName);
+      // The key in the form the release's kubelet sends it.
+      if (PodCertificateRequests.stubForm(ControlPlane.kubernetesMinor())) {
+        assertThat(PodCertificateRequests.spec(pcr, "stubPKCS10Request")).isNotEmpty();
+        assertThat(PodCertificateRequests.spec(pcr, "pkixPublicKey")).isNull();
+      } else {
+        assertThat(PodCertificateRequests.spec(pcr, "pkixPublicKey")).isNotEmpty();
+      }
+      X509Certificate issuedLeaf = firstCertificate(PodCertificateRequests.status(pcr, "certificateChain"));
 
       // The kubelet wrote both files into the volume with its atomic writer (..data symlink to a timestamped dir).
       Path volume = node.projectedVolume(podUid, VOLUME);

@@ -5,6 +5,7 @@ import dev.kubemtls.signer.internal.CsrController;
 import dev.kubemtls.signer.internal.CsrEvents;
 import dev.kubemtls.signer.internal.PodCertificateController;
 import dev.kubemtls.signer.internal.PodCertificateRules;
+import dev.kubemtls.kubernetes.CertificatesApi;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
@@ -35,8 +36,9 @@ import org.slf4j.LoggerFactory;
  * which happens once the Lease expires, and it stands for election again. {@link #close} stops
  * acting and releases the Lease so that a standby takes over at its next retry.
  *
- * <p>With {@code --pod-certificates=true} the leader also serves the
- * {@code certificates.k8s.io/v1beta1} PodCertificateRequests of its signer name, which kubelets
+ * <p>With {@code --pod-certificates=true} the leader also serves the PodCertificateRequests of its
+ * signer name, in {@code certificates.k8s.io/v1} where the cluster serves it (Kubernetes 1.37) and
+ * in {@code v1beta1} otherwise (1.35 and 1.36, with the beta switched on), which kubelets
  * create for {@code podCertificate} projected volumes: with the same CA (and CA rotation), the same
  * key rules, name ownership rule, lifetime limit and SAN cap as for CSRs, one status update per
  * request ({@code Issued} with the chain and times, or {@code Denied}/{@code Failed} with a reason).
@@ -64,8 +66,10 @@ public final class Signer implements AutoCloseable {
   private final String clusterTrustBundleVersion;
   private final ExecutorService electionExecutor;
   private final Object lock = new Object();
+  /** The PodCertificateRequest version found at start, or null without {@code --pod-certificates}. */
+  private final String podCertificateVersion;
   private CsrController controller;
-  private PodCertificateController podCertificates;
+  private PodCertificateController<?> podCertificates;
   private TrustBundlePublisher publisher;
   private ClusterTrustBundlePublisher clusterPublisher;
   private CaKeeper keeper;
@@ -75,9 +79,10 @@ public final class Signer implements AutoCloseable {
   private boolean closed;
 
   private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock,
-      SignerListener listener, String clusterTrustBundleVersion) {
+      SignerListener listener, String clusterTrustBundleVersion, String podCertificateVersion) {
     this.client = client;
     this.clusterTrustBundleVersion = clusterTrustBundleVersion;
+    this.podCertificateVersion = podCertificateVersion;
     this.listener = listener;
     this.config = config;
     this.ca = ca.withValidity(config.validity());
@@ -96,8 +101,8 @@ public final class Signer implements AutoCloseable {
    * @param config the configuration
    * @param ca     the CA; its validity policy is replaced by the configuration's
    * @param clock  the time source for condition timestamps and certificates
-   * @throws IllegalStateException if the configuration asks for a ClusterTrustBundle and the
-   *     cluster does not serve the API
+   * @throws IllegalStateException if the configuration asks for a ClusterTrustBundle or pod
+   *     certificates and the cluster does not serve the API (naming its version and what to enable)
    */
   public static Signer start(KubernetesClient client, SignerConfig config, CertificateAuthority ca,
       InstantSource clock) {
@@ -114,24 +119,28 @@ public final class Signer implements AutoCloseable {
           dev.kubemtls.kubernetes.CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE).orElse(null);
       case OFF -> null;
     };
+    String podCertificateVersion = null;
     if (config.podCertificates()) {
-      requirePodCertificatesServed(Objects.requireNonNull(client, "client"));
+      podCertificateVersion = requirePodCertificatesServed(Objects.requireNonNull(client, "client"));
     }
     Signer signer = new Signer(Objects.requireNonNull(client, "client"), Objects.requireNonNull(config, "config"),
         Objects.requireNonNull(ca, "ca"), Objects.requireNonNull(clock, "clock"),
-        Objects.requireNonNull(listener, "listener"), bundleVersion);
+        Objects.requireNonNull(listener, "listener"), bundleVersion, podCertificateVersion);
     signer.elect();
     return signer;
   }
 
   /**
-   * Fails unless the cluster serves {@code certificates.k8s.io/v1beta1} podcertificaterequests:
-   * {@code --pod-certificates=true} on a cluster without them would otherwise wait for requests that
-   * cannot exist.
+   * The version in which the cluster serves PodCertificateRequests ({@code v1}, else
+   * {@code v1beta1}), found through discovery; fails with the cluster's version and what to enable
+   * when it serves neither: {@code --pod-certificates=true} on such a cluster would otherwise wait for
+   * requests that cannot exist.
    */
-  static void requirePodCertificatesServed(KubernetesClient client) {
-    dev.kubemtls.kubernetes.CertificatesApi.requireServed(client,
-        dev.kubemtls.kubernetes.CertificatesApi.Kind.POD_CERTIFICATE_REQUEST, "--pod-certificates=true (or set it to false)");
+  static String requirePodCertificatesServed(KubernetesClient client) {
+    String version = CertificatesApi.requireServed(client, CertificatesApi.Kind.POD_CERTIFICATE_REQUEST,
+        "--pod-certificates=true (or set it to false)");
+    LOG.info("serving PodCertificateRequests in {}", CertificatesApi.apiVersion(version));
+    return version;
   }
 
   /** Whether this replica currently holds the Lease and acts. */
@@ -255,7 +264,7 @@ public final class Signer implements AutoCloseable {
           config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
           events);
       if (config.podCertificates()) {
-        podCertificates = new PodCertificateController(client, config.signerName(),
+        podCertificates = PodCertificateController.forVersion(podCertificateVersion, client, config.signerName(),
             new PodCertificateRules(config.trustDomain(), config.clusterDomain(), config.validity(), config.maxNames()),
             keeper::signing, new dev.kubemtls.signer.internal.ApiClusterView(client), clock, new SecureRandom(),
             config.workers(), Duration.ofMinutes(10), listener);
@@ -275,7 +284,7 @@ public final class Signer implements AutoCloseable {
 
   private void stopLeading() {
     CsrController c;
-    PodCertificateController pc;
+    PodCertificateController<?> pc;
     TrustBundlePublisher p;
     ClusterTrustBundlePublisher cp;
     CaKeeper k;

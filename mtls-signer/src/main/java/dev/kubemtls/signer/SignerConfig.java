@@ -51,9 +51,10 @@ import java.util.regex.Pattern;
  * @param maxNames            the most subject alternative names a request may hold, 1 to 256
  * @param lookups             how the approver reads Pods and Services: from cluster-wide informer
  *                            caches or with a GET and a LIST per request
- * @param podCertificates     whether the leader also serves the {@code certificates.k8s.io/v1beta1}
- *                            PodCertificateRequests of the signer name (the kubelet's
- *                            {@code podCertificate} volumes)
+ * @param podCertificates     whether the leader also serves the PodCertificateRequests of the
+ *                            signer name (the kubelet's {@code podCertificate} volumes), in
+ *                            {@code certificates.k8s.io/v1} or, where only that is served,
+ *                            {@code v1beta1}
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
@@ -144,9 +145,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** how the approver reads Pods and Services: cache (cluster-wide informers) or request (GET/LIST each time). */
     LOOKUPS("lookups", "cache", "how the approver reads Pods and Services: cache (cluster-wide informers, needs"
         + " list/watch on pods and services) or request (a GET and a LIST per CSR)"),
-    /** also serve PodCertificateRequests (certificates.k8s.io/v1beta1): true or false. */
+    /** also serve PodCertificateRequests (certificates.k8s.io/v1, or v1beta1 where only that is served). */
     POD_CERTIFICATES("pod-certificates", "false", "also serve PodCertificateRequests of the signer name"
-        + " (certificates.k8s.io/v1beta1, beta; the kubelet's podCertificate volumes): true or false");
+        + " (certificates.k8s.io/v1, or v1beta1 before Kubernetes 1.37; the kubelet's podCertificate volumes):"
+        + " true or false");
 
     private final String flag;
     private final String defaultValue;

@@ -16,9 +16,9 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequest;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestStatus;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -50,15 +50,19 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * PodCertificateRequests on the real control plane (kube-apiserver with the PodCertificateRequest
- * gate and API, the Node authorizer and NodeRestriction), served by the signer replica of
- * {@link SignerFixture} ({@code --pod-certificates=true}, acting with the shipped RBAC).
+ * PodCertificateRequests on the real control plane (kube-apiserver serving them in
+ * {@code certificates.k8s.io/v1} on 1.37, in {@code v1beta1} with the beta gate on 1.35 and 1.36;
+ * the Node authorizer and NodeRestriction), served by the signer replica of {@link SignerFixture}
+ * ({@code --pod-certificates=true}, acting with the shipped RBAC). The requests are written and read
+ * as plain JSON in the served version ({@link PodCertificateRequests}), not through the signer's
+ * own typed adapter.
  *
- * <p>Each request is created as the kubelet creates it: as the node ({@code system:node:<name>} in
- * {@code system:nodes}, authenticated by a client certificate from the cluster CA), for a Pod bound to
- * that Node, with a fresh key and a real
- * proof of possession (the Pod UID signed as the kubelet signs it: ECDSA over SHA-256 in ASN.1 form,
- * RSA-PSS with SHA-256, Ed25519 over the raw bytes), so each key type and refusal can be chosen. The
+ * <p>Each request is created as the kubelet of the release creates it: as the node
+ * ({@code system:node:<name>} in {@code system:nodes}, authenticated by a client certificate from
+ * the cluster CA), for a Pod bound to that Node, with a fresh key and, from 1.36, a stub PKCS#10
+ * request signed with it (the only form {@code v1} has); on 1.35 the PKIX key with a real proof of
+ * possession (the Pod UID signed as the kubelet signs it: ECDSA over SHA-256 in ASN.1 form, RSA-PSS
+ * with SHA-256, Ed25519 over the raw bytes), so each key type and refusal can be chosen. The
  * handoff test here writes the issued key and chain in the kubelet's credential-bundle layout with
  * {@link ProjectedVolume} and reads them with {@link FileMaterialSource}; mtls-netty's
  * {@code PodCertificateKubeletIT} has a real (hollow) kubelet write the volume.
@@ -69,6 +73,10 @@ class PodCertificateIT {
   private static final List<KubernetesClient> CLIENTS = new ArrayList<>();
 
   private final SignerFixture fx = SignerFixture.get();
+  /** The served version: v1 on 1.37, v1beta1 on 1.35 and 1.36. */
+  private final String version = PodCertificateRequests.version(fx.admin);
+  /** Whether requests carry a stub request (1.36+) rather than key and proof (1.35). */
+  private static final boolean STUB = PodCertificateRequests.stubForm(ControlPlane.kubernetesMinor());
 
   @AfterAll
   static void closeClients() {
@@ -88,15 +96,34 @@ class PodCertificateIT {
         .withName("pcr-node-" + NODES.incrementAndGet() + "-" + ns).endMetadata().build()).create();
     fx.cp.ensureServiceAccount(ns, "web");
     ServiceAccount sa = fx.admin.serviceAccounts().inNamespace(ns).withName("web").get();
-    Pod pod = fx.admin.pods().inNamespace(ns).resource(new PodBuilder()
+    Pod pod = fx.admin.pods().inNamespace(ns).resource(withPodCertificateVolumes(new PodBuilder()
         .withNewMetadata().withName("web-0").addToLabels("app", "web").endMetadata()
         .withNewSpec().withServiceAccountName("web").withAutomountServiceAccountToken(false)
         .withNodeName(node.getMetadata().getName())
         .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
-        .endSpec().build()).create();
+        .endSpec().build())).create();
     fx.admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
         .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
     return new Setup(ns, node, sa, pod, asNode(node.getMetadata().getName()));
+  }
+
+  /** The signer names the tests request certificates from. */
+  private static final List<String> SIGNERS = List.of(SignerFixture.SIGNER_NAME, "example.com/other",
+      "kube-mtls.dev/short", "kube-mtls.dev/skewed");
+
+  /**
+   * {@code pod} with a {@code podCertificate} projected volume for each of {@link #SIGNERS}: from
+   * 1.37 NodeRestriction admits a node's request only for a signer that one of the Pod's volumes
+   * names (as the kubelet only asks for those).
+   */
+  private static Pod withPodCertificateVolumes(Pod pod) {
+    for (int i = 0; i < SIGNERS.size(); i++) {
+      pod.getSpec().getVolumes().add(new io.fabric8.kubernetes.api.model.VolumeBuilder().withName("pc-" + i)
+          .withNewProjected().addNewSource().withNewPodCertificate().withSignerName(SIGNERS.get(i))
+          .withKeyType("ECDSAP256").withCredentialBundlePath("credentialbundle.pem").endPodCertificate().endSource()
+          .endProjected().build());
+    }
+    return pod;
   }
 
   /**
@@ -145,20 +172,27 @@ class PodCertificateIT {
     return new KeyAndProof(keys, signature.sign());
   }
 
-  private static PodCertificateRequest request(Setup s, String signerName, KeyAndProof key, int maxExpirationSeconds,
+  private GenericKubernetesResource request(Setup s, String signerName, KeyAndProof key, int maxExpirationSeconds,
       Map<String, String> userAnnotations) {
-    PodCertificateRequestBuilder b = new PodCertificateRequestBuilder()
-        .withNewMetadata().withGenerateName("req-").withNamespace(s.namespace()).endMetadata()
-        .withNewSpec().withSignerName(signerName)
-        .withPodName(s.pod().getMetadata().getName()).withPodUID(s.pod().getMetadata().getUid())
-        .withServiceAccountName("web").withServiceAccountUID(s.serviceAccount().getMetadata().getUid())
-        .withNodeName(s.node().getMetadata().getName()).withNodeUID(s.node().getMetadata().getUid())
-        .withMaxExpirationSeconds(maxExpirationSeconds)
-        .withPkixPublicKey(Base64.getEncoder().encodeToString(key.keys().getPublic().getEncoded()))
-        .withProofOfPossession(Base64.getEncoder().encodeToString(key.proof()))
-        .withUnverifiedUserAnnotations(userAnnotations.isEmpty() ? null : userAnnotations)
-        .endSpec();
-    return b.build();
+    Map<String, Object> spec = new java.util.LinkedHashMap<>();
+    spec.put("signerName", signerName);
+    spec.put("podName", s.pod().getMetadata().getName());
+    spec.put("podUID", s.pod().getMetadata().getUid());
+    spec.put("serviceAccountName", "web");
+    spec.put("serviceAccountUID", s.serviceAccount().getMetadata().getUid());
+    spec.put("nodeName", s.node().getMetadata().getName());
+    spec.put("nodeUID", s.node().getMetadata().getUid());
+    spec.put("maxExpirationSeconds", maxExpirationSeconds);
+    if (STUB) {
+      spec.put("stubPKCS10Request", PodCertificateRequests.stub(key.keys()));
+    } else {
+      spec.put("pkixPublicKey", Base64.getEncoder().encodeToString(key.keys().getPublic().getEncoded()));
+      spec.put("proofOfPossession", Base64.getEncoder().encodeToString(key.proof()));
+    }
+    if (!userAnnotations.isEmpty()) {
+      spec.put("unverifiedUserAnnotations", userAnnotations);
+    }
+    return PodCertificateRequests.request(version, s.namespace(), spec);
   }
 
   /**
@@ -166,26 +200,29 @@ class PodCertificateIT {
    * informers: right after they were created it may not see them yet and answers with an error
    * that is not a 403 (retryable, as the kubelet retries); a 403 or 422 is final.
    */
-  private static PodCertificateRequest createAsNode(Setup s, PodCertificateRequest request) {
+  private GenericKubernetesResource createAsNode(Setup s, GenericKubernetesResource request) {
     return Awaitility.await("the node's PodCertificateRequest to be admitted").atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(100))
         .ignoreExceptionsMatching(e -> e instanceof KubernetesClientException k && k.getCode() != 403
             && k.getCode() != 422)
-        .until(() -> s.asNode().resources(PodCertificateRequest.class).inNamespace(s.namespace()).resource(request)
+        .until(() -> PodCertificateRequests.api(s.asNode(), version).inNamespace(s.namespace()).resource(request)
             .create(), r -> r != null);
   }
 
-  private PodCertificateRequest awaitTerminal(String namespace, String name) {
+  private GenericKubernetesResource awaitTerminal(String namespace, String name) {
     return Awaitility.await("PodCertificateRequest " + namespace + "/" + name + " to be Issued, Denied or Failed")
         .atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
-        .until(() -> fx.admin.resources(PodCertificateRequest.class).inNamespace(namespace).withName(name).get(),
-            r -> r != null && r.getStatus() != null && r.getStatus().getConditions() != null
-                && !r.getStatus().getConditions().isEmpty());
+        .until(() -> PodCertificateRequests.api(fx.admin, version).inNamespace(namespace).withName(name).get(),
+            r -> r != null && !PodCertificateRequests.conditions(r).isEmpty());
   }
 
-  private static Condition onlyCondition(PodCertificateRequest r) {
-    assertThat(r.getStatus().getConditions()).hasSize(1);
-    return r.getStatus().getConditions().get(0);
+  private static Condition onlyCondition(GenericKubernetesResource r) {
+    assertThat(PodCertificateRequests.conditions(r)).hasSize(1);
+    return PodCertificateRequests.conditions(r).get(0);
+  }
+
+  private static String status(GenericKubernetesResource r, String field) {
+    return PodCertificateRequests.status(r, field);
   }
 
   private String bundlePem(String namespace) {
@@ -200,15 +237,14 @@ class PodCertificateIT {
     Setup s = setup("pcr-issue");
     double issuedBefore = fx.registry.counter("kubemtls.signer.podcertificates.issued").count();
     KeyAndProof key = keyAndProof("ECDSAP256", s.pod().getMetadata().getUid());
-    PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 86_400, Map.of()));
+    GenericKubernetesResource created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 86_400, Map.of()));
     Instant createdAt = Instant.now();
-    PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+    GenericKubernetesResource done = awaitTerminal(s.namespace(), created.getMetadata().getName());
 
     Condition issued = onlyCondition(done);
     assertThat(issued.getType()).isEqualTo("Issued");
     assertThat(issued.getStatus()).isEqualTo("True");
-    PodCertificateRequestStatus status = done.getStatus();
-    List<X509Certificate> chain = Pem.certificates(status.getCertificateChain(), "status.certificateChain");
+    List<X509Certificate> chain = Pem.certificates(status(done, "certificateChain"), "status.certificateChain");
     assertThat(chain).hasSize(2);
     X509Certificate leaf = chain.get(0);
     assertThat(chain.get(1)).isEqualTo(fx.ca.certificate());
@@ -228,14 +264,15 @@ class PodCertificateIT {
     }
     assertThat(uris).containsExactly(s.spiffeId());
     String ns = s.namespace();
-    assertThat(dns).containsExactly("web", "web." + ns, "web." + ns + ".svc", "web." + ns + ".svc.cluster.local");
+    // Not the bare "web": it names a different Service in every namespace.
+    assertThat(dns).containsExactly("web." + ns, "web." + ns + ".svc", "web." + ns + ".svc.cluster.local");
     assertThat(ips).as("the Pod has no IP yet").isEmpty();
     assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
     assertThat(leaf.getExtendedKeyUsage()).containsExactlyInAnyOrder("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
 
-    Instant notBefore = Instant.parse(status.getNotBefore());
-    Instant notAfter = Instant.parse(status.getNotAfter());
-    Instant refresh = Instant.parse(status.getBeginRefreshAt());
+    Instant notBefore = Instant.parse(status(done, "notBefore"));
+    Instant notAfter = Instant.parse(status(done, "notAfter"));
+    Instant refresh = Instant.parse(status(done, "beginRefreshAt"));
     assertThat(notBefore).isEqualTo(leaf.getNotBefore().toInstant());
     assertThat(notAfter).isEqualTo(leaf.getNotAfter().toInstant());
     // maxExpirationSeconds 86400 capped at the fixture's --max-ttl of 1h; backdated by at most a minute.
@@ -253,10 +290,10 @@ class PodCertificateIT {
     fx.awaitLeader();
     Setup s = setup("pcr-handoff");
     KeyAndProof key = keyAndProof("RSA3072", s.pod().getMetadata().getUid());
-    PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of()));
-    PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+    GenericKubernetesResource created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of()));
+    GenericKubernetesResource done = awaitTerminal(s.namespace(), created.getMetadata().getName());
     assertThat(onlyCondition(done).getType()).isEqualTo("Issued");
-    String chainPem = done.getStatus().getCertificateChain();
+    String chainPem = status(done, "certificateChain");
 
     // The kubelet's credentialBundlePath: the PKCS#8 key, then the chain, leaf first; and a projected bundle.
     ProjectedVolume credentials = new ProjectedVolume(Files.createDirectory(dir.resolve("credentials")));
@@ -288,17 +325,18 @@ class PodCertificateIT {
         "UnsupportedKeyType").count();
     // The API server accepts P-521 and Ed25519; this signer does not (the same key rules as for CSRs).
     for (String keyType : List.of("ECDSAP521", "ED25519")) {
-      PodCertificateRequest created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof(keyType, uid),
+      GenericKubernetesResource created = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof(keyType, uid),
           3600, Map.of()));
-      PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+      GenericKubernetesResource done = awaitTerminal(s.namespace(), created.getMetadata().getName());
       Condition denied = onlyCondition(done);
       assertThat(denied.getType()).as(keyType).isEqualTo("Denied");
       assertThat(denied.getReason()).as(keyType).isEqualTo("UnsupportedKeyType");
-      assertThat(denied.getMessage()).as(keyType).contains("keyType").contains("ECDSAP256");
-      assertThat(done.getStatus().getCertificateChain()).as(keyType).isNull();
-      assertThat(done.getStatus().getBeginRefreshAt()).as(keyType).isNull();
+      assertThat(denied.getMessage()).as(keyType).contains("keyType").contains("ECDSAP256")
+          .doesNotContain("is not a PKIX public key");
+      assertThat(status(done, "certificateChain")).as(keyType).isNull();
+      assertThat(status(done, "beginRefreshAt")).as(keyType).isNull();
     }
-    PodCertificateRequest annotated = createAsNode(s, request(s, SignerFixture.SIGNER_NAME,
+    GenericKubernetesResource annotated = createAsNode(s, request(s, SignerFixture.SIGNER_NAME,
         keyAndProof("ECDSAP256", uid), 3600, Map.of("example.com/team", "shop")));
     Condition denied = onlyCondition(awaitTerminal(s.namespace(), annotated.getMetadata().getName()));
     assertThat(denied.getType()).isEqualTo("Denied");
@@ -344,14 +382,14 @@ class PodCertificateIT {
         new ValidityPolicy(Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofMinutes(5)),
         InstantSource.system(), new SignerMetrics(registry))) {
       Setup s = setup("pcr-fail");
-      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/short",
+      GenericKubernetesResource created = createAsNode(s, request(s, "kube-mtls.dev/short",
           keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
-      PodCertificateRequest done = awaitTerminal(s.namespace(), created.getMetadata().getName());
+      GenericKubernetesResource done = awaitTerminal(s.namespace(), created.getMetadata().getName());
       Condition failed = onlyCondition(done);
       assertThat(failed.getType()).isEqualTo("Failed");
       assertThat(failed.getReason()).isEqualTo("LifetimeTooShort");
       assertThat(failed.getMessage()).contains("--max-ttl").contains("PT30M");
-      assertThat(done.getStatus().getCertificateChain()).isNull();
+      assertThat(status(done, "certificateChain")).isNull();
       assertThat(registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count())
           .isEqualTo(1.0);
     }
@@ -367,7 +405,7 @@ class PodCertificateIT {
     try (Signer skewed = secondSigner("skewed", ValidityPolicy.DEFAULT,
         InstantSource.offset(InstantSource.system(), Duration.ofMinutes(10)), SignerListener.NONE)) {
       Setup s = setup("pcr-skew");
-      PodCertificateRequest created = createAsNode(s, request(s, "kube-mtls.dev/skewed",
+      GenericKubernetesResource created = createAsNode(s, request(s, "kube-mtls.dev/skewed",
           keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of()));
       Condition failed = onlyCondition(awaitTerminal(s.namespace(), created.getMetadata().getName()));
       assertThat(failed.getType()).isEqualTo("Failed");
@@ -381,17 +419,15 @@ class PodCertificateIT {
     fx.awaitLeader();
     Setup s = setup("pcr-foreign");
     String uid = s.pod().getMetadata().getUid();
-    PodCertificateRequest foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
+    GenericKubernetesResource foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
         3600, Map.of()));
     // Ours, created after the foreign one, is issued: the signer has had its chance at both.
-    PodCertificateRequest ours = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256", uid),
+    GenericKubernetesResource ours = createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256", uid),
         3600, Map.of()));
     assertThat(onlyCondition(awaitTerminal(s.namespace(), ours.getMetadata().getName())).getType()).isEqualTo("Issued");
-    PodCertificateRequest after = fx.admin.resources(PodCertificateRequest.class).inNamespace(s.namespace())
+    GenericKubernetesResource after = PodCertificateRequests.api(fx.admin, version).inNamespace(s.namespace())
         .withName(foreign.getMetadata().getName()).get();
-    assertThat(after.getStatus() == null || after.getStatus().getConditions() == null
-        || after.getStatus().getConditions().isEmpty()).as("the foreign request is untouched: %s", after.getStatus())
-        .isTrue();
+    assertThat(PodCertificateRequests.conditions(after)).as("the foreign request is untouched").isEmpty();
   }
 
   @Test
@@ -404,12 +440,26 @@ class PodCertificateIT {
           assertThat(e.getCode()).isEqualTo(422);
           assertThat(e.getMessage()).contains("3072");
         });
-    // A proof over another UID.
-    assertThatThrownBy(() -> createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256",
-        "not-the-pod-uid"), 3600, Map.of()))).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
-          assertThat(e.getCode()).isEqualTo(422);
-          assertThat(e.getMessage()).contains("proof-of-possession");
-        });
+    if (STUB) {
+      // A stub request signed by another key than the one it names.
+      KeyAndProof key = keyAndProof("ECDSAP256", uid);
+      GenericKubernetesResource forged = request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of());
+      @SuppressWarnings("unchecked")
+      Map<String, Object> spec = (Map<String, Object>) forged.getAdditionalProperties().get("spec");
+      spec.put("stubPKCS10Request", PodCertificateRequests.stub(key.keys(),
+          keyAndProof("ECDSAP256", uid).keys().getPrivate()));
+      assertThatThrownBy(() -> createAsNode(s, forged)).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+        assertThat(e.getCode()).isEqualTo(422);
+        assertThat(e.getMessage()).contains("stubPKCS10Request").contains("invalid signature");
+      });
+    } else {
+      // A proof over another UID.
+      assertThatThrownBy(() -> createAsNode(s, request(s, SignerFixture.SIGNER_NAME, keyAndProof("ECDSAP256",
+          "not-the-pod-uid"), 3600, Map.of()))).isInstanceOfSatisfying(KubernetesClientException.class, e -> {
+            assertThat(e.getCode()).isEqualTo(422);
+            assertThat(e.getMessage()).contains("proof-of-possession");
+          });
+    }
     // Another node asking for this Pod (NodeRestriction).
     Node other = fx.admin.nodes().resource(new NodeBuilder().withNewMetadata()
         .withName("pcr-other-" + NODES.incrementAndGet() + "-" + s.namespace()).endMetadata().build()).create();
@@ -427,10 +477,10 @@ class PodCertificateIT {
     fx.awaitLeader();
     Setup s = setup("pcr-rbac");
     String uid = s.pod().getMetadata().getUid();
-    PodCertificateRequest foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
+    GenericKubernetesResource foreign = createAsNode(s, request(s, "example.com/other", keyAndProof("ECDSAP256", uid),
         3600, Map.of()));
     try (KubernetesClient signer = fx.cp.clientFor(SignerFixture.SIGNER_NS, "kube-mtls-signer")) {
-      var requests = signer.resources(PodCertificateRequest.class).inNamespace(s.namespace());
+      var requests = PodCertificateRequests.api(signer, version).inNamespace(s.namespace());
       assertThat(requests.list().getItems()).extracting(r -> r.getMetadata().getName())
           .contains(foreign.getMetadata().getName());
       // Not create (only nodes create them), not delete, not change the object itself.
@@ -439,15 +489,15 @@ class PodCertificateIT {
               e -> assertThat(e.getCode()).isEqualTo(403));
       assertThatThrownBy(() -> requests.withName(foreign.getMetadata().getName()).delete())
           .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
-      PodCertificateRequest labelled = new PodCertificateRequestBuilder(foreign).editMetadata()
+      GenericKubernetesResource labelled = new GenericKubernetesResourceBuilder(foreign).editMetadata()
           .addToLabels("changed", "yes").endMetadata().build();
       assertThatThrownBy(() -> requests.resource(labelled).update())
           .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
       // The status of another signer's request: RBAC lets /status through, the "sign" check does not.
-      PodCertificateRequest denial = new PodCertificateRequestBuilder(foreign).withNewStatus()
-          .withConditions(new ConditionBuilder().withType("Denied").withStatus("True").withReason("NotOurs")
-              .withMessage("x").withLastTransitionTime(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
-                  .toString()).build()).endStatus().build();
+      GenericKubernetesResource denial = new GenericKubernetesResourceBuilder(foreign).build();
+      denial.setAdditionalProperty("status", Map.of("conditions", List.of(Map.of("type", "Denied", "status", "True",
+          "reason", "NotOurs", "message", "x", "lastTransitionTime",
+          Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString()))));
       assertThatThrownBy(() -> requests.resource(denial).updateStatus())
           .isInstanceOfSatisfying(KubernetesClientException.class, e -> {
             assertThat(e.getCode()).isIn(403, 422);
@@ -457,5 +507,112 @@ class PodCertificateIT {
       assertThatThrownBy(() -> signer.secrets().inNamespace(s.namespace()).list())
           .isInstanceOfSatisfying(KubernetesClientException.class, e -> assertThat(e.getCode()).isEqualTo(403));
     }
+  }
+
+  /** The IP SANs of the certificate issued for {@code request}. */
+  private List<String> issuedIps(String namespace, GenericKubernetesResource request) throws Exception {
+    GenericKubernetesResource done = awaitTerminal(namespace, request.getMetadata().getName());
+    assertThat(onlyCondition(done).getType()).isEqualTo("Issued");
+    X509Certificate leaf = Pem.certificates(status(done, "certificateChain"), "chain").get(0);
+    List<String> ips = new ArrayList<>();
+    for (List<?> san : leaf.getSubjectAlternativeNames()) {
+      if ((Integer) san.get(0) == 7) {
+        ips.add((String) san.get(1));
+      }
+    }
+    return ips;
+  }
+
+  /**
+   * A Pod on the host network has its node's IP as its own: the signer issues it no IP SAN, while a
+   * Pod on the Pod network, on the same node, gets its IP (the API server's Pod status as the
+   * kubelet would report it).
+   */
+  @Test
+  void issuesNoIpSanToAHostNetworkPodAndItsOwnIpToAPodOnThePodNetwork() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-hostnet");
+    Pod onHost = fx.admin.pods().inNamespace(s.namespace()).resource(withPodCertificateVolumes(new PodBuilder()
+        .withNewMetadata().withName("host-0").addToLabels("app", "web").endMetadata()
+        .withNewSpec().withServiceAccountName("web").withAutomountServiceAccountToken(false).withHostNetwork(true)
+        .withNodeName(s.node().getMetadata().getName())
+        .addNewContainer().withName("app").withImage("registry.invalid/kube-mtls/app:test").endContainer()
+        .endSpec().build())).create();
+    setIps(onHost, "192.168.50.10", "192.168.50.10");
+    setIps(s.pod(), "192.168.50.10", "10.244.7.5");
+    Awaitility.await("both Pods to show their IPs").atMost(Duration.ofSeconds(10)).until(() -> List.of("host-0",
+        "web-0").stream().allMatch(n -> fx.admin.pods().inNamespace(s.namespace()).withName(n).get().getStatus()
+        .getPodIP() != null));
+
+    Setup host = new Setup(s.namespace(), s.node(), s.serviceAccount(), onHost, s.asNode());
+    assertThat(issuedIps(s.namespace(), createAsNode(host, request(host, SignerFixture.SIGNER_NAME,
+        keyAndProof("ECDSAP256", onHost.getMetadata().getUid()), 3600, Map.of())))).as("host network").isEmpty();
+    assertThat(issuedIps(s.namespace(), createAsNode(s, request(s, SignerFixture.SIGNER_NAME,
+        keyAndProof("ECDSAP256", s.pod().getMetadata().getUid()), 3600, Map.of())))).as("Pod network")
+        .containsExactly("10.244.7.5");
+  }
+
+  private void setIps(Pod pod, String hostIp, String podIp) {
+    Pod current = fx.admin.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+        .get();
+    current.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running").withHostIP(hostIp)
+        .addNewHostIP(hostIp).withPodIP(podIp).addNewPodIP(podIp).build());
+    fx.admin.pods().inNamespace(pod.getMetadata().getNamespace()).resource(current).updateStatus();
+  }
+
+  /**
+   * The start-up check finds the version the release serves (v1 on 1.37, v1beta1 on 1.35 and 1.36),
+   * and the signer serves that version: the issued request above was created in it.
+   */
+  @Test
+  void theStartUpCheckFindsTheVersionTheReleaseServes() {
+    String expected = ControlPlane.kubernetesMinor() >= 37 ? "v1" : "v1beta1";
+    assertThat(Signer.requirePodCertificatesServed(fx.admin)).isEqualTo(expected);
+    assertThat(version).isEqualTo(expected);
+  }
+
+  /**
+   * From 1.36 the API server does not look inside the stub request beyond its key and signature: a
+   * stub asking for a subject, another namespace's SPIFFE ID, the API server's DNS name and an IP is
+   * admitted, and the signer takes nothing but its key. 1.35 has no stub request: the same request
+   * arrives there without a key and the API server refuses it.
+   */
+  @Test
+  void takesNothingButTheKeyFromAStubRequestThatAsksForMore() throws Exception {
+    fx.awaitLeader();
+    Setup s = setup("pcr-stubnames");
+    KeyAndProof key = keyAndProof("ECDSAP256", s.pod().getMetadata().getUid());
+    var extensions = new org.bouncycastle.asn1.x509.ExtensionsGenerator();
+    extensions.addExtension(org.bouncycastle.asn1.x509.Extension.subjectAlternativeName, false,
+        new org.bouncycastle.asn1.x509.GeneralNames(new org.bouncycastle.asn1.x509.GeneralName[] {
+            new org.bouncycastle.asn1.x509.GeneralName(6, "spiffe://cluster.local/ns/kube-system/sa/admin"),
+            new org.bouncycastle.asn1.x509.GeneralName(2, "kubernetes.default.svc"),
+            new org.bouncycastle.asn1.x509.GeneralName(7, "10.96.0.1")}));
+    String stub = Base64.getEncoder().encodeToString(new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(
+        new org.bouncycastle.asn1.x500.X500Name("CN=system:admin,O=system:masters"), key.keys().getPublic())
+        .addAttribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions.generate())
+        .build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA")
+            .build(key.keys().getPrivate())).getEncoded());
+    GenericKubernetesResource request = request(s, SignerFixture.SIGNER_NAME, key, 3600, Map.of());
+    @SuppressWarnings("unchecked")
+    Map<String, Object> spec = (Map<String, Object>) request.getAdditionalProperties().get("spec");
+    spec.put("stubPKCS10Request", stub);
+    if (!STUB) {
+      spec.remove("pkixPublicKey");
+      spec.remove("proofOfPossession");
+      assertThatThrownBy(() -> createAsNode(s, request)).isInstanceOfSatisfying(KubernetesClientException.class,
+          e -> assertThat(e.getCode()).isEqualTo(422));
+      return;
+    }
+    GenericKubernetesResource done = awaitTerminal(s.namespace(), createAsNode(s, request).getMetadata().getName());
+    assertThat(onlyCondition(done).getType()).isEqualTo("Issued");
+    X509Certificate leaf = Pem.certificates(status(done, "certificateChain"), "chain").get(0);
+    assertThat(leaf.getSubjectX500Principal().getName()).isEmpty();
+    assertThat(leaf.getPublicKey()).isEqualTo(key.keys().getPublic());
+    List<Object> names = new ArrayList<>();
+    leaf.getSubjectAlternativeNames().forEach(san -> names.add(san.get(1)));
+    String ns = s.namespace();
+    assertThat(names).containsExactly(s.spiffeId(), "web." + ns, "web." + ns + ".svc",
+        "web." + ns + ".svc.cluster.local");
   }
 }

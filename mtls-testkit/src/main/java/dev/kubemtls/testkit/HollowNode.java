@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * {@code system:nodes} ({@link ControlPlane#writeNodeKubeconfig}), so the Node authorizer and
  * NodeRestriction apply to it exactly as to a kubelet. Kubelet feature gates are passed through
  * {@code KUBEMARK_FEATURE_GATES} (the upstream hollow node has no {@code --feature-gates}); by
- * default {@code PodCertificateRequest=true}.
+ * default {@link #defaultFeatureGates(int)} for the run's release: {@code PodCertificateRequest=true}
+ * before 1.37 (beta, off by default), none from 1.37 (stable, on by default).
  *
  * <p>{@link #start} waits until the Node is Ready. {@link #close()} stops the process, deletes the
  * Node object and removes the kubelet's root directory and its other files. kubemark chooses the
@@ -50,8 +51,8 @@ public final class HollowNode implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(HollowNode.class);
 
-  /** The kubelet feature gates {@link #start(ControlPlane, String)} turns on. */
-  public static final String DEFAULT_FEATURE_GATES = "PodCertificateRequest=true";
+  /** The kubelet feature gates {@link #start(ControlPlane, String)} turns on before Kubernetes 1.37. */
+  public static final String BETA_FEATURE_GATES = "PodCertificateRequest=true";
 
   private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
   private static final Pattern FAKE_RUNTIME_SOCKET = Pattern.compile("kubelet_remote_\\d+\\.sock");
@@ -71,15 +72,27 @@ public final class HollowNode implements AutoCloseable {
     this.process = process;
   }
 
-  /** Starts a hollow kubelet for Node {@code nodeName} with {@link #DEFAULT_FEATURE_GATES}. */
+  /**
+   * The kubelet feature gates the pod-certificate path needs on Kubernetes {@code 1.<minor>}:
+   * {@link #BETA_FEATURE_GATES} before 1.37, none from 1.37, where {@code PodCertificateRequest} is
+   * stable and on by default.
+   */
+  public static String defaultFeatureGates(int minor) {
+    return minor >= 37 ? "" : BETA_FEATURE_GATES;
+  }
+
+  /**
+   * Starts a hollow kubelet for Node {@code nodeName} with the run's
+   * {@link #defaultFeatureGates(int)}.
+   */
   public static HollowNode start(ControlPlane controlPlane, String nodeName) {
-    return start(controlPlane, nodeName, DEFAULT_FEATURE_GATES);
+    return start(controlPlane, nodeName, defaultFeatureGates(ControlPlane.kubernetesMinor()));
   }
 
   /**
    * Starts a hollow kubelet for Node {@code nodeName} and waits until the Node is Ready.
    *
-   * @param featureGates kubelet feature gates, {@code Name=true,Other=false}
+   * @param featureGates kubelet feature gates, {@code Name=true,Other=false}; empty for none
    * @throws IllegalStateException if the kubemark binary is missing (saying how to build it), or the
    *     kubelet exits or its Node does not become Ready in time (with the tail of its log)
    * @throws UnsupportedOperationException unless the control plane is the embedded one

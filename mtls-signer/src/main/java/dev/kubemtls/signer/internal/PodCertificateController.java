@@ -8,9 +8,7 @@ import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequest;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1beta1.PodCertificateRequestStatus;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -21,7 +19,6 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import java.util.Random;
@@ -30,8 +27,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves the {@code certificates.k8s.io/v1beta1} PodCertificateRequests of one signer name: the
- * requests the kubelet creates, as the node, for a Pod's {@code podCertificate} projected volume.
+ * Serves the PodCertificateRequests of one signer name in the version the cluster serves
+ * ({@code certificates.k8s.io/v1} from Kubernetes 1.37, {@code v1beta1} on 1.35 and 1.36; one
+ * {@link PodCertificateApi} adapts the version's model): the requests the kubelet creates, as the
+ * node, for a Pod's {@code podCertificate} projected volume.
  *
  * <p>An informer lists and watches the requests with {@code spec.signerName=<ours>} in every
  * namespace; every add or update of a request without {@code Issued}, {@code Denied} or
@@ -44,8 +43,10 @@ import org.slf4j.LoggerFactory;
  * the API server's window of 10 minutes after {@code notBefore} to 10 minutes before
  * {@code notAfter}; or {@code Denied}/{@code Failed} with a reason and a message and nothing else.
  * There is no approval step for these requests. Transient errors are retried with backoff.
+ *
+ * @param <T> fabric8's PodCertificateRequest class of the served version
  */
-public final class PodCertificateController implements AutoCloseable {
+public final class PodCertificateController<T extends HasMetadata> implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(PodCertificateController.class);
 
@@ -61,6 +62,7 @@ public final class PodCertificateController implements AutoCloseable {
   static final Duration REFRESH_MARGIN = Duration.ofMinutes(10);
 
   private final KubernetesClient client;
+  private final PodCertificateApi<T> api;
   private final String signerName;
   private final PodCertificateRules rules;
   private final Supplier<CertificateAuthority> ca;
@@ -68,19 +70,30 @@ public final class PodCertificateController implements AutoCloseable {
   private final InstantSource clock;
   private final Random random;
   private final SignerListener listener;
-  private final SharedIndexInformer<PodCertificateRequest> informer;
+  private final SharedIndexInformer<T> informer;
   private final WorkQueue queue;
   /** Requests whose final status this controller wrote and whose cached copy has not caught up yet. */
   private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /**
+   * A controller for the PodCertificateRequests of {@code version} ({@code "v1"} or
+   * {@code "v1beta1"}, as {@code CertificatesApi.requireServed} finds it).
+   *
    * @param cluster where the Pod and its namespace's Services are read (live reads: the request is
    *     judged on the current Pod)
    * @param random  the jitter of {@code beginRefreshAt}
    */
-  public PodCertificateController(KubernetesClient client, String signerName, PodCertificateRules rules,
-      Supplier<CertificateAuthority> ca, ClusterView cluster, InstantSource clock, Random random, int workers,
-      Duration resync, SignerListener listener) {
+  public static PodCertificateController<?> forVersion(String version, KubernetesClient client, String signerName,
+      PodCertificateRules rules, Supplier<CertificateAuthority> ca, ClusterView cluster, InstantSource clock,
+      Random random, int workers, Duration resync, SignerListener listener) {
+    return new PodCertificateController<>(PodCertificateApi.forVersion(version), client, signerName, rules, ca,
+        cluster, clock, random, workers, resync, listener);
+  }
+
+  private PodCertificateController(PodCertificateApi<T> api, KubernetesClient client, String signerName,
+      PodCertificateRules rules, Supplier<CertificateAuthority> ca, ClusterView cluster, InstantSource clock,
+      Random random, int workers, Duration resync, SignerListener listener) {
+    this.api = Objects.requireNonNull(api, "api");
     this.client = Objects.requireNonNull(client, "client");
     this.signerName = Objects.requireNonNull(signerName, "signerName");
     this.rules = Objects.requireNonNull(rules, "rules");
@@ -91,23 +104,23 @@ public final class PodCertificateController implements AutoCloseable {
     this.listener = Objects.requireNonNull(listener, "listener");
     this.queue = new WorkQueue("pcr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
         this::process);
-    this.informer = client.resources(PodCertificateRequest.class).inAnyNamespace()
+    this.informer = client.resources(api.type()).inAnyNamespace()
         .withField("spec.signerName", signerName)
         .runnableInformer(resync.toMillis());
     informer.addEventHandler(new ResourceEventHandler<>() {
       @Override
-      public void onAdd(PodCertificateRequest request) {
+      public void onAdd(T request) {
         enqueue(request);
       }
 
       @Override
-      public void onUpdate(PodCertificateRequest oldRequest, PodCertificateRequest request) {
+      public void onUpdate(T oldRequest, T request) {
         enqueue(request);
       }
 
       @Override
-      public void onDelete(PodCertificateRequest request, boolean unknownFinalState) {
-        written.remove(key(request));
+      public void onDelete(T request, boolean unknownFinalState) {
+        written.remove(request.getMetadata().getNamespace() + "/" + request.getMetadata().getName());
       }
     });
   }
@@ -131,28 +144,18 @@ public final class PodCertificateController implements AutoCloseable {
     return queue.depth();
   }
 
-  private static String key(PodCertificateRequest request) {
-    return request.getMetadata().getNamespace() + "/" + request.getMetadata().getName();
-  }
-
-  private void enqueue(PodCertificateRequest request) {
-    if (request.getSpec() == null || !signerName.equals(request.getSpec().getSignerName()) || terminal(request)) {
+  private void enqueue(T request) {
+    PodCertificateApi.View view = api.view(request);
+    if (!signerName.equals(view.signerName()) || view.terminal()) {
       return;
     }
-    queue.add(key(request));
-  }
-
-  static boolean terminal(PodCertificateRequest request) {
-    PodCertificateRequestStatus status = request.getStatus();
-    return status != null && status.getConditions() != null && status.getConditions().stream()
-        .anyMatch(c -> "True".equals(c.getStatus())
-            && (ISSUED.equals(c.getType()) || DENIED.equals(c.getType()) || FAILED.equals(c.getType())));
+    queue.add(view.key());
   }
 
   WorkQueue.Outcome process(String key) {
-    PodCertificateRequest cached = informer.getStore().getByKey(key);
-    if (cached == null || cached.getSpec() == null || !signerName.equals(cached.getSpec().getSignerName())
-        || terminal(cached)) {
+    T cached = informer.getStore().getByKey(key);
+    PodCertificateApi.View view = cached == null ? null : api.view(cached);
+    if (view == null || !signerName.equals(view.signerName()) || view.terminal()) {
       written.remove(key);
       return WorkQueue.Outcome.DONE;
     }
@@ -160,36 +163,25 @@ public final class PodCertificateController implements AutoCloseable {
       return WorkQueue.Outcome.DONE;
     }
     try {
-      return handle(key, cached);
+      return handle(key, cached, view);
     } catch (KubernetesClientException e) {
       return onApiError(key, e);
     }
   }
 
-  private WorkQueue.Outcome handle(String key, PodCertificateRequest cached) {
-    var spec = cached.getSpec();
-    byte[] pkix;
-    try {
-      pkix = spec.getPkixPublicKey() == null ? new byte[0] : Base64.getDecoder().decode(spec.getPkixPublicKey());
-    } catch (IllegalArgumentException e) {
-      pkix = new byte[0];
-    }
-    PodCertificateRules.Request request = new PodCertificateRules.Request(cached.getMetadata().getNamespace(),
-        spec.getPodName(), spec.getPodUID(), spec.getServiceAccountName(), pkix, spec.getMaxExpirationSeconds(),
-        spec.getUnverifiedUserAnnotations());
-    PodCertificateRules.Decision decision = rules.decide(request, cluster);
-    PodCertificateRequest copy = new PodCertificateRequestBuilder(cached).build();
+  private WorkQueue.Outcome handle(String key, T cached, PodCertificateApi.View view) {
+    PodCertificateRules.Decision decision = rules.decide(view.request(), cluster);
     Instant now = clock.instant();
     if (decision instanceof PodCertificateRules.Deny deny) {
-      writeTerminal(copy, DENIED, deny.reason(), deny.message(), now);
+      writeTerminal(cached, view, DENIED, deny.reason(), deny.message(), now);
       written.add(key);
-      LOG.info("denied PodCertificateRequest {} (Pod {}): {} ({})", key, spec.getPodName(), deny.reason(),
+      LOG.info("denied PodCertificateRequest {} (Pod {}): {} ({})", key, view.podName(), deny.reason(),
           deny.message());
       listener.podCertificateDenied(key, deny.reason());
       return WorkQueue.Outcome.DONE;
     }
     if (decision instanceof PodCertificateRules.Fail fail) {
-      return failed(key, copy, fail.reason(), fail.message(), now);
+      return failed(key, cached, view, fail.reason(), fail.message(), now);
     }
     PodCertificateRules.Issue issue = (PodCertificateRules.Issue) decision;
     CertificateAuthority signing = ca.get();
@@ -197,60 +189,53 @@ public final class PodCertificateController implements AutoCloseable {
     try {
       leaf = signing.signPodCertificate(issue.key(), issue.uris(), issue.dnsNames(), issue.ips(), issue.lifetime());
     } catch (SigningException e) {
-      return failed(key, copy, e.reason(), e.getMessage(), now);
+      return failed(key, cached, view, e.reason(), e.getMessage(), now);
     }
     Instant notBefore = leaf.getNotBefore().toInstant();
     Instant notAfter = leaf.getNotAfter().toInstant();
     Instant refresh = beginRefreshAt(notBefore, notAfter, random.nextDouble());
-    PodCertificateRequestStatus status = new PodCertificateRequestStatus();
-    status.setConditions(List.of(condition(ISSUED, ISSUED_REASON, "issued for " + Bounded.list(issue.names())
-        + ", valid until " + notAfter, now, cached.getMetadata().getGeneration())));
-    status.setCertificateChain(Pem.encodeCertificates(List.of(leaf, signing.certificate())));
-    status.setNotBefore(notBefore.toString());
-    status.setNotAfter(notAfter.toString());
-    status.setBeginRefreshAt(refresh.toString());
-    PodCertificateRequest issuedCopy = new PodCertificateRequestBuilder(copy).build();
-    issuedCopy.setStatus(status);
+    PodCertificateApi.Status status = new PodCertificateApi.Status(List.of(condition(ISSUED, ISSUED_REASON,
+        "issued for " + Bounded.list(issue.names()) + ", valid until " + notAfter, now, view.generation())),
+        Pem.encodeCertificates(List.of(leaf, signing.certificate())), notBefore.toString(), notAfter.toString(),
+        refresh.toString());
     try {
-      client.resources(PodCertificateRequest.class).inNamespace(copy.getMetadata().getNamespace())
-          .resource(issuedCopy).updateStatus();
+      updateStatus(api.withStatus(cached, status));
     } catch (KubernetesClientException e) {
       if (e.getCode() != 422) {
         throw e;
       }
       // The API server's status validation refused what was issued (e.g. this signer's clock is more
       // than 5 minutes off the API server's): signing again would be refused again.
-      return failed(key, copy, STATUS_REJECTED, "the API server refused the issued certificate: "
+      return failed(key, cached, view, STATUS_REJECTED, "the API server refused the issued certificate: "
           + (e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage() : e.getMessage())
           + "; check the signer's clock and --max-ttl", now);
     }
     written.add(key);
     LOG.info("issued PodCertificateRequest {} (Pod {}): {}, serial {}, notAfter {}, beginRefreshAt {}", key,
-        spec.getPodName(), Bounded.list(issue.names()), leaf.getSerialNumber().toString(16), notAfter, refresh);
-    listener.podCertificateIssued(key, leaf, sinceCreation(cached, now));
+        view.podName(), Bounded.list(issue.names()), leaf.getSerialNumber().toString(16), notAfter, refresh);
+    listener.podCertificateIssued(key, leaf, sinceCreation(view.creationTimestamp(), now));
     return WorkQueue.Outcome.DONE;
   }
 
-  private WorkQueue.Outcome failed(String key, PodCertificateRequest copy, String reason, String message, Instant now) {
-    writeTerminal(copy, FAILED, reason, message, now);
+  private void updateStatus(T request) {
+    client.resources(api.type()).inNamespace(request.getMetadata().getNamespace()).resource(request).updateStatus();
+  }
+
+  private WorkQueue.Outcome failed(String key, T cached, PodCertificateApi.View view, String reason, String message,
+      Instant now) {
+    writeTerminal(cached, view, FAILED, reason, message, now);
     written.add(key);
     LOG.warn("failed PodCertificateRequest {}: {} ({})", key, reason, message);
     listener.podCertificateFailed(key, reason);
     return WorkQueue.Outcome.DONE;
   }
 
-  private void writeTerminal(PodCertificateRequest copy, String type, String reason, String message, Instant now) {
+  private void writeTerminal(T cached, PodCertificateApi.View view, String type, String reason, String message,
+      Instant now) {
     // Denied and Failed carry the condition and nothing else (the API server's rule).
-    PodCertificateRequestStatus status = new PodCertificateRequestStatus();
-    List<Condition> conditions = new ArrayList<>();
-    if (copy.getStatus() != null && copy.getStatus().getConditions() != null) {
-      conditions.addAll(copy.getStatus().getConditions());
-    }
-    conditions.add(condition(type, reason, message, now, copy.getMetadata().getGeneration()));
-    status.setConditions(conditions);
-    copy.setStatus(status);
-    client.resources(PodCertificateRequest.class).inNamespace(copy.getMetadata().getNamespace()).resource(copy)
-        .updateStatus();
+    List<Condition> conditions = new ArrayList<>(view.conditions());
+    conditions.add(condition(type, reason, message, now, view.generation()));
+    updateStatus(api.withStatus(cached, new PodCertificateApi.Status(conditions, null, null, null, null)));
   }
 
   /**
@@ -295,8 +280,7 @@ public final class PodCertificateController implements AutoCloseable {
     return WorkQueue.Outcome.RETRY_BACKOFF;
   }
 
-  private static Duration sinceCreation(PodCertificateRequest request, Instant now) {
-    String created = request.getMetadata().getCreationTimestamp();
+  private static Duration sinceCreation(String created, Instant now) {
     if (created == null) {
       return Duration.ZERO;
     }

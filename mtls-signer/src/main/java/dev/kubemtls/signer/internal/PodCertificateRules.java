@@ -3,10 +3,7 @@ package dev.kubemtls.signer.internal;
 import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.ValidityPolicy;
-import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.PublicKey;
-import java.security.spec.X509EncodedKeySpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -15,33 +12,37 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
-import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
-import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 
 /**
  * Decides what a PodCertificateRequest gets: a pure function of the request's spec, the signer's
- * limits and a {@link ClusterView} of the Pod and the Services of its namespace.
+ * limits and a {@link ClusterView} of the Pod and the Services of its namespace. The same for
+ * {@code certificates.k8s.io/v1} and {@code v1beta1} requests.
  *
- * <p>What the API server already checked when the node created the request (and is not checked
- * again): the requester is the node named in {@code spec.nodeName} (Node authorizer and
- * NodeRestriction), the node, Pod and ServiceAccount exist with the UIDs in the spec, the Pod is
- * bound to that node and runs as that ServiceAccount, the Pod is not a mirror Pod, the key parses
- * and the proof of possession (a signature over the Pod UID) verifies, the key is Ed25519, EC P-256,
- * P-384 or P-521, or RSA 3072 or 4096, and {@code maxExpirationSeconds} is 3600 to 7,862,400 (91
- * days). See {@code plugin/pkg/admission/noderestriction} and
- * {@code pkg/apis/certificates/validation} in Kubernetes 1.35.
+ * <p>What the API server already checked when the node created the request (and is relied on): the
+ * requester is the node named in {@code spec.nodeName} (Node authorizer and NodeRestriction), the
+ * node, Pod and ServiceAccount exist with the UIDs in the spec, the Pod is bound to that node and
+ * runs as that ServiceAccount, the Pod is not a mirror Pod, and {@code maxExpirationSeconds} is 3600
+ * to 7,862,400 (91 days). See {@code plugin/pkg/admission/noderestriction} and
+ * {@code pkg/apis/certificates/validation} in Kubernetes 1.35 to 1.37. The key and its proof of
+ * possession the API server checked too; {@link PodCertificateKeys} checks them again.
  *
  * <p>What this adds, in this order: {@code unverifiedUserAnnotations} are refused (this signer
- * defines none), the key must meet the same rules as a CSR's ({@link RequestRules#keyProblem}: EC
- * P-256 or P-384, RSA 2048 to 8192 bits, so Ed25519 and P-521 are refused), the Pod must still
- * exist with the UID and ServiceAccount of the request and not be terminating (a Pod's
- * {@code spec.nodeName} cannot change once set, so the same UID is the same node), and the lifetime is
- * {@code maxExpirationSeconds} capped by the signer's {@code --max-ttl}, which must allow the API
- * server's minimum of one hour. The names follow the strict CSR ownership rule (in both policy modes): the SPIFFE ID of the Pod's
- * ServiceAccount, the four DNS forms of every Service in the namespace whose selector matches the
- * Pod's labels, and the Pod's IPs when it has any (a Pod whose volumes are being set up usually has
- * none yet, so its first certificate names none); at most {@code maxNames} in all.
+ * defines no keys, so every key is unknown: {@code InvalidUnverifiedUserAnnotations}); the subject
+ * key is read from {@code spec.stubPKCS10Request} (1.36+) or from {@code spec.pkixPublicKey} and
+ * {@code spec.proofOfPossession} (1.35) by {@link PodCertificateKeys}, which applies the same key
+ * rules as for CSRs ({@link RequestRules#keyProblem}: EC P-256 or P-384, RSA 2048 to 8192 bits, so
+ * Ed25519 and P-521 are {@code UnsupportedKeyType}); the Pod must still exist with the UID and
+ * ServiceAccount of the request and not be terminating (a Pod's {@code spec.nodeName} cannot
+ * change once set, so the same UID is the same node); the lifetime is {@code maxExpirationSeconds}
+ * capped by the signer's {@code --max-ttl}, which must allow the API server's minimum of one hour.
+ * The names follow the strict CSR ownership rule (in both policy modes): the SPIFFE ID of the Pod's
+ * ServiceAccount; for every Service in the namespace whose selector matches the Pod's labels,
+ * {@code <svc>.<ns>}, {@code <svc>.<ns>.svc} and {@code <svc>.<ns>.svc.<cluster domain>} (the bare
+ * {@code <svc>} only when enabled: a bare name means a different Service in every namespace, so a
+ * client that dials it could be answered by any namespace's Pod); and the Pod's IPs when it has
+ * any and is not on the host network (a host-network Pod's IP is its node's, shared by every
+ * host-network Pod there); at most {@code maxNames} in all. A Pod whose volumes are being set up
+ * usually has no IP yet, so its first certificate names none.
  */
 public final class PodCertificateRules {
 
@@ -58,23 +59,24 @@ public final class PodCertificateRules {
 
   /** The reasons of {@code Denied} this signer writes on PodCertificateRequests. */
   public static final List<String> DENIAL_REASONS = List.of(UNSUPPORTED_KEY_TYPE, INVALID_USER_ANNOTATIONS,
-      POD_MISMATCH, TOO_MANY_NAMES);
+      PodCertificateKeys.MALFORMED_REQUEST, PodCertificateKeys.INVALID_SIGNATURE, POD_MISMATCH, TOO_MANY_NAMES);
   /** The reasons of {@code Failed} this signer writes on PodCertificateRequests. */
   public static final List<String> FAILURE_REASONS = List.of(LIFETIME_TOO_SHORT, "CaExpired", "CaExpiresTooSoon",
       "SigningError", "IssuedStatusRejected");
 
-  private static final String KEY_HINT = "; set the podCertificate volume's keyType to ECDSAP256 (recommended),"
-      + " ECDSAP384, RSA3072 or RSA4096";
-
-  /** The facts of one request's spec that the decision uses. */
+  /**
+   * The facts of one request's spec that the decision uses; the key fields are the base64 text of
+   * the JSON, null or empty when absent ({@code v1} has no {@code pkixPublicKey} and
+   * {@code proofOfPossession}).
+   */
   public record Request(String namespace, String podName, String podUid, String serviceAccountName,
-      byte[] pkixPublicKey, Integer maxExpirationSeconds, Map<String, String> unverifiedUserAnnotations) {
+      String stubPkcs10Request, String pkixPublicKey, String proofOfPossession, Integer maxExpirationSeconds,
+      Map<String, String> unverifiedUserAnnotations) {
     public Request {
       Objects.requireNonNull(namespace, "namespace");
       podName = podName == null ? "" : podName;
       podUid = podUid == null ? "" : podUid;
       serviceAccountName = serviceAccountName == null ? "" : serviceAccountName;
-      pkixPublicKey = pkixPublicKey == null ? new byte[0] : pkixPublicKey.clone();
       unverifiedUserAnnotations = unverifiedUserAnnotations == null ? Map.of() : Map.copyOf(unverifiedUserAnnotations);
     }
   }
@@ -113,18 +115,27 @@ public final class PodCertificateRules {
   private final String clusterDomain;
   private final ValidityPolicy validity;
   private final int maxNames;
+  private final boolean bareServiceNames;
+
+  /** Rules without bare Service names. */
+  public PodCertificateRules(String trustDomain, String clusterDomain, ValidityPolicy validity, int maxNames) {
+    this(trustDomain, clusterDomain, validity, maxNames, false);
+  }
 
   /**
-   * @param trustDomain   the SPIFFE trust domain of issued IDs
-   * @param clusterDomain the cluster DNS domain of Service names
-   * @param validity      the signer's lifetime limits ({@code --max-ttl} caps the lifetime)
-   * @param maxNames      the most SANs one certificate holds
+   * @param trustDomain      the SPIFFE trust domain of issued IDs
+   * @param clusterDomain    the cluster DNS domain of Service names
+   * @param validity         the signer's lifetime limits ({@code --max-ttl} caps the lifetime)
+   * @param maxNames         the most SANs one certificate holds
+   * @param bareServiceNames whether a selecting Service's bare name ({@code <svc>}) is issued too
    */
-  public PodCertificateRules(String trustDomain, String clusterDomain, ValidityPolicy validity, int maxNames) {
+  public PodCertificateRules(String trustDomain, String clusterDomain, ValidityPolicy validity, int maxNames,
+      boolean bareServiceNames) {
     this.trustDomain = Objects.requireNonNull(trustDomain, "trustDomain");
     this.clusterDomain = Objects.requireNonNull(clusterDomain, "clusterDomain");
     this.validity = Objects.requireNonNull(validity, "validity");
     this.maxNames = maxNames;
+    this.bareServiceNames = bareServiceNames;
   }
 
   /** Decides on {@code request}, looking the Pod and Services up in {@code cluster}. */
@@ -136,20 +147,12 @@ public final class PodCertificateRules {
           + " requests that carry any; found " + Bounded.list(List.copyOf(new java.util.TreeSet<>(
           request.unverifiedUserAnnotations().keySet()))) + "; remove userAnnotations from the podCertificate volume");
     }
-    PublicKey key;
-    SubjectPublicKeyInfo spki;
-    try {
-      spki = SubjectPublicKeyInfo.getInstance(request.pkixPublicKey());
-      key = decode(spki, request.pkixPublicKey());
-    } catch (RuntimeException e) {
-      return new Deny(UNSUPPORTED_KEY_TYPE, "spec.pkixPublicKey is not a PKIX public key this signer can read" + KEY_HINT);
+    PodCertificateKeys.Result read = PodCertificateKeys.read(request.stubPkcs10Request(), request.pkixPublicKey(),
+        request.proofOfPossession(), request.podUid());
+    if (read instanceof PodCertificateKeys.Problem problem) {
+      return new Deny(problem.reason(), problem.message());
     }
-    Optional<RequestRules.Violation> keyProblem = RequestRules.keyProblem(spki, key);
-    if (keyProblem.isPresent() || key == null) {
-      String detail = keyProblem.map(RequestRules.Violation::message).orElse("the key does not decode");
-      int cut = detail.indexOf("; use ");
-      return new Deny(UNSUPPORTED_KEY_TYPE, (cut < 0 ? detail : detail.substring(0, cut)) + KEY_HINT);
-    }
+    PublicKey key = ((PodCertificateKeys.Key) read).key();
     String where = "Pod " + request.namespace() + "/" + request.podName();
     Optional<ClusterView.PodInfo> found = cluster.pod(request.namespace(), request.podName());
     if (found.isEmpty()) {
@@ -172,20 +175,31 @@ public final class PodCertificateRules {
       return new Fail(LIFETIME_TOO_SHORT, "this signer's --max-ttl is " + validity.maxTtl() + ", below the one hour"
           + " the API server requires of a pod certificate; set --max-ttl to 1h or more to serve pod certificates");
     }
-    String spiffeId = SpiffeId.forServiceAccount(trustDomain, request.namespace(), pod.serviceAccount()).toString();
+    String spiffeId;
+    try {
+      spiffeId = SpiffeId.forServiceAccount(trustDomain, request.namespace(), pod.serviceAccount()).toString();
+    } catch (IllegalArgumentException e) {
+      // The API server admits only valid names; a decision must not throw whatever it is given.
+      return new Deny(PodCertificateKeys.MALFORMED_REQUEST, "spec.serviceAccountName '"
+          + Bounded.clip(request.serviceAccountName(), Bounded.ITEM_CHARS) + "' makes no valid SPIFFE ID");
+    }
     Set<String> dns = new LinkedHashSet<>();
     for (ClusterView.ServiceInfo service : cluster.services(request.namespace())) {
       if (service.selects(pod.labels())) {
         String s = service.name();
-        dns.add(s);
+        if (bareServiceNames) {
+          dns.add(s);
+        }
         dns.add(s + "." + request.namespace());
         dns.add(s + "." + request.namespace() + ".svc");
         dns.add(s + "." + request.namespace() + ".svc." + clusterDomain);
       }
     }
     Set<String> ips = new LinkedHashSet<>();
-    for (String ip : pod.podIps()) {
-      ipLiteral(ip).ifPresent(ips::add);
+    if (!pod.hostNetwork()) {
+      for (String ip : pod.podIps()) {
+        ipLiteral(ip).ifPresent(ips::add);
+      }
     }
     Issue issue = new Issue(key, List.of(spiffeId), List.copyOf(dns), List.copyOf(ips), lifetime);
     if (issue.names().size() > maxNames) {
@@ -200,23 +214,6 @@ public final class PodCertificateRules {
     long requested = maxExpirationSeconds == null ? 86_400 : Math.max(0, maxExpirationSeconds);
     long cap = validity.maxTtl().getSeconds();
     return Duration.ofSeconds(Math.min(requested, cap));
-  }
-
-  private static PublicKey decode(SubjectPublicKeyInfo spki, byte[] der) {
-    String algorithm;
-    if (spki.getAlgorithm().getAlgorithm().equals(X9ObjectIdentifiers.id_ecPublicKey)) {
-      algorithm = "EC";
-    } else if (spki.getAlgorithm().getAlgorithm().equals(PKCSObjectIdentifiers.rsaEncryption)) {
-      algorithm = "RSA";
-    } else {
-      // Judged by RequestRules on its algorithm identifier alone.
-      return null;
-    }
-    try {
-      return KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(der));
-    } catch (GeneralSecurityException e) {
-      return null;
-    }
   }
 
   private static Optional<String> ipLiteral(String literal) {

@@ -51,14 +51,13 @@ class PodCertificateRulesTest {
     return new ClusterView.PodInfo("web-0", uid, sa, Map.of("app", "web"), ips, terminating);
   }
 
-  private static byte[] ecKey(String curve) throws Exception {
-    KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-    g.initialize(new ECGenParameterSpec(curve));
-    return g.generateKeyPair().getPublic().getEncoded();
+  /** A stub request (the 1.36+ form) for a fresh key on {@code curve}, as base64 text. */
+  private static String ecKey(String curve) {
+    return StubRequests.base64(StubRequests.der(StubRequests.ec(curve)));
   }
 
-  private static PodCertificateRules.Request request(byte[] key, Integer maxSeconds, Map<String, String> annotations) {
-    return new PodCertificateRules.Request(NS, "web-0", UID, "web", key, maxSeconds, annotations);
+  private static PodCertificateRules.Request request(String stub, Integer maxSeconds, Map<String, String> annotations) {
+    return new PodCertificateRules.Request(NS, "web-0", UID, "web", stub, null, null, maxSeconds, annotations);
   }
 
   @Test
@@ -71,9 +70,70 @@ class PodCertificateRulesTest {
     assertThat(decision).isInstanceOf(PodCertificateRules.Issue.class);
     var issue = (PodCertificateRules.Issue) decision;
     assertThat(issue.uris()).containsExactly("spiffe://cluster.local/ns/shop/sa/web");
-    assertThat(issue.dnsNames()).containsExactly("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local");
+    // No bare "web": it names a different Service in every namespace.
+    assertThat(issue.dnsNames()).containsExactly("web.shop", "web.shop.svc", "web.shop.svc.cluster.local");
     assertThat(issue.ips()).containsExactly("10.1.2.3");
     assertThat(issue.lifetime()).isEqualTo(Duration.ofHours(24));
+  }
+
+  @Test
+  void issuesTheBareServiceNameOnlyWhenEnabled() {
+    ClusterView cluster = view(Optional.of(pod(UID, "web", false, List.of())), List.of(
+        new ClusterView.ServiceInfo("web", Map.of("app", "web"))));
+    PodCertificateRules bare = new PodCertificateRules("cluster.local", "cluster.local", ValidityPolicy.DEFAULT, 64,
+        true);
+    assertThat(((PodCertificateRules.Issue) bare.decide(request(ecKey("secp256r1"), 3600, Map.of()), cluster))
+        .dnsNames()).containsExactly("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local");
+  }
+
+  @Test
+  void issuesNoIpToAHostNetworkPod() {
+    ClusterView.PodInfo onHost = new ClusterView.PodInfo("web-0", UID, "web", Map.of("app", "web"),
+        List.of("192.168.1.20"), false, true);
+    ClusterView cluster = view(Optional.of(onHost), List.of(new ClusterView.ServiceInfo("web", Map.of("app", "web"))));
+    var issue = (PodCertificateRules.Issue) rules.decide(request(ecKey("secp256r1"), 3600, Map.of()), cluster);
+    assertThat(issue.ips()).as("the node's IP, shared by every host-network Pod there").isEmpty();
+    assertThat(issue.names()).containsExactly("spiffe://cluster.local/ns/shop/sa/web", "web.shop", "web.shop.svc",
+        "web.shop.svc.cluster.local");
+  }
+
+  @Test
+  void takesNothingButTheKeyFromTheStubRequest() throws Exception {
+    // A stub asking for a CN, a foreign SPIFFE ID, a DNS name and an IP: none of it is issued.
+    java.security.KeyPair keys = StubRequests.ec("secp256r1");
+    org.bouncycastle.asn1.x509.GeneralNames sans = new org.bouncycastle.asn1.x509.GeneralNames(
+        new org.bouncycastle.asn1.x509.GeneralName[] {
+            new org.bouncycastle.asn1.x509.GeneralName(6, "spiffe://cluster.local/ns/kube-system/sa/admin"),
+            new org.bouncycastle.asn1.x509.GeneralName(2, "kubernetes.default.svc"),
+            new org.bouncycastle.asn1.x509.GeneralName(7, "10.0.0.1")});
+    org.bouncycastle.asn1.x509.ExtensionsGenerator extensions = new org.bouncycastle.asn1.x509.ExtensionsGenerator();
+    extensions.addExtension(org.bouncycastle.asn1.x509.Extension.subjectAlternativeName, false, sans);
+    extensions.addExtension(org.bouncycastle.asn1.x509.Extension.basicConstraints, true,
+        new org.bouncycastle.asn1.x509.BasicConstraints(true));
+    byte[] der = new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder(
+        new org.bouncycastle.asn1.x500.X500Name("CN=system:admin"), keys.getPublic())
+        .addAttribute(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.pkcs_9_at_extensionRequest,
+            extensions.generate())
+        .build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA")
+            .build(keys.getPrivate())).getEncoded();
+    ClusterView cluster = view(Optional.of(pod(UID, "web", false, List.of("10.1.2.3"))), List.of());
+    var issue = (PodCertificateRules.Issue) rules.decide(request(StubRequests.base64(der), 3600, Map.of()), cluster);
+    assertThat(issue.key()).isEqualTo(keys.getPublic());
+    assertThat(issue.names()).containsExactly("spiffe://cluster.local/ns/shop/sa/web", "10.1.2.3");
+  }
+
+  @Test
+  void issuesForThe135FormAndDeniesARequestWithoutAKeySayingWhatIsMissing() {
+    ClusterView cluster = view(Optional.of(pod(UID, "web", false, List.of())), List.of());
+    var pkix = new PodCertificateRules.Request(NS, "web-0", UID, "web", null,
+        StubRequests.base64(StubRequests.seed("pkix-ecdsap256.der")),
+        StubRequests.base64(StubRequests.seed("pkix-ecdsap256.proof")), 3600, Map.of());
+    assertThat(rules.decide(pkix, cluster)).isInstanceOf(PodCertificateRules.Issue.class);
+    var none = new PodCertificateRules.Request(NS, "web-0", UID, "web", null, null, null, 3600, Map.of());
+    assertThat(rules.decide(none, cluster)).isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
+      assertThat(d.reason()).isEqualTo("MalformedRequest");
+      assertThat(d.message()).contains("neither spec.stubPKCS10Request").doesNotContain("set the podCertificate");
+    });
   }
 
   @Test
@@ -104,7 +164,7 @@ class PodCertificateRulesTest {
 
   @Test
   void deniesAPodThatIsGoneReplacedRunsAsAnotherServiceAccountOrIsTerminating() throws Exception {
-    byte[] key = ecKey("secp256r1");
+    String key = ecKey("secp256r1");
     Map<Optional<ClusterView.PodInfo>, String> cases = Map.of(
         Optional.empty(), "no longer exists",
         Optional.of(pod("another-uid", "web", false, List.of())), "was replaced",
@@ -120,16 +180,9 @@ class PodCertificateRulesTest {
   @ParameterizedTest
   @ValueSource(strings = {"secp521r1", "Ed25519", "RSA2048-short"})
   void deniesKeysTheCsrRulesRefuse(String kind) throws Exception {
-    byte[] key;
-    if (kind.equals("Ed25519")) {
-      key = KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPublic().getEncoded();
-    } else if (kind.startsWith("RSA")) {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-      g.initialize(1024);
-      key = g.generateKeyPair().getPublic().getEncoded();
-    } else {
-      key = ecKey(kind);
-    }
+    KeyPair keys = kind.equals("Ed25519") ? StubRequests.ed25519()
+        : kind.startsWith("RSA") ? StubRequests.rsa(1024) : StubRequests.ec(kind);
+    String key = StubRequests.base64(StubRequests.der(keys));
     assertThat(rules.decide(request(key, 3600, Map.of()), view(Optional.of(pod(UID, "web", false, List.of())),
         List.of()))).isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
           assertThat(d.reason()).isEqualTo(PodCertificateRules.UNSUPPORTED_KEY_TYPE);
@@ -150,9 +203,11 @@ class PodCertificateRulesTest {
         throw new AssertionError("looked up the Services");
       }
     };
-    assertThat(rules.decide(request(new byte[] {1, 2, 3}, 3600, Map.of()), unreachable))
-        .isInstanceOfSatisfying(PodCertificateRules.Deny.class,
-            d -> assertThat(d.reason()).isEqualTo(PodCertificateRules.UNSUPPORTED_KEY_TYPE));
+    assertThat(rules.decide(request(StubRequests.base64(new byte[] {1, 2, 3}), 3600, Map.of()), unreachable))
+        .isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
+          assertThat(d.reason()).isEqualTo("MalformedRequest");
+          assertThat(d.message()).contains("spec.stubPKCS10Request").doesNotContain("keyType");
+        });
     assertThat(rules.decide(request(ecKey("secp256r1"), 3600, Map.of("example.com/a", "b")), unreachable))
         .isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
           assertThat(d.reason()).isEqualTo(PodCertificateRules.INVALID_USER_ANNOTATIONS);
@@ -162,7 +217,8 @@ class PodCertificateRulesTest {
 
   @Test
   void deniesMoreNamesThanMaxNames() throws Exception {
-    PodCertificateRules four = new PodCertificateRules("cluster.local", "cluster.local", ValidityPolicy.DEFAULT, 4);
+    // The SPIFFE ID and three DNS names: one more than three.
+    PodCertificateRules four = new PodCertificateRules("cluster.local", "cluster.local", ValidityPolicy.DEFAULT, 3);
     ClusterView cluster = view(Optional.of(pod(UID, "web", false, List.of())),
         List.of(new ClusterView.ServiceInfo("web", Map.of("app", "web"))));
     assertThat(four.decide(request(ecKey("secp256r1"), 3600, Map.of()), cluster))
@@ -209,5 +265,18 @@ class PodCertificateRulesTest {
     } catch (SigningException e) {
       assertThat(e.reason()).isEqualTo("CaExpiresTooSoon");
     }
+  }
+
+  /** Found by fuzzing: an empty ServiceAccount name made the SPIFFE ID throw (the API server admits none). */
+  @Test
+  void deniesAServiceAccountNameThatMakesNoSpiffeIdInsteadOfThrowing() {
+    ClusterView.PodInfo pod = new ClusterView.PodInfo("web-0", UID, "", Map.of(), List.of(), false);
+    var request = new PodCertificateRules.Request(NS, "web-0", UID, "", ecKey("secp256r1"), null, null, 3600,
+        Map.of());
+    assertThat(rules.decide(request, view(Optional.of(pod), List.of())))
+        .isInstanceOfSatisfying(PodCertificateRules.Deny.class, d -> {
+          assertThat(d.reason()).isEqualTo("MalformedRequest");
+          assertThat(d.message()).contains("serviceAccountName").contains("SPIFFE");
+        });
   }
 }
