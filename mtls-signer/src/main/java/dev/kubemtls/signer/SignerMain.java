@@ -23,7 +23,8 @@ import java.util.concurrent.CountDownLatch;
  * environment variables, connects with the in-cluster configuration (or {@code KUBECONFIG} outside
  * a cluster), loads the CA from its Secret and runs a {@link Signer} replica until the JVM is
  * stopped, with its {@link SignerMetrics} (and JVM meters) and probes served by a
- * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
+ * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}; the probes on {@code --probe-address}
+ * when set). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
  * that names the flag; a CA that cannot be loaded, or {@code --cluster-trust-bundle=true} on a
  * cluster that does not serve ClusterTrustBundles, exits with status 1.
  */
@@ -60,8 +61,10 @@ public final class SignerMain {
       return;
     }
     java.util.Optional<java.net.InetSocketAddress> httpAddress;
+    java.util.Optional<java.net.InetSocketAddress> probeAddress;
     try {
       httpAddress = SignerServer.address(Arrays.asList(args), System.getenv());
+      probeAddress = SignerServer.probeAddress(Arrays.asList(args), System.getenv());
     } catch (IllegalArgumentException e) {
       System.err.println("kube-mtls signer: invalid configuration: " + e.getMessage());
       System.exit(2);
@@ -89,11 +92,17 @@ public final class SignerMain {
       return;
     }
     metrics.bind(signer);
-    SignerServer server;
+    java.util.List<SignerServer> servers = new java.util.ArrayList<>();
     try {
-      server = httpAddress.map(a -> SignerServer.start(a, signer, registry)).orElse(null);
+      if (probeAddress.isPresent()) {
+        servers.add(SignerServer.startProbes(probeAddress.get(), signer));
+        httpAddress.ifPresent(a -> servers.add(SignerServer.startMetrics(a, registry)));
+      } else {
+        httpAddress.ifPresent(a -> servers.add(SignerServer.start(a, signer, registry)));
+      }
     } catch (java.io.UncheckedIOException e) {
       System.err.println("kube-mtls signer: cannot start: " + e.getMessage() + ": " + e.getCause().getMessage());
+      servers.forEach(SignerServer::close);
       signer.close();
       client.close();
       System.exit(1);
@@ -101,9 +110,7 @@ public final class SignerMain {
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      if (server != null) {
-        server.close();
-      }
+      servers.forEach(SignerServer::close);
       signer.close();
       client.close();
       stopped.countDown();
