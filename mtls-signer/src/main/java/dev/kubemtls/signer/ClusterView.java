@@ -29,9 +29,17 @@ public interface ClusterView {
    * @param labels         its labels
    * @param podIps         {@code status.podIPs} (or {@code status.podIP}), possibly empty
    * @param terminating    whether it is being deleted or has finished
+   * @param hostNetwork    {@code spec.hostNetwork}: its IPs are the node's
    */
   record PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
-      boolean terminating) {
+      boolean terminating, boolean hostNetwork) {
+
+    /** A Pod on the Pod network. */
+    public PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
+        boolean terminating) {
+      this(name, uid, serviceAccount, labels, podIps, terminating, false);
+    }
+
     /** Copies the collections; nulls become empty (the ServiceAccount {@code default}). */
     public PodInfo {
       Objects.requireNonNull(name, "name");

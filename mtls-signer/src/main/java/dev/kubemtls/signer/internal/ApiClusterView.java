@@ -49,7 +49,7 @@ public final class ApiClusterView implements ClusterView {
         || "Succeeded".equals(phase) || "Failed".equals(phase);
     return new PodInfo(name, pod.getMetadata().getUid(),
         pod.getSpec() == null ? null : pod.getSpec().getServiceAccountName(), pod.getMetadata().getLabels(), ips,
-        terminating);
+        terminating, pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork()));
   }
 
   /** The approver's facts about {@code service}. */
