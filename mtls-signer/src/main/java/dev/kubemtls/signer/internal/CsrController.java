@@ -197,12 +197,20 @@ public final class CsrController implements AutoCloseable {
     String message = "the signer failed on this request (" + e.getClass().getName() + "); it will not be retried";
     LOG.error("CSR {}: {}: {}", name, message, Bounded.message(String.valueOf(e.getMessage())), e);
     try {
-      List<CertificateSigningRequestCondition> failed = conditionsOf(cached);
+      // The failure may come after this worker's own approval moved the CSR on: write on its current
+      // state, read live (a rare path), unless that state is final already.
+      CertificateSigningRequest current = client.certificates().v1().certificateSigningRequests().withName(name).get();
+      if (current == null || !signerName.equals(Csrs.signerName(current)) || Csrs.issued(current)
+          || Csrs.hasCondition(current, Csrs.DENIED) || Csrs.hasCondition(current, Csrs.FAILED)
+          || !java.util.Objects.equals(current.getMetadata().getUid(), cached.getMetadata().getUid())) {
+        return WorkQueue.Outcome.DONE;
+      }
+      List<CertificateSigningRequestCondition> failed = conditionsOf(current);
       failed.add(Csrs.condition(Csrs.FAILED, INTERNAL_ERROR, message, clock.instant()));
-      writes.failure(name, cached.getMetadata().getResourceVersion(), failed);
+      writes.failure(name, current.getMetadata().getResourceVersion(), failed);
       written.add(name);
       listener.failed(name, INTERNAL_ERROR);
-      events.failed(cached, INTERNAL_ERROR, message);
+      events.failed(current, INTERNAL_ERROR, message);
       return WorkQueue.Outcome.DONE;
     } catch (KubernetesClientException write) {
       return onApiError(name, write);
