@@ -200,7 +200,12 @@ public final class CertificateAuthority {
       throw new InvalidMaterialException(what + ": the CA certificate is not valid before "
           + cert.getNotBefore().toInstant());
     }
-    return new CertificateAuthority(cert, key, clock, random, validity);
+    try {
+      return new CertificateAuthority(cert, key, clock, random, validity);
+    } catch (IllegalArgumentException e) {
+      // A key algorithm the CA cannot sign with (DSA, ...).
+      throw new InvalidMaterialException(what + ": " + e.getMessage(), e);
+    }
   }
 
   /**
