@@ -237,13 +237,13 @@ public final class HttpEndpoint implements AutoCloseable {
     int query = target.indexOf('?');
     String path = query < 0 ? target : target.substring(0, query);
     Route route = routes.get(path);
-    boolean head_ = method.equals("HEAD");
+    boolean isHead = method.equals("HEAD");
     if (route == null) {
-      respond(key, Response.text(404, notFound), !head_);
-    } else if (!method.equals("GET") && !head_) {
+      respond(key, Response.text(404, notFound), !isHead);
+    } else if (!method.equals("GET") && !isHead) {
       respond(key, Response.text(405, "method not allowed"), true);
     } else if (!route.slow()) {
-      respond(key, route.handler().get(), !head_);
+      respond(key, route.handler().get(), !isHead);
     } else {
       c.answered = true;
       try {
@@ -257,7 +257,7 @@ public final class HttpEndpoint implements AutoCloseable {
           Response response = r;
           pending.add(() -> {
             if (key.isValid()) {
-              respond(key, response, !head_);
+              respond(key, response, !isHead);
             }
           });
           selector.wakeup();
