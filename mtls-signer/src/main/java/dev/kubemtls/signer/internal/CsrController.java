@@ -93,7 +93,8 @@ public final class CsrController implements AutoCloseable {
     this.live = new ApiClusterView(client);
     this.cache = cacheLookups ? new InformerClusterView(client, live) : null;
     this.cluster = cache != null ? cache : live;
-    // Fair among requesters: at most a quarter of the workers on one requester's CSRs at once.
+    // Fair among requesters: a quarter of the workers is each requester's share; beyond it a requester
+    // gets workers only while nobody below their share waits, and never the reserve.
     this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
         this::process, this::requesterOf, perRequester(workers), clock);
     this.informer = client.certificates().v1().certificateSigningRequests()
@@ -136,7 +137,7 @@ public final class CsrController implements AutoCloseable {
     });
   }
 
-  /** The most workers one requester's CSRs may hold at once: a quarter of them, at least one. */
+  /** A requester's share of the workers: a quarter of them, at least one. */
   static int perRequester(int workers) {
     return Math.max(1, workers / 4);
   }

@@ -24,9 +24,11 @@ import org.slf4j.LoggerFactory;
  * {@code base * 2^failures}, at most {@code max}, before its next attempt.
  *
  * <p>Fairness: every key belongs to a group (for CSRs, the requester), and the workers take keys
- * from the groups in turn, never more than {@code perGroup} keys of one group at once. A requester
- * that floods the queue therefore waits behind itself, while the keys of other requesters keep
- * getting workers.
+ * from the groups in turn. A group below its share ({@code perGroup} keys in progress) is served
+ * first; beyond it a group gets a worker only when no group below its share has a key waiting, and
+ * never the last {@link #reserve()} idle workers, which stay free for a group that arrives. A
+ * requester alone uses (nearly) every worker; a requester that floods the queue while others wait
+ * holds its share plus its turns at the rest, and a newcomer always finds a free worker.
  *
  * <p>Every worker survives every failure of one key: whatever the handler throws, an {@link Error}
  * included, is logged, counted ({@link #handlerFailures()}) and retried with backoff, and the worker
@@ -121,6 +123,11 @@ public final class WorkQueue implements AutoCloseable {
     }
   }
 
+  /** Workers a group beyond its share never takes: free for a group that arrives. */
+  public int reserve() {
+    return Math.max(1, workers.length / 16);
+  }
+
   /** How many keys wait for a worker (not counting those being processed or waiting out a backoff). */
   public int depth() {
     synchronized (lock) {
@@ -188,11 +195,22 @@ public final class WorkQueue implements AutoCloseable {
     lock.notifyAll();
   }
 
-  /** Under the lock: the next key of the first group in turn that is below its bound, or null. */
+  /**
+   * Under the lock: the next key of the first group in turn that is below its share; else, while
+   * more than {@link #reserve()} workers are idle, the next key of the first group in turn; else null.
+   */
   private String take() {
+    String key = take(false);
+    if (key == null && workers.length - processing.size() > reserve()) {
+      key = take(true);
+    }
+    return key;
+  }
+
+  private String take(boolean beyondShare) {
     for (int i = 0, n = turns.size(); i < n; i++) {
       String group = turns.pollFirst();
-      if (busy.getOrDefault(group, 0) >= perGroup) {
+      if (!beyondShare && busy.getOrDefault(group, 0) >= perGroup) {
         turns.addLast(group);
         continue;
       }

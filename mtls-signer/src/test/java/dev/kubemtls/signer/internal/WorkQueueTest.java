@@ -112,8 +112,9 @@ class WorkQueueTest {
   }
 
   @Test
-  void oneGroupNeverHoldsMoreThanItsShareOfTheWorkers() throws Exception {
-    // Four workers, at most two per group: a flood of "a" keys that block leaves two workers for "b".
+  void aFloodingGroupNeverTakesTheReserveAndAnotherGroupIsServedAtOnce() throws Exception {
+    // Four workers, a share of two, a reserve of one: a flood of "a" keys that block holds three
+    // workers (its share and one turn beyond it), never the fourth, which serves "b".
     CountDownLatch release = new CountDownLatch(1);
     AtomicInteger aRunning = new AtomicInteger();
     AtomicInteger aMax = new AtomicInteger();
@@ -139,15 +140,44 @@ class WorkQueueTest {
         q.add("a" + i);
       }
       assertThat(twoAInside.await(10, TimeUnit.SECONDS)).isTrue();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> aRunning.get() == 3);
       q.add("b1");
       q.add("b2");
       q.add("b3");
       // The b keys finish while every a key that runs is still blocked.
       assertThat(bDone.await(10, TimeUnit.SECONDS)).isTrue();
-      assertThat(aMax.get()).isEqualTo(2);
-      assertThat(q.depth()).isEqualTo(48);
+      assertThat(aMax.get()).isEqualTo(3);
+      assertThat(q.reserve()).isEqualTo(1);
+      assertThat(q.depth()).isEqualTo(47);
       release.countDown();
     }
+  }
+
+  @Test
+  void aGroupAloneUsesEveryWorkerButTheReserve() throws Exception {
+    // Eight workers, a share of two: alone, a group is not held to its share (work-conserving).
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger max = new AtomicInteger();
+    try (WorkQueue q = new WorkQueue("t", 8, Duration.ofMillis(1), Duration.ofMillis(5), key -> {
+      max.accumulateAndGet(running.incrementAndGet(), Math::max);
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        running.decrementAndGet();
+      }
+      return WorkQueue.Outcome.DONE;
+    }, key -> "one", 2, InstantSource.system())) {
+      for (int i = 0; i < 20; i++) {
+        q.add("k" + i);
+      }
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> running.get() == 7);
+      assertThat(q.depth()).isEqualTo(13);
+      release.countDown();
+    }
+    assertThat(max.get()).isEqualTo(7);
   }
 
   @Test
