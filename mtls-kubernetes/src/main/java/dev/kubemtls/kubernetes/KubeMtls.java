@@ -35,7 +35,7 @@ import java.util.function.Supplier;
  * <pre>{@code
  * try (KubernetesClient client = new KubernetesClientBuilder().build();
  *      KubeMtls tls = KubeMtls.forWorkload(client)
- *          .services("orders")                      // SANs: orders, orders.<ns>, orders.<ns>.svc, ...
+ *          .services("orders")                      // SANs: orders.<ns>, orders.<ns>.svc, ...
  *          .signerName("kube-mtls.dev/workload")
  *          .start()) {
  *   tls.awaitReady(Duration.ofSeconds(60));

@@ -34,8 +34,8 @@ import org.bouncycastle.util.IPAddress;
  *
  * <p>Everything a {@link CertificateIssuer} asks for is derived from this value: the SPIFFE ID
  * {@code spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>} (URI SAN), the Service DNS
- * names {@code svc}, {@code svc.ns}, {@code svc.ns.svc} and {@code svc.ns.svc.<clusterDomain>}
- * (DNS SANs) plus any extra DNS names, the pod IP (IP SAN), the subject common name
+ * names {@code svc.ns}, {@code svc.ns.svc} and {@code svc.ns.svc.<clusterDomain>} (DNS SANs) plus
+ * any extra DNS names, the pod IP (IP SAN), the subject common name
  * {@code system:serviceaccount:<namespace>:<serviceAccount>} and the key usages of the
  * {@link Role}. Inside a pod, {@link #fromEnvironment(String...)} reads all of it from the mounted
  * ServiceAccount and the downward API; elsewhere use {@link #builder(String, String)}.
@@ -167,11 +167,17 @@ public record WorkloadIdentity(
     return "system:serviceaccount:" + namespace + ":" + serviceAccount;
   }
 
-  /** The DNS SANs to request: the four forms of each Service name, then the extra names, without duplicates. */
+  /**
+   * The DNS SANs to request: the three namespace-qualified forms of each Service name, then the extra
+   * names, without duplicates. The bare Service name ({@code svc}) is not requested: it names a
+   * different Service in every namespace, so a peer that dials {@code svc} and checks only the host
+   * name would accept a same-named Service of another namespace; the kube-mtls signer issues it only
+   * with {@code --bare-service-names}. Where that is on and wanted, request it with
+   * {@code extraDnsNames(svc)}.
+   */
   public List<String> dnsNames() {
     Set<String> names = new LinkedHashSet<>();
     for (String svc : services) {
-      names.add(svc);
       names.add(svc + "." + namespace);
       names.add(svc + "." + namespace + ".svc");
       names.add(svc + "." + namespace + ".svc." + clusterDomain);

@@ -25,8 +25,8 @@ class WorkloadIdentityTest {
     WorkloadIdentity id = WorkloadIdentity.builder("shop", "orders").services("orders", "orders-admin")
         .extraDnsNames("orders.example.com").podIp("10.1.2.3").podName("orders-0").build();
     assertThat(id.dnsNames()).containsExactly(
-        "orders", "orders.shop", "orders.shop.svc", "orders.shop.svc.cluster.local",
-        "orders-admin", "orders-admin.shop", "orders-admin.shop.svc", "orders-admin.shop.svc.cluster.local",
+        "orders.shop", "orders.shop.svc", "orders.shop.svc.cluster.local",
+        "orders-admin.shop", "orders-admin.shop.svc", "orders-admin.shop.svc.cluster.local",
         "orders.example.com");
     assertThat(id.ipAddresses()).containsExactly(InetAddress.getByName("10.1.2.3"));
     assertThat(id.spiffeId()).hasToString("spiffe://cluster.local/ns/shop/sa/orders");

@@ -6,7 +6,6 @@ import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.signer.internal.Bounded;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.RequestRules;
-import dev.kubemtls.signer.internal.Usages;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -14,11 +13,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.bouncycastle.asn1.ASN1Encodable;
-import org.bouncycastle.asn1.ASN1String;
-import org.bouncycastle.asn1.x500.AttributeTypeAndValue;
-import org.bouncycastle.asn1.x500.RDN;
-import org.bouncycastle.asn1.x500.style.BCStyle;
 
 /**
  * Decides whether a CertificateSigningRequest may be approved: a pure function of the PKCS#10
@@ -34,16 +28,23 @@ import org.bouncycastle.asn1.x500.style.BCStyle;
  * wildcard; a subject that is empty or a single common name equal to one of the requested names or
  * to the requester's own username ({@code system:serviceaccount:<ns>:<sa>}, what kube-mtls' requester sends);
  * and at least one name. An IP address SAN must be the requesting Pod's IP, which needs a token
- * bound to a live Pod of that ServiceAccount ({@link Requester#POD_NAME_EXTRA}).
+ * bound to a live Pod of that ServiceAccount ({@link Requester#POD_NAME_EXTRA} and
+ * {@link Requester#POD_UID_EXTRA}, the UID matching), and a Pod on the host network gets no IP SAN
+ * (its IP is its node's). A ServiceAccount requester is one the API server reports in both
+ * {@code system:serviceaccounts} and {@code system:serviceaccounts:<ns>}. Usages must name an
+ * extended key usage (server auth, client auth or both).
  *
  * <ul>
- *   <li>{@link #strict} (the default): each DNS name must be {@code svc}, {@code svc.ns},
+ *   <li>{@link #strict} (the default): each DNS name must be {@code svc.ns},
  *       {@code svc.ns.svc} or {@code svc.ns.svc.<clusterDomain>} of a Service in the requester's
- *       namespace whose selector matches the requesting Pod's labels; DNS names need the Pod
- *       binding.</li>
+ *       namespace whose selector matches the requesting Pod's labels, or the bare {@code svc} when
+ *       {@link #withBareServiceNames bare names} are turned on (off by default, a risk); DNS names
+ *       need the Pod binding.</li>
  *   <li>{@link #loose}: any name under the requester's namespace,
  *       {@code <x>.<ns>}, {@code <x>.<ns>.svc} or {@code <x>.<ns>.svc.<clusterDomain>}, where
- *       {@code <x>} is one or more DNS labels; DNS names need no Pod binding. Use it where every
+ *       {@code <x>} is one or more DNS labels, read by the most specific form only
+ *       ({@link #namespaceOf}): a namespace named {@code svc} or {@code local} gets no other
+ *       namespace's names; DNS names need no Pod binding. Use it where every
  *       ServiceAccount of a namespace is trusted with all the namespace's names.</li>
  * </ul>
  *
@@ -62,17 +63,21 @@ public final class ApprovalPolicy {
     LOOSE
   }
 
-  private static final Pattern DNS_NAME =
-      Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-
   private static final Pattern IP_LITERAL = Pattern.compile("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");
 
   private final Mode mode;
   private final String trustDomain;
   private final String clusterDomain;
   private final int maxNames;
+  private final boolean bareServiceNames;
 
   private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain, int maxNames) {
+    this(mode, trustDomain, clusterDomain, maxNames, false);
+  }
+
+  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain, int maxNames,
+      boolean bareServiceNames) {
+    this.bareServiceNames = bareServiceNames;
     this.mode = Objects.requireNonNull(mode, "mode");
     this.trustDomain = new SpiffeId(Objects.requireNonNull(trustDomain, "trustDomain"), "").trustDomain();
     this.clusterDomain = KubernetesNames.requireDnsSubdomain("clusterDomain", clusterDomain);
@@ -114,7 +119,50 @@ public final class ApprovalPolicy {
 
   /** This policy allowing at most {@code maxNames} SANs per request, 1 to 256. */
   public ApprovalPolicy withMaxNames(int maxNames) {
-    return new ApprovalPolicy(mode, trustDomain, clusterDomain, maxNames);
+    return new ApprovalPolicy(mode, trustDomain, clusterDomain, maxNames, bareServiceNames);
+  }
+
+  /** Whether the bare Service name ({@code svc}) is issued in strict mode; off by default. */
+  public boolean bareServiceNames() {
+    return bareServiceNames;
+  }
+
+  /**
+   * This policy issuing (or not) the bare Service name {@code svc} besides {@code svc.ns},
+   * {@code svc.ns.svc} and {@code svc.ns.svc.<clusterDomain>} in strict mode ({@code
+   * --bare-service-names}). Off by default, and a risk when on: a bare name means a different Service
+   * in every namespace, so a certificate for {@code echo} issued to namespace {@code a} is accepted by
+   * a client in namespace {@code b} that dials its own {@code echo} and verifies only the host name.
+   * Turn it on only where no client relies on a bare name for its identity check, or where every
+   * namespace is trusted alike. Loose mode never issues bare names.
+   */
+  public ApprovalPolicy withBareServiceNames(boolean bare) {
+    return new ApprovalPolicy(mode, trustDomain, clusterDomain, maxNames, bare);
+  }
+
+  /**
+   * The DNS names a Pod that a Service {@code service} of {@code namespace} selects may hold, under
+   * this policy: {@code service.ns}, {@code service.ns.svc}, {@code service.ns.svc.<clusterDomain>},
+   * and the bare {@code service} only with {@link #bareServiceNames()}. One rule for CSRs and
+   * PodCertificateRequests.
+   */
+  public List<String> serviceDnsNames(String service, String namespace) {
+    List<String> out = new ArrayList<>(4);
+    if (bareServiceNames) {
+      out.add(service);
+    }
+    out.add(service + "." + namespace);
+    out.add(service + "." + namespace + ".svc");
+    out.add(service + "." + namespace + ".svc." + clusterDomain);
+    return out;
+  }
+
+  /**
+   * Whether IP SANs may be issued to {@code pod}: its IPs are its own only when it does not use the
+   * host network (a host-network Pod has the node's IP). One rule for CSRs and PodCertificateRequests.
+   */
+  public static boolean mayHoldIpSans(ClusterView.PodInfo pod) {
+    return !pod.hostNetwork();
   }
 
   /**
@@ -154,50 +202,17 @@ public final class ApprovalPolicy {
       return notServiceAccount(requester);
     }
     Requester.ServiceAccount sa = maybeSa.get();
-    Optional<RequestRules.Violation> violation = RequestRules.check(csr, maxNames);
+    Optional<RequestRules.Violation> violation = RequestRules.check(csr, maxNames)
+        .or(() -> RequestRules.shapeProblem(csr, usages));
     if (violation.isPresent()) {
       return ApprovalDecision.deny(violation.get().reason(), violation.get().message());
     }
-    List<String> unexpected = new ArrayList<>(Usages.unsupported(usages));
-    if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() != ParsedCsr.KeyKind.RSA) {
-      unexpected.add(Usages.KEY_ENCIPHERMENT + " (only for RSA keys)");
-    }
-    if (!unexpected.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.UNEXPECTED_USAGE, "usages not allowed: " + Bounded.list(unexpected)
-          + "; allowed are " + List.of(Usages.DIGITAL_SIGNATURE, Usages.KEY_ENCIPHERMENT, Usages.SERVER_AUTH,
-          Usages.CLIENT_AUTH));
-    }
-    if (!csr.emails().isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.EMAIL_NOT_ALLOWED, "email SANs are not issued: " + Bounded.list(csr.emails()));
-    }
-    if (!csr.otherNames().isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.UNSUPPORTED_NAME,
-          "only DNS, IP and SPIFFE URI SANs are issued; found " + Bounded.list(csr.otherNames()));
-    }
     String spiffeId = SpiffeId.forServiceAccount(trustDomain, sa.namespace(), sa.name()).toString();
-    if (csr.uris().size() > 1 || (csr.uris().size() == 1 && !csr.uris().get(0).equals(spiffeId))) {
+    if (csr.uris().size() == 1 && !csr.uris().get(0).equals(spiffeId)) {
       return ApprovalDecision.deny(ApprovalDecision.SPIFFE_ID_MISMATCH,
           "the only URI SAN allowed is the requester's SPIFFE ID " + spiffeId + "; found " + Bounded.list(csr.uris()));
     }
-    List<String> wildcards = csr.dnsNames().stream().filter(n -> n.contains("*")).toList();
-    if (!wildcards.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.WILDCARD_NOT_ALLOWED, "wildcard DNS names are not issued: "
-          + Bounded.list(wildcards));
-    }
-    List<String> malformed = csr.dnsNames().stream()
-        .filter(n -> n.length() > 253 || !DNS_NAME.matcher(n).matches()).toList();
-    if (!malformed.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
-          "DNS names must be lower-case RFC 1123 names: " + Bounded.list(malformed));
-    }
-    Set<String> names = new LinkedHashSet<>();
-    names.addAll(csr.dnsNames());
-    names.addAll(csr.ipAddresses());
-    names.addAll(csr.uris());
-    if (names.isEmpty()) {
-      return ApprovalDecision.deny(ApprovalDecision.NO_IDENTITY,
-          "the request names no SPIFFE ID, DNS name or IP address");
-    }
+    Set<String> names = RequestRules.names(csr);
     Optional<String> subjectProblem = subjectProblem(csr, names, requester.username());
     if (subjectProblem.isPresent()) {
       return ApprovalDecision.deny(ApprovalDecision.SUBJECT_NOT_ALLOWED, subjectProblem.get());
@@ -218,8 +233,14 @@ public final class ApprovalPolicy {
         return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where + " does not exist");
       }
       pod = found.get();
+      // A bound token always carries both; a name without a UID could be a Pod of that name created
+      // after the token's Pod was deleted.
       Optional<String> podUid = requester.extraValue(Requester.POD_UID_EXTRA);
-      if (podUid.isPresent() && !podUid.get().equals(pod.uid())) {
+      if (podUid.isEmpty()) {
+        return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, "the token names " + where
+            + " but not its UID (" + Requester.POD_UID_EXTRA + "); use the projected ServiceAccount token of the Pod");
+      }
+      if (!podUid.get().equals(pod.uid())) {
         return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where
             + " is not the Pod the token was bound to (UID differs)");
       }
@@ -230,6 +251,11 @@ public final class ApprovalPolicy {
       if (pod.terminating()) {
         return ApprovalDecision.deny(ApprovalDecision.POD_BINDING_REQUIRED, where + " is terminating or finished");
       }
+    }
+    if (!csr.ipAddresses().isEmpty() && !mayHoldIpSans(pod)) {
+      return ApprovalDecision.deny(ApprovalDecision.UNAUTHORIZED_IP_ADDRESS, "Pod " + sa.namespace() + "/" + pod.name()
+          + " uses the host network: its IP is the node's, shared with every other host-network Pod there, so no"
+          + " IP SAN is issued to it; use its DNS names or SPIFFE ID");
     }
     if (!csr.ipAddresses().isEmpty()) {
       ClusterView.PodInfo p = pod;
@@ -259,8 +285,8 @@ public final class ApprovalPolicy {
 
   private static ApprovalDecision notServiceAccount(Requester requester) {
     return ApprovalDecision.deny(ApprovalDecision.NOT_SERVICE_ACCOUNT, "the requester '"
-        + Bounded.clip(requester.username(), Bounded.ITEM_CHARS) + "' is not a ServiceAccount; only ServiceAccounts"
-        + " get certificates from this signer");
+        + Bounded.clip(requester.username(), Bounded.ITEM_CHARS) + "' is not a ServiceAccount ("
+        + requester.notServiceAccountBecause().orElse("") + "); only ServiceAccounts get certificates from this signer");
   }
 
   private List<String> strictUnauthorized(List<String> dnsNames, String namespace, ClusterView.PodInfo pod,
@@ -268,11 +294,7 @@ public final class ApprovalPolicy {
     Set<String> allowed = new LinkedHashSet<>();
     for (ClusterView.ServiceInfo service : cluster.services(namespace)) {
       if (service.selects(pod.labels())) {
-        String s = service.name();
-        allowed.add(s);
-        allowed.add(s + "." + namespace);
-        allowed.add(s + "." + namespace + ".svc");
-        allowed.add(s + "." + namespace + ".svc." + clusterDomain);
+        allowed.addAll(serviceDnsNames(service.name(), namespace));
       }
     }
     return dnsNames.stream().filter(n -> !allowed.contains(n)).toList();
@@ -281,19 +303,37 @@ public final class ApprovalPolicy {
   private List<String> looseUnauthorized(List<String> dnsNames, String namespace) {
     List<String> out = new ArrayList<>();
     for (String name : dnsNames) {
-      String prefix = null;
-      for (String suffix : List.of("." + namespace + ".svc." + clusterDomain, "." + namespace + ".svc",
-          "." + namespace)) {
-        if (name.endsWith(suffix)) {
-          prefix = name.substring(0, name.length() - suffix.length());
-          break;
-        }
-      }
-      if (prefix == null || prefix.isEmpty()) {
+      if (!namespaceOf(name).filter(namespace::equals).isPresent()) {
         out.add(name);
       }
     }
     return out;
+  }
+
+  /**
+   * The namespace a DNS name belongs to under the cluster's DNS scheme, read by its most specific
+   * form: {@code <x>.<ns>.svc.<clusterDomain>}, else {@code <x>.<ns>.svc}, else {@code <x>.<ns>};
+   * empty when {@code <x>} would be empty. Only the most specific reading counts, so a namespace
+   * named {@code svc} does not own {@code echo.other.svc} (Service echo of namespace other, not
+   * {@code <x>.svc} with x {@code echo.other}), and a namespace named {@code local} does not own
+   * {@code kubernetes.default.svc.cluster.local}. What loose mode issues; {@code <x>} may have
+   * several labels ({@code web-0.db.<ns>.svc.<clusterDomain>}, a StatefulSet Pod's name).
+   */
+  public Optional<String> namespaceOf(String dnsName) {
+    String fqdnTail = ".svc." + clusterDomain;
+    String rest;
+    if (dnsName.endsWith(fqdnTail)) {
+      rest = dnsName.substring(0, dnsName.length() - fqdnTail.length());
+    } else if (dnsName.endsWith(".svc")) {
+      rest = dnsName.substring(0, dnsName.length() - ".svc".length());
+    } else {
+      rest = dnsName;
+    }
+    int dot = rest.lastIndexOf('.');
+    if (dot <= 0 || dot == rest.length() - 1) {
+      return Optional.empty();
+    }
+    return Optional.of(rest.substring(dot + 1));
   }
 
   /** The form {@link java.net.InetAddress#getHostAddress()} gives an IP literal; empty for anything else. */
@@ -310,25 +350,16 @@ public final class ApprovalPolicy {
   }
 
   private static Optional<String> subjectProblem(ParsedCsr csr, Set<String> names, String username) {
-    RDN[] rdns = csr.subject().getRDNs();
-    if (rdns.length == 0) {
-      return Optional.empty();
+    Optional<String> cn;
+    try {
+      cn = RequestRules.commonName(csr);
+    } catch (IllegalArgumentException e) {
+      return Optional.of(e.getMessage());
     }
-    if (rdns.length > 1 || rdns[0].isMultiValued()) {
-      return Optional.of("the subject may only be a single common name; found '"
-          + Bounded.clip(csr.subject().toString(), Bounded.ITEM_CHARS) + "'");
-    }
-    AttributeTypeAndValue atv = rdns[0].getFirst();
-    if (!atv.getType().equals(BCStyle.CN)) {
-      return Optional.of("the subject may only be a single common name; found '"
-          + Bounded.clip(csr.subject().toString(), Bounded.ITEM_CHARS) + "'");
-    }
-    ASN1Encodable value = atv.getValue();
-    String cn = value instanceof ASN1String s ? s.getString() : value.toString();
-    if (!names.contains(cn) && !cn.equals(username)) {
-      return Optional.of("the subject common name '" + Bounded.clip(cn, Bounded.ITEM_CHARS)
-          + "' must be the requester's username '" + username + "' or one of the requested names "
-          + Bounded.list(names));
+    if (cn.isPresent() && !names.contains(cn.get()) && !cn.get().equals(username)) {
+      return Optional.of("the subject common name '" + Bounded.clip(cn.get(), Bounded.ITEM_CHARS)
+          + "' must be the requester's username '" + Bounded.clip(username, Bounded.ITEM_CHARS)
+          + "' or one of the requested names " + Bounded.list(names));
     }
     return Optional.empty();
   }

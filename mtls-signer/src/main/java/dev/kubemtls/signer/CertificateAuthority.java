@@ -61,10 +61,25 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * the lifetime is the request's {@code expirationSeconds} clamped by a {@link ValidityPolicy},
  * {@code notBefore} is backdated but never before the CA's {@code notBefore}, {@code notAfter} never
  * passes the CA's, the serial is a random positive number of up to 128 bits, the certificate is
- * never a CA, carries SKI and AKI, key usage digital signature (plus key encipherment for RSA keys
- * when requested) and extended key usages from the request's usages. The subject and the subject
- * alternative names are copied from the request unchanged: deciding whether the requester may have
- * them is the approver's job, done before anything reaches the signer.
+ * never a CA, carries SKI and an AKI of the key identifier alone, key usage digital signature (plus
+ * key encipherment for RSA keys when requested) and always an extended key usage: server auth, client
+ * auth or both, from the request's usages. The subject and the subject alternative names are copied
+ * from the request, after the CA has checked again, whoever approved the request, every rule of a
+ * request's make-up and names that does not depend on who asked ({@code RequestRules}: key,
+ * signature, proof of possession, no CA, SAN count and kinds, one SPIFFE URI at most, no wildcard,
+ * DNS syntax, a subject that is empty or one common name, usages with an EKU). Whether the requester
+ * may hold the names is the approval policy's decision, which the signer's controller makes again
+ * before it signs a request that another party approved.
+ *
+ * <p>A generated CA ({@link #generate}) has basicConstraints CA with path length 0 (critical), key
+ * usage keyCertSign and cRLSign only (critical), SKI, and an AKI of the key identifier alone. It
+ * carries no name constraints, on purpose: the names this signer issues have no common suffix to
+ * permit (the short Service forms {@code svc.ns} end in any namespace name, Pod IPs come from ranges
+ * the signer is not told and that change), so a permitted subtree would have to be so wide that it
+ * restricts nothing; and the CA is a private one that only kube-mtls peers trust, which accept only
+ * what this signer's own approval and CA rules let through. Excluded subtrees (e.g. public DNS) would
+ * guard against a stolen CA key, but clients that do not enforce name constraints on URI SANs
+ * (the SPIFFE ID is what kube-mtls peers authorize) would gain nothing from it.
  *
  * <p>Instances are immutable and thread-safe.
  */
@@ -96,11 +111,31 @@ public final class CertificateAuthority {
     this.validity = validity;
     this.signatureAlgorithm = signatureAlgorithm(privateKey);
     try {
-      this.authorityKeyIdentifier = new JcaX509ExtensionUtils().createAuthorityKeyIdentifier(certificate);
-    } catch (GeneralSecurityException e) {
+      this.authorityKeyIdentifier = authorityKeyIdentifierFor(certificate);
+    } catch (GeneralSecurityException | RuntimeException e) {
       throw new InvalidMaterialException("cannot compute the key identifier of the CA certificate "
           + certificate.getSubjectX500Principal().getName(), e);
     }
+  }
+
+  /**
+   * The AKI of the leaves this CA signs: the key identifier alone, equal to the CA certificate's
+   * subject key identifier (computed from its key when it has none). Not the issuer name and serial
+   * number as well: those would pin each leaf to this one CA certificate, so a CA certificate renewed
+   * or cross-signed for the same key would no longer be found as the leaf's issuer by path builders
+   * that honour the AKI.
+   */
+  static org.bouncycastle.asn1.x509.AuthorityKeyIdentifier authorityKeyIdentifierFor(X509Certificate ca)
+      throws GeneralSecurityException {
+    byte[] ext = ca.getExtensionValue(Extension.subjectKeyIdentifier.getId());
+    byte[] keyId;
+    if (ext != null) {
+      keyId = org.bouncycastle.asn1.x509.SubjectKeyIdentifier.getInstance(
+          org.bouncycastle.asn1.ASN1OctetString.getInstance(ext).getOctets()).getKeyIdentifier();
+    } else {
+      keyId = new JcaX509ExtensionUtils().createSubjectKeyIdentifier(ca.getPublicKey()).getKeyIdentifier();
+    }
+    return new org.bouncycastle.asn1.x509.AuthorityKeyIdentifier(keyId);
   }
 
   /**
@@ -137,6 +172,19 @@ public final class CertificateAuthority {
     Objects.requireNonNull(validity, "validity");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(random, "random");
+    // Size and nesting of what the Secret holds, before a parser builds objects from it.
+    List<Pem.Block> blocks = Pem.blocks(certificatePem, what + " " + TLS_CERT_KEY);
+    if (blocks.isEmpty()) {
+      throw new InvalidMaterialException(what + ": " + TLS_CERT_KEY + " holds no PEM block");
+    }
+    dev.kubemtls.signer.internal.Asn1Limits.check(blocks.get(0).der(),
+        dev.kubemtls.signer.internal.Asn1Limits.MAX_CERTIFICATE_BYTES, dev.kubemtls.signer.internal.Asn1Limits.MAX_DEPTH,
+        what + " " + TLS_CERT_KEY);
+    for (Pem.Block block : Pem.blocks(privateKeyPem, what + " " + TLS_KEY_KEY)) {
+      dev.kubemtls.signer.internal.Asn1Limits.check(block.der(),
+          dev.kubemtls.signer.internal.Asn1Limits.MAX_CERTIFICATE_BYTES,
+          dev.kubemtls.signer.internal.Asn1Limits.MAX_DEPTH, what + " " + TLS_KEY_KEY);
+    }
     X509Certificate cert = Pem.certificates(certificatePem, what + " " + TLS_CERT_KEY).get(0);
     PrivateKey key = Pem.privateKey(privateKeyPem, what + " " + TLS_KEY_KEY);
     CertificateChecks.requireCa(cert, what + ": the certificate in " + TLS_CERT_KEY);
@@ -152,7 +200,12 @@ public final class CertificateAuthority {
       throw new InvalidMaterialException(what + ": the CA certificate is not valid before "
           + cert.getNotBefore().toInstant());
     }
-    return new CertificateAuthority(cert, key, clock, random, validity);
+    try {
+      return new CertificateAuthority(cert, key, clock, random, validity);
+    } catch (IllegalArgumentException e) {
+      // A key algorithm the CA cannot sign with (DSA, ...).
+      throw new InvalidMaterialException(what + ": " + e.getMessage(), e);
+    }
   }
 
   /**
@@ -178,10 +231,15 @@ public final class CertificateAuthority {
       JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name, serial(random),
           Date.from(now.minus(Duration.ofMinutes(1))), Date.from(now.plus(lifetime)), name, pair.getPublic())
+          // A CA that signs leaves only: path length 0, critical.
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
-          .addExtension(Extension.keyUsage, true,
-              new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
-          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()));
+          // Certificate and CRL signing only: the CA key signs no TLS handshake or OCSP response.
+          .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
+          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(pair.getPublic()))
+          // Self-signed: the key identifier alone (RFC 5280 4.2.1.1), never issuer and serial.
+          .addExtension(Extension.authorityKeyIdentifier, false,
+              utils.createAuthorityKeyIdentifier(pair.getPublic()));
+      // No name constraints: see the class comment.
       ContentSigner signer = new JcaContentSignerBuilder("SHA256withECDSA").setSecureRandom(random)
           .build(pair.getPrivate());
       X509Certificate cert = new JcaX509CertificateConverter().getCertificate(builder.build(signer));
@@ -272,14 +330,10 @@ public final class CertificateAuthority {
   public X509Certificate sign(ParsedCsr csr, List<String> usages, Integer expirationSeconds) {
     Objects.requireNonNull(csr, "csr");
     Objects.requireNonNull(usages, "usages");
-    RequestRules.check(csr, RequestRules.MAX_NAMES_CEILING).ifPresent(v -> {
-      throw new SigningException(v.reason(), v.message());
-    });
-    List<String> unsupported = Usages.unsupported(usages);
-    if (!unsupported.isEmpty()) {
-      throw new SigningException("UnsupportedUsage", "this signer does not issue the usages "
-          + Bounded.list(unsupported));
-    }
+    RequestRules.check(csr, RequestRules.MAX_NAMES_CEILING).or(() -> RequestRules.shapeProblem(csr, usages))
+        .ifPresent(v -> {
+          throw new SigningException(v.reason(), v.message());
+        });
     Instant now = clock.instant();
     Instant caNotBefore = certificate.getNotBefore().toInstant();
     Instant caNotAfter = certificate.getNotAfter().toInstant();
@@ -313,10 +367,9 @@ public final class CertificateAuthority {
       if (usages.contains(Usages.CLIENT_AUTH)) {
         purposes.add(KeyPurposeId.id_kp_clientAuth);
       }
-      if (!purposes.isEmpty()) {
-        builder.addExtension(Extension.extendedKeyUsage, false,
-            new ExtendedKeyUsage(purposes.toArray(KeyPurposeId[]::new)));
-      }
+      // Never empty (RequestRules#shapeProblem): a leaf without EKU would be valid for any purpose.
+      builder.addExtension(Extension.extendedKeyUsage, false,
+          new ExtendedKeyUsage(purposes.toArray(KeyPurposeId[]::new)));
       if (csr.subjectAltNames() != null) {
         // RFC 5280 4.2.1.6: critical when the subject is empty.
         builder.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, csr.subjectAltNames());

@@ -29,10 +29,17 @@ public interface ClusterView {
    * @param labels         its labels
    * @param podIps         {@code status.podIPs} (or {@code status.podIP}), possibly empty
    * @param terminating    whether it is being deleted or has finished
-   * @param hostNetwork    {@code spec.hostNetwork}: its IPs are its node's, not its own
+   * @param hostNetwork    {@code spec.hostNetwork}: its IPs are the node's
    */
   record PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
       boolean terminating, boolean hostNetwork) {
+
+    /** A Pod on the Pod network. */
+    public PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
+        boolean terminating) {
+      this(name, uid, serviceAccount, labels, podIps, terminating, false);
+    }
+
     /** Copies the collections; nulls become empty (the ServiceAccount {@code default}). */
     public PodInfo {
       Objects.requireNonNull(name, "name");
@@ -40,12 +47,6 @@ public interface ClusterView {
       serviceAccount = serviceAccount == null ? "default" : serviceAccount;
       labels = labels == null ? Map.of() : Map.copyOf(labels);
       podIps = podIps == null ? List.of() : List.copyOf(podIps);
-    }
-
-    /** A Pod on the Pod network ({@code hostNetwork} false). */
-    public PodInfo(String name, String uid, String serviceAccount, Map<String, String> labels, List<String> podIps,
-        boolean terminating) {
-      this(name, uid, serviceAccount, labels, podIps, terminating, false);
     }
   }
 

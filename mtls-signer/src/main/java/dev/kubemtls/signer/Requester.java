@@ -26,6 +26,8 @@ public record Requester(String username, String uid, List<String> groups, Map<St
   public static final String POD_UID_EXTRA = "authentication.kubernetes.io/pod-uid";
 
   private static final String SA_PREFIX = "system:serviceaccount:";
+  /** The group of every ServiceAccount. */
+  public static final String ALL_SERVICE_ACCOUNTS_GROUP = "system:serviceaccounts";
 
   /** Copies the collections; a null uid, groups or extra becomes empty. */
   public Requester {
@@ -46,17 +48,45 @@ public record Requester(String username, String uid, List<String> groups, Map<St
 
   /**
    * The ServiceAccount, when the user name has the form {@code system:serviceaccount:<ns>:<name>}
-   * and the groups include {@code system:serviceaccounts}, as for every ServiceAccount token.
+   * and the groups include both {@code system:serviceaccounts} and {@code system:serviceaccounts:<ns>},
+   * as the ServiceAccount token authenticator reports for every ServiceAccount token. Another
+   * authenticator (a webhook, an OIDC issuer with a prefix-less mapping, an impersonation with
+   * explicit groups) that reports such a user name but not the namespace group is not taken for a
+   * ServiceAccount.
    */
   public Optional<ServiceAccount> serviceAccount() {
-    if (!username.startsWith(SA_PREFIX) || !groups.contains("system:serviceaccounts")) {
+    if (!username.startsWith(SA_PREFIX) || !groups.contains(ALL_SERVICE_ACCOUNTS_GROUP)) {
       return Optional.empty();
     }
     String[] parts = username.substring(SA_PREFIX.length()).split(":", -1);
     if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
       return Optional.empty();
     }
+    if (!groups.contains(ALL_SERVICE_ACCOUNTS_GROUP + ":" + parts[0])) {
+      return Optional.empty();
+    }
     return Optional.of(new ServiceAccount(parts[0], parts[1]));
+  }
+
+  /**
+   * Why {@link #serviceAccount()} is empty, in words for a denial message (the user name clipped and
+   * escaped by the caller); empty when it is present.
+   */
+  public Optional<String> notServiceAccountBecause() {
+    if (!username.startsWith(SA_PREFIX)) {
+      return Optional.of("its user name does not start with " + SA_PREFIX);
+    }
+    if (!groups.contains(ALL_SERVICE_ACCOUNTS_GROUP)) {
+      return Optional.of("it is not in the group " + ALL_SERVICE_ACCOUNTS_GROUP);
+    }
+    String[] parts = username.substring(SA_PREFIX.length()).split(":", -1);
+    if (parts.length != 2 || parts[0].isEmpty() || parts[1].isEmpty()) {
+      return Optional.of("its user name is not " + SA_PREFIX + "<namespace>:<name>");
+    }
+    if (!groups.contains(ALL_SERVICE_ACCOUNTS_GROUP + ":" + parts[0])) {
+      return Optional.of("it is not in the namespace group " + ALL_SERVICE_ACCOUNTS_GROUP + ":" + parts[0]);
+    }
+    return Optional.empty();
   }
 
   /** The single value of an extra attribute; empty when absent or ambiguous. */

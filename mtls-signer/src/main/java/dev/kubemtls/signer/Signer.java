@@ -68,15 +68,17 @@ public final class Signer implements AutoCloseable {
   private final Object lock = new Object();
   /** The PodCertificateRequest version found at start, or null without {@code --pod-certificates}. */
   private final String podCertificateVersion;
-  private CsrController controller;
-  private PodCertificateController<?> podCertificates;
+  // Written under the lock; volatile so that the probes read them without it: /livez and /readyz
+  // must answer while the lock is held across API calls (the start of leading resumes a CA rotation).
+  private volatile CsrController controller;
+  private volatile PodCertificateController<?> podCertificates;
   private TrustBundlePublisher publisher;
   private ClusterTrustBundlePublisher clusterPublisher;
-  private CaKeeper keeper;
+  private volatile CaKeeper keeper;
   private CsrEvents events;
   private CompletableFuture<?> election;
-  private boolean leading;
-  private boolean closed;
+  private volatile boolean leading;
+  private volatile boolean closed;
 
   private Signer(KubernetesClient client, SignerConfig config, CertificateAuthority ca, InstantSource clock,
       SignerListener listener, String clusterTrustBundleVersion, String podCertificateVersion) {
@@ -145,49 +147,54 @@ public final class Signer implements AutoCloseable {
 
   /** Whether this replica currently holds the Lease and acts. */
   public boolean isLeader() {
-    synchronized (lock) {
-      return leading;
-    }
+    return leading;
   }
+
+  /**
+   * How long CSRs may wait while no worker finishes one before {@link #notReady()} reports the leader
+   * as stuck.
+   */
+  public static final Duration STALL_LIMIT = Duration.ofMinutes(2);
 
   /**
    * Why this replica is not ready, or empty when it is: a standby is ready (as a standby); the
    * leader is ready once its CSR informer has listed every CSR of the signer name and it holds a
-   * signing CA. A closed replica is not ready. For {@code /readyz}.
+   * signing CA, and not ready when it cannot make progress: CSRs waited longer than
+   * {@link #STALL_LIMIT} while no worker finished one, or no worker is left. A closed replica is not
+   * ready. For {@code /readyz}; reads only volatile state and never waits for the signer's lock.
    */
   public java.util.Optional<String> notReady() {
-    synchronized (lock) {
-      if (closed) {
-        return java.util.Optional.of("closed");
-      }
-      if (!leading) {
-        return java.util.Optional.empty();
-      }
-      if (!controller.hasSynced()) {
-        return java.util.Optional.of("the CSR informer has not synced yet");
-      }
-      if (podCertificates != null && !podCertificates.hasSynced()) {
-        return java.util.Optional.of("the PodCertificateRequest informer has not synced yet");
-      }
-      if (keeper.signing() == null) {
-        return java.util.Optional.of("no signing CA loaded");
-      }
+    if (closed) {
+      return java.util.Optional.of("closed");
+    }
+    CsrController c = controller;
+    PodCertificateController pc = podCertificates;
+    CaKeeper k = keeper;
+    if (!leading || c == null || k == null) {
       return java.util.Optional.empty();
     }
+    if (!c.hasSynced()) {
+      return java.util.Optional.of("the CSR informer has not synced yet");
+    }
+    if (pc != null && !pc.hasSynced()) {
+      return java.util.Optional.of("the PodCertificateRequest informer has not synced yet");
+    }
+    if (k.signing() == null) {
+      return java.util.Optional.of("no signing CA loaded");
+    }
+    return c.stalled(STALL_LIMIT);
   }
 
-  /** Whether {@link #close} was called. For {@code /livez}. */
+  /** Whether {@link #close} was called. For {@code /livez}: reads a volatile flag, takes no lock. */
   public boolean isClosed() {
-    synchronized (lock) {
-      return closed;
-    }
+    return closed;
   }
 
   /** How many CSRs (and PodCertificateRequests) wait for a worker on this replica; 0 on a standby. */
   public int queueDepth() {
-    synchronized (lock) {
-      return leading ? controller.queueDepth() + (podCertificates == null ? 0 : podCertificates.queueDepth()) : 0;
-    }
+    CsrController c = controller;
+    PodCertificateController pc = podCertificates;
+    return leading && c != null ? c.queueDepth() + (pc == null ? 0 : pc.queueDepth()) : 0;
   }
 
   /** The CA rotation plan the leader acts on (signing CA, pending, retiring); empty on a standby. */
@@ -265,7 +272,8 @@ public final class Signer implements AutoCloseable {
           events);
       if (config.podCertificates()) {
         podCertificates = PodCertificateController.forVersion(podCertificateVersion, client, config.signerName(),
-            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), config.validity(), config.maxNames()),
+            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), config.validity(), config.maxNames(),
+                config.bareServiceNames()),
             keeper::signing, new dev.kubemtls.signer.internal.ApiClusterView(client), clock, new SecureRandom(),
             config.workers(), Duration.ofMinutes(10), listener);
       }

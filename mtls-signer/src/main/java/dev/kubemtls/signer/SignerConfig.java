@@ -55,13 +55,15 @@ import java.util.regex.Pattern;
  *                            signer name (the kubelet's {@code podCertificate} volumes), in
  *                            {@code certificates.k8s.io/v1} or, where only that is served,
  *                            {@code v1beta1}
+ * @param bareServiceNames    whether the strict policy issues the bare Service name {@code svc}
+ *                            ({@link ApprovalPolicy#withBareServiceNames}); off by default
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
     ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, Publication clusterTrustBundle,
-    int maxNames, LookupMode lookups, boolean podCertificates) {
+    int maxNames, LookupMode lookups, boolean podCertificates, boolean bareServiceNames) {
 
   /** Whether something is published: where the cluster serves its API, always, or never. */
   public enum Publication {
@@ -102,8 +104,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     NAMESPACE_LABEL("namespace-label", "kube-mtls.dev/inject-bundle=true", "opt-in label of namespaces"),
     /** shortest certificate lifetime. */
     MIN_TTL("min-ttl", "10m", "shortest certificate lifetime"),
-    /** longest certificate lifetime (may be below 10m). */
-    MAX_TTL("max-ttl", "24h", "longest certificate lifetime (may be below 10m)"),
+    /** longest certificate lifetime (may be below 10m; at most {@link ValidityPolicy#MAX_TTL_CEILING}). */
+    MAX_TTL("max-ttl", "24h", "longest certificate lifetime (may be below 10m; at most 30d)"),
     /** how far notBefore is moved back (at most half the lifetime). */
     BACKDATE("backdate", "5m", "how far notBefore is moved back (at most half the lifetime)"),
     /** approval policy: strict or loose. */
@@ -140,6 +142,12 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
      */
     METRICS_ADDRESS("metrics-address", SignerServer.DEFAULT_ADDRESS,
         "where /metrics, /livez and /readyz are served: [host]:port (port 0 picks one) or off"),
+    /**
+     * where /livez and /readyz are served instead, [host]:port; unset: with /metrics. Read by
+     * {@link SignerServer} (SignerMain), not part of this record.
+     */
+    PROBE_ADDRESS("probe-address", null,
+        "serve /livez and /readyz on this [host]:port instead, /metrics alone on --metrics-address"),
     /** the most subject alternative names one request may hold (1 to 256). */
     MAX_NAMES("max-names", "64", "the most subject alternative names one request may hold (1 to 256)"),
     /** how the approver reads Pods and Services: cache (cluster-wide informers) or request (GET/LIST each time). */
@@ -148,7 +156,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** also serve PodCertificateRequests (certificates.k8s.io/v1, or v1beta1 where only that is served). */
     POD_CERTIFICATES("pod-certificates", "false", "also serve PodCertificateRequests of the signer name"
         + " (certificates.k8s.io/v1, or v1beta1 before Kubernetes 1.37; the kubelet's podCertificate volumes):"
-        + " true or false");
+        + " true or false"),
+    /** also issue the bare Service name (svc) in strict mode: true or false; a risk, see the README. */
+    BARE_SERVICE_NAMES("bare-service-names", "false", "also issue the bare Service name (svc) in strict mode:"
+        + " true or false (a risk: a bare name is a different Service in every namespace; see the README)");
 
     private final String flag;
     private final String defaultValue;
@@ -250,7 +261,8 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
 
   /** The approval policy this configuration selects. */
   public ApprovalPolicy approvalPolicy() {
-    return ApprovalPolicy.of(policyMode, trustDomain, clusterDomain).withMaxNames(maxNames);
+    return ApprovalPolicy.of(policyMode, trustDomain, clusterDomain).withMaxNames(maxNames)
+        .withBareServiceNames(bareServiceNames);
   }
 
   /**
@@ -347,13 +359,20 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       default -> throw new IllegalArgumentException(Flag.POD_CERTIFICATES.flag() + " must be true or false, was '"
           + values.get(Flag.POD_CERTIFICATES) + "'");
     };
+    boolean bareServiceNames = switch (values.get(Flag.BARE_SERVICE_NAMES).toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(Flag.BARE_SERVICE_NAMES.flag() + " must be true or false, was '"
+          + values.get(Flag.BARE_SERVICE_NAMES) + "'");
+    };
     return new SignerConfig(signerName, caNamespace, values.get(Flag.CA_SECRET_NAME),
         values.get(Flag.BUNDLE_CONFIGMAP), values.get(Flag.BUNDLE_KEY), values.get(Flag.NAMESPACE_LABEL), validity,
         mode, values.get(Flag.TRUST_DOMAIN), values.get(Flag.CLUSTER_DOMAIN),
         values.getOrDefault(Flag.LEASE_NAMESPACE, caNamespace), values.get(Flag.LEASE_NAME), identity,
         duration(values, Flag.LEASE_DURATION), duration(values, Flag.RENEW_DEADLINE),
         duration(values, Flag.RETRY_PERIOD), workers, duration(values, Flag.CA_PROPAGATION_DELAY),
-        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle, maxNames, lookups, podCertificates);
+        duration(values, Flag.CA_RETENTION_MARGIN), clusterTrustBundle, maxNames, lookups, podCertificates,
+        bareServiceNames);
   }
 
   private static int integer(Map<Flag, String> values, Flag flag) {
@@ -460,6 +479,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private int maxNames = dev.kubemtls.signer.internal.RequestRules.DEFAULT_MAX_NAMES;
     private LookupMode lookups = LookupMode.CACHE;
     private boolean podCertificates;
+    private boolean bareServiceNames;
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -565,13 +585,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /** Whether the strict policy also issues bare Service names ({@code --bare-service-names}); off by default. */
+    public Builder bareServiceNames(boolean bare) {
+      this.bareServiceNames = bare;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
           renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle, maxNames,
-          lookups, podCertificates);
+          lookups, podCertificates, bareServiceNames);
     }
   }
 }

@@ -23,7 +23,8 @@ import java.util.concurrent.CountDownLatch;
  * environment variables, connects with the in-cluster configuration (or {@code KUBECONFIG} outside
  * a cluster), loads the CA from its Secret and runs a {@link Signer} replica until the JVM is
  * stopped, with its {@link SignerMetrics} (and JVM meters) and probes served by a
- * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
+ * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}; the probes on {@code --probe-address}
+ * when set). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
  * that names the flag; a CA that cannot be loaded, or {@code --cluster-trust-bundle=true} on a
  * cluster that does not serve ClusterTrustBundles, exits with status 1.
  */
@@ -60,8 +61,10 @@ public final class SignerMain {
       return;
     }
     java.util.Optional<java.net.InetSocketAddress> httpAddress;
+    java.util.Optional<java.net.InetSocketAddress> probeAddress;
     try {
       httpAddress = SignerServer.address(Arrays.asList(args), System.getenv());
+      probeAddress = SignerServer.probeAddress(Arrays.asList(args), System.getenv());
     } catch (IllegalArgumentException e) {
       System.err.println("kube-mtls signer: invalid configuration: " + e.getMessage());
       System.exit(2);
@@ -73,7 +76,8 @@ public final class SignerMain {
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
     SignerMetrics metrics = new SignerMetrics(registry);
-    KubernetesClient client = new KubernetesClientBuilder().build();
+    KubernetesClient client = new KubernetesClientBuilder()
+        .withConfig(dev.kubemtls.signer.internal.KubeClients.config(null)).build();
     Signer signer;
     try {
       signer = start(client, config, metrics);
@@ -89,11 +93,17 @@ public final class SignerMain {
       return;
     }
     metrics.bind(signer);
-    SignerServer server;
+    java.util.List<SignerServer> servers = new java.util.ArrayList<>();
     try {
-      server = httpAddress.map(a -> SignerServer.start(a, signer, registry)).orElse(null);
+      if (probeAddress.isPresent()) {
+        servers.add(SignerServer.startProbes(probeAddress.get(), signer));
+        httpAddress.ifPresent(a -> servers.add(SignerServer.startMetrics(a, registry)));
+      } else {
+        httpAddress.ifPresent(a -> servers.add(SignerServer.start(a, signer, registry)));
+      }
     } catch (java.io.UncheckedIOException e) {
       System.err.println("kube-mtls signer: cannot start: " + e.getMessage() + ": " + e.getCause().getMessage());
+      servers.forEach(SignerServer::close);
       signer.close();
       client.close();
       System.exit(1);
@@ -101,9 +111,7 @@ public final class SignerMain {
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      if (server != null) {
-        server.close();
-      }
+      servers.forEach(SignerServer::close);
       signer.close();
       client.close();
       stopped.countDown();
@@ -130,16 +138,25 @@ public final class SignerMain {
   }
 
   /**
-   * {@code SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]}:
-   * writes a freshly generated CA into the CA Secret. The running signer notices and rotates with
+   * {@code SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]
+   * [--kubeconfig=PATH]}: writes a freshly generated CA into the CA Secret. The kubeconfig (else the
+   * in-cluster configuration, {@code KUBECONFIG} or {@code ~/.kube/config}) is read as the rest of
+   * kube-mtls reads one, an EC client key in PKCS#8 form included; a failure names its cause. The running signer notices and rotates with
    * overlap: the new CA is trusted first, signs after the propagation delay, and the old one leaves
    * the bundle when no certificate it signed can still be valid.
    *
    * @return the exit code
    */
   static int rotateCa(List<String> args) {
-    String namespace = System.getenv().getOrDefault("KUBE_MTLS_CA_SECRET_NAMESPACE", "kube-mtls");
-    String name = System.getenv().getOrDefault("KUBE_MTLS_CA_SECRET_NAME", "kube-mtls-ca");
+    return rotateCa(args, System.getenv(), System.out, System.err);
+  }
+
+  /** {@link #rotateCa(List)} with its environment and output streams given. */
+  static int rotateCa(List<String> args, java.util.Map<String, String> env, java.io.PrintStream out,
+      java.io.PrintStream err) {
+    String namespace = env.getOrDefault("KUBE_MTLS_CA_SECRET_NAMESPACE", "kube-mtls");
+    String name = env.getOrDefault("KUBE_MTLS_CA_SECRET_NAME", "kube-mtls-ca");
+    java.nio.file.Path kubeconfig = null;
     Duration lifetime = Duration.ofDays(365);
     for (String arg : args) {
       int eq = arg.indexOf('=');
@@ -148,22 +165,40 @@ public final class SignerMain {
       switch (flag) {
         case "--ca-secret-namespace" -> namespace = value;
         case "--ca-secret-name" -> name = value;
-        case "--ca-lifetime" -> lifetime = SignerConfig.parseDuration(flag, value);
+        case "--ca-lifetime" -> {
+          try {
+            lifetime = SignerConfig.parseDuration(flag, value);
+          } catch (IllegalArgumentException e) {
+            err.println("kube-mtls rotate-ca: " + e.getMessage());
+            return 2;
+          }
+        }
+        case "--kubeconfig" -> kubeconfig = java.nio.file.Path.of(value);
         default -> {
-          System.err.println("kube-mtls rotate-ca: unknown argument " + arg
-              + " (use --ca-secret-namespace, --ca-secret-name, --ca-lifetime)");
+          err.println("kube-mtls rotate-ca: unknown argument " + arg
+              + " (use --ca-secret-namespace, --ca-secret-name, --ca-lifetime, --kubeconfig)");
           return 2;
         }
       }
     }
-    try (KubernetesClient client = new KubernetesClientBuilder().build()) {
+    io.fabric8.kubernetes.client.Config config;
+    try {
+      config = dev.kubemtls.signer.internal.KubeClients.config(kubeconfig);
+    } catch (RuntimeException e) {
+      err.println("kube-mtls rotate-ca: cannot read the kubeconfig" + (kubeconfig == null ? "" : " " + kubeconfig)
+          + ": " + dev.kubemtls.signer.internal.KubeClients.describe(e));
+      return 1;
+    }
+    try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
       CertificateAuthority next = writeNewCa(client, namespace, name, lifetime);
-      System.out.println("wrote a new CA into Secret " + namespace + "/" + name + ": "
+      out.println("wrote a new CA into Secret " + namespace + "/" + name + ": "
           + next.certificate().getSubjectX500Principal().getName() + ", serial "
           + next.certificate().getSerialNumber().toString(16) + "; the signer rotates to it with overlap");
       return 0;
-    } catch (KubernetesClientException e) {
-      System.err.println("kube-mtls rotate-ca: cannot update Secret " + namespace + "/" + name + ": " + e.getMessage());
+    } catch (RuntimeException e) {
+      // fabric8 says "An error has occurred" and puts what happened in the causes.
+      err.println("kube-mtls rotate-ca: cannot update Secret " + namespace + "/" + name + " on "
+          + config.getMasterUrl() + ": " + dev.kubemtls.signer.internal.KubeClients.describe(e));
       return 1;
     }
   }
@@ -183,7 +218,8 @@ public final class SignerMain {
   /** The help text: every flag, its environment variable and default. */
   public static String usage() {
     StringBuilder sb = new StringBuilder("Usage: SignerMain [--flag=value ...]\n"
-        + "       SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]\n\n");
+        + "       SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]"
+        + " [--kubeconfig=PATH]\n\n");
     for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
       sb.append(String.format("  %-24s %-34s %s%s%n", f.flag(), f.environmentVariable(), f.help(),
           f.defaultValue() == null ? "" : " [" + f.defaultValue() + "]"));

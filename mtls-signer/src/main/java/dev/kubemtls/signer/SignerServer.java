@@ -1,20 +1,16 @@
 package dev.kubemtls.signer;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
+import dev.kubemtls.signer.internal.HttpEndpoint;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * The signer's plain-HTTP endpoint for Prometheus and the kubelet: {@code GET /metrics} (the
@@ -22,17 +18,23 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  *   <li>{@code /livez}: 200 {@code ok} while the replica runs (leader or standby), 503 once it is
- *       closed.
- *   <li>{@code /readyz}: 200 {@code ok: leader} when the leader's CSR informer has synced and it
- *       holds a signing CA, 200 {@code ok: standby} on a standby (ready as a standby), otherwise
- *       503 with the reason ({@link Signer#notReady()}).
+ *       closed. It reads one volatile flag: it never waits for the signer's lock or an API call.
+ *   <li>{@code /readyz}: 200 {@code ok: leader} when the leader's CSR informer has synced, it holds a
+ *       signing CA and its workers make progress, 200 {@code ok: standby} on a standby (ready as a
+ *       standby), otherwise 503 with the reason ({@link Signer#notReady()}).
  * </ul>
  *
  * <p>{@code HEAD} is answered like {@code GET} without a body; other methods get 405, other paths
- * 404. The endpoint carries no secrets and no TLS: bind it to the Pod network for the kubelet and
- * the scraper, or to loopback. Two daemon threads serve it. Address syntax ({@code
- * --metrics-address}): {@code :9090} (every interface), {@code 127.0.0.1:9090}, {@code [::1]:9090};
- * port 0 picks a free port; {@code off} disables the endpoint.
+ * 404. The endpoint carries no secrets and no TLS. It cannot be starved: one selector thread reads
+ * every connection without blocking, a request head must arrive within 5 seconds and fit in 8 KiB,
+ * at most 64 connections are open (a new one closes the oldest), and {@code /metrics} is computed on a
+ * thread of its own, so clients holding half-sent requests or slow scrapes never delay a probe.
+ *
+ * <p>Address syntax ({@code --metrics-address}, {@code --probe-address}): {@code :9090} (every
+ * interface), {@code 127.0.0.1:9090}, {@code [::1]:9090}; port 0 picks a free port; {@code off}
+ * disables the endpoint. With {@code --probe-address} set, the probes are served there and only
+ * {@code /metrics} on {@code --metrics-address}: the kubelet's port and the scraper's can then be
+ * bound to different addresses and admitted by different NetworkPolicy rules.
  */
 public final class SignerServer implements AutoCloseable {
 
@@ -42,59 +44,83 @@ public final class SignerServer implements AutoCloseable {
   public static final String ENVIRONMENT_VARIABLE = "KUBE_MTLS_METRICS_ADDRESS";
   /** The default address: port 9090 on every interface. */
   public static final String DEFAULT_ADDRESS = ":9090";
+  /** The flag that serves the probes on an address of their own. */
+  public static final String PROBE_FLAG = "--probe-address";
+  /** Its environment variable. */
+  public static final String PROBE_ENVIRONMENT_VARIABLE = "KUBE_MTLS_PROBE_ADDRESS";
 
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final HttpEndpoint endpoint;
 
-  private SignerServer(HttpServer server, ExecutorService executor) {
-    this.server = server;
-    this.executor = executor;
+  private SignerServer(HttpEndpoint endpoint) {
+    this.endpoint = endpoint;
   }
 
   /**
-   * Starts serving {@code /metrics} from {@code registry} and the probes of {@code signer}.
+   * Starts serving {@code /metrics} from {@code registry} and the probes of {@code signer} on one
+   * address.
    *
    * @throws UncheckedIOException if the address cannot be bound
    */
   public static SignerServer start(InetSocketAddress address, Signer signer, PrometheusMeterRegistry registry) {
-    Objects.requireNonNull(address, "address");
     Objects.requireNonNull(signer, "signer");
     Objects.requireNonNull(registry, "registry");
-    HttpServer server;
+    Map<String, HttpEndpoint.Route> routes = new LinkedHashMap<>(probeRoutes(signer::isClosed, signer::notReady,
+        signer::isLeader));
+    routes.put("/metrics", metricsRoute(registry::scrape));
+    return start(address, routes, FLAG);
+  }
+
+  /**
+   * Starts serving only {@code /livez} and {@code /readyz} of {@code signer} ({@link #PROBE_FLAG}).
+   *
+   * @throws UncheckedIOException if the address cannot be bound
+   */
+  public static SignerServer startProbes(InetSocketAddress address, Signer signer) {
+    Objects.requireNonNull(signer, "signer");
+    return start(address, probeRoutes(signer::isClosed, signer::notReady, signer::isLeader), PROBE_FLAG);
+  }
+
+  /**
+   * Starts serving only {@code /metrics} from {@code registry}.
+   *
+   * @throws UncheckedIOException if the address cannot be bound
+   */
+  public static SignerServer startMetrics(InetSocketAddress address, PrometheusMeterRegistry registry) {
+    Objects.requireNonNull(registry, "registry");
+    return start(address, Map.of("/metrics", metricsRoute(registry::scrape)), FLAG);
+  }
+
+  /** The server over plain functions, for tests of the endpoint itself. */
+  static SignerServer start(InetSocketAddress address, BooleanSupplier closed, Supplier<Optional<String>> notReady,
+      BooleanSupplier leader, Supplier<String> scrape) {
+    Map<String, HttpEndpoint.Route> routes = new LinkedHashMap<>(probeRoutes(closed, notReady, leader));
+    routes.put("/metrics", metricsRoute(scrape));
+    return start(address, routes, FLAG);
+  }
+
+  private static SignerServer start(InetSocketAddress address, Map<String, HttpEndpoint.Route> routes, String flag) {
+    Objects.requireNonNull(address, "address");
     try {
-      server = HttpServer.create(address, 16);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen on " + address + " (" + FLAG + ")", e);
+      return new SignerServer(HttpEndpoint.start(address, routes, "kube-mtls-signer-http"));
+    } catch (UncheckedIOException e) {
+      throw new UncheckedIOException("cannot listen on " + address + " (" + flag + ")", e.getCause());
     }
-    ExecutorService executor = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "kube-mtls-signer-http");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(executor);
-    server.createContext("/", exchange -> {
-      try (exchange) {
-        String path = exchange.getRequestURI().getPath();
-        Optional<Response> response = switch (path) {
-          case "/metrics" -> Optional.of(new Response(200, registry.scrape(), "text/plain; version=0.0.4; charset=utf-8"));
-          case "/livez" -> Optional.of(signer.isClosed() ? Response.text(503, "closed") : Response.text(200, "ok"));
-          case "/readyz" -> Optional.of(signer.notReady().map(why -> Response.text(503, "not ready: " + why))
-              .orElseGet(() -> Response.text(200, signer.isLeader() ? "ok: leader" : "ok: standby")));
-          default -> Optional.empty();
-        };
-        String method = exchange.getRequestMethod();
-        if (response.isEmpty()) {
-          send(exchange, Response.text(404, "not found; try /metrics, /livez or /readyz"), !method.equals("HEAD"));
-        } else if (!method.equals("GET") && !method.equals("HEAD")) {
-          exchange.getResponseHeaders().put("Allow", List.of("GET, HEAD"));
-          send(exchange, Response.text(405, "method not allowed"), true);
-        } else {
-          send(exchange, response.get(), method.equals("GET"));
-        }
-      }
-    });
-    server.start();
-    return new SignerServer(server, executor);
+  }
+
+  private static Map<String, HttpEndpoint.Route> probeRoutes(BooleanSupplier closed,
+      Supplier<Optional<String>> notReady, BooleanSupplier leader) {
+    return Map.of(
+        "/livez", new HttpEndpoint.Route(() -> closed.getAsBoolean() ? HttpEndpoint.Response.text(503, "closed")
+            : HttpEndpoint.Response.text(200, "ok"), false),
+        "/readyz", new HttpEndpoint.Route(() -> notReady.get()
+            .map(why -> HttpEndpoint.Response.text(503, "not ready: " + why))
+            .orElseGet(() -> HttpEndpoint.Response.text(200, leader.getAsBoolean() ? "ok: leader" : "ok: standby")),
+            false));
+  }
+
+  private static HttpEndpoint.Route metricsRoute(Supplier<String> scrape) {
+    return new HttpEndpoint.Route(() -> new HttpEndpoint.Response(200, scrape.get(),
+        "text/plain; version=0.0.4; charset=utf-8"), true);
   }
 
   /**
@@ -134,57 +160,59 @@ public final class SignerServer implements AutoCloseable {
    * precedence as every other signer flag.
    */
   public static Optional<InetSocketAddress> address(List<String> args, Map<String, String> environment) {
+    String value = flagValue(args, environment, FLAG, ENVIRONMENT_VARIABLE);
+    return parseAddress(value == null ? DEFAULT_ADDRESS : value);
+  }
+
+  /**
+   * The address from {@code --probe-address} in {@code args}, else {@link #PROBE_ENVIRONMENT_VARIABLE};
+   * empty when neither is set (the probes are then served with {@code /metrics}).
+   *
+   * @throws IllegalArgumentException naming the flag, for a malformed address or {@code off}
+   */
+  public static Optional<InetSocketAddress> probeAddress(List<String> args, Map<String, String> environment) {
+    String value = flagValue(args, environment, PROBE_FLAG, PROBE_ENVIRONMENT_VARIABLE);
+    if (value == null) {
+      return Optional.empty();
+    }
+    Optional<InetSocketAddress> parsed;
+    try {
+      parsed = parseAddress(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(e.getMessage().replace(FLAG, PROBE_FLAG), e);
+    }
+    if (parsed.isEmpty()) {
+      throw new IllegalArgumentException(PROBE_FLAG + " cannot be off: the kubelet needs the probes; leave it"
+          + " unset to serve them with /metrics");
+    }
+    return parsed;
+  }
+
+  private static String flagValue(List<String> args, Map<String, String> environment, String flag, String variable) {
     String value = null;
-    String env = environment.get(ENVIRONMENT_VARIABLE);
+    String env = environment.get(variable);
     if (env != null && !env.isBlank()) {
       value = env;
     }
     for (int i = 0; i < args.size(); i++) {
       String arg = args.get(i);
-      if (arg.startsWith(FLAG + "=")) {
-        value = arg.substring(FLAG.length() + 1);
-      } else if (arg.equals(FLAG) && i + 1 < args.size()) {
+      if (arg.startsWith(flag + "=")) {
+        value = arg.substring(flag.length() + 1);
+      } else if (arg.equals(flag) && i + 1 < args.size()) {
         value = args.get(++i);
       }
     }
-    return parseAddress(value == null ? DEFAULT_ADDRESS : value);
+    return value;
   }
 
   /** The bound address (with the port picked, for port 0). */
   public InetSocketAddress address() {
-    return server.getAddress();
+    return endpoint.address();
   }
 
-  /** Stops serving; requests in flight get up to a second. */
+  /** Stops serving and closes every connection. */
   @Override
   public void close() {
-    server.stop(1);
-    executor.shutdown();
-    try {
-      executor.awaitTermination(2, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private static void send(HttpExchange exchange, Response response, boolean withBody) throws IOException {
-    byte[] body = response.body().getBytes(StandardCharsets.UTF_8);
-    exchange.getResponseHeaders().put("Content-Type", List.of(response.contentType()));
-    exchange.getResponseHeaders().put("Cache-Control", List.of("no-store"));
-    if (!withBody) {
-      exchange.getResponseHeaders().put("Content-Length", List.of(Integer.toString(body.length)));
-      exchange.sendResponseHeaders(response.status(), -1);
-      return;
-    }
-    exchange.sendResponseHeaders(response.status(), body.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(body);
-    }
-  }
-
-  private record Response(int status, String body, String contentType) {
-    static Response text(int status, String body) {
-      return new Response(status, body + "\n", "text/plain; charset=utf-8");
-    }
+    endpoint.close();
   }
 }

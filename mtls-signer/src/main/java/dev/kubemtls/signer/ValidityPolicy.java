@@ -14,10 +14,18 @@ import java.util.Objects;
  * renews at 70-90% of {@code notBefore..notAfter} never renews before the certificate was issued.
  *
  * @param minTtl   the shortest lifetime issued; positive
- * @param maxTtl   the longest lifetime issued; at least {@code minTtl}
+ * @param maxTtl   the longest lifetime issued; at least {@code minTtl}, at most {@link #MAX_TTL_CEILING}
  * @param backdate how far {@code notBefore} is moved into the past; zero or positive
  */
 public record ValidityPolicy(Duration minTtl, Duration maxTtl, Duration backdate) {
+
+  /**
+   * The longest lifetime any configuration may issue: 30 days. Certificates of this signer are
+   * renewed automatically and cannot be revoked, so their lifetime is the window a stolen key stays
+   * useful; a former CA also stays trusted for {@code maxTtl} plus a margin after a CA rotation, so a
+   * longer lifetime would stretch every rotation as well.
+   */
+  public static final Duration MAX_TTL_CEILING = Duration.ofDays(30);
 
   /** Ten minutes to 24 hours, backdated by 5 minutes: the kube-controller-manager defaults, capped at a day. */
   public static final ValidityPolicy DEFAULT =
@@ -30,6 +38,10 @@ public record ValidityPolicy(Duration minTtl, Duration maxTtl, Duration backdate
     Objects.requireNonNull(backdate, "backdate");
     if (minTtl.isNegative() || minTtl.isZero()) {
       throw new IllegalArgumentException("minTtl must be positive, was " + minTtl);
+    }
+    if (maxTtl.compareTo(MAX_TTL_CEILING) > 0) {
+      throw new IllegalArgumentException("maxTtl " + maxTtl + " is above the ceiling of " + MAX_TTL_CEILING.toDays()
+          + " days");
     }
     if (maxTtl.compareTo(minTtl) < 0) {
       throw new IllegalArgumentException("maxTtl " + maxTtl + " is below minTtl " + minTtl);

@@ -26,6 +26,11 @@ import java.util.Optional;
  * {@link ApprovalPolicy#decide} never throws for a well-behaved {@link ClusterView} (the
  * controller would retry a throwing request forever) and approves only a request whose signature
  * verifies and that asks for no CA; the parse takes no seconds for any input (the largest seed is 64 KiB).
+ * Ownership (issue 24): everything an approved request names is the requester's: its own SPIFFE ID,
+ * its Pod's IPs, and DNS names of Services selecting its Pod (strict) or of its own namespace by the
+ * most specific reading (loose); a common name is one of those names or the requester's user name.
+ * No decision's message carries a control character. Seeds include 40 nested SEQUENCEs in an
+ * extension and a 16384-bit RSA modulus, which must be denied without being decoded.
  *
  * <ul>
  *   <li>{@code decide}: the bytes of the decoded {@code spec.request}, read as the controller
@@ -91,6 +96,35 @@ class ApprovalPolicyFuzzTest {
     ParsedCsr.parse(resource("approved-rsa.csr")).signatureValid();
   }
 
+  private static final String OWN_SPIFFE_ID = "spiffe://cluster.local/ns/shop/sa/orders";
+  private static final java.util.Set<String> OWN_IPS = java.util.Set.of("10.1.2.3", "fd00:0:0:0:0:0:0:1");
+  private static final java.util.Set<String> OWN_STRICT_NAMES =
+      java.util.Set.of("orders.shop", "orders.shop.svc", "orders.shop.svc.cluster.local");
+
+  /** The property: an approved request names only what the requester owns. */
+  private static void assertOwnedByTheRequester(ApprovalPolicy policy, ParsedCsr parsed) {
+    assertThat(parsed.uris()).allMatch(OWN_SPIFFE_ID::equals);
+    assertThat(parsed.ipAddresses()).allMatch(OWN_IPS::contains);
+    for (String dns : parsed.dnsNames()) {
+      if (policy.mode() == ApprovalPolicy.Mode.STRICT) {
+        assertThat(OWN_STRICT_NAMES).as("strict: %s", dns).contains(dns);
+      } else {
+        assertThat(policy.namespaceOf(dns)).as("loose: %s", dns).contains("shop");
+      }
+    }
+    java.util.Set<String> names = new java.util.HashSet<>(parsed.dnsNames());
+    names.addAll(parsed.ipAddresses());
+    names.addAll(parsed.uris());
+    assertThat(names).isNotEmpty();
+    org.bouncycastle.asn1.x500.RDN[] rdns = parsed.subject().getRDNs();
+    if (rdns.length > 0) {
+      assertThat(rdns).hasSize(1);
+      String cn = org.bouncycastle.asn1.x500.style.IETFUtils.valueToString(rdns[0].getFirst().getValue());
+      String raw = rdns[0].getFirst().getValue() instanceof org.bouncycastle.asn1.ASN1String str ? str.getString() : cn;
+      assertThat(names.contains(raw) || raw.equals(REQUESTER.username())).as("CN %s", raw).isTrue();
+    }
+  }
+
   private static void check(String pem) {
     ParsedCsr parsed = null;
     long start = System.nanoTime();
@@ -121,12 +155,15 @@ class ApprovalPolicyFuzzTest {
       if (parsed == null) {
         assertThat(decision.reason()).isEqualTo(ApprovalDecision.MALFORMED_REQUEST);
       }
+      assertThat(decision.message().chars().filter(c -> c < 0x20 || (c >= 0x7f && c <= 0x9f)))
+          .as("control characters in %s", decision.message()).isEmpty();
       if (decision.approved()) {
         assertThat(parsed).isNotNull();
         assertThat(signatureValid).isTrue();
         assertThat(parsed.caRequested()).isFalse();
         assertThat(parsed.emails()).isEmpty();
         assertThat(parsed.otherNames()).isEmpty();
+        assertOwnedByTheRequester(policy, parsed);
       }
     }
   }

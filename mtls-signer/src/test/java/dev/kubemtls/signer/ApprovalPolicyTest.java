@@ -26,7 +26,9 @@ class ApprovalPolicyTest {
         "shop/other-sa", new ClusterView.PodInfo("other-sa", "uid-o", "db", Map.of("app", "web"),
             List.of("10.1.2.4"), false),
         "shop/dying", new ClusterView.PodInfo("dying", "uid-d", "web", Map.of("app", "web"),
-            List.of("10.1.2.5"), true));
+            List.of("10.1.2.5"), true),
+        "shop/host-0", new ClusterView.PodInfo("host-0", "uid-h", "web", Map.of("app", "web"),
+            List.of("192.168.0.7"), false, true));
 
     @Override
     public Optional<PodInfo> pod(String namespace, String name) {
@@ -49,8 +51,15 @@ class ApprovalPolicyTest {
     List<Arguments> c = new ArrayList<>();
     // Allowed.
     c.add(of("SPIFFE ID only, unbound token", STRICT, TestCsr.builder().uri(SPIFFE), USAGES, UNBOUND, null));
-    c.add(of("every service name form", STRICT, TestCsr.builder().uri(SPIFFE)
+    c.add(of("every qualified service name form", STRICT, TestCsr.builder().uri(SPIFFE)
+        .dns("web.shop", "web.shop.svc", "web.shop.svc.cluster.local"), USAGES, BOUND, null));
+    c.add(of("the bare service name, opted in", STRICT.withBareServiceNames(true), TestCsr.builder().uri(SPIFFE)
         .dns("web", "web.shop", "web.shop.svc", "web.shop.svc.cluster.local"), USAGES, BOUND, null));
+    c.add(of("loose: namespace svc, its own names", LOOSE, TestCsr.builder()
+        .dns("echo.svc.svc", "echo.svc.svc.cluster.local", "web-0.echo.svc.svc.cluster.local"), USAGES,
+        requesterIn("svc", null, null), null));
+    c.add(of("only client auth", STRICT, TestCsr.builder().uri(SPIFFE), List.of("digital signature", "client auth"),
+        UNBOUND, null));
     c.add(of("pod IPs v4 and v6", STRICT, TestCsr.builder().uri(SPIFFE).ip("10.1.2.3", "fd00::3"), USAGES, BOUND,
         null));
     c.add(of("CN equal to a DNS SAN", STRICT, TestCsr.builder().subject("CN=web.shop.svc").dns("web.shop.svc"),
@@ -62,6 +71,34 @@ class ApprovalPolicyTest {
     c.add(of("loose: any name under the namespace, unbound", LOOSE, TestCsr.builder()
         .dns("anything.shop.svc", "pod-0.db.shop.svc.cluster.local", "x.shop"), USAGES, UNBOUND, null));
     // Denied.
+    c.add(of("the bare service name, by default", STRICT, TestCsr.builder().uri(SPIFFE).dns("web", "web.shop"),
+        USAGES, BOUND, ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: the bare service name", LOOSE, TestCsr.builder().dns("web"), USAGES, UNBOUND,
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: namespace svc claims another namespace's <svc>.<ns>.svc", LOOSE,
+        TestCsr.builder().dns("echo.shop.svc"), USAGES, requesterIn("svc", null, null),
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: namespace local claims kubernetes.default.svc.cluster.local", LOOSE,
+        TestCsr.builder().dns("kubernetes.default.svc.cluster.local"), USAGES, requesterIn("local", null, null),
+        ApprovalDecision.UNAUTHORIZED_DNS_NAME));
+    c.add(of("loose: namespace cluster claims echo.shop.svc.cluster", LOOSE,
+        TestCsr.builder().dns("echo.shop.svc.cluster"), USAGES, requesterIn("cluster", null, null), null));
+    c.add(of("a host-network pod's IP", STRICT, TestCsr.builder().uri(SPIFFE).ip("192.168.0.7"), USAGES,
+        requester("system:serviceaccount:shop:web", "host-0", "uid-h"), ApprovalDecision.UNAUTHORIZED_IP_ADDRESS));
+    c.add(of("loose: a host-network pod's IP", LOOSE, TestCsr.builder().ip("192.168.0.7"), USAGES,
+        requester("system:serviceaccount:shop:web", "host-0", "uid-h"), ApprovalDecision.UNAUTHORIZED_IP_ADDRESS));
+    c.add(of("SA user without the namespace group", STRICT, TestCsr.builder().uri(SPIFFE), USAGES,
+        new Requester("system:serviceaccount:shop:web", "u1", List.of("system:serviceaccounts",
+            "system:authenticated"), Map.of()), ApprovalDecision.NOT_SERVICE_ACCOUNT));
+    c.add(of("SA user with another namespace's group", STRICT, TestCsr.builder().uri(SPIFFE), USAGES,
+        new Requester("system:serviceaccount:shop:web", "u1", List.of("system:serviceaccounts",
+            "system:serviceaccounts:billing", "system:authenticated"), Map.of()), ApprovalDecision.NOT_SERVICE_ACCOUNT));
+    c.add(of("pod name without pod UID", STRICT, TestCsr.builder().uri(SPIFFE).dns("web.shop.svc"), USAGES,
+        requester("system:serviceaccount:shop:web", "web-0", null), ApprovalDecision.POD_BINDING_REQUIRED));
+    c.add(of("no extended key usage", STRICT, TestCsr.builder().uri(SPIFFE), List.of("digital signature"), UNBOUND,
+        ApprovalDecision.UNEXPECTED_USAGE));
+    c.add(of("loose: no extended key usage", LOOSE, TestCsr.builder().dns("x.shop.svc"),
+        List.of("digital signature", "key encipherment"), UNBOUND, ApprovalDecision.UNEXPECTED_USAGE));
     c.add(of("a user, not a ServiceAccount", STRICT, TestCsr.builder().uri(SPIFFE), USAGES,
         new Requester("alice", "u1", List.of("system:authenticated"), Map.of()),
         ApprovalDecision.NOT_SERVICE_ACCOUNT));
@@ -204,6 +241,74 @@ class ApprovalPolicyTest {
   }
 
   @org.junit.jupiter.api.Test
+  void controlCharactersInARequestNeverReachAMessageRaw() {
+    // A forged log line, a terminal escape (CSI via ESC and via C1), a bidi override and a line separator.
+    String cn = "x\n2026-01-01 INFO issued CSR evil\r\u001b[2J\u009b31m\u202etxt\u2028";
+    ApprovalDecision denied = STRICT.decide(TestCsr.builder().subject("CN=" + cn)
+        .uri(SPIFFE).pem(), USAGES, BOUND, CLUSTER);
+    assertThat(denied.reason()).isEqualTo(ApprovalDecision.SUBJECT_NOT_ALLOWED);
+    // Through a SAN as well, the value a DNS check names.
+    ApprovalDecision dns = STRICT.decide(TestCsr.builder().dns("web.shop.svc\nINFO approved", "a\u001b[1mb")
+        .pem(), USAGES, BOUND, CLUSTER);
+    assertThat(dns.reason()).isEqualTo(ApprovalDecision.UNAUTHORIZED_DNS_NAME);
+    for (ApprovalDecision d : List.of(denied, dns)) {
+      assertThat(d.message().chars().filter(c -> c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x202e || c == 0x2028))
+          .as(d.message()).isEmpty();
+    }
+    assertThat(dns.message()).contains("web.shop.svc\\nINFO approved").contains("a\\u001b[1mb");
+  }
+
+  @org.junit.jupiter.api.Test
+  void anOversizedRsaKeyIsRefusedFromItsEncodingWithoutDecodingIt() {
+    // No 16384-bit key is generated: the modulus is a random odd number. Were it decoded, BouncyCastle
+    // would run its primality tests on it; the parse must not even try.
+    String pem = TestCsr.builder().spki(TestCsr.rsaSpki(16384)).uri(SPIFFE).pem();
+    dev.kubemtls.signer.internal.ParsedCsr parsed = dev.kubemtls.signer.internal.ParsedCsr.parse(pem);
+    assertThat(parsed.publicKey()).isNull();
+    assertThat(parsed.keyKind()).isEqualTo(dev.kubemtls.signer.internal.ParsedCsr.KeyKind.RSA);
+    ApprovalDecision d = STRICT.decide(parsed, USAGES, BOUND, CLUSTER);
+    assertThat(d.reason()).isEqualTo(ApprovalDecision.KEY_NOT_ALLOWED);
+    assertThat(d.message()).contains("16384 bits");
+    // A size the signer issues for is decoded as before.
+    assertThat(dev.kubemtls.signer.internal.ParsedCsr.parse(TestCsr.builder().key(TestCsr.rsaKey()).uri(SPIFFE)
+        .pem()).publicKey()).isInstanceOf(java.security.interfaces.RSAPublicKey.class);
+  }
+
+  @org.junit.jupiter.api.Test
+  void aRequestNestedDeeperThanTheLimitIsMalformed() {
+    org.bouncycastle.asn1.ASN1Encodable deep = new org.bouncycastle.asn1.DERUTF8String("x");
+    for (int i = 0; i < 40; i++) {
+      deep = new org.bouncycastle.asn1.DERSequence(deep);
+    }
+    ApprovalDecision d = STRICT.decide(TestCsr.builder().uri(SPIFFE)
+        .extension(new org.bouncycastle.asn1.ASN1ObjectIdentifier("1.3.6.1.4.1.99999.1"), deep).pem(), USAGES, BOUND,
+        CLUSTER);
+    assertThat(d.reason()).isEqualTo(ApprovalDecision.MALFORMED_REQUEST);
+    assertThat(d.message()).contains("more than 32 levels");
+  }
+
+  @org.junit.jupiter.api.Test
+  void aUserIsDeniedWithoutTheRequestBeingRead() {
+    ApprovalDecision d = STRICT.decide("not even PEM", USAGES,
+        new Requester("alice", "u1", List.of("system:authenticated"), Map.of()), CLUSTER);
+    assertThat(d.reason()).isEqualTo(ApprovalDecision.NOT_SERVICE_ACCOUNT);
+  }
+
+  @org.junit.jupiter.api.Test
+  void namespacesOfDnsNamesAreReadByTheirMostSpecificForm() {
+    assertThat(LOOSE.namespaceOf("echo.shop.svc")).contains("shop");
+    // Namespace svc cannot use the short form: echo.svc reads as the namespace echo's own domain.
+    assertThat(LOOSE.namespaceOf("echo.svc")).isEmpty();
+    assertThat(LOOSE.namespaceOf("echo.shop.svc.cluster.local")).contains("shop");
+    assertThat(LOOSE.namespaceOf("web-0.db.shop.svc.cluster.local")).contains("shop");
+    assertThat(LOOSE.namespaceOf("kubernetes.default.svc.cluster.local")).contains("default");
+    assertThat(LOOSE.namespaceOf("x.local")).contains("local");
+    assertThat(LOOSE.namespaceOf("shop.svc")).isEmpty();
+    assertThat(LOOSE.namespaceOf("shop")).isEmpty();
+    assertThat(LOOSE.namespaceOf("shop.svc.cluster.local")).isEmpty();
+  }
+
+  @org.junit.jupiter.api.Test
   void aDenialOfThousandsOfNamesHasAShortMessage() {
     // 3,000 distinct names the requester may not have: once a 77,000-character message.
     String[] names = names(3_000, "some-long-service-name-", ".other-namespace.svc.cluster.local");
@@ -269,6 +374,18 @@ class ApprovalPolicyTest {
   private static Arguments of(String name, ApprovalPolicy p, TestCsr csr, List<String> usages, Requester r,
       String reason) {
     return Arguments.of(name, p, csr, usages, r, reason);
+  }
+
+  private static Requester requesterIn(String namespace, String podName, String podUid) {
+    Map<String, List<String>> extra = new java.util.HashMap<>();
+    if (podName != null) {
+      extra.put(Requester.POD_NAME_EXTRA, List.of(podName));
+    }
+    if (podUid != null) {
+      extra.put(Requester.POD_UID_EXTRA, List.of(podUid));
+    }
+    return new Requester("system:serviceaccount:" + namespace + ":web", "uid", List.of("system:serviceaccounts",
+        "system:serviceaccounts:" + namespace, "system:authenticated"), extra);
   }
 
   private static Requester requester(String username, String podName, String podUid) {

@@ -116,7 +116,9 @@ class CertificateAuthorityTest {
         .containsExactly("1.3.6.1.5.5.7.3.1");
     assertThat(ca.sign(csr, List.of("digital signature", "client auth"), 3600).getExtendedKeyUsage())
         .containsExactly("1.3.6.1.5.5.7.3.2");
-    assertThat(ca.sign(csr, List.of("digital signature"), 3600).getExtendedKeyUsage()).isNull();
+    // Never without an EKU: such a certificate would be valid for any purpose.
+    assertThatThrownBy(() -> ca.sign(csr, List.of("digital signature"), 3600)).isInstanceOf(SigningException.class)
+        .satisfies(e -> assertThat(((SigningException) e).reason()).isEqualTo(ApprovalDecision.UNEXPECTED_USAGE));
   }
 
   @Test
@@ -124,7 +126,11 @@ class CertificateAuthorityTest {
     List<String> usages = List.of("digital signature", "key encipherment", "server auth");
     X509Certificate rsa = ca.sign(TestCsr.builder().key(TestCsr.rsaKey()).dns("a.b.svc").pem(), usages, 3600);
     assertThat(rsa.getKeyUsage()[2]).isTrue();
-    X509Certificate ec = ca.sign(TestCsr.builder().dns("a.b.svc").pem(), usages, 3600);
+    // The approver's rule, applied by the CA as well.
+    assertThatThrownBy(() -> ca.sign(TestCsr.builder().dns("a.b.svc").pem(), usages, 3600))
+        .isInstanceOf(SigningException.class).hasMessageContaining("only for RSA keys");
+    X509Certificate ec = ca.sign(TestCsr.builder().dns("a.b.svc").pem(), List.of("digital signature", "server auth"),
+        3600);
     assertThat(ec.getKeyUsage()[2]).isFalse();
   }
 
@@ -154,7 +160,7 @@ class CertificateAuthorityTest {
         SERVER_CLIENT, 3600)).isInstanceOfSatisfying(SigningException.class,
         e -> assertThat(e.reason()).isEqualTo("InvalidSignature"));
     assertThatThrownBy(() -> ca.sign(TestCsr.builder().dns("a.b.svc").pem(), List.of("cert sign"), 3600))
-        .isInstanceOfSatisfying(SigningException.class, e -> assertThat(e.reason()).isEqualTo("UnsupportedUsage"));
+        .isInstanceOfSatisfying(SigningException.class, e -> assertThat(e.reason()).isEqualTo("UnexpectedUsage"));
   }
 
   @Test
@@ -240,6 +246,78 @@ class CertificateAuthorityTest {
     InstantSource later = InstantSource.fixed(NOW.plus(Duration.ofDays(2)));
     assertThatThrownBy(() -> CertificateAuthority.fromPem(old.certificatePem(), old.privateKeyPem(), "Secret x/y",
         POLICY, later, random)).isInstanceOf(InvalidMaterialException.class).hasMessageContaining("expired");
+  }
+
+  @Test
+  void signingAppliesTheApproversNameSubjectAndExtensionRulesWhoeverApproved() {
+    // Each of these was signed as it came when someone else holding "approve" had approved it.
+    Map<TestCsr, String> cases = new java.util.LinkedHashMap<>();
+    cases.put(TestCsr.builder().subject("CN=web,O=system:masters").dns("web.shop.svc"), "SubjectNotAllowed");
+    cases.put(TestCsr.builder().subject("CN=admin").dns("web.shop.svc"), "SubjectNotAllowed");
+    cases.put(TestCsr.builder().dns("web.shop.svc").email("a@example.com"), "EmailNotAllowed");
+    cases.put(TestCsr.builder().dns("*.shop.svc"), "WildcardNotAllowed");
+    cases.put(TestCsr.builder().dns("WEB.shop.svc"), "UnauthorizedDnsName");
+    cases.put(TestCsr.builder().dns("web.shop.svc\n2026 INFO issued"), "UnauthorizedDnsName");
+    cases.put(TestCsr.builder().uri("https://example.com"), "SpiffeIdMismatch");
+    cases.put(TestCsr.builder().uri("spiffe://a/ns/x/sa/y", "spiffe://a/ns/x/sa/z"), "SpiffeIdMismatch");
+    cases.put(TestCsr.builder().subject("CN=web"), "NoIdentity");
+    cases.forEach((csr, reason) -> assertThatThrownBy(() -> ca.sign(csr.pem(), SERVER_CLIENT, 3600))
+        .as(reason).isInstanceOfSatisfying(SigningException.class, e -> assertThat(e.reason()).isEqualTo(reason)));
+    // What the approver issues still signs: a ServiceAccount's user name as CN, a SPIFFE ID.
+    X509Certificate ok = ca.sign(TestCsr.builder().subject("CN=system:serviceaccount:shop:web")
+        .uri("spiffe://cluster.local/ns/shop/sa/web").pem(), SERVER_CLIENT, 3600);
+    assertThat(ok.getSubjectX500Principal().getName()).isEqualTo("CN=system:serviceaccount:shop:web");
+  }
+
+  @Test
+  void leavesCarryAnAuthorityKeyIdentifierOfTheKeyIdentifierAlone() throws Exception {
+    X509Certificate leaf = sign(3600);
+    org.bouncycastle.asn1.x509.AuthorityKeyIdentifier aki = org.bouncycastle.asn1.x509.AuthorityKeyIdentifier
+        .getInstance(org.bouncycastle.asn1.ASN1OctetString.getInstance(
+            leaf.getExtensionValue(Extension.authorityKeyIdentifier.getId())).getOctets());
+    // No issuer name and serial: a CA certificate renewed for the same key still issues these leaves.
+    assertThat(aki.getAuthorityCertIssuer()).isNull();
+    assertThat(aki.getAuthorityCertSerialNumber()).isNull();
+    byte[] caSki = SubjectKeyIdentifier.getInstance(org.bouncycastle.asn1.ASN1OctetString.getInstance(
+        ca.certificate().getExtensionValue(Extension.subjectKeyIdentifier.getId())).getOctets()).getKeyIdentifier();
+    assertThat(aki.getKeyIdentifier()).isEqualTo(caSki);
+  }
+
+  @Test
+  void aGeneratedCaSignsCertificatesAndCrlsOnlyAndDoesNotPinItsIssuer() throws Exception {
+    X509Certificate cert = ca.certificate();
+    boolean[] ku = cert.getKeyUsage();
+    // digitalSignature(0) off, keyCertSign(5) and cRLSign(6) on.
+    assertThat(ku[0]).isFalse();
+    assertThat(ku[5]).isTrue();
+    assertThat(ku[6]).isTrue();
+    assertThat(cert.getBasicConstraints()).isZero();
+    assertThat(cert.getCriticalExtensionOIDs()).contains(Extension.basicConstraints.getId(), Extension.keyUsage.getId());
+    org.bouncycastle.asn1.x509.AuthorityKeyIdentifier aki = org.bouncycastle.asn1.x509.AuthorityKeyIdentifier
+        .getInstance(org.bouncycastle.asn1.ASN1OctetString.getInstance(
+            cert.getExtensionValue(Extension.authorityKeyIdentifier.getId())).getOctets());
+    assertThat(aki.getAuthorityCertIssuer()).isNull();
+    assertThat(aki.getAuthorityCertSerialNumber()).isNull();
+    assertThat(cert.getExtensionValue(Extension.nameConstraints.getId())).isNull();
+  }
+
+  @Test
+  void maxTtlHasACeiling() {
+    assertThat(new ValidityPolicy(Duration.ofMinutes(10), Duration.ofDays(30), Duration.ZERO).maxTtl())
+        .isEqualTo(ValidityPolicy.MAX_TTL_CEILING);
+    assertThatThrownBy(() -> new ValidityPolicy(Duration.ofMinutes(10), Duration.ofDays(31), Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ceiling of 30 days");
+    assertThatThrownBy(() -> SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload",
+        "--ca-secret-namespace=kube-mtls", "--identity=a", "--max-ttl=8760h"), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--max-ttl");
+  }
+
+  @Test
+  void aCaSecretNestedTooDeeplyIsRefusedBeforeParsing() throws Exception {
+    byte[] deep = dev.kubemtls.signer.internal.Asn1LimitsTest.nested(5_000);
+    String pem = dev.kubemtls.core.pki.Pem.encode("CERTIFICATE", deep);
+    assertThatThrownBy(() -> CertificateAuthority.fromPem(pem, ca.privateKeyPem(), "Secret x/y", POLICY, clock, random))
+        .isInstanceOf(InvalidMaterialException.class).hasMessageContaining("Secret x/y tls.crt nests ASN.1");
   }
 
   private static Duration lifetimeOf(X509Certificate cert) {

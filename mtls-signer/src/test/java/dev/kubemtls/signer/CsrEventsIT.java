@@ -73,6 +73,29 @@ class CsrEventsIT {
     }
   }
 
+  @Test
+  void controlCharactersFromARequestReachNeitherTheConditionNorTheEventNorKubectlRaw() throws Exception {
+    SignerFixture fx = SignerFixture.get();
+    SignerFixture.Workload web = fx.workload("events-escape-it");
+    // A forged log line and a terminal escape (clear screen) in the subject's common name.
+    String cn = "x\n2026-01-01 INFO issued CSR evil\u001b[2J";
+    String name = createCsr(web.client(), SIGNER_NAME, TestCsr.builder().subject("CN=" + cn).uri(web.spiffeId())
+        .pem(), SERVER_CLIENT);
+    CertificateSigningRequest denied = fx.awaitFinal(name);
+    CertificateSigningRequestCondition condition = denied.getStatus().getConditions().stream()
+        .filter(c -> c.getType().equals("Denied")).findFirst().orElseThrow();
+    assertThat(condition.getReason()).isEqualTo(ApprovalDecision.SUBJECT_NOT_ALLOWED);
+    assertThat(condition.getMessage()).contains("x\\n2026-01-01 INFO issued CSR evil\\u001b[2J")
+        .doesNotContain("\n").doesNotContain("\u001b");
+    Event event = awaitOneEvent(fx, name);
+    assertThat(event.getMessage()).doesNotContain("\n").doesNotContain("\u001b");
+    // kubectl prints the request's own subject as it is (the request cannot be changed by anyone);
+    // what the signer wrote, the Events section, carries no raw control character.
+    String describe = Kubectl.run(fx.cp, "describe", "csr", name);
+    String events = describe.substring(describe.indexOf("Events:"));
+    assertThat(events).contains("SubjectNotAllowed").doesNotContain("\u001b").doesNotContain("\n2026-01-01 INFO");
+  }
+
   private static Event awaitOneEvent(SignerFixture fx, String csrName) {
     List<Event> events = Awaitility.await("an Event on CSR " + csrName).atMost(Duration.ofSeconds(20))
         .pollInterval(Duration.ofMillis(100))

@@ -33,7 +33,7 @@ class SignerIT {
   void workloadGetsAServerAndClientCertificateThatValidatesAgainstThePublishedBundle() throws Exception {
     String ns = web.namespace();
     String pem = TestCsr.builder().subject("CN=web." + ns + ".svc").uri(web.spiffeId())
-        .dns("web", "web." + ns, "web." + ns + ".svc", "web." + ns + ".svc.cluster.local").ip(web.podIp()).pem();
+        .dns("web." + ns, "web." + ns + ".svc", "web." + ns + ".svc.cluster.local").ip(web.podIp()).pem();
     String name = createCsr(web.client(), SIGNER_NAME, pem, SERVER_CLIENT);
 
     CertificateSigningRequest done = fx.awaitFinal(name);

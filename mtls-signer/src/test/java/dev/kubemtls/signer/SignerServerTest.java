@@ -43,4 +43,23 @@ class SignerServerTest {
         "--ca-secret-namespace=kube-mtls", "--identity=a", "--metrics-address=:9091"), Map.of());
     assertThat(config.signerName()).isEqualTo("kube-mtls.dev/workload");
   }
+
+  @Test
+  void theProbeAddressIsUnsetByDefaultAndCannotBeOff() {
+    assertThat(SignerServer.probeAddress(List.of(), Map.of())).isEmpty();
+    assertThat(SignerServer.probeAddress(List.of("--probe-address=:8081"), Map.of()))
+        .contains(new InetSocketAddress(8081));
+    assertThat(SignerServer.probeAddress(List.of(), Map.of("KUBE_MTLS_PROBE_ADDRESS", "127.0.0.1:8082")))
+        .contains(new InetSocketAddress("127.0.0.1", 8082));
+    assertThat(SignerServer.probeAddress(List.of("--probe-address", ":8083"),
+        Map.of("KUBE_MTLS_PROBE_ADDRESS", "127.0.0.1:8082"))).contains(new InetSocketAddress(8083));
+    assertThatThrownBy(() -> SignerServer.probeAddress(List.of("--probe-address=off"), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--probe-address cannot be off");
+    assertThatThrownBy(() -> SignerServer.probeAddress(List.of("--probe-address=8081"), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--probe-address")
+        .hasMessageNotContaining("--metrics-address");
+    // SignerConfig accepts the flag (SignerMain reads it).
+    SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls",
+        "--identity=a", "--probe-address=:8081"), Map.of());
+  }
 }

@@ -31,6 +31,9 @@ public final class TestCsr {
   private KeyPair keyPair;
   private KeyPair signingKey;
   private String signatureAlgorithm;
+  private org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki;
+  private final java.util.Map<org.bouncycastle.asn1.ASN1ObjectIdentifier, org.bouncycastle.asn1.ASN1Encodable>
+      extraExtensions = new java.util.LinkedHashMap<>();
 
   public static TestCsr builder() {
     return new TestCsr();
@@ -141,6 +144,34 @@ public final class TestCsr {
     return this;
   }
 
+  /**
+   * Puts this encoded key in the request instead of the signing key's public key (e.g. an RSA modulus
+   * of 16384 bits that nobody generated): the signature then proves nothing, which is fine for tests
+   * of what happens before it is checked.
+   */
+  public TestCsr spki(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki) {
+    this.spki = spki;
+    return this;
+  }
+
+  /** Adds an extension of any content to the extension request. */
+  public TestCsr extension(org.bouncycastle.asn1.ASN1ObjectIdentifier oid, org.bouncycastle.asn1.ASN1Encodable value) {
+    this.extraExtensions.put(oid, value);
+    return this;
+  }
+
+  /** An RSA public key of {@code bits} bits, as encoded: an odd random modulus, never a real key. */
+  public static org.bouncycastle.asn1.x509.SubjectPublicKeyInfo rsaSpki(int bits) {
+    java.math.BigInteger modulus = new java.math.BigInteger(bits, new java.util.Random(bits)).setBit(bits - 1).setBit(0);
+    try {
+      return new org.bouncycastle.asn1.x509.SubjectPublicKeyInfo(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(
+          PKCSObjectIdentifiers.rsaEncryption, org.bouncycastle.asn1.DERNull.INSTANCE),
+          new org.bouncycastle.asn1.pkcs.RSAPublicKey(modulus, java.math.BigInteger.valueOf(65537)));
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public TestCsr key(KeyPair kp) {
     this.keyPair = kp;
     return this;
@@ -156,8 +187,9 @@ public final class TestCsr {
     KeyPair kp = keyPair != null ? keyPair : ecKey();
     KeyPair signer = signingKey != null ? signingKey : kp;
     try {
-      PKCS10CertificationRequestBuilder b = new JcaPKCS10CertificationRequestBuilder(new X500Name(subject),
-          kp.getPublic());
+      PKCS10CertificationRequestBuilder b = spki != null
+          ? new PKCS10CertificationRequestBuilder(new X500Name(subject), spki)
+          : new JcaPKCS10CertificationRequestBuilder(new X500Name(subject), kp.getPublic());
       ExtensionsGenerator ext = new ExtensionsGenerator();
       if (!names.isEmpty()) {
         ext.addExtension(Extension.subjectAlternativeName, false,
@@ -165,6 +197,9 @@ public final class TestCsr {
       }
       if (ca) {
         ext.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+      }
+      for (var e : extraExtensions.entrySet()) {
+        ext.addExtension(e.getKey(), false, e.getValue());
       }
       if (!ext.isEmpty()) {
         b.addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate());

@@ -438,7 +438,7 @@ public final class SignerLoadHarness {
   }
 
   /** The process's user+system CPU time, from /proc (the JDK's ProcessHandle.Info has no fresh reading). */
-  private static Duration cpu(long pid) {
+  static Duration cpu(long pid) {
     try {
       String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
       String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
@@ -453,12 +453,12 @@ public final class SignerLoadHarness {
     return cpu.toNanos() / 1e9 * 100.0 / count;
   }
 
-  private static double pct(List<Long> sorted, double p) {
+  static double pct(List<Long> sorted, double p) {
     int i = (int) Math.ceil(p * sorted.size()) - 1;
     return sorted.get(Math.max(0, Math.min(sorted.size() - 1, i))) / 1e6;
   }
 
-  private static void create(KubernetesClient client, String signerName, List<String> usages, List<String> pems,
+  static void create(KubernetesClient client, String signerName, List<String> usages, List<String> pems,
       int concurrency, Map<String, Long> starts) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(concurrency);
     AtomicInteger next = new AtomicInteger();
@@ -485,7 +485,7 @@ public final class SignerLoadHarness {
     pool.shutdown();
   }
 
-  private static List<String> csrs(int n, String spiffe, String dns) throws Exception {
+  static List<String> csrs(int n, String spiffe, String dns) throws Exception {
     KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
     g.initialize(new ECGenParameterSpec("secp256r1"));
     List<String> out = new ArrayList<>(n);

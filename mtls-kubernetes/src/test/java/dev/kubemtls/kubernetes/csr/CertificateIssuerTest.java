@@ -118,7 +118,7 @@ class CertificateIssuerTest {
         default -> throw new AssertionError("unexpected SAN " + n);
       }
     }
-    assertThat(dns).containsExactly("orders", "orders.shop", "orders.shop.svc", "orders.shop.svc.cluster.local");
+    assertThat(dns).containsExactly("orders.shop", "orders.shop.svc", "orders.shop.svc.cluster.local");
     assertThat(ips).containsExactly(InetAddress.getByName("10.1.2.3"));
     assertThat(uris).containsExactly("spiffe://cluster.local/ns/shop/sa/orders");
   }

@@ -313,22 +313,11 @@ public final class CaKeeper implements AutoCloseable {
     String what = "Secret " + config.caSecretNamespace() + "/" + stateSecretName;
     try {
       Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
-      X509Certificate signingCert = certificate(data, "signing", what).orElseThrow(
-          () -> new InvalidMaterialException(what + " has no signing.crt"));
-      Optional<X509Certificate> pendingCert = certificate(data, "pending", what);
-      Optional<Instant> switchAt = Optional.ofNullable(text(data, "switch-at")).map(String::strip).map(Instant::parse);
-      List<CaRotation.Retiring> retiring = new ArrayList<>();
-      String retiringPem = text(data, "retiring.crt");
-      if (retiringPem != null) {
-        List<X509Certificate> certs = Pem.certificates(retiringPem, what + " retiring.crt");
-        String[] until = Objects.requireNonNullElse(text(data, "retiring.until"), "").strip().split("\\s+");
-        if (until.length != certs.size()) {
-          throw new InvalidMaterialException(what + ": retiring.crt and retiring.until do not match");
-        }
-        for (int i = 0; i < certs.size(); i++) {
-          retiring.add(new CaRotation.Retiring(certs.get(i), Instant.parse(until[i])));
-        }
-      }
+      Stored stored = readStored(data, what);
+      X509Certificate signingCert = stored.signing();
+      Optional<X509Certificate> pendingCert = stored.pending();
+      Optional<Instant> switchAt = stored.switchAt();
+      List<CaRotation.Retiring> retiring = new ArrayList<>(stored.retiring());
       Optional<CaRotation.CaKeyPair> pending = pendingCert.flatMap(cert -> withKey(cert, data, "pending", what));
       if (pendingCert.isPresent() && pending.isEmpty()) {
         // It never signed: the CA Secret now holds another CA, which reconcile() makes the pending one.
@@ -360,9 +349,63 @@ public final class CaKeeper implements AutoCloseable {
     }
   }
 
+  /**
+   * What the state Secret holds, read without any judgement of what it means: the signing CA's
+   * certificate, the pending CA's, the switch instant and the retiring CAs with their removal
+   * instants. Each certificate's DER is size- and depth-checked before it is parsed.
+   *
+   * @param data the Secret's data (base64 values)
+   * @throws InvalidMaterialException naming the entry for anything malformed or missing
+   */
+  static Stored readStored(Map<String, String> data, String what) {
+    try {
+      X509Certificate signing = certificate(data, "signing", what).orElseThrow(
+          () -> new InvalidMaterialException(what + " has no signing.crt"));
+      Optional<X509Certificate> pending = certificate(data, "pending", what);
+      Optional<Instant> switchAt = Optional.ofNullable(text(data, "switch-at")).map(String::strip)
+          .map(t -> instant(t, what + " switch-at"));
+      List<CaRotation.Retiring> retiring = new ArrayList<>();
+      String retiringPem = text(data, "retiring.crt");
+      if (retiringPem != null) {
+        List<X509Certificate> certs = certificates(retiringPem, what + " retiring.crt");
+        String[] until = Objects.requireNonNullElse(text(data, "retiring.until"), "").strip().split("\\s+");
+        if (until.length != certs.size()) {
+          throw new InvalidMaterialException(what + ": retiring.crt and retiring.until do not match");
+        }
+        for (int i = 0; i < certs.size(); i++) {
+          retiring.add(new CaRotation.Retiring(certs.get(i), instant(until[i], what + " retiring.until")));
+        }
+      }
+      return new Stored(signing, pending, switchAt, List.copyOf(retiring));
+    } catch (IllegalArgumentException e) {
+      // Base64 that does not decode, a certificate the CA rotation refuses.
+      throw new InvalidMaterialException(what + ": " + Bounded.message(e.getMessage()), e);
+    }
+  }
+
+  /** The state Secret's content, as read by {@link #readStored}. */
+  record Stored(X509Certificate signing, Optional<X509Certificate> pending, Optional<Instant> switchAt,
+      List<CaRotation.Retiring> retiring) {}
+
+  private static Instant instant(String text, String what) {
+    try {
+      return Instant.parse(text);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new InvalidMaterialException(what + " is not an ISO-8601 instant: '"
+          + Bounded.clip(text, Bounded.ITEM_CHARS) + "'", e);
+    }
+  }
+
+  private static List<X509Certificate> certificates(String pem, String what) {
+    for (Pem.Block block : Pem.blocks(pem, what)) {
+      Asn1Limits.check(block.der(), Asn1Limits.MAX_CERTIFICATE_BYTES, Asn1Limits.MAX_DEPTH, what);
+    }
+    return Pem.certificates(pem, what);
+  }
+
   private static Optional<X509Certificate> certificate(Map<String, String> data, String prefix, String what) {
     String crt = text(data, prefix + ".crt");
-    return crt == null ? Optional.empty() : Optional.of(Pem.certificates(crt, what + " " + prefix + ".crt").get(0));
+    return crt == null ? Optional.empty() : Optional.of(certificates(crt, what + " " + prefix + ".crt").get(0));
   }
 
   /**

@@ -93,8 +93,10 @@ public final class CsrController implements AutoCloseable {
     this.live = new ApiClusterView(client);
     this.cache = cacheLookups ? new InformerClusterView(client, live) : null;
     this.cluster = cache != null ? cache : live;
+    // Fair among requesters: a quarter of the workers is each requester's share; beyond it a requester
+    // gets workers only while nobody below their share waits, and never the reserve.
     this.queue = new WorkQueue("csr-" + signerName, workers, Duration.ofMillis(100), Duration.ofSeconds(30),
-        this::process);
+        this::process, this::requesterOf, perRequester(workers), clock);
     this.informer = client.certificates().v1().certificateSigningRequests()
         .withField("spec.signerName", signerName)
         .runnableInformer(resync.toMillis());
@@ -135,6 +137,18 @@ public final class CsrController implements AutoCloseable {
     });
   }
 
+  /** A requester's share of the workers: a quarter of them, at least one. */
+  static int perRequester(int workers) {
+    return Math.max(1, workers / 4);
+  }
+
+  /** The fairness group of a queued CSR: its requester's user name, from the cache. */
+  private String requesterOf(String name) {
+    CertificateSigningRequest csr = informer.getStore().getByKey(name);
+    String user = csr == null || csr.getSpec() == null ? null : csr.getSpec().getUsername();
+    return user == null ? "" : user;
+  }
+
   private void enqueue(CertificateSigningRequest csr) {
     if (!signerName.equals(Csrs.signerName(csr))) {
       return;
@@ -163,26 +177,106 @@ public final class CsrController implements AutoCloseable {
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
         return decide(cached);
       }
-      return sign(cached, cached.getMetadata().getResourceVersion(), conditionsOf(cached), null);
+      return signApprovedElsewhere(cached);
     } catch (KubernetesClientException e) {
       return onApiError(name, e);
+    } catch (RuntimeException | Error e) {
+      return failOnInternalError(cached, e);
     }
+  }
+
+  /** Why the signer could not finish a CSR because of its own failure on it (an exception, an Error). */
+  public static final String INTERNAL_ERROR = "InternalError";
+
+  /**
+   * One CSR made the signer fail (a bug, or an input that defeats a parser): it is marked
+   * {@code Failed} with {@link #INTERNAL_ERROR}, counted, and the worker goes on with the next CSR.
+   * Retrying would fail the same way. If even the write fails, the CSR is retried with backoff.
+   */
+  private WorkQueue.Outcome failOnInternalError(CertificateSigningRequest cached, Throwable e) {
+    String name = cached.getMetadata().getName();
+    String message = "the signer failed on this request (" + e.getClass().getName() + "); it will not be retried";
+    LOG.error("CSR {}: {}: {}", name, message, Bounded.message(String.valueOf(e.getMessage())), e);
+    try {
+      // The failure may come after this worker's own approval moved the CSR on: write on its current
+      // state, read live (a rare path), unless that state is final already.
+      CertificateSigningRequest current = client.certificates().v1().certificateSigningRequests().withName(name).get();
+      if (current == null || !signerName.equals(Csrs.signerName(current)) || Csrs.issued(current)
+          || Csrs.hasCondition(current, Csrs.DENIED) || Csrs.hasCondition(current, Csrs.FAILED)
+          || !java.util.Objects.equals(current.getMetadata().getUid(), cached.getMetadata().getUid())) {
+        return WorkQueue.Outcome.DONE;
+      }
+      List<CertificateSigningRequestCondition> failed = conditionsOf(current);
+      failed.add(Csrs.condition(Csrs.FAILED, INTERNAL_ERROR, message, clock.instant()));
+      writes.failure(name, current.getMetadata().getResourceVersion(), failed);
+      written.add(name);
+      listener.failed(name, INTERNAL_ERROR);
+      events.failed(current, INTERNAL_ERROR, message);
+      return WorkQueue.Outcome.DONE;
+    } catch (KubernetesClientException write) {
+      return onApiError(name, write);
+    }
+  }
+
+  /**
+   * An approved CSR this worker did not just approve itself (another approver, or this signer before
+   * a restart): the approval policy judges it again, with the requester the API server recorded, before
+   * the CA signs it. Approval by someone holding {@code approve} does not let a request past the
+   * signer's name, subject and extension rules: a request the policy denies is marked {@code Failed}
+   * with the policy's reason.
+   */
+  private WorkQueue.Outcome signApprovedElsewhere(CertificateSigningRequest cached) {
+    String name = cached.getMetadata().getName();
+    Requester requester = requesterOf(cached.getSpec());
+    ApprovalDecision decision;
+    ParsedCsr parsed = null;
+    if (requester.serviceAccount().isEmpty()) {
+      decision = policy.decide("", Csrs.usages(cached), requester, cluster);
+    } else {
+      try {
+        parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+        decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
+      } catch (dev.kubemtls.core.InvalidMaterialException e) {
+        decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+      }
+    }
+    if (!decision.approved()) {
+      String message = "approved, but the signer's policy refuses it: " + decision.message();
+      List<CertificateSigningRequestCondition> failed = conditionsOf(cached);
+      failed.add(Csrs.condition(Csrs.FAILED, decision.reason(), message, clock.instant()));
+      writes.failure(name, cached.getMetadata().getResourceVersion(), failed);
+      written.add(name);
+      LOG.warn("failed CSR {} of {}: {} ({})", name, Bounded.clip(requester.username(), Bounded.ITEM_CHARS),
+          decision.reason(), decision.message());
+      listener.failed(name, decision.reason());
+      events.failed(cached, decision.reason(), message);
+      return WorkQueue.Outcome.DONE;
+    }
+    return sign(cached, cached.getMetadata().getResourceVersion(), conditionsOf(cached), parsed);
+  }
+
+  private static Requester requesterOf(CertificateSigningRequestSpec spec) {
+    return new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(), spec.getGroups(),
+        spec.getExtra());
   }
 
   private WorkQueue.Outcome decide(CertificateSigningRequest cached) {
     String name = cached.getMetadata().getName();
-    CertificateSigningRequestSpec spec = cached.getSpec();
-    Requester requester = new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(),
-        spec.getGroups(), spec.getExtra());
+    Requester requester = requesterOf(cached.getSpec());
     // Parsed once here; the same instance (with its one signature check) goes on to the CA.
     ParsedCsr parsed = null;
     ApprovalDecision decision;
-    try {
-      parsed = ParsedCsr.parse(Csrs.requestPem(cached));
-      // From the caches; a denial that depends on them is decided again with live reads.
-      decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
-    } catch (dev.kubemtls.core.InvalidMaterialException e) {
-      decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+    if (requester.serviceAccount().isEmpty()) {
+      // The cheap decision first: who asked is known without reading the request at all.
+      decision = policy.decide("", Csrs.usages(cached), requester, cluster);
+    } else {
+      try {
+        parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+        // From the caches; a denial that depends on them is decided again with live reads.
+        decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
+      } catch (dev.kubemtls.core.InvalidMaterialException e) {
+        decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
+      }
     }
     // Append the verdict to the conditions of the copy that was judged and write them to /approval
     // with that copy's resourceVersion: if anything changed meanwhile (another verdict, a new UID under
@@ -194,11 +288,13 @@ public final class CsrController implements AutoCloseable {
     listener.decided(name, decision);
     if (!decision.approved()) {
       events.denied(cached, decision.reason(), decision.message());
-      LOG.info("denied CSR {} of {}: {} ({})", name, requester.username(), decision.reason(), decision.message());
+      LOG.info("denied CSR {} of {}: {} ({})", name, Bounded.clip(requester.username(), Bounded.ITEM_CHARS),
+          decision.reason(), decision.message());
       written.add(name);
       return WorkQueue.Outcome.DONE;
     }
-    LOG.info("approved CSR {} of {}: {}", name, requester.username(), decision.message());
+    LOG.info("approved CSR {} of {}: {}", name, Bounded.clip(requester.username(), Bounded.ITEM_CHARS),
+        decision.message());
     // Sign right away, preconditioned on the resourceVersion the approval produced, instead of
     // waiting for the informer to bring the approved CSR back.
     return sign(cached, resourceVersion, conditions, parsed);
@@ -231,7 +327,7 @@ public final class CsrController implements AutoCloseable {
       failed.add(Csrs.condition(Csrs.FAILED, e.reason(), e.getMessage(), clock.instant()));
       writes.failure(name, resourceVersion, failed);
       written.add(name);
-      LOG.warn("failed CSR {}: {} ({})", name, e.reason(), e.getMessage());
+      LOG.warn("failed CSR {}: {} ({})", name, e.reason(), Bounded.message(e.getMessage()));
       listener.failed(name, e.reason());
       events.failed(checked, e.reason(), e.getMessage());
       return WorkQueue.Outcome.DONE;
@@ -243,7 +339,8 @@ public final class CsrController implements AutoCloseable {
     if (LOG.isInfoEnabled()) {
       // Formatting the subject and serial is per-CSR work: only when the line is written.
       LOG.info("issued CSR {}: subject '{}', serial {}, notAfter {}", name,
-          certificate.getSubjectX500Principal().getName(), certificate.getSerialNumber().toString(16),
+          Bounded.clip(certificate.getSubjectX500Principal().getName(), Bounded.ITEM_CHARS * 2),
+          certificate.getSerialNumber().toString(16),
           certificate.getNotAfter().toInstant());
     }
     listener.issued(name, certificate, sinceCreation(checked));
@@ -261,9 +358,9 @@ public final class CsrController implements AutoCloseable {
       return WorkQueue.Outcome.DONE;
     }
     if (code == 403) {
-      LOG.error("CSR {}: forbidden ({}); check the signer's RBAC", name, e.getMessage());
+      LOG.error("CSR {}: forbidden ({}); check the signer's RBAC", name, Bounded.message(e.getMessage()));
     } else {
-      LOG.warn("CSR {}: API error {} ({}); will retry", name, code, e.getMessage());
+      LOG.warn("CSR {}: API error {} ({}); will retry", name, code, Bounded.message(e.getMessage()));
     }
     return WorkQueue.Outcome.RETRY_BACKOFF;
   }
@@ -284,6 +381,14 @@ public final class CsrController implements AutoCloseable {
   /** Whether the informer has delivered its first list: the controller knows every CSR it should. */
   public boolean hasSynced() {
     return informer.hasSynced();
+  }
+
+  /**
+   * Why this controller cannot make progress, or empty when it can: CSRs have waited for longer than
+   * {@code limit} while no worker finished one, or no worker is left. For {@code /readyz}.
+   */
+  public java.util.Optional<String> stalled(Duration limit) {
+    return queue.stalled(limit);
   }
 
   /** How many CSRs wait for a worker. */

@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * background thread so that a worker never waits for them; at most 1000 wait, more are dropped
  * (as client-go does). A 403 is logged once and then no Event is tried again: the signer works
  * without the permission. Other errors drop the Event with a debug log.
+ *
+ * <p>Per requester ({@code spec.username}) at most {@link #BURST} Events are written at once and one
+ * more per {@link #REFILL}, like client-go's event spam filter: a requester that floods the signer
+ * with requests it denies cannot turn each into a second API write; its conditions still say why.
  */
 public class CsrEvents implements AutoCloseable {
 
@@ -47,6 +51,18 @@ public class CsrEvents implements AutoCloseable {
   private final InstantSource clock;
   private final ThreadPoolExecutor executor;
   private final AtomicBoolean forbidden = new AtomicBoolean();
+  /** Events each requester may still write, and when its bucket was last refilled. */
+  private final java.util.Map<String, long[]> buckets = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(java.util.Map.Entry<String, long[]> eldest) {
+      return size() > 4096;
+    }
+  };
+
+  /** Events one requester may write at once. */
+  public static final int BURST = 25;
+  /** One more Event per requester per this interval. */
+  public static final java.time.Duration REFILL = java.time.Duration.ofSeconds(5);
 
   private CsrEvents() {
     this.client = null;
@@ -85,12 +101,32 @@ public class CsrEvents implements AutoCloseable {
     if (executor == null || forbidden.get() || csr == null || csr.getMetadata() == null) {
       return;
     }
+    String requester = csr.getSpec() == null || csr.getSpec().getUsername() == null ? "" : csr.getSpec().getUsername();
+    if (!take(requester)) {
+      return;
+    }
     Event event = event(csr, reason, message);
     try {
       executor.execute(() -> write(event));
     } catch (RejectedExecutionException e) {
       // Closed: the replica stopped leading.
     }
+  }
+
+  /** Whether {@code requester} may write one more Event now (a token bucket on the injected clock). */
+  synchronized boolean take(String requester) {
+    long now = clock.millis();
+    long[] b = buckets.computeIfAbsent(requester, r -> new long[] {BURST, now});
+    long refills = (now - b[1]) / REFILL.toMillis();
+    if (refills > 0) {
+      b[0] = Math.min(BURST, b[0] + refills);
+      b[1] += refills * REFILL.toMillis();
+    }
+    if (b[0] == 0) {
+      return false;
+    }
+    b[0]--;
+    return true;
   }
 
   private Event event(CertificateSigningRequest csr, String reason, String message) {

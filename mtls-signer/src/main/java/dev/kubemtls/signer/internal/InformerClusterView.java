@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Answers the approver's lookups from two cluster-wide informers (Pods and Services) instead of a
  * GET and a LIST per request: the {@code --lookups=cache} mode. The caches keep only the fields the
- * approver reads (name, namespace, UID, labels, deletion time, ServiceAccount, Pod IPs and phase;
+ * approver reads (name, namespace, UID, labels, deletion time, ServiceAccount, host network, Pod IPs and phase;
  * Service selectors), so a Pod costs a few hundred bytes of heap whatever its spec holds.
  *
  * <p>A cache may be behind the API server by the latency of its watch. Until both informers have
@@ -43,7 +43,7 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
     this.pods = client.pods().inAnyNamespace().runnableInformer(0);
     pods.itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE, Pod.class,
         client.getKubernetesSerialization(), "metadata.uid", "metadata.labels", "metadata.deletionTimestamp",
-        "spec.serviceAccountName", "status.podIP", "status.podIPs", "status.phase"));
+        "spec.serviceAccountName", "spec.hostNetwork", "status.podIP", "status.podIPs", "status.phase"));
     this.services = client.services().inAnyNamespace().runnableInformer(0);
     services.itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE, Service.class,
         client.getKubernetesSerialization(), "spec.selector"));

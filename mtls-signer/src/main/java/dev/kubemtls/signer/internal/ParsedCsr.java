@@ -91,16 +91,29 @@ public final class ParsedCsr {
       throw new InvalidMaterialException("spec.request must hold exactly one CERTIFICATE REQUEST PEM block, found "
           + blocks.stream().map(Pem.Block::type).toList());
     }
+    byte[] der = blocks.get(0).der();
+    // Size and nesting first: BouncyCastle's parser recurses per level and reads any length.
+    Asn1Limits.check(der, Asn1Limits.MAX_REQUEST_BYTES, Asn1Limits.MAX_DEPTH, "spec.request");
     JcaPKCS10CertificationRequest request;
-    PublicKey key;
+    PublicKey key = null;
     try {
-      // Decoded by BouncyCastle: a key of its own classes verifies without converting the curve's
-      // parameters (and losing the generator's precomputed tables) per signature check.
-      request = new JcaPKCS10CertificationRequest(blocks.get(0).der()).setProvider(Crypto.PROVIDER);
-      key = request.getPublicKey();
-    } catch (IOException | RuntimeException | java.security.GeneralSecurityException e) {
+      request = new JcaPKCS10CertificationRequest(der).setProvider(Crypto.PROVIDER);
+    } catch (IOException | RuntimeException e) {
       throw new InvalidMaterialException("spec.request is not a valid PKCS#10 request ("
           + e.getClass().getSimpleName() + ")", e);
+    }
+    // The key is decoded only when its encoding shows a kind and size the signer issues for: decoding
+    // an RSA key runs probabilistic primality tests on the modulus (BouncyCastle's key validation),
+    // which for a huge modulus costs seconds of a worker's time before anything was decided.
+    if (RequestRules.encodedKeyProblem(request.getSubjectPublicKeyInfo()).isEmpty()) {
+      try {
+        // Decoded by BouncyCastle: a key of its own classes verifies without converting the curve's
+        // parameters (and losing the generator's precomputed tables) per signature check.
+        key = request.getPublicKey();
+      } catch (RuntimeException | java.security.GeneralSecurityException e) {
+        throw new InvalidMaterialException("spec.request: the public key does not decode ("
+            + e.getClass().getSimpleName() + ")", e);
+      }
     }
     try {
       // BouncyCastle reads the parts of a name only when they are asked for; read them all now, so
@@ -266,19 +279,24 @@ public final class ParsedCsr {
     return request;
   }
 
+  /**
+   * The decoded public key, or null when its encoding already shows a key the signer does not issue
+   * for ({@link RequestRules#encodedKeyProblem}): such a key is never decoded.
+   */
   public PublicKey publicKey() {
     return publicKey;
   }
 
+  /** The kind of key, from the algorithm OID of the encoded key (no decoding needed). */
   public KeyKind keyKind() {
-    if (publicKey instanceof ECPublicKey) {
+    ASN1ObjectIdentifier oid = subjectPublicKeyInfo().getAlgorithm().getAlgorithm();
+    if (oid.equals(X9ObjectIdentifiers.id_ecPublicKey)) {
       return KeyKind.EC;
     }
-    if (publicKey instanceof RSAPublicKey) {
+    if (oid.equals(PKCSObjectIdentifiers.rsaEncryption)) {
       return KeyKind.RSA;
     }
-    String alg = publicKey.getAlgorithm();
-    return "Ed25519".equalsIgnoreCase(alg) || "EdDSA".equalsIgnoreCase(alg) ? KeyKind.ED25519 : KeyKind.OTHER;
+    return oid.equals(org.bouncycastle.asn1.edec.EdECObjectIdentifiers.id_Ed25519) ? KeyKind.ED25519 : KeyKind.OTHER;
   }
 
   public X500Name subject() {

@@ -66,6 +66,108 @@ public final class RequestRules {
     return namesProblem(csr, maxNames);
   }
 
+  /** What a lower-case RFC 1123 DNS name looks like (no wildcard). */
+  public static final java.util.regex.Pattern DNS_NAME =
+      java.util.regex.Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+
+  /** The prefix of every ServiceAccount's user name. */
+  public static final String SERVICE_ACCOUNT_USER_PREFIX = "system:serviceaccount:";
+
+  /**
+   * The rules of a request's names, subject and usages that do not depend on who asked, applied by
+   * the approver and again by the CA whoever approved: only the usages digital signature, key
+   * encipherment (RSA keys only), server auth and client auth, and at least one of server auth and
+   * client auth (a certificate without an extended key usage would be valid for every purpose); no
+   * email or other exotic SAN; at most one URI SAN, a {@code spiffe://} ID; no wildcard; DNS names in
+   * lower-case RFC 1123 form; at least one name; a subject that is empty or one common name equal to a
+   * requested name or a ServiceAccount's user name. The requester-specific rules (whose SPIFFE ID,
+   * whose names, whose user name) are the {@code ApprovalPolicy}'s.
+   */
+  public static Optional<Violation> shapeProblem(ParsedCsr csr, List<String> usages) {
+    List<String> unexpected = new java.util.ArrayList<>(Usages.unsupported(usages));
+    if (usages.contains(Usages.KEY_ENCIPHERMENT) && csr.keyKind() != ParsedCsr.KeyKind.RSA) {
+      unexpected.add(Usages.KEY_ENCIPHERMENT + " (only for RSA keys)");
+    }
+    if (!unexpected.isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.UNEXPECTED_USAGE, "usages not allowed: "
+          + Bounded.list(unexpected) + "; allowed are " + List.of(Usages.DIGITAL_SIGNATURE, Usages.KEY_ENCIPHERMENT,
+          Usages.SERVER_AUTH, Usages.CLIENT_AUTH)));
+    }
+    if (!usages.contains(Usages.SERVER_AUTH) && !usages.contains(Usages.CLIENT_AUTH)) {
+      return Optional.of(new Violation(ApprovalDecision.UNEXPECTED_USAGE, "the usages " + Bounded.list(usages)
+          + " name no extended key usage; request '" + Usages.SERVER_AUTH + "', '" + Usages.CLIENT_AUTH
+          + "' or both (a certificate without one would be valid for any purpose)"));
+    }
+    if (!csr.emails().isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.EMAIL_NOT_ALLOWED, "email SANs are not issued: "
+          + Bounded.list(csr.emails())));
+    }
+    if (!csr.otherNames().isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.UNSUPPORTED_NAME,
+          "only DNS, IP and SPIFFE URI SANs are issued; found " + Bounded.list(csr.otherNames())));
+    }
+    if (csr.uris().size() > 1 || (csr.uris().size() == 1 && !csr.uris().get(0).startsWith("spiffe://"))) {
+      return Optional.of(new Violation(ApprovalDecision.SPIFFE_ID_MISMATCH,
+          "the only URI SAN allowed is one SPIFFE ID; found " + Bounded.list(csr.uris())));
+    }
+    List<String> wildcards = csr.dnsNames().stream().filter(n -> n.contains("*")).toList();
+    if (!wildcards.isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.WILDCARD_NOT_ALLOWED, "wildcard DNS names are not issued: "
+          + Bounded.list(wildcards)));
+    }
+    List<String> malformed = csr.dnsNames().stream()
+        .filter(n -> n.length() > 253 || !DNS_NAME.matcher(n).matches()).toList();
+    if (!malformed.isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.UNAUTHORIZED_DNS_NAME,
+          "DNS names must be lower-case RFC 1123 names: " + Bounded.list(malformed)));
+    }
+    Set<String> names = names(csr);
+    if (names.isEmpty()) {
+      return Optional.of(new Violation(ApprovalDecision.NO_IDENTITY,
+          "the request names no SPIFFE ID, DNS name or IP address"));
+    }
+    Optional<String> cn;
+    try {
+      cn = commonName(csr);
+    } catch (IllegalArgumentException e) {
+      return Optional.of(new Violation(ApprovalDecision.SUBJECT_NOT_ALLOWED, e.getMessage()));
+    }
+    if (cn.isPresent() && !names.contains(cn.get()) && !cn.get().startsWith(SERVICE_ACCOUNT_USER_PREFIX)) {
+      return Optional.of(new Violation(ApprovalDecision.SUBJECT_NOT_ALLOWED, "the subject common name '"
+          + Bounded.clip(cn.get(), Bounded.ITEM_CHARS) + "' must be a ServiceAccount's user name or one of the"
+          + " requested names " + Bounded.list(names)));
+    }
+    return Optional.empty();
+  }
+
+  /** The DNS names, IP addresses and URIs of {@code csr}, in that order. */
+  public static Set<String> names(ParsedCsr csr) {
+    Set<String> names = new LinkedHashSet<>();
+    names.addAll(csr.dnsNames());
+    names.addAll(csr.ipAddresses());
+    names.addAll(csr.uris());
+    return names;
+  }
+
+  /**
+   * The subject's common name; empty for an empty subject.
+   *
+   * @throws IllegalArgumentException with the message for a subject that is more than one common name
+   */
+  public static Optional<String> commonName(ParsedCsr csr) {
+    org.bouncycastle.asn1.x500.RDN[] rdns = csr.subject().getRDNs();
+    if (rdns.length == 0) {
+      return Optional.empty();
+    }
+    if (rdns.length > 1 || rdns[0].isMultiValued()
+        || !rdns[0].getFirst().getType().equals(org.bouncycastle.asn1.x500.style.BCStyle.CN)) {
+      throw new IllegalArgumentException("the subject may only be a single common name; found '"
+          + Bounded.clip(csr.subject().toString(), Bounded.ITEM_CHARS) + "'");
+    }
+    ASN1Encodable value = rdns[0].getFirst().getValue();
+    return Optional.of(value instanceof org.bouncycastle.asn1.ASN1String s ? s.getString() : value.toString());
+  }
+
   /** The SAN count, duplicate and IPv4-mapped checks alone. */
   public static Optional<Violation> namesProblem(ParsedCsr csr, int maxNames) {
     List<String> all = csr.allNames();
@@ -107,6 +209,26 @@ public final class RequestRules {
    */
   public static Optional<Violation> keyProblem(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki,
       java.security.PublicKey key) {
+    Optional<Violation> encoded = encodedKeyProblem(spki);
+    if (encoded.isPresent()) {
+      return encoded;
+    }
+    if (spki.getAlgorithm().getAlgorithm().equals(PKCSObjectIdentifiers.rsaEncryption)
+        && !(key instanceof RSAPublicKey)) {
+      return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED, "the RSA key does not parse" + HINT));
+    }
+    return Optional.empty();
+  }
+
+  private static final String HINT = "; use EC P-256 (the default), EC P-384 or RSA with 2048 to " + MAX_RSA_BITS
+      + " bits";
+
+  /**
+   * {@link #keyProblem} from the encoded key alone, before anything decodes it: the algorithm, the
+   * named curve, and an RSA modulus's size read from its ASN.1 INTEGER (no primality or other
+   * validation runs). Call it first; decode the key only when it finds nothing.
+   */
+  public static Optional<Violation> encodedKeyProblem(org.bouncycastle.asn1.x509.SubjectPublicKeyInfo spki) {
     AlgorithmIdentifier alg = spki.getAlgorithm();
     ASN1ObjectIdentifier oid = alg.getAlgorithm();
     String hint = "; use EC P-256 (the default), EC P-384 or RSA with 2048 to " + MAX_RSA_BITS + " bits";
@@ -124,10 +246,13 @@ public final class RequestRules {
           "the EC curve " + (name == null ? curve.getId() : name + " (" + curve.getId() + ")") + " is not issued" + hint));
     }
     if (oid.equals(PKCSObjectIdentifiers.rsaEncryption)) {
-      if (!(key instanceof RSAPublicKey rsa)) {
+      int bits;
+      try {
+        // Only the two INTEGERs are read; BouncyCastle's RSAPublicKey structure validates nothing.
+        bits = org.bouncycastle.asn1.pkcs.RSAPublicKey.getInstance(spki.parsePublicKey()).getModulus().bitLength();
+      } catch (java.io.IOException | RuntimeException e) {
         return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED, "the RSA key does not parse" + hint));
       }
-      int bits = rsa.getModulus().bitLength();
       if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS) {
         return Optional.of(new Violation(ApprovalDecision.KEY_NOT_ALLOWED,
             "the RSA key has " + bits + " bits" + hint));

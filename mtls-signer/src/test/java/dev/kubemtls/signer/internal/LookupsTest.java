@@ -20,7 +20,7 @@ class LookupsTest {
   private static final List<String> USAGES = List.of("digital signature", "server auth", "client auth");
   private static final String SPIFFE = "spiffe://cluster.local/ns/shop/sa/web";
   private static final Requester BOUND = new Requester("system:serviceaccount:shop:web", "uid",
-      List.of("system:serviceaccounts", "system:authenticated"),
+      List.of("system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated"),
       Map.of(Requester.POD_NAME_EXTRA, List.of("web-0"), Requester.POD_UID_EXTRA, List.of("uid-2")));
 
   /** A table of one Pod and its namespace's Services that counts its lookups. */
@@ -80,8 +80,8 @@ class LookupsTest {
     Table missing = new Table(null, WEB);
     Table recreatedStale = new Table(pod("uid-1", "10.0.0.1", Map.of("app", "web")), WEB);
     Table live = new Table(pod("uid-2", "10.0.0.1", Map.of("app", "web")), WEB);
-    assertThat(decide(TestCsr.builder().uri(SPIFFE).dns("web"), missing, live).approved()).isTrue();
-    assertThat(decide(TestCsr.builder().uri(SPIFFE).dns("web"), recreatedStale, live).approved()).isTrue();
+    assertThat(decide(TestCsr.builder().uri(SPIFFE).dns("web.shop.svc"), missing, live).approved()).isTrue();
+    assertThat(decide(TestCsr.builder().uri(SPIFFE).dns("web.shop.svc"), recreatedStale, live).approved()).isTrue();
   }
 
   @Test
