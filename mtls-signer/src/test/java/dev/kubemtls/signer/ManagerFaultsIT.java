@@ -85,6 +85,8 @@ class ManagerFaultsIT {
   static ControlPlane cp;
   static KubernetesClient admin;
   static String caPem;
+  /** The CA's key, to sign a bundle by hand as the signer would (the signed ConfigMap's check). */
+  static CertificateAuthority caAuthority;
   static final List<Signer> replicas = new CopyOnWriteArrayList<>();
   private final List<AutoCloseable> closeAfter = new ArrayList<>();
 
@@ -102,6 +104,7 @@ class ManagerFaultsIT {
     admin.secrets().inNamespace(SIGNER_NS).resource(ca.toSecret(SIGNER_NS, CA_SECRET)).forceConflicts()
         .serverSideApply();
     caPem = ca.certificatePem();
+    caAuthority = ca;
     startReplica();
   }
 
@@ -262,8 +265,12 @@ class ManagerFaultsIT {
 
       // Recreated (by hand, with one more CA): followed at once, the identity still chains to it.
       TestCa extra = TestCa.create("faults extra CA");
+      // Signed with the CA's key, as the signer signs what it publishes: the workload checks that.
+      String widenedPem = caPem + extra.certificatePem();
       admin.configMaps().inNamespace(w.ns).resource(new ConfigMapBuilder().withNewMetadata().withName(BUNDLE)
-          .endMetadata().addToData("ca.crt", caPem + extra.certificatePem()).build()).create();
+          .endMetadata().addToData("ca.crt", widenedPem).addToData("ca.crt.sig",
+              dev.kubemtls.core.pki.BundleSignatures.sign(widenedPem, List.of(new dev.kubemtls.core.pki.BundleSignatures
+                  .Signer(caAuthority.certificate(), caAuthority.keyPair().key())), Instant.now())).build()).create();
       MtlsMaterial widened = await("the recreated bundle to be followed", Duration.ofSeconds(20))
           .until(tls::current, m -> m.trust().certificates().size() == 2);
       assertThat(widened.identity()).isSameAs(first.identity());
@@ -402,6 +409,8 @@ class ManagerFaultsIT {
       KubeMtls tls = KubeMtls.forWorkload(client)
           .identity(WorkloadIdentity.builder(ns, "web").podName("web-0").podIp(ip).services("web").build())
           .signerName(SIGNER)
+          // The bundle ConfigMap, which these faults break and delete (the signed check included).
+          .trustConfigMap()
           .rotationPolicy(policy)
           .issuanceTimeout(issuanceTimeout)
           .listener(events)
