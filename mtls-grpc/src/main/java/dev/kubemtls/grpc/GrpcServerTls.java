@@ -56,9 +56,8 @@ public final class GrpcServerTls extends GrpcTls {
     this.maxConnectionAge = b.maxConnectionAge;
     this.maxConnectionAgeGrace = b.maxConnectionAgeGrace;
     this.credentials = NettySslContextServerCredentials.create(context);
-    this.interceptor = new PeerInterceptor(b.peerPolicy, b.policy.clientAuth() == ClientAuth.REQUIRE, b.listener,
-        b.clock);
-    this.filter = new PeerTransportFilter(b.listener);
+    this.interceptor = new PeerInterceptor(b.peerPolicy, b.policy.clientAuth() == ClientAuth.REQUIRE, b.listener);
+    this.filter = new PeerTransportFilter(b.listener, b.clock);
   }
 
   /** The TLS of the server's connections; give it to {@code Grpc.newServerBuilderForPort}. */

@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Checks every call's caller against the {@link PeerPolicy} and, if it passes, runs the call with
  * the caller's {@link PeerIdentity} in the gRPC {@link Context} ({@link PeerContext#PEER}). A caller
- * whose certificate is outside its validity window by the injected clock (a resumed TLS session, or
- * a connection that outlived the certificate) gets {@code UNAUTHENTICATED}. A
+ * whose certificate was outside its validity window when its connection's handshake completed (a
+ * resumed TLS session; checked by {@link PeerTransportFilter}) gets {@code UNAUTHENTICATED}. A
  * caller outside the policy gets {@code PERMISSION_DENIED} with the reason, a caller without a
  * certificate (or without TLS at all) {@code UNAUTHENTICATED}; the listener hears of both.
  */
@@ -32,16 +32,8 @@ public final class PeerInterceptor implements ServerInterceptor {
   private final PeerPolicy policy;
   private final boolean certificateRequired;
   private final TlsListener listener;
-  private final java.time.InstantSource clock;
 
   public PeerInterceptor(PeerPolicy policy, boolean certificateRequired, TlsListener listener) {
-    this(policy, certificateRequired, listener, java.time.InstantSource.system());
-  }
-
-  /** @param clock the time the caller's certificate must be valid at, checked on every call */
-  public PeerInterceptor(PeerPolicy policy, boolean certificateRequired, TlsListener listener,
-      java.time.InstantSource clock) {
-    this.clock = Objects.requireNonNull(clock, "clock");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.certificateRequired = certificateRequired;
     this.listener = Objects.requireNonNull(listener, "listener");
@@ -54,13 +46,12 @@ public final class PeerInterceptor implements ServerInterceptor {
       return refuse(call, Status.UNAUTHENTICATED, HandshakeFailure.NO_PEER_CERTIFICATE, null,
           "kube-mtls: the call did not arrive over TLS");
     }
-    try {
-      // A resumed TLS session skips the trust manager, and a connection outlives its handshake: the
-      // caller's chain must be valid now, on every call.
-      dev.kubemtls.core.internal.PeerValidity.check(peerChain(call), clock.instant());
-    } catch (java.security.cert.CertificateException e) {
+    // A resumed TLS session skips the trust manager: the transport filter checked the caller's chain
+    // when the handshake completed, and the calls of a connection that failed are refused.
+    String invalid = call.getAttributes().get(PeerContext.TRANSPORT_INVALID);
+    if (invalid != null) {
       return refuse(call, Status.UNAUTHENTICATED, HandshakeFailure.EXPIRED_PEER_CERTIFICATE, null,
-          "kube-mtls: " + e.getMessage());
+          "kube-mtls: " + invalid);
     }
     PeerIdentity peer;
     try {
@@ -89,14 +80,6 @@ public final class PeerInterceptor implements ServerInterceptor {
     }
     Context context = Context.current().withValue(PeerContext.PEER, peer);
     return Contexts.interceptCall(context, call, headers, next);
-  }
-
-  private static java.security.cert.Certificate[] peerChain(ServerCall<?, ?> call) {
-    try {
-      return call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION).getPeerCertificates();
-    } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-      return null;
-    }
   }
 
   private <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, Status status,
