@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the build needs that a fresh Debian machine may lack: a JDK 17+ and a Go toolchain
-# (only used to build the Kubernetes control-plane binaries for tests). Maven comes from ./mvnw.
+# Installs what the build needs that a fresh Debian machine may lack: a JDK 17+, a Go toolchain
+# (only used to build the Kubernetes control-plane binaries for tests), and the outside peers the
+# tests talk to (openssl, a PostgreSQL server, kcat). Maven comes from ./mvnw.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
@@ -18,6 +19,10 @@ command -v curl >/dev/null || command -v wget >/dev/null || need_apt+=(curl)
 command -v flock >/dev/null || need_apt+=(util-linux)
 # CaOneLinerTest runs the README's openssl line that makes a CA.
 command -v openssl >/dev/null || need_apt+=(openssl)
+# mtls-jdbc's tests start a real PostgreSQL server (initdb, pg_ctl) from Debian's packages.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+# mtls-kafka's tests produce to the broker with kcat (librdkafka), a peer that is not Java.
+command -v kcat >/dev/null || need_apt+=(kcat)
 
 if ((${#need_apt[@]})); then
   if [[ "$(id -u)" != 0 ]]; then
