@@ -157,7 +157,9 @@ public final class BundleSignatures {
     }
     CMSSignedData signed;
     try {
-      requireShallow(der, MAX_DEPTH);
+      DerLimits.of(Integer.MAX_VALUE, MAX_DEPTH).problem(der).ifPresent(wrong -> {
+        throw new IllegalArgumentException(wrong);
+      });
       ASN1Primitive primitive;
       try (ASN1InputStream in = new ASN1InputStream(new ByteArrayInputStream(der), der.length)) {
         primitive = in.readObject();
@@ -241,64 +243,4 @@ public final class BundleSignatures {
     return pem.getBytes(StandardCharsets.UTF_8);
   }
 
-  /**
-   * Refuses DER whose constructed values nest deeper than {@code maxDepth}, or whose lengths run
-   * past their parent, walking it iteratively (no recursion for an attacker to exhaust).
-   *
-   * @throws IllegalArgumentException saying what is wrong
-   */
-  static void requireShallow(byte[] der, int maxDepth) {
-    int[] ends = new int[maxDepth + 1];
-    int depth = 0;
-    ends[0] = der.length;
-    int i = 0;
-    while (i < der.length) {
-      while (depth > 0 && i >= ends[depth]) {
-        depth--;
-      }
-      int tag = der[i++] & 0xff;
-      if ((tag & 0x1f) == 0x1f) {
-        int n = 0;
-        while (i < der.length && (der[i] & 0x80) != 0) {
-          i++;
-          if (++n > 4) {
-            throw new IllegalArgumentException("a DER tag is too long");
-          }
-        }
-        i++;
-      }
-      if (i >= der.length) {
-        throw new IllegalArgumentException("DER ends inside a tag or length");
-      }
-      int first = der[i++] & 0xff;
-      long length;
-      if (first < 0x80) {
-        length = first;
-      } else {
-        int count = first & 0x7f;
-        if (count == 0 || count > 4) {
-          throw new IllegalArgumentException("DER with an indefinite or too long length");
-        }
-        length = 0;
-        for (int k = 0; k < count; k++) {
-          if (i >= der.length) {
-            throw new IllegalArgumentException("DER ends inside a length");
-          }
-          length = (length << 8) | (der[i++] & 0xff);
-        }
-      }
-      long end = i + length;
-      if (end > ends[depth]) {
-        throw new IllegalArgumentException("a DER length runs past its container");
-      }
-      if ((tag & 0x20) != 0) {
-        if (depth == maxDepth) {
-          throw new IllegalArgumentException("DER nested deeper than " + maxDepth + " levels");
-        }
-        ends[++depth] = (int) end;
-      } else {
-        i = (int) end;
-      }
-    }
-  }
 }

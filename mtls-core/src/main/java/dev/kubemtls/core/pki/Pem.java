@@ -39,6 +39,8 @@ public final class Pem {
   /** The most certificates a single bundle or chain may hold. */
   public static final int MAX_CERTIFICATES = 100;
 
+  /** Size and nesting limits for each certificate and key block, checked before a parser sees it. */
+  private static final DerLimits CERTIFICATE_LIMITS = DerLimits.certificate();
   private static final Pattern BLOCK = Pattern.compile(
       "-----BEGIN ([A-Z0-9 ]{1,64})-----\\r?\\n?(.*?)-----END ([A-Z0-9 ]{1,64})-----", Pattern.DOTALL);
   private static final Pattern END_LINE = Pattern.compile("-----END [A-Z0-9 ]{1,64}-----");
@@ -126,6 +128,7 @@ public final class Pem {
         throw new InvalidMaterialException(what + ": block " + (i + 1) + " is a '" + b.type()
             + "', expected only CERTIFICATE blocks");
       }
+      CERTIFICATE_LIMITS.check(b.der, what + ": certificate " + (i + 1));
       try {
         Certificate c = factory.generateCertificate(new ByteArrayInputStream(b.der));
         if (!(c instanceof X509Certificate x509)) {
@@ -152,6 +155,7 @@ public final class Pem {
       throw new InvalidMaterialException(what + " must hold exactly one private key block, found " + keys.size());
     }
     Block key = keys.get(0);
+    CERTIFICATE_LIMITS.check(key.der, what + ": the " + key.type() + " block");
     try {
       switch (key.type()) {
         case "PRIVATE KEY" -> {

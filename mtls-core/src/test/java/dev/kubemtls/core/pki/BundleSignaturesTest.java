@@ -122,7 +122,7 @@ class BundleSignaturesTest {
     // A length that runs past its container, and plain garbage DER.
     String overlong = Base64.getEncoder().encodeToString(new byte[] {0x30, 0x7f, 0x02, 0x01, 0x00});
     assertThatThrownBy(() -> BundleSignatures.verify(pem, overlong, trusted, "sig"))
-        .hasMessageContaining("runs past its container");
+        .hasMessageContaining("is longer (127) than what holds it");
     String notCms = Base64.getEncoder().encodeToString(new byte[] {0x02, 0x01, 0x05});
     assertThatThrownBy(() -> BundleSignatures.verify(pem, notCms, trusted, "sig"))
         .hasMessageContaining("is not a CMS SignedData");

@@ -90,6 +90,11 @@ class PemTest {
   void rejectsBase64ThatIsNotACertificate() {
     String notDer = Pem.encode("CERTIFICATE", "definitely not DER".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     assertThatThrownBy(() -> Pem.certificates(notDer, "in"))
+        .isInstanceOf(InvalidMaterialException.class)
+        .hasMessageContaining("certificate 1 is not acceptable DER: an element at byte 2 is longer (101) than what holds it");
+    // Well-formed DER that is not a certificate reaches the parser, which says so.
+    String notCertificate = Pem.encode("CERTIFICATE", new byte[] {0x30, 0x03, 0x02, 0x01, 0x05});
+    assertThatThrownBy(() -> Pem.certificates(notCertificate, "in"))
         .isInstanceOf(InvalidMaterialException.class).hasMessageContaining("certificate 1 does not parse");
   }
 }
