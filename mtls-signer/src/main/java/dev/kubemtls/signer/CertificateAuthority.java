@@ -172,19 +172,7 @@ public final class CertificateAuthority {
     Objects.requireNonNull(validity, "validity");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(random, "random");
-    // Size and nesting of what the Secret holds, before a parser builds objects from it.
-    List<Pem.Block> blocks = Pem.blocks(certificatePem, what + " " + TLS_CERT_KEY);
-    if (blocks.isEmpty()) {
-      throw new InvalidMaterialException(what + ": " + TLS_CERT_KEY + " holds no PEM block");
-    }
-    dev.kubemtls.signer.internal.Asn1Limits.check(blocks.get(0).der(),
-        dev.kubemtls.signer.internal.Asn1Limits.MAX_CERTIFICATE_BYTES, dev.kubemtls.signer.internal.Asn1Limits.MAX_DEPTH,
-        what + " " + TLS_CERT_KEY);
-    for (Pem.Block block : Pem.blocks(privateKeyPem, what + " " + TLS_KEY_KEY)) {
-      dev.kubemtls.signer.internal.Asn1Limits.check(block.der(),
-          dev.kubemtls.signer.internal.Asn1Limits.MAX_CERTIFICATE_BYTES,
-          dev.kubemtls.signer.internal.Asn1Limits.MAX_DEPTH, what + " " + TLS_KEY_KEY);
-    }
+    // Pem checks the size and nesting of each block before a parser builds objects from it.
     X509Certificate cert = Pem.certificates(certificatePem, what + " " + TLS_CERT_KEY).get(0);
     PrivateKey key = Pem.privateKey(privateKeyPem, what + " " + TLS_KEY_KEY);
     CertificateChecks.requireCa(cert, what + ": the certificate in " + TLS_CERT_KEY);

@@ -284,7 +284,7 @@ class ApprovalPolicyTest {
         .extension(new org.bouncycastle.asn1.ASN1ObjectIdentifier("1.3.6.1.4.1.99999.1"), deep).pem(), USAGES, BOUND,
         CLUSTER);
     assertThat(d.reason()).isEqualTo(ApprovalDecision.MALFORMED_REQUEST);
-    assertThat(d.message()).contains("more than 32 levels");
+    assertThat(d.message()).contains("nested deeper than 32 levels");
   }
 
   @org.junit.jupiter.api.Test

@@ -19,7 +19,7 @@ import java.time.InstantSource;
  *
  * <p>The contract: anything unusable raises {@link InvalidMaterialException} and nothing else (no
  * {@link IllegalArgumentException} for a key algorithm the CA cannot sign with, no
- * {@link StackOverflowError} for deep nesting: {@code Asn1Limits} refuses it first), within
+ * {@link StackOverflowError} for deep nesting: {@code DerLimits} refuses it first), within
  * seconds; a CA it accepts is a CA certificate whose key matches, valid at the clock's instant.
  *
  * <p>In a plain build this runs once per committed seed ({@code CaSecretFuzzTestInputs/fromPem/}: EC

@@ -314,10 +314,10 @@ class CertificateAuthorityTest {
 
   @Test
   void aCaSecretNestedTooDeeplyIsRefusedBeforeParsing() throws Exception {
-    byte[] deep = dev.kubemtls.signer.internal.Asn1LimitsTest.nested(5_000);
+    byte[] deep = dev.kubemtls.signer.internal.RequestLimitsTest.nested(5_000);
     String pem = dev.kubemtls.core.pki.Pem.encode("CERTIFICATE", deep);
     assertThatThrownBy(() -> CertificateAuthority.fromPem(pem, ca.privateKeyPem(), "Secret x/y", POLICY, clock, random))
-        .isInstanceOf(InvalidMaterialException.class).hasMessageContaining("Secret x/y tls.crt nests ASN.1");
+        .isInstanceOf(InvalidMaterialException.class).hasMessageContaining("Secret x/y tls.crt: certificate 1 is not acceptable DER: ASN.1 structures nested deeper than 32 levels");
   }
 
   private static Duration lifetimeOf(X509Certificate cert) {

@@ -397,9 +397,6 @@ public final class CaKeeper implements AutoCloseable {
   }
 
   private static List<X509Certificate> certificates(String pem, String what) {
-    for (Pem.Block block : Pem.blocks(pem, what)) {
-      Asn1Limits.check(block.der(), Asn1Limits.MAX_CERTIFICATE_BYTES, Asn1Limits.MAX_DEPTH, what);
-    }
     return Pem.certificates(pem, what);
   }
 

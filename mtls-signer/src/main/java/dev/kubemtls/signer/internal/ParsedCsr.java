@@ -1,6 +1,7 @@
 package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.pki.DerLimits;
 import dev.kubemtls.core.pki.Pem;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -43,6 +44,10 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
  * operator layer), and only for the signature algorithms {@link RequestRules} allows. Instances are thread-safe.
  */
 public final class ParsedCsr {
+
+  /** Size and nesting limits of a request's DER, checked before BouncyCastle reads it. */
+  private static final DerLimits REQUEST_LIMITS =
+      DerLimits.of(DerLimits.MAX_REQUEST_BYTES, DerLimits.MAX_DEPTH).inspectingStrings();
 
   /** Kinds of public key the signer issues for. */
   public enum KeyKind { EC, RSA, ED25519, OTHER }
@@ -93,7 +98,7 @@ public final class ParsedCsr {
     }
     byte[] der = blocks.get(0).der();
     // Size and nesting first: BouncyCastle's parser recurses per level and reads any length.
-    Asn1Limits.check(der, Asn1Limits.MAX_REQUEST_BYTES, Asn1Limits.MAX_DEPTH, "spec.request");
+    REQUEST_LIMITS.check(der, "spec.request");
     JcaPKCS10CertificationRequest request;
     PublicKey key = null;
     try {

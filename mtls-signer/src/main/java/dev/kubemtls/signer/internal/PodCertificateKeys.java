@@ -1,5 +1,6 @@
 package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.core.pki.DerLimits;
 import dev.kubemtls.signer.ApprovalDecision;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -45,6 +46,9 @@ public final class PodCertificateKeys {
   public static final int MAX_BYTES = 10 * 1024;
   /** The deepest nesting accepted (a kubelet's request is 5 deep, an explicit EC curve 6). */
   static final int MAX_DEPTH = 12;
+  /** Strict DER, nested at most {@link #MAX_DEPTH} deep; the size is bounded before. */
+  private static final DerLimits SHAPE =
+      DerLimits.of(Integer.MAX_VALUE, MAX_DEPTH).encoding(DerLimits.Encoding.DER);
 
   /** Denied: the request's key material is not what the API defines (garbage, too large, BER, both forms, none). */
   public static final String MALFORMED_REQUEST = ApprovalDecision.MALFORMED_REQUEST;
@@ -122,7 +126,7 @@ public final class PodCertificateKeys {
       return decoded.problem;
     }
     byte[] der = decoded.bytes;
-    Optional<String> shape = DerLimits.problem(der, MAX_DEPTH);
+    Optional<String> shape = SHAPE.problem(der);
     if (shape.isPresent()) {
       return malformed(field, shape.get());
     }
@@ -179,7 +183,7 @@ public final class PodCertificateKeys {
       return proof.problem;
     }
     byte[] der = decoded.bytes;
-    Optional<String> shape = DerLimits.problem(der, MAX_DEPTH);
+    Optional<String> shape = SHAPE.problem(der);
     if (shape.isPresent()) {
       return malformed(field, shape.get());
     }
@@ -253,7 +257,7 @@ public final class PodCertificateKeys {
     } else if (spki.getAlgorithm().getAlgorithm().equals(PKCSObjectIdentifiers.rsaEncryption)) {
       algorithm = "RSA";
       byte[] inner = spki.getPublicKeyData().getOctets();
-      if (DerLimits.problem(inner, 2).isPresent()) {
+      if (DerLimits.of(Integer.MAX_VALUE, 2).encoding(DerLimits.Encoding.DER).problem(inner).isPresent()) {
         return malformed(field, "the RSA public key is not a DER sequence of two integers");
       }
       int bits;

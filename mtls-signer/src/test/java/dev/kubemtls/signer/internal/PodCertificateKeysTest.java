@@ -1,5 +1,6 @@
 package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.core.pki.DerLimits;
 import static dev.kubemtls.signer.internal.StubRequests.base64;
 import static dev.kubemtls.signer.internal.StubRequests.der;
 import static dev.kubemtls.signer.internal.StubRequests.seed;
@@ -234,15 +235,15 @@ class PodCertificateKeysTest {
   @Test
   void derLimitsAcceptWhatGoWritesAndRefuseNonMinimalLengths() {
     for (String seed : new String[] {"kubelet-ecdsap256.der", "kubelet-rsa3072.der", "kubelet-ed25519.der"}) {
-      assertThat(DerLimits.problem(seed(seed), PodCertificateKeys.MAX_DEPTH)).as(seed).isEmpty();
+      assertThat(DerLimits.of(Integer.MAX_VALUE, PodCertificateKeys.MAX_DEPTH).encoding(DerLimits.Encoding.DER).problem(seed(seed))).as(seed).isEmpty();
     }
-    assertThat(DerLimits.problem(new byte[] {0x04, (byte) 0x81, 0x01, 0x00}, 4)).get().asString()
+    assertThat(DerLimits.of(Integer.MAX_VALUE, 4).encoding(DerLimits.Encoding.DER).problem(new byte[] {0x04, (byte) 0x81, 0x01, 0x00})).get().asString()
         .contains("shortest form");
-    assertThat(DerLimits.problem(new byte[] {0x30, 0x03, 0x04, 0x05, 0x00}, 4)).get().asString()
+    assertThat(DerLimits.of(Integer.MAX_VALUE, 4).encoding(DerLimits.Encoding.DER).problem(new byte[] {0x30, 0x03, 0x04, 0x05, 0x00})).get().asString()
         .contains("longer");
-    assertThat(DerLimits.problem(new byte[0], 4)).isPresent();
-    assertThat(DerLimits.problem(StubRequests.nested(4), 4)).isEmpty();
-    assertThat(DerLimits.problem(StubRequests.nested(5), 4)).get().asString().contains("deeper than 4");
+    assertThat(DerLimits.of(Integer.MAX_VALUE, 4).encoding(DerLimits.Encoding.DER).problem(new byte[0])).isPresent();
+    assertThat(DerLimits.of(Integer.MAX_VALUE, 4).encoding(DerLimits.Encoding.DER).problem(StubRequests.nested(4))).isEmpty();
+    assertThat(DerLimits.of(Integer.MAX_VALUE, 4).encoding(DerLimits.Encoding.DER).problem(StubRequests.nested(5))).get().asString().contains("deeper than 4");
   }
 
   /** Found by fuzzing: an RSA key whose BIT STRING has pad bits made BouncyCastle throw. */
