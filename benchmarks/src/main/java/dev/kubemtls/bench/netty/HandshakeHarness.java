@@ -135,6 +135,17 @@ public final class HandshakeHarness {
     // host); this harness measures full handshakes, so the client session cache is off. Read once,
     // when the first OpenSSL context class loads.
     System.setProperty("io.netty.handler.ssl.openssl.sessionCacheClient", "false");
+    // -Dbench.nativeCrypto=true: ACCP first among the JCA providers, as NativeCrypto.install() does
+    // for an application, so the JDK variants' SunJSSE takes its primitives from native code.
+    if (Boolean.getBoolean("bench.nativeCrypto")) {
+      dev.kubemtls.core.tls.NativeCrypto.Status s = dev.kubemtls.core.tls.NativeCrypto.install();
+      if (!s.active()) {
+        throw new IllegalStateException("bench.nativeCrypto=true but " + s.detail());
+      }
+    }
+    System.out.println("JCA: " + dev.kubemtls.core.tls.NativeCrypto.status().detail()
+        + "; ECDH from " + javax.crypto.KeyAgreement.getInstance("ECDH").getProvider().getName()
+        + ", X25519 from " + javax.crypto.KeyAgreement.getInstance("X25519").getProvider().getName());
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     int warmup = args.length > 1 ? Integer.parseInt(args[1]) : 1;
     int measure = args.length > 2 ? Integer.parseInt(args[2]) : 3;

@@ -1,0 +1,38 @@
+package dev.kubemtls.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.kubemtls.core.tls.NativeCrypto;
+import java.security.KeyPairGenerator;
+import java.security.Signature;
+import javax.crypto.KeyAgreement;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every case of {@link OutsidePeerTest} again, with native crypto registered first
+ * ({@link NativeCrypto#install()}), as an application that switches it on runs: the policy's
+ * signature schemes and groups, the default peer policy and the refusal classes must not change
+ * when SunJSSE takes its primitives from another provider. Runs in a JVM of its own (the
+ * {@code native-crypto} Surefire execution), because the registration is for the whole JVM.
+ */
+class NativeCryptoOutsidePeerTest extends OutsidePeerTest {
+
+  @BeforeAll
+  static void installNativeCrypto() {
+    NativeCrypto.Status status = NativeCrypto.install();
+    // The build runs on linux-x86_64 with the matching ACCP jar: a provider that does not load here
+    // is a failure, not a reason to skip.
+    assertThat(status.active()).as(status.detail()).isTrue();
+  }
+
+  @Test
+  void theHandshakePrimitivesComeFromTheNativeProvider() throws Exception {
+    assertThat(NativeCrypto.status().active()).isTrue();
+    assertThat(KeyAgreement.getInstance("ECDH").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
+    assertThat(KeyPairGenerator.getInstance("EC").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
+    assertThat(Signature.getInstance("SHA256withECDSA").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
+    // Installing again changes nothing and says so.
+    assertThat(NativeCrypto.install().active()).isTrue();
+  }
+}
