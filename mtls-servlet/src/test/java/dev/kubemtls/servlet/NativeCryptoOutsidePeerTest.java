@@ -32,6 +32,8 @@ class NativeCryptoOutsidePeerTest extends OutsidePeerTest {
     assertThat(KeyAgreement.getInstance("ECDH").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
     assertThat(KeyPairGenerator.getInstance("EC").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
     assertThat(Signature.getInstance("SHA256withECDSA").getProvider().getName()).isEqualTo(NativeCrypto.ACCP_NAME);
+    // ACCP 2.5 has no X25519: P-256, whose ECDH is native, becomes the JDK's preferred group.
+    assertThat(System.getProperty("jdk.tls.namedGroups")).startsWith("secp256r1,x25519,");
     // Installing again changes nothing and says so.
     assertThat(NativeCrypto.install().active()).isTrue();
   }

@@ -27,6 +27,12 @@ import org.slf4j.LoggerFactory;
  * does it with {@code kube-mtls.native-crypto=true}). Where ACCP is absent, or its native library
  * does not load (another platform or C library), or its self-tests fail, nothing is registered, the
  * JDK's own providers stay in use and {@link #install()} says why in its {@link Status}.
+ *
+ * <p>ACCP 2.5 has no X25519, so with it SunJSSE's X25519 key exchange would stay in Java while
+ * P-256's runs natively: {@link #install()} therefore also makes P-256 the JDK's most preferred
+ * key-exchange group (the system property {@code jdk.tls.namedGroups}, JVM-wide, read when SunJSSE
+ * first loads: call {@link #install()} before the first TLS connection), unless that property is
+ * already set. X25519 stays allowed; the {@link TlsPolicy}'s groups still decide what is permitted.
  */
 public final class NativeCrypto {
 
@@ -36,6 +42,11 @@ public final class NativeCrypto {
   public static final String ACCP_NAME = "AmazonCorrettoCryptoProvider";
 
   private static final Logger LOG = LoggerFactory.getLogger(NativeCrypto.class);
+  /** SunJSSE's group preference property. */
+  static final String GROUPS_PROPERTY = "jdk.tls.namedGroups";
+  /** The JDK's default group order with P-256 moved first. */
+  static final String P256_FIRST =
+      "secp256r1,x25519,secp384r1,secp521r1,x448,ffdhe2048,ffdhe3072,ffdhe4096,ffdhe6144,ffdhe8192";
 
   /**
    * What {@link #install()} found.
@@ -57,6 +68,11 @@ public final class NativeCrypto {
    */
   public static synchronized Status install() {
     Status s = installQuietly();
+    if (s.active() && !nativeX25519() && System.getProperty(GROUPS_PROPERTY) == null) {
+      System.setProperty(GROUPS_PROPERTY, P256_FIRST);
+      s = new Status(true, s.detail() + "; P-256 is the preferred key-exchange group (its ECDH is native,"
+          + " X25519's is not)");
+    }
     if (s.active()) {
       LOG.info("Native crypto for JDK TLS: {}", s.detail());
     } else {
@@ -74,6 +90,14 @@ public final class NativeCrypto {
     return new Status(false, Security.getProvider(ACCP_NAME) == null
         ? "no native provider is registered"
         : ACCP_NAME + " is registered but not first, so the JDK's providers are preferred");
+  }
+
+  private static boolean nativeX25519() {
+    try {
+      return ACCP_NAME.equals(javax.crypto.KeyAgreement.getInstance("X25519").getProvider().getName());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      return false;
+    }
   }
 
   private static Status installQuietly() {
