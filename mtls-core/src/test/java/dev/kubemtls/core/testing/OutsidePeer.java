@@ -71,8 +71,11 @@ public final class OutsidePeer {
     return this;
   }
 
-  /** What came back: the first line read, or the alert (or other failure) that ended the connection. */
-  public record Result(String firstLine, String alert, String failure) {
+  /**
+   * What came back: the first line read, or the alert (or other failure) that ended the connection;
+   * and the certificate the server presented, when the handshake got that far.
+   */
+  public record Result(String firstLine, String alert, String failure, X509Certificate server) {
     public boolean succeeded() {
       return firstLine != null;
     }
@@ -107,8 +110,12 @@ public final class OutsidePeer {
         p.setAlgorithmConstraints(new Only(onlySchemes, onlyGroups));
       }
       socket.setSSLParameters(p);
+      X509Certificate[] seen = new X509Certificate[1];
       try {
         socket.startHandshake();
+        if (socket.getSession().getPeerCertificates()[0] instanceof X509Certificate x) {
+          seen[0] = x;
+        }
         if (payload != null) {
           OutputStream out = socket.getOutputStream();
           out.write(payload.getBytes(StandardCharsets.UTF_8));
@@ -116,15 +123,16 @@ public final class OutsidePeer {
         }
         String line = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8))
             .readLine();
-        return line == null ? new Result(null, null, "closed without an answer") : new Result(line, null, null);
+        return line == null ? new Result(null, null, "closed without an answer", seen[0])
+            : new Result(line, null, null, seen[0]);
       } catch (IOException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
           Matcher m = ALERT.matcher(String.valueOf(t.getMessage()));
           if (m.find()) {
-            return new Result(null, m.group(1), e.toString());
+            return new Result(null, m.group(1), e.toString(), seen[0]);
           }
         }
-        return new Result(null, null, e.toString());
+        return new Result(null, null, e.toString(), seen[0]);
       }
     }
   }

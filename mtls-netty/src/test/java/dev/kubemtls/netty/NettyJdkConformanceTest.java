@@ -1,0 +1,13 @@
+package dev.kubemtls.netty;
+
+import dev.kubemtls.core.testing.conformance.TlsConformanceSuite;
+import dev.kubemtls.core.testing.conformance.TlsIntegration;
+
+/** The conformance suite on mtls-netty with the JDK provider. */
+class NettyJdkConformanceTest extends TlsConformanceSuite {
+
+  @Override
+  protected TlsIntegration integration() {
+    return new NettyIntegration(TlsProvider.JDK);
+  }
+}
