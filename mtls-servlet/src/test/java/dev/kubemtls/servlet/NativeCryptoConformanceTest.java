@@ -10,13 +10,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every case of {@link OutsidePeerTest} again, with native crypto registered first
- * ({@link NativeCrypto#install()}), as an application that switches it on runs: the policy's
- * signature schemes and groups, the default peer policy and the refusal classes must not change
- * when SunJSSE takes its primitives from another provider. Runs in a JVM of its own (the
- * {@code native-crypto} Surefire execution), because the registration is for the whole JVM.
+ * The whole conformance suite on Jetty again ({@link JettyConformanceTest}), with native crypto
+ * registered first ({@link NativeCrypto#install()}), as an application that switches it on runs:
+ * the policy's protocols, signature schemes and groups, the peer policy, the refusal classes and
+ * rotation under load must not change when SunJSSE takes its primitives from another provider.
+ * Runs in a JVM of its own (the {@code native-crypto} Surefire execution), because the registration
+ * is for the whole JVM.
  */
-class NativeCryptoOutsidePeerTest extends OutsidePeerTest {
+class NativeCryptoConformanceTest extends JettyConformanceTest {
 
   @BeforeAll
   static void installNativeCrypto() {
