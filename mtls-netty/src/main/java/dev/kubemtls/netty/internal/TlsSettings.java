@@ -104,7 +104,9 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
       b = (provider == SslProvider.JDK
           ? SslContextBuilder.forServer(id.privateKey(), id.chain())
           : SslContextBuilder.forServer(KeyManagers.caching(new StrongSignatureKeyManager(id, log))))
-          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE
+          // An allow-list refuses every client without a certificate anyway: asking for one in the
+          // handshake gives such a client an alert (certificate_required) instead of a bare close.
+          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE || peerPolicy.hasAllowList()
               ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
           // Servers check client certificates against the trust bundle only; no name check.
           .endpointIdentificationAlgorithm(null);
