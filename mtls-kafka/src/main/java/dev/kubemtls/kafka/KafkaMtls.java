@@ -3,6 +3,8 @@ package dev.kubemtls.kafka;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsPolicy;
+import java.time.Duration;
+import java.time.InstantSource;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -118,6 +120,8 @@ public final class KafkaMtls {
     private final MaterialSource source;
     private TlsPolicy tlsPolicy = TlsPolicy.defaults();
     private PeerPolicy peerPolicy = PeerPolicy.anySpiffeId();
+    private Duration maxConnectionAge;
+    private InstantSource clock = InstantSource.system();
 
     private Builder(String name, MaterialSource source) {
       this.name = requireName(name);
@@ -145,12 +149,38 @@ public final class KafkaMtls {
     }
 
     /**
+     * Bounds how long a client connection keeps the material it was made with: the first request
+     * written after {@code age} closes the connection instead (TLS close_notify; that request was
+     * not sent, and Kafka clients retry it on a new connection, which takes the current material).
+     * Requests already sent on that connection whose responses had not arrived are retried as after
+     * any lost connection (idempotent producers, the default, do not duplicate them). Without it a
+     * busy client connection lives until it is idle for {@code connections.max.idle.ms}, a broker
+     * restarts or the network drops it. Broker listeners do not close connections by age.
+     *
+     * @throws IllegalArgumentException if {@code age} is not positive
+     */
+    public Builder maxConnectionAge(Duration age) {
+      Objects.requireNonNull(age, "age");
+      if (age.isNegative() || age.isZero()) {
+        throw new IllegalArgumentException("kube-mtls: maxConnectionAge must be positive, got " + age);
+      }
+      this.maxConnectionAge = age;
+      return this;
+    }
+
+    /** The clock connection ages are measured with; the system clock unless set (for tests). */
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
      * Registers, or fails if the name is taken.
      *
      * @throws IllegalStateException if another registration holds the name
      */
     public Registration register() {
-      Registration r = new Registration(name, source, tlsPolicy, peerPolicy);
+      Registration r = new Registration(name, source, tlsPolicy, peerPolicy, maxConnectionAge, clock);
       Registration previous = REGISTRY.putIfAbsent(name, r);
       if (previous != null) {
         throw new IllegalStateException("kube-mtls: the Kafka source name '" + name
@@ -169,12 +199,26 @@ public final class KafkaMtls {
     private final MaterialSource source;
     private final TlsPolicy tlsPolicy;
     private final PeerPolicy peerPolicy;
+    private final Duration maxConnectionAge;
+    private final InstantSource clock;
 
-    private Registration(String name, MaterialSource source, TlsPolicy tlsPolicy, PeerPolicy peerPolicy) {
+    private Registration(String name, MaterialSource source, TlsPolicy tlsPolicy, PeerPolicy peerPolicy,
+        Duration maxConnectionAge, InstantSource clock) {
       this.name = name;
       this.source = source;
       this.tlsPolicy = tlsPolicy;
       this.peerPolicy = peerPolicy;
+      this.maxConnectionAge = maxConnectionAge;
+      this.clock = clock;
+    }
+
+    /** The maximum age of a client connection, if one was set. */
+    public Optional<Duration> maxConnectionAge() {
+      return Optional.ofNullable(maxConnectionAge);
+    }
+
+    InstantSource clock() {
+      return clock;
     }
 
     public String name() {

@@ -2,6 +2,7 @@ package dev.kubemtls.kafka;
 
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.MtlsSslContexts;
+import dev.kubemtls.kafka.internal.MaxAgeSslEngine;
 import java.security.KeyStore;
 import java.util.Map;
 import java.util.Objects;
@@ -112,7 +113,9 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
   /**
    * A client engine with the source's current material; with a non-empty
    * {@code endpointIdentification} (Kafka passes {@code https} unless configured otherwise) it
-   * checks that the broker's certificate names {@code peerHost}.
+   * checks that the broker's certificate names {@code peerHost}. With a
+   * {@linkplain KafkaMtls.Builder#maxConnectionAge maximum connection age} the connection ends at
+   * its first write after that age.
    */
   @Override
   public SSLEngine createClientSslEngine(String peerHost, int peerPort, String endpointIdentification) {
@@ -122,7 +125,8 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
     p.setEndpointIdentificationAlgorithm(
         endpointIdentification == null || endpointIdentification.isEmpty() ? null : endpointIdentification);
     engine.setSSLParameters(p);
-    return engine;
+    KafkaMtls.Registration r = registration;
+    return r.maxConnectionAge().<SSLEngine>map(age -> new MaxAgeSslEngine(engine, r.clock(), age)).orElse(engine);
   }
 
   /** A server engine with the source's current material that requires a client certificate. */
