@@ -201,6 +201,8 @@ public final class KafkaMtls {
     private final PeerPolicy peerPolicy;
     private final Duration maxConnectionAge;
     private final InstantSource clock;
+    private final java.util.concurrent.atomic.AtomicBoolean hostnameWarned =
+        new java.util.concurrent.atomic.AtomicBoolean();
 
     private Registration(String name, MaterialSource source, TlsPolicy tlsPolicy, PeerPolicy peerPolicy,
         Duration maxConnectionAge, InstantSource clock) {
@@ -219,6 +221,11 @@ public final class KafkaMtls {
 
     InstantSource clock() {
       return clock;
+    }
+
+    /** True the first time only: the warning about a client without a hostname check is logged once. */
+    boolean firstHostnameWarning() {
+      return hostnameWarned.compareAndSet(false, true);
     }
 
     public String name() {

@@ -72,10 +72,11 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
         r.tlsPolicy().withClientAuth(ClientAuth.REQUIRE), r.peerPolicy());
     this.registration = r;
     Object endpoint = configs.get("ssl.endpoint.identification.algorithm");
-    if (endpoint == null || endpoint.toString().isEmpty()) {
+    if ((endpoint == null || endpoint.toString().isEmpty()) && r.firstHostnameWarning()) {
       LOG.warn("kube-mtls Kafka '{}': ssl.endpoint.identification.algorithm is empty, so client"
           + " connections do not check that the broker's certificate names the host they dial;"
-          + " only the PeerPolicy ({}) identifies the broker", r.name(), r.peerPolicy());
+          + " only the PeerPolicy ({}) identifies the broker (logged once per registration)", r.name(),
+          r.peerPolicy());
     }
     LOG.debug("kube-mtls Kafka: SSL engine factory follows the material source '{}'", r.name());
   }
