@@ -175,6 +175,36 @@ class KafkaMtlsIT {
   }
 
   @Test
+  void aCertificateWithoutSpiffeIdGetsNoPrincipalEvenWhereTheHandshakeAllowsIt() throws Exception {
+    // A listener whose PeerPolicy lets any certificate of the CA through: the principal builder is
+    // then what refuses a certificate that names no workload.
+    try (KafkaMtls.Registration open = KafkaMtls.source("it-open-broker",
+            new MaterialPublisher(Pki.material(Pki.broker(ca, 1), trust)))
+        .peerPolicy(PeerPolicy.allowAll()).register();
+        KafkaBroker openBroker = KafkaBroker.start(open.name(), Map.of())) {
+      TlsIdentity legacy = Pki.identity(ca, 1, b -> b.commonName("legacy").dns("legacy.shop.svc").usages(false, true));
+      Map<String, Object> c = kafkaPemClient(legacy);
+      c.put("bootstrap.servers", openBroker.bootstrap());
+      c.put("default.api.timeout.ms", "10000");
+      c.put("request.timeout.ms", "5000");
+      try (Admin admin = Admin.create(c)) {
+        assertThatThrownBy(() -> admin.describeCluster().clusterId().get(60, TimeUnit.SECONDS))
+            // The broker closes the connection after the handshake (and logs why); the client sees
+            // no answer to its requests.
+            .isInstanceOf(ExecutionException.class)
+            .cause().isInstanceOf(org.apache.kafka.common.errors.TimeoutException.class)
+            .satisfies(e -> System.out.println("kube-mtls Kafka IT: certificate without SPIFFE ID: " + messages(e)));
+      }
+      // The same listener serves a workload certificate.
+      Map<String, Object> ok = kafkaPemClient(Pki.client(ca, 1, "shop", "producer"));
+      ok.put("bootstrap.servers", openBroker.bootstrap());
+      try (Admin admin = Admin.create(ok)) {
+        assertThat(admin.describeCluster().clusterId().get(60, TimeUnit.SECONDS)).isNotEmpty();
+      }
+    }
+  }
+
+  @Test
   void kcatProducesWithACertificateFromTheSameCa(@TempDir Path dir) throws Exception {
     Path kcat = Path.of("/usr/bin/kcat");
     assertThat(Files.isExecutable(kcat))
