@@ -93,7 +93,7 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
    */
   public static String requireServed(KubernetesClient client) {
     return CertificatesApi.requireServed(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE,
-        SignerConfig.Flag.CLUSTER_TRUST_BUNDLE.flag() + "=true (or set it to false)");
+        "--cluster-trust-bundle=true (or set it to false)");
   }
 
   /** The bundle's name. */

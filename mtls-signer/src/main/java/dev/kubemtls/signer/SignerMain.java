@@ -129,8 +129,8 @@ public final class SignerMain {
     Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
     if (secret == null) {
       throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
-          + " does not exist; create a kubernetes.io/tls Secret with the CA (" + SignerConfig.Flag.CA_SECRET_NAME.flag()
-          + ", " + SignerConfig.Flag.CA_SECRET_NAMESPACE.flag() + ")");
+          + " does not exist; create a kubernetes.io/tls Secret with the CA (--ca-secret-name,"
+          + " --ca-secret-namespace)");
     }
     CertificateAuthority ca = CertificateAuthority.fromSecret(secret, config.validity(), InstantSource.system(),
         new SecureRandom());
@@ -167,9 +167,9 @@ public final class SignerMain {
         case "--ca-secret-name" -> name = value;
         case "--ca-lifetime" -> {
           try {
-            lifetime = SignerConfig.parseDuration(flag, value);
-          } catch (IllegalArgumentException e) {
-            err.println("kube-mtls rotate-ca: " + e.getMessage());
+            lifetime = SignerFlags.parseDuration(value);
+          } catch (picocli.CommandLine.TypeConversionException e) {
+            err.println("kube-mtls rotate-ca: " + flag + ": " + e.getMessage());
             return 2;
           }
         }
@@ -220,9 +220,9 @@ public final class SignerMain {
     StringBuilder sb = new StringBuilder("Usage: SignerMain [--flag=value ...]\n"
         + "       SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]"
         + " [--kubeconfig=PATH]\n\n");
-    for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
-      sb.append(String.format("  %-24s %-34s %s%s%n", f.flag(), f.environmentVariable(), f.help(),
-          f.defaultValue() == null ? "" : " [" + f.defaultValue() + "]"));
+    for (picocli.CommandLine.Model.OptionSpec o : SignerFlags.options()) {
+      sb.append(String.format("  %-24s %-34s %s%s%n", o.longestName(), SignerFlags.environmentVariable(o.longestName()),
+          String.join(" ", o.description()), o.defaultValue() == null ? "" : " [" + o.defaultValue() + "]"));
     }
     return sb.toString();
   }
