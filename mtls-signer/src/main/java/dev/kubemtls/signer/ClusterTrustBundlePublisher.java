@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * {@code clustertrustbundles}; get, list, watch and update the bundle by name; {@code attest} on
  * the signer name. Create with the constructor, then {@link #start}; {@link #close} stops it.
  */
-public final class ClusterTrustBundlePublisher implements AutoCloseable {
+final class ClusterTrustBundlePublisher implements AutoCloseable {
 
   /** The last part of the bundle's name, after the signer name. */
   public static final String NAME_SUFFIX = "ca-bundle";

@@ -13,7 +13,7 @@ import java.util.Optional;
  * <p>Only constructed encodings are descended into: the contents of a BIT STRING or OCTET STRING
  * are opaque here, and a caller that parses them checks them with {@link #problem} as well.
  */
-public final class DerLimits {
+final class DerLimits {
 
   private DerLimits() {}
 
