@@ -118,14 +118,39 @@ final class SignerFlags {
 
   /** The flags with their descriptions and built-in defaults, in declaration order (for the help text). */
   static List<OptionSpec> options() {
-    return commandLine(new SignerFlags(), Map.of(), new HashSet<>()).getCommandSpec().options();
+    return commandLine(new SignerFlags(), Map.of(), new HashSet<>(), name -> true).getCommandSpec().options();
   }
 
   /** Reads {@code args} over {@code environment}; see {@link SignerConfig#parse}. */
   static SignerConfig parse(List<String> args, Map<String, String> environment) {
     SignerFlags flags = new SignerFlags();
+    read(flags, args, environment, name -> true);
+    return flags.toConfig(environment);
+  }
+
+  /**
+   * The flags of {@code SignerMain rotate-ca}: the CA Secret (with the signer's variables for it),
+   * the new CA's lifetime and the kubeconfig.
+   */
+  @Command(name = "rotate-ca")
+  static final class RotateCa {
+    @Option(names = "--ca-secret-namespace", defaultValue = "kube-mtls") String namespace;
+    @Option(names = "--ca-secret-name", defaultValue = "kube-mtls-ca") String name;
+    @Option(names = "--ca-lifetime", defaultValue = "8760h") Duration lifetime;
+    @Option(names = "--kubeconfig") java.nio.file.Path kubeconfig;
+
+    /** @throws IllegalArgumentException naming the flag, for unknown flags and invalid values */
+    static RotateCa parse(List<String> args, Map<String, String> environment) {
+      RotateCa flags = new RotateCa();
+      read(flags, args, environment, name -> name.startsWith("--ca-secret-"));
+      return flags;
+    }
+  }
+
+  private static void read(Object flags, List<String> args, Map<String, String> environment,
+      java.util.function.Predicate<String> fromVariables) {
     Set<String> fromEnvironment = new HashSet<>();
-    CommandLine cl = commandLine(flags, environment, fromEnvironment);
+    CommandLine cl = commandLine(flags, environment, fromEnvironment, fromVariables);
     try {
       cl.parseArgs(args.toArray(String[]::new));
     } catch (UnmatchedArgumentException e) {
@@ -146,17 +171,16 @@ final class SignerFlags {
       throw new IllegalArgumentException(message.contains("--") ? message
           : message + " (flags have the form --name=value)", e);
     }
-    return flags.toConfig(environment);
   }
 
-  private static CommandLine commandLine(SignerFlags flags, Map<String, String> environment,
-      Set<String> fromEnvironment) {
+  private static CommandLine commandLine(Object flags, Map<String, String> environment,
+      Set<String> fromEnvironment, java.util.function.Predicate<String> fromVariables) {
     CommandLine cl = new CommandLine(flags)
         .setExpandAtFiles(false)
         .setInterpolateVariables(false)
         .setOverwrittenOptionsAllowed(true)
         .setDefaultValueProvider(arg -> {
-          if (arg instanceof OptionSpec o) {
+          if (arg instanceof OptionSpec o && fromVariables.test(o.longestName())) {
             String value = environment.get(environmentVariable(o.longestName()));
             if (value != null && !value.isBlank()) {
               fromEnvironment.add(o.longestName());

@@ -191,4 +191,33 @@ class SignerConfigTest {
           + "` |");
     }
   }
+
+  @Test
+  void rotateCaReadsItsFlagsAndTheSignersVariablesForTheSecret() {
+    SignerFlags.RotateCa defaults = SignerFlags.RotateCa.parse(List.of(), Map.of());
+    assertThat(defaults.namespace).isEqualTo("kube-mtls");
+    assertThat(defaults.name).isEqualTo("kube-mtls-ca");
+    assertThat(defaults.lifetime).isEqualTo(Duration.ofDays(365));
+    assertThat(defaults.kubeconfig).isNull();
+    SignerFlags.RotateCa set = SignerFlags.RotateCa.parse(List.of("--ca-secret-name", "ca", "--ca-lifetime=48h",
+        "--kubeconfig=admin.kubeconfig"), Map.of("KUBE_MTLS_CA_SECRET_NAMESPACE", "pki", "KUBE_MTLS_CA_LIFETIME", "1h"));
+    assertThat(set.namespace).isEqualTo("pki");
+    assertThat(set.name).isEqualTo("ca");
+    assertThat(set.lifetime).isEqualTo(Duration.ofHours(48));
+    assertThat(set.kubeconfig).isEqualTo(java.nio.file.Path.of("admin.kubeconfig"));
+    assertThat(SignerFlags.RotateCa.parse(List.of(), Map.of("KUBE_MTLS_CA_LIFETIME", "1h")).lifetime)
+        .as("only the CA Secret comes from the signer's variables").isEqualTo(Duration.ofDays(365));
+  }
+
+  @Test
+  void rotateCaRefusesBadArgumentsWithStatusTwoBeforeConnecting() {
+    for (List<String> args : List.of(List.of("--ca-lifetime=forever"), List.of("--ca-namespace=x"), List.of("x"))) {
+      java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+      int code = SignerMain.rotateCa(args, Map.of(), new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+          new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(code).as("%s", args).isEqualTo(2);
+      assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).startsWith("kube-mtls rotate-ca: ")
+          .contains("--ca-lifetime, --kubeconfig");
+    }
+  }
 }
