@@ -159,9 +159,11 @@ final class SignerFlags {
         throw new IllegalArgumentException("unexpected argument '" + arg + "': flags have the form --name=value", e);
       }
       String name = arg.indexOf('=') > 0 ? arg.substring(0, arg.indexOf('=')) : arg;
-      List<String> suggestions = e.getSuggestions();
+      // picocli's suggestions are near names in no useful order: the one sharing the longest start wins.
+      String likely = e.getSuggestions().stream().max(java.util.Comparator.comparingInt(s -> sharedStart(s, name)))
+          .orElse(null);
       throw new IllegalArgumentException("unknown flag " + name
-          + (suggestions.isEmpty() ? "" : "; did you mean " + suggestions.get(0) + "?"), e);
+          + (likely == null ? "" : "; did you mean " + likely + "?"), e);
     } catch (ParameterException e) {
       String message = e.getMessage();
       if (e.getArgSpec() instanceof OptionSpec o && fromEnvironment.contains(o.longestName())
@@ -171,6 +173,14 @@ final class SignerFlags {
       throw new IllegalArgumentException(message.contains("--") ? message
           : message + " (flags have the form --name=value)", e);
     }
+  }
+
+  private static int sharedStart(String a, String b) {
+    int n = 0;
+    while (n < a.length() && n < b.length() && a.charAt(n) == b.charAt(n)) {
+      n++;
+    }
+    return n;
   }
 
   private static CommandLine commandLine(Object flags, Map<String, String> environment,

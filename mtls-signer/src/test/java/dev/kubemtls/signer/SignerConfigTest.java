@@ -211,11 +211,18 @@ class SignerConfigTest {
 
   @Test
   void rotateCaRefusesBadArgumentsWithStatusTwoBeforeConnecting() {
-    for (List<String> args : List.of(List.of("--ca-lifetime=forever"), List.of("--ca-namespace=x"), List.of("x"))) {
+    for (List<String> args : List.of(List.of("--ca-lifetime=forever"), List.of("--ca-namespace=x"), List.of("x"),
+        List.of("--ca-lifetim=1h"))) {
       java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
       int code = SignerMain.rotateCa(args, Map.of(), new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
           new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
       assertThat(code).as("%s", args).isEqualTo(2);
+      if (args.get(0).startsWith("--ca-lifetim=")) {
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("did you mean --ca-lifetime?");
+      }
+      if (args.get(0).startsWith("--ca-namespace")) {
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("did you mean --ca-secret-namespace");
+      }
       assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).startsWith("kube-mtls rotate-ca: ")
           .contains("--ca-lifetime, --kubeconfig");
     }
