@@ -19,9 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
@@ -144,9 +142,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private Exception lastError;
   private MtlsException lastTrustProblem;
   private Instant expiredAt;
-  private Timer renewalTask;
+  private ClockTimer renewalTask;
   private Instant nextAttempt;
-  private Timer expiryTask;
+  private ClockTimer expiryTask;
   private Thread issuing;
   private Instant issuingSince;
   private long attempts;
@@ -688,70 +686,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   // ---- helpers ----
 
-  private Timer schedule(Runnable task, Instant at) {
-    Timer timer = new Timer(task, at);
-    timer.arm();
-    return timer;
+  private ClockTimer schedule(Runnable task, Instant at) {
+    return ClockTimer.start(clock, scheduler, MAX_TIMER_STEP, task, at);
   }
 
-  private static void cancel(Timer t) {
-    if (t != null) {
-      t.cancel();
-    }
-  }
-
-  /**
-   * Runs a task when the manager's clock reaches an instant. It waits on the scheduler in steps of
-   * at most {@link #MAX_TIMER_STEP}, reading the clock after each, so a clock that jumps is
-   * followed within a step.
-   */
-  private final class Timer {
-    private final Runnable task;
-    private final Instant at;
-    // Guarded by this timer.
-    private ScheduledFuture<?> step;
-    private boolean cancelled;
-
-    Timer(Runnable task, Instant at) {
-      this.task = task;
-      this.at = at;
-    }
-
-    void arm() {
-      long delay = Math.max(0, Duration.between(clock.instant(), at).toNanos());
-      boolean due = delay <= MAX_TIMER_STEP.toNanos();
-      synchronized (this) {
-        if (cancelled) {
-          return;
-        }
-        try {
-          step = scheduler.schedule(due ? this::fire : this::arm, due ? delay : MAX_TIMER_STEP.toNanos(),
-              TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-          LOG.error("the scheduler refused certificate manager work: was it shut down before close()?", e);
-        }
-      }
-    }
-
-    private void fire() {
-      synchronized (this) {
-        if (cancelled) {
-          return;
-        }
-      }
-      try {
-        task.run();
-      } catch (RuntimeException e) {
-        LOG.error("certificate manager task failed", e);
-      }
-    }
-
-    synchronized void cancel() {
-      cancelled = true;
-      if (step != null) {
-        step.cancel(false);
-      }
-    }
+  private static void cancel(ClockTimer t) {
+    ClockTimer.cancel(t);
   }
 
   private double sample() {
