@@ -188,11 +188,16 @@ public final class ApprovalPolicy {
   }
 
   /**
-   * Decides on a request already parsed: what the signer's controller calls, so that the same
-   * parsed request (and its one signature check) goes on to {@link CertificateAuthority#sign(ParsedCsr,
+   * Decides on a request already read: what the signer's controller calls, so that the same request
+   * (and its one signature check) goes on to {@link CertificateAuthority#sign(CertificateRequest,
    * List, Integer)}.
    */
-  public ApprovalDecision decide(ParsedCsr csr, List<String> usages, Requester requester, ClusterView cluster) {
+  public ApprovalDecision decide(CertificateRequest csr, List<String> usages, Requester requester,
+      ClusterView cluster) {
+    return decide(Objects.requireNonNull(csr, "csr").parsed, usages, requester, cluster);
+  }
+
+  ApprovalDecision decide(ParsedCsr csr, List<String> usages, Requester requester, ClusterView cluster) {
     Objects.requireNonNull(csr, "csr");
     Objects.requireNonNull(usages, "usages");
     Objects.requireNonNull(requester, "requester");

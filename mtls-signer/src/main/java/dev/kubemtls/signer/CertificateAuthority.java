@@ -315,7 +315,11 @@ public final class CertificateAuthority {
    *
    * @throws SigningException as for {@link #sign(String, List, Integer)}
    */
-  public X509Certificate sign(ParsedCsr csr, List<String> usages, Integer expirationSeconds) {
+  public X509Certificate sign(CertificateRequest csr, List<String> usages, Integer expirationSeconds) {
+    return sign(Objects.requireNonNull(csr, "csr").parsed, usages, expirationSeconds);
+  }
+
+  X509Certificate sign(ParsedCsr csr, List<String> usages, Integer expirationSeconds) {
     Objects.requireNonNull(csr, "csr");
     Objects.requireNonNull(usages, "usages");
     RequestRules.check(csr, RequestRules.MAX_NAMES_CEILING).or(() -> RequestRules.shapeProblem(csr, usages))

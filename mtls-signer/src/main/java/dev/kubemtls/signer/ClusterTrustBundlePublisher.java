@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * {@code clustertrustbundles}; get, list, watch and update the bundle by name; {@code attest} on
  * the signer name. Create with the constructor, then {@link #start}; {@link #close} stops it.
  */
-public final class ClusterTrustBundlePublisher implements AutoCloseable {
+final class ClusterTrustBundlePublisher implements AutoCloseable {
 
   /** The last part of the bundle's name, after the signer name. */
   public static final String NAME_SUFFIX = "ca-bundle";
@@ -93,7 +93,7 @@ public final class ClusterTrustBundlePublisher implements AutoCloseable {
    */
   public static String requireServed(KubernetesClient client) {
     return CertificatesApi.requireServed(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE,
-        SignerConfig.Flag.CLUSTER_TRUST_BUNDLE.flag() + "=true (or set it to false)");
+        "--cluster-trust-bundle=true (or set it to false)");
   }
 
   /** The bundle's name. */

@@ -129,8 +129,8 @@ public final class SignerMain {
     Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
     if (secret == null) {
       throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
-          + " does not exist; create a kubernetes.io/tls Secret with the CA (" + SignerConfig.Flag.CA_SECRET_NAME.flag()
-          + ", " + SignerConfig.Flag.CA_SECRET_NAMESPACE.flag() + ")");
+          + " does not exist; create a kubernetes.io/tls Secret with the CA (--ca-secret-name,"
+          + " --ca-secret-namespace)");
     }
     CertificateAuthority ca = CertificateAuthority.fromSecret(secret, config.validity(), InstantSource.system(),
         new SecureRandom());
@@ -154,33 +154,18 @@ public final class SignerMain {
   /** {@link #rotateCa(List)} with its environment and output streams given. */
   static int rotateCa(List<String> args, java.util.Map<String, String> env, java.io.PrintStream out,
       java.io.PrintStream err) {
-    String namespace = env.getOrDefault("KUBE_MTLS_CA_SECRET_NAMESPACE", "kube-mtls");
-    String name = env.getOrDefault("KUBE_MTLS_CA_SECRET_NAME", "kube-mtls-ca");
-    java.nio.file.Path kubeconfig = null;
-    Duration lifetime = Duration.ofDays(365);
-    for (String arg : args) {
-      int eq = arg.indexOf('=');
-      String flag = eq < 0 ? arg : arg.substring(0, eq);
-      String value = eq < 0 ? "" : arg.substring(eq + 1);
-      switch (flag) {
-        case "--ca-secret-namespace" -> namespace = value;
-        case "--ca-secret-name" -> name = value;
-        case "--ca-lifetime" -> {
-          try {
-            lifetime = SignerConfig.parseDuration(flag, value);
-          } catch (IllegalArgumentException e) {
-            err.println("kube-mtls rotate-ca: " + e.getMessage());
-            return 2;
-          }
-        }
-        case "--kubeconfig" -> kubeconfig = java.nio.file.Path.of(value);
-        default -> {
-          err.println("kube-mtls rotate-ca: unknown argument " + arg
-              + " (use --ca-secret-namespace, --ca-secret-name, --ca-lifetime, --kubeconfig)");
-          return 2;
-        }
-      }
+    SignerFlags.RotateCa flags;
+    try {
+      flags = SignerFlags.RotateCa.parse(args, env);
+    } catch (IllegalArgumentException e) {
+      err.println("kube-mtls rotate-ca: " + e.getMessage()
+          + " (use --ca-secret-namespace, --ca-secret-name, --ca-lifetime, --kubeconfig)");
+      return 2;
     }
+    String namespace = flags.namespace;
+    String name = flags.name;
+    java.nio.file.Path kubeconfig = flags.kubeconfig;
+    Duration lifetime = flags.lifetime;
     io.fabric8.kubernetes.client.Config config;
     try {
       config = dev.kubemtls.signer.internal.KubeClients.config(kubeconfig);
@@ -220,9 +205,9 @@ public final class SignerMain {
     StringBuilder sb = new StringBuilder("Usage: SignerMain [--flag=value ...]\n"
         + "       SignerMain rotate-ca [--ca-secret-namespace=NS] [--ca-secret-name=NAME] [--ca-lifetime=8760h]"
         + " [--kubeconfig=PATH]\n\n");
-    for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
-      sb.append(String.format("  %-24s %-34s %s%s%n", f.flag(), f.environmentVariable(), f.help(),
-          f.defaultValue() == null ? "" : " [" + f.defaultValue() + "]"));
+    for (picocli.CommandLine.Model.OptionSpec o : SignerFlags.options()) {
+      sb.append(String.format("  %-24s %-34s %s%s%n", o.longestName(), SignerFlags.environmentVariable(o.longestName()),
+          String.join(" ", o.description()), o.defaultValue() == null ? "" : " [" + o.defaultValue() + "]"));
     }
     return sb.toString();
   }

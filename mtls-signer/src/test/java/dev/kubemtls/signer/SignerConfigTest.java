@@ -132,10 +132,99 @@ class SignerConfigTest {
   }
 
   @Test
+  void theDefaultsOfTheFlagsAreTheBuildersDefaults() {
+    SignerConfig parsed = SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload",
+        "--ca-secret-namespace=kube-mtls", "--identity=signer-0"), Map.of());
+    SignerConfig built = SignerConfig.builder("kube-mtls.dev/workload").caSecret("kube-mtls", "kube-mtls-ca")
+        .lease("kube-mtls", "kube-mtls-signer", "signer-0").build();
+    assertThat(parsed).isEqualTo(built);
+  }
+
+  @Test
+  void aFlagOverridesABadVariableAndABadVariableIsNamed() {
+    List<String> args = List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls");
+    Map<String, String> env = Map.of("POD_NAME", "signer-0", "KUBE_MTLS_MAX_TTL", "forever");
+    List<String> withFlag = new java.util.ArrayList<>(args);
+    withFlag.add("--max-ttl=1h");
+    assertThat(SignerConfig.parse(withFlag, env).validity().maxTtl()).isEqualTo(Duration.ofHours(1));
+    assertThatThrownBy(() -> SignerConfig.parse(args, env)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--max-ttl").hasMessageContaining("'forever' is not a duration")
+        .hasMessageContaining("set by KUBE_MTLS_MAX_TTL");
+    assertThat(SignerConfig.parse(args, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_WORKERS", "  "))
+        .workers()).as("a blank variable counts as unset").isEqualTo(32);
+  }
+
+  @Test
+  void argumentsAreTakenAsWrittenAndMisspelledFlagsGetASuggestion() {
+    List<String> args = new java.util.ArrayList<>(List.of("--signer-name=kube-mtls.dev/workload",
+        "--ca-secret-namespace=kube-mtls"));
+    assertThatThrownBy(() -> SignerConfig.parse(List.of("@/etc/hostname"), ENV))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unexpected argument '@/etc/hostname'");
+    args.add("--identity=${env:HOME}");
+    assertThat(SignerConfig.parse(args, ENV).identity()).isEqualTo("${env:HOME}");
+    args.add("--max-tll=1h");
+    assertThatThrownBy(() -> SignerConfig.parse(args, ENV)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("unknown flag --max-tll").hasMessageContaining("did you mean --max-ttl");
+    assertThatThrownBy(() -> SignerConfig.parse(List.of("--signer-name"), ENV))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--signer-name");
+  }
+
+  @Test
   void usageListsEveryFlag() {
     String usage = SignerMain.usage();
-    for (SignerConfig.Flag f : SignerConfig.Flag.values()) {
-      assertThat(usage).contains(f.flag()).contains(f.environmentVariable());
+    assertThat(SignerFlags.options()).extracting(o -> o.longestName()).containsExactly("--signer-name",
+        "--ca-secret-namespace", "--ca-secret-name", "--bundle-configmap", "--bundle-key", "--namespace-label",
+        "--min-ttl", "--max-ttl", "--backdate", "--policy", "--trust-domain", "--cluster-domain", "--lease-namespace",
+        "--lease-name", "--identity", "--lease-duration", "--renew-deadline", "--retry-period", "--workers",
+        "--ca-propagation-delay", "--ca-retention-margin", "--cluster-trust-bundle", "--metrics-address",
+        "--probe-address", "--max-names", "--lookups", "--pod-certificates", "--bare-service-names");
+    for (picocli.CommandLine.Model.OptionSpec o : SignerFlags.options()) {
+      assertThat(usage).contains(o.longestName()).contains(SignerFlags.environmentVariable(o.longestName()));
+    }
+  }
+
+  @Test
+  void theReadmeTableListsEveryFlagWithItsVariable() throws java.io.IOException {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    for (picocli.CommandLine.Model.OptionSpec o : SignerFlags.options()) {
+      assertThat(readme).contains("| `" + o.longestName() + "` | `" + SignerFlags.environmentVariable(o.longestName())
+          + "` |");
+    }
+  }
+
+  @Test
+  void rotateCaReadsItsFlagsAndTheSignersVariablesForTheSecret() {
+    SignerFlags.RotateCa defaults = SignerFlags.RotateCa.parse(List.of(), Map.of());
+    assertThat(defaults.namespace).isEqualTo("kube-mtls");
+    assertThat(defaults.name).isEqualTo("kube-mtls-ca");
+    assertThat(defaults.lifetime).isEqualTo(Duration.ofDays(365));
+    assertThat(defaults.kubeconfig).isNull();
+    SignerFlags.RotateCa set = SignerFlags.RotateCa.parse(List.of("--ca-secret-name", "ca", "--ca-lifetime=48h",
+        "--kubeconfig=admin.kubeconfig"), Map.of("KUBE_MTLS_CA_SECRET_NAMESPACE", "pki", "KUBE_MTLS_CA_LIFETIME", "1h"));
+    assertThat(set.namespace).isEqualTo("pki");
+    assertThat(set.name).isEqualTo("ca");
+    assertThat(set.lifetime).isEqualTo(Duration.ofHours(48));
+    assertThat(set.kubeconfig).isEqualTo(java.nio.file.Path.of("admin.kubeconfig"));
+    assertThat(SignerFlags.RotateCa.parse(List.of(), Map.of("KUBE_MTLS_CA_LIFETIME", "1h")).lifetime)
+        .as("only the CA Secret comes from the signer's variables").isEqualTo(Duration.ofDays(365));
+  }
+
+  @Test
+  void rotateCaRefusesBadArgumentsWithStatusTwoBeforeConnecting() {
+    for (List<String> args : List.of(List.of("--ca-lifetime=forever"), List.of("--ca-namespace=x"), List.of("x"),
+        List.of("--ca-lifetim=1h"))) {
+      java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+      int code = SignerMain.rotateCa(args, Map.of(), new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+          new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+      assertThat(code).as("%s", args).isEqualTo(2);
+      if (args.get(0).startsWith("--ca-lifetim=")) {
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("did you mean --ca-lifetime?");
+      }
+      if (args.get(0).startsWith("--ca-namespace")) {
+        assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("did you mean --ca-secret-namespace");
+      }
+      assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8)).startsWith("kube-mtls rotate-ca: ")
+          .contains("--ca-lifetime, --kubeconfig");
     }
   }
 }

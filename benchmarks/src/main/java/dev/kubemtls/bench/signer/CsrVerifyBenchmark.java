@@ -3,6 +3,7 @@ package dev.kubemtls.bench.signer;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.ApprovalPolicy;
 import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.CertificateRequest;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.Requester;
 import dev.kubemtls.signer.ValidityPolicy;
@@ -229,7 +230,7 @@ public class CsrVerifyBenchmark {
 
   @Benchmark
   public Object approveAndSignOnce() {
-    ParsedCsr parsed = ParsedCsr.parse(pem);
+    CertificateRequest parsed = CertificateRequest.parse(pem);
     if (!policy.decide(parsed, USAGES, requester, cluster).approved()) {
       throw new IllegalStateException("not approved");
     }

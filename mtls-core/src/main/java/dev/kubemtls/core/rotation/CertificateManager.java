@@ -8,7 +8,6 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
-import dev.kubemtls.core.internal.MaterialChecks;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -20,9 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
@@ -145,9 +142,9 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   private Exception lastError;
   private MtlsException lastTrustProblem;
   private Instant expiredAt;
-  private Timer renewalTask;
+  private ClockTimer renewalTask;
   private Instant nextAttempt;
-  private Timer expiryTask;
+  private ClockTimer expiryTask;
   private Thread issuing;
   private Instant issuingSince;
   private long attempts;
@@ -457,23 +454,14 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   /** Holds the lock. */
   private void accept(TlsIdentity identity, long generation, Instant began) {
     Instant now = clock.instant();
-    try {
-      if (identity.generation() != generation) {
-        throw new InvalidMaterialException("the issuer returned generation " + identity.generation()
-            + " when asked for " + generation);
-      }
-      if (!now.isBefore(identity.notAfter())) {
-        throw new InvalidMaterialException("the issuer returned an expired certificate: " + identity);
-      }
-      // The identity half of MtlsMaterial.validate(): never publish what an integration would refuse.
-      MaterialChecks.requireUsable(identity);
-    } catch (InvalidMaterialException e) {
-      fail(e);
+    Pairing.Decision decision = Pairing.issued(identity, generation, current, trust, heldTrust, now);
+    if (decision instanceof Pairing.Refuse refuse) {
+      fail(refuse.reason());
       return;
     }
-    if (trust == null) {
+    identityGeneration = generation;
+    if (decision instanceof Pairing.AwaitTrust) {
       // Keep it until the first bundle arrives (onTrustBundle publishes it); renew it on time anyway.
-      identityGeneration = generation;
       pendingIdentity = identity;
       succeeded();
       listener(l -> l.issued(identity, Duration.between(began, now)));
@@ -481,37 +469,24 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
       scheduleRenewal(identity, now);
       return;
     }
-    TrustBundle useTrust = trust;
-    boolean adoptsHeld = false;
-    if (heldTrust != null && chains(identity, heldTrust, now)) {
-      useTrust = heldTrust;
-      adoptsHeld = true;
-    } else {
-      try {
-        MaterialChecks.requireChainsTo(identity, trust, now);
-      } catch (InvalidMaterialException e) {
-        fail(e);
-        return;
-      }
-    }
-    identityGeneration = generation;
+    Pairing.Publish publish = (Pairing.Publish) decision;
     listener(l -> l.issued(identity, Duration.between(began, now)));
     TrustBundle previousTrust = trust;
-    publishIdentity(identity, useTrust, now);
-    if (adoptsHeld) {
+    publishIdentity(publish.material(), now);
+    if (publish.adoptsHeld()) {
       heldTrust = null;
       lastTrustProblem = null;
-      TrustBundle adopted = useTrust;
+      TrustBundle adopted = publish.material().trust();
       listener(l -> l.trustChanged(previousTrust, adopted));
       LOG.info("adopted the held trust bundle {} together with the renewed identity", adopted);
     }
   }
 
-  /** Holds the lock. Publishes a checked identity with a checked bundle. */
-  private void publishIdentity(TlsIdentity identity, TrustBundle bundle, Instant now) {
+  /** Holds the lock. Publishes a snapshot of a new identity that {@link Pairing} found fit. */
+  private void publishIdentity(MtlsMaterial next, Instant now) {
     MtlsMaterial previous = currentIfReady().orElse(null);
-    MtlsMaterial next = new MtlsMaterial(identity, bundle,
-        previous == null ? 1 : previous.generation() + 1);
+    TlsIdentity identity = next.identity();
+    TrustBundle bundle = next.trust();
     trust = bundle;
     pendingIdentity = null;
     publish(next);
@@ -645,21 +620,18 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
         TlsIdentity pending = pendingIdentity;
         if (pending != null) {
           pendingIdentity = null;
-          if (!now.isBefore(pending.notAfter())) {
-            fail(new InvalidMaterialException("the identity waiting for a trust bundle expired: " + pending));
+          Pairing.Decision decision = Pairing.firstTrust(pending, bundle, now);
+          if (decision instanceof Pairing.Publish publish) {
+            publishIdentity(publish.material(), now);
           } else {
-            try {
-              MaterialChecks.requireChainsTo(pending, bundle, now);
-              publishIdentity(pending, bundle, now);
-            } catch (InvalidMaterialException e) {
-              fail(e);
-            }
+            fail(((Pairing.Refuse) decision).reason());
           }
         }
         return;
       }
       MtlsMaterial material = m.get();
-      if (material.trust().certificates().equals(bundle.certificates())) {
+      Pairing.Decision decision = Pairing.trustChanged(material, bundle, now);
+      if (decision instanceof Pairing.Unchanged) {
         if (heldTrust != null) {
           LOG.info("the trust source is back to the bundle in use; dropping the held bundle {}", heldTrust);
           heldTrust = null;
@@ -670,23 +642,16 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
         }
         return;
       }
-      TlsIdentity identity = material.identity();
-      // Check the chain, not the clock: an expired identity must not block a trust change it chains to.
-      Instant at = now.isBefore(identity.notAfter()) ? now : identity.notAfter().minusMillis(1);
-      try {
-        MaterialChecks.requireChainsTo(identity, bundle, at);
-      } catch (InvalidMaterialException e) {
-        heldTrust = bundle;
-        MtlsException problem = new InvalidMaterialException("kept the trust bundle " + material.trust().sourceVersion()
-            + ": the current certificate does not chain to the new bundle " + bundle.sourceVersion()
-            + "; holding the new bundle until a renewed certificate chains to it", e);
+      if (decision instanceof Pairing.Hold hold) {
+        heldTrust = hold.bundle();
+        MtlsException problem = hold.reason();
         lastTrustProblem = problem;
         LOG.warn("{}", problem.getMessage());
         listener(l -> l.trustRejected(problem));
         renewSoon(now);
         return;
       }
-      MtlsMaterial next = material.withTrust(bundle);
+      MtlsMaterial next = ((Pairing.Publish) decision).material();
       trust = bundle;
       heldTrust = null;
       lastTrustProblem = null;
@@ -721,79 +686,12 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
 
   // ---- helpers ----
 
-  private static boolean chains(TlsIdentity identity, TrustBundle bundle, Instant at) {
-    try {
-      MaterialChecks.requireChainsTo(identity, bundle, at);
-      return true;
-    } catch (InvalidMaterialException e) {
-      return false;
-    }
+  private ClockTimer schedule(Runnable task, Instant at) {
+    return ClockTimer.start(clock, scheduler, MAX_TIMER_STEP, task, at);
   }
 
-  private Timer schedule(Runnable task, Instant at) {
-    Timer timer = new Timer(task, at);
-    timer.arm();
-    return timer;
-  }
-
-  private static void cancel(Timer t) {
-    if (t != null) {
-      t.cancel();
-    }
-  }
-
-  /**
-   * Runs a task when the manager's clock reaches an instant. It waits on the scheduler in steps of
-   * at most {@link #MAX_TIMER_STEP}, reading the clock after each, so a clock that jumps is
-   * followed within a step.
-   */
-  private final class Timer {
-    private final Runnable task;
-    private final Instant at;
-    // Guarded by this timer.
-    private ScheduledFuture<?> step;
-    private boolean cancelled;
-
-    Timer(Runnable task, Instant at) {
-      this.task = task;
-      this.at = at;
-    }
-
-    void arm() {
-      long delay = Math.max(0, Duration.between(clock.instant(), at).toNanos());
-      boolean due = delay <= MAX_TIMER_STEP.toNanos();
-      synchronized (this) {
-        if (cancelled) {
-          return;
-        }
-        try {
-          step = scheduler.schedule(due ? this::fire : this::arm, due ? delay : MAX_TIMER_STEP.toNanos(),
-              TimeUnit.NANOSECONDS);
-        } catch (RejectedExecutionException e) {
-          LOG.error("the scheduler refused certificate manager work: was it shut down before close()?", e);
-        }
-      }
-    }
-
-    private void fire() {
-      synchronized (this) {
-        if (cancelled) {
-          return;
-        }
-      }
-      try {
-        task.run();
-      } catch (RuntimeException e) {
-        LOG.error("certificate manager task failed", e);
-      }
-    }
-
-    synchronized void cancel() {
-      cancelled = true;
-      if (step != null) {
-        step.cancel(false);
-      }
-    }
+  private static void cancel(ClockTimer t) {
+    ClockTimer.cancel(t);
   }
 
   private double sample() {

@@ -2,8 +2,6 @@ package dev.kubemtls.kubernetes.csr;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.CertificateFailedException;
-import dev.kubemtls.core.IssuanceTimeoutException;
-import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.pki.KeyAlgorithm;
@@ -14,15 +12,9 @@ import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
 import dev.kubemtls.kubernetes.internal.Pkcs10;
 import dev.kubemtls.core.names.SignerNames;
-import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
-import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.Watch;
-import io.fabric8.kubernetes.client.Watcher;
-import io.fabric8.kubernetes.client.WatcherException;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
 import java.security.SecureRandom;
@@ -30,15 +22,9 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
-import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -105,11 +91,6 @@ public final class CertificateIssuer implements IdentityIssuer {
   /** The shortest certificate lifetime the API server accepts. */
   public static final Duration MIN_EXPIRATION = Duration.ofSeconds(600);
 
-  private static final long MAX_POLL_MILLIS = 1000;
-  private static final Duration FIRST_RETRY = Duration.ofMillis(200);
-  private static final Duration MAX_RETRY = Duration.ofSeconds(5);
-  private static final int MAX_FORBIDDEN = 4;
-
   /** kube-controller-manager's CSR cleaner removes a pending request this long after its creation. */
   static final Duration CLEANER_PENDING_LIMIT = Duration.ofHours(24);
 
@@ -127,19 +108,7 @@ public final class CertificateIssuer implements IdentityIssuer {
   private final InstantSource clock;
   private final Duration clockSkew;
   private final SecureRandom random;
-  private final AtomicReference<PendingRequest> remembered = new AtomicReference<>();
-
-  /**
-   * A request an attempt gave up on while it was still usable, kept for the next attempt. The key
-   * lives here, in memory only, as it does during a wait.
-   */
-  private record PendingRequest(String name, String uid, KeyPair keyPair, WorkloadIdentity identity,
-      Instant created) {
-    @Override
-    public String toString() {
-      return "PendingRequest[" + name + ", uid=" + uid + ", created=" + created + "]"; // never the key
-    }
-  }
+  private final CsrClient csrs;
 
   private CertificateIssuer(Builder b) {
     this.client = b.client;
@@ -153,6 +122,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     this.clock = b.clock;
     this.clockSkew = b.clockSkew;
     this.random = b.random;
+    this.csrs = new CsrClient(client, signerName, clock, timeout, deleteRequests);
   }
 
   /**
@@ -217,36 +187,16 @@ public final class CertificateIssuer implements IdentityIssuer {
     }
     Objects.requireNonNull(progress, "progress");
     Instant deadline = clock.instant().plus(timeout);
-    Waiter waiter = resume(remembered.getAndSet(null), deadline, progress);
+    CsrClient.Wait wait = resume(csrs.takeRemembered(), deadline, progress);
     KeyPair keyPair;
-    if (waiter != null) {
-      keyPair = waiter.keyPair;
+    if (wait != null) {
+      keyPair = wait.request().keyPair();
     } else {
       keyPair = keyAlgorithm.generate(random);
-      report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
-          "creating a CertificateSigningRequest for signer " + signerName));
-      CertificateSigningRequest created = create(csrFor(keyPair));
-      String createdName = created.getMetadata().getName();
-      LOG.info("Created CertificateSigningRequest {} for {} with signer {}", createdName, identity.spiffeId(),
-          signerName);
-      waiter = new Waiter(new PendingRequest(createdName, created.getMetadata().getUid(), keyPair, identity,
-          creationOf(created)), created.getMetadata().getResourceVersion(), deadline, progress, "");
-      report(progress, new IssuanceProgress(createdName, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
-          waitingForApproval(createdName)));
+      wait = csrs.submit(csrFor(keyPair), keyPair, identity, deadline, progress);
     }
-    String name = waiter.name;
-    CertificateSigningRequest issued;
-    try {
-      issued = waiter.run();
-    } catch (InterruptedException e) {
-      giveUp(waiter, "the wait was interrupted (the certificate manager was closed)");
-      throw e;
-    } catch (CertificateDeniedException | CertificateFailedException e) {
-      throw e; // kept as evidence, or already gone; never remembered
-    } catch (RuntimeException e) {
-      giveUp(waiter, e instanceof IssuanceTimeoutException ? "its wait timed out" : "the wait failed");
-      throw e;
-    }
+    String name = wait.request().name();
+    CertificateSigningRequest issued = wait.run();
 
     String pem = decodeCertificate(name, issued.getStatus().getCertificate());
     TrustBundle trust = trustBundle == null ? null : Objects.requireNonNull(trustBundle.get(),
@@ -257,67 +207,27 @@ public final class CertificateIssuer implements IdentityIssuer {
     LOG.info("CertificateSigningRequest {} issued: subject '{}', serial {}, notAfter {}", name,
         leaf.getSubjectX500Principal().getName(), leaf.getSerialNumber().toString(16),
         leaf.getNotAfter().toInstant());
-    if (deleteRequests) {
-      delete(name, "issued");
-    } else {
-      LOG.debug("CertificateSigningRequest {} is issued and left for the cluster's CSR cleaner (an hour after"
-          + " approval)", name);
-    }
+    csrs.done(name);
     return new TlsIdentity(keyPair.getPrivate(), chain, generation);
   }
 
   /**
-   * Takes over the remembered request if it is still worth waiting on: returns a waiter primed with
-   * its current state, or null to make a new request. The waiter judges that state first, as a watch
-   * event: Denied or Failed throw as in any wait, an issued certificate is returned at once.
+   * Takes over the remembered request if it is still worth waiting on: the same identity as asked
+   * for now, young enough ({@link #staleReason}), still there with the same UID. Returns the wait on
+   * it, or null to make a new request.
    */
-  private Waiter resume(PendingRequest pending, Instant deadline, Consumer<IssuanceProgress> progress)
-      throws InterruptedException {
+  private CsrClient.Wait resume(CsrClient.PendingRequest pending, Instant deadline,
+      Consumer<IssuanceProgress> progress) throws InterruptedException {
     if (pending == null) {
       return null;
     }
-    if (!pending.identity().equals(identity)) {
-      forget(pending, "it asked for another identity than this issuer asks for now");
-      return null;
-    }
-    String why = tooOld(pending.created());
+    String why = !pending.identity().equals(identity) ? "it asked for another identity than this issuer asks for now"
+        : tooOld(pending.created());
     if (why != null) {
-      forget(pending, why);
+      csrs.forget(pending, why);
       return null;
     }
-    CertificateSigningRequest current;
-    try {
-      current = client.certificates().v1().certificateSigningRequests().withName(pending.name()).get();
-    } catch (KubernetesClientException e) {
-      remember(pending); // still worth waiting on; this attempt cannot tell
-      rethrowIfInterrupted(e);
-      throw new MtlsException("could not re-read CertificateSigningRequest " + pending.name() + " to resume it (HTTP "
-          + e.getCode() + "): " + e.getMessage(), e);
-    }
-    if (current == null) {
-      LOG.info("CertificateSigningRequest {} was deleted while no attempt waited on it; making a new request",
-          pending.name());
-      return null;
-    }
-    if (!pending.uid().equals(current.getMetadata().getUid())) {
-      LOG.info("CertificateSigningRequest {} was replaced by another object with the same name while no attempt"
-          + " waited on it; making a new request", pending.name());
-      return null;
-    }
-    boolean approved = isTrue(current, "Approved");
-    String note = "resumed CertificateSigningRequest " + pending.name() + " (pending since " + pending.created()
-        + "); ";
-    if (!isTrue(current, "Denied") && !isTrue(current, "Failed")) { // those the waiter reports, as in any wait
-      LOG.info("Resuming CertificateSigningRequest {} for {} (pending since {}, {})", pending.name(),
-          identity.spiffeId(), pending.created(), approved ? "approved, not yet signed" : "not yet approved");
-      if (!approved) {
-        report(progress, new IssuanceProgress(pending.name(), IssuanceProgress.Stage.AWAITING_APPROVAL,
-            pending.created(), note + waitingForApproval(pending.name())));
-      }
-    }
-    Waiter waiter = new Waiter(pending, current.getMetadata().getResourceVersion(), deadline, progress, note);
-    waiter.first = current;
-    return waiter;
+    return csrs.resume(pending, deadline, progress);
   }
 
   private String tooOld(Instant created) {
@@ -342,344 +252,12 @@ public final class CertificateIssuer implements IdentityIssuer {
     return null;
   }
 
-  /** Gives up a waited-on request that is still usable: deletes it if allowed to, else remembers it. */
-  private void giveUp(Waiter waiter, String why) {
-    if (deleteRequests) {
-      delete(waiter.name, "abandoned: " + why);
-      return;
-    }
-    LOG.info("Giving up the wait on CertificateSigningRequest {} ({}); it stays {} and the next attempt resumes it"
-        + " rather than making another", waiter.name, why, waiter.approved ? "approved and unsigned" : "pending");
-    remember(waiter.request);
-  }
-
-  private void remember(PendingRequest pending) {
-    if (!remembered.compareAndSet(null, pending)) {
-      // A concurrent attempt gave up on its own request first: one remembered request is enough.
-      abandon(pending.name(), "another request is already kept for the next attempt");
-    }
-  }
-
-  /** Drops a remembered request that is no longer worth resuming (deleted, with deleteRequests). */
-  private void forget(PendingRequest pending, String why) {
-    LOG.info("Not resuming CertificateSigningRequest {} ({}); making a new request", pending.name(), why);
-    abandon(pending.name(), why);
-  }
-
-  private static boolean isTrue(CertificateSigningRequest csr, String type) {
-    var status = csr.getStatus();
-    return status != null && status.getConditions() != null && status.getConditions().stream()
-        .anyMatch(c -> type.equals(c.getType()) && "True".equals(c.getStatus()));
-  }
-
-  private static Instant creationOf(CertificateSigningRequest csr) {
-    String ts = csr.getMetadata().getCreationTimestamp();
-    try {
-      return ts == null ? null : Instant.parse(ts);
-    } catch (DateTimeParseException e) {
-      return null;
-    }
-  }
-
-  private String waitingForApproval(String name) {
-    return "is the kube-mtls signer running and does it serve signerName " + signerName + "? 'kubectl describe csr "
-        + name + "', 'kubectl -n kube-mtls get pods,lease'";
-  }
-
-  private String waitingForSignature(String name) {
-    return "is the signer for " + signerName + " running and able to sign (its CA"
-        + " loaded, it leads)? 'kubectl describe csr " + name + "', the signer's log";
-  }
-
-  private static void report(Consumer<IssuanceProgress> progress, IssuanceProgress p) {
-    try {
-      progress.accept(p);
-    } catch (RuntimeException e) {
-      LOG.warn("an issuance progress listener failed", e);
-    }
-  }
-
-  private CertificateSigningRequest create(CertificateSigningRequest csr) throws InterruptedException {
-    try {
-      return client.certificates().v1().certificateSigningRequests().resource(csr).create();
-    } catch (KubernetesClientException e) {
-      rethrowIfInterrupted(e);
-      String hint = e.getCode() == 403
-          ? " (the workload's ServiceAccount needs create, get and watch on"
-              + " certificatesigningrequests.certificates.k8s.io)"
-          : "";
-      throw new MtlsException("could not create a CertificateSigningRequest for signer " + signerName
-          + " (HTTP " + e.getCode() + ")" + hint + ": " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * Gives up a request that was not issued: deletes it if allowed to, otherwise says what is left
-   * behind. Runs with the interrupt flag clear (an interrupted wait has consumed it).
-   */
-  private void abandon(String name, String why) {
-    if (deleteRequests) {
-      delete(name, "abandoned: " + why);
-      return;
-    }
-    LOG.warn("Giving up CertificateSigningRequest {} ({}); it stays because this issuer does not delete"
-        + " requests (deleteRequests is off). The cluster's CSR cleaner removes it 24 hours after its creation"
-        + " (or approval, if approved and never signed); an approver that acts on it later issues a certificate for"
-        + " a key that no longer exists, which does no harm", name, why);
-  }
-
-  private void delete(String name, String why) {
-    try {
-      client.certificates().v1().certificateSigningRequests().withName(name).delete();
-      LOG.info("Deleted CertificateSigningRequest {} ({})", name, why);
-    } catch (KubernetesClientException e) {
-      if (Thread.currentThread().isInterrupted()) {
-        return; // interrupted again while deleting: the cluster's CSR cleaner removes it
-      }
-      LOG.warn("Could not delete CertificateSigningRequest {} ({}; HTTP {}{}); it is left for the cluster's CSR"
-          + " cleaner", name, why, e.getCode(), e.getCode() == 403
-              ? ": deleteRequests(true) needs delete on certificatesigningrequests, the ClusterRole"
-                  + " kube-mtls-workload-csr-cleanup" : "");
-    }
-  }
-
-  /** One thing the watch told us, tagged with the watch it came from. */
-  private record Event(int watchId, Watcher.Action action, CertificateSigningRequest csr, WatcherException closed) {}
-
-  private final class Waiter {
-    private final PendingRequest request;
-    private final String name;
-    private final String uid;
-    private final KeyPair keyPair;
-    private final Instant deadline;
-    private final Consumer<IssuanceProgress> progress;
-    private final String note;
-    /** The object as read just before the wait (a resumed request), judged before watching. */
-    private CertificateSigningRequest first;
-    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
-    private int watchId;
-    private Watch watch;
-    private String resourceVersion;
-    private volatile boolean approved;
-    private boolean needsResync;
-    private boolean historyGone;
-    private int closesWithoutEvent;
-    private int forbidden;
-    private Duration retryDelay = FIRST_RETRY;
-    private Instant retryAt;
-
-    Waiter(PendingRequest request, String resourceVersion, Instant deadline, Consumer<IssuanceProgress> progress,
-        String note) {
-      this.request = request;
-      this.name = request.name();
-      this.uid = request.uid();
-      this.keyPair = request.keyPair();
-      this.resourceVersion = resourceVersion;
-      this.deadline = deadline;
-      this.progress = progress;
-      this.note = note;
-    }
-
-    CertificateSigningRequest run() throws InterruptedException {
-      try {
-        if (first != null) {
-          Optional<CertificateSigningRequest> done = observe(first);
-          first = null;
-          if (done.isPresent()) {
-            return done.get();
-          }
-        }
-        startWatch();
-        while (true) {
-          Instant now = clock.instant();
-          if (!now.isBefore(deadline)) {
-            IssuanceTimeoutException.Stage stage = approved
-                ? IssuanceTimeoutException.Stage.SIGNATURE : IssuanceTimeoutException.Stage.APPROVAL;
-            LOG.warn("CertificateSigningRequest {} timed out after {} waiting for {}", name, timeout, stage);
-            throw new IssuanceTimeoutException(name, signerName, stage, timeout);
-          }
-          if (needsResync && !now.isBefore(retryAt)) {
-            Optional<CertificateSigningRequest> done = resync();
-            if (done.isPresent()) {
-              return done.get();
-            }
-            continue;
-          }
-          long waitMillis = Math.min(MAX_POLL_MILLIS, Duration.between(now, needsResync && retryAt.isBefore(deadline)
-              ? retryAt : deadline).toMillis());
-          Event e = events.poll(Math.max(1, waitMillis), TimeUnit.MILLISECONDS);
-          if (e == null || e.watchId() != watchId) {
-            continue;
-          }
-          if (e.action() == null || e.action() == Watcher.Action.ERROR) {
-            historyGone = e.closed() != null && e.closed().isHttpGone();
-            Duration delay = closesWithoutEvent++ == 0 ? Duration.ZERO : retryDelay;
-            LOG.info("Watch on CertificateSigningRequest {} closed ({}); re-reading it in {}", name,
-                e.closed() == null ? "error event" : historyGone ? "history compacted, 410 Gone"
-                    : e.closed().getMessage(), delay);
-            scheduleResync(delay);
-            continue;
-          }
-          closesWithoutEvent = 0;
-          retryDelay = FIRST_RETRY;
-          if (e.action() == Watcher.Action.BOOKMARK) {
-            resourceVersion = e.csr().getMetadata().getResourceVersion();
-            continue;
-          }
-          if (e.action() == Watcher.Action.DELETED) {
-            throw deleted();
-          }
-          Optional<CertificateSigningRequest> done = observe(e.csr());
-          if (done.isPresent()) {
-            return done.get();
-          }
-        }
-      } finally {
-        closeWatch();
-      }
-    }
-
-    /** Judges one version of the CSR: terminal outcomes throw or return, anything else waits. */
-    private Optional<CertificateSigningRequest> observe(CertificateSigningRequest csr) {
-      if (!uid.equals(csr.getMetadata().getUid())) {
-        LOG.warn("CertificateSigningRequest {} was replaced by another object with the same name", name);
-        throw new CertificateFailedException(name, "Replaced", "the request was deleted and replaced by"
-            + " another object with the same name (uid " + csr.getMetadata().getUid() + ", ours was " + uid + ")");
-      }
-      resourceVersion = csr.getMetadata().getResourceVersion();
-      var status = csr.getStatus();
-      List<CertificateSigningRequestCondition> conditions =
-          status == null || status.getConditions() == null ? List.of() : status.getConditions();
-      for (CertificateSigningRequestCondition c : conditions) {
-        if (!"True".equals(c.getStatus())) {
-          continue;
-        }
-        if ("Denied".equals(c.getType())) {
-          LOG.warn("CertificateSigningRequest {} was denied: {}: {}", name, c.getReason(), c.getMessage());
-          throw new CertificateDeniedException(name, c.getReason(), c.getMessage());
-        }
-        if ("Failed".equals(c.getType())) {
-          LOG.warn("CertificateSigningRequest {} failed: {}: {}", name, c.getReason(), c.getMessage());
-          throw new CertificateFailedException(name, c.getReason() == null || c.getReason().isBlank()
-              ? "Failed" : c.getReason(), c.getMessage() == null ? "" : c.getMessage());
-        }
-      }
-      boolean nowApproved = conditions.stream()
-          .anyMatch(c -> "Approved".equals(c.getType()) && "True".equals(c.getStatus()));
-      if (nowApproved && !approved) {
-        approved = true;
-        LOG.info("CertificateSigningRequest {} was approved; waiting for the signer", name);
-        report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_SIGNATURE, clock.instant(),
-            note + waitingForSignature(name)));
-      }
-      if (status != null && status.getCertificate() != null && !status.getCertificate().isEmpty()) {
-        return Optional.of(csr);
-      }
-      return Optional.empty();
-    }
-
-    /** After a dropped watch: read the object as it is now, then watch again from there. */
-    private Optional<CertificateSigningRequest> resync() throws InterruptedException {
-      closeWatch();
-      CertificateSigningRequest current;
-      try {
-        current = client.certificates().v1().certificateSigningRequests().withName(name).get();
-      } catch (KubernetesClientException e) {
-        rethrowIfInterrupted(e);
-        LOG.info("Could not re-read CertificateSigningRequest {} (HTTP {}); retrying in {}", name, e.getCode(),
-            retryDelay);
-        scheduleResync(retryDelay);
-        return Optional.empty();
-      }
-      if (current == null) {
-        throw deleted();
-      }
-      Optional<CertificateSigningRequest> done = observe(current);
-      if (done.isPresent()) {
-        return done;
-      }
-      needsResync = false;
-      if (historyGone) {
-        // The API server no longer has history back to this object's version (e.g. its watch cache
-        // was rebuilt): watch from "now", which first replays the object's current state as ADDED.
-        resourceVersion = null;
-        historyGone = false;
-      }
-      startWatch();
-      return Optional.empty();
-    }
-
-    private void scheduleResync(Duration delay) {
-      closeWatch();
-      needsResync = true;
-      retryAt = clock.instant().plus(delay);
-      if (!delay.isZero()) {
-        Duration doubled = retryDelay.multipliedBy(2);
-        retryDelay = doubled.compareTo(MAX_RETRY) > 0 ? MAX_RETRY : doubled;
-      }
-    }
-
-    private void startWatch() throws InterruptedException {
-      int id = ++watchId;
-      try {
-        watch = client.certificates().v1().certificateSigningRequests()
-            .withField("metadata.name", name)
-            .watch(new ListOptionsBuilder().withResourceVersion(resourceVersion).withAllowWatchBookmarks(true)
-                .build(), new Watcher<>() {
-                  @Override
-                  public void eventReceived(Action action, CertificateSigningRequest csr) {
-                    events.add(new Event(id, action, csr, null));
-                  }
-
-                  @Override
-                  public void onClose(WatcherException cause) {
-                    events.add(new Event(id, null, null, cause));
-                  }
-                });
-      } catch (KubernetesClientException e) {
-        rethrowIfInterrupted(e);
-        watch = null;
-        LOG.info("Could not watch CertificateSigningRequest {} (HTTP {}); retrying in {}", name, e.getCode(),
-            retryDelay);
-        // RBAC changes reach the authorizer's cache with a delay: retry a few times before giving up.
-        if (e.getCode() == 403 && ++forbidden >= MAX_FORBIDDEN) {
-          throw new MtlsException("not allowed to watch CertificateSigningRequest " + name + " (the workload's"
-              + " ServiceAccount needs get and watch on certificatesigningrequests.certificates.k8s.io)", e);
-        }
-        scheduleResync(retryDelay);
-      }
-    }
-
-    private void closeWatch() {
-      watchId++; // events still in flight from the old watch are ignored
-      if (watch != null) {
-        watch.close();
-        watch = null;
-      }
-    }
-
-    private CertificateFailedException deleted() {
-      LOG.warn("CertificateSigningRequest {} was deleted before it was issued", name);
-      return new CertificateFailedException(name, "Deleted", "the request was deleted before a certificate"
-          + " was issued");
-    }
-  }
-
   private static String decodeCertificate(String name, String base64) {
     try {
       return new String(Base64.getDecoder().decode(base64), StandardCharsets.US_ASCII);
     } catch (IllegalArgumentException e) {
       throw new CertificateFailedException(name, IssuedCertificateValidator.REASON,
           "status.certificate is not base64-encoded", e);
-    }
-  }
-
-  private static void rethrowIfInterrupted(KubernetesClientException e) throws InterruptedException {
-    if (Thread.currentThread().isInterrupted() || e.getCause() instanceof InterruptedException) {
-      InterruptedException ie = new InterruptedException("interrupted while talking to the API server");
-      ie.initCause(e);
-      Thread.interrupted();
-      throw ie;
     }
   }
 

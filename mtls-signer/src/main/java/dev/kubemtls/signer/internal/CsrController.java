@@ -4,6 +4,7 @@ import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.signer.ApprovalDecision;
 import dev.kubemtls.signer.ApprovalPolicy;
 import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.CertificateRequest;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.Requester;
 import dev.kubemtls.signer.SignerListener;
@@ -229,12 +230,12 @@ public final class CsrController implements AutoCloseable {
     String name = cached.getMetadata().getName();
     Requester requester = requesterOf(cached.getSpec());
     ApprovalDecision decision;
-    ParsedCsr parsed = null;
+    CertificateRequest parsed = null;
     if (requester.serviceAccount().isEmpty()) {
       decision = policy.decide("", Csrs.usages(cached), requester, cluster);
     } else {
       try {
-        parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+        parsed = CertificateRequest.parse(Csrs.requestPem(cached));
         decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
       } catch (dev.kubemtls.core.InvalidMaterialException e) {
         decision = ApprovalDecision.deny(ApprovalDecision.MALFORMED_REQUEST, e.getMessage());
@@ -264,14 +265,14 @@ public final class CsrController implements AutoCloseable {
     String name = cached.getMetadata().getName();
     Requester requester = requesterOf(cached.getSpec());
     // Parsed once here; the same instance (with its one signature check) goes on to the CA.
-    ParsedCsr parsed = null;
+    CertificateRequest parsed = null;
     ApprovalDecision decision;
     if (requester.serviceAccount().isEmpty()) {
       // The cheap decision first: who asked is known without reading the request at all.
       decision = policy.decide("", Csrs.usages(cached), requester, cluster);
     } else {
       try {
-        parsed = ParsedCsr.parse(Csrs.requestPem(cached));
+        parsed = CertificateRequest.parse(Csrs.requestPem(cached));
         // From the caches; a denial that depends on them is decided again with live reads.
         decision = Lookups.decide(policy, parsed, Csrs.usages(cached), requester, cluster, live);
       } catch (dev.kubemtls.core.InvalidMaterialException e) {
@@ -315,7 +316,7 @@ public final class CsrController implements AutoCloseable {
    * replica issued meanwhile.
    */
   private WorkQueue.Outcome sign(CertificateSigningRequest checked, String resourceVersion,
-      List<CertificateSigningRequestCondition> conditions, ParsedCsr parsed) {
+      List<CertificateSigningRequestCondition> conditions, CertificateRequest parsed) {
     String name = checked.getMetadata().getName();
     X509Certificate certificate;
     try {

@@ -10,7 +10,7 @@ import java.util.Base64;
 import java.util.List;
 
 /** Small readers of CertificateSigningRequest state. */
-public final class Csrs {
+final class Csrs {
 
   public static final String APPROVED = "Approved";
   public static final String DENIED = "Denied";

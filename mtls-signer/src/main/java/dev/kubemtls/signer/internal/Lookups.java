@@ -2,6 +2,7 @@ package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.signer.ApprovalDecision;
 import dev.kubemtls.signer.ApprovalPolicy;
+import dev.kubemtls.signer.CertificateRequest;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.Requester;
 import java.util.List;
@@ -14,7 +15,7 @@ import java.util.Set;
  * new selector, a Pod recreated under the same name) therefore costs one more lookup, not a wrong
  * denial.
  */
-public final class Lookups {
+final class Lookups {
 
   /** The denial reasons that a lookup of Pods or Services decided. */
   static final Set<String> CLUSTER_DEPENDENT = Set.of(ApprovalDecision.POD_BINDING_REQUIRED,
@@ -23,7 +24,7 @@ public final class Lookups {
   private Lookups() {}
 
   /** The verdict from {@code cached}, or, for a cluster-dependent denial, the verdict from {@code live}. */
-  public static ApprovalDecision decide(ApprovalPolicy policy, ParsedCsr csr, List<String> usages, Requester requester,
+  static ApprovalDecision decide(ApprovalPolicy policy, CertificateRequest csr, List<String> usages, Requester requester,
       ClusterView cached, ClusterView live) {
     ApprovalDecision first = policy.decide(csr, usages, requester, cached);
     if (first.approved() || cached == live || !CLUSTER_DEPENDENT.contains(first.reason())) {

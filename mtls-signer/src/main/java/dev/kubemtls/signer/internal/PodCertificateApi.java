@@ -17,7 +17,7 @@ import java.util.function.Function;
  *
  * @param <T> fabric8's PodCertificateRequest class of the version
  */
-public final class PodCertificateApi<T extends HasMetadata> {
+final class PodCertificateApi<T extends HasMetadata> {
 
   /** {@code certificates.k8s.io/v1}: no {@code pkixPublicKey}/{@code proofOfPossession}, only the stub request. */
   public static final PodCertificateApi<io.fabric8.kubernetes.api.model.certificates.v1.PodCertificateRequest> V1 =

@@ -40,7 +40,7 @@ import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
  * makes it). Of a stub request nothing but the key is used: its subject, attributes and extensions
  * are ignored (the kubelet sends none, and the names come from the cluster).
  */
-public final class PodCertificateKeys {
+final class PodCertificateKeys {
 
   /** The largest stub request, public key or proof accepted: the API server's limit for each (10 KiB). */
   public static final int MAX_BYTES = 10 * 1024;
