@@ -12,6 +12,7 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.MtlsJdkTls;
+import dev.kubemtls.testkit.PostgresServer;
 import dev.kubemtls.testkit.TestCa;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;

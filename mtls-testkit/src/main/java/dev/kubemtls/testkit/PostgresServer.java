@@ -1,4 +1,4 @@
-package dev.kubemtls.jdbc;
+package dev.kubemtls.testkit;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -26,9 +26,10 @@ import java.util.stream.Stream;
  * reading {@code pg_stat_ssl}/{@code pg_stat_activity}. The server refuses to run as root, so when the
  * tests run as root initdb and the server run as the {@code postgres} OS user (through
  * {@code runuser}), with the data directory owned by it. If anything is missing or fails to start, the
- * constructor throws saying what and why: a test never skips.
+ * constructor throws saying what and why: a test never skips. {@link #admin()} needs the PostgreSQL
+ * JDBC driver on the test class path.
  */
-final class PostgresServer implements AutoCloseable {
+public final class PostgresServer implements AutoCloseable {
 
   private static final Path PACKAGES = Path.of("/usr/lib/postgresql");
 
@@ -47,7 +48,7 @@ final class PostgresServer implements AutoCloseable {
    * @param serverKeyPem  the server's private key, PEM (PKCS#8)
    * @param clientCaPem   the CAs client certificates must chain to, PEM
    */
-  PostgresServer(List<String> identMap, String serverCertPem, String serverKeyPem, String clientCaPem)
+  public PostgresServer(List<String> identMap, String serverCertPem, String serverKeyPem, String clientCaPem)
       throws IOException, InterruptedException {
     this.bin = findBin();
     this.asPostgresUser = "root".equals(System.getProperty("user.name"));
@@ -113,7 +114,7 @@ final class PostgresServer implements AutoCloseable {
   }
 
   /** Replaces the server's certificate and key and reloads the configuration (SIGHUP). */
-  void replaceServerCertificate(String certPem, String keyPem, String clientCaPem)
+  public void replaceServerCertificate(String certPem, String keyPem, String clientCaPem)
       throws IOException, InterruptedException {
     writeTls(certPem, keyPem, clientCaPem);
     chown();
@@ -166,7 +167,7 @@ final class PostgresServer implements AutoCloseable {
   }
 
   /** The last lines of the server's log, for failure messages. */
-  String serverLog() {
+  public String serverLog() {
     try {
       Path log = dir.resolve("server.log");
       return Files.exists(log) ? "\nserver log:\n" + tail(log) : "";
@@ -175,17 +176,17 @@ final class PostgresServer implements AutoCloseable {
     }
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
   /** A JDBC URL for {@code host} (the name the client dials) and database {@code postgres}. */
-  String url(String host) {
+  public String url(String host) {
     return "jdbc:postgresql://" + host + ":" + port + "/postgres";
   }
 
   /** A superuser connection without TLS over loopback. */
-  Connection admin() throws SQLException {
+  public Connection admin() throws SQLException {
     Properties p = new Properties();
     p.setProperty("user", "postgres");
     p.setProperty("sslmode", "disable");
@@ -193,7 +194,7 @@ final class PostgresServer implements AutoCloseable {
   }
 
   /** Runs statements as the superuser. */
-  void sql(String... statements) throws SQLException {
+  public void sql(String... statements) throws SQLException {
     try (Connection c = admin(); java.sql.Statement s = c.createStatement()) {
       for (String statement : statements) {
         s.execute(statement);
