@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  * at that moment goes, including ones made under current material; the pool refills itself with
  * connections under the current snapshot. The bound: an idle connection made under superseded
  * material is closed at most {@code checkEvery} after the snapshot that superseded it (at once on a
- * trust change) or after its server certificate expired; a borrowed one when it is returned.
+ * trust change) or after its server certificate expired; a borrowed one when it is returned. A
+ * connection whose handshake completed less than {@code checkEvery} before an eviction may not have
+ * been in the pool yet; if it is still open and must be retired at a later check, the pool is
+ * soft-evicted again.
  */
 public final class HikariRetirement implements AutoCloseable {
 
@@ -51,6 +54,7 @@ public final class HikariRetirement implements AutoCloseable {
   private final MaterialSource.Subscription subscription;
   private final ScheduledFuture<?> periodic;
   private final Set<Socket> handled = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
+  private final long settleNanos;
   private final AtomicLong evictions = new AtomicLong();
   private final AtomicLong retired = new AtomicLong();
   private volatile boolean closed;
@@ -61,6 +65,7 @@ public final class HikariRetirement implements AutoCloseable {
     this.registration = registration;
     this.scheduler = scheduler;
     this.ownScheduler = ownScheduler;
+    this.settleNanos = checkEvery.toNanos();
     this.subscription = registration.tls().onMaterialChange(m -> submit());
     long millis = checkEvery.toMillis();
     this.periodic = scheduler.scheduleWithFixedDelay(this::checkSafely, millis, millis, TimeUnit.MILLISECONDS);
@@ -131,9 +136,14 @@ public final class HikariRetirement implements AutoCloseable {
     if (fresh.isEmpty()) {
       return 0;
     }
-    List<Map.Entry<javax.net.ssl.SSLSocket, javax.net.ssl.SSLSession>> open = registration.open();
-    for (Map.Entry<javax.net.ssl.SSLSocket, javax.net.ssl.SSLSession> e : open) {
-      handled.add(e.getKey());
+    List<Map.Entry<javax.net.ssl.SSLSocket, MtlsPostgres.Handshaken>> open = registration.open();
+    long now = System.nanoTime();
+    for (Map.Entry<javax.net.ssl.SSLSocket, MtlsPostgres.Handshaken> e : open) {
+      // A connection whose handshake completed just now may not be in the pool yet, and then the
+      // eviction below misses it: only one older than a check period counts as handled.
+      if (now - e.getValue().nanos() >= settleNanos) {
+        handled.add(e.getKey());
+      }
     }
     HikariPoolMXBean mx = pool.getHikariPoolMXBean();
     if (mx == null) {

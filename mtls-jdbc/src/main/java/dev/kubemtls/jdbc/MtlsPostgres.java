@@ -103,7 +103,7 @@ public final class MtlsPostgres {
   public static final class Registration implements AutoCloseable {
     private final String name;
     private final MtlsJdkTls tls;
-    private final Map<SSLSocket, SSLSession> sockets = Collections.synchronizedMap(new WeakHashMap<>());
+    private final Map<SSLSocket, Handshaken> sockets = Collections.synchronizedMap(new WeakHashMap<>());
 
     private Registration(String name, MtlsJdkTls tls) {
       this.name = name;
@@ -140,7 +140,7 @@ public final class MtlsPostgres {
 
     void track(Socket socket) {
       if (socket instanceof SSLSocket ssl) {
-        ssl.addHandshakeCompletedListener(e -> sockets.put(ssl, e.getSession()));
+        ssl.addHandshakeCompletedListener(e -> sockets.put(ssl, new Handshaken(e.getSession(), System.nanoTime())));
       }
     }
 
@@ -152,18 +152,18 @@ public final class MtlsPostgres {
     /** The open connections that must be retired now, each with why ({@link MtlsJdkTls#retirementReason}). */
     public List<Retiring> mustRetire() {
       List<Retiring> out = new ArrayList<>();
-      for (Map.Entry<SSLSocket, SSLSession> e : open()) {
-        tls.retirementReason(e.getValue()).ifPresent(r -> out.add(new Retiring(e.getKey(), r)));
+      for (Map.Entry<SSLSocket, Handshaken> e : open()) {
+        tls.retirementReason(e.getValue().session()).ifPresent(r -> out.add(new Retiring(e.getKey(), r)));
       }
       return out;
     }
 
     /** The open, handshaken connections. */
-    List<Map.Entry<SSLSocket, SSLSession>> open() {
-      List<Map.Entry<SSLSocket, SSLSession>> out = new ArrayList<>();
+    List<Map.Entry<SSLSocket, Handshaken>> open() {
+      List<Map.Entry<SSLSocket, Handshaken>> out = new ArrayList<>();
       synchronized (sockets) {
         sockets.entrySet().removeIf(e -> e.getKey().isClosed());
-        for (Map.Entry<SSLSocket, SSLSession> e : sockets.entrySet()) {
+        for (Map.Entry<SSLSocket, Handshaken> e : sockets.entrySet()) {
           out.add(Map.entry(e.getKey(), e.getValue()));
         }
       }
@@ -181,6 +181,9 @@ public final class MtlsPostgres {
       return "MtlsPostgres.Registration[" + name + "]";
     }
   }
+
+  /** A connection's TLS session and when (System.nanoTime) its handshake completed. */
+  record Handshaken(SSLSession session, long nanos) {}
 
   /** An open connection that must be retired and why. */
   public record Retiring(Socket socket, String reason) {}

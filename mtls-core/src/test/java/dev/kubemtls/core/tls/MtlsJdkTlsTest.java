@@ -137,6 +137,31 @@ class MtlsJdkTlsTest {
     }
   }
 
+  @Test
+  void aSocketRefusingTheServerReportsItsReason() throws Exception {
+    SSLContext payments = server(CA1, "shop", "payments");
+    try (SSLServerSocket listening = (SSLServerSocket) payments.getServerSocketFactory()
+        .createServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      listening.setNeedClientAuth(true);
+      CompletableFuture<Void> accepting = CompletableFuture.runAsync(() -> {
+        try (SSLSocket s = (SSLSocket) listening.accept()) {
+          s.startHandshake();
+        } catch (Exception expected) {
+          // the client aborts the handshake
+        }
+      });
+      MaterialPublisher source = new MaterialPublisher(
+          new MtlsMaterial(identity(CA1, "shop", "web", 1), bundle("b1", CA1), 1));
+      RecordingTlsListener events = new RecordingTlsListener();
+      try (MtlsJdkTls client = MtlsJdkTls.forClient(source).peerPolicy(ORDERS).listener(events).build()) {
+        assertThatThrownBy(() -> echo(client, listening.getLocalPort()))
+            .isInstanceOf(SSLHandshakeException.class).hasMessageContaining("is not allowed by");
+        events.next().assertFailed(Side.CLIENT, HandshakeFailure.PEER_NOT_ALLOWED);
+      }
+      accepting.get(10, TimeUnit.SECONDS);
+    }
+  }
+
   private static void echo(MtlsJdkTls client, int port) throws Exception {
     // HOST does not resolve here: TLS for HOST over a loopback connection, as a driver layers it
     try (java.net.Socket plain = new java.net.Socket(InetAddress.getLoopbackAddress(), port);
