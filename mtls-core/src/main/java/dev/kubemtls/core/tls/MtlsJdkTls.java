@@ -48,7 +48,9 @@ import org.slf4j.LoggerFactory;
  * that pins the server's SPIFFE ID or ServiceAccount. Engines and sockets report their handshakes to the
  * {@link TlsListener}: engines both outcomes; sockets their successes and the refusals this side's trust
  * manager makes (a socket that fails for another reason reports nothing; its caller sees the
- * exception).
+ * exception). A server socket from {@code sslContext().getServerSocketFactory()} keeps the snapshot
+ * current when it was made and none of the policy's parameters: servers should use engines (or
+ * mtls-netty, mtls-servlet).
  *
  * <p><b>Connection pools.</b> A pool keeps TLS connections open across renewals and trust changes. It
  * asks {@link #retirementReason(SSLSession)} about each connection's session, on every
