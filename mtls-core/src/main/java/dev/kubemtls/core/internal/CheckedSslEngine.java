@@ -1,6 +1,12 @@
 package dev.kubemtls.core.internal;
 
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.tls.TlsListener;
 import java.nio.ByteBuffer;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.Optional;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
@@ -27,14 +33,48 @@ public final class CheckedSslEngine extends SSLEngine {
   private final SSLEngine delegate;
   private final InstantSource clock;
   private final String side;
+  private final TlsListener listener;
   private volatile boolean checked;
+  private volatile long started;
   private BiFunction<SSLEngine, List<String>, String> selector;
 
   public CheckedSslEngine(SSLEngine delegate, InstantSource clock, String side) {
+    this(delegate, clock, side, null);
+  }
+
+  /**
+   * As {@link #CheckedSslEngine(SSLEngine, InstantSource, String)}, reporting the outcome of the
+   * handshake to {@code listener} (if not null) once: succeeded when it completes and the peer passed,
+   * failed when a {@code wrap} or {@code unwrap} of the handshake throws.
+   */
+  public CheckedSslEngine(SSLEngine delegate, InstantSource clock, String side, TlsListener listener) {
     super(delegate.getPeerHost(), delegate.getPeerPort());
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.side = Objects.requireNonNull(side, "side");
+    this.listener = listener;
+  }
+
+  private void start() {
+    if (started == 0 && listener != null) {
+      started = System.nanoTime();
+    }
+  }
+
+  private Duration took() {
+    return started == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - started);
+  }
+
+  private TlsListener.Side listenerSide() {
+    return delegate.getUseClientMode() ? TlsListener.Side.CLIENT : TlsListener.Side.SERVER;
+  }
+
+  private SSLException failed(SSLException e) {
+    if (listener != null && !checked) {
+      checked = true;
+      listener.handshakeFailed(listenerSide(), HandshakeFailures.classify(e), e, took());
+    }
+    return e;
   }
 
   private SSLEngineResult checked(SSLEngineResult result) throws SSLException {
@@ -46,40 +86,70 @@ public final class CheckedSslEngine extends SSLEngine {
       } catch (SSLHandshakeException e) {
         session.invalidate();
         delegate.closeOutbound();
+        if (listener != null) {
+          listener.handshakeFailed(listenerSide(), HandshakeFailures.classify(e), e, took());
+        }
         throw e;
+      }
+      if (listener != null) {
+        listener.handshakeSucceeded(listenerSide(), peerOf(session), session.getProtocol(),
+            session.getCipherSuite(), took());
       }
     }
     return result;
   }
 
+  /** The identity of a session's verified peer, or empty when it sent no readable certificate. */
+  public static Optional<PeerIdentity> peerOf(SSLSession session) {
+    try {
+      Certificate[] chain = session.getPeerCertificates();
+      if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
+        return Optional.of(PeerIdentity.of(leaf));
+      }
+    } catch (javax.net.ssl.SSLPeerUnverifiedException | RuntimeException e) {
+      // no certificate, or one that names no workload
+    }
+    return Optional.empty();
+  }
+
   @Override
   public SSLEngineResult wrap(ByteBuffer[] srcs, int offset, int length, ByteBuffer dst) throws SSLException {
-    return checked(delegate.wrap(srcs, offset, length, dst));
+    start();
+    try {
+      return checked(delegate.wrap(srcs, offset, length, dst));
+    } catch (SSLException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public SSLEngineResult unwrap(ByteBuffer src, ByteBuffer[] dsts, int offset, int length) throws SSLException {
-    return checked(delegate.unwrap(src, dsts, offset, length));
+    start();
+    try {
+      return checked(delegate.unwrap(src, dsts, offset, length));
+    } catch (SSLException e) {
+      throw failed(e);
+    }
   }
 
   @Override
   public SSLEngineResult wrap(ByteBuffer src, ByteBuffer dst) throws SSLException {
-    return checked(delegate.wrap(src, dst));
+    return wrap(new ByteBuffer[] {src}, 0, 1, dst);
   }
 
   @Override
   public SSLEngineResult wrap(ByteBuffer[] srcs, ByteBuffer dst) throws SSLException {
-    return checked(delegate.wrap(srcs, dst));
+    return wrap(srcs, 0, srcs.length, dst);
   }
 
   @Override
   public SSLEngineResult unwrap(ByteBuffer src, ByteBuffer dst) throws SSLException {
-    return checked(delegate.unwrap(src, dst));
+    return unwrap(src, new ByteBuffer[] {dst}, 0, 1);
   }
 
   @Override
   public SSLEngineResult unwrap(ByteBuffer src, ByteBuffer[] dsts) throws SSLException {
-    return checked(delegate.unwrap(src, dsts));
+    return unwrap(src, dsts, 0, dsts.length);
   }
 
   @Override

@@ -54,13 +54,18 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final SSLContext noMaterial;
   private final SSLParameters engineParameters;
   private final InstantSource clock;
+  private final dev.kubemtls.core.tls.TlsListener listener;
+  private final boolean identifyServer;
+  /** The snapshot each built context's session contexts belong to, to tell which one a session was made under. */
+  private final java.util.Map<SSLSessionContext, MtlsMaterial> madeUnder =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private final java.util.Set<MaterialSource.Subscription> followers =
       java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile Built current;
   private volatile long refusedGeneration;
   private volatile boolean closed;
 
-  private record Built(MtlsMaterial material, SSLContext context) {}
+  private record Built(MtlsMaterial material, SSLContext context, X509ExtendedTrustManager trustManager) {}
 
   /**
    * Builds the context of the current snapshot now, if there is one, so that bad material fails
@@ -82,6 +87,20 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    */
   public FollowingSslContextSpi(MaterialSource source, JdkTls tls, String side,
       Function<MtlsMaterial, X509ExtendedTrustManager> trust, InstantSource clock) {
+    this(source, tls, side, trust, clock, null, false);
+  }
+
+  /**
+   * As {@link #FollowingSslContextSpi(MaterialSource, JdkTls, String, Function, InstantSource)}, with
+   * a listener every engine and socket reports its handshake to (null for none), and whether engines
+   * and sockets check the server's certificate against the name they dial (HTTPS endpoint
+   * identification; for contexts used only by clients).
+   */
+  public FollowingSslContextSpi(MaterialSource source, JdkTls tls, String side,
+      Function<MtlsMaterial, X509ExtendedTrustManager> trust, InstantSource clock,
+      dev.kubemtls.core.tls.TlsListener listener, boolean identifyServer) {
+    this.listener = listener;
+    this.identifyServer = identifyServer;
     this.clock = Objects.requireNonNull(clock, "clock");
     this.source = Objects.requireNonNull(source, "source");
     this.tls = Objects.requireNonNull(tls, "tls");
@@ -92,6 +111,9 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
         tls.policy().protocols().toArray(String[]::new));
     p.setUseCipherSuitesOrder(true);
     p.setAlgorithmConstraints(tls.constraints());
+    if (identifyServer) {
+      p.setEndpointIdentificationAlgorithm("HTTPS");
+    }
     // Read in server mode only: a server engine asks for the client certificate the policy demands.
     if (tls.policy().clientAuth() == dev.kubemtls.core.tls.ClientAuth.REQUIRE) {
       p.setNeedClientAuth(true);
@@ -193,21 +215,60 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   }
 
   private Built build(MtlsMaterial material) {
-    SSLContext context = MaterialStores.newSslContext(material, trust.apply(material));
+    X509ExtendedTrustManager trustManager = trust.apply(material);
+    SSLContext context = MaterialStores.newSslContext(material, trustManager);
     int seconds = PeerValidity.sessionSeconds(material.identity().notAfter(), clock.instant());
     context.getServerSessionContext().setSessionTimeout(seconds);
     context.getClientSessionContext().setSessionTimeout(seconds);
-    return new Built(material, context);
+    madeUnder.put(context.getServerSessionContext(), material);
+    madeUnder.put(context.getClientSessionContext(), material);
+    return new Built(material, context, trustManager);
+  }
+
+  /** The snapshot new connections get (the last good one), or empty before the first. */
+  public java.util.Optional<MtlsMaterial> material() {
+    context();
+    Built built = current;
+    return built == null ? java.util.Optional.empty() : java.util.Optional.of(built.material());
+  }
+
+  /**
+   * The trust manager of the snapshot new connections get; before the first snapshot one that
+   * refuses every peer.
+   */
+  public X509ExtendedTrustManager trustManager() {
+    context();
+    Built built = current;
+    return built == null ? MaterialStores.refuseAll("kube-mtls " + side + ": no TLS material yet")
+        : built.trustManager();
+  }
+
+  /**
+   * The snapshot {@code session} was made under, if a context of this engine made it and that
+   * context is still reachable; empty for a session of another context.
+   */
+  public java.util.Optional<MtlsMaterial> materialOf(javax.net.ssl.SSLSession session) {
+    SSLSessionContext sessions = session == null ? null : session.getSessionContext();
+    return sessions == null ? java.util.Optional.empty()
+        : java.util.Optional.ofNullable(madeUnder.get(sessions));
   }
 
   private SSLEngine configure(SSLEngine engine) {
     engine.setSSLParameters(engineParameters);
-    return new CheckedSslEngine(engine, clock, side);
+    return new CheckedSslEngine(engine, clock, side, listener);
   }
 
   private Socket configure(Socket socket) {
     if (socket instanceof SSLSocket ssl) {
       ssl.setSSLParameters(engineParameters);
+      if (listener != null) {
+        long started = System.nanoTime();
+        ssl.addHandshakeCompletedListener(event -> listener.handshakeSucceeded(
+            ssl.getUseClientMode() ? dev.kubemtls.core.tls.TlsListener.Side.CLIENT
+                : dev.kubemtls.core.tls.TlsListener.Side.SERVER,
+            CheckedSslEngine.peerOf(event.getSession()), event.getSession().getProtocol(),
+            event.getCipherSuite(), java.time.Duration.ofNanos(System.nanoTime() - started)));
+      }
     }
     return socket;
   }

@@ -74,6 +74,11 @@ public final class MaterialStores {
     }
   }
 
+  /** A trust manager that refuses every peer certificate with {@code reason}. */
+  public static X509ExtendedTrustManager refuseAll(String reason) {
+    return new RefuseAll(reason);
+  }
+
   private static final class RefuseAll extends X509ExtendedTrustManager {
     private final String reason;
 
