@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * its own certificate's remaining validity when the context is built, and at most
  * {@link PeerValidity#MAX_SESSION_LIFETIME}. Sockets made here get the same session lifetimes, but
  * no completion check: the JDK tells sockets' handshake listeners on another thread, too late to
- * stop the first application bytes.
+ * stop the first application bytes; instead, before a socket is made, cached client sessions whose
+ * peer certificate has expired are invalidated, so a client socket never resumes one.
  */
 public final class FollowingSslContextSpi extends SSLContextSpi {
 
@@ -321,10 +322,36 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
     return context().getSupportedSSLParameters();
   }
 
+  /**
+   * Invalidates the cached client sessions whose peer certificate has expired by the injected
+   * clock, so that no socket resumes one: a socket's handshake cannot be checked when it completes
+   * (the JDK tells its listeners on another thread, after application data may have flowed), so the
+   * session it could resume is checked before it is created instead, and an expired peer meets a
+   * full handshake, whose trust check refuses it with an alert. Costs one pass over the cache, which
+   * holds one session per server a client talks to.
+   */
+  private void sweepExpiredClientSessions(SSLContext context) {
+    SSLSessionContext sessions = context.getClientSessionContext();
+    java.time.Instant now = clock.instant();
+    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+      javax.net.ssl.SSLSession session = sessions.getSession(ids.nextElement());
+      if (session == null) {
+        continue;
+      }
+      try {
+        PeerValidity.check(session.getPeerCertificates(), now);
+      } catch (java.security.cert.CertificateException | javax.net.ssl.SSLPeerUnverifiedException e) {
+        session.invalidate();
+      }
+    }
+  }
+
   /** Takes each new socket from the current snapshot's context. */
   private final class FollowingSocketFactory extends SSLSocketFactory {
     private SSLSocketFactory delegate() {
-      return context().getSocketFactory();
+      SSLContext context = context();
+      sweepExpiredClientSessions(context);
+      return context.getSocketFactory();
     }
 
     @Override

@@ -210,6 +210,61 @@ class MtlsSslContextsTest {
     assertThat(late.client()).hasMessageContaining("refused the TLS session at the end of its handshake");
   }
 
+  /**
+   * Sockets cannot be checked when their handshake completes, so a client socket must never resume a
+   * session whose server certificate has expired by the injected clock: the cached session is
+   * invalidated before the socket is made, and the next connection is a full handshake (whose trust
+   * check would refuse an expired certificate with an alert).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aClientSocketDoesNotResumeASessionWhoseServerCertificateHasExpired(String protocol) throws Exception {
+    MutableClock clock = MutableClock.startingNow();
+    AtomicInteger clientChecks = new AtomicInteger();
+    SSLContext server = MtlsSslContexts.of(server());
+    SSLContext client = counted(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
+        clientChecks, "client");
+    try (javax.net.ssl.SSLServerSocket listening = (javax.net.ssl.SSLServerSocket) server.getServerSocketFactory()
+        .createServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread echo = new Thread(() -> {
+        while (!listening.isClosed()) {
+          try (Socket s = listening.accept()) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8));
+            String line = in.readLine();
+            s.getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            s.getOutputStream().flush();
+          } catch (java.io.IOException e) {
+            // the next connection, or the end of the test
+          }
+        }
+      }, "echo");
+      echo.setDaemon(true);
+      echo.start();
+      int port = listening.getLocalPort();
+
+      assertThat(exchange(client, port)).isEqualTo("hello");
+      assertThat(exchange(client, port)).isEqualTo("hello");
+      assertThat(clientChecks).as("the second connection resumed: no trust check").hasValue(1);
+
+      clock.advance(Duration.ofMinutes(61));
+      assertThat(exchange(client, port)).isEqualTo("hello");
+      assertThat(clientChecks).as("no resumption of the expired server's session: a full handshake").hasValue(2);
+    }
+  }
+
+  private static String exchange(SSLContext client, int port) throws Exception {
+    try (Socket raw = new Socket(java.net.InetAddress.getLoopbackAddress(), port);
+        javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) client.getSocketFactory().createSocket(raw, HOST, port,
+            true)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write("hello\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      s.getOutputStream().flush();
+      return new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+          java.nio.charset.StandardCharsets.UTF_8)).readLine();
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(ints = {30, 7200})
   void sessionsLiveNoLongerThanTheContextsCertificateAndAtMostAnHour(int minutesLeft) {
