@@ -39,6 +39,13 @@ import org.slf4j.LoggerFactory;
  * rest of the chain is not called. The filter must only sit behind a connector that verifies
  * client certificates (such as one from {@link JettyMtls}): it parses, it does not verify.
  *
+ * <p>A kept-alive HTTP/1.1 connection can outlive the client certificate it was authenticated with
+ * (a pooled client connection keeps presenting its first certificate after renewals). When the
+ * certificate on the connection has expired ({@link Builder#clock}), the request is served and its
+ * response carries {@code Connection: close}, so the connection ends there and the client's next
+ * request comes on a new connection with its current certificate: at most one request per
+ * connection after the expiry, and nothing fails.
+ *
  * <p>It uses only the Servlet 6 API, so it works in any Servlet 6 container. Configure it in code:
  *
  * <pre>{@code
@@ -87,6 +94,7 @@ public final class MtlsPeerFilter implements Filter {
 
   private final boolean programmatic;
   private final TlsListener listener;
+  private final java.time.InstantSource clock;
   private volatile PeerPolicy policy;
   private volatile boolean requireCertificate;
 
@@ -97,6 +105,7 @@ public final class MtlsPeerFilter implements Filter {
   public MtlsPeerFilter() {
     this.programmatic = false;
     this.listener = TlsListener.NO_OP;
+    this.clock = java.time.InstantSource.system();
     this.policy = PeerPolicy.anySpiffeId();
     this.requireCertificate = true;
   }
@@ -104,6 +113,7 @@ public final class MtlsPeerFilter implements Filter {
   private MtlsPeerFilter(Builder builder) {
     this.programmatic = true;
     this.listener = builder.listener;
+    this.clock = builder.clock;
     this.policy = builder.policy;
     this.requireCertificate = builder.requireCertificate;
   }
@@ -197,6 +207,18 @@ public final class MtlsPeerFilter implements Filter {
       return;
     }
     request.setAttribute(PEER_IDENTITY_ATTRIBUTE, peer);
+    if (leaf.get().getNotAfter().toInstant().isBefore(clock.instant())) {
+      // A kept-alive connection outlives the client certificate it was made with: this request is
+      // served (the certificate was valid when the connection was authenticated), and the
+      // connection ends with its response, so the client's next request makes a new connection with
+      // its renewed certificate. HTTP/1.1 only: HTTP/2 has no per-response way to close.
+      if (!out.isCommitted() && "HTTP/1.1".equals(http.getProtocol())) {
+        out.setHeader("Connection", "close");
+      }
+      LOG.debug("{} {} from {}: the client certificate (serial {}) expired at {} on this kept-alive"
+          + " connection; it is closed after this response", http.getMethod(), http.getRequestURI(),
+          http.getRemoteAddr(), leaf.get().getSerialNumber().toString(16), leaf.get().getNotAfter().toInstant());
+    }
     chain.doFilter(new PeerRequest(http, new PeerPrincipal(peer)), response);
   }
 
@@ -250,8 +272,18 @@ public final class MtlsPeerFilter implements Filter {
     private PeerPolicy policy = PeerPolicy.anySpiffeId();
     private boolean requireCertificate = true;
     private TlsListener listener = TlsListener.NO_OP;
+    private java.time.InstantSource clock = java.time.InstantSource.system();
 
     private Builder() {}
+
+    /**
+     * The clock that tells when a client certificate has expired on a kept-alive connection (whose
+     * response then closes the connection); the system clock by default.
+     */
+    public Builder clock(java.time.InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
 
     /** The allow-list; {@link PeerPolicy#anySpiffeId()} by default. */
     public Builder policy(PeerPolicy policy) {
