@@ -9,6 +9,8 @@ import dev.kubemtls.spring.internal.ClientAuthDefault;
 import dev.kubemtls.spring.internal.JettyReload;
 import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.OnMtlsServerCondition;
+import dev.kubemtls.spring.internal.ReactorNettyFollowing;
+import dev.kubemtls.spring.internal.TomcatFollowing;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.beans.factory.ObjectProvider;
@@ -25,8 +27,10 @@ import org.springframework.core.Ordered;
 
 /**
  * What a web server that serves the kube-mtls bundle ({@code server.ssl.bundle=kube-mtls}) gets:
- * client certificates required unless {@code server.ssl.client-auth} says otherwise; on Jetty a
- * connector that follows the certificate (Tomcat and Reactor Netty reload the bundle themselves);
+ * client certificates required unless {@code server.ssl.client-auth} says otherwise; on Tomcat,
+ * Reactor Netty and Jetty the same kube-mtls TLS context, which follows the certificate and applies
+ * the whole {@code TlsPolicy} (signature schemes and groups included) instead of Spring Boot's TLS
+ * set up from the bundle's stores;
  * and a filter that makes the verified caller the principal and enforces
  * {@code kube-mtls.peer.*} with {@code 403} and the reason (servlet: needs {@code mtls-servlet};
  * WebFlux: {@link MtlsPeerWebFilter}).
@@ -51,6 +55,27 @@ public class KubeMtlsWebAutoConfiguration {
         ObjectProvider<TlsListener> listener) {
       return new JettyReload(source, policy, properties.getBundle(),
           Listeners.tls(listener.orderedStream().toList()));
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory",
+      "org.apache.catalina.connector.Connector"})
+  static class TomcatConfiguration {
+    @Bean
+    TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties) {
+      return new TomcatFollowing(source, policy, properties.getBundle());
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory",
+      "reactor.netty.http.server.HttpServer", "io.netty.handler.ssl.JdkSslContext"})
+  static class ReactorNettyConfiguration {
+    @Bean
+    ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
+        KubeMtlsProperties properties) {
+      return new ReactorNettyFollowing(source, policy, properties.getBundle());
     }
   }
 

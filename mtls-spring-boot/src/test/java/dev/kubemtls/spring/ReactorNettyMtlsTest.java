@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.math.BigInteger;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.webclient.autoconfigure.WebClientSsl;
@@ -83,5 +85,17 @@ class ReactorNettyMtlsTest {
     BigInteger now = app.server.current().identity().leaf().getSerialNumber();
     assertThat(now).isNotEqualTo(serialBefore);
     assertThat(callWithWebClient()).isEqualTo("spiffe://cluster.local/ns/shop/sa/web " + now.toString(16));
+  }
+
+  @Test
+  @Order(10)
+  void anOutsideClientGetsTheTlsPolicysSignatureSchemesAndGroupsOnly(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertTheTlsPolicyHolds();
+  }
+
+  @Test
+  @Order(11)
+  void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertThePeerPolicyHolds();
   }
 }

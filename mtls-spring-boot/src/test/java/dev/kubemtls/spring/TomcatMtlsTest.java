@@ -16,6 +16,7 @@ import java.security.KeyStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.nio.file.Path;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.restclient.RestTemplateBuilder;
 import org.springframework.boot.restclient.autoconfigure.RestClientSsl;
@@ -166,5 +168,17 @@ class TomcatMtlsTest {
     assertThat(again.statusCode()).isEqualTo(200);
     assertThat(again.body()).contains("\"status\":\"UP\"")
         .contains(renewed.identity().leaf().getSerialNumber().toString(16));
+  }
+
+  @Test
+  @Order(10)
+  void anOutsideClientGetsTheTlsPolicysSignatureSchemesAndGroupsOnly(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertTheTlsPolicyHolds();
+  }
+
+  @Test
+  @Order(11)
+  void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertThePeerPolicyHolds();
   }
 }

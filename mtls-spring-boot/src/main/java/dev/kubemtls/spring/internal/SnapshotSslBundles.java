@@ -26,7 +26,8 @@ import org.springframework.boot.ssl.SslStoreBundle;
 
 /**
  * Makes the Spring {@link SslBundle} of one snapshot. Its stores hold that snapshot's key, chain
- * and CAs (what Tomcat, Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read);
+ * and CAs (what Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read; the web
+ * servers serve the bundle with {@link ServerTls} instead);
  * its managers are shared by every bundle of the source and follow it, so an SSL context made from
  * any bundle once (as Spring's HTTP clients do) presents the current certificate and checks peers
  * against the current trust bundle on each new connection.
