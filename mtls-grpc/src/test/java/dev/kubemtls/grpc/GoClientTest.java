@@ -6,6 +6,7 @@ import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.testkit.TestCa;
+import dev.kubemtls.netty.TlsProvider;
 import io.grpc.Server;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

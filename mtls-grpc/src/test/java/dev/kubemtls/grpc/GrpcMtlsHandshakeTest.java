@@ -11,6 +11,7 @@ import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.testkit.TestCa;
+import dev.kubemtls.netty.TlsProvider;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;

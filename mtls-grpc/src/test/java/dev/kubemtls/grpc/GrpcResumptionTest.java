@@ -9,6 +9,7 @@ import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.testkit.TestCa;
+import dev.kubemtls.netty.TlsProvider;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
