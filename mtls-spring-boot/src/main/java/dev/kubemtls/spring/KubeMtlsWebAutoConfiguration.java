@@ -7,7 +7,6 @@ import dev.kubemtls.servlet.JettyMtls;
 import dev.kubemtls.servlet.MtlsPeerFilter;
 import dev.kubemtls.spring.internal.ClientAuthDefault;
 import dev.kubemtls.spring.internal.JettyReload;
-import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.OnMtlsServerCondition;
 import dev.kubemtls.spring.internal.ReactorNettyFollowing;
 import dev.kubemtls.spring.internal.TomcatFollowing;
@@ -54,7 +53,7 @@ public class KubeMtlsWebAutoConfiguration {
     JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       return new JettyReload(source, policy, properties.getBundle(),
-          Listeners.tls(listener.orderedStream().toList()));
+          TlsListener.all(listener.orderedStream().toList()));
     }
   }
 
@@ -88,7 +87,7 @@ public class KubeMtlsWebAutoConfiguration {
     FilterRegistrationBean<MtlsPeerFilter> kubeMtlsPeerFilter(KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       MtlsPeerFilter filter = MtlsPeerFilter.builder().policy(properties.peerPolicy())
-          .listener(Listeners.tls(listener.orderedStream().toList())).build();
+          .listener(TlsListener.all(listener.orderedStream().toList())).build();
       FilterRegistrationBean<MtlsPeerFilter> registration = new FilterRegistrationBean<>(filter);
       registration.setName("kubeMtlsPeerFilter");
       registration.addUrlPatterns("/*");
@@ -115,7 +114,7 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactivePeerConfiguration {
     @Bean
     MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
-      return new MtlsPeerWebFilter(properties.peerPolicy(), Listeners.tls(listener.orderedStream().toList()));
+      return new MtlsPeerWebFilter(properties.peerPolicy(), TlsListener.all(listener.orderedStream().toList()));
     }
   }
 }
