@@ -98,4 +98,18 @@ class ReactorNettyMtlsTest {
   void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
     new OpensslProbe(app, dir).assertThePeerPolicyHolds();
   }
+
+  @Test
+  @Order(12)
+  void http2IsRefusedAtStartupWithWhatToDo() {
+    MtlsApp h2 = new MtlsApp();
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> h2.start(WebApplicationType.REACTIVE,
+              java.util.List.of("server.http2.enabled=true"), Netty.class, ReactiveEndpoints.class))
+          .rootCause().isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("HTTP/1.1 only: set server.http2.enabled=false");
+    } finally {
+      h2.close();
+    }
+  }
 }

@@ -11,6 +11,7 @@ import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
+import org.springframework.boot.web.server.Ssl;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.core.Ordered;
 
@@ -37,6 +38,11 @@ public final class ReactorNettyFollowing
 
   @Override
   public void customize(NettyReactiveWebServerFactory factory) {
+    if (factory.getHttp2() != null && factory.getHttp2().isEnabled() && factory.getSsl() != null
+        && Ssl.isEnabled(factory.getSsl()) && bundle.equals(factory.getSsl().getBundle())) {
+      throw new IllegalStateException("kube-mtls serves bundle '" + bundle + "' on Reactor Netty over"
+          + " HTTP/1.1 only: set server.http2.enabled=false (or serve HTTP/2 on Tomcat or with mtls-netty)");
+    }
     ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy);
     if (tls == null) {
       return;
