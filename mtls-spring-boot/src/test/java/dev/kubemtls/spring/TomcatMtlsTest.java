@@ -27,8 +27,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.HttpClientSettings;
 import org.springframework.boot.restclient.RestTemplateBuilder;
 import org.springframework.boot.restclient.autoconfigure.RestClientSsl;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.context.annotation.Bean;
@@ -180,5 +183,25 @@ class TomcatMtlsTest {
   @Order(11)
   void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
     new OpensslProbe(app, dir).assertThePeerPolicyHolds();
+  }
+
+  @Test
+  @Order(12)
+  void aJdkClientMadeFromTheBundleOffersThePolicysGroupsOnly(@TempDir Path dir) throws Exception {
+    SslBundle bundle = app.context.getBean(SslBundles.class).getBundle("kube-mtls");
+    RestClient jdk = RestClient.builder().requestFactory(
+        ClientHttpRequestFactoryBuilder.jdk().build(HttpClientSettings.ofSslBundle(bundle))).build();
+    try (OpensslServer server = OpensslServer.start(app, dir, "-groups", "X25519")) {
+      // The status only: s_server -www keeps the connection open after its page.
+      Integer status = jdk.get().uri(server.uri())
+          .exchange((request, response) -> response.getStatusCode().value(), false);
+      assertThat(status).isEqualTo(200);
+    }
+    for (String group : new String[] {"X448", "P-521", "ffdhe2048"}) {
+      try (OpensslServer server = OpensslServer.start(app, dir, "-groups", group)) {
+        assertThatThrownBy(() -> jdk.get().uri(server.uri()).exchange((request, response) -> Integer.valueOf(0), false)).as(group)
+            .hasRootCauseInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+      }
+    }
   }
 }
