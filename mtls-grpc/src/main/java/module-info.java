@@ -4,6 +4,7 @@
  */
 module dev.kubemtls.grpc {
   requires transitive dev.kubemtls.core;
+  requires transitive dev.kubemtls.netty;
   requires transitive io.grpc;
   requires transitive io.grpc.netty;
   requires io.netty.buffer;

@@ -12,4 +12,6 @@ module dev.kubemtls.netty {
   requires org.slf4j;
 
   exports dev.kubemtls.netty;
+  // Not API: the engine mtls-grpc is built on.
+  exports dev.kubemtls.netty.internal to dev.kubemtls.grpc;
 }

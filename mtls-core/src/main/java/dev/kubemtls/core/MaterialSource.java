@@ -39,7 +39,10 @@ public interface MaterialSource {
     void onMaterial(MtlsMaterial material);
   }
 
-  /** Removes a listener. Closing twice is harmless. */
+  /**
+   * Removes a listener. Closing twice is harmless. The one subscription handle of kube-mtls: trust
+   * sources ({@link TrustSource#subscribe}) return it too.
+   */
   interface Subscription extends AutoCloseable {
     @Override
     void close();

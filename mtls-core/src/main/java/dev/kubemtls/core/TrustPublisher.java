@@ -79,7 +79,7 @@ public final class TrustPublisher implements TrustSource {
   }
 
   @Override
-  public Subscription subscribe(Listener listener) {
+  public MaterialSource.Subscription subscribe(Listener listener) {
     Objects.requireNonNull(listener, "listener");
     listeners.add(listener);
     return () -> listeners.remove(listener);

@@ -33,7 +33,7 @@ public interface TrustSource {
    * Registers a listener. If the source already has a bundle, the listener is not called for it;
    * read {@link #currentIfReady()} after subscribing.
    */
-  Subscription subscribe(Listener listener);
+  MaterialSource.Subscription subscribe(Listener listener);
 
   /** A source that always holds {@code bundle}. */
   static TrustSource fixed(TrustBundle bundle) {
@@ -45,7 +45,7 @@ public interface TrustSource {
       }
 
       @Override
-      public Subscription subscribe(Listener listener) {
+      public MaterialSource.Subscription subscribe(Listener listener) {
         Objects.requireNonNull(listener, "listener");
         return () -> { };
       }
@@ -67,11 +67,5 @@ public interface TrustSource {
 
     /** The source saw something it could not use; the previous bundle (if any) stays current. */
     default void onProblem(MtlsException problem) {}
-  }
-
-  /** Removes a listener. Closing twice is harmless. */
-  interface Subscription extends AutoCloseable {
-    @Override
-    void close();
   }
 }

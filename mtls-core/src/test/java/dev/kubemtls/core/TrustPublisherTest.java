@@ -22,7 +22,7 @@ class TrustPublisherTest {
     assertThat(publisher.currentIfReady()).isEmpty();
     assertThatThrownBy(publisher::current).isInstanceOf(IllegalStateException.class);
     List<String> seen = new ArrayList<>();
-    TrustSource.Subscription sub = publisher.subscribe(new TrustSource.Listener() {
+    MaterialSource.Subscription sub = publisher.subscribe(new TrustSource.Listener() {
       @Override
       public void onBundle(TrustBundle bundle) {
         seen.add(bundle.sourceVersion());

@@ -6,9 +6,11 @@ import dev.kubemtls.core.internal.SafeTlsListener;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
-import dev.kubemtls.grpc.internal.ContextFactory;
+import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.grpc.internal.FollowingSslContext;
-import dev.kubemtls.grpc.internal.Providers;
+import dev.kubemtls.netty.TlsProvider;
+import dev.kubemtls.netty.internal.Providers;
+import dev.kubemtls.netty.internal.TlsSettings;
 import io.netty.handler.ssl.SslProvider;
 import java.util.Objects;
 import org.slf4j.LoggerFactory;
@@ -27,18 +29,22 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
   private final TlsPolicy policy;
   private final PeerPolicy peerPolicy;
   /** Peer chains verified under the current CAs, for all generations; its clock checks validity. */
-  final dev.kubemtls.core.internal.VerifiedChains chains;
+  final VerifiedChains chains;
 
   GrpcTls(Builder<?, ?> b, boolean server) {
-    SslProvider resolved = Providers.resolve(b.provider.name(), server ? "server" : "client");
-    this.provider = resolved == SslProvider.JDK ? TlsProvider.JDK : TlsProvider.OPENSSL;
+    String side = server ? "gRPC server" : "gRPC client";
+    SslProvider resolved = Providers.resolve(b.provider, side);
+    this.provider = Providers.describe(resolved);
     this.policy = b.policy;
     this.peerPolicy = b.peerPolicy;
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(getClass()), System::nanoTime);
-    this.chains = new dev.kubemtls.core.internal.VerifiedChains(b.clock,
-        dev.kubemtls.core.internal.VerifiedChains.DEFAULT_MAX_ENTRIES);
-    this.context = new FollowingSslContext(server ? "server" : "client", b.source,
-        new ContextFactory(server, resolved, b.policy, b.peerPolicy, log, b.listener, chains));
+    this.chains = new VerifiedChains(b.clock, VerifiedChains.DEFAULT_MAX_ENTRIES);
+    // A server leaves the peer policy to its interceptor, so that a refused caller gets a status
+    // with the reason; a channel applies it in the handshake. gRPC has no pipeline that sees
+    // handshake outcomes, so the trust manager tells the listener of refused certificates.
+    this.context = new FollowingSslContext(side, b.source, new TlsSettings(server, resolved, b.policy,
+        FollowingSslContext.H2, log, new dev.kubemtls.core.internal.JdkTls(b.policy), chains,
+        server ? null : b.peerPolicy, b.listener));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.TestCa;
 import io.grpc.Server;
 import java.net.InetSocketAddress;

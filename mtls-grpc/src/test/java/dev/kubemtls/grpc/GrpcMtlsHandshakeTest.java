@@ -10,6 +10,7 @@ import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.tls.TlsListener.Side;
+import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.TestCa;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;

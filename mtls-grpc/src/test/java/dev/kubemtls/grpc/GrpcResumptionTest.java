@@ -7,6 +7,7 @@ import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
+import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.testkit.TestCa;
 import io.grpc.ManagedChannel;

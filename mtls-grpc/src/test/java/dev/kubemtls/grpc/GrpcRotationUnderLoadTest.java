@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.TestCa;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;

@@ -5,9 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kubemtls.signer.CaRotation;
 import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.it.ShortLivedSigner;
 import dev.kubemtls.signer.it.ShortLivedSigner.ServerCertificates;
 import dev.kubemtls.signer.it.ShortLivedSigner.Workload;
+import dev.kubemtls.signer.it.ShortLivedSigner;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;

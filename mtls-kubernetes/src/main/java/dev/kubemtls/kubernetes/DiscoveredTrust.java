@@ -1,5 +1,6 @@
 package dev.kubemtls.kubernetes;
 
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustPublisher;
@@ -140,7 +141,7 @@ final class DiscoveredTrust implements TrustSource {
   }
 
   @Override
-  public Subscription subscribe(Listener listener) {
+  public MaterialSource.Subscription subscribe(Listener listener) {
     return publisher.subscribe(listener);
   }
 

@@ -412,8 +412,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       };
       PodEvents events = podEvents && id.podName().isPresent()
           ? new PodEvents(client, id.namespace(), id.podName().get(), podUid, clock, PodEvents.DEFAULT_WINDOW) : null;
-      ManagerListener told = events == null ? listener : new Both(events, listener);
-      told = new Both(vouching, told);
+      ManagerListener told = events == null ? ManagerListener.all(vouching, listener)
+          : ManagerListener.all(vouching, events, listener);
       if (events != null) {
         Runnable trustOnly = stopTrust;
         stopTrust = () -> {
@@ -442,75 +442,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
   /** Where the trust bundle comes from. */
   private enum TrustChoice { AUTO, CLUSTER_TRUST_BUNDLES, CONFIG_MAP }
 
-  /** Tells {@code first}, then {@code second}; an exception of the first does not stop the second. */
-  private record Both(ManagerListener first, ManagerListener second) implements ManagerListener {
-    private static void each(ManagerListener a, ManagerListener b, java.util.function.Consumer<ManagerListener> call) {
-      try {
-        call.accept(a);
-      } finally {
-        call.accept(b);
-      }
-    }
-
-    @Override
-    public void issued(dev.kubemtls.core.TlsIdentity identity, Duration took) {
-      each(first, second, l -> l.issued(identity, took));
-    }
-
-    @Override
-    public void ready(MtlsMaterial material) {
-      each(first, second, l -> l.ready(material));
-    }
-
-    @Override
-    public void rotated(MtlsMaterial previous, MtlsMaterial current) {
-      each(first, second, l -> l.rotated(previous, current));
-    }
-
-    @Override
-    public void renewalScheduled(dev.kubemtls.core.TlsIdentity identity, java.time.Instant at) {
-      each(first, second, l -> l.renewalScheduled(identity, at));
-    }
-
-    @Override
-    public void renewalFailed(Exception error, int attempt, java.time.Instant nextAttempt) {
-      each(first, second, l -> l.renewalFailed(error, attempt, nextAttempt));
-    }
-
-    @Override
-    public void denied(dev.kubemtls.core.CertificateDeniedException denial, int attempt, java.time.Instant nextAttempt) {
-      each(first, second, l -> l.denied(denial, attempt, nextAttempt));
-    }
-
-    @Override
-    public void gaveUp(dev.kubemtls.core.CertificateDeniedException denial, int attempt) {
-      each(first, second, l -> l.gaveUp(denial, attempt));
-    }
-
-    @Override
-    public void expired(dev.kubemtls.core.TlsIdentity identity) {
-      each(first, second, l -> l.expired(identity));
-    }
-
-    @Override
-    public void recovered(MtlsMaterial material, Duration downtime) {
-      each(first, second, l -> l.recovered(material, downtime));
-    }
-
-    @Override
-    public void trustChanged(dev.kubemtls.core.TrustBundle previous, dev.kubemtls.core.TrustBundle current) {
-      each(first, second, l -> l.trustChanged(previous, current));
-    }
-
-    @Override
-    public void trustRejected(dev.kubemtls.core.MtlsException problem) {
-      each(first, second, l -> l.trustRejected(problem));
-    }
-  }
-
   @Override
   public String toString() {
     return "KubeMtls[" + identity.spiffeId() + ", " + manager.status().state() + "]";
   }
-
 }

@@ -1,5 +1,7 @@
 package dev.kubemtls.kubernetes;
 
+import dev.kubemtls.core.names.Usages;
+import dev.kubemtls.core.names.ServiceNames;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.core.pki.KeyAlgorithm;
@@ -178,9 +180,7 @@ public record WorkloadIdentity(
   public List<String> dnsNames() {
     Set<String> names = new LinkedHashSet<>();
     for (String svc : services) {
-      names.add(svc + "." + namespace);
-      names.add(svc + "." + namespace + ".svc");
-      names.add(svc + "." + namespace + ".svc." + clusterDomain);
+      names.addAll(ServiceNames.of(svc, namespace, clusterDomain));
     }
     names.addAll(extraDnsNames);
     return List.copyOf(names);
@@ -199,15 +199,15 @@ public record WorkloadIdentity(
   public List<String> usages(KeyAlgorithm keyAlgorithm) {
     Objects.requireNonNull(keyAlgorithm, "keyAlgorithm");
     List<String> usages = new ArrayList<>();
-    usages.add("digital signature");
+    usages.add(Usages.DIGITAL_SIGNATURE);
     if (keyAlgorithm.isRsa()) {
-      usages.add("key encipherment");
+      usages.add(Usages.KEY_ENCIPHERMENT);
     }
     if (role.server()) {
-      usages.add("server auth");
+      usages.add(Usages.SERVER_AUTH);
     }
     if (role.client()) {
-      usages.add("client auth");
+      usages.add(Usages.CLIENT_AUTH);
     }
     return List.copyOf(usages);
   }

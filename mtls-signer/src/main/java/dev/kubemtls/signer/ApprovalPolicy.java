@@ -1,5 +1,6 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.core.names.ServiceNames;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
@@ -147,14 +148,7 @@ public final class ApprovalPolicy {
    * PodCertificateRequests.
    */
   public List<String> serviceDnsNames(String service, String namespace) {
-    List<String> out = new ArrayList<>(4);
-    if (bareServiceNames) {
-      out.add(service);
-    }
-    out.add(service + "." + namespace);
-    out.add(service + "." + namespace + ".svc");
-    out.add(service + "." + namespace + ".svc." + clusterDomain);
-    return out;
+    return new ArrayList<>(ServiceNames.of(service, namespace, clusterDomain, bareServiceNames));
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.core.names.Usages;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.CertificateChecks;
 import dev.kubemtls.core.pki.Pem;
@@ -7,7 +8,6 @@ import dev.kubemtls.signer.internal.Bounded;
 import dev.kubemtls.signer.internal.Crypto;
 import dev.kubemtls.signer.internal.ParsedCsr;
 import dev.kubemtls.signer.internal.RequestRules;
-import dev.kubemtls.signer.internal.Usages;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

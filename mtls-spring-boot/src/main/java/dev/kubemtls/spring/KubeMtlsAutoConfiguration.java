@@ -6,7 +6,6 @@ import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.spring.internal.ApiServerAccess;
-import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.MtlsSslBundleRegistrar;
 import dev.kubemtls.spring.internal.SnapshotSslBundles;
 import dev.kubemtls.spring.internal.StartupProblem;
@@ -142,7 +141,7 @@ public class KubeMtlsAutoConfiguration {
           .keyAlgorithm(properties.keyAlgorithmValue())
           .certificateLifetime(properties.getLifetime())
           .clock(clock)
-          .listener(Listeners.manager(listener.orderedStream().toList()));
+          .listener(ManagerListener.all(listener.orderedStream().toList()));
       b.trustBundleConfigMap(properties.getTrustConfigMap());
       switch (properties.getTrustSource()) {
         case AUTO -> { }

@@ -7,8 +7,9 @@ import dev.kubemtls.servlet.JettyMtls;
 import dev.kubemtls.servlet.MtlsPeerFilter;
 import dev.kubemtls.spring.internal.ClientAuthDefault;
 import dev.kubemtls.spring.internal.JettyReload;
-import dev.kubemtls.spring.internal.Listeners;
 import dev.kubemtls.spring.internal.OnMtlsServerCondition;
+import dev.kubemtls.spring.internal.ReactorNettyFollowing;
+import dev.kubemtls.spring.internal.TomcatFollowing;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.beans.factory.ObjectProvider;
@@ -25,8 +26,10 @@ import org.springframework.core.Ordered;
 
 /**
  * What a web server that serves the kube-mtls bundle ({@code server.ssl.bundle=kube-mtls}) gets:
- * client certificates required unless {@code server.ssl.client-auth} says otherwise; on Jetty a
- * connector that follows the certificate (Tomcat and Reactor Netty reload the bundle themselves);
+ * client certificates required unless {@code server.ssl.client-auth} says otherwise; on Tomcat,
+ * Reactor Netty and Jetty the same kube-mtls TLS context, which follows the certificate and applies
+ * the whole {@code TlsPolicy} (signature schemes and groups included) instead of Spring Boot's TLS
+ * set up from the bundle's stores;
  * and a filter that makes the verified caller the principal and enforces
  * {@code kube-mtls.peer.*} with {@code 403} and the reason (servlet: needs {@code mtls-servlet};
  * WebFlux: {@link MtlsPeerWebFilter}).
@@ -50,7 +53,28 @@ public class KubeMtlsWebAutoConfiguration {
     JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       return new JettyReload(source, policy, properties.getBundle(),
-          Listeners.tls(listener.orderedStream().toList()));
+          TlsListener.all(listener.orderedStream().toList()));
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory",
+      "org.apache.catalina.connector.Connector"})
+  static class TomcatConfiguration {
+    @Bean
+    TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties) {
+      return new TomcatFollowing(source, policy, properties.getBundle());
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = {"org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory",
+      "reactor.netty.http.server.HttpServer", "io.netty.handler.ssl.JdkSslContext"})
+  static class ReactorNettyConfiguration {
+    @Bean
+    ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
+        KubeMtlsProperties properties) {
+      return new ReactorNettyFollowing(source, policy, properties.getBundle());
     }
   }
 
@@ -63,7 +87,7 @@ public class KubeMtlsWebAutoConfiguration {
     FilterRegistrationBean<MtlsPeerFilter> kubeMtlsPeerFilter(KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       MtlsPeerFilter filter = MtlsPeerFilter.builder().policy(properties.peerPolicy())
-          .listener(Listeners.tls(listener.orderedStream().toList())).build();
+          .listener(TlsListener.all(listener.orderedStream().toList())).build();
       FilterRegistrationBean<MtlsPeerFilter> registration = new FilterRegistrationBean<>(filter);
       registration.setName("kubeMtlsPeerFilter");
       registration.addUrlPatterns("/*");
@@ -90,7 +114,7 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactivePeerConfiguration {
     @Bean
     MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
-      return new MtlsPeerWebFilter(properties.peerPolicy(), Listeners.tls(listener.orderedStream().toList()));
+      return new MtlsPeerWebFilter(properties.peerPolicy(), TlsListener.all(listener.orderedStream().toList()));
     }
   }
 }

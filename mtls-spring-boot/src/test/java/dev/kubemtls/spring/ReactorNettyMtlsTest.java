@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.math.BigInteger;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.webclient.autoconfigure.WebClientSsl;
@@ -83,5 +85,31 @@ class ReactorNettyMtlsTest {
     BigInteger now = app.server.current().identity().leaf().getSerialNumber();
     assertThat(now).isNotEqualTo(serialBefore);
     assertThat(callWithWebClient()).isEqualTo("spiffe://cluster.local/ns/shop/sa/web " + now.toString(16));
+  }
+
+  @Test
+  @Order(10)
+  void anOutsideClientGetsTheTlsPolicysSignatureSchemesAndGroupsOnly(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertTheTlsPolicyHolds();
+  }
+
+  @Test
+  @Order(11)
+  void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertThePeerPolicyHolds();
+  }
+
+  @Test
+  @Order(12)
+  void http2IsRefusedAtStartupWithWhatToDo() {
+    MtlsApp h2 = new MtlsApp();
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> h2.start(WebApplicationType.REACTIVE,
+              java.util.List.of("server.http2.enabled=true"), Netty.class, ReactiveEndpoints.class))
+          .rootCause().isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("HTTP/1.1 only: set server.http2.enabled=false");
+    } finally {
+      h2.close();
+    }
   }
 }

@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.math.BigInteger;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.jetty.servlet.JettyServletWebServerFactory;
 import org.springframework.context.annotation.Bean;
@@ -72,5 +74,17 @@ class SpringJettyMtlsTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(MtlsApp.serverSerial(r)).isEqualTo(app.server.current().identity().leaf().getSerialNumber())
         .isNotEqualTo(before);
+  }
+
+  @Test
+  @Order(10)
+  void anOutsideClientGetsTheTlsPolicysSignatureSchemesAndGroupsOnly(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertTheTlsPolicyHolds();
+  }
+
+  @Test
+  @Order(11)
+  void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertThePeerPolicyHolds();
   }
 }

@@ -12,6 +12,7 @@ import java.math.BigInteger;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.time.Instant;
@@ -24,9 +25,13 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.HttpClientSettings;
 import org.springframework.boot.restclient.RestTemplateBuilder;
 import org.springframework.boot.restclient.autoconfigure.RestClientSsl;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.context.annotation.Bean;
@@ -166,5 +171,37 @@ class TomcatMtlsTest {
     assertThat(again.statusCode()).isEqualTo(200);
     assertThat(again.body()).contains("\"status\":\"UP\"")
         .contains(renewed.identity().leaf().getSerialNumber().toString(16));
+  }
+
+  @Test
+  @Order(10)
+  void anOutsideClientGetsTheTlsPolicysSignatureSchemesAndGroupsOnly(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertTheTlsPolicyHolds();
+  }
+
+  @Test
+  @Order(11)
+  void anOutsideClientIsCheckedAgainstThePeerPolicy(@TempDir Path dir) throws Exception {
+    new OpensslProbe(app, dir).assertThePeerPolicyHolds();
+  }
+
+  @Test
+  @Order(12)
+  void aJdkClientMadeFromTheBundleOffersThePolicysGroupsOnly(@TempDir Path dir) throws Exception {
+    SslBundle bundle = app.context.getBean(SslBundles.class).getBundle("kube-mtls");
+    RestClient jdk = RestClient.builder().requestFactory(
+        ClientHttpRequestFactoryBuilder.jdk().build(HttpClientSettings.ofSslBundle(bundle))).build();
+    try (OpensslServer server = OpensslServer.start(app, dir, "-groups", "X25519")) {
+      // The status only: s_server -www keeps the connection open after its page.
+      Integer status = jdk.get().uri(server.uri())
+          .exchange((request, response) -> response.getStatusCode().value(), false);
+      assertThat(status).isEqualTo(200);
+    }
+    for (String group : new String[] {"X448", "P-521", "ffdhe2048"}) {
+      try (OpensslServer server = OpensslServer.start(app, dir, "-groups", group)) {
+        assertThatThrownBy(() -> jdk.get().uri(server.uri()).exchange((request, response) -> Integer.valueOf(0), false)).as(group)
+            .hasRootCauseInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+      }
+    }
   }
 }

@@ -6,7 +6,7 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.grpc.GrpcMtls;
 import dev.kubemtls.grpc.GrpcServerTls;
-import dev.kubemtls.grpc.TlsProvider;
+import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.TestCa;
 import io.grpc.CallOptions;
 import io.grpc.ChannelCredentials;

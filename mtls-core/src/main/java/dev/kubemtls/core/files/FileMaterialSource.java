@@ -92,7 +92,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   private long identityGeneration;
   private String lastReported;
   // Guarded by this.
-  private TrustSource.Subscription trustSubscription;
+  private MaterialSource.Subscription trustSubscription;
   private ScheduledFuture<?> poller;
   private boolean started;
   private volatile boolean closed;
@@ -199,7 +199,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   /** Stops reading. The last snapshot stays readable; the scheduler is not shut down. */
   @Override
   public void close() {
-    TrustSource.Subscription subscription;
+    MaterialSource.Subscription subscription;
     synchronized (this) {
       if (closed) {
         return;

@@ -1,5 +1,6 @@
 package dev.kubemtls.core.files;
 
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
@@ -93,7 +94,7 @@ public final class FileTrustSource implements TrustSource, AutoCloseable {
   }
 
   @Override
-  public Subscription subscribe(Listener listener) {
+  public MaterialSource.Subscription subscribe(Listener listener) {
     return publisher.subscribe(listener);
   }
 

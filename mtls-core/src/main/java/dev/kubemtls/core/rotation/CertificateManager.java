@@ -133,7 +133,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
   // Guarded by this.
   private boolean started;
   private volatile boolean closed;
-  private TrustSource.Subscription trustSubscription;
+  private MaterialSource.Subscription trustSubscription;
   private TrustBundle trust;
   private TrustBundle heldTrust;
   private TlsIdentity pendingIdentity;
@@ -344,7 +344,7 @@ public final class CertificateManager implements MaterialSource, Health, AutoClo
    */
   @Override
   public void close() {
-    TrustSource.Subscription subscription;
+    MaterialSource.Subscription subscription;
     synchronized (this) {
       if (closed) {
         return;

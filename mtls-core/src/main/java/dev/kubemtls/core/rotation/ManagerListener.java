@@ -30,6 +30,20 @@ public interface ManagerListener {
   /** The listener that ignores everything. */
   ManagerListener NO_OP = new ManagerListener() { };
 
+  /**
+   * One listener that tells each of {@code listeners}, in order; one that throws is logged and does
+   * not keep the others from being told. {@link #NO_OP}s are left out: none left gives {@link #NO_OP},
+   * one gives that listener itself.
+   */
+  static ManagerListener all(ManagerListener... listeners) {
+    return all(java.util.List.of(listeners));
+  }
+
+  /** As {@link #all(ManagerListener...)}, for a list (which is copied). */
+  static ManagerListener all(java.util.List<? extends ManagerListener> listeners) {
+    return dev.kubemtls.core.internal.CompositeListeners.manager(listeners);
+  }
+
   /** The issuer returned an identity that passed the manager's checks; {@code took} by the manager's clock. */
   default void issued(TlsIdentity identity, Duration took) {}
 

@@ -38,6 +38,20 @@ public interface TlsListener {
   TlsListener NO_OP = new TlsListener() { };
 
   /**
+   * One listener that tells each of {@code listeners}, in order; one that throws is logged and does
+   * not keep the others from being told. {@link #NO_OP}s are left out: none left gives {@link #NO_OP}
+   * (so an integration still skips its handshake bookkeeping), one gives that listener itself.
+   */
+  static TlsListener all(TlsListener... listeners) {
+    return all(java.util.List.of(listeners));
+  }
+
+  /** As {@link #all(TlsListener...)}, for a list (which is copied). */
+  static TlsListener all(java.util.List<? extends TlsListener> listeners) {
+    return dev.kubemtls.core.internal.CompositeListeners.tls(listeners);
+  }
+
+  /**
    * The TLS handshake completed and the peer was accepted.
    *
    * @param side        which end of the connection this process is

@@ -1,5 +1,6 @@
 package dev.kubemtls.kubernetes.internal;
 
+import dev.kubemtls.core.names.Usages;
 import dev.kubemtls.core.CertificateFailedException;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.Pem;
@@ -124,10 +125,10 @@ public final class IssuedCertificateValidator {
     }
     List<String> missing = new ArrayList<>();
     if (role.server() && (ekus == null || !ekus.contains(EKU_SERVER))) {
-      missing.add("server auth");
+      missing.add(Usages.SERVER_AUTH);
     }
     if (role.client() && (ekus == null || !ekus.contains(EKU_CLIENT))) {
-      missing.add("client auth");
+      missing.add(Usages.CLIENT_AUTH);
     }
     if (!missing.isEmpty()) {
       throw fail(csrName, leafName + " lacks the extended key usage " + String.join(" and ", missing)

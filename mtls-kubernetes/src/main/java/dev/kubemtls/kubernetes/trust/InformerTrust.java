@@ -1,5 +1,6 @@
 package dev.kubemtls.kubernetes.trust;
 
+import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
@@ -128,7 +129,7 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   }
 
   @Override
-  public Subscription subscribe(Listener listener) {
+  public MaterialSource.Subscription subscribe(Listener listener) {
     return publisher.subscribe(listener);
   }
 

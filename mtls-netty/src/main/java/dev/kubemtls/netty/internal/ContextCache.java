@@ -10,6 +10,7 @@ import java.util.Iterator;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +37,7 @@ public final class ContextCache implements AutoCloseable {
   private final String side;
   private final MaterialSource source;
   private final TlsSettings settings;
+  private final UnaryOperator<SslContext> finish;
   private final State state;
   private final Cleaner.Cleanable cleanable;
   private long failedGeneration;
@@ -47,9 +49,18 @@ public final class ContextCache implements AutoCloseable {
    * @throws IllegalArgumentException if the source's current material cannot make a context
    */
   public ContextCache(String side, MaterialSource source, TlsSettings settings) {
+    this(side, source, settings, UnaryOperator.identity());
+  }
+
+  /**
+   * As {@link #ContextCache(String, MaterialSource, TlsSettings)}, with {@code finish} applied to each
+   * context once it is built, before any connection uses it (an integration's own session settings).
+   */
+  public ContextCache(String side, MaterialSource source, TlsSettings settings, UnaryOperator<SslContext> finish) {
     this.side = Objects.requireNonNull(side, "side");
     this.source = Objects.requireNonNull(source, "source");
     this.settings = Objects.requireNonNull(settings, "settings");
+    this.finish = Objects.requireNonNull(finish, "finish");
     this.state = new State(side);
     state.subscription = WeakSubscription.subscribe(source, this, ContextCache::onMaterial);
     MtlsMaterial initial = source.currentIfReady().orElse(null);
@@ -181,7 +192,7 @@ public final class ContextCache implements AutoCloseable {
 
   private SslContext build(MtlsMaterial material) {
     try {
-      return settings.newContext(material);
+      return finish.apply(settings.newContext(material));
     } catch (javax.net.ssl.SSLException e) {
       throw new IllegalStateException(e.getMessage(), e);
     }

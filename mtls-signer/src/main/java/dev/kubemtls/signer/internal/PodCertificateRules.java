@@ -1,5 +1,6 @@
 package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.core.names.ServiceNames;
 import dev.kubemtls.core.peer.SpiffeId;
 import dev.kubemtls.signer.ClusterView;
 import dev.kubemtls.signer.ValidityPolicy;
@@ -186,13 +187,7 @@ public final class PodCertificateRules {
     Set<String> dns = new LinkedHashSet<>();
     for (ClusterView.ServiceInfo service : cluster.services(request.namespace())) {
       if (service.selects(pod.labels())) {
-        String s = service.name();
-        if (bareServiceNames) {
-          dns.add(s);
-        }
-        dns.add(s + "." + request.namespace());
-        dns.add(s + "." + request.namespace() + ".svc");
-        dns.add(s + "." + request.namespace() + ".svc." + clusterDomain);
+        dns.addAll(ServiceNames.of(service.name(), request.namespace(), clusterDomain, bareServiceNames));
       }
     }
     Set<String> ips = new LinkedHashSet<>();

@@ -1,5 +1,6 @@
 package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.core.names.Usages;
 import dev.kubemtls.signer.ApprovalDecision;
 import java.security.interfaces.RSAPublicKey;
 import java.util.LinkedHashSet;

@@ -3,6 +3,9 @@ package dev.kubemtls.spring.internal;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.internal.MtlsTrustManager;
+import dev.kubemtls.core.internal.RateLimitedLog;
+import dev.kubemtls.core.peer.PeerPolicy;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
@@ -10,18 +13,23 @@ import java.util.Objects;
 import java.util.Optional;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
-import javax.net.ssl.X509TrustManager;
+import org.slf4j.LoggerFactory;
 
 /**
  * A trust manager that checks each peer chain against the trust bundle of the snapshot current at
- * that moment. The PKIX trust manager of a bundle is built once per bundle. Endpoint
- * identification (the host name check of clients) is the JDK's, as the engine or socket asks.
+ * that moment, with the kube-mtls trust manager every integration uses (the PKIX check, refusals
+ * explained in a rate-limited log line); the peer's identity is left to the application (any
+ * caller or server whose chain the bundle trusts is accepted), as with the servers' per-request
+ * filter. One trust manager per bundle. Endpoint identification (the host name check of clients)
+ * is the JDK's, as the engine or socket asks.
  */
 public final class FollowingTrustManager extends X509ExtendedTrustManager {
 
   private record Cached(TrustBundle bundle, X509ExtendedTrustManager manager) {}
 
   private final MaterialSource source;
+  private final RateLimitedLog log =
+      new RateLimitedLog(LoggerFactory.getLogger(FollowingTrustManager.class), System::nanoTime);
   private volatile Cached cached;
 
   public FollowingTrustManager(MaterialSource source) {
@@ -36,11 +44,7 @@ public final class FollowingTrustManager extends X509ExtendedTrustManager {
     TrustBundle bundle = material.get().trust();
     Cached c = cached;
     if (c == null || c.bundle() != bundle) {
-      X509TrustManager tm = bundle.trustManager();
-      if (!(tm instanceof X509ExtendedTrustManager extended)) {
-        throw new CertificateException("the JDK's PKIX trust manager is not an X509ExtendedTrustManager");
-      }
-      c = new Cached(bundle, extended);
+      c = new Cached(bundle, new MtlsTrustManager(bundle, "bundle", PeerPolicy.allowAll(), log));
       cached = c;
     }
     return c.manager();

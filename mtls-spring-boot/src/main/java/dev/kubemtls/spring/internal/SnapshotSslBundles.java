@@ -3,6 +3,8 @@ package dev.kubemtls.spring.internal;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.MtlsSslContexts;
 import dev.kubemtls.core.tls.TlsPolicy;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -26,10 +28,14 @@ import org.springframework.boot.ssl.SslStoreBundle;
 
 /**
  * Makes the Spring {@link SslBundle} of one snapshot. Its stores hold that snapshot's key, chain
- * and CAs (what Tomcat, Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read);
+ * and CAs (what Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read; the web
+ * servers serve the bundle with {@link ServerTls} instead);
  * its managers are shared by every bundle of the source and follow it, so an SSL context made from
  * any bundle once (as Spring's HTTP clients do) presents the current certificate and checks peers
- * against the current trust bundle on each new connection.
+ * against the current trust bundle on each new connection. {@link SslBundle#createSslContext()}
+ * is the kube-mtls JDK context of the source under the policy (signature schemes and groups
+ * included), shared by every bundle; clients that build their own context from the managers
+ * (Reactor Netty's) get the policy's protocols and suites only.
  */
 public final class SnapshotSslBundles {
 
@@ -37,6 +43,7 @@ public final class SnapshotSslBundles {
   private final SslManagerBundle managers;
   private final SslOptions options;
   private final String password;
+  private final javax.net.ssl.SSLContext context;
 
   public SnapshotSslBundles(MaterialSource source, TlsPolicy policy) {
     Objects.requireNonNull(source, "source");
@@ -47,6 +54,9 @@ public final class SnapshotSslBundles {
         new FixedTrustManagerFactory(trustManagers));
     this.options = SslOptions.of(policy.cipherSuites().toArray(String[]::new),
         policy.protocols().toArray(String[]::new));
+    // What createSslContext() gives (the JDK and Jetty HTTP clients of Spring Boot): the kube-mtls
+    // context, whose engines follow the source and carry the policy's signature schemes and groups.
+    this.context = MtlsSslContexts.following(source, policy, PeerPolicy.allowAll());
     // The stores never leave this process's memory; the password only satisfies the KeyStore API.
     byte[] random = new byte[16];
     new SecureRandom().nextBytes(random);
@@ -81,11 +91,49 @@ public final class SnapshotSslBundles {
       for (X509Certificate ca : material.trust().certificates()) {
         trustStore.setCertificateEntry("ca-" + i++, ca);
       }
-      return SslBundle.of(SslStoreBundle.of(keyStore, password, trustStore),
-          SslBundleKey.of(password, identity.alias()), options, "TLS", managers);
+      return new FollowingBundle(SslBundle.of(SslStoreBundle.of(keyStore, password, trustStore),
+          SslBundleKey.of(password, identity.alias()), options, "TLS", managers), context);
     } catch (GeneralSecurityException | java.io.IOException e) {
       throw new IllegalStateException("cannot put generation " + material.generation()
           + " into a PKCS#12 key store: " + e.getMessage(), e);
+    }
+  }
+
+  /** A bundle whose {@link #createSslContext()} is the kube-mtls context of the source. */
+  private record FollowingBundle(SslBundle delegate, javax.net.ssl.SSLContext context) implements SslBundle {
+    @Override
+    public SslStoreBundle getStores() {
+      return delegate.getStores();
+    }
+
+    @Override
+    public SslBundleKey getKey() {
+      return delegate.getKey();
+    }
+
+    @Override
+    public SslOptions getOptions() {
+      return delegate.getOptions();
+    }
+
+    @Override
+    public String getProtocol() {
+      return delegate.getProtocol();
+    }
+
+    @Override
+    public SslManagerBundle getManagers() {
+      return delegate.getManagers();
+    }
+
+    @Override
+    public javax.net.ssl.SSLContext createSslContext() {
+      return context;
+    }
+
+    @Override
+    public String toString() {
+      return delegate.toString();
     }
   }
 

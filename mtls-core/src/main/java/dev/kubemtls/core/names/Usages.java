@@ -1,14 +1,20 @@
-package dev.kubemtls.signer.internal;
+package dev.kubemtls.core.names;
 
 import java.util.List;
 import java.util.Set;
 
-/** The {@code spec.usages} strings of certificates.k8s.io/v1 that kube-mtls issues. */
+/**
+ * The key usages of certificates.k8s.io/v1 ({@code spec.usages}) that kube-mtls requests and
+ * issues, in the API's spelling; the one place that spells them for the workload side (what it
+ * requests and checks in what it gets) and the signer (what it accepts and puts into a certificate).
+ */
 public final class Usages {
 
   public static final String DIGITAL_SIGNATURE = "digital signature";
   public static final String KEY_ENCIPHERMENT = "key encipherment";
+  /** TLS server authentication: the extended key usage id-kp-serverAuth. */
   public static final String SERVER_AUTH = "server auth";
+  /** TLS client authentication: the extended key usage id-kp-clientAuth. */
   public static final String CLIENT_AUTH = "client auth";
 
   /** Every usage the signer will put into a certificate. */

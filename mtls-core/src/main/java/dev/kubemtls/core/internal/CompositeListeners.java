@@ -1,4 +1,4 @@
-package dev.kubemtls.spring.internal;
+package dev.kubemtls.core.internal;
 
 import dev.kubemtls.core.CertificateDeniedException;
 import dev.kubemtls.core.MtlsException;
@@ -10,25 +10,49 @@ import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.core.tls.TlsListener;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Every {@link ManagerListener} or {@link TlsListener} bean of the application as one listener
- * (the metrics binding's and the application's own), in bean order; one that throws is logged and
- * does not keep the others from being told.
+ * The listeners behind {@link ManagerListener#all} and {@link TlsListener#all}: each event goes to
+ * every listener in order; one that throws is logged and does not keep the rest from being told.
  */
-public final class Listeners {
+public final class CompositeListeners {
 
-  private static final Logger LOG = LoggerFactory.getLogger(Listeners.class);
+  private static final Logger LOG = LoggerFactory.getLogger(CompositeListeners.class);
 
-  private Listeners() {}
+  private CompositeListeners() {}
 
-  public static ManagerListener manager(List<ManagerListener> listeners) {
-    List<ManagerListener> all = List.copyOf(listeners);
+  /** The listeners that are not the no-op, in order, without the nulls a caller must not pass. */
+  private static <L> List<L> real(List<? extends L> listeners, L noOp) {
+    List<L> out = new ArrayList<>(listeners.size());
+    for (L l : listeners) {
+      Objects.requireNonNull(l, "listener");
+      if (l != noOp) {
+        out.add(l);
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private static <L> void each(List<L> all, Consumer<L> call, String kind) {
+    for (L l : all) {
+      try {
+        call.accept(l);
+      } catch (RuntimeException e) {
+        LOG.warn("a {} failed: {}", kind, l, e);
+      }
+    }
+  }
+
+  /** See {@link ManagerListener#all(List)}. */
+  public static ManagerListener manager(List<? extends ManagerListener> listeners) {
+    List<ManagerListener> all = real(listeners, ManagerListener.NO_OP);
     if (all.isEmpty()) {
       return ManagerListener.NO_OP;
     }
@@ -37,13 +61,7 @@ public final class Listeners {
     }
     return new ManagerListener() {
       private void each(Consumer<ManagerListener> call) {
-        for (ManagerListener l : all) {
-          try {
-            call.accept(l);
-          } catch (RuntimeException e) {
-            LOG.warn("a certificate manager listener failed: {}", l, e);
-          }
-        }
+        CompositeListeners.each(all, call, "certificate manager listener");
       }
 
       @Override
@@ -100,11 +118,17 @@ public final class Listeners {
       public void trustRejected(MtlsException problem) {
         each(l -> l.trustRejected(problem));
       }
+
+      @Override
+      public String toString() {
+        return "ManagerListener.all" + all;
+      }
     };
   }
 
-  public static TlsListener tls(List<TlsListener> listeners) {
-    List<TlsListener> all = List.copyOf(listeners);
+  /** See {@link TlsListener#all(List)}. */
+  public static TlsListener tls(List<? extends TlsListener> listeners) {
+    List<TlsListener> all = real(listeners, TlsListener.NO_OP);
     if (all.isEmpty()) {
       return TlsListener.NO_OP;
     }
@@ -113,13 +137,7 @@ public final class Listeners {
     }
     return new TlsListener() {
       private void each(Consumer<TlsListener> call) {
-        for (TlsListener l : all) {
-          try {
-            call.accept(l);
-          } catch (RuntimeException e) {
-            LOG.warn("a TLS listener failed: {}", l, e);
-          }
-        }
+        CompositeListeners.each(all, call, "TLS listener");
       }
 
       @Override
@@ -136,6 +154,11 @@ public final class Listeners {
       @Override
       public void requestRefused(HandshakeFailure reason, Optional<PeerIdentity> peer, String detail) {
         each(l -> l.requestRefused(reason, peer, detail));
+      }
+
+      @Override
+      public String toString() {
+        return "TlsListener.all" + all;
       }
     };
   }

@@ -1,0 +1,65 @@
+package dev.kubemtls.spring.internal;
+
+import dev.kubemtls.core.MaterialSource;
+import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsPolicy;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.IdentityCipherSuiteFilter;
+import io.netty.handler.ssl.JdkSslContext;
+import io.netty.handler.ssl.SslContext;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
+import org.springframework.boot.web.server.Ssl;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.core.Ordered;
+
+/**
+ * Reactor Netty serves the kube-mtls bundle with {@link ServerTls}: one Netty context over the
+ * kube-mtls JDK context, whose engines each take the current snapshot under the {@link TlsPolicy}
+ * (signature schemes and groups included) and the kube-mtls trust manager, so nothing needs
+ * reloading when the bundle changes. HTTP/1.1 (no ALPN).
+ */
+public final class ReactorNettyFollowing
+    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ReactorNettyFollowing.class);
+
+  private final MaterialSource source;
+  private final TlsPolicy policy;
+  private final String bundle;
+
+  public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle) {
+    this.source = Objects.requireNonNull(source, "source");
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.bundle = Objects.requireNonNull(bundle, "bundle");
+  }
+
+  @Override
+  public void customize(NettyReactiveWebServerFactory factory) {
+    if (factory.getHttp2() != null && factory.getHttp2().isEnabled() && factory.getSsl() != null
+        && Ssl.isEnabled(factory.getSsl()) && bundle.equals(factory.getSsl().getBundle())) {
+      throw new IllegalStateException("kube-mtls serves bundle '" + bundle + "' on Reactor Netty over"
+          + " HTTP/1.1 only: set server.http2.enabled=false (or serve HTTP/2 on Tomcat or with mtls-netty)");
+    }
+    ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy);
+    if (tls == null) {
+      return;
+    }
+    TlsPolicy applied = tls.policy();
+    @SuppressWarnings("deprecation")
+    SslContext context = new JdkSslContext(tls.context(), false, applied.cipherSuites(),
+        IdentityCipherSuiteFilter.INSTANCE, ApplicationProtocolConfig.DISABLED,
+        applied.clientAuth() == ClientAuth.REQUIRE ? io.netty.handler.ssl.ClientAuth.REQUIRE
+            : io.netty.handler.ssl.ClientAuth.OPTIONAL,
+        applied.protocols().toArray(String[]::new), false);
+    factory.addServerCustomizers(server -> server.secure(spec -> spec.sslContext(context)));
+    LOG.info("Reactor Netty serves kube-mtls bundle '{}' (client certificates {})", bundle, applied.clientAuth());
+  }
+
+  @Override
+  public int getOrder() {
+    return Ordered.LOWEST_PRECEDENCE;
+  }
+}

@@ -1,0 +1,77 @@
+package dev.kubemtls.spring;
+
+import dev.kubemtls.core.MtlsMaterial;
+import dev.kubemtls.testkit.TestCa;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.awaitility.Awaitility;
+
+/**
+ * A real {@code openssl s_server -www} (Debian package {@code openssl}) on loopback with a
+ * certificate for 127.0.0.1 from the application's current CA, for probing the application's
+ * clients from the outside: it answers any request with 200 and can be limited with s_server's
+ * options (e.g. {@code -groups X448}).
+ */
+final class OpensslServer implements AutoCloseable {
+
+  private final Process process;
+  private final int port;
+
+  private OpensslServer(Process process, int port) {
+    this.process = process;
+    this.port = port;
+  }
+
+  static OpensslServer start(MtlsApp app, Path dir, String... options) throws Exception {
+    TestCa ca = app.cas.get(app.cas.size() - 1);
+    MtlsMaterial server = app.issue(ca, List.of(ca), "outside", Duration.ofHours(1));
+    Files.writeString(dir.resolve("server.pem"), TestCa.toPem(server.identity().leaf()));
+    Files.writeString(dir.resolve("server.key"), TestCa.toPem(server.identity().privateKey()));
+    int port;
+    try (ServerSocket free = new ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    List<String> command = new ArrayList<>(List.of("openssl", "s_server", "-accept", "127.0.0.1:" + port,
+        "-cert", "server.pem", "-key", "server.key", "-www"));
+    command.addAll(List.of(options));
+    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("s_server.txt").toFile()).start();
+    OpensslServer s = new OpensslServer(p, port);
+    try {
+      Awaitility.await("openssl s_server listening on " + port).atMost(Duration.ofSeconds(20))
+          .pollInterval(Duration.ofMillis(50)).until(() -> {
+            if (!p.isAlive()) {
+              throw new IllegalStateException("openssl s_server ended: " + Files.readString(dir.resolve("s_server.txt")));
+            }
+            try (Socket socket = new Socket()) {
+              socket.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+              return true;
+            } catch (IOException e) {
+              return false;
+            }
+          });
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  URI uri() {
+    return URI.create("https://127.0.0.1:" + port + "/");
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    process.destroy();
+    process.waitFor();
+  }
+}
