@@ -110,7 +110,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
           : SslContextBuilder.forServer(KeyManagers.caching(new StrongSignatureKeyManager(id, log))))
           // An allow-list refuses every client without a certificate anyway: asking for one in the
           // handshake gives such a client an alert (certificate_required) instead of a bare close.
-          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE || peerPolicy.hasAllowList()
+          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE || (peerPolicy != null && peerPolicy.hasAllowList())
               ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
           // Servers check client certificates against the trust bundle only; no name check.
           .endpointIdentificationAlgorithm(null);
