@@ -79,6 +79,17 @@ public final class PostgresPod {
           DemoEvents.emit("db_tls_reload_failed", "error=\"" + e.getMessage() + "\"");
         }
       }));
+      if (certificates.current() != first) {
+        // renewed between the server's start and the subscription: the listener missed it
+        MtlsMaterial now = certificates.current();
+        reloads.execute(() -> {
+          try {
+            server.replaceServerCertificate(chainPem(now), keyPem(now), trustPem(now));
+          } catch (Exception e) {
+            DemoEvents.emit("db_tls_reload_failed", "error=\"" + e.getMessage() + "\"");
+          }
+        });
+      }
       DemoEvents.emit("ready", "address=" + host + ":" + server.port(), "roles=" + String.join(",", roles));
       stopped.await();
     }
