@@ -50,6 +50,24 @@ public final class PostgresServer implements AutoCloseable {
    */
   public PostgresServer(List<String> identMap, String serverCertPem, String serverKeyPem, String clientCaPem)
       throws IOException, InterruptedException {
+    this("127.0.0.1", identMap, serverCertPem, serverKeyPem, clientCaPem);
+  }
+
+  /**
+   * As {@link #PostgresServer(List, String, String, String)}, listening also on the loopback address
+   * {@code listenAddress} (such as {@code 127.0.0.10}, a pod IP the demo gives a process), where TLS
+   * clients authenticate with certificates as on {@code 127.0.0.1}; the superuser stays on
+   * {@code 127.0.0.1}.
+   *
+   * @throws IllegalArgumentException if {@code listenAddress} is not an IPv4 loopback address
+   */
+  public PostgresServer(String listenAddress, List<String> identMap, String serverCertPem, String serverKeyPem,
+      String clientCaPem) throws IOException, InterruptedException {
+    if (!listenAddress.matches("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}")) {
+      throw new IllegalArgumentException("listenAddress must be an IPv4 loopback address such as 127.0.0.10, was '"
+          + listenAddress + "'");
+    }
+    boolean extra = !listenAddress.equals("127.0.0.1");
     this.bin = findBin();
     this.asPostgresUser = "root".equals(System.getProperty("user.name"));
     this.dir = Files.createTempDirectory("kube-mtls-pg");
@@ -62,7 +80,7 @@ public final class PostgresServer implements AutoCloseable {
         "--auth=trust", "-E", "UTF8"), 120);
     writeTls(serverCertPem, serverKeyPem, clientCaPem);
     String conf = "\n# kube-mtls test server\n"
-        + "listen_addresses = '127.0.0.1'\n"
+        + "listen_addresses = '127.0.0.1" + (extra ? "," + listenAddress : "") + "'\n"
         + "port = " + port + "\n"
         + "unix_socket_directories = '" + dir + "'\n"
         + "ssl = on\n"
@@ -78,7 +96,7 @@ public final class PostgresServer implements AutoCloseable {
         "local all all trust",
         "hostnossl all postgres 127.0.0.1/32 trust",
         "hostssl all all 127.0.0.1/32 cert map=kube",
-        ""));
+        extra ? "hostssl all all " + listenAddress + "/32 cert map=kube\n" : ""));
     List<String> ident = new ArrayList<>();
     for (String line : identMap) {
       ident.add("kube " + line);

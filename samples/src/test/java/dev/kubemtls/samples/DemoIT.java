@@ -17,14 +17,16 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Runs the demo, the project's main job, exactly as the README's command does (its own JVM, its
- * own embedded control plane, the signer and three services as separate processes), with a short
- * duration, and holds it to its promise: no failed request, certificates rotated, the CA rotated.
+ * own embedded control plane, the signer and the services, a Kafka broker and PostgreSQL as separate
+ * processes), with a short duration, and holds it to its promise: no failed request, send or query,
+ * every Kafka message consumed exactly once, certificates rotated, the CA rotated.
  */
 class DemoIT {
 
   private static final Pattern SUMMARY = Pattern.compile(
       "^SUMMARY requests=(\\d+) failed=(\\d+) cert_rotations=(\\d+) ca_rotations=(\\d+) duration_s=(\\d+)"
-          + " signed=(\\d+) denied=(\\d+) grpc_calls=(\\d+)$");
+          + " signed=(\\d+) denied=(\\d+) grpc_calls=(\\d+) kafka_sent=(\\d+) kafka_received=(\\d+)"
+          + " kafka_failed=(\\d+) db_queries=(\\d+) db_failed=(\\d+)$");
   private static final Pattern SIGNER_METRICS = Pattern.compile("^SIGNER_METRICS issued=(\\d+) denied=(\\d+) .*");
 
   @Test
@@ -50,6 +52,11 @@ class DemoIT {
           summary.put("signed", Long.parseLong(m.group(6)));
           summary.put("denied", Long.parseLong(m.group(7)));
           summary.put("grpc_calls", Long.parseLong(m.group(8)));
+          summary.put("kafka_sent", Long.parseLong(m.group(9)));
+          summary.put("kafka_received", Long.parseLong(m.group(10)));
+          summary.put("kafka_failed", Long.parseLong(m.group(11)));
+          summary.put("db_queries", Long.parseLong(m.group(12)));
+          summary.put("db_failed", Long.parseLong(m.group(13)));
         }
         Matcher s = SIGNER_METRICS.matcher(line);
         if (s.matches()) {
@@ -70,6 +77,14 @@ class DemoIT {
     // The gRPC sample's unary calls are among the requests; none of them failed either.
     assertThat(summary.get("grpc_calls")).isGreaterThan(100).isLessThan(summary.get("requests"));
     assertThat(summary.get("ca_rotations")).isGreaterThanOrEqualTo(1);
+    // Kafka through the broker's mTLS listener: every message sent was consumed exactly once, and no
+    // send failed (a duplicate or unexpected record would count as failed too).
+    assertThat(summary.get("kafka_sent")).isPositive();
+    assertThat(summary.get("kafka_received")).as("kafka_received").isEqualTo(summary.get("kafka_sent"));
+    assertThat(summary.get("kafka_failed")).isZero();
+    // PostgreSQL through a HikariCP pool over mTLS: queries ran all along and none failed.
+    assertThat(summary.get("db_queries")).isPositive();
+    assertThat(summary.get("db_failed")).isZero();
     // The signer's own /metrics counted what the demo counted from its event lines.
     assertThat(summary.get("metrics_issued")).as("SIGNER_METRICS issued").isEqualTo(summary.get("signed"))
         .isGreaterThanOrEqualTo(3 + summary.get("cert_rotations"));

@@ -22,7 +22,8 @@ class ManifestsIT {
       "kube-mtls/deploy/signer-deployment.yaml", "kube-mtls/deploy/signer-networkpolicy.yaml",
       "kube-mtls/deploy/workload-rbac.yaml",
       "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
-      "k8s/40-client.yaml", "k8s/50-spring.yaml", "k8s/pod-certificates/50-echo-pod-certificates.yaml");
+      "k8s/40-client.yaml", "k8s/50-spring.yaml", "k8s/60-kafka.yaml", "k8s/70-postgres.yaml",
+      "k8s/pod-certificates/50-echo-pod-certificates.yaml");
 
   @Test
   void everyManifestPassesAServerSideDryRun() throws Exception {

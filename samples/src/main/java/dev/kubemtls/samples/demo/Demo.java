@@ -22,10 +22,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The kube-mtls demo: a signer and three sample services, each its own process acting as its own
- * ServiceAccount, on an embedded Kubernetes control plane (or an existing cluster). Certificates
- * are short-lived so that renewals happen while traffic flows; the CA is rotated once mid-run. The
- * demo ends with one {@code SUMMARY} line and exits 0 only if no request failed.
+ * The kube-mtls demo: a signer and the sample services, each its own process acting as its own
+ * ServiceAccount, on an embedded Kubernetes control plane (or an existing cluster): Netty, Jetty,
+ * gRPC and Spring Boot services and their clients, a real Kafka broker (KRaft) with an mTLS listener
+ * that a producer and a consumer use, and a real PostgreSQL server that a service queries through a
+ * HikariCP pool over mTLS. Certificates are short-lived so that renewals happen while traffic
+ * flows; the CA is rotated once mid-run. The demo ends with one {@code SUMMARY} line and exits 0
+ * only if no request, send or query failed and every Kafka message was consumed exactly once.
  */
 public final class Demo {
 
@@ -42,6 +45,10 @@ public final class Demo {
   private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
   private final Map<String, long[]> traffic = new ConcurrentHashMap<>();
   private final Map<String, CountDownLatch> ready = new ConcurrentHashMap<>();
+  /** What each child said when it was ready ({@code key=value} words). */
+  private final Map<String, String> readyDetails = new ConcurrentHashMap<>();
+  /** The last counts ({@code key=<number>} words) of the Kafka and database samples, by child. */
+  private final Map<String, Map<String, Long>> sampleCounts = new ConcurrentHashMap<>();
   private final CountDownLatch caRotationDone = new CountDownLatch(1);
   private final CountDownLatch trafficDone = new CountDownLatch(1);
   private final CountDownLatch grpcDone = new CountDownLatch(1);
@@ -90,16 +97,26 @@ public final class Demo {
 
   private int run() throws Exception {
     setUp();
+    // The broker and the database take longest to start: first.
+    startChild("kafka", "dev.kubemtls.samples.kafka.KafkaBrokerPod", List.of(), cluster.envFor("kafka"));
+    startChild("postgres", "dev.kubemtls.samples.jdbc.PostgresPod", List.of(), cluster.envFor("postgres"));
     startChild("echo", "dev.kubemtls.samples.EchoServer", List.of(), cluster.envFor("echo"));
     startChild("web", "dev.kubemtls.samples.WebService", List.of(), cluster.envFor("web"));
     awaitReady("echo", Duration.ofSeconds(90));
     awaitReady("web", Duration.ofSeconds(90));
+    awaitReady("kafka", Duration.ofSeconds(120));
+    awaitReady("postgres", Duration.ofSeconds(120));
+    // Their clients start now, beside the others' start-up (each JVM takes seconds on 2 cores).
+    startKafkaAndDatabaseClients();
     Map<String, String> clientEnv = new LinkedHashMap<>(cluster.envFor("client"));
     clientEnv.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
     startChild("client", "dev.kubemtls.samples.EchoClient", List.of(), clientEnv);
     startGrpc();
     awaitReady("client", Duration.ofSeconds(90));
     startSpring();
+    for (String name : SELF_ENDING_SAMPLES) {
+      awaitReady(name, Duration.ofSeconds(90));
+    }
     long trafficStart = System.nanoTime();
     say("demo", "traffic flowing for " + options.duration().toSeconds() + "s; CA rotation at +"
         + options.caRotationAt().toSeconds() + "s");
@@ -121,7 +138,7 @@ public final class Demo {
       }
       for (ChildProcess child : children) {
         if (!child.isAlive() && !child.name().equals("client") && !child.name().equals("spring")
-            && !child.name().equals("grpccli")) {
+            && !child.name().equals("grpccli") && !SELF_ENDING_SAMPLES.contains(child.name())) {
           throw new IllegalStateException(child.name() + " exited unexpectedly with code " + child.exitCode());
         }
       }
@@ -135,6 +152,20 @@ public final class Demo {
     if (!grpcDone.await(30, TimeUnit.SECONDS)) {
       say("demo", "the gRPC client did not finish within 30s after the end of the run");
     }
+    // The producer sends its end record; the consumer stops when it has read it.
+    Map<String, Integer> sampleExits = new LinkedHashMap<>();
+    for (String name : SELF_ENDING_SAMPLES) {
+      ChildProcess c = child(name);
+      if (!c.awaitExit(name.equals("consumer") ? 120 : 60)) {
+        say("demo", name + " did not finish in time after the end of the run");
+        sampleExits.put(name, -1);
+      } else {
+        sampleExits.put(name, c.exitCode());
+        if (c.exitCode() != 0) {
+          say("demo", name + " exited with code " + c.exitCode());
+        }
+      }
+    }
     // Counted from the cluster's state (the bundle), not only from this demo's own signer's log: a
     // standby that took over may have completed the rotation.
     int caRotationsInCluster = caRotations == null ? 0 : caRotations.completed();
@@ -147,16 +178,18 @@ public final class Demo {
     long duration = Duration.ofNanos(System.nanoTime() - trafficStart).toSeconds();
     // No more requests: stop the services, then read the signer's own counters once its event lines
     // (what SUMMARY counts) have caught up with them.
-    for (String name : List.of("client", "spring", "grpccli", "web", "grpcsrv", "echo")) {
+    for (String name : List.of("client", "spring", "grpccli", "producer", "consumer", "orders", "web", "grpcsrv",
+        "echo", "kafka", "postgres")) {
       stopChild(name);
     }
     long[] scraped = scrapeSignerUntil(() -> new long[] {count("signed"), count("denied")}, Duration.ofSeconds(15));
     String summary = String.format(Locale.ROOT,
         "SUMMARY requests=%d failed=%d cert_rotations=%d ca_rotations=%d duration_s=%d signed=%d denied=%d"
-            + " grpc_calls=%d",
+            + " grpc_calls=%d kafka_sent=%d kafka_received=%d kafka_failed=%d db_queries=%d db_failed=%d",
         t[0], t[1], count("cert_rotated"), Math.max(caRotationsInCluster, count("ca_rotation_completed")), duration,
         count("signed"),
-        count("denied"), traffic.getOrDefault("grpccli", new long[2])[0]);
+        count("denied"), traffic.getOrDefault("grpccli", new long[2])[0], kafkaSent(), kafkaReceived(),
+        kafkaFailed(), sampleCount("orders", "queries"), sampleCount("orders", "failed"));
     stopChildren();
     if (caRotations != null) {
       caRotations.close();
@@ -167,9 +200,76 @@ public final class Demo {
         : String.format(Locale.ROOT, "SIGNER_METRICS issued=%d denied=%d (kubemtls_signer_csrs_issued_total and"
             + " kubemtls_signer_csrs_denied_total from the signer's /metrics; %s SUMMARY)", scraped[0], scraped[1],
             agree ? "agree with" : "DISAGREE with"));
+    boolean kafkaOk = kafkaSent() > 0 && kafkaReceived() == kafkaSent() && kafkaFailed() == 0;
+    boolean dbOk = sampleCount("orders", "queries") > 0 && sampleCount("orders", "failed") == 0;
+    boolean samplesExited = sampleExits.values().stream().allMatch(code -> code == 0);
+    if (!kafkaOk) {
+      say("demo", "Kafka: " + kafkaSent() + " messages sent, " + kafkaReceived() + " received once, "
+          + kafkaFailed() + " failed sends, duplicates or unexpected records (every message must arrive once)");
+    }
     boolean ok = t[1] == 0 && t[0] > 0 && client.exitCode() == 0 && spring.exitCode() == 0 && agree
-        && grpcDone.getCount() == 0;
+        && grpcDone.getCount() == 0 && kafkaOk && dbOk && samplesExited;
     return ok ? 0 : 1;
+  }
+
+  /** The samples that end by themselves after the run: the Kafka producer and consumer, the orders service. */
+  private static final List<String> SELF_ENDING_SAMPLES = List.of("producer", "consumer", "orders");
+
+  /**
+   * The Kafka producer and consumer samples, as two more processes of the client pod (its
+   * ServiceAccount, which the broker's ACLs name), against the broker's mTLS listener; and the
+   * orders service, which keeps a HikariCP pool to PostgreSQL over mTLS. They run as long as the
+   * client (from their own start, a little before it); the consumer then reads until the
+   * producer's end record.
+   */
+  private void startKafkaAndDatabaseClients() {
+    for (String name : List.of("consumer", "producer")) {
+      Map<String, String> env = new LinkedHashMap<>(cluster.envFor("client"));
+      env.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
+      String main = name.equals("consumer") ? "KafkaConsumerSample" : "KafkaProducerSample";
+      startChild(name, "dev.kubemtls.samples.kafka." + main, List.of(), env);
+    }
+    Map<String, String> env = new LinkedHashMap<>(cluster.envFor("orders"));
+    env.put("DEMO_DURATION_SECONDS", Long.toString(options.duration().toSeconds()));
+    // The test kit's PostgreSQL listens on a free port it picks; the database said which.
+    String address = detail(readyDetails.getOrDefault("postgres", ""), "address");
+    if (address == null) {
+      throw new IllegalStateException("PostgreSQL did not say its address when it was ready");
+    }
+    env.put("DATABASE_ADDRESS", address);
+    startChild("orders", "dev.kubemtls.samples.jdbc.OrdersService", List.of(), env);
+  }
+
+  private static String detail(String details, String key) {
+    for (String word : details.split(" ")) {
+      if (word.startsWith(key + "=")) {
+        return word.substring(key.length() + 1);
+      }
+    }
+    return null;
+  }
+
+  private long sampleCount(String child, String key) {
+    return sampleCounts.getOrDefault(child, Map.of()).getOrDefault(key, 0L);
+  }
+
+  private long kafkaSent() {
+    return sampleCount("producer", "sent");
+  }
+
+  /** Messages the consumer read, each counted once (a second reading is a duplicate, counted as failed). */
+  private long kafkaReceived() {
+    return sampleCount("consumer", "received");
+  }
+
+  private long kafkaFailed() {
+    return sampleCount("producer", "failed") + sampleCount("consumer", "duplicates")
+        + sampleCount("consumer", "unexpected");
+  }
+
+  private ChildProcess child(String name) {
+    return children.stream().filter(c -> c.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no child process " + name));
   }
 
   /**
@@ -248,10 +348,27 @@ public final class Demo {
     children.add(ChildProcess.start(name, mainClass, args, env, workDir, this::onLine));
   }
 
+  /** Waits until {@code name} said it is ready; fails at once if it exited first (its output above says why). */
   private void awaitReady(String name, Duration timeout) throws InterruptedException {
-    if (!ready.get(name).await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-      throw new IllegalStateException(name + " was not ready within " + timeout.toSeconds() + "s");
+    long deadline = System.nanoTime() + timeout.toNanos();
+    ChildProcess process = child(name);
+    while (!ready.get(name).await(500, TimeUnit.MILLISECONDS)) {
+      if (!process.isAlive() && !ready.get(name).await(1, TimeUnit.SECONDS)) {
+        throw new IllegalStateException(describeChild(name) + " exited with code " + process.exitCode()
+            + " before it was ready; its output above says why");
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(describeChild(name) + " was not ready within " + timeout.toSeconds() + "s");
+      }
     }
+  }
+
+  private static String describeChild(String name) {
+    return switch (name) {
+      case "kafka" -> "the Kafka broker (kafka)";
+      case "postgres" -> "PostgreSQL (postgres)";
+      default -> name;
+    };
   }
 
   /** Every line a child prints: events are counted and shown readably; logs are shown as they are. */
@@ -267,9 +384,20 @@ public final class Demo {
     String kind = words[0];
     String details = words.length > 1 ? words[1] : "";
     counters.computeIfAbsent(kind, k -> new AtomicLong()).incrementAndGet();
+    boolean sample = SELF_ENDING_SAMPLES.contains(child);
+    if (sample && (kind.equals("stats") || kind.equals("kafka_done") || kind.equals("db_done"))) {
+      sampleCounts.put(child, parseCounts(details));
+    }
     switch (kind) {
-      case "ready" -> ready.computeIfAbsent(child, k -> new CountDownLatch(1)).countDown();
-      case "stats" -> traffic.put(child, parseStats(details));
+      case "ready" -> {
+        readyDetails.put(child, details);
+        ready.computeIfAbsent(child, k -> new CountDownLatch(1)).countDown();
+      }
+      case "stats" -> {
+        if (!sample) {
+          traffic.put(child, parseStats(details));
+        }
+      }
       case "traffic_done" -> {
         traffic.put(child, parseStats(details));
         trafficDone.countDown();
@@ -300,6 +428,13 @@ public final class Demo {
       case "ready" -> "ready";
       case "traffic_done" -> "traffic finished";
       case "grpc_done" -> "gRPC calls finished";
+      case "kafka_done" -> "Kafka client finished";
+      case "db_done" -> "database queries finished";
+      case "query_failed" -> "QUERY FAILED";
+      case "send_failed" -> "KAFKA SEND FAILED";
+      case "kafka_duplicate" -> "KAFKA MESSAGE READ TWICE";
+      case "kafka_unexpected" -> "UNEXPECTED KAFKA RECORD";
+      case "db_tls_reloaded" -> "PostgreSQL reloaded its certificate and trust";
       default -> kind.replace('_', ' ');
     };
   }
@@ -315,6 +450,19 @@ public final class Demo {
       }
     }
     return new long[] {requests, failed};
+  }
+
+  /** Every {@code key=<number>} word of an event line. */
+  static Map<String, Long> parseCounts(String details) {
+    Map<String, Long> counts = new LinkedHashMap<>();
+    for (String word : details.split(" ")) {
+      int eq = word.indexOf('=');
+      if (eq > 0 && word.length() > eq + 1 && word.substring(eq + 1).chars().allMatch(Character::isDigit)
+          && word.length() - eq - 1 < 19) {
+        counts.put(word.substring(0, eq), Long.parseLong(word.substring(eq + 1)));
+      }
+    }
+    return counts;
   }
 
   private long[] totals() {
@@ -335,7 +483,9 @@ public final class Demo {
   private String tallies() {
     long[] t = totals();
     return "requests=" + t[0] + " failed=" + t[1] + " cert_rotations=" + count("cert_rotated")
-        + " ca_rotations=" + Math.max(caRotations == null ? 0 : caRotations.completed(), count("ca_rotation_completed"));
+        + " ca_rotations=" + Math.max(caRotations == null ? 0 : caRotations.completed(), count("ca_rotation_completed"))
+        + " kafka_sent=" + kafkaSent() + " kafka_received=" + kafkaReceived() + " db_queries="
+        + sampleCount("orders", "queries");
   }
 
   synchronized void say(String who, String text) {

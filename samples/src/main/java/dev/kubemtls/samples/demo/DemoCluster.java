@@ -42,12 +42,12 @@ final class DemoCluster {
   /** Manifests on the class path, applied in this order; Deployments become single Pods. */
   static final List<String> MANIFESTS = List.of(
       "k8s/00-namespace.yaml", "k8s/10-workload-rbac.yaml", "k8s/20-echo.yaml", "k8s/30-web.yaml",
-      "k8s/40-client.yaml", "k8s/50-spring.yaml");
+      "k8s/40-client.yaml", "k8s/50-spring.yaml", "k8s/60-kafka.yaml", "k8s/70-postgres.yaml");
 
   /** Each process is a pod with its own loopback address, so that IP SANs are distinct and real. */
   static final Map<String, String> POD_IPS = new java.util.TreeMap<>(Map.of(
       "echo", "127.0.0.2", "web", "127.0.0.3", "client", "127.0.0.4", "signer", "127.0.0.5",
-      "spring", "127.0.0.8"));
+      "spring", "127.0.0.8", "kafka", "127.0.0.9", "postgres", "127.0.0.10", "orders", "127.0.0.11"));
 
   /** Keeps a scheduler off the demo's Pods, and marks them as the demo's. */
   static final String DEMO_SCHEDULING_GATE = "kube-mtls.dev/demo";
@@ -211,7 +211,9 @@ final class DemoCluster {
     }
     env.replaceAll((name, value) -> value
         .replace("echo.kube-mtls-demo.svc", POD_IPS.get("echo"))
-        .replace("web.kube-mtls-demo.svc", POD_IPS.get("web")));
+        .replace("web.kube-mtls-demo.svc", POD_IPS.get("web"))
+        .replace("kafka.kube-mtls-demo.svc", POD_IPS.get("kafka"))
+        .replace("postgres.kube-mtls-demo.svc", POD_IPS.get("postgres")));
     env.put("KUBECONFIG", writeKubeconfig(pod).toString());
     return env;
   }

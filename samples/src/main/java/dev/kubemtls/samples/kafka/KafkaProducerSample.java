@@ -15,10 +15,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /**
  * A producer on the pod's kube-mtls identity: one message every 50 ms to KAFKA_TOPIC for
  * DEMO_DURATION_SECONDS on one long-lived producer, whose new connections present the certificate
- * current when they open. Reports {@code stats sent=<n> failed=<n>} every second and
- * {@code traffic_done} at the end. See {@link KafkaSampleSupport} for the environment.
+ * current when they open. Messages are {@code message <n>}, n counting from 0; after the last one
+ * the producer sends {@code end of run after <count>}. Reports {@code stats sent=<n> failed=<n>}
+ * every second and {@code kafka_done sent=<n> failed=<n>} at the end. See {@link KafkaSampleSupport} for the environment.
  */
 public final class KafkaProducerSample {
+
+  /** The value of the last record, followed by the number of messages sent before it. */
+  static final String END = "end of run after ";
 
   private KafkaProducerSample() {}
 
@@ -58,8 +62,10 @@ public final class KafkaProducerSample {
           }
           TimeUnit.MILLISECONDS.sleep(50);
         }
+        // The last record says how many came before it, so that a consumer knows when it has read all.
+        producer.send(new ProducerRecord<>(topic, END + n)).get(30, TimeUnit.SECONDS);
       }
     }
-    DemoEvents.emit("traffic_done", "sent=" + sent, "failed=" + failed);
+    DemoEvents.emit("kafka_done", "sent=" + sent, "failed=" + failed);
   }
 }
