@@ -94,7 +94,7 @@ main_of() {
   esac
 }
 
-declare -A status seconds
+declare -A status seconds load
 for name in "${selected[@]}"; do
   log="$out/$name.log"
   read -r -a harness_args <<<"$(args_for "$quick" "$name")"
@@ -102,6 +102,7 @@ for name in "${selected[@]}"; do
     harness_args=(CsrVerifyBenchmark "${harness_args[@]}")
   fi
   echo "[figures] $name: $(main_of "$name") ${harness_args[*]} (log: $log; load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  load[$name]=$(cut -d' ' -f1 /proc/loadavg)
   start=$(date +%s)
   (cd "$root" && java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" "$(main_of "$name")" \
       "${harness_args[@]}") >"$log" 2>&1
@@ -133,9 +134,11 @@ for name in "${selected[@]}"; do
       awk '/informers keeping whole objects/ {gsub(/[()]/,""); printf "| heap | approver caches / whole-object informers | %s | - |\n", $NF}' "$log" ;;
     handshake)
       awk -F'|' '/^variant/ {on=1; next} on && NF>=3 {split($1,a,/  +/); name=a[1]; split($2,b," "); split($3,c," ");
-          if (b[1]!="-") printf "| handshake | %s, handshakes per CPU-s, both ends / Go | %s | JDK path >= 0.8 |\n", name, b[1];
+          if (name == "go in-process") next;
+          aim = (name ~ /^JDK/) ? "JDK path >= 0.8" : "-";
+          if (b[1]!="-") printf "| handshake | %s, handshakes per CPU-s, both ends / Go | %s | %s |\n", name, b[1], aim;
           if (b[2]!="-") printf "| handshake | %s, per server CPU-s / Go | %s | - |\n", name, b[2];
-          if (c[1]!="-") printf "| handshake | %s, per CPU-s / static context | %s | - |\n", name, c[1]}' "$log" ;;
+          if (c[1]!="-" && name !~ /static$/) printf "| handshake | %s, per CPU-s / static context | %s | - |\n", name, c[1]}' "$log" ;;
     netty|grpc)
       awk -F'|' -v h="$name" '/^server / {on=1; next} on && NF==2 && $1 !~ /static/ {split($1,a,/  +/); split($2,r," ");
           printf "| %s | %s, handshakes per CPU-s / static | %s | - |\n", h, a[1], r[2];
@@ -143,7 +146,10 @@ for name in "${selected[@]}"; do
     verify)
       awk '$1 ~ /CsrVerifyBenchmark\./ && $2=="avgt" {n=$1; sub(/.*\./,"",n); s[n]=$4; order[++k]=n}
         END {b=s["plainJdkVerify"];
-          for (i=1;i<=k;i++) printf "| verify | %s / plain JDK verify (plainJdkVerify) | %.2f | - |\n", order[i], (b>0? s[order[i]]/b : 0)}' "$log" ;;
+          for (i=1;i<=k;i++) if (order[i] != "plainJdkVerify") printf "| verify | %s / plain JDK verify (plainJdkVerify) | %.2f | - |\n", order[i], (b>0? s[order[i]]/b : 0)}' "$log"
+      # JMH exits 0 when a benchmark throws; name the ones that did.
+      grep -o 'jmh_generated\.CsrVerifyBenchmark_[A-Za-z0-9]*_jmhTest' "$log" | sort -u \
+        | sed 's/.*CsrVerifyBenchmark_\(.*\)_jmhTest/| verify | \1 | failed, see the log | - |/' ;;
     signer)
       awk -F'|' '/^ratios against kcm/ {on=1; next} on && /^\| [a-z]/ && $2 !~ /signer|kcm/ {
           v=$2; gsub(/ /,"",v);
@@ -160,6 +166,6 @@ for name in "${selected[@]}"; do
 done
 echo
 for name in "${selected[@]}"; do
-  printf '%s: %s in %s s; ' "$name" "${status[$name]}" "${seconds[$name]}"
+  printf '%s: %s in %s s (load average %s at its start); ' "$name" "${status[$name]}" "${seconds[$name]}" "${load[$name]}"
 done
 echo
