@@ -45,7 +45,11 @@ import java.util.Map;
  * watch's state in the shared client) and its scheduler's two threads' Java objects (not their
  * native stacks).
  *
- * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10).
+ * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10). System
+ * properties: {@code bench.manager.histogram=<rows>} prints the classes whose live objects grew most
+ * per manager; {@code bench.manager.httpWatches=true} sets the workload client's
+ * {@code onlyHttpWatches} (at most about 90 managers then: the API server's 100 streams per HTTP/2
+ * connection). The heap's second reading waits two seconds, so that idle threads have ended.
  */
 public final class ManagerStartupHarness {
 
