@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +37,7 @@ final class DiscoveredTrust implements TrustSource {
   private static final Duration MAX_RETRY = Duration.ofSeconds(30);
 
   private final KubernetesClient client;
-  private final Supplier<ClusterTrustBundleTrustSource> clusterTrustBundles;
+  private final Function<String, ClusterTrustBundleTrustSource> clusterTrustBundles;
   private final Supplier<ConfigMapTrustSource> configMap;
   private final ScheduledExecutorService scheduler;
   private final TrustPublisher publisher = new TrustPublisher();
@@ -46,7 +47,7 @@ final class DiscoveredTrust implements TrustSource {
   private int failures;
   private boolean closed;
 
-  DiscoveredTrust(KubernetesClient client, Supplier<ClusterTrustBundleTrustSource> clusterTrustBundles,
+  DiscoveredTrust(KubernetesClient client, Function<String, ClusterTrustBundleTrustSource> clusterTrustBundles,
       Supplier<ConfigMapTrustSource> configMap, ScheduledExecutorService scheduler) {
     this.client = Objects.requireNonNull(client, "client");
     this.clusterTrustBundles = Objects.requireNonNull(clusterTrustBundles, "clusterTrustBundles");
@@ -101,7 +102,7 @@ final class DiscoveredTrust implements TrustSource {
         return;
       }
       if (version.isPresent()) {
-        ClusterTrustBundleTrustSource source = clusterTrustBundles.get();
+        ClusterTrustBundleTrustSource source = clusterTrustBundles.apply(version.get());
         source.subscribe(forward);
         chosen = source;
         source.start();

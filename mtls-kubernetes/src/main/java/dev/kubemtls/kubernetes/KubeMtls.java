@@ -368,10 +368,19 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         return t;
       });
       scheduler.setRemoveOnCancelPolicy(true);
+      // Both threads are busy only at start (the first CSR and the trust discovery) and at renewals;
+      // an idle one ends after a second, and with it what it holds (its JSON buffers), so a running
+      // workload keeps one (the pending timers keep at least one alive; a new task starts another).
+      scheduler.setKeepAliveTime(1, TimeUnit.SECONDS);
+      scheduler.allowCoreThreadTimeOut(true);
       scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
       WorkloadIdentity who = id;
       Supplier<ClusterTrustBundleTrustSource> clusterTrustBundleSource =
           () -> ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock).build();
+      // The discovery has found the version already: the source does not ask again.
+      java.util.function.Function<String, ClusterTrustBundleTrustSource> discoveredClusterTrustBundleSource =
+          version -> ClusterTrustBundleTrustSource.builder(client, signerName).servedVersion(version).clock(clock)
+              .build();
       Supplier<ConfigMapTrustSource> configMapSource = () -> ConfigMapTrustSource.builder(client, who.namespace(),
           bundleConfigMap).key(bundleKey).clock(clock).requireSignature(requireSignedBundle).build();
       TrustSource trust;
@@ -394,7 +403,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
         }
         default -> {
           // Discovery runs on the scheduler, so start() returns at once (and the CSR is already in flight).
-          DiscoveredTrust discovered = new DiscoveredTrust(client, clusterTrustBundleSource, configMapSource, scheduler);
+          DiscoveredTrust discovered = new DiscoveredTrust(client, discoveredClusterTrustBundleSource, configMapSource,
+              scheduler);
           trust = discovered;
           startTrust = discovered::start;
           stopTrust = discovered::close;

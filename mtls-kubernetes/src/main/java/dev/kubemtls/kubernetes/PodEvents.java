@@ -38,8 +38,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A retry storm does not become an Event storm: per reason, at most one Event is written per
  * window (ten minutes by default); repeats within the window are counted and the next Event after
- * it says how many there were. Events are written from one background thread (the manager is never
- * delayed; beyond 100 waiting, Events are dropped). It needs only {@code create} on {@code events}
+ * it says how many there were. Events are written from one background thread, started when there is one to
+ * write and ended a second after the last (the manager is never delayed; beyond 100 waiting, Events
+ * are dropped). It needs only {@code create} on {@code events}
  * in the Pod's namespace ({@code kube-mtls-workload-events} in {@code workload-rbac.yaml}); on a 403
  * it logs once and records nothing more, and the workload works as before.
  */
@@ -61,6 +62,8 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
   public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(10);
 
   private static final Logger LOG = LoggerFactory.getLogger(PodEvents.class);
+  /** How long the writing thread waits for another Event before it ends (a new one starts on demand). */
+  private static final long IDLE_SECONDS = 1;
   private static final DateTimeFormatter RFC3339 = DateTimeFormatter.ISO_OFFSET_DATE_TIME.withZone(ZoneOffset.UTC);
 
   private final KubernetesClient client;
@@ -90,11 +93,14 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
     this.podUid = podUid == null || podUid.isBlank() ? null : podUid;
     this.clock = Objects.requireNonNull(clock, "clock");
     this.window = Objects.requireNonNull(window, "window");
-    this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(100), r -> {
+    this.executor = new ThreadPoolExecutor(1, 1, IDLE_SECONDS, TimeUnit.SECONDS, new ArrayBlockingQueue<>(100), r -> {
       Thread t = new Thread(r, "kube-mtls-pod-events");
       t.setDaemon(true);
       return t;
     }, new ThreadPoolExecutor.DiscardPolicy());
+    // Events are rare (an issuance a day, problems): the thread ends when idle, and with it what it
+    // holds (its JSON buffers), instead of living as long as the workload.
+    this.executor.allowCoreThreadTimeOut(true);
   }
 
   @Override

@@ -45,7 +45,11 @@ import java.util.Map;
  * watch's state in the shared client) and its scheduler's two threads' Java objects (not their
  * native stacks).
  *
- * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10).
+ * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10). System
+ * properties: {@code bench.manager.histogram=<rows>} prints the classes whose live objects grew most
+ * per manager; {@code bench.manager.httpWatches=true} sets the workload client's
+ * {@code onlyHttpWatches} (at most about 90 managers then: the API server's 100 streams per HTTP/2
+ * connection). The heap's second reading waits two seconds, so that idle threads have ended.
  */
 public final class ManagerStartupHarness {
 
@@ -83,6 +87,9 @@ public final class ManagerStartupHarness {
 
     try (Signer signer = Signer.start(admin, config, ca, InstantSource.system());
         KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
+      if (Boolean.getBoolean("bench.manager.httpWatches")) {
+        workload.getConfiguration().setOnlyHttpWatches(true);
+      }
       // Warm-up (not measured): leader election, bundle publication, connections, JIT.
       for (int i = 0; i < warmup; i++) {
         startReady(workload, identity).close();
@@ -100,12 +107,20 @@ public final class ManagerStartupHarness {
       }
 
       MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+      int histogramRows = Integer.getInteger("bench.manager.histogram", 0);
+      Map<String, long[]> histogramBefore = histogramRows > 0 ? histogram() : Map.of();
       long before = usedAfterGc(memory);
       List<KubeMtls> live = new ArrayList<>(managers);
       for (int i = 0; i < managers; i++) {
         live.add(startReady(workload, identity));
       }
+      // Idle threads a manager no longer needs (its second scheduler thread, the Pod Events writer)
+      // end after a second: measure what stays.
+      Thread.sleep(2_000);
       long after = usedAfterGc(memory);
+      if (histogramRows > 0) {
+        printHistogramGrowth(histogramBefore, histogram(), managers, histogramRows);
+      }
       long perManager = (after - before) / managers;
       int ready = (int) live.stream().filter(KubeMtls::isReady).count();
       live.forEach(KubeMtls::close);
@@ -141,6 +156,38 @@ public final class ManagerStartupHarness {
     long took = System.nanoTime() - t0;
     client.configMaps().inNamespace(ns).withName(name).delete();
     return took;
+  }
+
+  /** Class name to {instances, bytes}, from the live-object class histogram (it runs a full GC). */
+  private static Map<String, long[]> histogram() throws Exception {
+    String text = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+        new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
+        new Object[] {null}, new String[] {String[].class.getName()});
+    Map<String, long[]> out = new java.util.HashMap<>();
+    for (String line : text.split("\\R")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length >= 4 && f[0].endsWith(":")) {
+        out.merge(f[3], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])},
+            (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
+      }
+    }
+    return out;
+  }
+
+  /** Prints the classes whose live bytes grew most, per manager. */
+  private static void printHistogramGrowth(Map<String, long[]> before, Map<String, long[]> after, int managers,
+      int rows) {
+    List<Map.Entry<String, long[]>> growth = new ArrayList<>();
+    for (Map.Entry<String, long[]> e : after.entrySet()) {
+      long[] b = before.getOrDefault(e.getKey(), new long[2]);
+      growth.add(Map.entry(e.getKey(), new long[] {e.getValue()[0] - b[0], e.getValue()[1] - b[1]}));
+    }
+    growth.sort((x, y) -> Long.compare(y.getValue()[1], x.getValue()[1]));
+    System.out.printf("%nlive-object growth per manager (class histogram, top %d):%n", rows);
+    for (Map.Entry<String, long[]> e : growth.subList(0, Math.min(rows, growth.size()))) {
+      System.out.printf("  %9.1f B %7.1f objects  %s%n", e.getValue()[1] / (double) managers,
+          e.getValue()[0] / (double) managers, e.getKey());
+    }
   }
 
   private static long usedAfterGc(MemoryMXBean memory) {

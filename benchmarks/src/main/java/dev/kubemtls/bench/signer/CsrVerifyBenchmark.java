@@ -133,7 +133,8 @@ public class CsrVerifyBenchmark {
     policy = ApprovalPolicy.loose("cluster.local", "cluster.local");
     ca = CertificateAuthority.generate("bench", Duration.ofDays(1), ValidityPolicy.DEFAULT, InstantSource.system(),
         new SecureRandom());
-    requester = new Requester("system:serviceaccount:shop:web", "uid", List.of("system:serviceaccounts"), Map.of());
+    requester = new Requester("system:serviceaccount:shop:web", "uid", List.of("system:serviceaccounts",
+        "system:serviceaccounts:shop", "system:authenticated"), Map.of());
   }
 
   @Benchmark

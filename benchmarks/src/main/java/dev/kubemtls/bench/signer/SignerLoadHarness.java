@@ -305,7 +305,14 @@ public final class SignerLoadHarness {
    * a jar whose artifact is already present is skipped, so the build's Netty version stays).
    */
   private static String signerClasspath(String transport) {
-    String own = System.getProperty("java.class.path");
+    // Without the harness's own classes (a directory, which a class-data sharing archive refuses; the
+    // signer needs none of them).
+    String harness = Path.of(SignerLoadHarness.class.getProtectionDomain().getCodeSource().getLocation().getPath())
+        .toString();
+    String own = String.join(File.pathSeparator, java.util.Arrays.stream(
+        System.getProperty("java.class.path").split(File.pathSeparator))
+        .filter(e -> !Path.of(e).toAbsolutePath().toString().equals(Path.of(harness).toAbsolutePath().toString()))
+        .toList());
     if (transport == null) {
       return own;
     }

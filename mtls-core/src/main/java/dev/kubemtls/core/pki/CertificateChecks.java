@@ -7,6 +7,8 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.security.interfaces.ECKey;
+import java.security.interfaces.ECPrivateKey;
+import java.security.interfaces.ECPublicKey;
 import java.security.cert.X509Certificate;
 import java.util.Objects;
 import java.util.Optional;
@@ -22,8 +24,11 @@ import java.util.Optional;
  * {@code openssl req -x509} makes with the stock configuration, and the JDK's and Go's path
  * validators accept it.
  *
- * <p><b>Key match</b> is proved by a signature: the private key signs a fixed challenge and the
- * public key must verify it. This works for EC (P-256, P-384, P-521), RSA and Ed25519 keys and
+ * <p><b>Key match</b>: for an EC key on P-256, P-384 or P-521 whose private scalar is readable, the
+ * public point is derived from it and compared with the public key (the definition of a key pair,
+ * a tenth of the cost of a signature probe with the JDK's provider). For any other key (RSA,
+ * Ed25519, an EC key that does not reveal its scalar, such as one in a hardware module) it is proved
+ * by a signature: the private key signs a fixed challenge and the public key must verify it. That
  * costs one signature and one verification, so call it once per key, not per connection.
  */
 public final class CertificateChecks {
@@ -84,6 +89,12 @@ public final class CertificateChecks {
     Optional<String> algorithm = probeAlgorithm(privateKey);
     if (algorithm.isEmpty() || !sameFamily(publicKey, privateKey)) {
       return false;
+    }
+    if (publicKey instanceof ECPublicKey ecPublic && privateKey instanceof ECPrivateKey ecPrivate) {
+      Optional<Boolean> derived = EcKeyMatch.matches(ecPublic, ecPrivate);
+      if (derived.isPresent()) {
+        return derived.get();
+      }
     }
     try {
       Signature signer = Signature.getInstance(algorithm.get());

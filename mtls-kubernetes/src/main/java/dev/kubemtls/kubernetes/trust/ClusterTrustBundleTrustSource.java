@@ -7,6 +7,8 @@ import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.names.SignerNames;
 import dev.kubemtls.kubernetes.CertificatesApi;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.ReducedStateItemStore;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -55,6 +57,7 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
   private final String signerName;
   private final Map<String, String> labels;
   private final Duration resync;
+  private final String servedVersion;
 
   private ClusterTrustBundleTrustSource(Builder b) {
     super(ClusterTrustBundleTrustSource.class, "the ClusterTrustBundles of signer " + b.signerName
@@ -64,6 +67,7 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
     this.signerName = b.signerName;
     this.labels = Map.copyOf(b.labels);
     this.resync = b.resync;
+    this.servedVersion = b.servedVersion;
   }
 
   private static Reader<GenericKubernetesResource> reader(String signerName, Map<String, String> labels,
@@ -95,10 +99,18 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
    *     ClusterTrustBundles in no version (saying what to enable)
    */
   public CompletableFuture<TrustBundle> start() {
-    String version = CertificatesApi.requireServed(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE,
-        "trusting ClusterTrustBundles");
-    return startInformer(() -> ClusterTrustBundles.resources(client, version)
-        .withField("spec.signerName", signerName).withLabels(labels).runnableInformer(resync.toMillis()));
+    String version = servedVersion != null ? servedVersion : CertificatesApi.requireServed(client,
+        CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE, "trusting ClusterTrustBundles");
+    return startInformer(() -> {
+      SharedIndexInformer<GenericKubernetesResource> informer = ClusterTrustBundles.resources(client, version)
+          .withField("spec.signerName", signerName).withLabels(labels).runnableInformer(resync.toMillis());
+      // Only what the bundle is read from (the name and resourceVersion are always kept), not the
+      // managed fields and the rest of the object.
+      informer.itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE,
+          GenericKubernetesResource.class, client.getKubernetesSerialization(), "spec.signerName",
+          "spec.trustBundle"));
+      return informer;
+    });
   }
 
   /** The signer name whose bundles are followed. */
@@ -117,6 +129,7 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
     private final String signerName;
     private final Map<String, String> labels = new LinkedHashMap<>();
     private Duration resync = InformerTrust.DEFAULT_RESYNC;
+    private String servedVersion;
     private InstantSource clock = InstantSource.system();
 
     private Builder(KubernetesClient client, String signerName) {
@@ -147,6 +160,20 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
      */
     public Builder resync(Duration resync) {
       this.resync = InformerTrust.requireResync(resync);
+      return this;
+    }
+
+    /**
+     * The version in which the cluster serves ClusterTrustBundles ({@code v1} or {@code v1beta1}),
+     * for a caller that has already asked {@link CertificatesApi#servedVersion}: {@link #start()}
+     * then skips its own discovery call. By default {@link #start()} asks.
+     */
+    public Builder servedVersion(String version) {
+      if (!CertificatesApi.VERSIONS.contains(Objects.requireNonNull(version, "version"))) {
+        throw new IllegalArgumentException("ClusterTrustBundles are served in " + CertificatesApi.VERSIONS
+            + ", not in '" + version + "'");
+      }
+      this.servedVersion = version;
       return this;
     }
 

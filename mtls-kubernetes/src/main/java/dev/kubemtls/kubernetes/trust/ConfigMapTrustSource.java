@@ -9,6 +9,8 @@ import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.pki.BundleSignatures;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.ReducedStateItemStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -182,8 +184,15 @@ public final class ConfigMapTrustSource extends InformerTrust<ConfigMap> {
    * @throws IllegalStateException if already started or closed
    */
   public CompletableFuture<TrustBundle> start() {
-    return startInformer(() -> client.configMaps().inNamespace(namespace).withName(name)
-        .runnableInformer(resync.toMillis()));
+    return startInformer(() -> {
+      SharedIndexInformer<ConfigMap> informer = client.configMaps().inNamespace(namespace).withName(name)
+          .runnableInformer(resync.toMillis());
+      // Only what the bundle is read from (namespace, name and resourceVersion are always kept), not
+      // the managed fields and the rest of the object.
+      informer.itemStore(new ReducedStateItemStore<>(ReducedStateItemStore.NAME_KEY_STATE, ConfigMap.class,
+          client.getKubernetesSerialization(), "data"));
+      return informer;
+    });
   }
 
   /** Options of a {@link ConfigMapTrustSource}. */
