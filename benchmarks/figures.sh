@@ -12,6 +12,8 @@
 #   manager   ManagerStartupHarness  100 starts, 100 managers, 10 warm-up; quick: 50 50 5
 #   heap      ClusterViewHeapHarness 1000 Pods and Services;                quick: the same
 #   handshake HandshakeHarness       5 rounds, 1 warm-up, 3 s, 4 connections; quick: 3 1 2 4
+#   native    HandshakeHarness with -Dbench.nativeCrypto=true (NativeCrypto: ACCP first, P-256
+#             preferred), Go and the JDK variants only: 5 1 3 4 go,JDK;      quick: 3 1 2 4 go,JDK
 #   netty     MtlsLoadHarness        3 rounds, 1 warm-up, 3 s, 4 clients;     quick: 2 1 2 4
 #   grpc      GrpcLoadHarness        3 rounds, 1 warm-up, 3 s, 4 clients;     quick: 2 1 2 4
 #   verify    CsrVerifyBenchmark     JMH -f 1 -wi 3 -i 5;                     quick: -f 1 -wi 1 -i 2 (1 s each)
@@ -42,7 +44,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-all=(manager heap handshake netty grpc verify signer flood)
+all=(manager heap handshake native netty grpc verify signer flood)
 if [[ -n "$only" ]]; then
   IFS=',' read -r -a selected <<<"$only"
   for s in "${selected[@]}"; do
@@ -68,6 +70,7 @@ args_for() {
       manager) echo "50 50 5" ;;
       heap) echo "" ;;
       handshake) echo "3 1 2 4" ;;
+      native) echo "3 1 2 4 go,JDK" ;;
       netty|grpc) echo "2 1 2 4" ;;
       verify) echo "-f 1 -wi 1 -i 2 -w 1 -r 1" ;;
       signer) echo "1000 8 cache:32,kcm 5000" ;;
@@ -76,6 +79,7 @@ args_for() {
   else
     case "$name" in
       verify) echo "-f 1 -wi 3 -i 5 -w 1 -r 1" ;;
+      native) echo "5 1 3 4 go,JDK" ;;
       *) echo "" ;;
     esac
   fi
@@ -85,7 +89,7 @@ main_of() {
   case "$1" in
     manager) echo dev.kubemtls.bench.manager.ManagerStartupHarness ;;
     heap) echo dev.kubemtls.bench.signer.ClusterViewHeapHarness ;;
-    handshake) echo dev.kubemtls.bench.netty.HandshakeHarness ;;
+    handshake|native) echo dev.kubemtls.bench.netty.HandshakeHarness ;;
     netty) echo dev.kubemtls.bench.netty.MtlsLoadHarness ;;
     grpc) echo dev.kubemtls.bench.grpc.GrpcLoadHarness ;;
     verify) echo org.openjdk.jmh.Main ;;
@@ -104,7 +108,9 @@ for name in "${selected[@]}"; do
   echo "[figures] $name: $(main_of "$name") ${harness_args[*]} (log: $log; load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   load[$name]=$(cut -d' ' -f1 /proc/loadavg)
   start=$(date +%s)
-  (cd "$root" && java -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" "$(main_of "$name")" \
+  jvm=()
+  [[ "$name" == native ]] && jvm=(-Dbench.nativeCrypto=true)
+  (cd "$root" && java "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" "$(main_of "$name")" \
       "${harness_args[@]}") >"$log" 2>&1
   rc=$?
   seconds[$name]=$(( $(date +%s) - start ))
@@ -132,13 +138,14 @@ for name in "${selected[@]}"; do
         /^heap per started manager/ {for (i=1;i<=NF;i++) if ($i=="KiB") printf "| manager | heap per started manager (absolute) | %s KiB | <= 100 KiB |\n", $(i-1)}' "$log" ;;
     heap)
       awk '/informers keeping whole objects/ {gsub(/[()]/,""); printf "| heap | approver caches / whole-object informers | %s | - |\n", $NF}' "$log" ;;
-    handshake)
-      awk -F'|' '/^variant/ {on=1; next} on && NF>=3 {split($1,a,/  +/); name=a[1]; split($2,b," "); split($3,c," ");
+    handshake|native)
+      awk -F'|' -v h="$name" '/^variant/ {on=1; next} on && NF>=3 {split($1,a,/  +/); name=a[1]; split($2,b," "); split($3,c," ");
+          if (h == "native") name = name " + NativeCrypto";
           if (name == "go in-process") next;
           aim = (name ~ /^JDK/) ? "JDK path >= 0.8" : "-";
           if (b[1]!="-") printf "| handshake | %s, handshakes per CPU-s, both ends / Go | %s | %s |\n", name, b[1], aim;
           if (b[2]!="-") printf "| handshake | %s, per server CPU-s / Go | %s | - |\n", name, b[2];
-          if (c[1]!="-" && name !~ /static$/) printf "| handshake | %s, per CPU-s / static context | %s | - |\n", name, c[1]}' "$log" ;;
+          if (c[1]!="-" && name !~ /static/) printf "| handshake | %s, per CPU-s / static context | %s | - |\n", name, c[1]}' "$log" ;;
     netty|grpc)
       awk -F'|' -v h="$name" '/^server / {on=1; next} on && NF==2 && $1 !~ /static/ {split($1,a,/  +/); split($2,r," ");
           printf "| %s | %s, handshakes per CPU-s / static | %s | - |\n", h, a[1], r[2];
