@@ -8,6 +8,7 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
+import dev.kubemtls.core.internal.Pairing;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;

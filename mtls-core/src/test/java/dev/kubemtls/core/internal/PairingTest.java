@@ -1,4 +1,4 @@
-package dev.kubemtls.core.rotation;
+package dev.kubemtls.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
