@@ -8,7 +8,6 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
-import dev.kubemtls.core.internal.MaterialChecks;
 import dev.kubemtls.core.internal.Pairing;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.rotation.CertificateManager;
@@ -305,12 +304,6 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
 
   /** Holds {@code reading}. Publishes a snapshot of a new identity that {@link Pairing} found fit. */
   private void publishIdentity(MtlsMaterial next, boolean adoptsHeld, Instant now) {
-    try {
-      MaterialChecks.requireCaCertificates(next.trust());
-    } catch (InvalidMaterialException e) {
-      refuse(e);
-      return;
-    }
     MtlsMaterial previous = publisher.currentIfReady().orElse(null);
     TrustBundle previousTrust = trust;
     Instant wasExpiredAt = expiredAt;
@@ -382,15 +375,12 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
         held = hold.bundle();
         LOG.warn("{}", hold.reason().getMessage());
         tell(l -> l.trustRejected(hold.reason()));
+      } else if (decision instanceof Pairing.Refuse refuse) {
+        LOG.warn("{}; keeping the trust bundle in use", refuse.reason().getMessage());
+        tell(l -> l.trustRejected(refuse.reason()));
+        return;
       } else {
         MtlsMaterial next = ((Pairing.Publish) decision).material();
-        try {
-          MaterialChecks.requireCaCertificates(bundle);
-        } catch (InvalidMaterialException e) {
-          LOG.warn("{}; keeping the trust bundle in use", e.getMessage());
-          tell(l -> l.trustRejected(e));
-          return;
-        }
         trust = bundle;
         held = null;
         publisher.publish(next);

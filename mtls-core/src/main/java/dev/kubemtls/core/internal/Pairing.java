@@ -73,14 +73,14 @@ public final class Pairing {
       return new AwaitTrust();
     }
     if (held != null && chains(identity, held, now)) {
-      return new Publish(next(served, identity, held), true);
+      return publish(next(served, identity, held), true);
     }
     try {
       MaterialChecks.requireChainsTo(identity, trust, now);
     } catch (InvalidMaterialException e) {
       return new Refuse(e);
     }
-    return new Publish(next(served, identity, trust), false);
+    return publish(next(served, identity, trust), false);
   }
 
   /** An identity kept while there was no bundle, now that the first one arrived. */
@@ -93,10 +93,13 @@ public final class Pairing {
     } catch (InvalidMaterialException e) {
       return new Refuse(e);
     }
-    return new Publish(new MtlsMaterial(waiting, bundle, 1), false);
+    return publish(new MtlsMaterial(waiting, bundle, 1), false);
   }
 
-  /** A new bundle while {@code served} is published. */
+  /**
+   * A new bundle while {@code served} is published: {@link Unchanged}, {@link Hold}, {@link Publish},
+   * or {@link Refuse} when the snapshot with the new bundle fails validation (the bundle is not used).
+   */
   public static Decision trustChanged(MtlsMaterial served, TrustBundle bundle, Instant now) {
     Objects.requireNonNull(served, "served");
     if (served.trust().certificates().equals(bundle.certificates())) {
@@ -112,7 +115,21 @@ public final class Pairing {
           + ": the current certificate does not chain to the new bundle " + bundle.sourceVersion()
           + "; holding the new bundle until a renewed certificate chains to it", e));
     }
-    return new Publish(served.withTrust(bundle), false);
+    return publish(served.withTrust(bundle), false);
+  }
+
+  /**
+   * Publish {@code material} only if it passes {@link MtlsMaterial#validate()} as a whole (the trust
+   * half too: every entry of the bundle a CA), so what a source publishes is valid by construction
+   * and integrations find it checked already; refused otherwise.
+   */
+  private static Decision publish(MtlsMaterial material, boolean adoptsHeld) {
+    try {
+      MaterialChecks.requireUsable(material);
+    } catch (InvalidMaterialException e) {
+      return new Refuse(e);
+    }
+    return new Publish(material, adoptsHeld);
   }
 
   private static MtlsMaterial next(MtlsMaterial served, TlsIdentity identity, TrustBundle trust) {

@@ -90,6 +90,13 @@ final class TrustReconciliation implements TrustSource.Listener {
         loop.renewSoon(now);
         return;
       }
+      if (decision instanceof Pairing.Refuse refuse) {
+        MtlsException problem = refuse.reason();
+        loop.lastTrustProblem = problem;
+        LOG.warn("trust bundle {} refused, keeping the bundle in use: {}", bundle.sourceVersion(), problem.getMessage());
+        loop.announcer.tell(l -> l.trustRejected(problem));
+        return;
+      }
       MtlsMaterial next = ((Pairing.Publish) decision).material();
       loop.trust = bundle;
       loop.heldTrust = null;
