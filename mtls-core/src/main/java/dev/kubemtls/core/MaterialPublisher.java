@@ -12,8 +12,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Use it to feed integrations with material obtained outside a {@link CertificateManager} (tests,
  * a one-off certificate, a source of your own). Publishing is serialized and listeners are called
- * on the publishing thread, so they see snapshots in the order they were published, and a snapshot whose generation is not newer than the current one is
- * refused.
+ * on the publishing thread, so they see snapshots in the order they were published.
+ *
+ * <p>It keeps the promise of {@link MaterialSource}: nothing it hands out failed validation. Each
+ * snapshot is {@linkplain MtlsMaterial#validate() validated} before it becomes current, and one
+ * that fails, or whose generation is not newer than the current one, is refused with the current
+ * snapshot kept and no listener told; integrations therefore build TLS contexts from what it
+ * publishes without checking the material again.
  */
 public final class MaterialPublisher implements MaterialSource {
 
@@ -25,9 +30,14 @@ public final class MaterialPublisher implements MaterialSource {
   /** An empty publisher: not ready until the first {@link #publish}. */
   public MaterialPublisher() {}
 
-  /** A publisher that starts with {@code initial}. */
+  /**
+   * A publisher that starts with {@code initial}.
+   *
+   * @throws InvalidMaterialException if {@link MtlsMaterial#validate()} refuses it
+   */
   public MaterialPublisher(MtlsMaterial initial) {
-    this.current = Objects.requireNonNull(initial, "initial");
+    Objects.requireNonNull(initial, "initial").validate();
+    this.current = initial;
   }
 
   @Override
@@ -48,6 +58,8 @@ public final class MaterialPublisher implements MaterialSource {
    * Makes {@code material} current and tells every listener.
    *
    * @throws IllegalArgumentException if its generation is not newer than the current one
+   * @throws InvalidMaterialException if {@link MtlsMaterial#validate()} refuses it; the current
+   *     snapshot stays and no listener is told
    */
   public synchronized void publish(MtlsMaterial material) {
     Objects.requireNonNull(material, "material");
@@ -56,6 +68,7 @@ public final class MaterialPublisher implements MaterialSource {
       throw new IllegalArgumentException("material generation " + material.generation()
           + " is not newer than the current " + previous.generation());
     }
+    material.validate();
     current = material;
     for (MaterialListener listener : listeners) {
       try {

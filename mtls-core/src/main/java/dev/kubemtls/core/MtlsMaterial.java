@@ -39,8 +39,9 @@ public record MtlsMaterial(TlsIdentity identity, TrustBundle trust, long generat
    * </ul>
    * It does not check validity periods or that the chain ends in the bundle (a
    * {@link CertificateManager} does that against its clock before it publishes), nor revocation.
-   * Costs one signature and one verification per call; call it once per snapshot, not per
-   * connection.
+   * The first call for a snapshot costs one signature and one verification; later calls for the
+   * same (or an equal) snapshot find it checked already. Every kube-mtls source validates a
+   * snapshot before publishing it.
    *
    * @throws InvalidMaterialException naming the first problem found and what to do about it
    */

@@ -412,8 +412,25 @@ class MtlsHandshakeTest {
     // A key that does not belong to the certificate fails at build(), not at the first client.
     TlsIdentity good = Pki.server(CA, 1);
     PrivateKey otherKey = TestCa.newKeyPair().getPrivate();
-    MaterialPublisher mismatched = new MaterialPublisher(
-        new MtlsMaterial(new TlsIdentity(otherKey, good.chain(), 1), TRUST, 1));
+    // kube-mtls' publisher refuses it; a source of somebody else's that does not check hands it over.
+    MtlsMaterial bad = new MtlsMaterial(new TlsIdentity(otherKey, good.chain(), 1), TRUST, 1);
+    assertThatThrownBy(() -> new MaterialPublisher(bad)).hasMessageContaining("does not belong");
+    MaterialSource mismatched = new MaterialSource() {
+      @Override
+      public MtlsMaterial current() {
+        return bad;
+      }
+
+      @Override
+      public java.util.Optional<MtlsMaterial> currentIfReady() {
+        return java.util.Optional.of(bad);
+      }
+
+      @Override
+      public Subscription subscribe(MaterialListener listener) {
+        return () -> { };
+      }
+    };
     assertThatThrownBy(() -> NettyMtls.forServer(mismatched).provider(TlsProvider.OPENSSL).build())
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("generation 1");
   }

@@ -261,16 +261,19 @@ class JettyMtlsTest {
 
   @Test
   void materialThatFailsValidationIsRefusedAndTheWorkingMaterialStays() throws Exception {
-    MaterialPublisher server = serverSource();
+    UncheckedSource server = new UncheckedSource(Pki.material(ca, "payments", "api", trust));
     MaterialPublisher client = new MaterialPublisher(Pki.material(ca, "billing", "invoicer", trust));
     String first = server.current().identity().leaf().getSerialNumber().toString(16);
     try (TestServer s = TestServer.start(server, null); RecordingClient c = new RecordingClient(client)) {
       assertThat(c.get(s.uri("/a"), true).getStatus()).isEqualTo(200);
       assertThat(c.lastServerSerial.get()).isEqualTo(first);
 
-      // A certificate with somebody else's key: the source takes it, the connector must not.
+      // A certificate with somebody else's key: kube-mtls' publisher refuses it; a source of
+      // somebody else's that does not check takes it, and the connector must not.
       TlsIdentity good = Pki.identity(ca, 2, "payments", "api");
       TlsIdentity mismatched = new TlsIdentity(TestCa.newKeyPair().getPrivate(), good.chain(), 2);
+      assertThatThrownBy(() -> new MaterialPublisher(new MtlsMaterial(mismatched, trust, 2)))
+          .hasMessageContaining("does not belong");
       server.publish(new MtlsMaterial(mismatched, trust, 2));
       assertThat(c.get(s.uri("/b"), true).getStatus()).isEqualTo(200);
       assertThat(c.lastServerSerial.get()).isEqualTo(first);
@@ -424,6 +427,37 @@ class JettyMtlsTest {
           active.decrementAndGet();
         }
       };
+    }
+  }
+
+  /** A {@link MaterialSource} of somebody else's that publishes whatever it is given, unchecked. */
+  private static final class UncheckedSource implements MaterialSource {
+    private final List<MaterialListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile MtlsMaterial current;
+
+    UncheckedSource(MtlsMaterial initial) {
+      this.current = initial;
+    }
+
+    void publish(MtlsMaterial material) {
+      current = material;
+      listeners.forEach(l -> l.onMaterial(material));
+    }
+
+    @Override
+    public MtlsMaterial current() {
+      return current;
+    }
+
+    @Override
+    public Optional<MtlsMaterial> currentIfReady() {
+      return Optional.of(current);
+    }
+
+    @Override
+    public Subscription subscribe(MaterialListener listener) {
+      listeners.add(listener);
+      return () -> listeners.remove(listener);
     }
   }
 }

@@ -8,9 +8,11 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
-import dev.kubemtls.core.internal.MaterialChecks;
+import dev.kubemtls.core.internal.Pairing;
 import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.core.rotation.CertificateManager;
 import dev.kubemtls.core.rotation.Health;
+import dev.kubemtls.core.rotation.ManagerListener;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,10 +28,10 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,15 +49,30 @@ import org.slf4j.LoggerFactory;
  *
  * <p>When it changes: the files are read on the injected scheduler every
  * {@linkplain Builder#pollInterval poll interval} (two seconds by default; the kubelet starts a
- * renewal long before expiry, so seconds do not matter) and on every trust change. New content is
- * published only after every check passes: key and leaf belong together, the leaf is not a CA, the
- * chain is in order, the certificate is valid by the injected clock and chains to the trust bundle.
+ * renewal long before expiry, so seconds do not matter). New content is published only after every
+ * check passes: key and leaf belong together, the leaf is not a CA, the chain is in order, the
+ * certificate is valid by the injected clock and chains to the trust bundle.
  * The kubelet replaces a projected volume's files in one atomic swap of a {@code ..data} symlink;
  * the two files of {@link #forKeyAndChain} are read from the same resolved directory, so a swap in
  * the middle of a read is noticed and the read repeated, and a writer that is not atomic is caught
  * by the key check. Anything unusable (a missing or half-written file, garbage, an expired or
- * foreign certificate) leaves the previous snapshot in service, is reported to
- * {@link Listener#onProblem} once per distinct content, and is read again at the next poll.
+ * foreign certificate) leaves the previous snapshot in service, is reported once per distinct
+ * problem, and is read again at the next poll.
+ *
+ * <p>Identity and trust are paired exactly as a {@link CertificateManager} pairs them (one rule
+ * set, in one place): a new bundle that the served certificate does not chain to is held, not
+ * published, until the kubelet writes a certificate that chains to it, which is then published
+ * together with it; content refused for its trust is tried again when the bundle changes.
+ *
+ * <p>What it reports, through the {@link ManagerListener} of {@link Builder#listener} (so metrics
+ * and Pod Events see a file-backed workload as they see a {@link CertificateManager}): {@code
+ * issued} for every usable new identity read, then {@code ready} (the first snapshot) or {@code
+ * rotated}, and {@code recovered} after an expiry; {@code renewalFailed} for content refused, with
+ * the next poll as the next attempt; {@code expired} when the clock passes the served
+ * certificate's {@code notAfter}; {@code trustChanged} and {@code trustRejected} for the trust
+ * bundle. {@code renewalScheduled}, {@code denied} and {@code gaveUp} are never reported: the
+ * kubelet, not this source, decides when to renew. Calls are made one at a time, in order, on the
+ * scheduler's thread that read the change, after material listeners were told of the snapshot.
  */
 public final class FileMaterialSource implements MaterialSource, Health, AutoCloseable {
 
@@ -64,12 +81,6 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   /** The largest file read: far above any key and chain. */
   static final int MAX_FILE_BYTES = 1 << 20;
 
-  /** Told of problems with the files; material changes reach {@link MaterialSource#subscribe} listeners. */
-  public interface Listener {
-    /** The files or the trust bundle could not be used; the previous snapshot (if any) stays. */
-    void onProblem(MtlsException problem);
-  }
-
   private final Path bundleFile;
   private final Path keyFile;
   private final Path chainFile;
@@ -77,7 +88,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   private final InstantSource clock;
   private final ScheduledExecutorService scheduler;
   private final Duration pollInterval;
-  private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+  private final ManagerListener listener;
   private final MaterialPublisher publisher = new MaterialPublisher();
   private final CompletableFuture<MtlsMaterial> first = new CompletableFuture<>();
 
@@ -88,9 +99,19 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
   private final Object reading = new Object();
   // Guarded by reading.
   private byte[] lastContent;
-  private TlsIdentity candidate;
   private long identityGeneration;
   private String lastReported;
+  private int failures;
+  /** The bundle the served snapshot (or the next) pairs with; null until one arrived. */
+  private TrustBundle trust;
+  /** A newer bundle the served identity does not chain to, until a new identity chains to it. */
+  private TrustBundle held;
+  /** An identity read while there was no trust bundle yet. */
+  private TlsIdentity pending;
+  /** The last identity refused by the pairing: offered again when the trust changes. */
+  private TlsIdentity refused;
+  private Instant expiredAt;
+  private MtlsMaterial firstPublished;
   // Guarded by this.
   private MaterialSource.Subscription trustSubscription;
   private ScheduledFuture<?> poller;
@@ -106,6 +127,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
     this.clock = b.clock;
     this.scheduler = Objects.requireNonNull(b.scheduler, "scheduler is required");
     this.pollInterval = b.pollInterval;
+    this.listener = b.listener;
   }
 
   /**
@@ -142,27 +164,28 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
       trustSubscription = trustSource.subscribe(new TrustSource.Listener() {
         @Override
         public void onBundle(TrustBundle bundle) {
-          scheduler.execute(() -> refresh(true));
+          scheduler.execute(() -> onTrustBundle(bundle));
         }
 
         @Override
         public void onProblem(MtlsException problem) {
           scheduler.execute(() -> {
             synchronized (reading) {
-              report(problem);
+              if (!closed) {
+                LOG.warn("trust source problem, keeping the bundle in use: {}", problem.getMessage());
+                tell(l -> l.trustRejected(problem));
+              }
             }
           });
         }
       });
-      poller = scheduler.scheduleWithFixedDelay(() -> refresh(false), 0, pollInterval.toNanos(), TimeUnit.NANOSECONDS);
+      synchronized (reading) {
+        trustSource.currentIfReady().ifPresent(b -> trust = b);
+      }
+      poller = scheduler.scheduleWithFixedDelay(this::poll, 0, pollInterval.toNanos(), TimeUnit.NANOSECONDS);
       LOG.info("reading TLS material from {}", describeFiles());
     }
     return first.copy();
-  }
-
-  /** Adds a listener for problems with the files. */
-  public void addListener(Listener listener) {
-    listeners.add(Objects.requireNonNull(listener, "listener"));
   }
 
   @Override
@@ -218,34 +241,184 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
 
   // ---- reading ----
 
-  private void refresh(boolean trustChanged) {
-    MtlsMaterial published = null;
+  /** One poll: reports an expiry that is due, then reads the files and offers new content. */
+  private void poll() {
+    MtlsMaterial announced;
     synchronized (reading) {
       if (closed) {
         return;
       }
+      reportExpiryIfDue(clock.instant());
       try {
         byte[] content = readContent();
-        if (!Arrays.equals(content, lastContent)) {
-          lastContent = content;
-          candidate = null;
-          candidate = parse(content, identityGeneration + 1);
-          identityGeneration = candidate.generation();
-        } else if (!trustChanged && (candidate == null || publisher.currentIfReady()
-            .map(m -> m.identity() == candidate).orElse(false))) {
+        if (Arrays.equals(content, lastContent)) {
           return; // nothing new: the same content as at the last poll, published or already reported
         }
-        if (candidate == null) {
-          return;
-        }
-        published = publishIfUsable(candidate);
+        lastContent = content;
+        refused = null;
+        TlsIdentity identity = parse(content, identityGeneration + 1);
+        identityGeneration = identity.generation();
+        offer(identity);
       } catch (MtlsException e) {
-        report(e);
+        refuse(e);
+      }
+      announced = takeFirst();
+    }
+    if (announced != null) {
+      first.complete(announced);
+    }
+  }
+
+  /** Holds {@code reading}. A new identity from the files, paired with trust by {@link Pairing}. */
+  private void offer(TlsIdentity identity) {
+    Instant now = clock.instant();
+    if (now.isBefore(identity.notBefore())) {
+      refuse(new InvalidMaterialException(identity + " from " + describeFiles() + " is not valid before "
+          + identity.notBefore() + " (check the node's and this pod's clocks)"));
+      return;
+    }
+    if (!now.isBefore(identity.notAfter())) {
+      refuse(new InvalidMaterialException(identity + " from " + describeFiles() + " expired at "
+          + identity.notAfter() + "; is the kubelet renewing it (kubectl get podcertificaterequests)?"));
+      return;
+    }
+    Pairing.Decision decision = Pairing.issued(identity, identity.generation(), publisher.currentIfReady().orElse(null),
+        trust, held, now);
+    if (decision instanceof Pairing.Refuse refuse) {
+      refused = identity; // tried again when the trust changes: the kubelet may have renewed onto a new CA first
+      refuse(refuse.reason());
+      return;
+    }
+    refused = null;
+    tell(l -> l.issued(identity, Duration.ZERO));
+    if (decision instanceof Pairing.AwaitTrust) {
+      pending = identity;
+      succeeded();
+      LOG.info("read {} from {}; waiting for a trust bundle from {} before publishing it", identity, describeFiles(),
+          trustSource);
+      return;
+    }
+    Pairing.Publish publish = (Pairing.Publish) decision;
+    publishIdentity(publish.material(), publish.adoptsHeld(), now);
+  }
+
+  /** Holds {@code reading}. Publishes a snapshot of a new identity that {@link Pairing} found fit. */
+  private void publishIdentity(MtlsMaterial next, boolean adoptsHeld, Instant now) {
+    MtlsMaterial previous = publisher.currentIfReady().orElse(null);
+    TrustBundle previousTrust = trust;
+    Instant wasExpiredAt = expiredAt;
+    trust = next.trust();
+    pending = null;
+    succeeded();
+    publisher.publish(next);
+    if (previous == null) {
+      LOG.info("ready: published {} with {} from {}", next.identity(), next.trust(), describeFiles());
+      tell(l -> l.ready(next));
+      firstPublished = next;
+    } else {
+      LOG.info("rotated to {} from {}", next.identity(), describeFiles());
+      tell(l -> l.rotated(previous, next));
+    }
+    if (wasExpiredAt != null) {
+      Duration downtime = Duration.between(wasExpiredAt, now);
+      LOG.info("recovered after {} without a valid certificate", downtime);
+      tell(l -> l.recovered(next, downtime));
+    }
+    if (adoptsHeld) {
+      held = null;
+      LOG.info("adopted the held trust bundle {} together with the renewed identity", next.trust());
+      tell(l -> l.trustChanged(previousTrust, next.trust()));
+    }
+  }
+
+  /** A new bundle from the trust source, paired with the served identity by {@link Pairing}. */
+  private void onTrustBundle(TrustBundle bundle) {
+    MtlsMaterial announced;
+    synchronized (reading) {
+      if (closed) {
+        return;
+      }
+      applyTrust(bundle, clock.instant());
+      announced = takeFirst();
+    }
+    if (announced != null) {
+      first.complete(announced);
+    }
+  }
+
+  /** Holds {@code reading}. */
+  private void applyTrust(TrustBundle bundle, Instant now) {
+    Optional<MtlsMaterial> served = publisher.currentIfReady();
+    if (served.isEmpty()) {
+      trust = bundle;
+      held = null;
+      TlsIdentity waiting = pending;
+      if (waiting != null) {
+        pending = null;
+        Pairing.Decision decision = Pairing.firstTrust(waiting, bundle, now);
+        if (decision instanceof Pairing.Publish publish) {
+          publishIdentity(publish.material(), false, now);
+        } else {
+          refuse(((Pairing.Refuse) decision).reason());
+        }
+        return;
+      }
+    } else {
+      MtlsMaterial material = served.get();
+      Pairing.Decision decision = Pairing.trustChanged(material, bundle, now);
+      if (decision instanceof Pairing.Unchanged) {
+        if (held != null) {
+          LOG.info("the trust source is back to the bundle in use; dropping the held bundle {}", held);
+          held = null;
+        }
+      } else if (decision instanceof Pairing.Hold hold) {
+        held = hold.bundle();
+        LOG.warn("{}", hold.reason().getMessage());
+        tell(l -> l.trustRejected(hold.reason()));
+      } else if (decision instanceof Pairing.Refuse refuse) {
+        LOG.warn("{}; keeping the trust bundle in use", refuse.reason().getMessage());
+        tell(l -> l.trustRejected(refuse.reason()));
+        return;
+      } else {
+        MtlsMaterial next = ((Pairing.Publish) decision).material();
+        trust = bundle;
+        held = null;
+        publisher.publish(next);
+        LOG.info("trust bundle changed to {}", bundle);
+        tell(l -> l.trustChanged(material.trust(), bundle));
       }
     }
-    if (published != null) {
-      first.complete(published);
+    TlsIdentity again = refused;
+    if (again != null) {
+      offer(again);
     }
+  }
+
+  /** Holds {@code reading}. Reports the expiry of the published identity once, if {@code now} is past it. */
+  private void reportExpiryIfDue(Instant now) {
+    Optional<MtlsMaterial> m = publisher.currentIfReady();
+    if (m.isEmpty() || expiredAt != null || now.isBefore(m.get().identity().notAfter())) {
+      return;
+    }
+    TlsIdentity identity = m.get().identity();
+    expiredAt = identity.notAfter();
+    LOG.error("certificate expired: {}; not ready until {} holds a valid one", identity, describeFiles());
+    tell(l -> l.expired(identity));
+  }
+
+  /** Holds {@code reading}. */
+  private void succeeded() {
+    failures = 0;
+    lastProblem = null; // before listeners hear of the new snapshot, so they never see a stale problem
+    lastReported = null;
+    expiredAt = null;
+  }
+
+  /** Holds {@code reading}. The first snapshot, once, to complete {@link #start}'s future outside the lock. */
+  private MtlsMaterial takeFirst() {
+    MtlsMaterial m = firstPublished;
+    firstPublished = null;
+    return m;
   }
 
   /** The files' bytes, read from one resolved directory when there are two files. */
@@ -325,56 +498,31 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
     }
     PrivateKey key = Pem.privateKey(keyPem.length() == 0 ? "" : keyPem.toString(), what);
     List<X509Certificate> chain = Pem.certificates(chainPem.toString(), what);
-    TlsIdentity identity = new TlsIdentity(key, chain, generation);
-    MaterialChecks.requireUsable(identity);
-    return identity;
+    return new TlsIdentity(key, chain, generation);
   }
 
-  /** Holds {@code reading}. Publishes {@code identity} with the current trust, if it is valid now and chains to it. */
-  private MtlsMaterial publishIfUsable(TlsIdentity identity) {
-    Instant now = clock.instant();
-    if (now.isBefore(identity.notBefore())) {
-      throw new InvalidMaterialException(identity + " from " + describeFiles() + " is not valid before "
-          + identity.notBefore() + " (check the node's and this pod's clocks)");
-    }
-    if (!now.isBefore(identity.notAfter())) {
-      throw new InvalidMaterialException(identity + " from " + describeFiles() + " expired at " + identity.notAfter()
-          + "; is the kubelet renewing it (kubectl get podcertificaterequests)?");
-    }
-    Optional<TrustBundle> trust = trustSource.currentIfReady();
-    if (trust.isEmpty()) {
-      throw new InvalidMaterialException("no trust bundle yet from " + trustSource + "; " + identity
-          + " waits for one");
-    }
-    MaterialChecks.requireChainsTo(identity, trust.get(), now);
-    Optional<MtlsMaterial> previous = publisher.currentIfReady();
-    if (previous.isPresent() && previous.get().identity() == identity
-        && previous.get().trust().certificates().equals(trust.get().certificates())) {
-      return null;
-    }
-    MtlsMaterial next = new MtlsMaterial(identity, trust.get(), previous.map(m -> m.generation() + 1).orElse(1L));
-    next.validate();
-    lastProblem = null; // before listeners hear of the new snapshot, so they never see a stale problem
-    lastReported = null;
-    publisher.publish(next);
-    LOG.info("published {} with {} from {}", identity, trust.get(), describeFiles());
-    return next;
-  }
-
-  /** Holds {@code reading}, so problems reach listeners one at a time and in order. */
-  private void report(MtlsException problem) {
+  /**
+   * Holds {@code reading}. Refused content is reported once per distinct problem, as
+   * {@link ManagerListener#renewalFailed} with the next poll as the next attempt.
+   */
+  private void refuse(MtlsException problem) {
     lastProblem = problem;
     if (problem.getMessage().equals(lastReported)) {
       return;
     }
     lastReported = problem.getMessage();
+    int attempt = ++failures;
+    Instant next = clock.instant().plus(pollInterval);
     LOG.warn("{}; keeping the TLS material in use", problem.getMessage());
-    for (Listener l : listeners) {
-      try {
-        l.onProblem(problem);
-      } catch (RuntimeException e) {
-        LOG.warn("a file material listener failed", e);
-      }
+    tell(l -> l.renewalFailed(problem, attempt, next));
+  }
+
+  /** Holds {@code reading}, so listeners are told one at a time and in order. */
+  private void tell(Consumer<ManagerListener> call) {
+    try {
+      call.accept(listener);
+    } catch (RuntimeException e) {
+      LOG.warn("a manager listener of {} failed", this, e);
     }
   }
 
@@ -396,6 +544,7 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
     private InstantSource clock = InstantSource.system();
     private ScheduledExecutorService scheduler;
     private Duration pollInterval = Duration.ofSeconds(2);
+    private ManagerListener listener = ManagerListener.NO_OP;
 
     private Builder(Path bundleFile, Path keyFile, Path chainFile) {
       this.bundleFile = bundleFile;
@@ -428,6 +577,15 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
         throw new IllegalArgumentException("pollInterval must be between 10 ms and 10 minutes, was " + interval);
       }
       this.pollInterval = interval;
+      return this;
+    }
+
+    /**
+     * Told what happens to the material, with the events of a {@link CertificateManager} (see the
+     * class documentation); combine several with {@link ManagerListener#all}. None by default.
+     */
+    public Builder listener(ManagerListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
       return this;
     }
 

@@ -16,10 +16,13 @@ import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.WeakHashMap;
 
 /**
  * The checks material must pass before a {@code CertificateManager} publishes it or an integration
@@ -38,15 +41,37 @@ public final class MaterialChecks {
    * @throws InvalidMaterialException naming the first problem found
    */
   public static void requireUsable(MtlsMaterial material) {
+    if (VALIDATED.containsKey(material)) {
+      return;
+    }
     requireUsable(material.identity());
     requireCaCertificates(material.trust());
+    VALIDATED.put(material, Boolean.TRUE);
   }
+
+  /**
+   * Snapshots that passed {@link #requireUsable(MtlsMaterial)}, held weakly: a snapshot is
+   * immutable, so one check is enough. The publisher checks each snapshot before anyone sees it;
+   * an integration that checks again (it may be given a {@code MaterialSource} of somebody else's)
+   * then pays a lookup, not a signature.
+   */
+  private static final Map<MtlsMaterial, Boolean> VALIDATED = Collections.synchronizedMap(new WeakHashMap<>());
+
+  /**
+   * Identities that passed {@link #requireUsable(TlsIdentity)}, held weakly: the pairing checks a
+   * new identity before it pairs it, and the snapshot it makes of it then costs no second probe.
+   */
+  private static final Map<TlsIdentity, Boolean> USABLE_IDENTITIES = Collections.synchronizedMap(new WeakHashMap<>());
 
   /** The identity half of {@link #requireUsable(MtlsMaterial)}. */
   public static void requireUsable(TlsIdentity identity) {
+    if (USABLE_IDENTITIES.containsKey(identity)) {
+      return;
+    }
     requireLeafNotCa(identity);
     requireKeyMatchesLeaf(identity);
     requireChainOrder(identity);
+    USABLE_IDENTITIES.put(identity, Boolean.TRUE);
   }
 
   /** A workload certificate must have basicConstraints CA=false (or none). */

@@ -67,7 +67,7 @@ public interface ManagerListener {
 
   /**
    * The first issuance was denied for a reason that no further attempt can change (one of the
-   * manager's {@linkplain CertificateManager.Builder#finalDenialReasons final denial reasons}): the
+   * manager's {@linkplain CertificateManagerBuilder#finalDenialReasons final denial reasons}): the
    * manager makes no further attempt and {@link CertificateManager#awaitReady} throws {@code denial}.
    */
   default void gaveUp(CertificateDeniedException denial, int attempt) {}

@@ -8,6 +8,7 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustPublisher;
+import dev.kubemtls.core.rotation.ManagerListener;
 import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.core.testing.ProjectedVolume;
 import dev.kubemtls.testkit.TestCa;
@@ -49,7 +50,19 @@ class FileMaterialSourceTest {
   private final ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1);
   private final TrustPublisher trust = new TrustPublisher(new TrustBundle(List.of(CA.certificate()), "test@1"));
   private final BlockingQueue<MtlsMaterial> published = new LinkedBlockingQueue<>();
-  private final List<MtlsException> problems = new CopyOnWriteArrayList<>();
+  /** What the source reported as refused content ({@code renewalFailed}) or rejected trust, in order. */
+  private final List<Exception> problems = new CopyOnWriteArrayList<>();
+  private final ManagerListener reporting = new ManagerListener() {
+    @Override
+    public void renewalFailed(Exception error, int attempt, Instant nextAttempt) {
+      problems.add(error);
+    }
+
+    @Override
+    public void trustRejected(MtlsException problem) {
+      problems.add(problem);
+    }
+  };
   private final List<FileMaterialSource> sources = new ArrayList<>();
 
   @AfterEach
@@ -76,10 +89,10 @@ class FileMaterialSourceTest {
   }
 
   private FileMaterialSource start(FileMaterialSource.Builder builder) {
-    FileMaterialSource source = builder.trust(trust).clock(clock).scheduler(scheduler).pollInterval(POLL).build();
+    FileMaterialSource source = builder.trust(trust).clock(clock).scheduler(scheduler).pollInterval(POLL)
+        .listener(reporting).build();
     sources.add(source);
     source.subscribe(published::add);
-    source.addListener(problems::add);
     source.start();
     return source;
   }

@@ -1,6 +1,7 @@
-package dev.kubemtls.core.rotation;
+package dev.kubemtls.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
@@ -84,5 +85,19 @@ class PairingTest {
     assertThat(Pairing.trustChanged(served, BOTH, T0.plus(Duration.ofHours(5))))
         .as("an expired identity does not block a bundle it chains to")
         .isEqualTo(new Pairing.Publish(served.withTrust(BOTH), false));
+  }
+
+  @Test
+  void whatItPublishesPassesValidationAsAWholeSoABundleWithALeafInItIsNotUsed() {
+    TlsIdentity id = identity(CA, 1);
+    MtlsMaterial served = new MtlsMaterial(id, ONE, 3);
+    TrustBundle withALeaf = new TrustBundle(List.of(CA.certificate(), identity(CA, 9).leaf()), "leafy@4");
+    assertThat(Pairing.trustChanged(served, withALeaf, T0)).isInstanceOfSatisfying(Pairing.Refuse.class,
+        r -> assertThat(r.reason()).hasMessageContaining("trust bundle leafy@4"));
+    assertThat(Pairing.issued(identity(CA, 4), 4, served, withALeaf, null, T0)).isInstanceOf(Pairing.Refuse.class);
+    assertThat(Pairing.firstTrust(id, withALeaf, T0)).isInstanceOf(Pairing.Refuse.class);
+    Pairing.Decision ok = Pairing.issued(identity(CA, 4), 4, served, ONE, null, T0);
+    assertThat(ok).isInstanceOfSatisfying(Pairing.Publish.class,
+        p -> assertThatCode(p.material()::validate).doesNotThrowAnyException());
   }
 }

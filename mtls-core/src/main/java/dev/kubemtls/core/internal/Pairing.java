@@ -1,18 +1,18 @@
-package dev.kubemtls.core.rotation;
+package dev.kubemtls.core.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
-import dev.kubemtls.core.internal.MaterialChecks;
 import java.time.Instant;
 import java.util.Objects;
 
 /**
  * Pairs identity with trust, and nothing else: from the snapshot served now, the identity or
  * bundle that just arrived, a held bundle and the time, it says which snapshot to publish or why
- * not. It holds no state, takes no lock and tells no listener; {@link CertificateManager} acts on
- * its {@link Decision}.
+ * not. It holds no state, takes no lock and tells no listener; the rotation loop
+ * ({@code CertificateManager}) and the file source ({@code FileMaterialSource}) both act on its
+ * {@link Decision}, so both hold back, refuse and report the same way. Not API.
  *
  * <p>The rules: an identity is published only if it is the generation asked for, not expired,
  * usable (key matches leaf) and chains to the bundle it is paired with; with no bundle yet it
@@ -22,27 +22,27 @@ import java.util.Objects;
  * the served identity. The served identity's chain is checked just before its notAfter when it has
  * expired, so an expired identity does not block a bundle it chains to.
  */
-final class Pairing {
+public final class Pairing {
 
   private Pairing() {}
 
   /** What to do with what arrived. */
-  sealed interface Decision permits Publish, AwaitTrust, Unchanged, Refuse, Hold {}
+  public sealed interface Decision permits Publish, AwaitTrust, Unchanged, Refuse, Hold {}
 
   /** Publish {@code material}; {@code adoptsHeld}: it pairs the identity with the held bundle. */
-  record Publish(MtlsMaterial material, boolean adoptsHeld) implements Decision {}
+  public record Publish(MtlsMaterial material, boolean adoptsHeld) implements Decision {}
 
   /** There is no bundle yet: keep the identity until one arrives. */
-  record AwaitTrust() implements Decision {}
+  public record AwaitTrust() implements Decision {}
 
   /** The bundle is the one in use: nothing to publish (a held bundle or trust problem is over). */
-  record Unchanged() implements Decision {}
+  public record Unchanged() implements Decision {}
 
   /** The identity must not be published: {@code reason} says why. */
-  record Refuse(InvalidMaterialException reason) implements Decision {}
+  public record Refuse(InvalidMaterialException reason) implements Decision {}
 
   /** Keep the served snapshot and hold {@code bundle} until a renewed identity chains to it. */
-  record Hold(TrustBundle bundle, InvalidMaterialException reason) implements Decision {}
+  public record Hold(TrustBundle bundle, InvalidMaterialException reason) implements Decision {}
 
   /**
    * A newly issued identity.
@@ -52,7 +52,7 @@ final class Pairing {
    * @param trust      the bundle in use, or null when none has arrived
    * @param held       a newer bundle the served identity does not chain to, or null
    */
-  static Decision issued(TlsIdentity identity, long generation, MtlsMaterial served, TrustBundle trust,
+  public static Decision issued(TlsIdentity identity, long generation, MtlsMaterial served, TrustBundle trust,
       TrustBundle held, Instant now) {
     Objects.requireNonNull(identity, "identity");
     Objects.requireNonNull(now, "now");
@@ -73,18 +73,18 @@ final class Pairing {
       return new AwaitTrust();
     }
     if (held != null && chains(identity, held, now)) {
-      return new Publish(next(served, identity, held), true);
+      return publish(next(served, identity, held), true);
     }
     try {
       MaterialChecks.requireChainsTo(identity, trust, now);
     } catch (InvalidMaterialException e) {
       return new Refuse(e);
     }
-    return new Publish(next(served, identity, trust), false);
+    return publish(next(served, identity, trust), false);
   }
 
   /** An identity kept while there was no bundle, now that the first one arrived. */
-  static Decision firstTrust(TlsIdentity waiting, TrustBundle bundle, Instant now) {
+  public static Decision firstTrust(TlsIdentity waiting, TrustBundle bundle, Instant now) {
     if (!now.isBefore(waiting.notAfter())) {
       return new Refuse(new InvalidMaterialException("the identity waiting for a trust bundle expired: " + waiting));
     }
@@ -93,11 +93,14 @@ final class Pairing {
     } catch (InvalidMaterialException e) {
       return new Refuse(e);
     }
-    return new Publish(new MtlsMaterial(waiting, bundle, 1), false);
+    return publish(new MtlsMaterial(waiting, bundle, 1), false);
   }
 
-  /** A new bundle while {@code served} is published. */
-  static Decision trustChanged(MtlsMaterial served, TrustBundle bundle, Instant now) {
+  /**
+   * A new bundle while {@code served} is published: {@link Unchanged}, {@link Hold}, {@link Publish},
+   * or {@link Refuse} when the snapshot with the new bundle fails validation (the bundle is not used).
+   */
+  public static Decision trustChanged(MtlsMaterial served, TrustBundle bundle, Instant now) {
     Objects.requireNonNull(served, "served");
     if (served.trust().certificates().equals(bundle.certificates())) {
       return new Unchanged();
@@ -112,7 +115,21 @@ final class Pairing {
           + ": the current certificate does not chain to the new bundle " + bundle.sourceVersion()
           + "; holding the new bundle until a renewed certificate chains to it", e));
     }
-    return new Publish(served.withTrust(bundle), false);
+    return publish(served.withTrust(bundle), false);
+  }
+
+  /**
+   * Publish {@code material} only if it passes {@link MtlsMaterial#validate()} as a whole (the trust
+   * half too: every entry of the bundle a CA), so what a source publishes is valid by construction
+   * and integrations find it checked already; refused otherwise.
+   */
+  private static Decision publish(MtlsMaterial material, boolean adoptsHeld) {
+    try {
+      MaterialChecks.requireUsable(material);
+    } catch (InvalidMaterialException e) {
+      return new Refuse(e);
+    }
+    return new Publish(material, adoptsHeld);
   }
 
   private static MtlsMaterial next(MtlsMaterial served, TlsIdentity identity, TrustBundle trust) {
