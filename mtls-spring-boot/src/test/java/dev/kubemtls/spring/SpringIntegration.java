@@ -100,7 +100,7 @@ final class SpringIntegration implements TlsIntegration {
     if (peers.hasAllowList()) {
       throw new IllegalArgumentException("the adapter maps only PeerPolicy.anySpiffeId() (no kube-mtls.peer.* lists)");
     }
-    if (source.current() != null) {
+    if (source.currentIfReady().isPresent()) {
       ConfigurableApplicationContext context = start(source, policy, listener, 0);
       int port = ((WebServerApplicationContext) context).getWebServer().getPort();
       return server(port, context::close);

@@ -127,7 +127,12 @@ public final class OutsidePeer {
     context.init(identity == null ? null : new X509ExtendedKeyManager[] {new AnyIssuerKeyManager(identity)},
         new TrustManager[] {new PlainPkix(trusted)}, null);
     try (Socket raw = new Socket()) {
-      raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      try {
+        raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      } catch (IOException e) {
+        // Nothing listens (yet): a refusal before any handshake.
+        return new Result(null, null, "connect: " + e, null);
+      }
       raw.setSoTimeout(10_000);
       SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(raw, "127.0.0.1", port, true);
       SSLParameters p = socket.getSSLParameters();
