@@ -16,7 +16,6 @@ import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.testkit.TestCa;
 import io.netty.util.ReferenceCounted;
 import java.lang.ref.WeakReference;
-import java.security.KeyPair;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -29,8 +28,10 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * What a peer that is not kube-mtls sees of a Netty server, with both providers: the policy's
- * signature schemes and groups, the default peer policy, the alert a refused certificate gets, the
- * time before the first material, and what a dropped handle leaves behind.
+ * signature schemes, the default peer policy, the alert a refused certificate gets, the time before
+ * the first material, and what a dropped handle leaves behind. (The policy's groups on both
+ * protocols: {@code TlsConformanceSuite.onlyThePolicysGroupsAreNegotiated} in
+ * {@link NettyOpenSslConformanceTest} and {@link NettyJdkConformanceTest}.)
  */
 class OutsidePeerTest {
 
@@ -125,39 +126,6 @@ class OutsidePeerTest {
       assertThat(new OutsidePeer(Pki.client(CA, 1), TRUSTED).exchange(server.port(), "hello\n").firstLine())
           .isEqualTo("hello");
     }
-  }
-
-  @ParameterizedTest
-  @EnumSource(value = TlsProvider.class, names = {"OPENSSL", "JDK"})
-  void onlyThePolicysGroupsAreOffered(TlsProvider provider) throws Exception {
-    // RSA keys on both sides, so that a probe limited to one group has no EC key to refuse.
-    TlsIdentity rsaServer = rsa(b -> b.commonName("orders").spiffe("shop", "orders")
-        .dns("orders.shop.svc").ip("127.0.0.1"));
-    TlsIdentity rsaClient = rsa(b -> b.commonName("web").spiffe("shop", "web"));
-    try (ServerTls tls = NettyMtls.forServer(source(rsaServer)).provider(provider).build();
-        Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
-      for (String offered : TlsPolicyGroups.DEFAULT) {
-        assertThat(new OutsidePeer(rsaClient, TRUSTED).onlyGroups(offered)
-            .exchange(server.port(), "hello\n").firstLine()).as(offered).isEqualTo("hello");
-      }
-      for (String refused : new String[] {"x448", "ffdhe2048", "ffdhe3072"}) {
-        OutsidePeer.Result r = new OutsidePeer(rsaClient, TRUSTED).onlyGroups(refused)
-            .exchange(server.port(), "hello\n");
-        assertThat(r.succeeded()).as(refused + ": " + r).isFalse();
-      }
-    }
-  }
-
-  private static TlsIdentity rsa(java.util.function.UnaryOperator<TestCa.LeafBuilder> spec) throws Exception {
-    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
-    g.initialize(2048);
-    KeyPair keys = g.generateKeyPair();
-    return new TlsIdentity(keys.getPrivate(), List.of(spec.apply(CA.leaf(keys.getPublic())).build()), 1);
-  }
-
-  /** The default groups. */
-  private static final class TlsPolicyGroups {
-    static final List<String> DEFAULT = dev.kubemtls.core.tls.TlsPolicy.defaults().namedGroups();
   }
 
   @ParameterizedTest

@@ -11,21 +11,18 @@ import dev.kubemtls.core.testing.OutsidePeer;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.tls.TlsListener.Side;
-import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.testkit.TestCa;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a peer that is not kube-mtls sees of a Jetty connector: the policy's signature schemes and
- * groups, the default peer policy, and how a refused certificate is reported.
+ * What a peer that is not kube-mtls sees of a Jetty connector: the policy's signature schemes, the
+ * default peer policy, and how a refused certificate is reported. (The policy's groups on both
+ * protocols: {@code TlsConformanceSuite.onlyThePolicysGroupsAreNegotiated} in {@link JettyConformanceTest}.)
  */
 class OutsidePeerTest {
 
@@ -59,30 +56,6 @@ class OutsidePeerTest {
       events.next().assertFailed(Side.SERVER, HandshakeFailure.PROTOCOL);
       assertThat(s.servletCalls).hasValue(1);
     }
-  }
-
-  @Test
-  void onlyThePolicysGroupsAreOffered() throws Exception {
-    TlsIdentity rsaServer = rsa(b -> b.commonName("api").spiffe("payments", "api").ip("127.0.0.1"));
-    TlsIdentity rsaClient = rsa(b -> b.commonName("invoicer").spiffe("billing", "invoicer"));
-    try (TestServer s = new TestServer(new MaterialPublisher(new MtlsMaterial(rsaServer, trust, 1)), b -> b, null)) {
-      int port = s.connector.getLocalPort();
-      for (String offered : TlsPolicy.defaults().namedGroups()) {
-        assertThat(new OutsidePeer(rsaClient, trusted).onlyGroups(offered).exchange(port, GET).firstLine())
-            .as(offered).isEqualTo(OK);
-      }
-      for (String refused : new String[] {"x448", "ffdhe2048", "ffdhe3072"}) {
-        OutsidePeer.Result r = new OutsidePeer(rsaClient, trusted).onlyGroups(refused).exchange(port, GET);
-        assertThat(r.succeeded()).as(refused + ": " + r).isFalse();
-      }
-    }
-  }
-
-  private TlsIdentity rsa(UnaryOperator<TestCa.LeafBuilder> spec) throws Exception {
-    KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-    g.initialize(2048);
-    KeyPair keys = g.generateKeyPair();
-    return new TlsIdentity(keys.getPrivate(), List.of(spec.apply(ca.leaf(keys.getPublic())).build()), 1);
   }
 
   @Test

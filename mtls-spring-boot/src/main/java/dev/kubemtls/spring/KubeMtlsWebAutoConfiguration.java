@@ -10,9 +10,11 @@ import dev.kubemtls.spring.internal.JettyReload;
 import dev.kubemtls.spring.internal.OnMtlsServerCondition;
 import dev.kubemtls.spring.internal.ReactorNettyFollowing;
 import dev.kubemtls.spring.internal.TomcatFollowing;
+import java.time.InstantSource;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingClass;
@@ -85,9 +87,10 @@ public class KubeMtlsWebAutoConfiguration {
   static class ServletPeerConfiguration {
     @Bean
     FilterRegistrationBean<MtlsPeerFilter> kubeMtlsPeerFilter(KubeMtlsProperties properties,
-        ObjectProvider<TlsListener> listener) {
+        ObjectProvider<TlsListener> listener, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
       MtlsPeerFilter filter = MtlsPeerFilter.builder().policy(properties.peerPolicy())
-          .listener(TlsListener.all(listener.orderedStream().toList())).build();
+          .listener(TlsListener.all(listener.orderedStream().toList()))
+          .clock(clock.getIfAvailable(InstantSource::system)).build();
       FilterRegistrationBean<MtlsPeerFilter> registration = new FilterRegistrationBean<>(filter);
       registration.setName("kubeMtlsPeerFilter");
       registration.addUrlPatterns("/*");
@@ -113,8 +116,10 @@ public class KubeMtlsWebAutoConfiguration {
   @ConditionalOnProperty(prefix = "kube-mtls.peer", name = "enforce", matchIfMissing = true)
   static class ReactivePeerConfiguration {
     @Bean
-    MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
-      return new MtlsPeerWebFilter(properties.peerPolicy(), TlsListener.all(listener.orderedStream().toList()));
+    MtlsPeerWebFilter kubeMtlsPeerWebFilter(KubeMtlsProperties properties, ObjectProvider<TlsListener> listener,
+        @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
+      return new MtlsPeerWebFilter(properties.peerPolicy(), TlsListener.all(listener.orderedStream().toList()),
+          clock.getIfAvailable(InstantSource::system));
     }
   }
 }

@@ -7,6 +7,7 @@ import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.tls.TlsListener;
 import java.nio.charset.StandardCharsets;
 import java.security.cert.X509Certificate;
+import java.time.InstantSource;
 import java.util.Objects;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -29,6 +30,13 @@ import reactor.core.publisher.Mono;
  * through only callers the {@link PeerPolicy} allows. A refused request gets {@code 403} with a
  * one-line {@code text/plain} reason. It parses, it does not verify: the TLS server has verified
  * the chain against the trust bundle already.
+ *
+ * <p>A kept-alive connection can outlive the client certificate it was authenticated with (a
+ * pooled client connection keeps presenting its first certificate after renewals). When the
+ * certificate on the connection has expired by the filter's clock, the request is served and its
+ * response carries {@code Connection: close} (the starter serves WebFlux over HTTP/1.1 only), so the
+ * client's next request comes on a new connection with its current certificate: at most one
+ * request per connection after the expiry, and nothing fails.
  */
 public final class MtlsPeerWebFilter implements WebFilter, Ordered {
 
@@ -39,11 +47,21 @@ public final class MtlsPeerWebFilter implements WebFilter, Ordered {
 
   private final PeerPolicy policy;
   private final TlsListener listener;
+  private final InstantSource clock;
 
-  /** A filter enforcing {@code policy}, reporting refusals to {@code listener}. */
+  /** A filter enforcing {@code policy}, reporting refusals to {@code listener}, on the system clock. */
   public MtlsPeerWebFilter(PeerPolicy policy, TlsListener listener) {
+    this(policy, listener, InstantSource.system());
+  }
+
+  /**
+   * As {@link #MtlsPeerWebFilter(PeerPolicy, TlsListener)}; {@code clock} tells when a client
+   * certificate has expired on a kept-alive connection (whose response then closes it).
+   */
+  public MtlsPeerWebFilter(PeerPolicy policy, TlsListener listener, InstantSource clock) {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.listener = Objects.requireNonNull(listener, "listener");
+    this.clock = Objects.requireNonNull(clock, "clock");
   }
 
   /** The policy this filter enforces. */
@@ -71,6 +89,15 @@ public final class MtlsPeerWebFilter implements WebFilter, Ordered {
       return deny(exchange, HandshakeFailure.PEER_NOT_ALLOWED, peer, denial.get());
     }
     exchange.getAttributes().put(PEER_IDENTITY_ATTRIBUTE, peer);
+    if (certificates[0].getNotAfter().toInstant().isBefore(clock.instant())) {
+      // Valid when the connection was authenticated, expired now: serve this request and end the
+      // connection with its response, so the next one comes with the renewed certificate.
+      exchange.getResponse().getHeaders().set("Connection", "close");
+      LOG.debug("{} {} from {}: the client certificate (serial {}) expired at {} on this kept-alive"
+          + " connection; it is closed after this response", exchange.getRequest().getMethod(),
+          exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress(),
+          certificates[0].getSerialNumber().toString(16), certificates[0].getNotAfter().toInstant());
+    }
     MtlsPeerPrincipal principal = new MtlsPeerPrincipal(peer);
     return chain.filter(exchange.mutate().principal(Mono.just(principal)).build());
   }

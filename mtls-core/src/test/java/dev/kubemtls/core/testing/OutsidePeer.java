@@ -47,6 +47,7 @@ public final class OutsidePeer {
   private String[] protocols = {"TLSv1.3", "TLSv1.2"};
   private Set<String> onlySchemes;
   private Set<String> onlyGroups;
+  private String[] applicationProtocols;
 
   /** @param identity what to present, or null for none; @param trusted CAs for the server, none to skip the check */
   public OutsidePeer(TlsIdentity identity, List<X509Certificate> trusted) {
@@ -71,6 +72,22 @@ public final class OutsidePeer {
     return this;
   }
 
+  /** Offers these ALPN protocols, like {@code openssl s_client -alpn}; none by default. */
+  public OutsidePeer applicationProtocols(String... protocols) {
+    this.applicationProtocols = protocols.clone();
+    return this;
+  }
+
+  /**
+   * What a peer says after its handshake, for servers that do not answer a line (HTTP/2): it writes
+   * to {@code out}, reads from {@code in} and returns the answer that stands for the first line, or
+   * null when there was none.
+   */
+  @FunctionalInterface
+  public interface Conversation {
+    String talk(java.io.InputStream in, OutputStream out) throws IOException;
+  }
+
   /**
    * What came back: the first line read, or the alert (or other failure) that ended the connection;
    * and the certificate the server presented, when the handshake got that far.
@@ -83,7 +100,16 @@ public final class OutsidePeer {
 
   /** Connects to 127.0.0.1:{@code port}, completes the handshake, writes {@code payload} and reads one line. */
   public Result exchange(int port, String payload) throws Exception {
-    return run(port, payload);
+    return run(port, (in, out) -> {
+      out.write(payload.getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)).readLine();
+    });
+  }
+
+  /** Connects to 127.0.0.1:{@code port}, completes the handshake and holds {@code conversation}. */
+  public Result exchange(int port, Conversation conversation) throws Exception {
+    return run(port, conversation);
   }
 
   /**
@@ -96,18 +122,26 @@ public final class OutsidePeer {
     return run(port, null);
   }
 
-  private Result run(int port, String payload) throws Exception {
+  private Result run(int port, Conversation conversation) throws Exception {
     SSLContext context = SSLContext.getInstance("TLS");
     context.init(identity == null ? null : new X509ExtendedKeyManager[] {new AnyIssuerKeyManager(identity)},
         new TrustManager[] {new PlainPkix(trusted)}, null);
     try (Socket raw = new Socket()) {
-      raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      try {
+        raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      } catch (IOException e) {
+        // Nothing listens (yet): a refusal before any handshake.
+        return new Result(null, null, "connect: " + e, null);
+      }
       raw.setSoTimeout(10_000);
       SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(raw, "127.0.0.1", port, true);
       SSLParameters p = socket.getSSLParameters();
       p.setProtocols(protocols);
       if (onlySchemes != null || onlyGroups != null) {
         p.setAlgorithmConstraints(new Only(onlySchemes, onlyGroups));
+      }
+      if (applicationProtocols != null) {
+        p.setApplicationProtocols(applicationProtocols);
       }
       socket.setSSLParameters(p);
       X509Certificate[] seen = new X509Certificate[1];
@@ -116,13 +150,9 @@ public final class OutsidePeer {
         if (socket.getSession().getPeerCertificates()[0] instanceof X509Certificate x) {
           seen[0] = x;
         }
-        if (payload != null) {
-          OutputStream out = socket.getOutputStream();
-          out.write(payload.getBytes(StandardCharsets.UTF_8));
-          out.flush();
-        }
-        String line = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8))
-            .readLine();
+        String line = conversation == null
+            ? new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8)).readLine()
+            : conversation.talk(socket.getInputStream(), socket.getOutputStream());
         return line == null ? new Result(null, null, "closed without an answer", seen[0])
             : new Result(line, null, null, seen[0]);
       } catch (IOException e) {

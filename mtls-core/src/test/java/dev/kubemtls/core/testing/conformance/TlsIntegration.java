@@ -2,6 +2,7 @@ package dev.kubemtls.core.testing.conformance;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.testing.OutsidePeer;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 
@@ -27,6 +28,59 @@ public interface TlsIntegration {
 
   /** The first line of the server's answer to {@link #probe()}. */
   String okLine();
+
+  /**
+   * What a peer that is not kube-mtls says to a server after its handshake: by default it writes
+   * {@link #probe()} and reads a line. An integration whose servers speak no line protocol (gRPC
+   * over HTTP/2) holds its own conversation and returns what stands for the first line.
+   */
+  default OutsidePeer.Result ask(OutsidePeer peer, int port) throws Exception {
+    return peer.exchange(port, probe());
+  }
+
+  /**
+   * Whether the server checks a verified client against its {@link PeerPolicy} per request (a
+   * gRPC interceptor, a servlet or WebFlux filter) instead of in the handshake: then the suite's
+   * refusal cases send a request and expect an answer other than {@link #okLine()}, with the
+   * listener's {@code requestRefused} (after the handshake's success) instead of a failed handshake.
+   */
+  default boolean refusesPeersPerRequest() {
+    return false;
+  }
+
+  /**
+   * Whether the client tells its listener of its successful handshakes. A gRPC channel cannot: no
+   * hook of grpc-netty sees the end of its handshake (it reports only refused certificates).
+   */
+  default boolean clientReportsSuccesses() {
+    return true;
+  }
+
+  /**
+   * Whether a server's {@code handshakeSucceeded} carries the handshake's duration. A gRPC server
+   * reports it from its transport filter, which does not see the handshake start ({@code took} 0).
+   */
+  default boolean serverTimesHandshakes() {
+    return true;
+  }
+
+  /**
+   * Whether the server tells its listener of its handshakes (successes and refused certificates).
+   * The Spring Boot starter on Tomcat and Reactor Netty cannot: Spring Boot builds those servers'
+   * engines and the starter sees no handshake, only the requests its filters refuse.
+   */
+  default boolean serverReportsHandshakes() {
+    return true;
+  }
+
+  /**
+   * Whether the server tells its listener of a client refused for presenting no certificate. A
+   * gRPC server cannot: the handshake ends before any trust manager runs, and grpc-netty offers no
+   * hook that sees a failed handshake. The refusal itself is checked either way.
+   */
+  default boolean serverReportsMissingCertificates() {
+    return true;
+  }
 
   /** A running server. */
   interface Server extends AutoCloseable {

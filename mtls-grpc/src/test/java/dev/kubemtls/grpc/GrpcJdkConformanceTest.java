@@ -1,0 +1,14 @@
+package dev.kubemtls.grpc;
+
+import dev.kubemtls.core.testing.conformance.TlsConformanceSuite;
+import dev.kubemtls.core.testing.conformance.TlsIntegration;
+import dev.kubemtls.netty.TlsProvider;
+
+/** The conformance suite on mtls-grpc with the JDK provider. */
+class GrpcJdkConformanceTest extends TlsConformanceSuite {
+
+  @Override
+  protected TlsIntegration integration() {
+    return new GrpcIntegration(TlsProvider.JDK);
+  }
+}
