@@ -28,6 +28,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
@@ -60,6 +62,7 @@ public abstract class TlsConformanceSuite {
   protected static final String CLIENT_NS = "billing";
   protected static final String CLIENT_SA = "invoicer";
   private static final Duration LOAD_STEP = Duration.ofSeconds(30);
+  private static final int WORKERS = 2;
   /** For servers and clients whose events a case does not read. */
   private static final TlsListener NONE = new TlsListener() {};
 
@@ -254,14 +257,20 @@ public abstract class TlsConformanceSuite {
     List<String> failures = new CopyOnWriteArrayList<>();
     AtomicLong calls = new AtomicLong();
     AtomicBoolean stop = new AtomicBoolean();
-    ExecutorService load = Executors.newFixedThreadPool(2);
+    ExecutorService load = Executors.newFixedThreadPool(WORKERS);
+    // Each step of a rotation waits until every worker has finished a call begun after the previous
+    // step (settle()), as a signer lets hours pass between the steps of a CA rotation.
+    AtomicInteger phase = new AtomicInteger();
+    AtomicIntegerArray finished = new AtomicIntegerArray(WORKERS);
     long generation = 1;
     try (TlsIntegration.Server server = it.server(serverSource, policy(), PeerPolicy.anySpiffeId(), NONE);
         TlsIntegration.Client client = it.client(clientSource, policy(), PeerPolicy.anySpiffeId(), NONE)) {
       List<Future<?>> workers = new ArrayList<>();
-      for (int w = 0; w < 2; w++) {
+      for (int w = 0; w < WORKERS; w++) {
+        int worker = w;
         workers.add(load.submit(() -> {
           while (!stop.get()) {
+            int begunIn = phase.get();
             try {
               String line = client.call(server.port());
               if (!it.okLine().equals(line)) {
@@ -271,6 +280,7 @@ public abstract class TlsConformanceSuite {
             } catch (Exception e) {
               failures.add(e.toString());
             }
+            finished.accumulateAndGet(worker, begunIn, Math::max);
           }
         }));
       }
@@ -281,16 +291,22 @@ public abstract class TlsConformanceSuite {
         serverSource.publish(new MtlsMaterial(renewed, trust, generation));
         clientSource.publish(new MtlsMaterial(client(ca), trust, generation));
         awaitServerPresents(server, renewed.leaf().getSerialNumber(), calls);
+        settle(phase, finished);
       }
       // CA rotation with overlap: both trust both, then both move to the next CA, then the first leaves.
       generation++;
       serverSource.publish(new MtlsMaterial(serverSource.current().identity(), both, generation));
       clientSource.publish(new MtlsMaterial(clientSource.current().identity(), both, generation));
+      // The next CA's certificates come only after every call begun under the old bundle alone has
+      // finished: a connection whose engine was made just before the bundle changed would otherwise
+      // meet a certificate it cannot know yet.
+      settle(phase, finished);
       generation++;
       TlsIdentity fromNext = server(next);
       serverSource.publish(new MtlsMaterial(fromNext, both, generation));
       clientSource.publish(new MtlsMaterial(client(next), both, generation));
       awaitServerPresents(server, fromNext.leaf().getSerialNumber(), calls);
+      settle(phase, finished);
       generation++;
       serverSource.publish(new MtlsMaterial(fromNext, onlyNext, generation));
       clientSource.publish(new MtlsMaterial(clientSource.current().identity(), onlyNext, generation));
@@ -312,6 +328,19 @@ public abstract class TlsConformanceSuite {
       stop.set(true);
       load.shutdownNow();
     }
+  }
+
+  /** Starts a new phase and waits until every worker has finished a call begun in it. */
+  private static void settle(AtomicInteger phase, AtomicIntegerArray finished) {
+    int p = phase.incrementAndGet();
+    Awaitility.await().atMost(LOAD_STEP).until(() -> {
+      for (int w = 0; w < finished.length(); w++) {
+        if (finished.get(w) < p) {
+          return false;
+        }
+      }
+      return true;
+    });
   }
 
   /** Waits until a new connection is served with the certificate {@code serial}, while calls go on. */
