@@ -42,6 +42,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
   final VerifiedChains chains;
   private final TlsProvider provider;
   private final TlsPolicy policy;
+  /** Bounds every connection's age by the material it was made with; null when turned off. */
+  final ConnectionLifetime lifetime;
 
   NettyTls(Builder<?, ?> b, TlsListener.Side side, boolean certificateRequired) {
     String label = side == TlsListener.Side.SERVER ? "server" : "client";
@@ -54,6 +56,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     this.cache = new ContextCache(label, b.source,
         new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log, chains,
             b.peerPolicy));
+    this.lifetime = b.maxConnectionAge == null ? null
+        : ConnectionLifetime.builder(b.source).maxAge(b.maxConnectionAge).clock(b.clock).build();
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -94,6 +98,9 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
   @Override
   public void close() {
     cache.close();
+    if (lifetime != null) {
+      lifetime.close();
+    }
   }
 
   /**
@@ -112,6 +119,7 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
     InstantSource clock = InstantSource.system();
+    java.time.Duration maxConnectionAge = ConnectionLifetime.DEFAULT_MAX_AGE;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -161,6 +169,32 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
      */
     public B listener(TlsListener listener) {
       this.listener = SafeTlsListener.wrap(listener);
+      return self();
+    }
+
+    /**
+     * The longest a connection stays open ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes, by
+     * default, as gRPC's servers here). Whatever the age, a connection is also closed (with a TLS
+     * close_notify) at the peer certificate's {@code notAfter} and when a new snapshot's trust
+     * bundle no longer holds the CA that issued the peer's chain: see {@link ConnectionLifetime},
+     * which every pipeline set up by this handle gets right after the peer check.
+     */
+    public B maxConnectionAge(java.time.Duration maxAge) {
+      Objects.requireNonNull(maxAge, "maxAge");
+      if (maxAge.isNegative() || maxAge.isZero()) {
+        throw new IllegalArgumentException("maxConnectionAge must be positive, was " + maxAge);
+      }
+      this.maxConnectionAge = maxAge;
+      return self();
+    }
+
+    /**
+     * Turns the connection lifetime bound off: connections then stay open as long as the
+     * application and the peer keep them, also past the peer certificate's {@code notAfter} and the
+     * retirement of its CA. For applications that bound connections themselves.
+     */
+    public B unboundedConnections() {
+      this.maxConnectionAge = null;
       return self();
     }
 

@@ -35,6 +35,12 @@ import org.slf4j.LoggerFactory;
  * });
  * }</pre>
  *
+ * <p>Every connection is bounded by its material ({@link ConnectionLifetime}, on by default): it is
+ * closed with a TLS close_notify after {@link Builder#maxConnectionAge the maximum age} (30 minutes
+ * by default), at the client certificate's {@code notAfter}, or when a new snapshot's trust bundle
+ * no longer holds the CA that issued the client's chain, whichever comes first;
+ * {@link Builder#unboundedConnections()} turns that off.
+ *
  * <p>Before the source has material, accepted connections are closed (logged at WARN).
  * {@link #close()} stops following the source; connections accepted afterwards are refused.
  */
@@ -51,7 +57,7 @@ public final class ServerTls extends NettyTls {
   protected void initChannel(Channel ch) {
     ChannelHandlerContext self = ch.pipeline().context(this);
     try {
-      Pipelines.install(self, cache, check, null, 0);
+      Pipelines.install(self, cache, check, null, 0, lifetime);
     } catch (IllegalStateException e) {
       LOG.warn("kube-mtls server: refusing the connection from {}: {}", ch.remoteAddress(), e.getMessage());
       if (check.reporting()) {
