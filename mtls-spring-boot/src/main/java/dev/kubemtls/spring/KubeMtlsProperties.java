@@ -71,6 +71,14 @@ public class KubeMtlsProperties implements Validator {
   private String bundle = "kube-mtls";
 
   /**
+   * The longest a server connection on the bundle stays open (30 minutes, as gRPC's servers here);
+   * connections also end at the client certificate's notAfter and when its CA leaves the bundle.
+   * {@code 0} turns the bound off. Applies to Reactor Netty servers (needs mtls-netty on the class
+   * path); see the starter's README for Tomcat and Jetty.
+   */
+  private Duration maxConnectionAge = Duration.ofMinutes(30);
+
+  /**
    * A kubeconfig to reach the API server with. Unset: in a Pod (a ServiceAccount token under
    * {@code service-account-dir} and {@code KUBERNETES_SERVICE_HOST} set) the in-cluster
    * configuration; a kubeconfig from the environment ({@code KUBECONFIG}, {@code ~/.kube/config}) is
@@ -310,6 +318,15 @@ public class KubeMtlsProperties implements Validator {
 
   public void setStartupTimeout(Duration startupTimeout) {
     this.startupTimeout = startupTimeout;
+  }
+
+  public Duration getMaxConnectionAge() {
+    return maxConnectionAge == null || maxConnectionAge.isZero() || maxConnectionAge.isNegative()
+        ? null : maxConnectionAge;
+  }
+
+  public void setMaxConnectionAge(Duration maxConnectionAge) {
+    this.maxConnectionAge = maxConnectionAge;
   }
 
   public String getBundle() {

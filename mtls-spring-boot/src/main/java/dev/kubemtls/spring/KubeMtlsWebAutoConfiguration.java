@@ -74,7 +74,7 @@ public class KubeMtlsWebAutoConfiguration {
     @Bean
     ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
         KubeMtlsProperties properties) {
-      return new ReactorNettyFollowing(source, policy, properties.getBundle());
+      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
     }
   }
 

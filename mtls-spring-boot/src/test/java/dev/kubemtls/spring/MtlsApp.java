@@ -305,4 +305,25 @@ final class MtlsApp implements AutoCloseable {
       context.close();
     }
   }
+
+  /**
+   * Sends one kept-alive GET as {@code frontend} on a raw TLS socket and reads until the server
+   * closes the connection; fails (a read timeout, 10 s) if it stays open.
+   */
+  static String readUntilTheServerCloses(MtlsApp app, String path) throws Exception {
+    javax.net.ssl.SSLContext context = dev.kubemtls.core.tls.MtlsSslContexts.following(app.frontend);
+    try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
+        .createSocket("127.0.0.1", app.port)) {
+      socket.setSoTimeout(10_000);
+      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      java.io.ByteArrayOutputStream read = new java.io.ByteArrayOutputStream();
+      byte[] buffer = new byte[4096];
+      for (int n; (n = socket.getInputStream().read(buffer)) >= 0; ) {
+        read.write(buffer, 0, n);
+      }
+      return read.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
 }

@@ -112,4 +112,22 @@ class ReactorNettyMtlsTest {
       h2.close();
     }
   }
+
+  /**
+   * A kept-alive connection is closed by the server at the maximum connection age (here 300 ms):
+   * a raw TLS socket reads its response and then the end of the stream, without sending another byte.
+   */
+  @Test
+  @Order(13)
+  void theServerClosesAKeptAliveConnectionAtTheMaximumAge() throws Exception {
+    MtlsApp bounded = new MtlsApp();
+    try {
+      bounded.start(WebApplicationType.REACTIVE, java.util.List.of("kube-mtls.max-connection-age=300ms"),
+          Netty.class, ReactiveEndpoints.class);
+      assertThat(MtlsApp.readUntilTheServerCloses(bounded, "/whoami"))
+          .startsWith("HTTP/1.1 200").contains("spiffe://cluster.local/ns/shop/sa/frontend");
+    } finally {
+      bounded.close();
+    }
+  }
 }
