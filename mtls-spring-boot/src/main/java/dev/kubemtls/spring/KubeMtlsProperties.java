@@ -73,8 +73,9 @@ public class KubeMtlsProperties implements Validator {
   /**
    * The longest a server connection on the bundle stays open (30 minutes, as gRPC's servers here);
    * connections also end at the client certificate's notAfter and when its CA leaves the bundle.
-   * {@code 0} turns the bound off. Applies to Reactor Netty servers (needs mtls-netty on the class
-   * path); see the starter's README for Tomcat and Jetty.
+   * {@code 0} turns the bound off. Reactor Netty (with mtls-netty on the class path) closes the
+   * connection at the bound; Tomcat answers the next request on it with {@code Connection: close};
+   * see the starter's README.
    */
   private Duration maxConnectionAge = Duration.ofMinutes(30);
 

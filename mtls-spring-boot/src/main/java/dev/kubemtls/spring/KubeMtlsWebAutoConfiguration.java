@@ -63,7 +63,7 @@ public class KubeMtlsWebAutoConfiguration {
   static class TomcatConfiguration {
     @Bean
     TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties) {
-      return new TomcatFollowing(source, policy, properties.getBundle());
+      return new TomcatFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
     }
   }
 
