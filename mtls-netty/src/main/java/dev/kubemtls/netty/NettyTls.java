@@ -119,7 +119,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
     InstantSource clock = InstantSource.system();
-    java.time.Duration maxConnectionAge = ConnectionLifetime.DEFAULT_MAX_AGE;
+    /** Null: connections are not bounded (the default, see {@link #maxConnectionAge}). */
+    java.time.Duration maxConnectionAge;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -173,11 +174,17 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     }
 
     /**
-     * The longest a connection stays open ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes, by
-     * default, as gRPC's servers here). Whatever the age, a connection is also closed (with a TLS
-     * close_notify) at the peer certificate's {@code notAfter} and when a new snapshot's trust
+     * Bounds every connection by its material, in one call: it is closed (with a TLS close_notify)
+     * after {@code maxAge} ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes, is gRPC's
+     * default here), at the peer certificate's {@code notAfter}, and when a new snapshot's trust
      * bundle no longer holds the CA that issued the peer's chain: see {@link ConnectionLifetime},
-     * which every pipeline set up by this handle gets right after the peer check.
+     * which every pipeline set up by this handle then gets right after the peer check.
+     *
+     * <p>Off by default, because the close is not graceful: the handler does not know the
+     * application protocol, so a request in flight on a closed connection fails (a CA rotation under
+     * load would fail requests), and the bound keeps the handle subscribed to the source until
+     * {@link #close()}. Protocols with a graceful end (HTTP/2 GOAWAY, HTTP/1.1
+     * {@code Connection: close}) should end connections themselves, as mtls-grpc and mtls-servlet do.
      */
     public B maxConnectionAge(java.time.Duration maxAge) {
       Objects.requireNonNull(maxAge, "maxAge");
@@ -189,9 +196,9 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     }
 
     /**
-     * Turns the connection lifetime bound off: connections then stay open as long as the
-     * application and the peer keep them, also past the peer certificate's {@code notAfter} and the
-     * retirement of its CA. For applications that bound connections themselves.
+     * Turns the connection lifetime bound off again (the default): connections then stay open as
+     * long as the application and the peer keep them, also past the peer certificate's
+     * {@code notAfter} and the retirement of its CA.
      */
     public B unboundedConnections() {
       this.maxConnectionAge = null;

@@ -35,11 +35,11 @@ import org.slf4j.LoggerFactory;
  * });
  * }</pre>
  *
- * <p>Every connection is bounded by its material ({@link ConnectionLifetime}, on by default): it is
- * closed with a TLS close_notify after {@link Builder#maxConnectionAge the maximum age} (30 minutes
- * by default), at the client certificate's {@code notAfter}, or when a new snapshot's trust bundle
- * no longer holds the CA that issued the client's chain, whichever comes first;
- * {@link Builder#unboundedConnections()} turns that off.
+ * <p>One call, {@link Builder#maxConnectionAge}, bounds every connection by its material
+ * ({@link ConnectionLifetime}): it is then closed with a TLS close_notify after the maximum age, at
+ * the client certificate's {@code notAfter}, or when a new snapshot's trust bundle no longer holds
+ * the CA that issued the client's chain, whichever comes first. Off by default: the close is not
+ * graceful for a request in flight.
  *
  * <p>Before the source has material, accepted connections are closed (logged at WARN).
  * {@link #close()} stops following the source; connections accepted afterwards are refused.

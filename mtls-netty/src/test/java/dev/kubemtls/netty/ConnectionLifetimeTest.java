@@ -146,24 +146,26 @@ class ConnectionLifetimeTest {
   }
 
   @Test
-  void serverTlsBoundsConnectionsByDefaultAtThePeerCertificatesNotAfter() throws Exception {
+  void serverTlsWithAMaximumAgeClosesAtThePeerCertificatesNotAfter() throws Exception {
     TrustBundle trust = Pki.trust("t@1", CA);
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), trust, 1));
     TlsIdentity clientIdentity = Pki.client(CA, 1);
     // The server's clock stands 200 ms before the client certificate expires (still valid for the
-    // handshake); nothing but the handle's default bound is in the pipeline.
+    // handshake); nothing but the handle's bound (one call, the default age) is in the pipeline.
     MutableClock clock = new MutableClock(clientIdentity.notAfter().minusMillis(200));
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock)
+            .maxConnectionAge(ConnectionLifetime.DEFAULT_MAX_AGE).build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
         Echo.Server server = new Echo.Server(group, serverTls);
         Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
       assertThat(conn.request("hello")).isEqualTo("hello");
       awaitClosed(conn);
     }
-    // Turned off, the same connection stays open.
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock).unboundedConnections().build();
+    // By default (and turned off again), the same connection stays open.
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock)
+            .maxConnectionAge(Duration.ofMinutes(5)).unboundedConnections().build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1)))
-            .unboundedConnections().build();
+            .build();
         Echo.Server server = new Echo.Server(group, serverTls);
         Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
       assertThat(conn.request("hello")).isEqualTo("hello");
@@ -188,12 +190,12 @@ class ConnectionLifetimeTest {
   }
 
   @Test
-  void clientTlsClosesByDefaultWhenTheServersCaLeavesItsBundle() throws Exception {
+  void clientTlsWithAMaximumAgeClosesWhenTheServersCaLeavesItsBundle() throws Exception {
     TrustBundle both = Pki.trust("t@1", CA, OTHER);
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(OTHER, 1), both, 1));
     MaterialPublisher clientSource = new MaterialPublisher(new MtlsMaterial(Pki.client(CA, 1), both, 1));
     try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
-        ClientTls clientTls = NettyMtls.forClient(clientSource).build();
+        ClientTls clientTls = NettyMtls.forClient(clientSource).maxConnectionAge(Duration.ofMinutes(30)).build();
         Echo.Server server = new Echo.Server(group, serverTls);
         Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
       assertThat(conn.request("hello")).isEqualTo("hello");
