@@ -53,7 +53,7 @@ public class KubeMtlsWebAutoConfiguration {
     JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       return new JettyReload(source, policy, properties.getBundle(),
-          TlsListener.all(listener.orderedStream().toList()));
+          TlsListener.all(listener.orderedStream().toList()), properties.getMaxConnectionAge());
     }
   }
 
