@@ -307,8 +307,9 @@ final class MtlsApp implements AutoCloseable {
   }
 
   /**
-   * Sends one kept-alive GET as {@code frontend} on a raw TLS socket and reads until the server
-   * closes the connection; fails (a read timeout, 10 s) if it stays open.
+   * Sends one kept-alive GET as {@code frontend} on a raw TLS socket, reads its whole response, then
+   * waits, sending nothing, until the server closes the connection; returns the response. Fails (a
+   * read timeout, 10 s) if the connection stays open.
    */
   static String readUntilTheServerCloses(MtlsApp app, String path) throws Exception {
     javax.net.ssl.SSLContext context = dev.kubemtls.core.tls.MtlsSslContexts.following(app.frontend);
@@ -318,12 +319,19 @@ final class MtlsApp implements AutoCloseable {
       socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
           .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
       socket.getOutputStream().flush();
-      java.io.ByteArrayOutputStream read = new java.io.ByteArrayOutputStream();
-      byte[] buffer = new byte[4096];
-      for (int n; (n = socket.getInputStream().read(buffer)) >= 0; ) {
-        read.write(buffer, 0, n);
+      java.io.InputStream in = socket.getInputStream();
+      StringBuilder response = new StringBuilder();
+      while (!complete(response)) {
+        int b = in.read();
+        if (b < 0) {
+          throw new java.io.EOFException("the server closed the connection before its response ended: " + response);
+        }
+        response.append((char) b);
       }
-      return read.toString(java.nio.charset.StandardCharsets.UTF_8);
+      if (in.read() >= 0) {
+        throw new AssertionError("the server sent more than one response: " + response);
+      }
+      return response.toString();
     }
   }
 
