@@ -27,7 +27,8 @@ import org.springframework.core.Ordered;
  * client's chain leaves the bundle. It goes right after Reactor Netty's TLS handler of each channel.
  */
 public final class ReactorNettyFollowing
-    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered {
+    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered,
+    org.springframework.beans.factory.DisposableBean {
 
   private static final Logger LOG = LoggerFactory.getLogger(ReactorNettyFollowing.class);
 
@@ -35,6 +36,8 @@ public final class ReactorNettyFollowing
   private final TlsPolicy policy;
   private final String bundle;
   private final java.time.Duration maxConnectionAge;
+  /** The bounds installed, closed (unsubscribed from the source) with the application context. */
+  private final java.util.List<AutoCloseable> bounds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** {@code maxConnectionAge} null: connections are not bounded. */
   public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle,
@@ -67,7 +70,7 @@ public final class ReactorNettyFollowing
     if (maxConnectionAge != null) {
       if (org.springframework.util.ClassUtils.isPresent("dev.kubemtls.netty.ConnectionLifetime",
           ReactorNettyFollowing.class.getClassLoader())) {
-        Bound.install(factory, source, maxConnectionAge);
+        bounds.add(Bound.install(factory, source, maxConnectionAge));
       } else {
         LOG.warn("kube-mtls: Reactor Netty connections are not bounded by their certificates: add"
             + " dev.kubemtls:mtls-netty to the class path (or set kube-mtls.max-connection-age to silence this)");
@@ -79,7 +82,7 @@ public final class ReactorNettyFollowing
 
   /** Kept apart so that the class loads only with mtls-netty present. */
   private static final class Bound {
-    static void install(NettyReactiveWebServerFactory factory, MaterialSource source, java.time.Duration maxAge) {
+    static AutoCloseable install(NettyReactiveWebServerFactory factory, MaterialSource source, java.time.Duration maxAge) {
       dev.kubemtls.netty.ConnectionLifetime lifetime =
           dev.kubemtls.netty.ConnectionLifetime.builder(source).maxAge(maxAge).build();
       factory.addServerCustomizers(server -> server.doOnChannelInit((observer, channel, remote) -> {
@@ -87,6 +90,14 @@ public final class ReactorNettyFollowing
           channel.pipeline().addAfter(reactor.netty.NettyPipeline.SslHandler, "kube-mtls-lifetime", lifetime);
         }
       }));
+      return lifetime;
+    }
+  }
+
+  @Override
+  public void destroy() throws Exception {
+    for (AutoCloseable bound : bounds) {
+      bound.close();
     }
   }
 
