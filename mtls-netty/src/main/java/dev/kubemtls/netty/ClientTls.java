@@ -42,6 +42,11 @@ import java.util.Objects;
  * bootstrap.connect("orders.shop.svc.cluster.local", 8443);
  * }</pre>
  *
+ * <p>As on the server, {@link Builder#maxConnectionAge} bounds every connection by its material
+ * ({@link ConnectionLifetime}): closed after the maximum age, at the server certificate's
+ * {@code notAfter}, or when the CA that issued the server's chain leaves this client's trust
+ * bundle; a pool then dials a new connection with the current material. Off by default.
+ *
  * <p>Before the source has material, {@code connect} fails with an {@link IllegalStateException}
  * that says so; the first snapshot is used as soon as it is published.
  */
@@ -55,7 +60,7 @@ public final class ClientTls extends NettyTls {
   @Override
   protected void initChannel(Channel ch) {
     ChannelHandlerContext self = ch.pipeline().context(this);
-    ch.pipeline().addAfter(self.name(), null, new ClientConnectHandler(cache, check));
+    ch.pipeline().addAfter(self.name(), null, new ClientConnectHandler(cache, check, lifetime));
   }
 
   /**
@@ -78,7 +83,7 @@ public final class ClientTls extends NettyTls {
     if (peerPort < 1 || peerPort > 65535) {
       throw new IllegalArgumentException("peerPort must be 1..65535, was " + peerPort);
     }
-    Pipelines.install(after, cache, check, peerHost, peerPort);
+    Pipelines.install(after, cache, check, peerHost, peerPort, lifetime);
   }
 
   /** Options of a {@link ClientTls}; obtained from {@link NettyMtls#forClient}. */

@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * Bounds how long a connection outlives the material it was made with. A TLS connection keeps the
  * certificates of its handshake for as long as it stays open, so without a bound a pooled
  * connection keeps presenting (and accepting) a certificate long after it expired or its CA was
- * retired. Added to a pipeline after the TLS handler ({@link ServerTls} or {@link ClientTls}), this
- * handler closes the connection, with a TLS close_notify, at the earliest of (counted from the
+ * retired. {@link ServerTls} and {@link ClientTls} put one in every pipeline they set up when
+ * built with {@code maxConnectionAge(..)}; on its own, added to a pipeline after a TLS handler
+ * (Reactor Netty's {@code doOnConnection}, say), this handler closes the connection, with a TLS close_notify, at the earliest of (counted from the
  * handshake, or from when it is added to a channel whose handshake is done):
  * <ul>
  *   <li>the maximum connection age after the handshake (default 30 minutes, as gRPC's servers here;

@@ -42,6 +42,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
   final VerifiedChains chains;
   private final TlsProvider provider;
   private final TlsPolicy policy;
+  /** Bounds every connection's age by the material it was made with; null when turned off. */
+  final ConnectionLifetime lifetime;
 
   NettyTls(Builder<?, ?> b, TlsListener.Side side, boolean certificateRequired) {
     String label = side == TlsListener.Side.SERVER ? "server" : "client";
@@ -54,6 +56,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     this.cache = new ContextCache(label, b.source,
         new TlsSettings(side == TlsListener.Side.SERVER, resolved, b.policy, b.alpn, log, chains,
             b.peerPolicy));
+    this.lifetime = b.maxConnectionAge == null ? null
+        : ConnectionLifetime.builder(b.source).maxAge(b.maxConnectionAge).clock(b.clock).build();
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -94,6 +98,9 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
   @Override
   public void close() {
     cache.close();
+    if (lifetime != null) {
+      lifetime.close();
+    }
   }
 
   /**
@@ -112,6 +119,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
     InstantSource clock = InstantSource.system();
+    /** Null: connections are not bounded (the default, see {@link #maxConnectionAge}). */
+    java.time.Duration maxConnectionAge;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -161,6 +170,38 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
      */
     public B listener(TlsListener listener) {
       this.listener = SafeTlsListener.wrap(listener);
+      return self();
+    }
+
+    /**
+     * Bounds every connection by its material, in one call: it is closed (with a TLS close_notify)
+     * after {@code maxAge} ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes, is gRPC's
+     * default here), at the peer certificate's {@code notAfter}, and when a new snapshot's trust
+     * bundle no longer holds the CA that issued the peer's chain: see {@link ConnectionLifetime},
+     * which every pipeline set up by this handle then gets right after the peer check.
+     *
+     * <p>Off by default, because the close is not graceful: the handler does not know the
+     * application protocol, so a request in flight on a closed connection fails (a CA rotation under
+     * load would fail requests), and the bound keeps the handle subscribed to the source until
+     * {@link #close()}. Protocols with a graceful end (HTTP/2 GOAWAY, HTTP/1.1
+     * {@code Connection: close}) should end connections themselves, as mtls-grpc and mtls-servlet do.
+     */
+    public B maxConnectionAge(java.time.Duration maxAge) {
+      Objects.requireNonNull(maxAge, "maxAge");
+      if (maxAge.isNegative() || maxAge.isZero()) {
+        throw new IllegalArgumentException("maxConnectionAge must be positive, was " + maxAge);
+      }
+      this.maxConnectionAge = maxAge;
+      return self();
+    }
+
+    /**
+     * Turns the connection lifetime bound off again (the default): connections then stay open as
+     * long as the application and the peer keep them, also past the peer certificate's
+     * {@code notAfter} and the retirement of its CA.
+     */
+    public B unboundedConnections() {
+      this.maxConnectionAge = null;
       return self();
     }
 

@@ -35,6 +35,12 @@ import org.slf4j.LoggerFactory;
  * });
  * }</pre>
  *
+ * <p>One call, {@link Builder#maxConnectionAge}, bounds every connection by its material
+ * ({@link ConnectionLifetime}): it is then closed with a TLS close_notify after the maximum age, at
+ * the client certificate's {@code notAfter}, or when a new snapshot's trust bundle no longer holds
+ * the CA that issued the client's chain, whichever comes first. Off by default: the close is not
+ * graceful for a request in flight.
+ *
  * <p>Before the source has material, accepted connections are closed (logged at WARN).
  * {@link #close()} stops following the source; connections accepted afterwards are refused.
  */
@@ -51,7 +57,7 @@ public final class ServerTls extends NettyTls {
   protected void initChannel(Channel ch) {
     ChannelHandlerContext self = ch.pipeline().context(this);
     try {
-      Pipelines.install(self, cache, check, null, 0);
+      Pipelines.install(self, cache, check, null, 0, lifetime);
     } catch (IllegalStateException e) {
       LOG.warn("kube-mtls server: refusing the connection from {}: {}", ch.remoteAddress(), e.getMessage());
       if (check.reporting()) {

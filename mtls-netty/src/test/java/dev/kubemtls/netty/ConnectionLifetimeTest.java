@@ -146,6 +146,74 @@ class ConnectionLifetimeTest {
   }
 
   @Test
+  void serverTlsWithAMaximumAgeClosesAtThePeerCertificatesNotAfter() throws Exception {
+    TrustBundle trust = Pki.trust("t@1", CA);
+    MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), trust, 1));
+    TlsIdentity clientIdentity = Pki.client(CA, 1);
+    // The server's clock stands 200 ms before the client certificate expires (still valid for the
+    // handshake); nothing but the handle's bound (one call, the default age) is in the pipeline.
+    MutableClock clock = new MutableClock(clientIdentity.notAfter().minusMillis(200));
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock)
+            .maxConnectionAge(ConnectionLifetime.DEFAULT_MAX_AGE).build();
+        ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(conn.request("hello")).isEqualTo("hello");
+      awaitClosed(conn);
+    }
+    // By default (and turned off again), the same connection stays open.
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock)
+            .maxConnectionAge(Duration.ofMinutes(5)).unboundedConnections().build();
+        ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1)))
+            .build();
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(conn.request("hello")).isEqualTo("hello");
+      assertThat(serverTls.lifetime).isNull();
+      assertThat(conn.request("still")).isEqualTo("still");
+      assertThat(conn.channel.isActive()).isTrue();
+    }
+  }
+
+  @Test
+  void serverTlsMaximumAgeOptionClosesAGoodConnection() throws Exception {
+    TrustBundle trust = Pki.trust("t@1", CA);
+    MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), trust, 1));
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).maxConnectionAge(Duration.ofMillis(300)).build();
+        ClientTls clientTls = NettyMtls.forClient(client(CA, trust)).build();
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(conn.request("hello")).isEqualTo("hello");
+      awaitClosed(conn);
+      assertThat(serverTls.lifetime.openConnections()).isZero();
+    }
+  }
+
+  @Test
+  void clientTlsWithAMaximumAgeClosesWhenTheServersCaLeavesItsBundle() throws Exception {
+    TrustBundle both = Pki.trust("t@1", CA, OTHER);
+    MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(OTHER, 1), both, 1));
+    MaterialPublisher clientSource = new MaterialPublisher(new MtlsMaterial(Pki.client(CA, 1), both, 1));
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+        ClientTls clientTls = NettyMtls.forClient(clientSource).maxConnectionAge(Duration.ofMinutes(30)).build();
+        Echo.Server server = new Echo.Server(group, serverTls);
+        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
+      assertThat(conn.request("hello")).isEqualTo("hello");
+      Awaitility.await().atMost(Echo.TIMEOUT).until(() -> clientTls.lifetime.openConnections() == 1);
+      // The client's CA rotation retires OTHER, which issued the server's certificate.
+      clientSource.publish(new MtlsMaterial(clientSource.current().identity(), Pki.trust("t@2", CA), 2));
+      awaitClosed(conn);
+    }
+  }
+
+  @Test
+  void theConnectionAgeOptionMustBePositive() {
+    MaterialPublisher source = new MaterialPublisher();
+    assertThatThrownBy(() -> NettyMtls.forServer(source).maxConnectionAge(Duration.ofSeconds(-1)))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void theMaximumAgeMustBePositive() {
     MaterialPublisher source = new MaterialPublisher();
     assertThatThrownBy(() -> ConnectionLifetime.builder(source).maxAge(Duration.ZERO))

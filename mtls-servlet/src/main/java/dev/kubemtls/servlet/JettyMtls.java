@@ -5,6 +5,7 @@ import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.internal.SafeTlsListener;
+import dev.kubemtls.servlet.internal.ConnectionBound;
 import dev.kubemtls.servlet.internal.HandshakeFailureLogger;
 import dev.kubemtls.servlet.internal.MaterialClientSslContextFactory;
 import dev.kubemtls.servlet.internal.MaterialServerSslContextFactory;
@@ -64,6 +65,9 @@ public final class JettyMtls {
 
   private JettyMtls() {}
 
+  /** The default {@linkplain ServerBuilder#maxConnectionAge maximum connection age}: 30 minutes. */
+  public static final Duration DEFAULT_MAX_CONNECTION_AGE = Duration.ofMinutes(30);
+
   /** Starts a server connector configuration: client certificates required, any interface, port 8443. */
   public static ServerBuilder forServer(MaterialSource source) {
     return new ServerBuilder(Objects.requireNonNull(source, "source"));
@@ -94,6 +98,7 @@ public final class JettyMtls {
     private HttpConfiguration httpConfiguration;
     private TlsListener listener = TlsListener.NO_OP;
     private java.time.InstantSource clock = java.time.InstantSource.system();
+    private Duration maxConnectionAge = DEFAULT_MAX_CONNECTION_AGE;
 
     private ServerBuilder(MaterialSource source) {
       this.source = source;
@@ -143,6 +148,34 @@ public final class JettyMtls {
      */
     public ServerBuilder peerPolicy(PeerPolicy peerPolicy) {
       this.peerPolicy = Objects.requireNonNull(peerPolicy, "peerPolicy");
+      return this;
+    }
+
+    /**
+     * The longest a connection stays open, 30 minutes by default (as the gRPC integration's
+     * servers). Whatever the age, a connection also ends at the client certificate's
+     * {@code notAfter} and when a new snapshot's trust bundle no longer holds the CA that issued the
+     * client's chain. It ends gracefully: a request that starts on an ended connection is served
+     * and answered with {@code Connection: close}; a connection that gets no new request within one
+     * second of its end (or of its in-flight responses) is closed with a TLS close_notify, so a
+     * client about to reuse it does not race the close. Applies to connectors made by {@link #newConnector}
+     * and {@link JettyServerTls#newConnector}, not to bare {@link #newSslContextFactory factories}.
+     */
+    public ServerBuilder maxConnectionAge(Duration maxAge) {
+      Objects.requireNonNull(maxAge, "maxAge");
+      if (maxAge.isNegative() || maxAge.isZero()) {
+        throw new IllegalArgumentException("maxConnectionAge must be positive, was " + maxAge);
+      }
+      this.maxConnectionAge = maxAge;
+      return this;
+    }
+
+    /**
+     * Turns the connection bound off: connections stay open while the client keeps them, also past
+     * its certificate's {@code notAfter} and the retirement of its CA.
+     */
+    public ServerBuilder unboundedConnections() {
+      this.maxConnectionAge = null;
       return this;
     }
 
@@ -217,6 +250,7 @@ public final class JettyMtls {
       b.httpConfiguration = httpConfiguration == null ? null : new HttpConfiguration(httpConfiguration);
       b.listener = listener;
       b.clock = clock;
+      b.maxConnectionAge = maxConnectionAge;
       return b;
     }
 
@@ -243,6 +277,11 @@ public final class JettyMtls {
       connector.setPort(port);
       connector.setIdleTimeout(idleTimeout.toMillis());
       connector.addBean(new HandshakeFailureLogger());
+      if (maxConnectionAge != null) {
+        ConnectionBound bound = new ConnectionBound(source, maxConnectionAge, clock, connector.getScheduler());
+        connector.addBean(bound);
+        http.addCustomizer(bound);
+      }
       return connector;
     }
   }

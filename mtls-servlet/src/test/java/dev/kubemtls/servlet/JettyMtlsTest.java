@@ -293,7 +293,7 @@ class JettyMtlsTest {
     RecordingClient c = new RecordingClient(client);
     try {
       assertThat(c.get(s.uri("/a"), false).getStatus()).isEqualTo(200);
-      assertThat(server.active).hasValue(1);
+      assertThat(server.active).as("the TLS context and the connection bound").hasValue(2);
       assertThat(client.active).hasValue(1);
     } finally {
       c.close();

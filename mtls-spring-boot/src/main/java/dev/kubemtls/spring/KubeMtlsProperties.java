@@ -71,6 +71,15 @@ public class KubeMtlsProperties implements Validator {
   private String bundle = "kube-mtls";
 
   /**
+   * The longest a server connection on the bundle stays open (30 minutes, as gRPC's servers here);
+   * connections also end at the client certificate's notAfter and when its CA leaves the bundle.
+   * {@code 0} turns the bound off. Reactor Netty (with mtls-netty on the class path) closes the
+   * connection at the bound; Tomcat answers the next request on it with {@code Connection: close};
+   * see the starter's README.
+   */
+  private Duration maxConnectionAge = Duration.ofMinutes(30);
+
+  /**
    * A kubeconfig to reach the API server with. Unset: in a Pod (a ServiceAccount token under
    * {@code service-account-dir} and {@code KUBERNETES_SERVICE_HOST} set) the in-cluster
    * configuration; a kubeconfig from the environment ({@code KUBECONFIG}, {@code ~/.kube/config}) is
@@ -310,6 +319,15 @@ public class KubeMtlsProperties implements Validator {
 
   public void setStartupTimeout(Duration startupTimeout) {
     this.startupTimeout = startupTimeout;
+  }
+
+  public Duration getMaxConnectionAge() {
+    return maxConnectionAge == null || maxConnectionAge.isZero() || maxConnectionAge.isNegative()
+        ? null : maxConnectionAge;
+  }
+
+  public void setMaxConnectionAge(Duration maxConnectionAge) {
+    this.maxConnectionAge = maxConnectionAge;
   }
 
   public String getBundle() {

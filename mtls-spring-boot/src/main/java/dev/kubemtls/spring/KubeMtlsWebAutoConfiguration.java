@@ -55,7 +55,7 @@ public class KubeMtlsWebAutoConfiguration {
     JettyReload kubeMtlsJettyReload(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
         ObjectProvider<TlsListener> listener) {
       return new JettyReload(source, policy, properties.getBundle(),
-          TlsListener.all(listener.orderedStream().toList()));
+          TlsListener.all(listener.orderedStream().toList()), properties.getMaxConnectionAge());
     }
   }
 
@@ -65,7 +65,7 @@ public class KubeMtlsWebAutoConfiguration {
   static class TomcatConfiguration {
     @Bean
     TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties) {
-      return new TomcatFollowing(source, policy, properties.getBundle());
+      return new TomcatFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
     }
   }
 
@@ -76,7 +76,7 @@ public class KubeMtlsWebAutoConfiguration {
     @Bean
     ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
         KubeMtlsProperties properties) {
-      return new ReactorNettyFollowing(source, policy, properties.getBundle());
+      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
     }
   }
 

@@ -112,4 +112,23 @@ class ReactorNettyMtlsTest {
       h2.close();
     }
   }
+
+  /**
+   * A kept-alive connection is closed by the server at the maximum connection age (here 3 s, which the first response fits in):
+   * a raw TLS socket reads its response and then the end of the stream, without sending another byte.
+   */
+  @Test
+  @Order(13)
+  void theServerClosesAKeptAliveConnectionAtTheMaximumAge() throws Exception {
+    MtlsApp bounded = new MtlsApp();
+    try {
+      bounded.start(WebApplicationType.REACTIVE, java.util.List.of("kube-mtls.max-connection-age=3s"),
+          Netty.class, ReactiveEndpoints.class);
+      // /actuator/health keeps the connection alive (/whoami asks for Connection: close).
+      assertThat(MtlsApp.readUntilTheServerCloses(bounded, "/actuator/health"))
+          .startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+    } finally {
+      bounded.close();
+    }
+  }
 }

@@ -204,4 +204,23 @@ class TomcatMtlsTest {
       }
     }
   }
+
+  /**
+   * Past the maximum connection age (here 300 ms), the next request on a kept-alive connection is
+   * served with {@code Connection: close} and Tomcat closes the connection after it.
+   */
+  @Test
+  @Order(20)
+  void aRequestPastTheMaximumAgeIsAnsweredWithConnectionCloseAndTheConnectionEnds() throws Exception {
+    MtlsApp bounded = new MtlsApp();
+    try {
+      bounded.start(WebApplicationType.SERVLET, java.util.List.of("kube-mtls.max-connection-age=300ms"),
+          Tomcat.class, ServletEndpoints.class);
+      String[] responses = MtlsApp.twoRequestsOnOneConnection(bounded, "/actuator/health", java.time.Duration.ofMillis(400));
+      assertThat(responses[0]).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+      assertThat(responses[1]).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close");
+    } finally {
+      bounded.close();
+    }
+  }
 }

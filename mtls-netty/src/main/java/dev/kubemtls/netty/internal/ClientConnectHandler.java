@@ -16,10 +16,13 @@ public final class ClientConnectHandler extends ChannelOutboundHandlerAdapter {
 
   private final ContextCache cache;
   private final PeerCheck check;
+  private final io.netty.channel.ChannelHandler lifetime;
 
-  public ClientConnectHandler(ContextCache cache, PeerCheck check) {
+  /** {@code lifetime} (may be null) bounds the connection's age after the handshake. */
+  public ClientConnectHandler(ContextCache cache, PeerCheck check, io.netty.channel.ChannelHandler lifetime) {
     this.cache = cache;
     this.check = check;
+    this.lifetime = lifetime;
   }
 
   @Override
@@ -32,7 +35,7 @@ public final class ClientConnectHandler extends ChannelOutboundHandlerAdapter {
     }
     String host = inet.getHostString();
     try {
-      Pipelines.install(ctx, cache, check, host, inet.getPort());
+      Pipelines.install(ctx, cache, check, host, inet.getPort(), lifetime);
     } catch (RuntimeException e) {
       promise.setFailure(e);
       return;

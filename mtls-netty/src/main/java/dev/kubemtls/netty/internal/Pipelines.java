@@ -11,15 +11,18 @@ public final class Pipelines {
   public static final String TLS_HANDLER = "kube-mtls-tls";
   /** The name of the peer check that follows it. */
   public static final String PEER_HANDLER = "kube-mtls-peer";
+  /** The name of the connection lifetime bound that follows the peer check, when there is one. */
+  public static final String LIFETIME_HANDLER = "kube-mtls-lifetime";
 
   private Pipelines() {}
 
   /**
    * Creates an engine from the newest context (host and port may be null on a server) and adds it
-   * after {@code after}, followed by the peer check.
+   * after {@code after}, followed by the peer check and the lifetime bound ({@code lifetime}, may
+   * be null).
    */
   public static SslHandler install(ChannelHandlerContext after, ContextCache cache, PeerCheck check,
-      String peerHost, int peerPort) {
+      String peerHost, int peerPort, io.netty.channel.ChannelHandler lifetime) {
     ContextCache.Lease lease = cache.acquire();
     SslHandler ssl;
     try {
@@ -37,6 +40,9 @@ public final class Pipelines {
     try {
       p.addAfter(after.name(), TLS_HANDLER, ssl);
       p.addAfter(TLS_HANDLER, PEER_HANDLER, new PeerVerifier(check, ssl));
+      if (lifetime != null) {
+        p.addAfter(PEER_HANDLER, LIFETIME_HANDLER, lifetime);
+      }
     } catch (RuntimeException e) {
       if (p.get(TLS_HANDLER) != ssl) {
         // Never added, so the pipeline will not release the engine for us.

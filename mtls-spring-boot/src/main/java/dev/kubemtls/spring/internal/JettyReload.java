@@ -40,7 +40,12 @@ public final class JettyReload
   private final TlsListener listener;
   private final List<JettyServerTls> handles = new CopyOnWriteArrayList<>();
 
-  public JettyReload(MaterialSource source, TlsPolicy policy, String bundle, TlsListener listener) {
+  private final java.time.Duration maxConnectionAge;
+
+  /** {@code maxConnectionAge} null: connections are not bounded by their material. */
+  public JettyReload(MaterialSource source, TlsPolicy policy, String bundle, TlsListener listener,
+      java.time.Duration maxConnectionAge) {
+    this.maxConnectionAge = maxConnectionAge;
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
@@ -64,6 +69,11 @@ public final class JettyReload
               // Callers are checked per request by the kube-mtls filter, which answers 403 with a reason.
               .peerPolicy(PeerPolicy.allowAll())
               .listener(listener);
+          if (maxConnectionAge == null) {
+            b.unboundedConnections();
+          } else {
+            b.maxConnectionAge(maxConnectionAge);
+          }
           if (sc.getHost() != null) {
             b.host(sc.getHost());
           }

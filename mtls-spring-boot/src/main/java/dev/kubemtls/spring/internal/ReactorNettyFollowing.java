@@ -20,20 +20,32 @@ import org.springframework.core.Ordered;
  * kube-mtls JDK context, whose engines each take the current snapshot under the {@link TlsPolicy}
  * (signature schemes and groups included) and the kube-mtls trust manager, so nothing needs
  * reloading when the bundle changes. HTTP/1.1 (no ALPN).
+ *
+ * <p>Every connection is bounded by its material with mtls-netty's {@code ConnectionLifetime}
+ * (when mtls-netty is on the class path, which it is with the starter's Reactor Netty set up): closed
+ * after the maximum age, at the client certificate's {@code notAfter}, or when the CA that issued the
+ * client's chain leaves the bundle. It goes right after Reactor Netty's TLS handler of each channel.
  */
 public final class ReactorNettyFollowing
-    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered {
+    implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered,
+    org.springframework.beans.factory.DisposableBean {
 
   private static final Logger LOG = LoggerFactory.getLogger(ReactorNettyFollowing.class);
 
   private final MaterialSource source;
   private final TlsPolicy policy;
   private final String bundle;
+  private final java.time.Duration maxConnectionAge;
+  /** The bounds installed, closed (unsubscribed from the source) with the application context. */
+  private final java.util.List<AutoCloseable> bounds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-  public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle) {
+  /** {@code maxConnectionAge} null: connections are not bounded. */
+  public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle,
+      java.time.Duration maxConnectionAge) {
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
+    this.maxConnectionAge = maxConnectionAge;
   }
 
   @Override
@@ -55,7 +67,38 @@ public final class ReactorNettyFollowing
             : io.netty.handler.ssl.ClientAuth.OPTIONAL,
         applied.protocols().toArray(String[]::new), false);
     factory.addServerCustomizers(server -> server.secure(spec -> spec.sslContext(context)));
-    LOG.info("Reactor Netty serves kube-mtls bundle '{}' (client certificates {})", bundle, applied.clientAuth());
+    if (maxConnectionAge != null) {
+      if (org.springframework.util.ClassUtils.isPresent("dev.kubemtls.netty.ConnectionLifetime",
+          ReactorNettyFollowing.class.getClassLoader())) {
+        bounds.add(Bound.install(factory, source, maxConnectionAge));
+      } else {
+        LOG.warn("kube-mtls: Reactor Netty connections are not bounded by their certificates: add"
+            + " dev.kubemtls:mtls-netty to the class path (or set kube-mtls.max-connection-age to silence this)");
+      }
+    }
+    LOG.info("Reactor Netty serves kube-mtls bundle '{}' (client certificates {}, max connection age {})",
+        bundle, applied.clientAuth(), maxConnectionAge);
+  }
+
+  /** Kept apart so that the class loads only with mtls-netty present. */
+  private static final class Bound {
+    static AutoCloseable install(NettyReactiveWebServerFactory factory, MaterialSource source, java.time.Duration maxAge) {
+      dev.kubemtls.netty.ConnectionLifetime lifetime =
+          dev.kubemtls.netty.ConnectionLifetime.builder(source).maxAge(maxAge).build();
+      factory.addServerCustomizers(server -> server.doOnChannelInit((observer, channel, remote) -> {
+        if (channel.pipeline().get(reactor.netty.NettyPipeline.SslHandler) != null) {
+          channel.pipeline().addAfter(reactor.netty.NettyPipeline.SslHandler, "kube-mtls-lifetime", lifetime);
+        }
+      }));
+      return lifetime;
+    }
+  }
+
+  @Override
+  public void destroy() throws Exception {
+    for (AutoCloseable bound : bounds) {
+      bound.close();
+    }
   }
 
   @Override

@@ -30,6 +30,7 @@ import org.springframework.core.Ordered;
  * configuration whose context is the kube-mtls one, so each new connection takes the current
  * snapshot under the {@link TlsPolicy} (signature schemes and groups included) and the kube-mtls
  * trust manager. Tomcat never rebuilds it: nothing needs reloading when the bundle changes.
+ * Kept-alive connections are bounded by their material per request ({@link TomcatConnectionBound}).
  */
 public final class TomcatFollowing implements WebServerFactoryCustomizer<ConfigurableTomcatWebServerFactory>, Ordered {
 
@@ -38,11 +39,14 @@ public final class TomcatFollowing implements WebServerFactoryCustomizer<Configu
   private final MaterialSource source;
   private final TlsPolicy policy;
   private final String bundle;
+  private final java.time.Duration maxConnectionAge;
 
-  public TomcatFollowing(MaterialSource source, TlsPolicy policy, String bundle) {
+  /** {@code maxConnectionAge} null: connections are not bounded ({@link TomcatConnectionBound}). */
+  public TomcatFollowing(MaterialSource source, TlsPolicy policy, String bundle, java.time.Duration maxConnectionAge) {
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
+    this.maxConnectionAge = maxConnectionAge;
   }
 
   @Override
@@ -50,6 +54,9 @@ public final class TomcatFollowing implements WebServerFactoryCustomizer<Configu
     ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy);
     if (tls != null) {
       factory.addConnectorCustomizers(connector -> configure(connector, tls));
+      if (maxConnectionAge != null) {
+        factory.addEngineValves(new TomcatConnectionBound(source, maxConnectionAge, java.time.InstantSource.system()));
+      }
     }
   }
 
