@@ -110,13 +110,18 @@ public final class ManagerStartupHarness {
       int histogramRows = Integer.getInteger("bench.manager.histogram", 0);
       Map<String, long[]> histogramBefore = histogramRows > 0 ? histogram() : Map.of();
       long before = usedAfterGc(memory);
+      long threadsBefore = kubeMtlsThreads();
       List<KubeMtls> live = new ArrayList<>(managers);
       for (int i = 0; i < managers; i++) {
         live.add(startReady(workload, identity));
       }
       // Idle threads a manager no longer needs (its second scheduler thread, the Pod Events writer)
-      // end after a second: measure what stays.
-      Thread.sleep(2_000);
+      // end after a second of idleness: wait until at most one more kube-mtls thread per manager
+      // than before they started is left (its pending renewal timer keeps one), then measure.
+      long limit = threadsBefore + managers;
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+          .pollInterval(java.time.Duration.ofMillis(100))
+          .until(() -> kubeMtlsThreads() <= limit);
       long after = usedAfterGc(memory);
       if (histogramRows > 0) {
         printHistogramGrowth(histogramBefore, histogram(), managers, histogramRows);
@@ -224,5 +229,11 @@ public final class ManagerStartupHarness {
         .withName("bench-bundle").endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io")
         .withKind("Role").withName("bench-bundle").endRoleRef().addNewSubject().withKind("ServiceAccount")
         .withName("web").withNamespace(ns).endSubject().build()).create();
+  }
+
+  /** Live threads named kube-mtls-* (the managers' schedulers and Pod Events writers, the signer's). */
+  private static long kubeMtlsThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("kube-mtls-")).count();
   }
 }
