@@ -316,6 +316,13 @@ public final class HandshakeHarness {
             List.of(server2, client)));
       }
     }
+    // Conscrypt: a whole JSSE provider on BoringSSL, through Netty's JDK path (Netty drives a
+    // Conscrypt engine when the SSLContext comes from its provider). The same hardened settings.
+    java.security.Provider conscrypt = org.conscrypt.Conscrypt.newProvider();
+    SslContext conscryptClient = staticClientContext(SslProvider.JDK, conscrypt);
+    SslContext conscryptServer = staticServerContext(SslProvider.JDK, conscrypt);
+    v.add(new JavaVariant("CONSCRYPT netty static", ch -> conscryptServer.newHandler(ch.alloc()),
+        ch -> conscryptClient.newHandler(ch.alloc()), List.of()));
     return v;
   }
 
@@ -355,6 +362,40 @@ public final class HandshakeHarness {
 
   private static SslContextBuilder groups(SslContextBuilder b, boolean x25519) {
     return x25519 ? b.option(io.netty.handler.ssl.OpenSslContextOption.GROUPS, new String[] {"x25519"}) : b;
+  }
+
+  private SslContext staticClientContext(SslProvider provider, java.security.Provider jsse) throws Exception {
+    MtlsMaterial m = clientSource.current();
+    return hardened(SslContextBuilder.forClient(), provider).sslContextProvider(jsse)
+        .keyManager(m.identity().privateKey(), m.identity().chain())
+        .trustManager(trustFrom(jsse, m))
+        .endpointIdentificationAlgorithm(null)
+        .build();
+  }
+
+  private SslContext staticServerContext(SslProvider provider, java.security.Provider jsse) throws Exception {
+    MtlsMaterial m = serverSource.current();
+    return hardened(SslContextBuilder.forServer(m.identity().privateKey(), m.identity().chain()), provider)
+        .sslContextProvider(jsse)
+        .trustManager(trustFrom(jsse, m)).clientAuth(ClientAuth.REQUIRE).build();
+  }
+
+  /**
+   * The provider's own PKIX trust manager over the same CAs: Conscrypt names the TLS 1.3 key
+   * exchange "GENERIC", which SunJSSE's trust manager (under kube-mtls') refuses as an unknown
+   * auth type.
+   */
+  private static javax.net.ssl.TrustManagerFactory trustFrom(java.security.Provider jsse, MtlsMaterial m)
+      throws Exception {
+    java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    int i = 0;
+    for (X509Certificate c : m.trust().certificates()) {
+      ks.setCertificateEntry("ca" + i++, c);
+    }
+    javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX", jsse);
+    tmf.init(ks);
+    return tmf;
   }
 
   private SslContext staticClientContext(SslProvider provider, boolean x25519) throws Exception {
@@ -500,7 +541,9 @@ public final class HandshakeHarness {
             countResumption(name, ctx.pipeline().get(SslHandler.class));
             ctx.writeAndFlush(Unpooled.wrappedBuffer(REQUEST));
           } else {
-            failed.incrementAndGet();
+            if (failed.getAndIncrement() == 0) {
+              System.err.println(name + ": first failed handshake: " + e.cause());
+            }
             ctx.close();
           }
         }
