@@ -10,7 +10,13 @@ import dev.kubemtls.http.MtlsJdkHttpClient;
 import dev.kubemtls.http.MtlsOkHttp;
 import dev.kubemtls.jdbc.HikariRetirement;
 import dev.kubemtls.jdbc.MtlsPostgres;
+import dev.kubemtls.spring.internal.ApacheClientBound;
+import dev.kubemtls.spring.internal.ClientConnectionBound;
+import dev.kubemtls.spring.internal.ReactorClientBound;
+import java.time.InstantSource;
 import javax.sql.DataSource;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -52,6 +58,64 @@ public class KubeMtlsClientsAutoConfiguration {
       KubeMtlsClientsProperties.Client settings) {
     return MtlsJdkTls.forClient(source).tlsPolicy(policy.getIfAvailable(TlsPolicy::defaults))
         .peerPolicy(settings.serverPolicy()).retireOnRenewal(settings.isRetireOnRenewal()).build();
+  }
+
+  /**
+   * Spring's HTTP clients bounded by their material ({@code kube-mtls.clients.bound-connections},
+   * on by default): the pools of Apache HttpClient 5 and Reactor Netty, as Spring Boot builds them for
+   * RestClient, RestTemplate and WebClient, stop reusing a connection to a kube-mtls server past its
+   * maximum age, the server certificate's {@code notAfter} or the removal of its CA.
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnBean(MaterialSource.class)
+  @ConditionalOnProperty(prefix = "kube-mtls.clients", name = "bound-connections", matchIfMissing = true)
+  @ConditionalOnClass(name = "org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder")
+  static class ClientBounds {
+
+    @Bean(destroyMethod = "close")
+    ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source, KubeMtlsProperties properties,
+        KubeMtlsClientsProperties clients, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
+      return new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
+          clients.clientMaxConnectionAge(properties.getMaxConnectionAge()));
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder",
+        "org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer"})
+    static class Apache {
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      ApacheClientBound kubeMtlsApacheClientBound(ClientConnectionBound bound) {
+        return new ApacheClientBound(bound);
+      }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"reactor.netty.resources.ConnectionProvider",
+        "org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer"})
+    static class Reactor {
+      @Bean
+      ReactorClientBound kubeMtlsReactorClientBound(ClientConnectionBound bound) {
+        return new ReactorClientBound(bound);
+      }
+
+      /** After Spring Boot's own (which puts the client on its ReactorResourceFactory, at order 0). */
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      org.springframework.boot.http.client.autoconfigure.reactive.ClientHttpConnectorBuilderCustomizer<
+          org.springframework.boot.http.client.reactive.ReactorClientHttpConnectorBuilder>
+          kubeMtlsReactorConnectorBound(ReactorClientBound bound) {
+        return bound.connectorCustomizer();
+      }
+
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer<
+          org.springframework.boot.http.client.ReactorClientHttpRequestFactoryBuilder>
+          kubeMtlsReactorRequestFactoryBound(ReactorClientBound bound) {
+        return bound.requestFactoryCustomizer();
+      }
+    }
   }
 
   /** PostgreSQL over kube-mtls. */
