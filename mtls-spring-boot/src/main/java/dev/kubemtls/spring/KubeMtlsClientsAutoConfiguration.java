@@ -13,6 +13,7 @@ import dev.kubemtls.jdbc.MtlsPostgres;
 import dev.kubemtls.spring.internal.ApacheClientBound;
 import dev.kubemtls.spring.internal.ClientConnectionBound;
 import dev.kubemtls.spring.internal.ReactorClientBound;
+import dev.kubemtls.spring.internal.SnapshotSslBundles;
 import java.time.InstantSource;
 import javax.sql.DataSource;
 import org.springframework.core.Ordered;
@@ -74,9 +75,14 @@ public class KubeMtlsClientsAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source, KubeMtlsProperties properties,
-        KubeMtlsClientsProperties clients, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
-      return new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
+        KubeMtlsClientsProperties clients, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock,
+        ObjectProvider<SnapshotSslBundles> bundles) {
+      ClientConnectionBound bound = new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
           clients.clientMaxConnectionAge(properties.getMaxConnectionAge()));
+      // The JDK HttpClient (and any client that takes the bundle's SSLContext) has no pool hook:
+      // its engines end the connection at the first write past the bound, and it retries.
+      bundles.ifAvailable(b -> b.boundClients(bound));
+      return bound;
     }
 
     @Configuration(proxyBeanMethods = false)

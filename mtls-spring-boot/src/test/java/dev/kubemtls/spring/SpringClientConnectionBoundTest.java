@@ -36,7 +36,8 @@ import org.springframework.web.reactive.function.client.WebClient;
 
 /**
  * Spring's clients as the starter configures them ({@code RestClient} on Apache HttpClient 5,
- * {@code WebClient} on Reactor Netty, both from the {@code kube-mtls} bundle) against a real HTTPS
+ * {@code WebClient} on Reactor Netty, and {@code RestClient} on the JDK HttpClient as Spring Boot
+ * builds it without the other two, all from the {@code kube-mtls} bundle) against a real HTTPS
  * server that keeps connections alive and never closes one itself: a pooled connection is reused
  * while its material holds, and is not reused past the server certificate's {@code notAfter}, past
  * {@code kube-mtls.clients.max-connection-age}, or once the CA its server chain ended in left the
@@ -78,6 +79,14 @@ class SpringClientConnectionBoundTest {
     context = new SpringApplicationBuilder(MtlsApp.Feed.class, ClientApp.class).web(WebApplicationType.NONE)
         .properties(all.toArray(String[]::new)).run();
     String base = backend.uri().toString();
+    if (kind.equals("JdkRestClient")) {
+      // What Spring Boot's RestClient gets where neither Apache HttpClient, Jetty nor Reactor Netty is there.
+      org.springframework.boot.ssl.SslBundle bundle =
+          context.getBean(org.springframework.boot.ssl.SslBundles.class).getBundle("kube-mtls");
+      RestClient client = RestClient.builder().baseUrl(base).requestFactory(ClientHttpRequestFactoryBuilder.jdk()
+          .build(org.springframework.boot.http.client.HttpClientSettings.ofSslBundle(bundle))).build();
+      return () -> client.get().uri("/port").retrieve().body(String.class);
+    }
     if (kind.equals("RestClient")) {
       assertThat(context.getBean(ClientHttpRequestFactoryBuilder.class))
           .as("the RestClient's HTTP client").isInstanceOf(HttpComponentsClientHttpRequestFactoryBuilder.class);
@@ -116,7 +125,7 @@ class SpringClientConnectionBoundTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"RestClient", "WebClient"})
+  @ValueSource(strings = {"RestClient", "WebClient", "JdkRestClient"})
   void aPooledConnectionEndsAtTheServersNotAfterItsMaximumAgeAndItsCasRemoval(String kind) throws Exception {
     Supplier<String> call = start(kind);
     Set<String> before = pooled(call, Set.of());
@@ -158,12 +167,13 @@ class SpringClientConnectionBoundTest {
   }
 
   /**
-   * The control: without the bound, Reactor Netty keeps reusing the connections made first past
-   * their certificate and CA.
+   * The control: without the bound, Reactor Netty and the JDK HttpClient keep reusing the
+   * connections made first past their certificate and CA.
    */
-  @Test
-  void withoutTheBoundReactorNettysPooledConnectionOutlivesItsMaterial() throws Exception {
-    Supplier<String> call = start("WebClient", "kube-mtls.clients.bound-connections=false");
+  @ParameterizedTest
+  @ValueSource(strings = {"WebClient", "JdkRestClient"})
+  void withoutTheBoundAPooledConnectionOutlivesItsMaterial(String kind) throws Exception {
+    Supplier<String> call = start(kind, "kube-mtls.clients.bound-connections=false");
     Set<String> first = pooledUnbounded(call);
     app.clock.set(backendNotAfter().plusSeconds(1));
     renewBackend(app.cas.get(0));
@@ -200,7 +210,7 @@ class SpringClientConnectionBoundTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"RestClient", "WebClient"})
+  @ValueSource(strings = {"RestClient", "WebClient", "JdkRestClient"})
   void noRequestFailsUnderLoadWhileConnectionsEndAtEachBound(String kind) throws Exception {
     Supplier<String> call = start(kind);
     List<String> ports = new CopyOnWriteArrayList<>();
