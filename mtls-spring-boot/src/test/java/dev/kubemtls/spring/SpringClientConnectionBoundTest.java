@@ -55,6 +55,7 @@ class SpringClientConnectionBoundTest {
   private MaterialPublisher backendIdentity;
   private KeepAliveBackend backend;
   private ConfigurableApplicationContext context;
+  private RestClient jdkClient;
 
   @AfterEach
   void stop() {
@@ -85,6 +86,7 @@ class SpringClientConnectionBoundTest {
           context.getBean(org.springframework.boot.ssl.SslBundles.class).getBundle("kube-mtls");
       RestClient client = RestClient.builder().baseUrl(base).requestFactory(ClientHttpRequestFactoryBuilder.jdk()
           .build(org.springframework.boot.http.client.HttpClientSettings.ofSslBundle(bundle))).build();
+      jdkClient = client;
       return () -> client.get().uri("/port").retrieve().body(String.class);
     }
     if (kind.equals("RestClient")) {
@@ -182,6 +184,22 @@ class SpringClientConnectionBoundTest {
     renewBackend(ca2);
     appTrusts(List.of(ca2));
     assertThat(call.get()).as("a first connection, past its certificate and its CA").isIn(first);
+  }
+
+  /**
+   * The limit of the JDK HttpClient's bound, measured: it retries a request whose pooled connection
+   * ended before any response only for idempotent methods, so a POST that meets a connection past
+   * its bound fails (unless the JVM runs with {@code jdk.httpclient.enableAllMethodRetry=true}),
+   * although the server never received it.
+   */
+  @Test
+  void theJdkHttpClientDoesNotRetryAPostOnAConnectionThatEnded() throws Exception {
+    Supplier<String> get = start("JdkRestClient");
+    pooled(get, Set.of());
+    app.clock.advance(Duration.ofMinutes(10));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> jdkClient.post().uri("/port").body("x")
+        .retrieve().body(String.class)).isInstanceOf(org.springframework.web.client.ResourceAccessException.class);
+    assertThat(get.get()).as("the next request takes a new connection").isNotNull();
   }
 
   /**

@@ -27,7 +27,10 @@ public final class EndingSslEngine extends SSLEngine {
 
   private final SSLEngine delegate;
   private final Function<SSLEngine, String> ended;
+  private final boolean betweenExchanges;
   private volatile String why;
+  /** Application bytes were read since the last write: the next write starts a new exchange. */
+  private volatile boolean readSinceWrite;
   private BiFunction<SSLEngine, List<String>, String> selector;
 
   /**
@@ -35,9 +38,20 @@ public final class EndingSslEngine extends SSLEngine {
    * this engine: why its connection has ended, or null while it may go on.
    */
   public EndingSslEngine(SSLEngine delegate, Function<SSLEngine, String> ended) {
+    this(delegate, ended, false);
+  }
+
+  /**
+   * As {@link #EndingSslEngine(SSLEngine, Function)}; with {@code betweenExchanges}, {@code ended}
+   * is asked only at the first write after application bytes were read (the start of a request
+   * on a connection that has carried a response: HTTP/1.1 on a pooled connection), never within a
+   * request nor on the connection's first request.
+   */
+  public EndingSslEngine(SSLEngine delegate, Function<SSLEngine, String> ended, boolean betweenExchanges) {
     super(delegate.getPeerHost(), delegate.getPeerPort());
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.ended = Objects.requireNonNull(ended, "ended");
+    this.betweenExchanges = betweenExchanges;
   }
 
   /** Why this engine ended its connection, or null. */
@@ -49,7 +63,8 @@ public final class EndingSslEngine extends SSLEngine {
   public SSLEngineResult wrap(ByteBuffer[] srcs, int offset, int length, ByteBuffer dst) throws SSLException {
     if (why == null && delegate.getHandshakeStatus() == HandshakeStatus.NOT_HANDSHAKING
         && !delegate.isOutboundDone() && hasBytes(srcs, offset, length)) {
-      String reason = ended.apply(this);
+      String reason = !betweenExchanges || readSinceWrite ? ended.apply(this) : null;
+      readSinceWrite = false;
       if (reason != null) {
         why = reason;
         delegate.closeOutbound();
@@ -70,7 +85,11 @@ public final class EndingSslEngine extends SSLEngine {
 
   @Override
   public SSLEngineResult unwrap(ByteBuffer src, ByteBuffer[] dsts, int offset, int length) throws SSLException {
-    return delegate.unwrap(src, dsts, offset, length);
+    SSLEngineResult result = delegate.unwrap(src, dsts, offset, length);
+    if (result.bytesProduced() > 0) {
+      readSinceWrite = true;
+    }
+    return result;
   }
 
   @Override

@@ -18,8 +18,9 @@ import javax.net.ssl.TrustManager;
 
 /**
  * The bundle's {@code createSslContext()}: the kube-mtls context, whose client engines end their
- * connection at the first write after the {@link ClientConnectionBound} says it has outlived its
- * material ({@link EndingSslEngine}). For clients with no pool hook, the JDK {@code HttpClient}
+ * connection when a request starts on it after a response (a reuse) and the
+ * {@link ClientConnectionBound} says it has outlived its material ({@link EndingSslEngine}); the
+ * first request of a connection always goes out. For clients with no pool hook, the JDK {@code HttpClient}
  * first: it retries a request whose pooled connection ended before any response on a new
  * connection. Server engines and sockets (Apache HttpClient's, bounded by its pool instead) are the
  * delegate's. Without a bound (the starter's client bounds off) everything is the delegate's.
@@ -45,7 +46,8 @@ final class BoundingSslContext extends SSLContext {
         return engine;
       }
       Instant madeAt = b.now();
-      return new EndingSslEngine(engine, e -> e.getUseClientMode() ? b.ended(e.getSession(), madeAt) : null);
+      // Asked only when a request starts on a connection that has carried a response (a reuse).
+      return new EndingSslEngine(engine, e -> e.getUseClientMode() ? b.ended(e.getSession(), madeAt) : null, true);
     }
 
     @Override
