@@ -46,6 +46,11 @@ import org.springframework.context.annotation.Configuration;
  *       and a {@link MtlsOkHttp} or {@link MtlsApacheHttp} where OkHttp or HttpClient 5 is on the
  *       class path, sharing the TLS client {@code kubeMtlsHttpTls}. Spring's {@code RestClient} and
  *       {@code WebClient} are built from the bundle instead.</li>
+ *   <li>{@code kube-mtls.clients.bound-connections} (on by default): the connections of Spring's own
+ *       clients to kube-mtls servers are not reused past {@code kube-mtls.clients.max-connection-age}
+ *       (unset: {@code kube-mtls.max-connection-age}), the server certificate's {@code notAfter} or
+ *       the removal of their CA: Apache HttpClient 5's and Reactor Netty's pools as Spring Boot
+ *       builds them, and the JDK {@code HttpClient} through the bundle's SSL context.</li>
  * </ul>
  */
 @AutoConfiguration(after = KubeMtlsAutoConfiguration.class, beforeName = {
