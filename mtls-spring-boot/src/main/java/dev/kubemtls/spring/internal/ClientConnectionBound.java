@@ -21,10 +21,12 @@ import javax.net.ssl.SSLSession;
 
 /**
  * Decides when a pooled client connection to a kube-mtls server has outlived its material, for the
- * connection pools of Spring's HTTP clients ({@link ApacheClientBound}, {@link ReactorClientBound}):
+ * connection pools of Spring's HTTP clients ({@link ApacheClientBound}, {@link ReactorClientBound})
+ * and the engines of the bundle's SSL context ({@link BoundingSslContext}, the JDK client's):
  * a connection whose server chain ends in a CA that kube-mtls trusts or has trusted is not handed
- * out again once it is within {@link #lead} of its maximum age (counted from when the pool made
- * it), within {@link #lead} of the server certificate's {@code notAfter}, or once the CA its server
+ * out again once it is within the lead (5 s, or a tenth of the maximum age if less) of its maximum
+ * age (counted from when it was made), within the lead of the server certificate's
+ * {@code notAfter}, or once the CA its server
  * chain ended in has left the current trust bundle. Connections to other servers (a public API on
  * the same client) are left alone. Time comes from the injected clock.
  */
