@@ -1,8 +1,8 @@
 package dev.kubemtls.kafka;
 
+import dev.kubemtls.core.internal.EndingSslEngine;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.MtlsSslContexts;
-import dev.kubemtls.kafka.internal.MaxAgeSslEngine;
 import java.security.KeyStore;
 import java.util.Map;
 import java.util.Objects;
@@ -127,7 +127,11 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
         endpointIdentification == null || endpointIdentification.isEmpty() ? null : endpointIdentification);
     engine.setSSLParameters(p);
     KafkaMtls.Registration r = registration;
-    return r.maxConnectionAge().<SSLEngine>map(age -> new MaxAgeSslEngine(engine, r.clock(), age)).orElse(engine);
+    return r.maxConnectionAge().<SSLEngine>map(age -> {
+      java.time.Instant deadline = r.clock().instant().plus(age);
+      return new EndingSslEngine(engine, e -> r.clock().instant().isBefore(deadline) ? null
+          : "maximum connection age " + age);
+    }).orElse(engine);
   }
 
   /** A server engine with the source's current material that requires a client certificate. */

@@ -10,7 +10,14 @@ import dev.kubemtls.http.MtlsJdkHttpClient;
 import dev.kubemtls.http.MtlsOkHttp;
 import dev.kubemtls.jdbc.HikariRetirement;
 import dev.kubemtls.jdbc.MtlsPostgres;
+import dev.kubemtls.spring.internal.ApacheClientBound;
+import dev.kubemtls.spring.internal.ClientConnectionBound;
+import dev.kubemtls.spring.internal.ReactorClientBound;
+import dev.kubemtls.spring.internal.SnapshotSslBundles;
+import java.time.InstantSource;
 import javax.sql.DataSource;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -39,6 +46,11 @@ import org.springframework.context.annotation.Configuration;
  *       and a {@link MtlsOkHttp} or {@link MtlsApacheHttp} where OkHttp or HttpClient 5 is on the
  *       class path, sharing the TLS client {@code kubeMtlsHttpTls}. Spring's {@code RestClient} and
  *       {@code WebClient} are built from the bundle instead.</li>
+ *   <li>{@code kube-mtls.clients.bound-connections} (on by default): the connections of Spring's own
+ *       clients to kube-mtls servers are not reused past {@code kube-mtls.clients.max-connection-age}
+ *       (unset: {@code kube-mtls.max-connection-age}), the server certificate's {@code notAfter} or
+ *       the removal of their CA: Apache HttpClient 5's and Reactor Netty's pools as Spring Boot
+ *       builds them, and the JDK {@code HttpClient} through the bundle's SSL context.</li>
  * </ul>
  */
 @AutoConfiguration(after = KubeMtlsAutoConfiguration.class, beforeName = {
@@ -52,6 +64,69 @@ public class KubeMtlsClientsAutoConfiguration {
       KubeMtlsClientsProperties.Client settings) {
     return MtlsJdkTls.forClient(source).tlsPolicy(policy.getIfAvailable(TlsPolicy::defaults))
         .peerPolicy(settings.serverPolicy()).retireOnRenewal(settings.isRetireOnRenewal()).build();
+  }
+
+  /**
+   * Spring's HTTP clients bounded by their material ({@code kube-mtls.clients.bound-connections},
+   * on by default): the pools of Apache HttpClient 5 and Reactor Netty, as Spring Boot builds them for
+   * RestClient, RestTemplate and WebClient, stop reusing a connection to a kube-mtls server past its
+   * maximum age, the server certificate's {@code notAfter} or the removal of its CA.
+   */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnBean(MaterialSource.class)
+  @ConditionalOnProperty(prefix = "kube-mtls.clients", name = "bound-connections", matchIfMissing = true)
+  @ConditionalOnClass(name = "org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder")
+  static class ClientBounds {
+
+    @Bean(destroyMethod = "close")
+    ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source, KubeMtlsProperties properties,
+        KubeMtlsClientsProperties clients, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock,
+        ObjectProvider<SnapshotSslBundles> bundles) {
+      ClientConnectionBound bound = new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
+          clients.clientMaxConnectionAge(properties.getMaxConnectionAge()));
+      // The JDK HttpClient (and any client that takes the bundle's SSLContext) has no pool hook:
+      // its engines end the connection at the first write past the bound, and it retries.
+      bundles.ifAvailable(b -> b.boundClients(bound));
+      return bound;
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder",
+        "org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer"})
+    static class Apache {
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      ApacheClientBound kubeMtlsApacheClientBound(ClientConnectionBound bound) {
+        return new ApacheClientBound(bound);
+      }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"reactor.netty.resources.ConnectionProvider",
+        "org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer"})
+    static class Reactor {
+      @Bean
+      ReactorClientBound kubeMtlsReactorClientBound(ClientConnectionBound bound) {
+        return new ReactorClientBound(bound);
+      }
+
+      /** After Spring Boot's own (which puts the client on its ReactorResourceFactory, at order 0). */
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      org.springframework.boot.http.client.autoconfigure.reactive.ClientHttpConnectorBuilderCustomizer<
+          org.springframework.boot.http.client.reactive.ReactorClientHttpConnectorBuilder>
+          kubeMtlsReactorConnectorBound(ReactorClientBound bound) {
+        return bound.connectorCustomizer();
+      }
+
+      @Bean
+      @Order(Ordered.LOWEST_PRECEDENCE)
+      org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer<
+          org.springframework.boot.http.client.ReactorClientHttpRequestFactoryBuilder>
+          kubeMtlsReactorRequestFactoryBound(ReactorClientBound bound) {
+        return bound.requestFactoryCustomizer();
+      }
+    }
   }
 
   /** PostgreSQL over kube-mtls. */

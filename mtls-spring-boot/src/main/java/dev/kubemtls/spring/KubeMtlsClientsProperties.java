@@ -16,6 +16,45 @@ public class KubeMtlsClientsProperties {
 
   private final Postgres postgres = new Postgres();
   private final Http http = new Http();
+  /**
+   * Whether pooled connections of Spring's HTTP clients (RestClient, RestTemplate and WebClient on
+   * Apache HttpClient 5 or Reactor Netty, as Spring Boot builds them) to servers whose chain ends in
+   * a kube-mtls CA are bounded by their material: not reused past {@link #getMaxConnectionAge()},
+   * the server certificate's {@code notAfter}, or the removal of that CA from the trust bundle.
+   */
+  private boolean boundConnections = true;
+  /**
+   * The maximum age of those pooled client connections; unset: {@code kube-mtls.max-connection-age};
+   * {@code 0}: no maximum age (the certificate and CA bounds stay).
+   */
+  private Duration maxConnectionAge;
+
+  public boolean isBoundConnections() {
+    return boundConnections;
+  }
+
+  public void setBoundConnections(boolean boundConnections) {
+    this.boundConnections = boundConnections;
+  }
+
+  public Duration getMaxConnectionAge() {
+    return maxConnectionAge;
+  }
+
+  public void setMaxConnectionAge(Duration maxConnectionAge) {
+    this.maxConnectionAge = maxConnectionAge;
+  }
+
+  /**
+   * The maximum age of bounded client connections: {@link #getMaxConnectionAge()} if set (null when
+   * zero or negative), else {@code serverDefault} (the starter's {@code kube-mtls.max-connection-age}).
+   */
+  public Duration clientMaxConnectionAge(Duration serverDefault) {
+    if (maxConnectionAge == null) {
+      return serverDefault;
+    }
+    return maxConnectionAge.isZero() || maxConnectionAge.isNegative() ? null : maxConnectionAge;
+  }
 
   public Postgres getPostgres() {
     return postgres;

@@ -108,4 +108,31 @@ class SpringJettyMtlsTest {
       bounded.close();
     }
   }
+
+  /**
+   * An idle kept-alive connection is closed by Jetty with close_notify at the client certificate's
+   * {@code notAfter} (a real certificate that expires 6 s after it is issued), and when the CA the
+   * client's chain ended in leaves the bundle, without another request.
+   */
+  @Test
+  @Order(21)
+  void anIdleConnectionIsClosedAtTheClientCertificatesNotAfterAndWhenItsCaLeavesTheBundle() throws Exception {
+    MtlsApp bounded = new MtlsApp();
+    try {
+      bounded.start(WebApplicationType.SERVLET, Jetty.class, ServletEndpoints.class);
+      dev.kubemtls.core.MaterialPublisher shortLived = ConnectionBounds.shortLivedCaller(bounded);
+      java.time.Instant notAfter = shortLived.current().identity().notAfter();
+      ConnectionBoundProbe.Closed expiring = ConnectionBoundProbe.closedWhileIdle(bounded, shortLived,
+          "/actuator/health", () -> { });
+      org.assertj.core.api.Assertions.assertThat(expiring.response()).startsWith("HTTP/1.1 200");
+      org.assertj.core.api.Assertions.assertThat(expiring.at()).as("closed at notAfter " + notAfter)
+          .isAfterOrEqualTo(notAfter);
+
+      ConnectionBoundProbe.Closed caRemoved = ConnectionBoundProbe.closedWhileIdle(bounded, bounded.frontend,
+          "/actuator/health", () -> ConnectionBounds.dropFirstCa(bounded));
+      org.assertj.core.api.Assertions.assertThat(caRemoved.response()).startsWith("HTTP/1.1 200");
+    } finally {
+      bounded.close();
+    }
+  }
 }

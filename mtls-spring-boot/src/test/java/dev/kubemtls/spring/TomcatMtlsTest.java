@@ -223,4 +223,34 @@ class TomcatMtlsTest {
       bounded.close();
     }
   }
+
+  /**
+   * A kept-alive connection ends at the client certificate's {@code notAfter} (a real certificate
+   * that expires 6 s after it is issued) and when the CA the client's chain ended in leaves the
+   * bundle: the next request on it is served with {@code Connection: close} and Tomcat closes the
+   * connection after the response.
+   */
+  @Test
+  @Order(21)
+  void aConnectionEndsAtTheClientCertificatesNotAfterAndWhenItsCaLeavesTheBundle() throws Exception {
+    MtlsApp bounded = new MtlsApp();
+    try {
+      bounded.start(WebApplicationType.SERVLET, Tomcat.class, ServletEndpoints.class);
+      dev.kubemtls.core.MaterialPublisher shortLived = ConnectionBounds.shortLivedCaller(bounded);
+      Instant notAfter = shortLived.current().identity().notAfter();
+      String[] expiring = ConnectionBoundProbe.twoRequests(bounded, shortLived, "/actuator/health",
+          () -> ConnectionBounds.awaitPast(notAfter));
+      assertThat(expiring[0]).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+      assertThat(expiring[1]).as("the request after notAfter").startsWith("HTTP/1.1 200")
+          .containsIgnoringCase("connection: close");
+
+      String[] caRemoved = ConnectionBoundProbe.twoRequests(bounded, bounded.frontend, "/actuator/health",
+          () -> ConnectionBounds.dropFirstCa(bounded));
+      assertThat(caRemoved[0]).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+      assertThat(caRemoved[1]).as("the request after the client's CA left the bundle")
+          .containsIgnoringCase("connection: close");
+    } finally {
+      bounded.close();
+    }
+  }
 }

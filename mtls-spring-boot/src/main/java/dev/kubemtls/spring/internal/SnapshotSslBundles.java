@@ -34,7 +34,8 @@ import org.springframework.boot.ssl.SslStoreBundle;
  * any bundle once (as Spring's HTTP clients do) presents the current certificate and checks peers
  * against the current trust bundle on each new connection. {@link SslBundle#createSslContext()}
  * is the kube-mtls JDK context of the source under the policy (signature schemes and groups
- * included), shared by every bundle; clients that build their own context from the managers
+ * included), shared by every bundle, whose client engines end a connection that has outlived its
+ * material at its next write when {@link #boundClients} was given a bound; clients that build their own context from the managers
  * (Reactor Netty's) get the policy's protocols and suites only.
  */
 public final class SnapshotSslBundles {
@@ -44,6 +45,7 @@ public final class SnapshotSslBundles {
   private final SslOptions options;
   private final String password;
   private final javax.net.ssl.SSLContext context;
+  private volatile ClientConnectionBound clientBound;
 
   public SnapshotSslBundles(MaterialSource source, TlsPolicy policy) {
     Objects.requireNonNull(source, "source");
@@ -56,11 +58,20 @@ public final class SnapshotSslBundles {
         policy.protocols().toArray(String[]::new));
     // What createSslContext() gives (the JDK and Jetty HTTP clients of Spring Boot): the kube-mtls
     // context, whose engines follow the source and carry the policy's signature schemes and groups.
-    this.context = MtlsSslContexts.following(source, policy, PeerPolicy.allowAll());
+    this.context = new BoundingSslContext(MtlsSslContexts.following(source, policy, PeerPolicy.allowAll()),
+        () -> clientBound);
     // The stores never leave this process's memory; the password only satisfies the KeyStore API.
     byte[] random = new byte[16];
     new SecureRandom().nextBytes(random);
     this.password = HexFormat.of().formatHex(random);
+  }
+
+  /**
+   * Bounds the client connections of {@link SslBundle#createSslContext()}'s engines (the JDK
+   * {@code HttpClient}'s) by {@code bound}; null: not bounded.
+   */
+  public void boundClients(ClientConnectionBound bound) {
+    this.clientBound = bound;
   }
 
   /** The TLS policy whose protocols and suites the bundles carry. */

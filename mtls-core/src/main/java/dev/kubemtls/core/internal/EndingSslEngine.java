@@ -1,12 +1,10 @@
-package dev.kubemtls.kafka.internal;
+package dev.kubemtls.core.internal;
 
 import java.nio.ByteBuffer;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
@@ -15,46 +13,83 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
 
 /**
- * A client {@link SSLEngine} whose connection ends at the first write after a maximum age: that
- * {@code wrap} sends close_notify instead of the application bytes and reports {@code CLOSED}, which
- * Kafka's transport treats as the end of the connection. The bytes not written were never sent, so
- * the request they belong to was not received by the broker (a partly written request is discarded
- * by the broker); Kafka clients retry it on a new connection, which takes the source's current
- * material. Everything else is the delegate's.
+ * A client {@link SSLEngine} whose connection ends at the first write after it has outlived its
+ * material (a maximum age, the server certificate's end, its CA's removal: whatever {@code ended}
+ * says): that {@code wrap} sends close_notify instead of the application bytes and reports
+ * {@code CLOSED}, which the client's transport treats as the end of the connection. The bytes not
+ * written were never sent, so the request they belong to was not received by the server; the
+ * client retries it on a new connection (Kafka's clients do; the JDK {@code HttpClient} does for a
+ * request on a connection it took from its pool), which takes the source's current material.
+ * Everything else is the delegate's. Used by mtls-kafka (maximum age) and the Spring starter's
+ * JDK HTTP clients.
  */
-public final class MaxAgeSslEngine extends SSLEngine {
+public final class EndingSslEngine extends SSLEngine {
 
   private final SSLEngine delegate;
-  private final InstantSource clock;
-  private final Instant deadline;
-  private volatile boolean expired;
+  private final Function<SSLEngine, String> ended;
+  private final boolean betweenExchanges;
+  private volatile String why;
+  /** Application bytes were read since the last write: the next write starts a new exchange. */
+  private volatile boolean readSinceWrite;
   private BiFunction<SSLEngine, List<String>, String> selector;
 
-  public MaxAgeSslEngine(SSLEngine delegate, InstantSource clock, Duration maxAge) {
-    super(delegate.getPeerHost(), delegate.getPeerPort());
-    this.delegate = Objects.requireNonNull(delegate, "delegate");
-    this.clock = Objects.requireNonNull(clock, "clock");
-    this.deadline = clock.instant().plus(maxAge);
+  /**
+   * {@code ended} is asked before each write of application bytes once the handshake is done, with
+   * this engine: why its connection has ended, or null while it may go on.
+   */
+  public EndingSslEngine(SSLEngine delegate, Function<SSLEngine, String> ended) {
+    this(delegate, ended, false);
   }
 
-  /** Whether this engine ended its connection because of its age. */
-  public boolean expired() {
-    return expired;
+  /**
+   * As {@link #EndingSslEngine(SSLEngine, Function)}; with {@code betweenExchanges}, {@code ended}
+   * is asked only at the first write after application bytes were read (the start of a request
+   * on a connection that has carried a response: HTTP/1.1 on a pooled connection), never within a
+   * request nor on the connection's first request.
+   */
+  public EndingSslEngine(SSLEngine delegate, Function<SSLEngine, String> ended, boolean betweenExchanges) {
+    super(delegate.getPeerHost(), delegate.getPeerPort());
+    this.delegate = Objects.requireNonNull(delegate, "delegate");
+    this.ended = Objects.requireNonNull(ended, "ended");
+    this.betweenExchanges = betweenExchanges;
+  }
+
+  /** Why this engine ended its connection, or null. */
+  public String ended() {
+    return why;
   }
 
   @Override
   public SSLEngineResult wrap(ByteBuffer[] srcs, int offset, int length, ByteBuffer dst) throws SSLException {
-    if (!expired && delegate.getHandshakeStatus() == HandshakeStatus.NOT_HANDSHAKING
-        && !delegate.isOutboundDone() && !clock.instant().isBefore(deadline)) {
-      expired = true;
-      delegate.closeOutbound();
+    if (why == null && delegate.getHandshakeStatus() == HandshakeStatus.NOT_HANDSHAKING
+        && !delegate.isOutboundDone() && hasBytes(srcs, offset, length)) {
+      String reason = !betweenExchanges || readSinceWrite ? ended.apply(this) : null;
+      readSinceWrite = false;
+      if (reason != null) {
+        why = reason;
+        delegate.closeOutbound();
+      }
     }
-    return delegate.wrap(expired ? new ByteBuffer[0] : srcs, expired ? 0 : offset, expired ? 0 : length, dst);
+    boolean closing = why != null;
+    return delegate.wrap(closing ? new ByteBuffer[0] : srcs, closing ? 0 : offset, closing ? 0 : length, dst);
+  }
+
+  private static boolean hasBytes(ByteBuffer[] srcs, int offset, int length) {
+    for (int i = offset; i < offset + length; i++) {
+      if (srcs[i].hasRemaining()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
   public SSLEngineResult unwrap(ByteBuffer src, ByteBuffer[] dsts, int offset, int length) throws SSLException {
-    return delegate.unwrap(src, dsts, offset, length);
+    SSLEngineResult result = delegate.unwrap(src, dsts, offset, length);
+    if (result.bytesProduced() > 0) {
+      readSinceWrite = true;
+    }
+    return result;
   }
 
   @Override
@@ -206,6 +241,6 @@ public final class MaxAgeSslEngine extends SSLEngine {
 
   @Override
   public String toString() {
-    return "MaxAgeSslEngine[" + delegate + "]";
+    return "EndingSslEngine[" + delegate + "]";
   }
 }

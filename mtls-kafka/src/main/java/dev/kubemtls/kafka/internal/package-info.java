@@ -1,2 +1,0 @@
-/** Implementation details of the Kafka integration; not API. */
-package dev.kubemtls.kafka.internal;
