@@ -205,31 +205,6 @@ class MtlsSslContextsTest {
   }
 
   /**
-   * A TLS 1.3 server that accepts none of the client's key shares first sends a HelloRetryRequest,
-   * which has the form of a ServerHello but engages no keys: the resumption offered again in the
-   * second ClientHello is refused before the real ServerHello, still with a plaintext alert.
-   */
-  @org.junit.jupiter.api.Test
-  void aResumptionAfterAHelloRetryRequestIsRefusedWithAnAlertToo() {
-    MutableClock clock = MutableClock.startingNow();
-    AtomicInteger serverChecks = new AtomicInteger();
-    TlsPolicy onlyP256 = TlsPolicy.builder().protocols(TlsPolicy.TLS_1_3).namedGroups("secp256r1").build();
-    SSLContext server = counted(server(), onlyP256, clock, serverChecks, "server");
-    // The client's first key share is x25519, which this server does not take.
-    SSLContext client = MtlsSslContexts.of(client("spiffe://cluster.local/ns/shop/sa/web"));
-
-    assertThat(handshake(client, server).succeeded()).isTrue();
-    assertThat(handshake(client, server).succeeded()).isTrue();
-    assertThat(serverChecks).as("the second handshake resumed").hasValue(1);
-
-    clock.advance(Duration.ofMinutes(61));
-    Outcome late = handshake(client, server);
-
-    assertThat(late.server()).hasMessageContaining("refused to resume a TLS session");
-    assertThat(late.client()).hasMessageContaining("Received fatal alert: certificate_expired");
-  }
-
-  /**
    * A client engine does not offer a session whose server certificate has expired by its clock: the
    * session is invalidated before its ClientHello, so the server makes a full handshake and the
    * client's trust check refuses the expired certificate with an alert the server receives.
