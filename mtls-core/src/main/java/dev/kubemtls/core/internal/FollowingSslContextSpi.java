@@ -39,10 +39,13 @@ import org.slf4j.LoggerFactory;
  * handshake completes ({@link CheckedSslEngine}), because SunJSSE resumes a session without
  * looking at the peer's notAfter; and a snapshot's sessions and TLS 1.3 tickets live no longer than
  * its own certificate's remaining validity when the context is built, and at most
- * {@link PeerValidity#MAX_SESSION_LIFETIME}. Sockets made here get the same session lifetimes, but
- * no completion check: the JDK tells sockets' handshake listeners on another thread, too late to
- * stop the first application bytes; instead, before a socket is made, cached client sessions whose
- * peer certificate has expired are invalidated, so a client socket never resumes one.
+ * {@link PeerValidity#MAX_SESSION_LIFETIME}. A server engine refuses a resumed session whose peer
+ * has expired before its first flight, with a fatal alert; before a client engine writes its
+ * ClientHello, and before a socket is made, cached client sessions whose peer certificate has
+ * expired are invalidated, so a client never offers one and an expired server meets a full
+ * handshake (and its trust check). Sockets made here get the same session lifetimes, but no
+ * completion check: the JDK tells sockets' handshake listeners on another thread, too late to
+ * stop the first application bytes.
  */
 public final class FollowingSslContextSpi extends SSLContextSpi {
 
@@ -254,9 +257,9 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
         : java.util.Optional.ofNullable(madeUnder.get(sessions));
   }
 
-  private SSLEngine configure(SSLEngine engine) {
+  private SSLEngine configure(SSLContext context, SSLEngine engine) {
     engine.setSSLParameters(engineParameters);
-    return new CheckedSslEngine(engine, clock, side, listener);
+    return new CheckedSslEngine(engine, clock, side, listener, () -> sweepExpiredClientSessions(context));
   }
 
   private Socket configure(Socket socket) {
@@ -293,12 +296,14 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
 
   @Override
   protected SSLEngine engineCreateSSLEngine() {
-    return configure(context().createSSLEngine());
+    SSLContext context = context();
+    return configure(context, context.createSSLEngine());
   }
 
   @Override
   protected SSLEngine engineCreateSSLEngine(String host, int port) {
-    return configure(context().createSSLEngine(host, port));
+    SSLContext context = context();
+    return configure(context, context.createSSLEngine(host, port));
   }
 
   @Override
@@ -324,11 +329,12 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
 
   /**
    * Invalidates the cached client sessions whose peer certificate has expired by the injected
-   * clock, so that no socket resumes one: a socket's handshake cannot be checked when it completes
-   * (the JDK tells its listeners on another thread, after application data may have flowed), so the
-   * session it could resume is checked before it is created instead, and an expired peer meets a
-   * full handshake, whose trust check refuses it with an alert. Costs one pass over the cache, which
-   * holds one session per server a client talks to.
+   * clock, so that no socket or client engine resumes one: a socket's handshake cannot be checked
+   * when it completes (the JDK tells its listeners on another thread, after application data may
+   * have flowed), and an engine that refused a resumed session at completion could only send a
+   * close_notify; so the session either could resume is checked before its ClientHello instead,
+   * and an expired peer meets a full handshake, whose trust check refuses it with an alert. Costs
+   * one pass over the cache, which holds one session per server a client talks to.
    */
   private void sweepExpiredClientSessions(SSLContext context) {
     SSLSessionContext sessions = context.getClientSessionContext();

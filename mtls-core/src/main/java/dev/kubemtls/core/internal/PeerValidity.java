@@ -66,6 +66,22 @@ public final class PeerValidity {
    * @param side {@code server} or {@code client}, for the message
    */
   public static void checkSession(SSLSession session, Instant now, String side) throws SSLHandshakeException {
+    checkChain(session, now, "kube-mtls " + side + ": refused the TLS session at the end of its handshake"
+        + " (a resumed session skips the trust manager): ");
+  }
+
+  /**
+   * Checks the peer chain of the session a server is about to resume, before its first flight; a
+   * session without a peer chain (a full handshake's, at that point) passes.
+   *
+   * @param side {@code server} or {@code client}, for the message
+   */
+  public static void checkResumption(SSLSession session, Instant now, String side) throws SSLHandshakeException {
+    checkChain(session, now, "kube-mtls " + side + ": refused to resume a TLS session, with a"
+        + " certificate_expired alert (a resumed session skips the trust manager): ");
+  }
+
+  private static void checkChain(SSLSession session, Instant now, String refusal) throws SSLHandshakeException {
     Certificate[] chain;
     try {
       chain = session.getPeerCertificates();
@@ -75,9 +91,7 @@ public final class PeerValidity {
     try {
       check(chain, now);
     } catch (CertificateException e) {
-      SSLHandshakeException refused = new SSLHandshakeException("kube-mtls " + side + ": refused the"
-          + " TLS session at the end of its handshake (a resumed session skips the trust manager): "
-          + e.getMessage());
+      SSLHandshakeException refused = new SSLHandshakeException(refusal + e.getMessage());
       refused.initCause(e);
       throw refused;
     }

@@ -33,9 +33,13 @@ import org.slf4j.LoggerFactory;
  * <p>The peer's certificate must chain to the trust bundle and pass a {@link PeerPolicy}
  * ({@link PeerPolicy#anySpiffeId()} unless another is given), in the handshake: a refused peer gets
  * a TLS alert ({@code certificate_unknown} from SunJSSE). A resumed session skips those checks in
- * SunJSSE, so every engine also checks the peer's certificate validity when its handshake completes
- * and refuses a session whose peer certificate has expired since; sessions and tickets live no
- * longer than this side's certificate, and at most an hour.
+ * SunJSSE, so every engine also checks the peer's certificate validity on every handshake: a server
+ * engine refuses to resume a session whose client certificate has expired, before its first flight
+ * and with a {@code certificate_expired} alert; a client engine or socket does not offer a session
+ * whose server certificate has expired (it makes a full handshake instead, whose trust check refuses that server with an alert); and
+ * any engine refuses, when its handshake completes, a session whose peer certificate expired while
+ * it ran (a {@code close_notify} then, no alert can follow a completed handshake). Sessions and
+ * tickets live no longer than this side's certificate, and at most an hour.
  *
  * <pre>{@code
  * HttpClient client = HttpClient.newBuilder()

@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@link MtlsSslContexts} in real handshakes between JDK engines: the peer policy is applied in the
  * handshake (a refused peer gets a fatal alert), by trust domain; a session resumed after the peer's
- * notAfter (by the injected clock) is refused, in TLS 1.2 and 1.3, on both sides; sessions live no
+ * notAfter (by the injected clock) is refused with a fatal alert, in TLS 1.2 and 1.3, on both sides
+ * (a server refuses it before its first flight, a client does not offer it); sessions live no
  * longer than the context's own certificate.
  */
 class MtlsSslContextsTest {
@@ -165,9 +166,20 @@ class MtlsSslContextsTest {
     return spi.newSslContext();
   }
 
+  /** As {@link #counted}, with a trust manager whose full check also reads {@code clock}. */
+  private static SSLContext countedOnClock(MtlsMaterial material, TlsPolicy policy, MutableClock clock,
+      AtomicInteger checks, String side) {
+    RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(MtlsSslContextsTest.class), System::nanoTime);
+    dev.kubemtls.core.internal.VerifiedChains chains = new dev.kubemtls.core.internal.VerifiedChains(clock, 16);
+    FollowingSslContextSpi spi = new FollowingSslContextSpi(new MaterialPublisher(material), new JdkTls(policy),
+        side, m -> new Counting(new MtlsTrustManager(m.trust(), side, PeerPolicy.anySpiffeId(), log, chains), checks),
+        clock);
+    return spi.newSslContext();
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
-  void aSessionResumedAfterTheClientsNotAfterIsRefusedByTheServer(String protocol) {
+  void aSessionResumedAfterTheClientsNotAfterIsRefusedByTheServerWithAnAlert(String protocol) {
     MutableClock clock = MutableClock.startingNow();
     AtomicInteger serverChecks = new AtomicInteger();
     SSLContext server = counted(server(), protocol(protocol), clock, serverChecks, "server");
@@ -183,20 +195,28 @@ class MtlsSslContextsTest {
     Outcome late = handshake(client, server);
 
     assertThat(serverChecks).as("still a resumption").hasValue(1);
-    assertThat(late.server()).hasMessageContaining("refused the TLS session at the end of its handshake")
+    assertThat(late.server()).hasMessageContaining("refused to resume a TLS session")
         .hasRootCauseInstanceOf(CertificateExpiredException.class);
-    // SunJSSE has no way to send a fatal alert once its handshake is complete: the client gets a
-    // close_notify before any application data.
-    assertThat(late.client() != null || late.clientClosedByPeer()).as("the client learns of it").isTrue();
+    // Refused before the server's first flight: the client reads a plaintext fatal alert where it
+    // expected a ServerHello.
+    assertThat(late.client()).as("the client got the server's alert")
+        .hasMessageContaining("Received fatal alert: certificate_expired");
+    assertThat(late.clientClosedByPeer()).as("no close_notify: an alert").isTrue();
   }
 
+  /**
+   * A client engine does not offer a session whose server certificate has expired by its clock: the
+   * session is invalidated before its ClientHello, so the server makes a full handshake and the
+   * client's trust check refuses the expired certificate with an alert the server receives.
+   */
   @ParameterizedTest
   @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
-  void aSessionResumedAfterTheServersNotAfterIsRefusedByTheClient(String protocol) {
+  void aClientEngineDoesNotResumeASessionWhoseServerHasExpiredAndRefusesItWithAnAlert(String protocol) {
     MutableClock clock = MutableClock.startingNow();
     AtomicInteger clientChecks = new AtomicInteger();
     SSLContext server = MtlsSslContexts.following(new MaterialPublisher(server()), protocol(protocol));
-    SSLContext client = counted(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
+    // The trust manager's full check reads the same clock, as it does in production (both the system's).
+    SSLContext client = countedOnClock(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
         clientChecks, "client");
 
     assertThat(handshake(client, server).succeeded()).isTrue();
@@ -206,8 +226,9 @@ class MtlsSslContextsTest {
     clock.advance(Duration.ofMinutes(61));
     Outcome late = handshake(client, server);
 
-    assertThat(clientChecks).hasValue(1);
-    assertThat(late.client()).hasMessageContaining("refused the TLS session at the end of its handshake");
+    assertThat(clientChecks).as("no resumption of the expired server's session: a full handshake").hasValue(2);
+    assertThat(late.client()).hasRootCauseInstanceOf(CertificateExpiredException.class);
+    assertThat(late.server()).as("the server got the client's alert").hasMessageContaining("Received fatal alert");
   }
 
   /**
