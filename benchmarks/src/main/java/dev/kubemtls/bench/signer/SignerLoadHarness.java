@@ -300,7 +300,9 @@ public final class SignerLoadHarness {
     command.addAll(List.of("-cp", signerClasspath(transport), "dev.kubemtls.signer.SignerMain",
         "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
-        "--namespace-label=kube-mtls.dev/bench-bundle=true"));
+        "--namespace-label=kube-mtls.dev/bench-bundle=true",
+        // Metrics and probes served as in a Deployment, on a free port (a shared machine may hold :9090).
+        "--metrics-address=127.0.0.1:0"));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
