@@ -142,6 +142,8 @@ public final class SignerLoadHarness {
     String dns = "web." + ns + ".svc";
 
     List<Result> results = new ArrayList<>();
+    // Every burst of each variant (warm-up rounds and the measured one), for the steadier means.
+    Map<String, List<Result>> recent = new LinkedHashMap<>();
     try (KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
       for (String variant : variants) {
         System.out.printf("%n== %s: generating %d CSRs%n", variant, 2 * count);
@@ -157,10 +159,12 @@ public final class SignerLoadHarness {
           try (Approver approver = new Approver(admin)) {
             // KCM is compiled ahead of time: two rounds fill its caches and connections.
             for (int round = 1; round <= Math.min(rounds, 2); round++) {
-              burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid,
-                  "kcm (warm-up " + round + ")");
+              recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
+                  burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid,
+                  "kcm (warm-up " + round + ")"));
             }
             results.add(burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, measured, concurrency, kcmPid, variant));
+            recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(results.get(results.size() - 1));
           }
         } else {
           String[] at = variant.split("@", 2);
@@ -172,10 +176,12 @@ public final class SignerLoadHarness {
           try {
             awaitLeader(admin, "bench-" + name, signer);
             for (int round = 1; round <= rounds; round++) {
-              burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
-                  variant + " (warm-up " + round + "/" + rounds + ")");
+              recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
+                  burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
+                  variant + " (warm-up " + round + "/" + rounds + ")"));
             }
             results.add(burst(cp, admin, workload, SIGNER, USAGES, measured, concurrency, signer.pid(), variant));
+            recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(results.get(results.size() - 1));
           } finally {
             signer.destroy();
             signer.waitFor(30, TimeUnit.SECONDS);
@@ -184,6 +190,7 @@ public final class SignerLoadHarness {
       }
     }
     report(results, count, concurrency);
+    reportRecent(recent);
     System.exit(0);
   }
 
@@ -279,6 +286,43 @@ public final class SignerLoadHarness {
             r.apiServerCpuPer100() / k.apiServerCpuPer100());
       }
     }
+  }
+
+  /** How many of each variant's last bursts {@link #reportRecent} averages. */
+  static final int RECENT = 6;
+
+  /**
+   * The same ratios from the mean of each variant's last {@link #RECENT} bursts (the last warm-up
+   * rounds and the measured one; KCM has only three): one burst of 1,000 CSRs on a shared machine
+   * varies by a third from the next, so this is steadier than the single measured burst.
+   */
+  private static void reportRecent(Map<String, List<Result>> recent) {
+    List<Result> kcm = recent.get("kcm");
+    if (kcm == null) {
+      return;
+    }
+    double[] k = mean(kcm);
+    System.out.printf(Locale.ROOT, "%nratios against kcm, means of the last %d bursts of each variant (issued/s, p99, signer"
+        + " CPU per certificate; KCM: its %d):%n", RECENT, Math.min(RECENT, kcm.size()));
+    System.out.println("| signer | bursts | issued/s | p99 | signer CPU/cert | signer CPU-s/100 |");
+    System.out.println("|---|---:|---:|---:|---:|---:|");
+    recent.forEach((variant, bursts) -> {
+      double[] m = mean(bursts);
+      System.out.printf(Locale.ROOT, "| %s | %d | %.2f | %.2f | %.2f | %.3f |%n", variant, Math.min(RECENT, bursts.size()),
+          m[0] / k[0], m[1] / k[1], m[2] / k[2], m[2]);
+    });
+  }
+
+  /** issued/s, p99 and signer CPU-s/100, averaged over the last {@link #RECENT} bursts. */
+  private static double[] mean(List<Result> bursts) {
+    List<Result> last = bursts.subList(Math.max(0, bursts.size() - RECENT), bursts.size());
+    double[] m = new double[3];
+    for (Result r : last) {
+      m[0] += r.issuedPerSecond() / last.size();
+      m[1] += r.p99Ms() / last.size();
+      m[2] += r.signerCpuPer100() / last.size();
+    }
+    return m;
   }
 
   /** The kube-mtls signer as a child JVM on this harness's classpath, acting as the admin. */
