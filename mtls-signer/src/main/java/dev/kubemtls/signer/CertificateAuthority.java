@@ -39,6 +39,7 @@ import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
@@ -92,8 +93,10 @@ public final class CertificateAuthority {
 
   private final X509Certificate certificate;
   private final PrivateKey privateKey;
-  /** {@link #privateKey} in the form that signs fastest ({@link Crypto#signingKey}). */
-  private final PrivateKey signingKey;
+  /** {@link #privateKey} in the form that signs fastest, with its provider ({@link Crypto#signingKey}). */
+  private final Crypto.SigningKey signingKey;
+  /** The issuer of every leaf: the CA certificate's subject, read once. */
+  private final X500Name issuerName;
   private final InstantSource clock;
   private final SecureRandom random;
   private final ValidityPolicy validity;
@@ -106,6 +109,7 @@ public final class CertificateAuthority {
     this.certificate = certificate;
     this.privateKey = privateKey;
     this.signingKey = Crypto.signingKey(privateKey);
+    this.issuerName = X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded());
     this.clock = clock;
     this.random = random;
     this.validity = validity;
@@ -342,15 +346,15 @@ public final class CertificateAuthority {
       notAfter = caNotAfter;
     }
     try {
-      JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
       X500Name subject = csr.subject();
-      PublicKey leafKey = csr.publicKey();
-      X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-          X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded()), serial(random),
+      // The key as the decoded key encodes it (as before: a compressed EC point in the request is
+      // issued uncompressed), encoded once for both the certificate and its key identifier.
+      SubjectPublicKeyInfo leafKey = SubjectPublicKeyInfo.getInstance(csr.publicKey().getEncoded());
+      X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName, serial(random),
           Date.from(notBefore), Date.from(notAfter), subject, leafKey)
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage(csr, usages)))
-          .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(leafKey))
+          .addExtension(Extension.subjectKeyIdentifier, false, Crypto.subjectKeyIdentifier(leafKey))
           .addExtension(Extension.authorityKeyIdentifier, false, authorityKeyIdentifier);
       List<KeyPurposeId> purposes = new ArrayList<>();
       if (usages.contains(Usages.SERVER_AUTH)) {
@@ -366,12 +370,12 @@ public final class CertificateAuthority {
         // RFC 5280 4.2.1.6: critical when the subject is empty.
         builder.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, csr.subjectAltNames());
       }
-      // BouncyCastle's provider with its own key class signs EC about six times as fast as SunEC on
-      // Java 17 (Crypto#signingKey).
-      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
-          .setSecureRandom(random).build(signingKey);
-      return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
-    } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
+      // Natively with ACCP when present, else BouncyCastle's provider with its own key class, which
+      // signs EC about six times as fast as SunEC on Java 17 (Crypto#signingKey).
+      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(signingKey.provider())
+          .setSecureRandom(random).build(signingKey.key());
+      return Crypto.certificate(builder.build(signer).getEncoded());
+    } catch (GeneralSecurityException | OperatorCreationException | java.io.IOException e) {
       throw new SigningException("SigningError", "the CA could not sign the certificate ("
           + e.getClass().getSimpleName() + ")", e);
     }
@@ -449,7 +453,7 @@ public final class CertificateAuthority {
         usage |= KeyUsage.keyEncipherment;
       }
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
-          X500Name.getInstance(certificate.getSubjectX500Principal().getEncoded()), serial(random),
+          issuerName, serial(random),
           Date.from(notBefore), Date.from(notAfter), new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key)
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(usage))
@@ -460,10 +464,10 @@ public final class CertificateAuthority {
           // RFC 5280 4.2.1.6: critical, the subject being empty.
           .addExtension(Extension.subjectAlternativeName, true, new org.bouncycastle.asn1.x509.GeneralNames(
               names.toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
-      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(Crypto.PROVIDER)
-          .setSecureRandom(random).build(signingKey);
-      return new JcaX509CertificateConverter().getCertificate(builder.build(signer));
-    } catch (GeneralSecurityException | OperatorCreationException | CertIOException e) {
+      ContentSigner signer = new JcaContentSignerBuilder(signatureAlgorithm).setProvider(signingKey.provider())
+          .setSecureRandom(random).build(signingKey.key());
+      return Crypto.certificate(builder.build(signer).getEncoded());
+    } catch (GeneralSecurityException | OperatorCreationException | java.io.IOException e) {
       throw new SigningException("SigningError", "the CA could not sign the certificate ("
           + e.getClass().getSimpleName() + ")", e);
     }

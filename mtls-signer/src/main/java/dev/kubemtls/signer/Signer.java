@@ -249,8 +249,9 @@ public final class Signer implements AutoCloseable {
       if (closed || leading) {
         return;
       }
-      LOG.info("{}: acquired the Lease {}/{}; approving and signing for {}", config.identity(),
-          config.leaseNamespace(), config.leaseName(), config.signerName());
+      LOG.info("{}: acquired the Lease {}/{}; approving and signing for {} (signatures: {})", config.identity(),
+          config.leaseNamespace(), config.leaseName(), config.signerName(),
+          dev.kubemtls.signer.internal.Crypto.describe());
       publisher = new TrustBundlePublisher(client, config.bundleConfigMapName(), config.bundleKey(),
           config.namespaceLabel(), List.of(ca.certificate()),
           List.of(new dev.kubemtls.core.pki.BundleSignatures.Signer(ca.certificate(), ca.keyPair().key())), clock,

@@ -86,6 +86,9 @@ public class CsrVerifyBenchmark {
   private java.security.PrivateKey privateKey;
   private PublicKey bcKey;
   private java.security.PrivateKey bcPrivateKey;
+  /** The native provider the signer uses when ACCP is on the class path (null otherwise). */
+  private final java.security.Provider nativeProvider = dev.kubemtls.signer.internal.Crypto.NATIVE;
+  private java.security.PrivateKey nativePrivateKey;
   private byte[] spki;
   private ApprovalPolicy policy;
   private CertificateAuthority ca;
@@ -129,6 +132,10 @@ public class CsrVerifyBenchmark {
     bcKey = (PublicKey) KeyFactory.getInstance("EC", bc).translateKey(key);
     bcPrivateKey = (java.security.PrivateKey) KeyFactory.getInstance("EC", bc).translateKey(privateKey);
     spki = key.getEncoded();
+    if (nativeProvider != null) {
+      nativePrivateKey = KeyFactory.getInstance("EC", nativeProvider)
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(privateKey.getEncoded()));
+    }
     // Loose: a SPIFFE-only request needs no lookups, so the figure is the crypto and parsing alone.
     policy = ApprovalPolicy.loose("cluster.local", "cluster.local");
     ca = CertificateAuthority.generate("bench", Duration.ofDays(1), ValidityPolicy.DEFAULT, InstantSource.system(),
@@ -190,6 +197,33 @@ public class CsrVerifyBenchmark {
     s.initVerify(k);
     s.update(info);
     return s.verify(signature);
+  }
+
+  /** ACCP (AWS-LC), the key decoded from the request's SubjectPublicKeyInfo: what ParsedCsr does when ACCP is present. */
+  @Benchmark
+  public boolean directNativeKeyFromSpki() throws Exception {
+    PublicKey k = KeyFactory.getInstance("EC", requireNative()).generatePublic(new X509EncodedKeySpec(spki));
+    Signature s = Signature.getInstance("SHA256withECDSA", nativeProvider);
+    s.initVerify(k);
+    s.update(info);
+    return s.verify(signature);
+  }
+
+  /** ACCP (AWS-LC) with the key decoded once into its key class: what CertificateAuthority does when ACCP is present. */
+  @Benchmark
+  public byte[] signNative() throws Exception {
+    Signature s = Signature.getInstance("SHA256withECDSA", requireNative());
+    s.initSign(nativePrivateKey);
+    s.update(message);
+    return s.sign();
+  }
+
+  private java.security.Provider requireNative() {
+    if (nativeProvider == null) {
+      throw new IllegalStateException("ACCP is not in use: it is not on the class path, did not load here, or"
+          + " -Dkube-mtls.signer.native-crypto=false is set");
+    }
+    return nativeProvider;
   }
 
   @Benchmark

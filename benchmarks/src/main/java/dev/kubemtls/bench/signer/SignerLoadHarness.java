@@ -81,8 +81,11 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * <p>Arguments (all optional): {@code count} (1000), {@code concurrency} (8), {@code variants}
  * ({@code cache:32,request:32,kcm}), {@code warmup} (20000, in rounds of {@code count}: a signer JVM's C2
  * compiler is still busy after several thousand CSRs, a minute of load, and that CPU would be counted
- * as the signer's). A variant {@code cache:8@<transport>} runs the
- * signer with another fabric8 HTTP client, from {@code -Dbench.transport.<transport>=<classpath>}.
+ * as the signer's). A variant {@code cache:8@<name>} runs the
+ * signer with another fabric8 HTTP client, from {@code -Dbench.transport.<name>=<classpath>}, with
+ * {@code -Dbench.signer.prepend.<name>=<classpath>} in front of its class path (e.g. an older
+ * mtls-signer jar, to compare two signers in one run), and with the JVM options of
+ * {@code -Dbench.signer.jvm.<name>} added (e.g. {@code -Dkube-mtls.signer.native-crypto=false}).
  */
 public final class SignerLoadHarness {
 
@@ -98,7 +101,7 @@ public final class SignerLoadHarness {
 
   record Result(String variant, int count, double issuedPerSecond, double p50Ms, double p99Ms,
       double callsPerCert, Map<String, Double> callsByKind, double signerCpuPer100, double apiServerCpuPer100,
-      double etcdCpuPer100) {}
+      double etcdCpuPer100, String loadAverage) {}
 
   public static void main(String[] args) throws Exception {
     int count = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
@@ -139,6 +142,8 @@ public final class SignerLoadHarness {
     String dns = "web." + ns + ".svc";
 
     List<Result> results = new ArrayList<>();
+    // Every burst of each variant (warm-up rounds and the measured one), for the steadier means.
+    Map<String, List<Result>> recent = new LinkedHashMap<>();
     try (KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
       for (String variant : variants) {
         System.out.printf("%n== %s: generating %d CSRs%n", variant, 2 * count);
@@ -154,10 +159,12 @@ public final class SignerLoadHarness {
           try (Approver approver = new Approver(admin)) {
             // KCM is compiled ahead of time: two rounds fill its caches and connections.
             for (int round = 1; round <= Math.min(rounds, 2); round++) {
-              burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid,
-                  "kcm (warm-up " + round + ")");
+              recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
+                  burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, warm, concurrency, kcmPid,
+                  "kcm (warm-up " + round + ")"));
             }
             results.add(burst(cp, admin, workload, KCM_SIGNER, KCM_USAGES, measured, concurrency, kcmPid, variant));
+            recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(results.get(results.size() - 1));
           }
         } else {
           String[] at = variant.split("@", 2);
@@ -169,10 +176,12 @@ public final class SignerLoadHarness {
           try {
             awaitLeader(admin, "bench-" + name, signer);
             for (int round = 1; round <= rounds; round++) {
-              burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
-                  variant + " (warm-up " + round + "/" + rounds + ")");
+              recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
+                  burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
+                  variant + " (warm-up " + round + "/" + rounds + ")"));
             }
             results.add(burst(cp, admin, workload, SIGNER, USAGES, measured, concurrency, signer.pid(), variant));
+            recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(results.get(results.size() - 1));
           } finally {
             signer.destroy();
             signer.waitFor(30, TimeUnit.SECONDS);
@@ -181,6 +190,7 @@ public final class SignerLoadHarness {
       }
     }
     report(results, count, concurrency);
+    reportRecent(recent);
     System.exit(0);
   }
 
@@ -211,6 +221,7 @@ public final class SignerLoadHarness {
     ProcessHandle etcd = descendant("etcd");
     try {
       Map<String, Double> before = requestCounts(admin);
+      String load = loadAverage();
       Duration signerCpu0 = cpu(signerPid);
       Duration apiCpu0 = cpu(apiServer.pid());
       Duration etcdCpu0 = cpu(etcd.pid());
@@ -239,11 +250,11 @@ public final class SignerLoadHarness {
       latencies.sort(null);
       double seconds = (end - begin) / 1e9;
       Result r = new Result(variant, pems.size(), pems.size() / seconds, pct(latencies, 0.50), pct(latencies, 0.99),
-          total, calls, per100(signerCpu, pems.size()), per100(apiCpu, pems.size()), per100(etcdCpu, pems.size()));
+          total, calls, per100(signerCpu, pems.size()), per100(apiCpu, pems.size()), per100(etcdCpu, pems.size()), load);
       System.out.printf(Locale.ROOT, "%-22s %7.1f cert/s  p50 %7.0f ms  p99 %7.0f ms  %4.2f calls/cert  CPU-s/100:"
-          + " signer %.3f apiserver %.3f etcd %.3f%n    created at %.1f CSR/s; calls per cert: %s%n", variant,
-          r.issuedPerSecond(), r.p50Ms(), r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(),
-          r.etcdCpuPer100(), pems.size() / createSeconds, format(calls));
+          + " signer %.3f apiserver %.3f etcd %.3f%n    created at %.1f CSR/s; calls per cert: %s; load average %s%n",
+          variant, r.issuedPerSecond(), r.p50Ms(), r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(),
+          r.apiServerCpuPer100(), r.etcdCpuPer100(), pems.size() / createSeconds, format(calls), load);
       return r;
     } finally {
       watch.close();
@@ -256,12 +267,12 @@ public final class SignerLoadHarness {
     System.out.printf(Locale.ROOT, "%nsigner load: %d CSRs per variant, %d creating clients, %d cores, Java %s%n",
         count, concurrency, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
     System.out.println("| signer | issued/s | p50 ms | p99 ms | API calls/cert | signer CPU-s/100 | apiserver CPU-s/100"
-        + " | etcd CPU-s/100 |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+        + " | etcd CPU-s/100 | load average at start |");
+    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (Result r : results) {
-      System.out.printf(Locale.ROOT, "| %s | %.1f | %.0f | %.0f | %.2f | %.3f | %.3f | %.3f |%n", r.variant(),
+      System.out.printf(Locale.ROOT, "| %s | %.1f | %.0f | %.0f | %.2f | %.3f | %.3f | %.3f | %s |%n", r.variant(),
           r.issuedPerSecond(), r.p50Ms(), r.p99Ms(), r.callsPerCert(), r.signerCpuPer100(), r.apiServerCpuPer100(),
-          r.etcdCpuPer100());
+          r.etcdCpuPer100(), r.loadAverage());
     }
     if (kcm.isPresent()) {
       Result k = kcm.get();
@@ -277,6 +288,43 @@ public final class SignerLoadHarness {
     }
   }
 
+  /** How many of each variant's last bursts {@link #reportRecent} averages. */
+  static final int RECENT = 6;
+
+  /**
+   * The same ratios from the mean of each variant's last {@link #RECENT} bursts (the last warm-up
+   * rounds and the measured one; KCM has only three): one burst of 1,000 CSRs on a shared machine
+   * varies by a third from the next, so this is steadier than the single measured burst.
+   */
+  private static void reportRecent(Map<String, List<Result>> recent) {
+    List<Result> kcm = recent.get("kcm");
+    if (kcm == null) {
+      return;
+    }
+    double[] k = mean(kcm);
+    System.out.printf(Locale.ROOT, "%nratios against kcm, means of the last %d bursts of each variant (issued/s, p99, signer"
+        + " CPU per certificate; KCM: its %d):%n", RECENT, Math.min(RECENT, kcm.size()));
+    System.out.println("| signer | bursts | issued/s | p99 | signer CPU/cert | signer CPU-s/100 |");
+    System.out.println("|---|---:|---:|---:|---:|---:|");
+    recent.forEach((variant, bursts) -> {
+      double[] m = mean(bursts);
+      System.out.printf(Locale.ROOT, "| %s | %d | %.2f | %.2f | %.2f | %.3f |%n", variant, Math.min(RECENT, bursts.size()),
+          m[0] / k[0], m[1] / k[1], m[2] / k[2], m[2]);
+    });
+  }
+
+  /** issued/s, p99 and signer CPU-s/100, averaged over the last {@link #RECENT} bursts. */
+  private static double[] mean(List<Result> bursts) {
+    List<Result> last = bursts.subList(Math.max(0, bursts.size() - RECENT), bursts.size());
+    double[] m = new double[3];
+    for (Result r : last) {
+      m[0] += r.issuedPerSecond() / last.size();
+      m[1] += r.p99Ms() / last.size();
+      m[2] += r.signerCpuPer100() / last.size();
+    }
+    return m;
+  }
+
   /** The kube-mtls signer as a child JVM on this harness's classpath, acting as the admin. */
   private static Process startSigner(Path kubeconfig, String lookups, int workers, String name, String transport)
       throws Exception {
@@ -286,13 +334,19 @@ public final class SignerLoadHarness {
     // By default the JVM a container with the Deployment's 256 MiB memory limit gets (serial GC; the
     // heap made explicit). e.g. -Dbench.signer.jvm="-XX:+UseSerialGC -XX:StartFlightRecording=..." to profile.
     String extra = System.getProperty("bench.signer.jvm", "-XX:+UseSerialGC -Xmx192m").trim();
+    if (transport != null) {
+      // e.g. -Dbench.signer.jvm.bc=-Dkube-mtls.signer.native-crypto=false for a variant cache:32@bc.
+      extra = (extra + " " + System.getProperty("bench.signer.jvm." + transport, "")).trim();
+    }
     if (!extra.isEmpty()) {
       command.addAll(List.of(extra.split("\\s+")));
     }
     command.addAll(List.of("-cp", signerClasspath(transport), "dev.kubemtls.signer.SignerMain",
         "--signer-name=" + SIGNER, "--ca-secret-namespace=" + SIGNER_NS, "--lease-name=bench-" + name,
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
-        "--namespace-label=kube-mtls.dev/bench-bundle=true"));
+        "--namespace-label=kube-mtls.dev/bench-bundle=true",
+        // Metrics and probes served as in a Deployment, on a free port (a shared machine may hold :9090).
+        "--metrics-address=127.0.0.1:0"));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
@@ -316,10 +370,19 @@ public final class SignerLoadHarness {
     if (transport == null) {
       return own;
     }
+    // e.g. -Dbench.signer.prepend.before=<an older mtls-signer jar>: that signer against this one in one run.
+    String prepend = System.getProperty("bench.signer.prepend." + transport, "").trim();
+    if (!prepend.isEmpty()) {
+      own = prepend + File.pathSeparator + own;
+    }
     String extra = System.getProperty("bench.transport." + transport);
     if (extra == null || extra.isBlank()) {
+      if (!prepend.isEmpty() || !System.getProperty("bench.signer.jvm." + transport, "").isBlank()) {
+        return own;
+      }
       throw new IllegalArgumentException("variant @" + transport + " needs -Dbench.transport." + transport
-          + "=<classpath of that fabric8 HTTP client>");
+          + "=<classpath of that fabric8 HTTP client>, -Dbench.signer.prepend." + transport + "=<classpath> or"
+          + " -Dbench.signer.jvm." + transport + "=<JVM options>");
     }
     List<String> entries = new ArrayList<>();
     Set<String> artifacts = new java.util.HashSet<>();
@@ -429,6 +492,15 @@ public final class SignerLoadHarness {
       out.merge(key, Double.parseDouble(m.group(2)), Double::sum);
     }
     return out;
+  }
+
+  /** The machine's 1-minute load average (other processes on a shared machine), or "?" where unknown. */
+  private static String loadAverage() {
+    try {
+      return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+    } catch (java.io.IOException | RuntimeException e) {
+      return "?";
+    }
   }
 
   private static String format(Map<String, Double> calls) {

@@ -372,7 +372,7 @@ public final class CsrController implements AutoCloseable {
       return Duration.ZERO;
     }
     try {
-      Duration d = Duration.between(java.time.Instant.parse(created), clock.instant());
+      Duration d = Duration.between(Csrs.timestamp(created), clock.instant());
       return d.isNegative() ? Duration.ZERO : d;
     } catch (java.time.format.DateTimeParseException e) {
       return Duration.ZERO;

@@ -244,11 +244,29 @@ public final class ParsedCsr {
     if (algorithm == null) {
       return false;
     }
+    if (publicKey == null) {
+      // A key of a kind or size the signer does not issue for is never decoded, so never verified.
+      return false;
+    }
     try {
+      byte[] info = request.toASN1Structure().getCertificationRequestInfo().getEncoded(ASN1Encoding.DER);
+      byte[] signature = request.getSignature();
+      // Natively when ACCP is present (Crypto#NATIVE): the key is decoded again there from the request's
+      // SubjectPublicKeyInfo, which BouncyCastle's decoding already accepted.
+      KeyKind kind = keyKind();
+      PublicKey nativeKey = kind == KeyKind.EC || kind == KeyKind.RSA
+          ? Crypto.nativePublicKey(kind.name(), request.getSubjectPublicKeyInfo().getEncoded(ASN1Encoding.DER))
+          : null;
+      if (nativeKey != null) {
+        Signature verifier = Signature.getInstance(algorithm, Crypto.NATIVE);
+        verifier.initVerify(nativeKey);
+        verifier.update(info);
+        return verifier.verify(signature);
+      }
       Signature verifier = Signature.getInstance(algorithm, Crypto.PROVIDER);
       verifier.initVerify(publicKey);
-      verifier.update(request.toASN1Structure().getCertificationRequestInfo().getEncoded(ASN1Encoding.DER));
-      return verifier.verify(request.getSignature());
+      verifier.update(info);
+      return verifier.verify(signature);
     } catch (GeneralSecurityException | IOException | RuntimeException e) {
       return false;
     }
