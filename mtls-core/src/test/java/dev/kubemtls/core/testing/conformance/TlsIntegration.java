@@ -65,15 +65,6 @@ public interface TlsIntegration {
   }
 
   /**
-   * Whether the server tells its listener of its handshakes (successes and refused certificates).
-   * The Spring Boot starter on Tomcat and Reactor Netty cannot: Spring Boot builds those servers'
-   * engines and the starter sees no handshake, only the requests its filters refuse.
-   */
-  default boolean serverReportsHandshakes() {
-    return true;
-  }
-
-  /**
    * Whether the server tells its listener of a client refused for presenting no certificate. A
    * gRPC server cannot: the handshake ends before any trust manager runs, and grpc-netty offers no
    * hook that sees a failed handshake. The refusal itself is checked either way.
