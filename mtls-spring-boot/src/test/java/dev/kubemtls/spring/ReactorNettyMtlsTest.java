@@ -102,8 +102,8 @@ class ReactorNettyMtlsTest {
   /**
    * A WebClient built from the bundle by the starter's {@code WebClientSsl} applies the whole TLS
    * policy to the servers it calls: a real {@code openssl s_server} that offers only what the policy
-   * leaves out (ECDSA with SHA-1 in TLS 1.2; X448) is refused in the handshake, the same server
-   * offering what the policy allows is served.
+   * leaves out (ECDSA or RSA with SHA-1 in TLS 1.2; X448) is refused in the handshake, the same
+   * server offering what the policy allows is served.
    */
   @Test
   @Order(13)
@@ -124,6 +124,16 @@ class ReactorNettyMtlsTest {
     }
     try (OpensslServer server = OpensslServer.start(app, dir, "-groups", "X448", "-cipher", "DEFAULT@SECLEVEL=0")) {
       org.assertj.core.api.Assertions.assertThatThrownBy(() -> status(client, server)).as("X448 only")
+          .hasRootCauseInstanceOf(javax.net.ssl.SSLException.class);
+    }
+    // BoringSSL's own defaults (the connector Spring Boot would build from the bundle's managers)
+    // accept RSA with SHA-1, which the policy leaves out: this case fails without the kube-mtls engine.
+    try (OpensslServer server = OpensslServer.startRsa(app, dir, "-tls1_2", "-sigalgs", "RSA+SHA256")) {
+      assertThat(status(client, server)).isEqualTo(200);
+    }
+    try (OpensslServer server = OpensslServer.startRsa(app, dir, "-tls1_2", "-sigalgs", "RSA+SHA1",
+        "-cipher", "DEFAULT@SECLEVEL=0")) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> status(client, server)).as("RSA+SHA1 only")
           .hasRootCauseInstanceOf(javax.net.ssl.SSLException.class);
     }
   }
