@@ -139,9 +139,10 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
 
     /**
      * Told of peer certificates the handshake refuses ({@code handshakeFailed}: untrusted, expired,
-     * wrong name, outside the policy); a server also of connections whose transport is ready
+     * wrong name, outside the policy); of connections whose transport is ready
      * ({@code handshakeSucceeded}, with a {@code took} of zero: gRPC does not expose the handshake's
-     * start) and of refused calls ({@code requestRefused}). It must not block; what it throws is
+     * start), on a server and on channels from {@link GrpcClientTls#newChannelBuilder}; and on a
+     * server of refused calls ({@code requestRefused}). It must not block; what it throws is
      * logged and ignored.
      */
     public B listener(TlsListener listener) {

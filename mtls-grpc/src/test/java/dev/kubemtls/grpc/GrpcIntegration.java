@@ -41,8 +41,8 @@ import java.util.concurrent.TimeUnit;
  *       reported as such; unknown CAs, expired certificates and a missing client certificate are
  *       still refused in the handshake. So the refusal case for a certificate without a SPIFFE ID
  *       checks a refused call with {@code requestRefused(PEER_NOT_ALLOWED)}.
- *   <li>The server reports successful handshakes from its transport filter, with {@code took} zero;
- *       a channel reports no successes, only the peer certificates its handshake refuses. A client
+ *   <li>Server and channel report successful handshakes from their transport filters, with
+ *       {@code took} zero, and the peer certificates their handshakes refuse. A client
  *       without a certificate is refused in the handshake but not reported: no trust manager runs and
  *       grpc-netty has no hook that sees a failed handshake (a gap of mtls-grpc, not of the suite).
  * </ul>
@@ -145,7 +145,7 @@ final class GrpcIntegration implements TlsIntegration {
   }
 
   @Override
-  public boolean clientReportsSuccesses() {
+  public boolean clientTimesHandshakes() {
     return false;
   }
 

@@ -64,8 +64,10 @@ public class KubeMtlsWebAutoConfiguration {
       "org.apache.catalina.connector.Connector"})
   static class TomcatConfiguration {
     @Bean
-    TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties) {
-      return new TomcatFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
+    TomcatFollowing kubeMtlsTomcatFollowing(MaterialSource source, TlsPolicy policy, KubeMtlsProperties properties,
+        ObjectProvider<TlsListener> listener) {
+      return new TomcatFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge(),
+          TlsListener.all(listener.orderedStream().toList()));
     }
   }
 
@@ -75,8 +77,9 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactorNettyConfiguration {
     @Bean
     ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
-        KubeMtlsProperties properties) {
-      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
+        KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
+      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge(),
+          TlsListener.all(listener.orderedStream().toList()));
     }
   }
 

@@ -33,8 +33,24 @@ final class OpensslServer implements AutoCloseable {
   static OpensslServer start(MtlsApp app, Path dir, String... options) throws Exception {
     TestCa ca = app.cas.get(app.cas.size() - 1);
     MtlsMaterial server = app.issue(ca, List.of(ca), "outside", Duration.ofHours(1));
-    Files.writeString(dir.resolve("server.pem"), TestCa.toPem(server.identity().leaf()));
-    Files.writeString(dir.resolve("server.key"), TestCa.toPem(server.identity().privateKey()));
+    return start(dir, server.identity().leaf(), server.identity().privateKey(), options);
+  }
+
+  /** As {@link #start(MtlsApp, Path, String...)}, with an RSA 2048 key. */
+  static OpensslServer startRsa(MtlsApp app, Path dir, String... options) throws Exception {
+    TestCa ca = app.cas.get(app.cas.size() - 1);
+    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+    g.initialize(2048);
+    java.security.KeyPair keys = g.generateKeyPair();
+    java.security.cert.X509Certificate leaf = ca.leaf(keys.getPublic()).commonName("outside").dns("localhost")
+        .ip("127.0.0.1").build();
+    return start(dir, leaf, keys.getPrivate(), options);
+  }
+
+  private static OpensslServer start(Path dir, java.security.cert.X509Certificate certificate,
+      java.security.PrivateKey key, String... options) throws Exception {
+    Files.writeString(dir.resolve("server.pem"), TestCa.toPem(certificate));
+    Files.writeString(dir.resolve("server.key"), TestCa.toPem(key));
     int port;
     try (ServerSocket free = new ServerSocket(0)) {
       port = free.getLocalPort();

@@ -55,31 +55,29 @@ import reactor.core.publisher.Mono;
  *       (up to {@code kube-mtls.startup-timeout}), so before it the port is not open at all: a
  *       server made before its first material is an application starting on a port chosen here,
  *       refusing connections until the material is published, then serving without a restart.
- *   <li>On Tomcat and Reactor Netty the starter gives the server no handshake listener (Spring Boot
- *       builds those engines); only request refusals are heard. On Jetty the starter's connector
- *       reports handshakes as mtls-servlet's does.
+ *   <li>Every server reports its handshakes to the application's listeners: on Tomcat and Reactor
+ *       Netty the engines of the kube-mtls JDK context do, on Jetty the starter's connector as
+ *       mtls-servlet's does.
  * </ul>
  */
 final class SpringIntegration implements TlsIntegration {
 
   /** The web server under the application. */
   enum Kind {
-    TOMCAT(WebApplicationType.SERVLET, TomcatFactory.class, ServletProbe.class, "HTTP/1.1 200 ", false),
-    REACTOR_NETTY(WebApplicationType.REACTIVE, NettyFactory.class, ReactiveProbe.class, "HTTP/1.1 200 OK", false),
-    JETTY(WebApplicationType.SERVLET, JettyFactory.class, ServletProbe.class, "HTTP/1.1 200 OK", true);
+    TOMCAT(WebApplicationType.SERVLET, TomcatFactory.class, ServletProbe.class, "HTTP/1.1 200 "),
+    REACTOR_NETTY(WebApplicationType.REACTIVE, NettyFactory.class, ReactiveProbe.class, "HTTP/1.1 200 OK"),
+    JETTY(WebApplicationType.SERVLET, JettyFactory.class, ServletProbe.class, "HTTP/1.1 200 OK");
 
     final WebApplicationType type;
     final Class<?> factory;
     final Class<?> endpoints;
     final String okLine;
-    final boolean reportsHandshakes;
 
-    Kind(WebApplicationType type, Class<?> factory, Class<?> endpoints, String okLine, boolean reportsHandshakes) {
+    Kind(WebApplicationType type, Class<?> factory, Class<?> endpoints, String okLine) {
       this.type = type;
       this.factory = factory;
       this.endpoints = endpoints;
       this.okLine = okLine;
-      this.reportsHandshakes = reportsHandshakes;
     }
   }
 
@@ -184,11 +182,6 @@ final class SpringIntegration implements TlsIntegration {
   @Override
   public boolean refusesPeersPerRequest() {
     return true;
-  }
-
-  @Override
-  public boolean serverReportsHandshakes() {
-    return kind.reportsHandshakes;
   }
 
   @Configuration(proxyBeanMethods = false)

@@ -22,18 +22,17 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509ExtendedTrustManager;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The engine of an {@link SSLContext} that follows a {@link MaterialSource}: every new engine or
  * socket comes from a JDK context built for the source's current snapshot and gets the policy's
- * protocols, suites, signature schemes and groups. A snapshot's context is built when the source
- * publishes it (while {@link #follow()}ing, through a {@link WeakSubscription}, so a dropped context
- * costs nothing), or by the first connection that sees it should that come first. A snapshot gets its own context, so TLS
+ * protocols, suites, signature schemes and groups. The contexts are kept in core's generation cache
+ * ({@link Generations}): a snapshot's context is built when the source publishes it (while
+ * {@link #follow()}ing; the source holds the cache weakly, so a dropped context costs nothing), or by
+ * the first connection that sees it should that come first. A snapshot gets its own context, so TLS
  * sessions of an older identity or bundle are never resumed after a change. Material that fails
- * validation is logged and the last good context stays. Before the first snapshot every handshake
- * fails: the placeholder context has no key and refuses every peer.
+ * validation is logged once and the last good context stays. Before the first snapshot every
+ * handshake fails: the placeholder context has no key and refuses every peer.
  *
  * <p>Every engine checks the peer's certificate validity against the injected clock when its
  * handshake completes ({@link CheckedSslEngine}), because SunJSSE resumes a session without
@@ -49,8 +48,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class FollowingSslContextSpi extends SSLContextSpi {
 
-  private static final Logger LOG = LoggerFactory.getLogger(FollowingSslContextSpi.class);
-
   private final MaterialSource source;
   private final JdkTls tls;
   private final String side;
@@ -63,11 +60,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   /** The snapshot each built context's session contexts belong to, to tell which one a session was made under. */
   private final java.util.Map<SSLSessionContext, MtlsMaterial> madeUnder =
       java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
-  private final java.util.Set<MaterialSource.Subscription> followers =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private volatile Built current;
-  private volatile long refusedGeneration;
-  private volatile boolean closed;
+  private final Generations<Built> generations;
 
   private record Built(MtlsMaterial material, SSLContext context, X509ExtendedTrustManager trustManager) {}
 
@@ -125,10 +118,8 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
       p.setWantClientAuth(true);
     }
     this.engineParameters = p;
-    MtlsMaterial initial = source.currentIfReady().orElse(null);
-    if (initial != null) {
-      current = build(initial);
-    }
+    this.generations = Generations.unmanaged(side, "JDK TLS context", source, this::build);
+    generations.start();
   }
 
   /**
@@ -138,14 +129,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    */
   public MaterialSource.Subscription follow() {
     context();
-    MaterialSource.Subscription inner = WeakSubscription.subscribe(source, this, FollowingSslContextSpi::onMaterial);
-    MaterialSource.Subscription[] self = new MaterialSource.Subscription[1];
-    self[0] = () -> {
-      followers.remove(self[0]);
-      inner.close();
-    };
-    followers.add(self[0]);
-    return self[0];
+    return generations.follow();
   }
 
   /**
@@ -153,10 +137,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    * for afterwards fail with an {@link IllegalStateException}; open connections are not touched.
    */
   public void close() {
-    closed = true;
-    for (MaterialSource.Subscription s : java.util.List.copyOf(followers)) {
-      s.close();
-    }
+    generations.close();
   }
 
   /** A JDK {@link SSLContext} whose engines and sockets come from this. */
@@ -172,50 +153,23 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
 
   /** The generation new connections get, or 0 before the first snapshot. */
   public long generation() {
-    Built built = current;
-    return built == null ? 0 : built.material().generation();
+    return generations.generation();
   }
 
-  private void onMaterial(MtlsMaterial material) {
-    context(material);
-  }
-
-  /** The JDK context of the current snapshot (or of the last good one, or the placeholder). */
+  /**
+   * The JDK context of the current snapshot (or of the last good one, or the placeholder).
+   *
+   * @throws IllegalStateException once closed
+   */
   public SSLContext context() {
-    if (closed) {
-      throw new IllegalStateException("kube-mtls " + side + ": this TLS configuration has been closed");
-    }
-    return context(source.currentIfReady().orElse(null));
+    Built built = built();
+    return built == null ? noMaterial : built.context();
   }
 
-  private SSLContext context(MtlsMaterial material) {
-    Built built = current;
-    if (material == null) {
-      return built == null ? noMaterial : built.context();
-    }
-    if (built != null && (built.material() == material
-        || material.generation() <= built.material().generation())
-        || material.generation() == refusedGeneration) {
-      return built == null ? noMaterial : built.context();
-    }
-    synchronized (this) {
-      built = current;
-      if ((built == null || material.generation() > built.material().generation())
-          && material.generation() != refusedGeneration) {
-        try {
-          built = build(material);
-          current = built;
-          LOG.info("kube-mtls {}: JDK TLS context for generation {} in use: {}, trust {}", side,
-              material.generation(), material.identity(), material.trust().sourceVersion());
-        } catch (RuntimeException e) {
-          refusedGeneration = material.generation();
-          LOG.error("kube-mtls {}: refused TLS material generation {}; keeping {}: {}", side,
-              material.generation(), built == null ? "none" : "generation " + built.material().generation(),
-              e.getMessage());
-        }
-      }
-      return built == null ? noMaterial : built.context();
-    }
+  /** The current snapshot's context and trust manager, built first if need be; null before the first. */
+  private Built built() {
+    Generations.Lease<Built> lease = generations.current();
+    return lease == null ? null : lease.value();
   }
 
   private Built build(MtlsMaterial material) {
@@ -231,8 +185,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
 
   /** The snapshot new connections get (the last good one), or empty before the first. */
   public java.util.Optional<MtlsMaterial> material() {
-    context();
-    Built built = current;
+    Built built = built();
     return built == null ? java.util.Optional.empty() : java.util.Optional.of(built.material());
   }
 
@@ -241,8 +194,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    * refuses every peer.
    */
   public X509ExtendedTrustManager trustManager() {
-    context();
-    Built built = current;
+    Built built = built();
     return built == null ? MaterialStores.refuseAll("kube-mtls " + side + ": no TLS material yet")
         : built.trustManager();
   }

@@ -1,5 +1,6 @@
 package dev.kubemtls.grpc.internal;
 
+import dev.kubemtls.core.internal.Generations;
 import dev.kubemtls.core.internal.PeerValidity;
 import dev.kubemtls.netty.internal.ContextCache;
 import dev.kubemtls.netty.internal.TlsSettings;
@@ -79,14 +80,14 @@ public final class FollowingSslContext extends SslContext {
 
   @Override
   public SSLEngine newEngine(ByteBufAllocator alloc, String peerHost, int peerPort) {
-    ContextCache.Lease lease = cache.acquire();
+    Generations.Lease<SslContext> lease = cache.acquire();
     SSLEngine engine;
     try {
       if (peerHost != null && !settings.server() && settings.restrictsEngines()) {
-        dropExpiredSessions(lease.context().sessionContext());
+        dropExpiredSessions(lease.value().sessionContext());
       }
-      engine = peerHost == null ? lease.context().newEngine(alloc)
-          : lease.context().newEngine(alloc, peerHost, peerPort);
+      engine = peerHost == null ? lease.value().newEngine(alloc)
+          : lease.value().newEngine(alloc, peerHost, peerPort);
     } finally {
       // An OpenSSL engine holds its own reference to the native context from here on.
       lease.release();

@@ -1,7 +1,9 @@
 package dev.kubemtls.netty.internal;
 
+import dev.kubemtls.core.internal.Generations;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 
 /** Installs the TLS handler and the peer check into a pipeline, right after a given handler. */
@@ -23,12 +25,12 @@ public final class Pipelines {
    */
   public static SslHandler install(ChannelHandlerContext after, ContextCache cache, PeerCheck check,
       String peerHost, int peerPort, io.netty.channel.ChannelHandler lifetime) {
-    ContextCache.Lease lease = cache.acquire();
+    Generations.Lease<SslContext> lease = cache.acquire();
     SslHandler ssl;
     try {
       ssl = peerHost == null
-          ? lease.context().newHandler(after.alloc())
-          : lease.context().newHandler(after.alloc(), peerHost, peerPort);
+          ? lease.value().newHandler(after.alloc())
+          : lease.value().newHandler(after.alloc(), peerHost, peerPort);
     } finally {
       // The engine holds its own reference to the context from here on.
       lease.release();

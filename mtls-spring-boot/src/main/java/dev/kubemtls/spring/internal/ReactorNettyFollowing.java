@@ -36,16 +36,19 @@ public final class ReactorNettyFollowing
   private final TlsPolicy policy;
   private final String bundle;
   private final java.time.Duration maxConnectionAge;
+  private final dev.kubemtls.core.tls.TlsListener listener;
   /** The bounds installed, closed (unsubscribed from the source) with the application context. */
   private final java.util.List<AutoCloseable> bounds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-  /** {@code maxConnectionAge} null: connections are not bounded. */
+  /** {@code listener} is told of each handshake; {@code maxConnectionAge} null: connections are not bounded. */
   public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle,
-      java.time.Duration maxConnectionAge) {
+      java.time.Duration maxConnectionAge,
+      dev.kubemtls.core.tls.TlsListener listener) {
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
     this.maxConnectionAge = maxConnectionAge;
+    this.listener = Objects.requireNonNull(listener, "listener");
   }
 
   @Override
@@ -55,7 +58,7 @@ public final class ReactorNettyFollowing
       throw new IllegalStateException("kube-mtls serves bundle '" + bundle + "' on Reactor Netty over"
           + " HTTP/1.1 only: set server.http2.enabled=false (or serve HTTP/2 on Tomcat or with mtls-netty)");
     }
-    ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy);
+    ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy, listener);
     if (tls == null) {
       return;
     }

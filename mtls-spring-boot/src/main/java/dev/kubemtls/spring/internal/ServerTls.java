@@ -3,7 +3,8 @@ package dev.kubemtls.spring.internal;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
-import dev.kubemtls.core.tls.MtlsSslContexts;
+import dev.kubemtls.core.tls.MtlsJdkTls;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import java.util.Objects;
 import javax.net.ssl.SSLContext;
@@ -13,9 +14,11 @@ import org.springframework.boot.web.server.WebServerFactory;
 
 /**
  * What every web server under the starter serves TLS with, Tomcat, Reactor Netty and Jetty alike:
- * the JDK context of {@link MtlsSslContexts#following} over the source, under the application's
+ * the JDK context of an {@link MtlsJdkTls} server over the source, under the application's
  * {@link TlsPolicy} (protocols, suites, signature schemes, groups) with the client-certificate demand
- * of {@code server.ssl.client-auth}, and the kube-mtls trust manager. Callers are checked against
+ * of {@code server.ssl.client-auth}, and the kube-mtls trust manager. Its engines report each
+ * handshake to the application's {@link TlsListener}s (succeeded, or failed with its class), as the
+ * Jetty connector does. Callers are checked against
  * {@code kube-mtls.peer.*} per request by the kube-mtls filter (403 with the reason), on every server
  * the same way, so the handshake allows any caller whose certificate chains to the trust bundle.
  *
@@ -49,9 +52,11 @@ public final class ServerTls {
    * what to serve with, and leaves the factory with TLS switched off for Spring Boot's own set up.
    * Returns null (and leaves the factory alone) for a server that does not serve the bundle.
    */
-  static ServerTls takeOver(WebServerFactory factory, String bundle, MaterialSource source, TlsPolicy policy) {
+  static ServerTls takeOver(WebServerFactory factory, String bundle, MaterialSource source, TlsPolicy policy,
+      TlsListener listener) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(listener, "listener");
     if (!(factory instanceof AbstractConfigurableWebServerFactory configurable)) {
       return null;
     }
@@ -67,7 +72,10 @@ public final class ServerTls {
     Ssl off = new Ssl();
     off.setEnabled(false);
     configurable.setSsl(off);
-    return new ServerTls(applied, MtlsSslContexts.following(source, applied, PeerPolicy.allowAll()));
+    // Only the bundle in the handshake; kube-mtls.peer.* is the request filter's.
+    MtlsJdkTls tls = MtlsJdkTls.forServer(source).tlsPolicy(applied).peerPolicy(PeerPolicy.allowAll())
+        .listener(listener).build();
+    return new ServerTls(applied, tls.sslContext());
   }
 
   /** {@code server.ssl.client-auth}: NEED (the starter's default) requires a certificate; else it is asked for. */

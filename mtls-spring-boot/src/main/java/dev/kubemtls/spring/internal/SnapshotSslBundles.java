@@ -4,6 +4,7 @@ import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.MtlsJdkTls;
 import dev.kubemtls.core.tls.MtlsSslContexts;
 import dev.kubemtls.core.tls.TlsPolicy;
 import java.security.GeneralSecurityException;
@@ -30,13 +31,15 @@ import org.springframework.boot.ssl.SslStoreBundle;
  * Makes the Spring {@link SslBundle} of one snapshot. Its stores hold that snapshot's key, chain
  * and CAs (what Spring's {@code SslInfo} and the {@code ssl.chain.expiry} metric read; the web
  * servers serve the bundle with {@link ServerTls} instead);
- * its managers are shared by every bundle of the source and follow it, so an SSL context made from
- * any bundle once (as Spring's HTTP clients do) presents the current certificate and checks peers
- * against the current trust bundle on each new connection. {@link SslBundle#createSslContext()}
- * is the kube-mtls JDK context of the source under the policy (signature schemes and groups
- * included), shared by every bundle, whose client engines end a connection that has outlived its
- * material at its next write when {@link #boundClients} was given a bound; clients that build their own context from the managers
- * (Reactor Netty's) get the policy's protocols and suites only.
+ * its managers are those of one kube-mtls JDK client ({@link MtlsJdkTls#keyManager()},
+ * {@link MtlsJdkTls#trustManager()}), shared by every bundle of the source and following it, so an
+ * SSL context made from any bundle once presents the current certificate and checks peers against
+ * the current trust bundle on each new connection. {@link SslBundle#createSslContext()} is the
+ * kube-mtls JDK context of the source under the policy (signature schemes and groups included),
+ * shared by every bundle, whose client engines end a connection that has outlived its material at
+ * its next reuse when {@link #boundClients} was given a bound. A client that builds its own context
+ * from the managers gets the policy's protocols and suites only; the starter's {@code WebClientSsl} ({@link MtlsWebClientSsl}) gives
+ * Reactor Netty's WebClient the kube-mtls context instead.
  */
 public final class SnapshotSslBundles {
 
@@ -50,8 +53,10 @@ public final class SnapshotSslBundles {
   public SnapshotSslBundles(MaterialSource source, TlsPolicy policy) {
     Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
-    KeyManager[] keyManagers = {new FollowingKeyManager(source)};
-    TrustManager[] trustManagers = {new FollowingTrustManager(source)};
+    // Any server or caller whose chain the bundle trusts; the application checks identities.
+    MtlsJdkTls engine = MtlsJdkTls.forClient(source).tlsPolicy(policy).peerPolicy(PeerPolicy.allowAll()).build();
+    KeyManager[] keyManagers = {engine.keyManager()};
+    TrustManager[] trustManagers = {engine.trustManager()};
     this.managers = SslManagerBundle.of(new FixedKeyManagerFactory(keyManagers),
         new FixedTrustManagerFactory(trustManagers));
     this.options = SslOptions.of(policy.cipherSuites().toArray(String[]::new),
@@ -108,6 +113,11 @@ public final class SnapshotSslBundles {
       throw new IllegalStateException("cannot put generation " + material.generation()
           + " into a PKCS#12 key store: " + e.getMessage(), e);
     }
+  }
+
+  /** Whether {@code bundle} is one made here, i.e. the kube-mtls bundle of a source. */
+  public static boolean isKubeMtls(SslBundle bundle) {
+    return bundle instanceof FollowingBundle;
   }
 
   /** A bundle whose {@link #createSslContext()} is the kube-mtls context of the source. */

@@ -40,18 +40,24 @@ public final class TomcatFollowing implements WebServerFactoryCustomizer<Configu
   private final TlsPolicy policy;
   private final String bundle;
   private final java.time.Duration maxConnectionAge;
+  private final dev.kubemtls.core.tls.TlsListener listener;
 
-  /** {@code maxConnectionAge} null: connections are not bounded ({@link TomcatConnectionBound}). */
-  public TomcatFollowing(MaterialSource source, TlsPolicy policy, String bundle, java.time.Duration maxConnectionAge) {
+  /**
+   * {@code listener} is told of each handshake; {@code maxConnectionAge} null: connections are not
+   * bounded ({@link TomcatConnectionBound}).
+   */
+  public TomcatFollowing(MaterialSource source, TlsPolicy policy, String bundle, java.time.Duration maxConnectionAge,
+      dev.kubemtls.core.tls.TlsListener listener) {
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
     this.maxConnectionAge = maxConnectionAge;
+    this.listener = Objects.requireNonNull(listener, "listener");
   }
 
   @Override
   public void customize(ConfigurableTomcatWebServerFactory factory) {
-    ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy);
+    ServerTls tls = ServerTls.takeOver(factory, bundle, source, policy, listener);
     if (tls != null) {
       factory.addConnectorCustomizers(connector -> configure(connector, tls));
       if (maxConnectionAge != null) {

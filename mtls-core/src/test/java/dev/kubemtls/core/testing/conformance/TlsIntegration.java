@@ -49,10 +49,10 @@ public interface TlsIntegration {
   }
 
   /**
-   * Whether the client tells its listener of its successful handshakes. A gRPC channel cannot: no
-   * hook of grpc-netty sees the end of its handshake (it reports only refused certificates).
+   * Whether a client's {@code handshakeSucceeded} carries the handshake's duration. A gRPC channel
+   * reports it from its transport filter, which does not see the handshake start ({@code took} 0).
    */
-  default boolean clientReportsSuccesses() {
+  default boolean clientTimesHandshakes() {
     return true;
   }
 
@@ -61,15 +61,6 @@ public interface TlsIntegration {
    * reports it from its transport filter, which does not see the handshake start ({@code took} 0).
    */
   default boolean serverTimesHandshakes() {
-    return true;
-  }
-
-  /**
-   * Whether the server tells its listener of its handshakes (successes and refused certificates).
-   * The Spring Boot starter on Tomcat and Reactor Netty cannot: Spring Boot builds those servers'
-   * engines and the starter sees no handshake, only the requests its filters refuse.
-   */
-  default boolean serverReportsHandshakes() {
     return true;
   }
 
