@@ -16,5 +16,6 @@ module dev.kubemtls.core {
   exports dev.kubemtls.core.rotation;
   exports dev.kubemtls.core.tls;
   // Not API: shared with kube-mtls' own integrations only.
-  exports dev.kubemtls.core.internal to dev.kubemtls.netty, dev.kubemtls.servlet, dev.kubemtls.grpc;
+  exports dev.kubemtls.core.internal to dev.kubemtls.netty, dev.kubemtls.servlet, dev.kubemtls.grpc,
+      dev.kubemtls.kafka, dev.kubemtls.spring;
 }
