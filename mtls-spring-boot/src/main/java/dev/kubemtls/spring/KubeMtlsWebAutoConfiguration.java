@@ -75,8 +75,9 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactorNettyConfiguration {
     @Bean
     ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
-        KubeMtlsProperties properties) {
-      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge());
+        KubeMtlsProperties properties, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
+      return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge(),
+          clock.getIfAvailable(InstantSource::system));
     }
   }
 
