@@ -150,6 +150,33 @@ class GracefulEndTest {
   }
 
   @Test
+  void anHttp11ClientAsksForConnectionCloseOnItsNextRequestWhenTheServersCaLeavesItsBundle() throws Exception {
+    MaterialPublisher serverSource = new MaterialPublisher(
+        new MtlsMaterial(Pki.server(OTHER, 1), Pki.trust("t@1", CA, OTHER), 1));
+    MaterialPublisher clientSource = new MaterialPublisher(
+        new MtlsMaterial(Pki.client(CA, 1), Pki.trust("t@1", CA, OTHER), 1));
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
+        ClientTls clientTls = NettyMtls.forClient(clientSource).build();
+        Http1.Server server = new Http1.Server(LOOPS.group(), serverTls)) {
+      Http1.Conn busy = Http1.Conn.open(LOOPS.group(), clientTls, Echo.named("orders.shop.svc", server.port()));
+      Http1.Conn idle = Http1.Conn.open(LOOPS.group(), clientTls, Echo.named("orders.shop.svc", server.port()));
+      assertThat(busy.request("one")).isEqualTo(new Http1.Answer("one", false));
+      assertThat(idle.request("first")).isEqualTo(new Http1.Answer("first", false));
+      Awaitility.await().atMost(Echo.TIMEOUT).until(() -> clientTls.lifetime.openConnections() == 2);
+
+      // The client's CA rotation retires OTHER, which issued the server's certificate.
+      clientSource.publish(new MtlsMaterial(clientSource.current().identity(), Pki.trust("t@2", CA), 2));
+      // The next request says Connection: close, so the (unbounded) server answers it and closes.
+      assertThat(busy.request("two")).isEqualTo(new Http1.Answer("two", true));
+      awaitClosed(busy.channel);
+      // The pooled connection nobody uses is closed once quiet.
+      awaitClosed(idle.channel);
+      assertThat(busy.errors).isEmpty();
+      assertThat(idle.errors).isEmpty();
+    }
+  }
+
+  @Test
   void http2SendsGoAwayAndLetsTheOpenStreamFinish() throws Exception {
     MaterialPublisher serverSource = server();
     CompletableFuture<Void> gate = new CompletableFuture<>();
