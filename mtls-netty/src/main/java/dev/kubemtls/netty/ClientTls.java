@@ -46,7 +46,7 @@ import java.util.Objects;
  * ({@link ConnectionLifetime}): ended after the maximum age, by the server certificate's
  * {@code notAfter}, or when the CA that issued the server's chain leaves this client's trust
  * bundle. An HTTP/1.1 client's next request then says {@code Connection: close} and the connection
- * closes after its response; an idle connection is closed once quiet; a pool then dials a new
+ * closes after its response; an unused one is closed at the grace's end; a pool then dials a new
  * connection with the current material. {@link Builder#unboundedConnections()} turns it off.
  *
  * <p>Before the source has material, {@code connect} fails with an {@link IllegalStateException}

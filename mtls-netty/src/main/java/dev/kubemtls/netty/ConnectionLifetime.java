@@ -56,9 +56,10 @@ import org.slf4j.LoggerFactory;
  *       later; closed once no stream is open (checked every quiet period).</li>
  *   <li><b>HTTP/1.x</b> (Netty's server or client codec in the pipeline): the next response (on a
  *       server) or request (on a client) carries {@code Connection: close}, and the connection is
- *       closed once that exchange has ended; a connection with no exchange in flight is closed once
- *       it has been quiet (nothing read, nothing written, nothing waiting to be sent) for a quiet
- *       period.</li>
+ *       closed once that exchange has ended; a server's connection with no exchange in flight is
+ *       closed once it has been quiet (nothing read, nothing written, nothing waiting to be sent)
+ *       for a quiet period, a client's unused one at the grace's end (its application may be about
+ *       to write on it).</li>
  *   <li><b>Anything else</b> (a protocol this handler cannot read): closed once it has been quiet for
  *       a quiet period, which a request/response protocol whose client waits for each answer sees
  *       as the gap between exchanges.</li>
@@ -325,8 +326,11 @@ public final class ConnectionLifetime extends ChannelInboundHandlerAdapter imple
       ChannelOutboundBuffer pending = ctx.channel().unsafe().outboundBuffer();
       boolean sent = pending == null || pending.totalPendingWriteBytes() == 0;
       // HTTP/2 peers send PINGs and SETTINGS on their own: open streams tell whether it is in use.
+      // An HTTP/1.1 client is not closed for being quiet: its application may be writing a request
+      // on it right now (a pool handing it out); its next request says Connection: close instead,
+      // and an unused one is closed at the grace's end.
       boolean quiet = h2 ? sent && !Http2Drain.busy(ctx.pipeline())
-          : !active && sent && (http1 == null || !((Http1Drain) http1).busy());
+          : !active && sent && (http1 == null || (((Http1Drain) http1).server() && !((Http1Drain) http1).busy()));
       if (quiet) {
         closeNow();
         return;

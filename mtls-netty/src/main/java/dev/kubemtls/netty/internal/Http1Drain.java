@@ -74,6 +74,11 @@ public final class Http1Drain extends ChannelDuplexHandler {
     return ctx != null ? ctx : p.context(encoder);
   }
 
+  /** Whether this is a server's connection (a client's otherwise). */
+  public boolean server() {
+    return server;
+  }
+
   /** Whether an exchange is in flight. */
   public boolean busy() {
     return inFlight > 0;
