@@ -9,6 +9,9 @@ module dev.kubemtls.netty {
   requires io.netty.buffer;
   requires io.netty.common;
   requires io.netty.tcnative.classes.openssl;
+  // Optional: graceful ends of HTTP/1.1 and HTTP/2 connections when they are present.
+  requires static io.netty.codec.http;
+  requires static io.netty.codec.http2;
   requires org.slf4j;
 
   exports dev.kubemtls.netty;

@@ -42,10 +42,12 @@ import java.util.Objects;
  * bootstrap.connect("orders.shop.svc.cluster.local", 8443);
  * }</pre>
  *
- * <p>As on the server, {@link Builder#maxConnectionAge} bounds every connection by its material
- * ({@link ConnectionLifetime}): closed after the maximum age, at the server certificate's
+ * <p>As on the server, every connection is bounded by its material by default
+ * ({@link ConnectionLifetime}): ended after the maximum age, by the server certificate's
  * {@code notAfter}, or when the CA that issued the server's chain leaves this client's trust
- * bundle; a pool then dials a new connection with the current material. Off by default.
+ * bundle. An HTTP/1.1 client's next request then says {@code Connection: close} and the connection
+ * closes after its response; an unused one is closed at the grace's end; a pool then dials a new
+ * connection with the current material. {@link Builder#unboundedConnections()} turns it off.
  *
  * <p>Before the source has material, {@code connect} fails with an {@link IllegalStateException}
  * that says so; the first snapshot is used as soon as it is published.

@@ -119,8 +119,8 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     TlsProvider provider = TlsProvider.AUTO;
     TlsListener listener = TlsListener.NO_OP;
     InstantSource clock = InstantSource.system();
-    /** Null: connections are not bounded (the default, see {@link #maxConnectionAge}). */
-    java.time.Duration maxConnectionAge;
+    /** Null: connections are not bounded ({@link #unboundedConnections}). */
+    java.time.Duration maxConnectionAge = ConnectionLifetime.DEFAULT_MAX_AGE;
 
     Builder(MaterialSource source) {
       this.source = Objects.requireNonNull(source, "source");
@@ -174,17 +174,15 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     }
 
     /**
-     * Bounds every connection by its material, in one call: it is closed (with a TLS close_notify)
-     * after {@code maxAge} ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes, is gRPC's
-     * default here), at the peer certificate's {@code notAfter}, and when a new snapshot's trust
-     * bundle no longer holds the CA that issued the peer's chain: see {@link ConnectionLifetime},
-     * which every pipeline set up by this handle then gets right after the peer check.
-     *
-     * <p>Off by default, because the close is not graceful: the handler does not know the
-     * application protocol, so a request in flight on a closed connection fails (a CA rotation under
-     * load would fail requests), and the bound keeps the handle subscribed to the source until
-     * {@link #close()}. Protocols with a graceful end (HTTP/2 GOAWAY, HTTP/1.1
-     * {@code Connection: close}) should end connections themselves, as mtls-grpc and mtls-servlet do.
+     * The longest a connection stays open ({@link ConnectionLifetime#DEFAULT_MAX_AGE}, 30 minutes,
+     * gRPC's default here, unless set). Every connection is bounded by its material by default: it is
+     * ended after this age, by the peer certificate's {@code notAfter}, and when a new snapshot's
+     * trust bundle no longer holds the CA that issued the peer's chain, gracefully where the
+     * protocol allows (HTTP/2 GOAWAY, HTTP/1.1 {@code Connection: close}, otherwise once the
+     * connection is quiet) and at the latest {@link ConnectionLifetime#DEFAULT_GRACE} after it
+     * became due: see {@link ConnectionLifetime}, which every pipeline set up by this handle gets
+     * right after the peer check. The bound keeps the handle subscribed to the source until
+     * {@link #close()} (or until the handle and its connections are unreachable).
      */
     public B maxConnectionAge(java.time.Duration maxAge) {
       Objects.requireNonNull(maxAge, "maxAge");
@@ -196,9 +194,9 @@ public abstract sealed class NettyTls extends ChannelInitializer<Channel> implem
     }
 
     /**
-     * Turns the connection lifetime bound off again (the default): connections then stay open as
-     * long as the application and the peer keep them, also past the peer certificate's
-     * {@code notAfter} and the retirement of its CA.
+     * Turns the connection lifetime bound off: connections then stay open as long as the
+     * application and the peer keep them, also past the peer certificate's {@code notAfter} and the
+     * retirement of its CA. For protocols that end their connections themselves.
      */
     public B unboundedConnections() {
       this.maxConnectionAge = null;

@@ -35,11 +35,12 @@ import org.slf4j.LoggerFactory;
  * });
  * }</pre>
  *
- * <p>One call, {@link Builder#maxConnectionAge}, bounds every connection by its material
- * ({@link ConnectionLifetime}): it is then closed with a TLS close_notify after the maximum age, at
- * the client certificate's {@code notAfter}, or when a new snapshot's trust bundle no longer holds
- * the CA that issued the client's chain, whichever comes first. Off by default: the close is not
- * graceful for a request in flight.
+ * <p>Every connection is bounded by its material ({@link ConnectionLifetime}), by default: it is
+ * ended after the maximum age ({@link Builder#maxConnectionAge}, 30 minutes by default), by the
+ * client certificate's {@code notAfter}, or when a new snapshot's trust bundle no longer holds the
+ * CA that issued the client's chain, whichever comes first; HTTP/2 with GOAWAY, HTTP/1.1 with
+ * {@code Connection: close} on the next response, other protocols once the connection is quiet,
+ * and all with a TLS close_notify. {@link Builder#unboundedConnections()} turns it off.
  *
  * <p>Before the source has material, accepted connections are closed (logged at WARN).
  * {@link #close()} stops following the source; connections accepted afterwards are refused.

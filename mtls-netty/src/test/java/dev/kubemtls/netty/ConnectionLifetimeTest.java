@@ -40,7 +40,7 @@ class ConnectionLifetimeTest {
     group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
   }
 
-  /** The server's TLS handler, then the lifetime bound. */
+  /** The server's TLS handler (built without its own bound), then the lifetime bound. */
   private static ChannelInitializer<Channel> withLifetime(ServerTls tls, ConnectionLifetime lifetime) {
     return new ChannelInitializer<>() {
       @Override
@@ -64,7 +64,7 @@ class ConnectionLifetimeTest {
   void theMaximumAgeClosesAConnectionWhoseCertificatesAreStillGood() throws Exception {
     TrustBundle trust = Pki.trust("t@1", CA);
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), trust, 1));
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).maxAge(Duration.ofMillis(300)).build();
         ClientTls clientTls = NettyMtls.forClient(client(CA, trust)).build();
         Echo.Server server = new Echo.Server(group, withLifetime(serverTls, lifetime));
@@ -84,7 +84,7 @@ class ConnectionLifetimeTest {
     // The bound's clock stands 200 ms before the client certificate expires; the handshake itself
     // runs on real time, where the certificate is valid for most of an hour.
     MutableClock clock = new MutableClock(notAfter.minusMillis(200));
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).clock(clock).build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
         Echo.Server server = new Echo.Server(group, withLifetime(serverTls, lifetime));
@@ -93,7 +93,7 @@ class ConnectionLifetimeTest {
       awaitClosed(conn);
     }
     // The same connection with the default 30-minute age and the system clock stays open.
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
         Echo.Server server = new Echo.Server(group, withLifetime(serverTls, lifetime));
@@ -109,7 +109,7 @@ class ConnectionLifetimeTest {
   void aConnectionUnderACaThatLeavesTheTrustBundleIsClosedOthersStay() throws Exception {
     TrustBundle both = Pki.trust("t@1", CA, OTHER);
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), both, 1));
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).build();
         ClientTls retiring = NettyMtls.forClient(client(OTHER, both)).build();
         ClientTls staying = NettyMtls.forClient(client(CA, both)).build();
@@ -133,7 +133,7 @@ class ConnectionLifetimeTest {
   void addedAfterTheHandshakeItBoundsTheConnectionFromThen() throws Exception {
     TrustBundle trust = Pki.trust("t@1", CA);
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(Pki.server(CA, 1), trust, 1));
-    try (ServerTls serverTls = NettyMtls.forServer(serverSource).build();
+    try (ServerTls serverTls = NettyMtls.forServer(serverSource).unboundedConnections().build();
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).maxAge(Duration.ofMillis(300)).build();
         ClientTls clientTls = NettyMtls.forClient(client(CA, trust)).build();
         Echo.Server server = new Echo.Server(group, serverTls);
@@ -161,7 +161,7 @@ class ConnectionLifetimeTest {
       assertThat(conn.request("hello")).isEqualTo("hello");
       awaitClosed(conn);
     }
-    // By default (and turned off again), the same connection stays open.
+    // Turned off, the same connection stays open.
     try (ServerTls serverTls = NettyMtls.forServer(serverSource).clock(clock)
             .maxConnectionAge(Duration.ofMinutes(5)).unboundedConnections().build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1)))

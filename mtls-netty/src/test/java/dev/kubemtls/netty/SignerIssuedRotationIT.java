@@ -56,8 +56,11 @@ class SignerIssuedRotationIT {
       Workload client = signer.workload(ns, "checkout");
       EventLoopGroup group = Echo.group(2);
       ExecutorService load = Executors.newFixedThreadPool(WORKERS + 1);
-      try (ServerTls serverTls = NettyMtls.forServer(server.mtls()).build();
-          ClientTls clientTls = NettyMtls.forClient(client.mtls()).build();
+      // The long-lived echo connections here outlive every renewal and the CA rotation: the
+      // connection bound (on by default, which would end them once the CA is retired or their
+      // short-lived certificates expire) is off; GracefulEndTest and RotationUnderLoadTest cover it.
+      try (ServerTls serverTls = NettyMtls.forServer(server.mtls()).unboundedConnections().build();
+          ClientTls clientTls = NettyMtls.forClient(client.mtls()).unboundedConnections().build();
           Echo.Server echo = new Echo.Server(group, serverTls);
           ServerCertificates certificates = new ServerCertificates(server.mtls())) {
         // One mutual handshake: each side sees the other's SPIFFE ID, issued by our signer.

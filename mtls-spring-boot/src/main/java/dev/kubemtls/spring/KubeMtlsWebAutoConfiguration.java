@@ -77,9 +77,10 @@ public class KubeMtlsWebAutoConfiguration {
   static class ReactorNettyConfiguration {
     @Bean
     ReactorNettyFollowing kubeMtlsReactorNettyFollowing(MaterialSource source, TlsPolicy policy,
-        KubeMtlsProperties properties, ObjectProvider<TlsListener> listener) {
+        KubeMtlsProperties properties, ObjectProvider<TlsListener> listener,
+        @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock) {
       return new ReactorNettyFollowing(source, policy, properties.getBundle(), properties.getMaxConnectionAge(),
-          TlsListener.all(listener.orderedStream().toList()));
+          TlsListener.all(listener.orderedStream().toList()), clock.getIfAvailable(InstantSource::system));
     }
   }
 

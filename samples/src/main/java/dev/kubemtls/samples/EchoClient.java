@@ -36,7 +36,9 @@ public final class EchoClient {
 
     try (KubernetesClient client = new KubernetesClientBuilder().build();
          KubeMtls certificates = SampleSupport.startWorkload(client);
-         ClientTls tls = NettyMtls.forClient(certificates).build()) {
+         // The long-lived echo connection below outlives every rotation on purpose: unbounded, as
+         // on the echo server (see mtls-netty's README, "Connection lifetime").
+         ClientTls tls = NettyMtls.forClient(certificates).unboundedConnections().build()) {
       EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
       HttpClient http = JettyMtls.forClient(certificates).newHttpClient();
       http.start();

@@ -31,7 +31,10 @@ public final class EchoServer {
     int port = Integer.parseInt(SampleSupport.env("LISTEN_PORT", "8443"));
     try (KubernetesClient client = new KubernetesClientBuilder().build();
          KubeMtls certificates = SampleSupport.startWorkload(client);
-         ServerTls tls = NettyMtls.forServer(certificates).build()) {
+         // The demo's long-lived echo connection (a line every 90 ms, never quiet) outlives every
+         // renewal and CA rotation on purpose: the default connection bound would end it by its
+         // certificate's notAfter (see mtls-netty's README, "Connection lifetime").
+         ServerTls tls = NettyMtls.forServer(certificates).unboundedConnections().build()) {
       EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
       try {
         Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)

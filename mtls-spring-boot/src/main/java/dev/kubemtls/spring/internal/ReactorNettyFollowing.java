@@ -22,9 +22,12 @@ import org.springframework.core.Ordered;
  * reloading when the bundle changes. HTTP/1.1 (no ALPN).
  *
  * <p>Every connection is bounded by its material with mtls-netty's {@code ConnectionLifetime}
- * (when mtls-netty is on the class path, which it is with the starter's Reactor Netty set up): closed
- * after the maximum age, at the client certificate's {@code notAfter}, or when the CA that issued the
- * client's chain leaves the bundle. It goes right after Reactor Netty's TLS handler of each channel.
+ * (when mtls-netty is on the class path, which it is with the starter's Reactor Netty set up): ended
+ * after the maximum age, by the client certificate's {@code notAfter} (read from the starter's
+ * clock), or when the CA that issued the client's chain leaves the bundle; gracefully, since it sees
+ * Reactor Netty's HTTP/1.1 codec: the next response says {@code Connection: close} and the
+ * connection closes after it, an idle connection once it has been quiet for a second. It goes right
+ * after Reactor Netty's TLS handler of each channel.
  */
 public final class ReactorNettyFollowing
     implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>, Ordered,
@@ -37,13 +40,18 @@ public final class ReactorNettyFollowing
   private final String bundle;
   private final java.time.Duration maxConnectionAge;
   private final dev.kubemtls.core.tls.TlsListener listener;
+  private final java.time.InstantSource clock;
   /** The bounds installed, closed (unsubscribed from the source) with the application context. */
   private final java.util.List<AutoCloseable> bounds = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-  /** {@code listener} is told of each handshake; {@code maxConnectionAge} null: connections are not bounded. */
+  /**
+   * {@code listener} is told of each handshake; {@code maxConnectionAge} null: connections are not
+   * bounded; {@code clock} tells when a client certificate expires.
+   */
   public ReactorNettyFollowing(MaterialSource source, TlsPolicy policy, String bundle,
-      java.time.Duration maxConnectionAge,
-      dev.kubemtls.core.tls.TlsListener listener) {
+      java.time.Duration maxConnectionAge, dev.kubemtls.core.tls.TlsListener listener,
+      java.time.InstantSource clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.source = Objects.requireNonNull(source, "source");
     this.policy = Objects.requireNonNull(policy, "policy");
     this.bundle = Objects.requireNonNull(bundle, "bundle");
@@ -73,7 +81,7 @@ public final class ReactorNettyFollowing
     if (maxConnectionAge != null) {
       if (org.springframework.util.ClassUtils.isPresent("dev.kubemtls.netty.ConnectionLifetime",
           ReactorNettyFollowing.class.getClassLoader())) {
-        bounds.add(Bound.install(factory, source, maxConnectionAge));
+        bounds.add(Bound.install(factory, source, maxConnectionAge, clock));
       } else {
         LOG.warn("kube-mtls: Reactor Netty connections are not bounded by their certificates: add"
             + " dev.kubemtls:mtls-netty to the class path (or set kube-mtls.max-connection-age to silence this)");
@@ -85,9 +93,10 @@ public final class ReactorNettyFollowing
 
   /** Kept apart so that the class loads only with mtls-netty present. */
   private static final class Bound {
-    static AutoCloseable install(NettyReactiveWebServerFactory factory, MaterialSource source, java.time.Duration maxAge) {
+    static AutoCloseable install(NettyReactiveWebServerFactory factory, MaterialSource source,
+        java.time.Duration maxAge, java.time.InstantSource clock) {
       dev.kubemtls.netty.ConnectionLifetime lifetime =
-          dev.kubemtls.netty.ConnectionLifetime.builder(source).maxAge(maxAge).build();
+          dev.kubemtls.netty.ConnectionLifetime.builder(source).maxAge(maxAge).clock(clock).build();
       factory.addServerCustomizers(server -> server.doOnChannelInit((observer, channel, remote) -> {
         if (channel.pipeline().get(reactor.netty.NettyPipeline.SslHandler) != null) {
           channel.pipeline().addAfter(reactor.netty.NettyPipeline.SslHandler, "kube-mtls-lifetime", lifetime);
