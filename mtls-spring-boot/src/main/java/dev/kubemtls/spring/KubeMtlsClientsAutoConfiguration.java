@@ -79,11 +79,15 @@ public class KubeMtlsClientsAutoConfiguration {
   static class ClientBounds {
 
     @Bean(destroyMethod = "close")
-    ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source, KubeMtlsProperties properties,
-        KubeMtlsClientsProperties clients, @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock,
+    ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source,
+        ObjectProvider<KubeMtlsProperties> properties, KubeMtlsClientsProperties clients,
+        @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock,
         ObjectProvider<SnapshotSslBundles> bundles) {
+      // The servers' kube-mtls.max-connection-age when the starter's main configuration is there
+      // (an application may bring its own MaterialSource without it): its default otherwise.
+      KubeMtlsProperties server = properties.getIfAvailable(KubeMtlsProperties::new);
       ClientConnectionBound bound = new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
-          clients.clientMaxConnectionAge(properties.getMaxConnectionAge()));
+          clients.clientMaxConnectionAge(server.getMaxConnectionAge()));
       // The JDK HttpClient (and any client that takes the bundle's SSLContext) has no pool hook:
       // its engines end the connection at the first write past the bound, and it retries.
       bundles.ifAvailable(b -> b.boundClients(bound));
