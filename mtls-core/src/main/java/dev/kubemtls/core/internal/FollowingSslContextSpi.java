@@ -289,19 +289,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    * one pass over the cache, which holds one session per server a client talks to.
    */
   private void sweepExpiredClientSessions(SSLContext context) {
-    SSLSessionContext sessions = context.getClientSessionContext();
-    java.time.Instant now = clock.instant();
-    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
-      javax.net.ssl.SSLSession session = sessions.getSession(ids.nextElement());
-      if (session == null) {
-        continue;
-      }
-      try {
-        PeerValidity.check(session.getPeerCertificates(), now);
-      } catch (java.security.cert.CertificateException | javax.net.ssl.SSLPeerUnverifiedException e) {
-        session.invalidate();
-      }
-    }
+    PeerValidity.sweepExpired(context.getClientSessionContext(), clock.instant());
   }
 
   /** Takes each new socket from the current snapshot's context. */

@@ -11,6 +11,7 @@ import java.util.Date;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSessionContext;
 
 /**
  * The validity rules that hold on every handshake, resumed or not. A resumed TLS session (a session
@@ -94,6 +95,30 @@ public final class PeerValidity {
       SSLHandshakeException refused = new SSLHandshakeException(refusal + e.getMessage());
       refused.initCause(e);
       throw refused;
+    }
+  }
+
+  /**
+   * Invalidates the sessions in {@code sessions} whose peer chain is outside its validity at
+   * {@code now}, so that a client does not offer them: a client engine that resumed one could
+   * refuse it only after the handshake (with a close_notify), while a full handshake's trust check
+   * refuses an expired server with an alert. One pass over the cache, which holds a session per
+   * server the client talks to.
+   */
+  public static void sweepExpired(SSLSessionContext sessions, Instant now) {
+    if (sessions == null) {
+      return;
+    }
+    for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+      SSLSession session = sessions.getSession(ids.nextElement());
+      if (session == null) {
+        continue;
+      }
+      try {
+        check(session.getPeerCertificates(), now);
+      } catch (CertificateException | SSLPeerUnverifiedException e) {
+        session.invalidate();
+      }
     }
   }
 

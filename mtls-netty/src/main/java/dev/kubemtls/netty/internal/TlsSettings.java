@@ -2,6 +2,8 @@ package dev.kubemtls.netty.internal;
 
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
+import dev.kubemtls.core.internal.CheckedSslEngine;
+import dev.kubemtls.core.internal.EngineWrappingSslContext;
 import dev.kubemtls.core.internal.JdkTls;
 import dev.kubemtls.core.internal.MtlsTrustManager;
 import dev.kubemtls.core.internal.PeerValidity;
@@ -13,17 +15,22 @@ import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.IdentityCipherSuiteFilter;
+import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.OpenSslCertificateCompressionConfig;
 import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -110,8 +117,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
           : SslContextBuilder.forServer(KeyManagers.caching(new StrongSignatureKeyManager(id, log))))
           // An allow-list refuses every client without a certificate anyway: asking for one in the
           // handshake gives such a client an alert (certificate_required) instead of a bare close.
-          .clientAuth(policy.clientAuth() == ClientAuth.REQUIRE || (peerPolicy != null && peerPolicy.hasAllowList())
-              ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL)
+          .clientAuth(nettyClientAuth())
           // Servers check client certificates against the trust bundle only; no name check.
           .endpointIdentificationAlgorithm(null);
     } else {
@@ -155,6 +161,38 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
    */
   public SslContext newContext(MtlsMaterial material) throws SSLException {
     material.validate();
-    return builderFor(material).build();
+    SslContext built = builderFor(material).build();
+    if (provider != SslProvider.JDK || !(built instanceof JdkSslContext jdkContext)) {
+      return built;
+    }
+    // The JDK provider: the same context, with every engine a CheckedSslEngine, which refuses a
+    // session resumed after the peer's notAfter (by this handle's clock) before its first flight,
+    // with a certificate_expired alert, and keeps a client from offering such a session. Netty's
+    // own ALPN wrapper goes around it, so ALPN is unchanged.
+    InstantSource clock = chains.clock();
+    String side = server ? "server" : "client";
+    EngineWrappingSslContext checked = new EngineWrappingSslContext(jdkContext.context(), engine -> {
+      if (!server) {
+        // What the builder's endpointIdentificationAlgorithm("HTTPS") gave the engine.
+        SSLParameters parameters = engine.getSSLParameters();
+        parameters.setEndpointIdentificationAlgorithm("HTTPS");
+        engine.setSSLParameters(parameters);
+      }
+      SSLSessionContext sessions = jdkContext.context().getClientSessionContext();
+      return new CheckedSslEngine(engine, clock, side, null,
+          server ? null : () -> PeerValidity.sweepExpired(sessions, clock.instant()));
+    });
+    ApplicationProtocolConfig apn = alpn.isEmpty() ? ApplicationProtocolConfig.DISABLED
+        : new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, alpn);
+    return new JdkSslContext(checked, !server, jdkContext.cipherSuites(), IdentityCipherSuiteFilter.INSTANCE,
+        apn, server ? nettyClientAuth() : io.netty.handler.ssl.ClientAuth.NONE,
+        policy.protocols().toArray(String[]::new), false);
+  }
+
+  private io.netty.handler.ssl.ClientAuth nettyClientAuth() {
+    return policy.clientAuth() == ClientAuth.REQUIRE || (peerPolicy != null && peerPolicy.hasAllowList())
+        ? io.netty.handler.ssl.ClientAuth.REQUIRE : io.netty.handler.ssl.ClientAuth.OPTIONAL;
   }
 }
