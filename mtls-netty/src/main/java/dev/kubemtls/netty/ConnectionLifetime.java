@@ -1,5 +1,6 @@
 package dev.kubemtls.netty;
 
+import dev.kubemtls.core.internal.Issuers;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.internal.WeakSubscription;
@@ -16,7 +17,6 @@ import io.netty.channel.ChannelPromise;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.security.GeneralSecurityException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -148,22 +148,9 @@ public final class ConnectionLifetime extends ChannelInboundHandlerAdapter imple
     }
   }
 
-  /** Whether {@code top} (the last certificate the peer sent) is one of, or signed by one of, the trusted CAs. */
-  private static boolean issuedByAny(X509Certificate top, MtlsMaterial material) {
-    for (X509Certificate ca : material.trust().certificates()) {
-      if (ca.equals(top)) {
-        return true;
-      }
-      if (ca.getSubjectX500Principal().equals(top.getIssuerX500Principal())) {
-        try {
-          top.verify(ca.getPublicKey());
-          return true;
-        } catch (GeneralSecurityException notThisOne) {
-          // same name, another key: keep looking
-        }
-      }
-    }
-    return false;
+  /** Whether {@code top} is one of, or signed by one of, the CAs of {@code material}'s bundle. */
+  static boolean issuedByAny(X509Certificate top, MtlsMaterial material) {
+    return Issuers.issuedByAny(top, material.trust().certificates());
   }
 
   /** The number of open connections being followed that are not due yet (for tests and diagnostics). */

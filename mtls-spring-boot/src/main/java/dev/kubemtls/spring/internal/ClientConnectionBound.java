@@ -1,16 +1,15 @@
 package dev.kubemtls.spring.internal;
 
+import dev.kubemtls.core.internal.Issuers;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TrustBundle;
-import java.security.GeneralSecurityException;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Collection;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -151,22 +150,9 @@ public final class ClientConnectionBound implements AutoCloseable {
     return answer;
   }
 
-  /** Whether {@code top} (the last certificate a peer sent) is one of, or signed by one of, {@code cas}. */
+  /** Whether {@code top} is one of, or signed by one of, {@code cas} ({@link Issuers#issuedByAny}). */
   static boolean issuedByAny(X509Certificate top, Collection<X509Certificate> cas) {
-    for (X509Certificate ca : List.copyOf(cas)) {
-      if (ca.equals(top)) {
-        return true;
-      }
-      if (ca.getSubjectX500Principal().equals(top.getIssuerX500Principal())) {
-        try {
-          top.verify(ca.getPublicKey());
-          return true;
-        } catch (GeneralSecurityException notThisOne) {
-          // same name, another key: keep looking
-        }
-      }
-    }
-    return false;
+    return Issuers.issuedByAny(top, cas);
   }
 
   @Override

@@ -1,10 +1,10 @@
 package dev.kubemtls.spring.internal;
 
+import dev.kubemtls.core.internal.Issuers;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import jakarta.servlet.ServletException;
 import java.io.IOException;
-import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -84,21 +84,8 @@ public final class TomcatConnectionBound extends ValveBase {
     return null;
   }
 
-  /** Whether {@code top} (the last certificate the client sent) is one of, or signed by one of, the trusted CAs. */
+  /** Whether {@code top} is one of, or signed by one of, the CAs of {@code material}'s bundle. */
   static boolean issuedByAny(X509Certificate top, MtlsMaterial material) {
-    for (X509Certificate ca : material.trust().certificates()) {
-      if (ca.equals(top)) {
-        return true;
-      }
-      if (ca.getSubjectX500Principal().equals(top.getIssuerX500Principal())) {
-        try {
-          top.verify(ca.getPublicKey());
-          return true;
-        } catch (GeneralSecurityException notThisOne) {
-          // same name, another key: keep looking
-        }
-      }
-    }
-    return false;
+    return Issuers.issuedByAny(top, material.trust().certificates());
   }
 }
