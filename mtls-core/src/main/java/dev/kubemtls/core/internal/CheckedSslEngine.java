@@ -8,15 +8,12 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Optional;
 import java.time.InstantSource;
-import java.util.List;
 import java.util.Objects;
-import java.util.function.BiFunction;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
 
 /**
@@ -55,7 +52,7 @@ import javax.net.ssl.SSLSession;
  * the peer then sees a {@code close_notify}, not an alert: the keys are in place and no public JDK
  * API sends an alert after completion.
  */
-public final class CheckedSslEngine extends SSLEngine {
+public final class CheckedSslEngine extends ForwardingSslEngine {
 
   /** The random of a HelloRetryRequest (RFC 8446, section 4.1.3): a ServerHello with it is none. */
   private static final byte[] HELLO_RETRY_REQUEST_RANDOM = java.util.HexFormat.of()
@@ -67,7 +64,6 @@ public final class CheckedSslEngine extends SSLEngine {
   /** certificate_expired: "a certificate has expired or is not currently valid" (RFC 8446, RFC 5246). */
   private static final byte ALERT_CERTIFICATE_EXPIRED = 45;
 
-  private final SSLEngine delegate;
   private final InstantSource clock;
   private final String side;
   private final TlsListener listener;
@@ -82,7 +78,6 @@ public final class CheckedSslEngine extends SSLEngine {
   /** The fatal alert record a refusal left to send, until a {@code wrap} takes it. */
   private volatile ByteBuffer pendingAlert;
   private volatile long started;
-  private BiFunction<SSLEngine, List<String>, String> selector;
 
   public CheckedSslEngine(SSLEngine delegate, InstantSource clock, String side) {
     this(delegate, clock, side, null);
@@ -104,8 +99,7 @@ public final class CheckedSslEngine extends SSLEngine {
    */
   public CheckedSslEngine(SSLEngine delegate, InstantSource clock, String side, TlsListener listener,
       Runnable beforeClientHello) {
-    super(delegate.getPeerHost(), delegate.getPeerPort());
-    this.delegate = Objects.requireNonNull(delegate, "delegate");
+    super(delegate);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.side = Objects.requireNonNull(side, "side");
     this.listener = listener;
@@ -342,46 +336,6 @@ public final class CheckedSslEngine extends SSLEngine {
   }
 
   @Override
-  public String[] getSupportedCipherSuites() {
-    return delegate.getSupportedCipherSuites();
-  }
-
-  @Override
-  public String[] getEnabledCipherSuites() {
-    return delegate.getEnabledCipherSuites();
-  }
-
-  @Override
-  public void setEnabledCipherSuites(String[] suites) {
-    delegate.setEnabledCipherSuites(suites);
-  }
-
-  @Override
-  public String[] getSupportedProtocols() {
-    return delegate.getSupportedProtocols();
-  }
-
-  @Override
-  public String[] getEnabledProtocols() {
-    return delegate.getEnabledProtocols();
-  }
-
-  @Override
-  public void setEnabledProtocols(String[] protocols) {
-    delegate.setEnabledProtocols(protocols);
-  }
-
-  @Override
-  public SSLSession getSession() {
-    return delegate.getSession();
-  }
-
-  @Override
-  public SSLSession getHandshakeSession() {
-    return delegate.getHandshakeSession();
-  }
-
-  @Override
   public void beginHandshake() throws SSLException {
     if (refused) {
       throw new SSLException("kube-mtls " + side + ": this engine refused its peer; it cannot handshake again");
@@ -396,82 +350,5 @@ public final class CheckedSslEngine extends SSLEngine {
       return pendingAlert != null ? HandshakeStatus.NEED_WRAP : HandshakeStatus.NOT_HANDSHAKING;
     }
     return delegate.getHandshakeStatus();
-  }
-
-  @Override
-  public void setUseClientMode(boolean mode) {
-    delegate.setUseClientMode(mode);
-  }
-
-  @Override
-  public boolean getUseClientMode() {
-    return delegate.getUseClientMode();
-  }
-
-  @Override
-  public void setNeedClientAuth(boolean need) {
-    delegate.setNeedClientAuth(need);
-  }
-
-  @Override
-  public boolean getNeedClientAuth() {
-    return delegate.getNeedClientAuth();
-  }
-
-  @Override
-  public void setWantClientAuth(boolean want) {
-    delegate.setWantClientAuth(want);
-  }
-
-  @Override
-  public boolean getWantClientAuth() {
-    return delegate.getWantClientAuth();
-  }
-
-  @Override
-  public void setEnableSessionCreation(boolean flag) {
-    delegate.setEnableSessionCreation(flag);
-  }
-
-  @Override
-  public boolean getEnableSessionCreation() {
-    return delegate.getEnableSessionCreation();
-  }
-
-  @Override
-  public SSLParameters getSSLParameters() {
-    return delegate.getSSLParameters();
-  }
-
-  @Override
-  public void setSSLParameters(SSLParameters params) {
-    delegate.setSSLParameters(params);
-  }
-
-  @Override
-  public String getApplicationProtocol() {
-    return delegate.getApplicationProtocol();
-  }
-
-  @Override
-  public String getHandshakeApplicationProtocol() {
-    return delegate.getHandshakeApplicationProtocol();
-  }
-
-  @Override
-  public void setHandshakeApplicationProtocolSelector(BiFunction<SSLEngine, List<String>, String> selector) {
-    this.selector = selector;
-    delegate.setHandshakeApplicationProtocolSelector(selector == null ? null
-        : (engine, protocols) -> selector.apply(this, protocols));
-  }
-
-  @Override
-  public BiFunction<SSLEngine, List<String>, String> getHandshakeApplicationProtocolSelector() {
-    return selector;
-  }
-
-  @Override
-  public String toString() {
-    return "CheckedSslEngine[" + delegate + "]";
   }
 }

@@ -1,16 +1,12 @@
 package dev.kubemtls.core.internal;
 
 import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.Objects;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSession;
 
 /**
  * A client {@link SSLEngine} whose connection ends at the first write after it has outlived its
@@ -23,15 +19,13 @@ import javax.net.ssl.SSLSession;
  * Everything else is the delegate's. Used by mtls-kafka (maximum age) and the Spring starter's
  * JDK HTTP clients.
  */
-public final class EndingSslEngine extends SSLEngine {
+public final class EndingSslEngine extends ForwardingSslEngine {
 
-  private final SSLEngine delegate;
   private final Function<SSLEngine, String> ended;
   private final boolean betweenExchanges;
   private volatile String why;
   /** Application bytes were read since the last write: the next write starts a new exchange. */
   private volatile boolean readSinceWrite;
-  private BiFunction<SSLEngine, List<String>, String> selector;
 
   /**
    * {@code ended} is asked before each write of application bytes once the handshake is done, with
@@ -48,8 +42,7 @@ public final class EndingSslEngine extends SSLEngine {
    * request nor on the connection's first request.
    */
   public EndingSslEngine(SSLEngine delegate, Function<SSLEngine, String> ended, boolean betweenExchanges) {
-    super(delegate.getPeerHost(), delegate.getPeerPort());
-    this.delegate = Objects.requireNonNull(delegate, "delegate");
+    super(delegate);
     this.ended = Objects.requireNonNull(ended, "ended");
     this.betweenExchanges = betweenExchanges;
   }
@@ -90,157 +83,5 @@ public final class EndingSslEngine extends SSLEngine {
       readSinceWrite = true;
     }
     return result;
-  }
-
-  @Override
-  public Runnable getDelegatedTask() {
-    return delegate.getDelegatedTask();
-  }
-
-  @Override
-  public void closeInbound() throws SSLException {
-    delegate.closeInbound();
-  }
-
-  @Override
-  public boolean isInboundDone() {
-    return delegate.isInboundDone();
-  }
-
-  @Override
-  public void closeOutbound() {
-    delegate.closeOutbound();
-  }
-
-  @Override
-  public boolean isOutboundDone() {
-    return delegate.isOutboundDone();
-  }
-
-  @Override
-  public String[] getSupportedCipherSuites() {
-    return delegate.getSupportedCipherSuites();
-  }
-
-  @Override
-  public String[] getEnabledCipherSuites() {
-    return delegate.getEnabledCipherSuites();
-  }
-
-  @Override
-  public void setEnabledCipherSuites(String[] suites) {
-    delegate.setEnabledCipherSuites(suites);
-  }
-
-  @Override
-  public String[] getSupportedProtocols() {
-    return delegate.getSupportedProtocols();
-  }
-
-  @Override
-  public String[] getEnabledProtocols() {
-    return delegate.getEnabledProtocols();
-  }
-
-  @Override
-  public void setEnabledProtocols(String[] protocols) {
-    delegate.setEnabledProtocols(protocols);
-  }
-
-  @Override
-  public SSLSession getSession() {
-    return delegate.getSession();
-  }
-
-  @Override
-  public SSLSession getHandshakeSession() {
-    return delegate.getHandshakeSession();
-  }
-
-  @Override
-  public void beginHandshake() throws SSLException {
-    delegate.beginHandshake();
-  }
-
-  @Override
-  public HandshakeStatus getHandshakeStatus() {
-    return delegate.getHandshakeStatus();
-  }
-
-  @Override
-  public void setUseClientMode(boolean mode) {
-    delegate.setUseClientMode(mode);
-  }
-
-  @Override
-  public boolean getUseClientMode() {
-    return delegate.getUseClientMode();
-  }
-
-  @Override
-  public void setNeedClientAuth(boolean need) {
-    delegate.setNeedClientAuth(need);
-  }
-
-  @Override
-  public boolean getNeedClientAuth() {
-    return delegate.getNeedClientAuth();
-  }
-
-  @Override
-  public void setWantClientAuth(boolean want) {
-    delegate.setWantClientAuth(want);
-  }
-
-  @Override
-  public boolean getWantClientAuth() {
-    return delegate.getWantClientAuth();
-  }
-
-  @Override
-  public void setEnableSessionCreation(boolean flag) {
-    delegate.setEnableSessionCreation(flag);
-  }
-
-  @Override
-  public boolean getEnableSessionCreation() {
-    return delegate.getEnableSessionCreation();
-  }
-
-  @Override
-  public SSLParameters getSSLParameters() {
-    return delegate.getSSLParameters();
-  }
-
-  @Override
-  public void setSSLParameters(SSLParameters params) {
-    delegate.setSSLParameters(params);
-  }
-
-  @Override
-  public String getApplicationProtocol() {
-    return delegate.getApplicationProtocol();
-  }
-
-  @Override
-  public String getHandshakeApplicationProtocol() {
-    return delegate.getHandshakeApplicationProtocol();
-  }
-
-  @Override
-  public void setHandshakeApplicationProtocolSelector(BiFunction<SSLEngine, List<String>, String> selector) {
-    this.selector = selector;
-    delegate.setHandshakeApplicationProtocolSelector(selector == null ? null
-        : (engine, protocols) -> selector.apply(this, protocols));
-  }
-
-  @Override
-  public BiFunction<SSLEngine, List<String>, String> getHandshakeApplicationProtocolSelector() {
-    return selector;
-  }
-
-  @Override
-  public String toString() {
-    return "EndingSslEngine[" + delegate + "]";
   }
 }

@@ -63,7 +63,7 @@ public final class SnapshotSslBundles {
         policy.protocols().toArray(String[]::new));
     // What createSslContext() gives (the JDK and Jetty HTTP clients of Spring Boot): the kube-mtls
     // context, whose engines follow the source and carry the policy's signature schemes and groups.
-    this.context = new BoundingSslContext(MtlsSslContexts.following(source, policy, PeerPolicy.allowAll()),
+    this.context = BoundingSslContext.of(MtlsSslContexts.following(source, policy, PeerPolicy.allowAll()),
         () -> clientBound);
     // The stores never leave this process's memory; the password only satisfies the KeyStore API.
     byte[] random = new byte[16];
