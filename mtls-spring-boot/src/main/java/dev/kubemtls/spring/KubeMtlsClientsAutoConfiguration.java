@@ -82,16 +82,35 @@ public class KubeMtlsClientsAutoConfiguration {
     ClientConnectionBound kubeMtlsClientConnectionBound(MaterialSource source,
         ObjectProvider<KubeMtlsProperties> properties, KubeMtlsClientsProperties clients,
         @Qualifier("kubeMtlsClock") ObjectProvider<InstantSource> clock,
-        ObjectProvider<SnapshotSslBundles> bundles) {
+        ObjectProvider<SnapshotSslBundles> bundles, org.springframework.core.env.Environment environment) {
       // The servers' kube-mtls.max-connection-age when the starter's main configuration is there
       // (an application may bring its own MaterialSource without it): its default otherwise.
       KubeMtlsProperties server = properties.getIfAvailable(KubeMtlsProperties::new);
       ClientConnectionBound bound = new ClientConnectionBound(source, clock.getIfAvailable(InstantSource::system),
           clients.clientMaxConnectionAge(server.getMaxConnectionAge()));
-      // The JDK HttpClient (and any client that takes the bundle's SSLContext) has no pool hook:
-      // its engines end the connection at the first write past the bound, and it retries.
-      bundles.ifAvailable(b -> b.boundClients(bound));
+      // The JDK HttpClient has no pool hook: the bundle context's engines end a reused connection
+      // at its next request past the bound, and it retries. Only where the JDK client is the one
+      // Spring Boot uses (or asked for): Jetty's client takes the same context and does not retry.
+      Boolean jdk = clients.getBoundJdkClient();
+      if (jdk != null ? jdk : usesJdkClient(environment)) {
+        bundles.ifAvailable(b -> b.boundClients(bound));
+      }
       return bound;
+    }
+
+    /**
+     * Whether Spring Boot's RestClient/RestTemplate run on the JDK HttpClient: the factory set by
+     * {@code spring.http.clients.imperative.factory}, else what Spring Boot detects on the class
+     * path (read without the builder bean, whose customizers need the bound).
+     */
+    private static boolean usesJdkClient(org.springframework.core.env.Environment environment) {
+      String factory = environment.getProperty("spring.http.clients.imperative.factory");
+      if (factory != null && !factory.isBlank()) {
+        return factory.trim().equalsIgnoreCase("jdk");
+      }
+      return org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder
+          .detect(KubeMtlsClientsAutoConfiguration.class.getClassLoader())
+          instanceof org.springframework.boot.http.client.JdkClientHttpRequestFactoryBuilder;
     }
 
     @Configuration(proxyBeanMethods = false)

@@ -29,6 +29,22 @@ public class KubeMtlsClientsProperties {
    */
   private Duration maxConnectionAge;
 
+  /**
+   * Whether the bundle's {@code createSslContext()} ends a reused connection past its bound at its
+   * next request (what bounds the JDK {@code HttpClient}, which has no pool hook and retries such a
+   * request); unset: only when Spring Boot's HTTP client is the JDK one. Other clients that take that
+   * context (Jetty's {@code HttpClient}) do not retry, so the default leaves them alone.
+   */
+  private Boolean boundJdkClient;
+
+  public Boolean getBoundJdkClient() {
+    return boundJdkClient;
+  }
+
+  public void setBoundJdkClient(Boolean boundJdkClient) {
+    this.boundJdkClient = boundJdkClient;
+  }
+
   public boolean isBoundConnections() {
     return boundConnections;
   }

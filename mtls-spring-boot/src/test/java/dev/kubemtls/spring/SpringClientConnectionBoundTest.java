@@ -76,6 +76,10 @@ class SpringClientConnectionBoundTest {
     MtlsApp.Feed.current.set(app);
     List<String> all = new ArrayList<>(List.of("spring.main.banner-mode=off",
         "kube-mtls.clients.max-connection-age=10m"));
+    if (kind.equals("JdkRestClient")) {
+      // Apache HttpClient is on this class path, so Spring Boot would not pick the JDK client.
+      all.add("kube-mtls.clients.bound-jdk-client=true");
+    }
     all.addAll(List.of(properties));
     context = new SpringApplicationBuilder(MtlsApp.Feed.class, ClientApp.class).web(WebApplicationType.NONE)
         .properties(all.toArray(String[]::new)).run();
