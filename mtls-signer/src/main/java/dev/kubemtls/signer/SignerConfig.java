@@ -1,8 +1,9 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.signer.internal.RequestRules;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
-import dev.kubemtls.core.names.SignerNames;
 import dev.kubemtls.core.peer.SpiffeId;
 import java.time.Duration;
 import java.util.List;
@@ -10,9 +11,9 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Everything a {@link Signer} needs to know besides its client and CA: whom it signs for, where the
- * CA lives, where the trust bundle goes, how long certificates last, which approval policy applies
- * and how replicas elect a leader.
+ * Everything a signer replica ({@link SignerMain}) needs to know besides its client and CA: whom it
+ * signs for, where the CA lives, where the trust bundle goes, how long certificates last, which
+ * approval policy applies and how replicas elect a leader.
  *
  * <p>Build one with {@link #builder(String)}, or read one from command-line flags and environment
  * variables with {@link #parse(List, Map)}; every flag {@code --some-flag} has the environment
@@ -26,7 +27,12 @@ import java.util.Objects;
  * @param bundleConfigMapName name of the trust-bundle ConfigMap in each opted-in namespace
  * @param bundleKey           key of the PEM bundle in that ConfigMap
  * @param namespaceLabel      the opt-in label of namespaces, {@code key=value}
- * @param validity            lifetime limits of issued certificates
+ * @param minTtl              the shortest lifetime issued ({@code --min-ttl}); positive. A request's
+ *                            {@code spec.expirationSeconds} is clamped to {@code [minTtl, maxTtl]}
+ * @param maxTtl              the longest lifetime issued, and the lifetime of a request that states
+ *                            none ({@code --max-ttl}); at least {@code minTtl}, at most 30 days
+ * @param backdate            how far {@code notBefore} is moved into the past to tolerate clock skew
+ *                            ({@code --backdate}), at most half the lifetime; zero or positive
  * @param policyMode          strict or loose approval
  * @param trustDomain         the SPIFFE trust domain
  * @param clusterDomain       the cluster's DNS domain
@@ -41,8 +47,8 @@ import java.util.Objects;
  * @param caRetentionMargin   how long a former CA stays trusted beyond the maximum certificate
  *                            lifetime after its last signature (a margin for clock skew)
  * @param clusterTrustBundle  whether the leader also publishes the bundle as a ClusterTrustBundle
- *                            linked to the signer name ({@link ClusterTrustBundlePublisher}): where
- *                            the cluster serves them ({@code auto}), always, or never
+ *                            linked to the signer name: where the cluster serves them
+ *                            ({@code auto}), always, or never
  * @param maxNames            the most subject alternative names a request may hold, 1 to 256
  * @param lookups             how the approver reads Pods and Services: from cluster-wide informer
  *                            caches or with a GET and a LIST per request
@@ -51,14 +57,22 @@ import java.util.Objects;
  *                            {@code certificates.k8s.io/v1} or, where only that is served,
  *                            {@code v1beta1}
  * @param bareServiceNames    whether the strict policy issues the bare Service name {@code svc}
- *                            ({@link ApprovalPolicy#withBareServiceNames}); off by default
+ *                            besides its namespaced forms; off by default
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
-    String bundleConfigMapName, String bundleKey, String namespaceLabel, ValidityPolicy validity,
-    ApprovalPolicy.Mode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
+    String bundleConfigMapName, String bundleKey, String namespaceLabel, Duration minTtl,
+    Duration maxTtl, Duration backdate, PolicyMode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, Publication clusterTrustBundle,
     int maxNames, LookupMode lookups, boolean podCertificates, boolean bareServiceNames) {
+
+  /** How the approver decides which names a requester may have ({@code --policy}). */
+  public enum PolicyMode {
+    /** Names of Services that select the requesting Pod. */
+    STRICT,
+    /** Any name under the requester's namespace. */
+    LOOSE
+  }
 
   /** Whether something is published: where the cluster serves its API, always, or never. */
   public enum Publication {
@@ -83,7 +97,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
 
   /** Validates every field; the messages name the flag. */
   public SignerConfig {
-    requireSignerName(signerName);
+    RequestRules.requireSignerName(signerName);
     KubernetesNames.requireDnsLabel("--ca-secret-namespace", caSecretNamespace);
     KubernetesNames.requireDnsSubdomain("--ca-secret-name", caSecretName);
     KubernetesNames.requireDnsSubdomain("--bundle-configmap", bundleConfigMapName);
@@ -92,7 +106,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       throw new IllegalArgumentException("--bundle-key" + " '" + bundleKey + "' is not a valid ConfigMap key");
     }
     requireLabel(namespaceLabel);
-    Objects.requireNonNull(validity, "validity");
+    new ValidityPolicy(minTtl, maxTtl, backdate); // checks the three lifetimes, as the signer uses them
     Objects.requireNonNull(policyMode, "--policy");
     try {
       new SpiffeId(Objects.requireNonNull(trustDomain, "--trust-domain"), "");
@@ -128,9 +142,9 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     if (caRetentionMargin.isNegative()) {
       throw new IllegalArgumentException("--ca-retention-margin" + " must not be negative");
     }
-    if (maxNames < 1 || maxNames > dev.kubemtls.signer.internal.RequestRules.MAX_NAMES_CEILING) {
+    if (maxNames < 1 || maxNames > RequestRules.MAX_NAMES_CEILING) {
       throw new IllegalArgumentException("--max-names" + " must be between 1 and "
-          + dev.kubemtls.signer.internal.RequestRules.MAX_NAMES_CEILING + ", was " + maxNames);
+          + RequestRules.MAX_NAMES_CEILING + ", was " + maxNames);
     }
     Objects.requireNonNull(lookups, "--lookups");
   }
@@ -145,13 +159,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
    * can be valid after that.
    */
   public Duration caRetention() {
-    return validity.maxTtl().plus(caRetentionMargin);
-  }
-
-  /** The approval policy this configuration selects. */
-  public ApprovalPolicy approvalPolicy() {
-    return ApprovalPolicy.of(policyMode, trustDomain, clusterDomain).withMaxNames(maxNames)
-        .withBareServiceNames(bareServiceNames);
+    return maxTtl.plus(caRetentionMargin);
   }
 
   /**
@@ -164,16 +172,6 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
    */
   public static SignerConfig parse(List<String> args, Map<String, String> environment) {
     return SignerFlags.parse(args, environment);
-  }
-
-  /** Checks a signer name as {@code --signer-name} needs it: the API server's rule, no kubernetes.io names. */
-  static String requireSignerName(String signerName) {
-    Objects.requireNonNull(signerName, "--signer-name");
-    try {
-      return SignerNames.require(signerName, false);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("--signer-name" + ": " + e.getMessage(), e);
-    }
   }
 
   private static void requireLabel(String label) {
@@ -201,8 +199,10 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private String bundleConfigMapName = Defaults.TRUST_BUNDLE_CONFIGMAP;
     private String bundleKey = Defaults.TRUST_BUNDLE_KEY;
     private String namespaceLabel = "kube-mtls.dev/inject-bundle=true";
-    private ValidityPolicy validity = ValidityPolicy.DEFAULT;
-    private ApprovalPolicy.Mode policyMode = ApprovalPolicy.Mode.STRICT;
+    private Duration minTtl = ValidityPolicy.DEFAULT.minTtl();
+    private Duration maxTtl = ValidityPolicy.DEFAULT.maxTtl();
+    private Duration backdate = ValidityPolicy.DEFAULT.backdate();
+    private PolicyMode policyMode = PolicyMode.STRICT;
     private String trustDomain = "cluster.local";
     private String clusterDomain = "cluster.local";
     private String leaseNamespace;
@@ -215,7 +215,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private Duration caPropagationDelay = Duration.ofMinutes(5);
     private Duration caRetentionMargin = Duration.ofMinutes(5);
     private Publication clusterTrustBundle = Publication.AUTO;
-    private int maxNames = dev.kubemtls.signer.internal.RequestRules.DEFAULT_MAX_NAMES;
+    private int maxNames = RequestRules.DEFAULT_MAX_NAMES;
     private LookupMode lookups = LookupMode.CACHE;
     private boolean podCertificates;
     private boolean bareServiceNames;
@@ -244,14 +244,19 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
-    /** Lifetime limits of issued certificates ({@code --min-ttl}, {@code --max-ttl}, {@code --backdate}). */
-    public Builder validity(ValidityPolicy validity) {
-      this.validity = validity;
+    /**
+     * Lifetime limits of issued certificates ({@code --min-ttl}, {@code --max-ttl},
+     * {@code --backdate}); by default 10 minutes to 24 hours, backdated by 5 minutes.
+     */
+    public Builder validity(Duration minTtl, Duration maxTtl, Duration backdate) {
+      this.minTtl = minTtl;
+      this.maxTtl = maxTtl;
+      this.backdate = backdate;
       return this;
     }
 
-    /** The approval policy ({@code --policy}). */
-    public Builder policy(ApprovalPolicy.Mode mode) {
+    /** The approval policy ({@code --policy}); default {@link PolicyMode#STRICT}. */
+    public Builder policy(PolicyMode mode) {
       this.policyMode = mode;
       return this;
     }
@@ -333,7 +338,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
-          namespaceLabel, validity, policyMode, trustDomain, clusterDomain,
+          namespaceLabel, minTtl, maxTtl, backdate, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
           renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle, maxNames,
           lookups, podCertificates, bareServiceNames);

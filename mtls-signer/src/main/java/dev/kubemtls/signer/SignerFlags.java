@@ -1,5 +1,7 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.signer.internal.SignerServer;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.core.names.Defaults;
 import java.time.Duration;
 import java.util.HashSet;
@@ -56,7 +58,7 @@ final class SignerFlags {
       description = "how far notBefore is moved back (at most half the lifetime)")
   Duration backdate;
   @Option(names = "--policy", defaultValue = "strict", description = "approval policy: strict or loose")
-  ApprovalPolicy.Mode policy;
+  SignerConfig.PolicyMode policy;
   @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "SPIFFE trust domain")
   String trustDomain;
   @Option(names = "--cluster-domain", defaultValue = "cluster.local", description = "cluster DNS domain")
@@ -207,8 +209,8 @@ final class SignerFlags {
         throw new TypeConversionException("must be a number, was '" + value + "'");
       }
     });
-    cl.registerConverter(ApprovalPolicy.Mode.class,
-        oneOf(Map.of("strict", ApprovalPolicy.Mode.STRICT, "loose", ApprovalPolicy.Mode.LOOSE), "strict or loose"));
+    cl.registerConverter(SignerConfig.PolicyMode.class,
+        oneOf(Map.of("strict", SignerConfig.PolicyMode.STRICT, "loose", SignerConfig.PolicyMode.LOOSE), "strict or loose"));
     cl.registerConverter(SignerConfig.LookupMode.class, oneOf(Map.of("cache", SignerConfig.LookupMode.CACHE,
         "request", SignerConfig.LookupMode.REQUEST), "cache or request"));
     cl.registerConverter(SignerConfig.Publication.class, oneOf(Map.of("auto", SignerConfig.Publication.AUTO,
@@ -234,14 +236,13 @@ final class SignerFlags {
     if (id == null) {
       throw new IllegalArgumentException("--identity (or KUBE_MTLS_IDENTITY, POD_NAME or HOSTNAME) is required");
     }
-    ValidityPolicy validity;
     try {
-      validity = new ValidityPolicy(minTtl, maxTtl, backdate);
+      new ValidityPolicy(minTtl, maxTtl, backdate);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--min-ttl/--max-ttl: " + e.getMessage(), e);
     }
-    return new SignerConfig(name, namespace, caSecretName, bundleConfigMap, bundleKey, namespaceLabel, validity,
-        policy, trustDomain, clusterDomain, leaseNamespace == null ? namespace : leaseNamespace, leaseName, id,
+    return new SignerConfig(name, namespace, caSecretName, bundleConfigMap, bundleKey, namespaceLabel, minTtl,
+        maxTtl, backdate, policy, trustDomain, clusterDomain, leaseNamespace == null ? namespace : leaseNamespace, leaseName, id,
         leaseDuration, renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin,
         clusterTrustBundle, maxNames, lookups, podCertificates, bareServiceNames);
   }

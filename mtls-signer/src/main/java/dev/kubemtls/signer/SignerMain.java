@@ -1,7 +1,10 @@
 package dev.kubemtls.signer;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import io.fabric8.kubernetes.api.model.Secret;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.Signer;
+import dev.kubemtls.signer.internal.SignerMetrics;
+import dev.kubemtls.signer.internal.SignerServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -11,20 +14,18 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The signer as a program: reads a {@link SignerConfig} from flags and {@code KUBE_MTLS_*}
- * environment variables, connects with the in-cluster configuration (or {@code KUBECONFIG} outside
- * a cluster), loads the CA from its Secret and runs a {@link Signer} replica until the JVM is
- * stopped, with its {@link SignerMetrics} (and JVM meters) and probes served by a
- * {@link SignerServer} on {@code --metrics-address} (default {@code :9090}; the probes on {@code --probe-address}
- * when set). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
+ * The signer as a program, and the entry point of this module: reads a {@link SignerConfig} from
+ * flags and {@code KUBE_MTLS_*} environment variables, connects with the in-cluster configuration
+ * (or {@code KUBECONFIG} outside a cluster), loads the CA from its Secret and runs a signer replica
+ * until the JVM is stopped, with its meters (the signer's and the JVM's) and probes served on
+ * {@code --metrics-address} (default {@code :9090}; the probes on {@code --probe-address} when
+ * set). {@code --help} lists the flags. Configuration errors exit with status 2 and a message
  * that names the flag; a CA that cannot be loaded, or {@code --cluster-trust-bundle=true} on a
  * cluster that does not serve ClusterTrustBundles, exits with status 1.
  */
@@ -80,7 +81,7 @@ public final class SignerMain {
         .withConfig(dev.kubemtls.signer.internal.KubeClients.config(null)).build();
     Signer signer;
     try {
-      signer = start(client, config, metrics);
+      signer = Signer.startFromSecret(client, config, metrics);
     } catch (InvalidMaterialException | KubernetesClientException e) {
       System.err.println("kube-mtls signer: cannot load the CA: " + e.getMessage());
       client.close();
@@ -117,24 +118,6 @@ public final class SignerMain {
       stopped.countDown();
     }, "kube-mtls-signer-shutdown"));
     stopped.await();
-  }
-
-  /**
-   * Loads the CA from its Secret and starts a replica, as {@link #main} does; for programs that
-   * embed the signer and want its events.
-   *
-   * @throws InvalidMaterialException if the CA Secret is missing or unusable
-   */
-  public static Signer start(KubernetesClient client, SignerConfig config, SignerListener listener) {
-    Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
-    if (secret == null) {
-      throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
-          + " does not exist; create a kubernetes.io/tls Secret with the CA (--ca-secret-name,"
-          + " --ca-secret-namespace)");
-    }
-    CertificateAuthority ca = CertificateAuthority.fromSecret(secret, config.validity(), InstantSource.system(),
-        new SecureRandom());
-    return Signer.start(client, config, ca, InstantSource.system(), listener);
   }
 
   /**
@@ -175,7 +158,7 @@ public final class SignerMain {
       return 1;
     }
     try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
-      CertificateAuthority next = writeNewCa(client, namespace, name, lifetime);
+      CertificateAuthority next = Signer.writeNewCa(client, namespace, name, lifetime);
       out.println("wrote a new CA into Secret " + namespace + "/" + name + ": "
           + next.certificate().getSubjectX500Principal().getName() + ", serial "
           + next.certificate().getSerialNumber().toString(16) + "; the signer rotates to it with overlap");
@@ -186,18 +169,6 @@ public final class SignerMain {
           + config.getMasterUrl() + ": " + dev.kubemtls.signer.internal.KubeClients.describe(e));
       return 1;
     }
-  }
-
-  /**
-   * Generates a CA and replaces the content of the CA Secret {@code namespace/name} with it: the
-   * trigger of a CA rotation. The signer keeps the former CA in its rotation state.
-   */
-  public static CertificateAuthority writeNewCa(KubernetesClient client, String namespace, String name,
-      Duration lifetime) {
-    CertificateAuthority next = CertificateAuthority.generate("kube-mtls CA " + java.time.Instant.now(), lifetime,
-        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
-    client.secrets().inNamespace(namespace).resource(next.toSecret(namespace, name)).update();
-    return next;
   }
 
   /** The help text: every flag, its environment variable and default. */

@@ -1,6 +1,5 @@
 package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.signer.ClusterView;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodIP;
 import io.fabric8.kubernetes.api.model.Service;

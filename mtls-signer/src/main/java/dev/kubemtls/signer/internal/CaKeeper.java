@@ -3,10 +3,7 @@ package dev.kubemtls.signer.internal;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.CaRotation;
-import dev.kubemtls.signer.CertificateAuthority;
 import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.SignerListener;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -89,7 +86,7 @@ public final class CaKeeper implements AutoCloseable {
     this.random = Objects.requireNonNull(random, "random");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.stateSecretName = stateSecretName(config.caSecretName());
-    this.desired = remember(Objects.requireNonNull(initial, "initial").withValidity(config.validity()));
+    this.desired = remember(Objects.requireNonNull(initial, "initial").withValidity(ValidityPolicy.of(config)));
     this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "kube-mtls-ca-rotation");
       t.setDaemon(true);
@@ -263,7 +260,7 @@ public final class CaKeeper implements AutoCloseable {
       return known;
     }
     return remember(CertificateAuthority.fromPem(Pem.encodeCertificates(List.of(pair.certificate())),
-        Pem.encode("PRIVATE KEY", pair.key().getEncoded()), "the CA rotation state", config.validity(), clock,
+        Pem.encode("PRIVATE KEY", pair.key().getEncoded()), "the CA rotation state", ValidityPolicy.of(config), clock,
         random));
   }
 
@@ -285,7 +282,7 @@ public final class CaKeeper implements AutoCloseable {
 
   private Optional<CertificateAuthority> parse(Secret secret) {
     try {
-      return Optional.of(CertificateAuthority.fromSecret(secret, config.validity(), clock, random));
+      return Optional.of(CertificateAuthority.fromSecret(secret, ValidityPolicy.of(config), clock, random));
     } catch (MtlsException e) {
       LOG.error("ignoring the content of the CA Secret {}/{}: {}; signing goes on with the current CAs",
           config.caSecretNamespace(), config.caSecretName(), e.getMessage());

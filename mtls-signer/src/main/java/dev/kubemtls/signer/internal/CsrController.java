@@ -1,14 +1,6 @@
 package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.ApprovalDecision;
-import dev.kubemtls.signer.ApprovalPolicy;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.CertificateRequest;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.Requester;
-import dev.kubemtls.signer.SignerListener;
-import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestSpec;

@@ -1,10 +1,5 @@
 package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.signer.ApprovalDecision;
-import dev.kubemtls.signer.ApprovalPolicy;
-import dev.kubemtls.signer.CertificateRequest;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.Requester;
 import java.util.List;
 import java.util.Set;
 

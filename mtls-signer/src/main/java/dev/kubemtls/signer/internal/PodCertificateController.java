@@ -2,10 +2,6 @@ package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.rotation.RotationPolicy;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.SignerListener;
-import dev.kubemtls.signer.SigningException;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;

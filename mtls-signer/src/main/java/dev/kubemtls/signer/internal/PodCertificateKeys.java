@@ -1,7 +1,6 @@
 package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.pki.DerLimits;
-import dev.kubemtls.signer.ApprovalDecision;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -2,8 +2,6 @@ package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.names.ServiceNames;
 import dev.kubemtls.core.peer.SpiffeId;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.ValidityPolicy;
 import java.security.PublicKey;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -172,7 +170,7 @@ public final class PodCertificateRules {
       return new Deny(POD_MISMATCH, where + " is terminating or finished");
     }
     Duration lifetime = lifetime(request.maxExpirationSeconds());
-    if (lifetime.compareTo(dev.kubemtls.signer.CertificateAuthority.POD_CERTIFICATE_MIN_LIFETIME) < 0) {
+    if (lifetime.compareTo(dev.kubemtls.signer.internal.CertificateAuthority.POD_CERTIFICATE_MIN_LIFETIME) < 0) {
       return new Fail(LIFETIME_TOO_SHORT, "this signer's --max-ttl is " + validity.maxTtl() + ", below the one hour"
           + " the API server requires of a pod certificate; set --max-ttl to 1h or more to serve pod certificates");
     }

@@ -1,10 +1,11 @@
 package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.core.names.SignerNames;
 import dev.kubemtls.core.names.Usages;
-import dev.kubemtls.signer.ApprovalDecision;
 import java.security.interfaces.RSAPublicKey;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import org.bouncycastle.asn1.ASN1Encodable;
@@ -29,6 +30,16 @@ import org.bouncycastle.operator.DefaultAlgorithmNameFinder;
  * certificate that some peers cannot use is worse than a denial that says what to use instead.
  */
 public final class RequestRules {
+
+  /** Checks a signer name as {@code --signer-name} needs it: the API server's rule, no kubernetes.io names. */
+  public static String requireSignerName(String signerName) {
+    Objects.requireNonNull(signerName, "--signer-name");
+    try {
+      return SignerNames.require(signerName, false);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--signer-name" + ": " + e.getMessage(), e);
+    }
+  }
 
   /** The most SANs any configuration may allow; the CA refuses more whatever the policy says. */
   public static final int MAX_NAMES_CEILING = 256;

@@ -1,7 +1,5 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.signer.internal.Publishing;
-import dev.kubemtls.signer.internal.WorkQueue;
 import dev.kubemtls.kubernetes.CertificatesApi;
 import dev.kubemtls.kubernetes.trust.ClusterTrustBundles;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -67,7 +65,7 @@ final class ClusterTrustBundlePublisher implements AutoCloseable {
   public ClusterTrustBundlePublisher(KubernetesClient client, String signerName, List<X509Certificate> bundle,
       String version) {
     this.client = Objects.requireNonNull(client, "client");
-    this.signerName = SignerConfig.requireSignerName(signerName);
+    this.signerName = RequestRules.requireSignerName(signerName);
     this.name = bundleName(signerName);
     this.bundlePem = Publishing.encode(bundle);
     if (!CertificatesApi.VERSIONS.contains(Objects.requireNonNull(version, "version"))) {
@@ -82,7 +80,7 @@ final class ClusterTrustBundlePublisher implements AutoCloseable {
    * {@code kube-mtls.dev:workload:ca-bundle} (the API server's rule for signer-linked bundles).
    */
   public static String bundleName(String signerName) {
-    return SignerConfig.requireSignerName(signerName).replace('/', ':') + ":" + NAME_SUFFIX;
+    return RequestRules.requireSignerName(signerName).replace('/', ':') + ":" + NAME_SUFFIX;
   }
 
   /**

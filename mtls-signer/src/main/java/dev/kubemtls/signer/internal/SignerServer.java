@@ -1,6 +1,5 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.signer.internal.HttpEndpoint;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;

@@ -1,13 +1,9 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.names.Usages;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.CertificateChecks;
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.internal.Bounded;
-import dev.kubemtls.signer.internal.Crypto;
-import dev.kubemtls.signer.internal.ParsedCsr;
-import dev.kubemtls.signer.internal.RequestRules;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

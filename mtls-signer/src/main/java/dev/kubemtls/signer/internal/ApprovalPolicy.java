@@ -1,12 +1,11 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.names.ServiceNames;
+import dev.kubemtls.signer.SignerConfig;
+import dev.kubemtls.signer.SignerConfig.PolicyMode;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
-import dev.kubemtls.signer.internal.Bounded;
-import dev.kubemtls.signer.internal.ParsedCsr;
-import dev.kubemtls.signer.internal.RequestRules;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -56,27 +55,19 @@ import java.util.regex.Pattern;
  */
 public final class ApprovalPolicy {
 
-  /** The two modes. */
-  public enum Mode {
-    /** Names of Services that select the requesting Pod. */
-    STRICT,
-    /** Any name under the requester's namespace. */
-    LOOSE
-  }
-
   private static final Pattern IP_LITERAL = Pattern.compile("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*");
 
-  private final Mode mode;
+  private final PolicyMode mode;
   private final String trustDomain;
   private final String clusterDomain;
   private final int maxNames;
   private final boolean bareServiceNames;
 
-  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain, int maxNames) {
+  private ApprovalPolicy(PolicyMode mode, String trustDomain, String clusterDomain, int maxNames) {
     this(mode, trustDomain, clusterDomain, maxNames, false);
   }
 
-  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain, int maxNames,
+  private ApprovalPolicy(PolicyMode mode, String trustDomain, String clusterDomain, int maxNames,
       boolean bareServiceNames) {
     this.bareServiceNames = bareServiceNames;
     this.mode = Objects.requireNonNull(mode, "mode");
@@ -89,27 +80,33 @@ public final class ApprovalPolicy {
     this.maxNames = maxNames;
   }
 
-  private ApprovalPolicy(Mode mode, String trustDomain, String clusterDomain) {
+  private ApprovalPolicy(PolicyMode mode, String trustDomain, String clusterDomain) {
     this(mode, trustDomain, clusterDomain, RequestRules.DEFAULT_MAX_NAMES);
   }
 
   /** The strict policy for {@code trustDomain} (e.g. {@code cluster.local}) and the cluster DNS domain. */
   public static ApprovalPolicy strict(String trustDomain, String clusterDomain) {
-    return new ApprovalPolicy(Mode.STRICT, trustDomain, clusterDomain);
+    return new ApprovalPolicy(PolicyMode.STRICT, trustDomain, clusterDomain);
   }
 
   /** The loose policy for {@code trustDomain} and the cluster DNS domain. */
   public static ApprovalPolicy loose(String trustDomain, String clusterDomain) {
-    return new ApprovalPolicy(Mode.LOOSE, trustDomain, clusterDomain);
+    return new ApprovalPolicy(PolicyMode.LOOSE, trustDomain, clusterDomain);
   }
 
   /** A policy in the given mode. */
-  public static ApprovalPolicy of(Mode mode, String trustDomain, String clusterDomain) {
+  public static ApprovalPolicy of(PolicyMode mode, String trustDomain, String clusterDomain) {
     return new ApprovalPolicy(mode, trustDomain, clusterDomain);
   }
 
+  /** The policy a signer configuration selects: its mode, domains, name limit and bare-name choice. */
+  public static ApprovalPolicy forConfig(SignerConfig config) {
+    return of(config.policyMode(), config.trustDomain(), config.clusterDomain()).withMaxNames(config.maxNames())
+        .withBareServiceNames(config.bareServiceNames());
+  }
+
   /** The mode of this policy. */
-  public Mode mode() {
+  public PolicyMode mode() {
     return mode;
   }
 
@@ -217,7 +214,7 @@ public final class ApprovalPolicy {
       return ApprovalDecision.deny(ApprovalDecision.SUBJECT_NOT_ALLOWED, subjectProblem.get());
     }
 
-    boolean needsPod = !csr.ipAddresses().isEmpty() || (mode == Mode.STRICT && !csr.dnsNames().isEmpty());
+    boolean needsPod = !csr.ipAddresses().isEmpty() || (mode == PolicyMode.STRICT && !csr.dnsNames().isEmpty());
     ClusterView.PodInfo pod = null;
     if (needsPod) {
       Optional<String> podName = requester.extraValue(Requester.POD_NAME_EXTRA);
@@ -267,11 +264,11 @@ public final class ApprovalPolicy {
       }
     }
     if (!csr.dnsNames().isEmpty()) {
-      List<String> unauthorized = mode == Mode.STRICT
+      List<String> unauthorized = mode == PolicyMode.STRICT
           ? strictUnauthorized(csr.dnsNames(), sa.namespace(), pod, cluster)
           : looseUnauthorized(csr.dnsNames(), sa.namespace());
       if (!unauthorized.isEmpty()) {
-        String rule = mode == Mode.STRICT
+        String rule = mode == PolicyMode.STRICT
             ? "names of Services in namespace " + sa.namespace() + " that select Pod " + pod.name()
             : "names under namespace " + sa.namespace() + " (<x>." + sa.namespace() + ", <x>." + sa.namespace()
                 + ".svc, <x>." + sa.namespace() + ".svc." + clusterDomain + ")";

@@ -1,7 +1,6 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
-import dev.kubemtls.signer.internal.ParsedCsr;
 import java.util.Objects;
 
 /**

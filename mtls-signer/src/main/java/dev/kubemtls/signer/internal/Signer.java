@@ -1,11 +1,10 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import dev.kubemtls.signer.internal.CaKeeper;
-import dev.kubemtls.signer.internal.CsrController;
-import dev.kubemtls.signer.internal.CsrEvents;
-import dev.kubemtls.signer.internal.PodCertificateController;
-import dev.kubemtls.signer.internal.PodCertificateRules;
+import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.kubernetes.CertificatesApi;
+import dev.kubemtls.signer.SignerConfig;
+import dev.kubemtls.signer.SignerMain;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
@@ -87,7 +86,7 @@ public final class Signer implements AutoCloseable {
     this.podCertificateVersion = podCertificateVersion;
     this.listener = listener;
     this.config = config;
-    this.ca = ca.withValidity(config.validity());
+    this.ca = ca.withValidity(ValidityPolicy.of(config));
     this.clock = clock;
     this.electionExecutor = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "kube-mtls-signer-election-" + config.identity());
@@ -130,6 +129,37 @@ public final class Signer implements AutoCloseable {
         Objects.requireNonNull(listener, "listener"), bundleVersion, podCertificateVersion);
     signer.elect();
     return signer;
+  }
+
+  /**
+   * Loads the CA from the Secret the configuration names and starts a replica with the system
+   * clock, as {@code SignerMain} does.
+   *
+   * @throws InvalidMaterialException if the CA Secret is missing or unusable
+   */
+  public static Signer startFromSecret(KubernetesClient client, SignerConfig config, SignerListener listener) {
+    Secret secret = client.secrets().inNamespace(config.caSecretNamespace()).withName(config.caSecretName()).get();
+    if (secret == null) {
+      throw new InvalidMaterialException("Secret " + config.caSecretNamespace() + "/" + config.caSecretName()
+          + " does not exist; create a kubernetes.io/tls Secret with the CA (--ca-secret-name,"
+          + " --ca-secret-namespace)");
+    }
+    CertificateAuthority ca = CertificateAuthority.fromSecret(secret, ValidityPolicy.of(config), InstantSource.system(),
+        new SecureRandom());
+    return start(client, config, ca, InstantSource.system(), listener);
+  }
+
+  /**
+   * Generates a CA and replaces the content of the CA Secret {@code namespace/name} with it: the
+   * trigger of a CA rotation ({@code SignerMain rotate-ca}). The signer keeps the former CA in its
+   * rotation state.
+   */
+  public static CertificateAuthority writeNewCa(KubernetesClient client, String namespace, String name,
+      Duration lifetime) {
+    CertificateAuthority next = CertificateAuthority.generate("kube-mtls CA " + java.time.Instant.now(), lifetime,
+        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
+    client.secrets().inNamespace(namespace).resource(next.toSecret(namespace, name)).update();
+    return next;
   }
 
   /**
@@ -268,12 +298,12 @@ public final class Signer implements AutoCloseable {
       // Resumes a CA rotation where the previous leader left it (a few API calls).
       keeper.start();
       events = new CsrEvents(client, config.identity(), clock);
-      controller = new CsrController(client, config.signerName(), config.approvalPolicy(), keeper::signing, clock,
+      controller = new CsrController(client, config.signerName(), ApprovalPolicy.forConfig(config), keeper::signing, clock,
           config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
           events);
       if (config.podCertificates()) {
         podCertificates = PodCertificateController.forVersion(podCertificateVersion, client, config.signerName(),
-            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), config.validity(), config.maxNames(),
+            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), ValidityPolicy.of(config), config.maxNames(),
                 config.bareServiceNames()),
             keeper::signing, new dev.kubemtls.signer.internal.ApiClusterView(client), clock, new SecureRandom(),
             config.workers(), Duration.ofMinutes(10), listener);

@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;

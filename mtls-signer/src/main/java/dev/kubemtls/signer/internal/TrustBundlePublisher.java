@@ -1,9 +1,7 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.BundleSignatures;
-import dev.kubemtls.signer.internal.Publishing;
-import dev.kubemtls.signer.internal.WorkQueue;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.EventBuilder;

@@ -1,5 +1,6 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
+import dev.kubemtls.signer.SignerConfig;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -30,6 +31,11 @@ public record ValidityPolicy(Duration minTtl, Duration maxTtl, Duration backdate
   /** Ten minutes to 24 hours, backdated by 5 minutes: the kube-controller-manager defaults, capped at a day. */
   public static final ValidityPolicy DEFAULT =
       new ValidityPolicy(Duration.ofMinutes(10), Duration.ofHours(24), Duration.ofMinutes(5));
+
+  /** The limits a signer configuration sets ({@code --min-ttl}, {@code --max-ttl}, {@code --backdate}). */
+  public static ValidityPolicy of(SignerConfig config) {
+    return new ValidityPolicy(config.minTtl(), config.maxTtl(), config.backdate());
+  }
 
   /** Validates the limits. */
   public ValidityPolicy {
