@@ -3,8 +3,8 @@ package dev.kubemtls.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.kubemtls.signer.CaRotation;
-import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.internal.CaRotation;
+import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.it.ShortLivedSigner.ServerCertificates;
 import dev.kubemtls.signer.it.ShortLivedSigner.Workload;
 import dev.kubemtls.signer.it.ShortLivedSigner;

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.peer.PeerPolicy;
-import dev.kubemtls.signer.CertificateAuthority;
+import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.it.ShortLivedSigner;
 import dev.kubemtls.signer.it.ShortLivedSigner.Workload;
 import dev.kubemtls.testkit.TestCa;

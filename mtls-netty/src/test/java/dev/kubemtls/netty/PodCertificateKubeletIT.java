@@ -9,11 +9,12 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.files.FileMaterialSource;
 import dev.kubemtls.core.files.FileTrustSource;
 import dev.kubemtls.core.peer.PeerIdentity;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.TestCsr;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.PodCertificateRequests;
+import dev.kubemtls.signer.internal.Signer;
+import dev.kubemtls.signer.internal.TestCsr;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
 import dev.kubemtls.testkit.HollowNode;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -21,7 +22,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import dev.kubemtls.signer.PodCertificateRequests;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.Future;
@@ -85,7 +85,7 @@ class PodCertificateKubeletIT {
     SignerConfig config = SignerConfig.builder(signerName)
         .caSecret(caNamespace, "it-ca")
         .namespaceLabel(optIn + "=true")
-        .validity(new ValidityPolicy(Duration.ofMinutes(10), Duration.ofHours(1), Duration.ofMinutes(1)))
+        .validity(Duration.ofMinutes(10), Duration.ofHours(1), Duration.ofMinutes(1))
         .lease(caNamespace, "it-signer", id + "-0")
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .podCertificates(true)

@@ -8,7 +8,7 @@ import dev.kubemtls.core.pki.BundleSignatures;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.kubernetes.KubeMtls;
-import dev.kubemtls.signer.TrustBundlePublisher;
+import dev.kubemtls.signer.internal.TrustBundlePublisher;
 import dev.kubemtls.signer.it.ShortLivedSigner;
 import dev.kubemtls.signer.it.ShortLivedSigner.Workload;
 import dev.kubemtls.testkit.ControlPlane;

@@ -1,10 +1,10 @@
 package dev.kubemtls.signer;
 
-import dev.kubemtls.signer.internal.RequestRules;
-import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
+import dev.kubemtls.signer.internal.RequestRules;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

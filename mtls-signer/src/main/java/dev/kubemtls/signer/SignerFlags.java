@@ -1,8 +1,8 @@
 package dev.kubemtls.signer;
 
+import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.signer.internal.SignerServer;
 import dev.kubemtls.signer.internal.ValidityPolicy;
-import dev.kubemtls.core.names.Defaults;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;

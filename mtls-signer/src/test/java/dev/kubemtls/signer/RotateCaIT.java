@@ -2,6 +2,8 @@ package dev.kubemtls.signer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.Secret;
 import java.io.ByteArrayOutputStream;

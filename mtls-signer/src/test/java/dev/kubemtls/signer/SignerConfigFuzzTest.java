@@ -3,6 +3,7 @@ package dev.kubemtls.signer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.kubemtls.signer.internal.ApprovalPolicy;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,7 +47,7 @@ class SignerConfigFuzzTest {
       return;
     }
     assertThat(config).isEqualTo(SignerConfig.parse(args, environment));
-    assertThat(config.approvalPolicy()).isNotNull();
+    assertThat(ApprovalPolicy.forConfig(config)).isNotNull();
     assertThat(config.caRetention()).isPositive();
   }
 }

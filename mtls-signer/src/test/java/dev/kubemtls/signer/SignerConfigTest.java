@@ -3,6 +3,8 @@ package dev.kubemtls.signer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kubemtls.signer.internal.ApprovalPolicy;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -23,8 +25,8 @@ class SignerConfigTest {
     assertThat(c.bundleConfigMapName()).isEqualTo("kube-mtls-ca-bundle");
     assertThat(c.bundleKey()).isEqualTo("ca.crt");
     assertThat(c.namespaceLabel()).isEqualTo("kube-mtls.dev/inject-bundle=true");
-    assertThat(c.validity()).isEqualTo(ValidityPolicy.DEFAULT);
-    assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.STRICT);
+    assertThat(ValidityPolicy.of(c)).isEqualTo(ValidityPolicy.DEFAULT);
+    assertThat(c.policyMode()).isEqualTo(SignerConfig.PolicyMode.STRICT);
     assertThat(c.leaseNamespace()).isEqualTo("kube-mtls");
     assertThat(c.identity()).isEqualTo("signer-0");
     assertThat(c.clusterTrustBundle()).as("the ClusterTrustBundle is published where served")
@@ -32,14 +34,14 @@ class SignerConfigTest {
     assertThat(c.podCertificates()).as("pod certificates are opt-in").isFalse();
     assertThat(c.maxNames()).isEqualTo(64);
     assertThat(c.lookups()).isEqualTo(SignerConfig.LookupMode.CACHE);
-    assertThat(c.approvalPolicy().maxNames()).isEqualTo(64);
+    assertThat(ApprovalPolicy.forConfig(c).maxNames()).isEqualTo(64);
   }
 
   @Test
   void theNameCapIsSetByFlag() {
     SignerConfig c = SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=x",
         "--max-names=8"), ENV);
-    assertThat(c.approvalPolicy().maxNames()).isEqualTo(8);
+    assertThat(ApprovalPolicy.forConfig(c).maxNames()).isEqualTo(8);
     assertThat(SignerConfig.parse(List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=x",
         "--lookups=request"), ENV).lookups()).isEqualTo(SignerConfig.LookupMode.REQUEST);
   }
@@ -92,9 +94,9 @@ class SignerConfigTest {
         "KUBE_MTLS_SIGNER_NAME", "example.com/svc", "KUBE_MTLS_CA_SECRET_NAMESPACE", "pki",
         "KUBE_MTLS_MAX_TTL", "2h", "KUBE_MTLS_MIN_TTL", "30s", "KUBE_MTLS_POLICY", "loose",
         "KUBE_MTLS_IDENTITY", "me"));
-    assertThat(c.validity().maxTtl()).isEqualTo(Duration.ofSeconds(90));
-    assertThat(c.validity().minTtl()).isEqualTo(Duration.ofSeconds(30));
-    assertThat(c.policyMode()).isEqualTo(ApprovalPolicy.Mode.LOOSE);
+    assertThat(c.maxTtl()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(c.minTtl()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(c.policyMode()).isEqualTo(SignerConfig.PolicyMode.LOOSE);
     assertThat(c.identity()).isEqualTo("me");
   }
 
@@ -146,7 +148,7 @@ class SignerConfigTest {
     Map<String, String> env = Map.of("POD_NAME", "signer-0", "KUBE_MTLS_MAX_TTL", "forever");
     List<String> withFlag = new java.util.ArrayList<>(args);
     withFlag.add("--max-ttl=1h");
-    assertThat(SignerConfig.parse(withFlag, env).validity().maxTtl()).isEqualTo(Duration.ofHours(1));
+    assertThat(SignerConfig.parse(withFlag, env).maxTtl()).isEqualTo(Duration.ofHours(1));
     assertThatThrownBy(() -> SignerConfig.parse(args, env)).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("--max-ttl").hasMessageContaining("'forever' is not a duration")
         .hasMessageContaining("set by KUBE_MTLS_MAX_TTL");

@@ -1,13 +1,13 @@
 package dev.kubemtls.samples;
 
-import dev.kubemtls.signer.ApprovalDecision;
-import dev.kubemtls.signer.CaRotation;
-import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.SignerListener;
 import dev.kubemtls.signer.SignerMain;
-import dev.kubemtls.signer.SignerMetrics;
-import dev.kubemtls.signer.SignerServer;
+import dev.kubemtls.signer.internal.ApprovalDecision;
+import dev.kubemtls.signer.internal.CaRotation;
+import dev.kubemtls.signer.internal.Signer;
+import dev.kubemtls.signer.internal.SignerListener;
+import dev.kubemtls.signer.internal.SignerMetrics;
+import dev.kubemtls.signer.internal.SignerServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -29,7 +29,7 @@ public final class DemoSigner {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     SignerMetrics metrics = new SignerMetrics(registry);
     KubernetesClient client = new KubernetesClientBuilder().build();
-    Signer signer = SignerMain.start(client, config, SignerListener.all(metrics, new SignerListener() {
+    Signer signer = Signer.startFromSecret(client, config, SignerListener.all(metrics, new SignerListener() {
       @Override
       public void decided(String csrName, ApprovalDecision decision) {
         if (!decision.approved()) {

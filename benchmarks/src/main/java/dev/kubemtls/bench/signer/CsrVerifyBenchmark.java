@@ -1,13 +1,13 @@
 package dev.kubemtls.bench.signer;
 
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.ApprovalPolicy;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.CertificateRequest;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.Requester;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.ApprovalPolicy;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.CertificateRequest;
+import dev.kubemtls.signer.internal.ClusterView;
 import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.internal.Requester;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;

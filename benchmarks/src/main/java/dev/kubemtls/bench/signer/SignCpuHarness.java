@@ -1,7 +1,7 @@
 package dev.kubemtls.bench.signer;
 
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.security.SecureRandom;

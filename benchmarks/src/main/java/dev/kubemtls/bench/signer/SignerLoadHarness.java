@@ -1,8 +1,8 @@
 package dev.kubemtls.bench.signer;
 
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;

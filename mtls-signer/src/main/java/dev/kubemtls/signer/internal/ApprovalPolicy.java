@@ -1,11 +1,11 @@
 package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.names.ServiceNames;
-import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.SignerConfig.PolicyMode;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.names.KubernetesNames;
 import dev.kubemtls.core.peer.SpiffeId;
+import dev.kubemtls.signer.SignerConfig;
+import dev.kubemtls.signer.SignerConfig.PolicyMode;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;

@@ -3,7 +3,6 @@ package dev.kubemtls.signer.internal;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.kubernetes.CertificatesApi;
 import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.SignerMain;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;

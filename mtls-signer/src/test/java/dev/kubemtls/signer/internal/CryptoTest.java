@@ -4,9 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.TestCsr;
-import dev.kubemtls.signer.ValidityPolicy;
 import java.math.BigInteger;
 import java.security.KeyPair;
 import java.security.SecureRandom;

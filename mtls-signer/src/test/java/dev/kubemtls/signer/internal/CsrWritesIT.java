@@ -3,7 +3,6 @@ package dev.kubemtls.signer.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kubemtls.signer.TestCsr;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
@@ -86,8 +85,8 @@ class CsrWritesIT {
 
     // The API server checks that status.certificate holds PEM certificates: a real one is needed.
     String pem = dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(
-        dev.kubemtls.signer.CertificateAuthority.generate("writes IT", java.time.Duration.ofDays(1),
-            dev.kubemtls.signer.ValidityPolicy.DEFAULT, java.time.InstantSource.system(),
+        dev.kubemtls.signer.internal.CertificateAuthority.generate("writes IT", java.time.Duration.ofDays(1),
+            dev.kubemtls.signer.internal.ValidityPolicy.DEFAULT, java.time.InstantSource.system(),
             new java.security.SecureRandom()).certificate()));
     String certificate = Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII));
     String issued = writes.certificate(name, approved, certificate);

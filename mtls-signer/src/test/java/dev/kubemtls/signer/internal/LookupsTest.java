@@ -2,11 +2,6 @@ package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.signer.ApprovalDecision;
-import dev.kubemtls.signer.ApprovalPolicy;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.Requester;
-import dev.kubemtls.signer.TestCsr;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -54,7 +49,7 @@ class LookupsTest {
   private static final List<ClusterView.ServiceInfo> WEB = List.of(new ClusterView.ServiceInfo("web", Map.of("app", "web")));
 
   private static ApprovalDecision decide(TestCsr csr, ClusterView cached, ClusterView live) {
-    return Lookups.decide(STRICT, dev.kubemtls.signer.CertificateRequest.parse(csr.pem()), USAGES, BOUND, cached, live);
+    return Lookups.decide(STRICT, dev.kubemtls.signer.internal.CertificateRequest.parse(csr.pem()), USAGES, BOUND, cached, live);
   }
 
   @Test

@@ -2,10 +2,6 @@ package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.ClusterView;
-import dev.kubemtls.signer.SigningException;
-import dev.kubemtls.signer.ValidityPolicy;
 import dev.kubemtls.testkit.MutableClock;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;

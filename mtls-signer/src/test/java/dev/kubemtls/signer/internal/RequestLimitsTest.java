@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.DerLimits;
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.TestCsr;
 import org.bouncycastle.asn1.DEROctetString;
 import org.bouncycastle.asn1.DERSequence;
 import org.bouncycastle.asn1.DERUTF8String;

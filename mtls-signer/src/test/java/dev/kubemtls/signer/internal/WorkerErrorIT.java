@@ -2,11 +2,6 @@ package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.kubemtls.signer.ApprovalPolicy;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.SignerListener;
-import dev.kubemtls.signer.TestCsr;
-import dev.kubemtls.signer.ValidityPolicy;
 import dev.kubemtls.signer.it.ShortLivedSigner;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;

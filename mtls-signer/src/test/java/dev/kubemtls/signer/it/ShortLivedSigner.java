@@ -7,13 +7,12 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.rotation.RotationPolicy;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
-import dev.kubemtls.signer.CaRotation;
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.Signer;
 import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.SignerListener;
-import dev.kubemtls.signer.SignerMain;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.CaRotation;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.Signer;
+import dev.kubemtls.signer.internal.SignerListener;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -92,12 +91,12 @@ public final class ShortLivedSigner implements AutoCloseable {
     SignerConfig config = SignerConfig.builder(signerName)
         .caSecret(caNamespace, CA_SECRET)
         .namespaceLabel(optInLabel + "=true")
-        .validity(new ValidityPolicy(CERT_TTL, CERT_TTL, Duration.ofSeconds(1)))
+        .validity(CERT_TTL, CERT_TTL, Duration.ofSeconds(1))
         .caRotation(Duration.ofSeconds(5), Duration.ofSeconds(2))
         .lease(caNamespace, "it-signer", id + "-0")
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .build();
-    signer = SignerMain.start(admin, config, new SignerListener() {
+    signer = Signer.startFromSecret(admin, config, new SignerListener() {
       @Override
       public void caRotation(CaRotation.Change change, CaRotation state) {
         caChanges.add(change);
@@ -183,7 +182,7 @@ public final class ShortLivedSigner implements AutoCloseable {
 
   /** Writes a new CA into the CA Secret: the documented trigger of a CA rotation. */
   public CertificateAuthority rotateCa() {
-    return SignerMain.writeNewCa(admin, caNamespace, CA_SECRET, Duration.ofDays(1));
+    return Signer.writeNewCa(admin, caNamespace, CA_SECRET, Duration.ofDays(1));
   }
 
   /**

@@ -1,8 +1,8 @@
 package dev.kubemtls.samples.demo;
 
-import dev.kubemtls.signer.CertificateAuthority;
-import dev.kubemtls.signer.SignerMain;
-import dev.kubemtls.signer.ValidityPolicy;
+import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.Signer;
+import dev.kubemtls.signer.internal.ValidityPolicy;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -61,6 +61,6 @@ final class SignerSetup {
 
   /** The documented trigger of a CA rotation: a new CA written into the CA Secret. */
   static void rotateCa(KubernetesClient admin) {
-    SignerMain.writeNewCa(admin, Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET, Duration.ofDays(30));
+    Signer.writeNewCa(admin, Demo.SYSTEM_NAMESPACE, Demo.CA_SECRET, Duration.ofDays(30));
   }
 }

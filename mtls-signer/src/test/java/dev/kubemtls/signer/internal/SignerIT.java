@@ -1,8 +1,8 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import static dev.kubemtls.signer.SignerFixture.SERVER_CLIENT;
-import static dev.kubemtls.signer.SignerFixture.SIGNER_NAME;
-import static dev.kubemtls.signer.SignerFixture.createCsr;
+import static dev.kubemtls.signer.internal.SignerFixture.SERVER_CLIENT;
+import static dev.kubemtls.signer.internal.SignerFixture.SIGNER_NAME;
+import static dev.kubemtls.signer.internal.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

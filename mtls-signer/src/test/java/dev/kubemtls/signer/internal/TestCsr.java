@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.pki.Pem;
 import java.io.IOException;

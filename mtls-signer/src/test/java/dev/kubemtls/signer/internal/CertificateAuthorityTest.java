@@ -1,9 +1,10 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.testkit.MutableClock;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;

@@ -1,6 +1,7 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.core.pki.Pem;
+import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -92,14 +93,14 @@ final class SignerFixture {
     KubernetesClient client = cp.clientFor(SIGNER_NS, "kube-mtls-signer");
     SignerConfig config = SignerConfig.builder(SIGNER_NAME)
         .caSecret(SIGNER_NS, "kube-mtls-ca")
-        .validity(new ValidityPolicy(Duration.ofMinutes(1), Duration.ofHours(1), Duration.ofMinutes(5)))
+        .validity(Duration.ofMinutes(1), Duration.ofHours(1), Duration.ofMinutes(5))
         .lease(SIGNER_NS, "kube-mtls-signer", "replica-" + REPLICAS.incrementAndGet())
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .clusterTrustBundle(true)
         .podCertificates(true)
         .build();
     CertificateAuthority loaded = CertificateAuthority.fromSecret(
-        client.secrets().inNamespace(SIGNER_NS).withName("kube-mtls-ca").get(), config.validity(),
+        client.secrets().inNamespace(SIGNER_NS).withName("kube-mtls-ca").get(), ValidityPolicy.of(config),
         InstantSource.system(), new SecureRandom());
     Signer signer = Signer.start(client, config, loaded, InstantSource.system(), SignerListener.all(new SignerListener() {
       @Override

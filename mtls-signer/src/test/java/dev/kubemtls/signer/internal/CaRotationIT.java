@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,7 +9,7 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.kubernetes.trust.TrustBundles;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
-import dev.kubemtls.signer.internal.CaKeeper;
+import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.testkit.ControlPlane;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
@@ -74,7 +74,7 @@ class CaRotationIT {
     CertificateAuthority caA = freshCa(admin, "rotation CA A");
 
     KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
-    Signer first = SignerMain.start(signerClient, config("rotation-1"), listener());
+    Signer first = Signer.startFromSecret(signerClient, config("rotation-1"), listener());
     KubeMtls workload = null;
     ClusterTrustBundleTrustSource ctbSource = null;
     KubernetesClient ctbClient = null;
@@ -100,7 +100,7 @@ class CaRotationIT {
       assertThat(ctbSource.start().get(30, TimeUnit.SECONDS).certificates()).containsExactly(caA.certificate());
 
       // The operator writes a new CA: it is trusted at once, next to the old one.
-      CertificateAuthority caB = SignerMain.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
+      CertificateAuthority caB = Signer.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
       String wlNs = wl;
       Awaitility.await("the bundle holds A and B").atMost(Duration.ofSeconds(20))
           .until(() -> subjects(TrustBundles.read(admin, wlNs, "kube-mtls-ca-bundle")),
@@ -119,7 +119,7 @@ class CaRotationIT {
       // The leader goes away in the middle of the propagation; a new one resumes the stored plan.
       Instant switchAt = storedSwitchTime(admin);
       first.close();
-      second = SignerMain.start(signerClient, config("rotation-2"), listener());
+      second = Signer.startFromSecret(signerClient, config("rotation-2"), listener());
       Signer s2 = second;
       Awaitility.await("second signer leads").atMost(Duration.ofSeconds(30)).until(s2::isLeader);
       assertThat(storedSwitchTime(admin)).as("the new leader keeps the planned switch time").isEqualTo(switchAt);
@@ -192,7 +192,7 @@ class CaRotationIT {
 
   private SignerConfig config(String identity) {
     return SignerConfig.builder(SIGNER).caSecret(NS, "kube-mtls-ca").namespaceLabel(LABEL + "=true")
-        .validity(new ValidityPolicy(TTL, TTL, Duration.ofSeconds(1)))
+        .validity(TTL, TTL, Duration.ofSeconds(1))
         .lease(NS, "kube-mtls-signer", identity)
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .caRotation(PROPAGATION, MARGIN).clusterTrustBundle(true).build();
@@ -253,7 +253,7 @@ class CaRotationIT {
     KubernetesClient admin = fx.admin;
     CertificateAuthority caA = freshCa(admin, "offline CA A");
     KubernetesClient signerClient = cp.clientFor(NS, "kube-mtls-signer");
-    Signer first = SignerMain.start(signerClient, config("offline-1"), listener());
+    Signer first = Signer.startFromSecret(signerClient, config("offline-1"), listener());
     Signer second = null;
     KubeMtls workload = null;
     try {
@@ -261,8 +261,8 @@ class CaRotationIT {
       first.close();
 
       // No signer runs while the operator replaces the CA; the state Secret holds no copy of A's key.
-      CertificateAuthority caB = SignerMain.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
-      second = SignerMain.start(signerClient, config("offline-2"), listener());
+      CertificateAuthority caB = Signer.writeNewCa(admin, NS, "kube-mtls-ca", Duration.ofDays(1));
+      second = Signer.startFromSecret(signerClient, config("offline-2"), listener());
       Signer s2 = second;
       Awaitility.await("second signer leads").atMost(Duration.ofSeconds(30)).until(s2::isLeader);
 

@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import dev.kubemtls.kubernetes.CertificatesApi;
 import io.fabric8.kubernetes.api.model.Condition;

@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -106,18 +106,18 @@ class SharedRulesTest {
   @Test
   void signerAndWorkloadsAgreeOnSignerNames() {
     for (String name : VALID_NAMES) {
-      assertThat(SignerConfig.requireSignerName(name)).as("signer, " + name).isEqualTo(name);
+      assertThat(RequestRules.requireSignerName(name)).as("signer, " + name).isEqualTo(name);
       assertThat(CertificateIssuer.builder(CLIENT, ID, name).build().signerName()).as("workload, " + name)
           .isEqualTo(name);
     }
     for (String name : INVALID_NAMES) {
-      assertThatThrownBy(() -> SignerConfig.requireSignerName(name)).as("signer, " + name)
+      assertThatThrownBy(() -> RequestRules.requireSignerName(name)).as("signer, " + name)
           .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--signer-name");
       assertThatThrownBy(() -> CertificateIssuer.builder(CLIENT, ID, name).build()).as("workload, " + name)
           .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("signerName '" + name + "'");
     }
     for (String name : RESERVED_NAMES) {
-      assertThatThrownBy(() -> SignerConfig.requireSignerName(name)).as("signer, " + name)
+      assertThatThrownBy(() -> RequestRules.requireSignerName(name)).as("signer, " + name)
           .hasMessageContaining("reserved");
       assertThatThrownBy(() -> CertificateIssuer.builder(CLIENT, ID, name).build()).as("workload, " + name)
           .hasMessageContaining("reserved");

@@ -1,10 +1,11 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import static dev.kubemtls.signer.SignerFixture.SERVER_CLIENT;
-import static dev.kubemtls.signer.SignerFixture.SIGNER_NAME;
-import static dev.kubemtls.signer.SignerFixture.createCsr;
+import static dev.kubemtls.signer.internal.SignerFixture.SERVER_CLIENT;
+import static dev.kubemtls.signer.internal.SignerFixture.SIGNER_NAME;
+import static dev.kubemtls.signer.internal.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.signer.SignerConfig;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -43,7 +44,7 @@ class NameRulesIT {
     fx = SignerFixture.get();
     fx.awaitLeader();
     web = fx.workload("name-rules");
-    started.add(start(SignerConfig.builder(LOOSE).policy(ApprovalPolicy.Mode.LOOSE), "h24-loose"));
+    started.add(start(SignerConfig.builder(LOOSE).policy(SignerConfig.PolicyMode.LOOSE), "h24-loose"));
     started.add(start(SignerConfig.builder(BARE).bareServiceNames(true), "h24-bare"));
   }
 

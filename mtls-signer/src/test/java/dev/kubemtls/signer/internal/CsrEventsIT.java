@@ -1,10 +1,11 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import static dev.kubemtls.signer.SignerFixture.SERVER_CLIENT;
-import static dev.kubemtls.signer.SignerFixture.SIGNER_NAME;
-import static dev.kubemtls.signer.SignerFixture.createCsr;
+import static dev.kubemtls.signer.internal.SignerFixture.SERVER_CLIENT;
+import static dev.kubemtls.signer.internal.SignerFixture.SIGNER_NAME;
+import static dev.kubemtls.signer.internal.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.signer.SignerConfig;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;

@@ -1,11 +1,11 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.kubemtls.core.InvalidMaterialException;
 import dev.kubemtls.core.pki.Pem;
-import dev.kubemtls.signer.internal.ParsedCsr;
+import dev.kubemtls.signer.SignerConfig;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -106,7 +106,7 @@ class ApprovalPolicyFuzzTest {
     assertThat(parsed.uris()).allMatch(OWN_SPIFFE_ID::equals);
     assertThat(parsed.ipAddresses()).allMatch(OWN_IPS::contains);
     for (String dns : parsed.dnsNames()) {
-      if (policy.mode() == ApprovalPolicy.Mode.STRICT) {
+      if (policy.mode() == SignerConfig.PolicyMode.STRICT) {
         assertThat(OWN_STRICT_NAMES).as("strict: %s", dns).contains(dns);
       } else {
         assertThat(policy.namespaceOf(dns)).as("loose: %s", dns).contains("shop");

@@ -1,8 +1,9 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kubemtls.signer.SignerConfig;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;

@@ -1,11 +1,11 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.kubemtls.signer.CaRotation.CaKeyPair;
-import dev.kubemtls.signer.CaRotation.Change;
-import dev.kubemtls.signer.CaRotation.Phase;
+import dev.kubemtls.signer.internal.CaRotation.CaKeyPair;
+import dev.kubemtls.signer.internal.CaRotation.Change;
+import dev.kubemtls.signer.internal.CaRotation.Phase;
 import dev.kubemtls.testkit.TestCa;
 import java.time.Duration;
 import java.time.Instant;

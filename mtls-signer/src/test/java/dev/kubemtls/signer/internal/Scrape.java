@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;

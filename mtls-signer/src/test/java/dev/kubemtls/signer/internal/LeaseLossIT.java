@@ -1,7 +1,8 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.signer.SignerConfig;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;

@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

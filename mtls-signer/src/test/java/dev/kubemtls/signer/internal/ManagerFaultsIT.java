@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,6 +14,7 @@ import dev.kubemtls.core.rotation.RotationPolicy;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.signer.SignerConfig;
 import dev.kubemtls.testkit.ControlPlane;
 import dev.kubemtls.testkit.MutableClock;
 import dev.kubemtls.testkit.TestCa;
@@ -124,11 +125,11 @@ class ManagerFaultsIT {
     SignerConfig config = SignerConfig.builder(SIGNER)
         .caSecret(SIGNER_NS, CA_SECRET)
         .namespaceLabel(OPT_IN + "=true")
-        .validity(new ValidityPolicy(TTL, TTL, Duration.ofSeconds(1)))
+        .validity(TTL, TTL, Duration.ofSeconds(1))
         .lease(SIGNER_NS, "faults-signer", "faults-" + REPLICAS.incrementAndGet())
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .build();
-    Signer signer = SignerMain.start(admin, config, SignerListener.NONE);
+    Signer signer = Signer.startFromSecret(admin, config, SignerListener.NONE);
     replicas.add(signer);
     return signer;
   }

@@ -1,9 +1,10 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
-import static dev.kubemtls.signer.SignerFixture.SERVER_CLIENT;
-import static dev.kubemtls.signer.SignerFixture.createCsr;
+import static dev.kubemtls.signer.internal.SignerFixture.SERVER_CLIENT;
+import static dev.kubemtls.signer.internal.SignerFixture.createCsr;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.kubemtls.signer.SignerConfig;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;

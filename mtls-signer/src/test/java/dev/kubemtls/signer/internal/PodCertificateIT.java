@@ -1,4 +1,4 @@
-package dev.kubemtls.signer;
+package dev.kubemtls.signer.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,6 +8,7 @@ import dev.kubemtls.core.files.FileMaterialSource;
 import dev.kubemtls.core.files.FileTrustSource;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.core.testing.ProjectedVolume;
+import dev.kubemtls.signer.SignerConfig;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.Node;
@@ -359,7 +360,7 @@ class PodCertificateIT {
     SignerConfig config = SignerConfig.builder("kube-mtls.dev/" + suffix)
         .caSecret(SignerFixture.SIGNER_NS, "kube-mtls-ca-" + suffix)
         .bundle("kube-mtls-" + suffix + "-bundle", "ca.crt").namespaceLabel("kube-mtls.dev/" + suffix + "-bundle=true")
-        .validity(validity)
+        .validity(validity.minTtl(), validity.maxTtl(), validity.backdate())
         .lease(SignerFixture.SIGNER_NS, "kube-mtls-signer-" + suffix, suffix + "-1")
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .podCertificates(true)
