@@ -112,6 +112,11 @@ class SignerMetricsIT {
             .pollInterval(Duration.ofMillis(100))
             .until(() -> Scrape.request(b.address(), "GET", "/readyz"),
                 r -> r.statusCode() == 200 && r.body().equals("ok: leader\n"));
+        // Ready means the informer's first list is in its cache; the handler is told of each CSR
+        // after that, on the informer's own thread, so the count may still be climbing here.
+        Awaitility.await("b's informer to tell of every CSR").atMost(Duration.ofSeconds(30))
+            .pollInterval(Duration.ofMillis(100))
+            .until(() -> Scrape.metrics(b.address()).get("kubemtls_signer_csrs_seen_total"), v -> v >= 7.0);
         Map<String, Double> taken = Scrape.metrics(b.address());
         print("standby after taking over", taken);
         assertThat(taken).containsEntry("kubemtls_signer_leader", 1.0).containsEntry("kubemtls_signer_ready", 1.0)
