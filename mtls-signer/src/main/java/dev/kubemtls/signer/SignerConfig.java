@@ -60,8 +60,8 @@ import java.util.Objects;
  *                            besides its namespaced forms; off by default
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
-    String bundleConfigMapName, String bundleKey, String namespaceLabel, Duration minTtl,
-    Duration maxTtl, Duration backdate, PolicyMode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
+    String bundleConfigMapName, String bundleKey, String namespaceLabel, Duration minTtl, Duration maxTtl,
+    Duration backdate, PolicyMode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, Publication clusterTrustBundle,
     int maxNames, LookupMode lookups, boolean podCertificates, boolean bareServiceNames) {

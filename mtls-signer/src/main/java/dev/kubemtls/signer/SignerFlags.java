@@ -210,7 +210,8 @@ final class SignerFlags {
       }
     });
     cl.registerConverter(SignerConfig.PolicyMode.class,
-        oneOf(Map.of("strict", SignerConfig.PolicyMode.STRICT, "loose", SignerConfig.PolicyMode.LOOSE), "strict or loose"));
+        oneOf(Map.of("strict", SignerConfig.PolicyMode.STRICT, "loose", SignerConfig.PolicyMode.LOOSE),
+            "strict or loose"));
     cl.registerConverter(SignerConfig.LookupMode.class, oneOf(Map.of("cache", SignerConfig.LookupMode.CACHE,
         "request", SignerConfig.LookupMode.REQUEST), "cache or request"));
     cl.registerConverter(SignerConfig.Publication.class, oneOf(Map.of("auto", SignerConfig.Publication.AUTO,
@@ -242,8 +243,8 @@ final class SignerFlags {
       throw new IllegalArgumentException("--min-ttl/--max-ttl: " + e.getMessage(), e);
     }
     return new SignerConfig(name, namespace, caSecretName, bundleConfigMap, bundleKey, namespaceLabel, minTtl,
-        maxTtl, backdate, policy, trustDomain, clusterDomain, leaseNamespace == null ? namespace : leaseNamespace, leaseName, id,
-        leaseDuration, renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin,
+        maxTtl, backdate, policy, trustDomain, clusterDomain, leaseNamespace == null ? namespace : leaseNamespace,
+        leaseName, id, leaseDuration, renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin,
         clusterTrustBundle, maxNames, lookups, podCertificates, bareServiceNames);
   }
 

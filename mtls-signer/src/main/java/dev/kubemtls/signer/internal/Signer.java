@@ -297,13 +297,13 @@ public final class Signer implements AutoCloseable {
       // Resumes a CA rotation where the previous leader left it (a few API calls).
       keeper.start();
       events = new CsrEvents(client, config.identity(), clock);
-      controller = new CsrController(client, config.signerName(), ApprovalPolicy.forConfig(config), keeper::signing, clock,
-          config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
+      controller = new CsrController(client, config.signerName(), ApprovalPolicy.forConfig(config), keeper::signing,
+          clock, config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
           events);
       if (config.podCertificates()) {
         podCertificates = PodCertificateController.forVersion(podCertificateVersion, client, config.signerName(),
-            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), ValidityPolicy.of(config), config.maxNames(),
-                config.bareServiceNames()),
+            new PodCertificateRules(config.trustDomain(), config.clusterDomain(), ValidityPolicy.of(config),
+                config.maxNames(), config.bareServiceNames()),
             keeper::signing, new dev.kubemtls.signer.internal.ApiClusterView(client), clock, new SecureRandom(),
             config.workers(), Duration.ofMinutes(10), listener);
       }

@@ -263,14 +263,14 @@ class ApprovalPolicyTest {
     // No 16384-bit key is generated: the modulus is a random odd number. Were it decoded, BouncyCastle
     // would run its primality tests on it; the parse must not even try.
     String pem = TestCsr.builder().spki(TestCsr.rsaSpki(16384)).uri(SPIFFE).pem();
-    dev.kubemtls.signer.internal.ParsedCsr parsed = dev.kubemtls.signer.internal.ParsedCsr.parse(pem);
+    ParsedCsr parsed = ParsedCsr.parse(pem);
     assertThat(parsed.publicKey()).isNull();
-    assertThat(parsed.keyKind()).isEqualTo(dev.kubemtls.signer.internal.ParsedCsr.KeyKind.RSA);
+    assertThat(parsed.keyKind()).isEqualTo(ParsedCsr.KeyKind.RSA);
     ApprovalDecision d = STRICT.decide(parsed, USAGES, BOUND, CLUSTER);
     assertThat(d.reason()).isEqualTo(ApprovalDecision.KEY_NOT_ALLOWED);
     assertThat(d.message()).contains("16384 bits");
     // A size the signer issues for is decoded as before.
-    assertThat(dev.kubemtls.signer.internal.ParsedCsr.parse(TestCsr.builder().key(TestCsr.rsaKey()).uri(SPIFFE)
+    assertThat(ParsedCsr.parse(TestCsr.builder().key(TestCsr.rsaKey()).uri(SPIFFE)
         .pem()).publicKey()).isInstanceOf(java.security.interfaces.RSAPublicKey.class);
   }
 

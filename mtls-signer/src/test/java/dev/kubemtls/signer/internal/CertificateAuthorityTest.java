@@ -189,12 +189,12 @@ class CertificateAuthorityTest {
 
   @Test
   void aParsedRequestIsVerifiedOnceAndSignedAsParsed() throws Exception {
-    dev.kubemtls.signer.internal.ParsedCsr parsed =
-        dev.kubemtls.signer.internal.ParsedCsr.parse(TestCsr.builder().dns("a.b.svc").pem());
+    ParsedCsr parsed =
+        ParsedCsr.parse(TestCsr.builder().dns("a.b.svc").pem());
     assertThat(parsed.signatureValid()).isTrue();
     X509Certificate cert = ca.sign(parsed, SERVER_CLIENT, 3600);
     assertThat(cert.getPublicKey()).isEqualTo(parsed.publicKey());
-    dev.kubemtls.signer.internal.ParsedCsr forged = dev.kubemtls.signer.internal.ParsedCsr.parse(
+    ParsedCsr forged = ParsedCsr.parse(
         TestCsr.builder().dns("a.b.svc").signedBy(TestCsr.ecKey()).pem());
     assertThatThrownBy(() -> ca.sign(forged, SERVER_CLIENT, 3600)).isInstanceOfSatisfying(SigningException.class,
         e -> assertThat(e.reason()).isEqualTo("InvalidSignature"));
@@ -315,7 +315,7 @@ class CertificateAuthorityTest {
 
   @Test
   void aCaSecretNestedTooDeeplyIsRefusedBeforeParsing() throws Exception {
-    byte[] deep = dev.kubemtls.signer.internal.RequestLimitsTest.nested(5_000);
+    byte[] deep = RequestLimitsTest.nested(5_000);
     String pem = dev.kubemtls.core.pki.Pem.encode("CERTIFICATE", deep);
     assertThatThrownBy(() -> CertificateAuthority.fromPem(pem, ca.privateKeyPem(), "Secret x/y", POLICY, clock, random))
         .isInstanceOf(InvalidMaterialException.class).hasMessageContaining("Secret x/y tls.crt: certificate 1 is not acceptable DER: ASN.1 structures nested deeper than 32 levels");

@@ -85,8 +85,8 @@ class CsrWritesIT {
 
     // The API server checks that status.certificate holds PEM certificates: a real one is needed.
     String pem = dev.kubemtls.core.pki.Pem.encodeCertificates(List.of(
-        dev.kubemtls.signer.internal.CertificateAuthority.generate("writes IT", java.time.Duration.ofDays(1),
-            dev.kubemtls.signer.internal.ValidityPolicy.DEFAULT, java.time.InstantSource.system(),
+        CertificateAuthority.generate("writes IT", java.time.Duration.ofDays(1),
+            ValidityPolicy.DEFAULT, java.time.InstantSource.system(),
             new java.security.SecureRandom()).certificate()));
     String certificate = Base64.getEncoder().encodeToString(pem.getBytes(StandardCharsets.US_ASCII));
     String issued = writes.certificate(name, approved, certificate);

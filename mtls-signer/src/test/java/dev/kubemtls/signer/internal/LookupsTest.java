@@ -49,7 +49,7 @@ class LookupsTest {
   private static final List<ClusterView.ServiceInfo> WEB = List.of(new ClusterView.ServiceInfo("web", Map.of("app", "web")));
 
   private static ApprovalDecision decide(TestCsr csr, ClusterView cached, ClusterView live) {
-    return Lookups.decide(STRICT, dev.kubemtls.signer.internal.CertificateRequest.parse(csr.pem()), USAGES, BOUND, cached, live);
+    return Lookups.decide(STRICT, CertificateRequest.parse(csr.pem()), USAGES, BOUND, cached, live);
   }
 
   @Test

@@ -81,7 +81,7 @@ class SignerServerProbeTest {
       // The server closes without an answer: end of stream.
       assertThat(s.getInputStream().read()).isEqualTo(-1);
       assertThat(Duration.ofNanos(System.nanoTime() - start))
-          .isLessThan(dev.kubemtls.signer.internal.HttpEndpoint.REQUEST_TIMEOUT.plusSeconds(5));
+          .isLessThan(HttpEndpoint.REQUEST_TIMEOUT.plusSeconds(5));
     }
   }
 
@@ -132,7 +132,7 @@ class SignerServerProbeTest {
         OutputStream out = s.getOutputStream();
         // Exactly the limit, without the blank line that ends a head: the server reads it all, then refuses.
         String start = "GET /livez HTTP/1.1\r\nX: ";
-        out.write((start + "a".repeat(dev.kubemtls.signer.internal.HttpEndpoint.MAX_HEAD_BYTES - start.length()))
+        out.write((start + "a".repeat(HttpEndpoint.MAX_HEAD_BYTES - start.length()))
             .getBytes(StandardCharsets.US_ASCII));
         InputStream in = s.getInputStream();
         assertThat(new String(in.readAllBytes(), StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 431 ");
