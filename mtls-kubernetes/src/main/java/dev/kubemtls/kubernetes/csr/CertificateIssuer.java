@@ -9,6 +9,7 @@ import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.IdentityIssuer;
 import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.kubernetes.internal.EcKeys;
 import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
 import dev.kubemtls.kubernetes.internal.Pkcs10;
 import dev.kubemtls.core.names.SignerNames;
@@ -192,7 +193,8 @@ public final class CertificateIssuer implements IdentityIssuer {
     if (wait != null) {
       keyPair = wait.request().keyPair();
     } else {
-      keyPair = keyAlgorithm.generate(random);
+      // EC keys with BouncyCastle's base-point arithmetic (a fraction of the JDK's cost), as JDK keys.
+      keyPair = EcKeys.supports(keyAlgorithm) ? EcKeys.generate(keyAlgorithm, random) : keyAlgorithm.generate(random);
       wait = csrs.submit(csrFor(keyPair), keyPair, identity, deadline, progress);
     }
     String name = wait.request().name();
