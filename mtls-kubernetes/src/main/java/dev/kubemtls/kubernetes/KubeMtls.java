@@ -53,8 +53,10 @@ import java.util.function.Supplier;
  * vouched for by the certificate the signer issued this workload. {@link Builder#trustClusterTrustBundles()}
  * and {@link Builder#trustConfigMap()} choose one of them regardless. The returned object is the {@link MaterialSource}
  * integrations read, reports {@link Health}, and owns what it started: {@link #close()} stops the
- * manager, the trust informer and the manager's two scheduler threads (the Kubernetes client stays
- * the caller's).
+ * manager, the trust informer and the manager's scheduler threads (the Kubernetes client stays
+ * the caller's). Workloads of one JVM that find ClusterTrustBundles through the same client for the
+ * same signer name share one informer (one list, one watch, one cache); the last of them to close
+ * stops it.
  */
 public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
 

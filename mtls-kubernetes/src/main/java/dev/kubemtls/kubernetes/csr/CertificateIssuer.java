@@ -37,9 +37,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each {@link #issue(long)} (unless it resumes a remembered request, see below) generates a fresh
  * key pair in memory, submits a PKCS#10 request as a
- * {@code CertificateSigningRequest} (generated name {@code kube-mtls-<serviceAccount>-…}, the
- * configured signerName, the usages of the {@link Role}, {@code expirationSeconds}), then watches
- * that one object until an approver and a signer have acted. The watch resumes from the last seen
+ * {@code CertificateSigningRequest} (named {@code kube-mtls-<serviceAccount>-} and eight random
+ * characters, chosen here so that the watch on it opens while it is created; the API server
+ * generates the name instead in the rare case that one is taken; the configured signerName, the
+ * usages of the {@link Role}, {@code expirationSeconds}), then watches that one object until an
+ * approver and a signer have acted. The watch resumes from the last seen
  * resourceVersion after a dropped connection, and re-reads the object if history has been
  * compacted, so no outcome is missed. What the signer wrote into {@code status.certificate} is
  * untrusted: it is checked against the key, the requested names and usages, the clock and, when
