@@ -41,15 +41,17 @@ import java.util.Map;
  * <p>Part 2, heap per manager: {@code managers} (default 100) started and ready together on one shared
  * client; used heap after full GCs before and after, divided by their number. The client, the
  * signer and the classes are there before the first measurement, so the figure is what one more
- * manager retains: its key and certificate snapshot, trust bundle, ConfigMap informer (and its
- * watch's state in the shared client) and its scheduler's two threads' Java objects (not their
- * native stacks).
+ * manager retains: its key and certificate snapshot, trust bundle, its share of the trust source
+ * (and its watches' state in the shared client) and its scheduler thread's Java objects (not its
+ * native stack). It also prints the workload client's API requests per start (by kind) and the
+ * process's CPU time per start, and the kube-mtls threads per manager at the heap reading.
  *
  * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10). System
  * properties: {@code bench.manager.histogram=<rows>} prints the classes whose live objects grew most
  * per manager; {@code bench.manager.httpWatches=true} sets the workload client's
  * {@code onlyHttpWatches} (at most about 90 managers then: the API server's 100 streams per HTTP/2
- * connection). The heap's second reading waits two seconds, so that idle threads have ended.
+ * connection). The heap's second reading waits (at most 15 s) until at most one kube-mtls thread
+ * per manager is left, so that idle threads have ended.
  */
 public final class ManagerStartupHarness {
 
