@@ -125,7 +125,8 @@ public final class CertificateIssuer implements IdentityIssuer {
     this.clock = b.clock;
     this.clockSkew = b.clockSkew;
     this.random = b.random;
-    this.csrs = new CsrClient(client, signerName, clock, timeout, deleteRequests);
+    this.csrs = b.nameSuffixes == null ? new CsrClient(client, signerName, clock, timeout, deleteRequests)
+        : new CsrClient(client, signerName, clock, timeout, deleteRequests, b.nameSuffixes);
   }
 
   /**
@@ -289,6 +290,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration clockSkew = Duration.ofMinutes(2);
     private boolean allowKubernetesIoSigner;
     private SecureRandom random;
+    private Supplier<String> nameSuffixes;
 
     private Builder(KubernetesClient client, WorkloadIdentity identity, String signerName) {
       this.client = Objects.requireNonNull(client, "client");
@@ -359,6 +361,12 @@ public final class CertificateIssuer implements IdentityIssuer {
      */
     public Builder allowKubernetesIoSigner(boolean allow) {
       this.allowKubernetesIoSigner = allow;
+      return this;
+    }
+
+    /** Where the random part of request names comes from (tests only; random by default). */
+    Builder nameSuffixes(Supplier<String> nameSuffixes) {
+      this.nameSuffixes = Objects.requireNonNull(nameSuffixes, "nameSuffixes");
       return this;
     }
 

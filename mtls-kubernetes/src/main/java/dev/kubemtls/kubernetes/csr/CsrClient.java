@@ -61,9 +61,17 @@ final class CsrClient {
   private final Duration timeout;
   private final boolean deleteRequests;
   private final AtomicReference<PendingRequest> remembered = new AtomicReference<>();
+  private final java.util.function.Supplier<String> nameSuffixes;
 
   CsrClient(KubernetesClient client, String signerName, InstantSource clock, Duration timeout,
       boolean deleteRequests) {
+    this(client, signerName, clock, timeout, deleteRequests, CsrClient::randomSuffix);
+  }
+
+  /** With the suffixes of the request names from {@code nameSuffixes} (tests: a name that is taken). */
+  CsrClient(KubernetesClient client, String signerName, InstantSource clock, Duration timeout,
+      boolean deleteRequests, java.util.function.Supplier<String> nameSuffixes) {
+    this.nameSuffixes = nameSuffixes;
     this.client = client;
     this.signerName = signerName;
     this.clock = clock;
@@ -82,7 +90,7 @@ final class CsrClient {
     report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
         "creating a CertificateSigningRequest for signer " + signerName));
     String prefix = csr.getMetadata().getGenerateName();
-    String chosen = (prefix == null ? "kube-mtls-" : prefix) + randomSuffix();
+    String chosen = (prefix == null ? "kube-mtls-" : prefix) + nameSuffixes.get();
     Wait wait = new Wait(chosen, deadline, progress, "");
     wait.watch.watchAhead(AHEAD);
     CertificateSigningRequest created;
