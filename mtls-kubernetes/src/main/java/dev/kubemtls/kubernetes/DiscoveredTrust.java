@@ -5,7 +5,6 @@ import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustPublisher;
 import dev.kubemtls.core.TrustSource;
-import dev.kubemtls.kubernetes.trust.ClusterTrustBundleTrustSource;
 import dev.kubemtls.kubernetes.trust.ConfigMapTrustSource;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -17,7 +16,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +36,7 @@ final class DiscoveredTrust implements TrustSource {
   private static final Duration MAX_RETRY = Duration.ofSeconds(30);
 
   private final KubernetesClient client;
-  private final Function<String, ClusterTrustBundleTrustSource> clusterTrustBundles;
+  private final BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease> clusterTrustBundles;
   private final Supplier<ConfigMapTrustSource> configMap;
   private final ScheduledExecutorService scheduler;
   private final TrustPublisher publisher = new TrustPublisher();
@@ -47,7 +46,8 @@ final class DiscoveredTrust implements TrustSource {
   private int failures;
   private boolean closed;
 
-  DiscoveredTrust(KubernetesClient client, Function<String, ClusterTrustBundleTrustSource> clusterTrustBundles,
+  DiscoveredTrust(KubernetesClient client,
+      BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease> clusterTrustBundles,
       Supplier<ConfigMapTrustSource> configMap, ScheduledExecutorService scheduler) {
     this.client = Objects.requireNonNull(client, "client");
     this.clusterTrustBundles = Objects.requireNonNull(clusterTrustBundles, "clusterTrustBundles");
@@ -97,27 +97,33 @@ final class DiscoveredTrust implements TrustSource {
         publisher.reportProblem(problem);
       }
     };
+    if (version.isPresent()) {
+      // The source is shared with every other workload of this JVM that follows the same bundles
+      // through the same client; it passes on its current bundle at once if it has one.
+      SharedClusterTrustBundles.Lease lease;
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        lease = clusterTrustBundles.apply(version.get(), forward);
+        chosen = lease;
+      }
+      LOG.info("trusting the ClusterTrustBundles of the signer name ({} is served)",
+          CertificatesApi.apiVersion(version.get()));
+      return;
+    }
     synchronized (this) {
       if (closed) {
         return;
       }
-      if (version.isPresent()) {
-        ClusterTrustBundleTrustSource source = clusterTrustBundles.apply(version.get());
-        source.subscribe(forward);
-        chosen = source;
-        source.start();
-        LOG.info("trusting the ClusterTrustBundles of the signer name ({} is served)",
-            CertificatesApi.apiVersion(version.get()));
-      } else {
-        ConfigMapTrustSource source = configMap.get();
-        source.subscribe(forward);
-        vouched.forEach(source::vouch);
-        vouched.clear();
-        chosen = source;
-        chosenConfigMap = source;
-        source.start();
-        LOG.info("the cluster serves no ClusterTrustBundles: trusting the signed bundle ConfigMap");
-      }
+      ConfigMapTrustSource source = configMap.get();
+      source.subscribe(forward);
+      vouched.forEach(source::vouch);
+      vouched.clear();
+      chosen = source;
+      chosenConfigMap = source;
+      source.start();
+      LOG.info("the cluster serves no ClusterTrustBundles: trusting the signed bundle ConfigMap");
     }
   }
 

@@ -53,8 +53,10 @@ import java.util.function.Supplier;
  * vouched for by the certificate the signer issued this workload. {@link Builder#trustClusterTrustBundles()}
  * and {@link Builder#trustConfigMap()} choose one of them regardless. The returned object is the {@link MaterialSource}
  * integrations read, reports {@link Health}, and owns what it started: {@link #close()} stops the
- * manager, the trust informer and the manager's two scheduler threads (the Kubernetes client stays
- * the caller's).
+ * manager, the trust informer and the manager's scheduler threads (the Kubernetes client stays
+ * the caller's). Workloads of one JVM that find ClusterTrustBundles through the same client for the
+ * same signer name share one informer (one list, one watch, one cache); the last of them to close
+ * stops it.
  */
 public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
 
@@ -370,17 +372,21 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       scheduler.setRemoveOnCancelPolicy(true);
       // Both threads are busy only at start (the first CSR and the trust discovery) and at renewals;
       // an idle one ends after a second, and with it what it holds (its JSON buffers), so a running
-      // workload keeps one (the pending timers keep at least one alive; a new task starts another).
+      // workload keeps one (the pending timers keep at least one alive). Between issuances the pool's
+      // core size is one: a scheduler below its core size starts a thread for every task it is given,
+      // and the manager's timers re-arm every few seconds, which made an idle workload start (and end
+      // a second later) a thread every few seconds.
       scheduler.setKeepAliveTime(1, TimeUnit.SECONDS);
       scheduler.allowCoreThreadTimeOut(true);
       scheduler.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
       WorkloadIdentity who = id;
       Supplier<ClusterTrustBundleTrustSource> clusterTrustBundleSource =
           () -> ClusterTrustBundleTrustSource.builder(client, signerName).clock(clock).build();
-      // The discovery has found the version already: the source does not ask again.
-      java.util.function.Function<String, ClusterTrustBundleTrustSource> discoveredClusterTrustBundleSource =
-          version -> ClusterTrustBundleTrustSource.builder(client, signerName).servedVersion(version).clock(clock)
-              .build();
+      // The discovery has found the version already: the source does not ask again. One source per
+      // client, signer name, version and clock in the JVM, shared by the workloads that follow it.
+      java.util.function.BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease>
+          discoveredClusterTrustBundleSource = (version, listener) -> SharedClusterTrustBundles.acquire(client,
+              signerName, version, clock, listener);
       Supplier<ConfigMapTrustSource> configMapSource = () -> ConfigMapTrustSource.builder(client, who.namespace(),
           bundleConfigMap).key(bundleKey).clock(clock).requireSignature(requireSignedBundle).build();
       TrustSource trust;
@@ -436,7 +442,8 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       }
       CertificateManager manager;
       try {
-        manager = CertificateManager.builder().issuer(issuer).trust(trust).scheduler(scheduler)
+        manager = CertificateManager.builder().issuer(twoThreadsWhileIssuing(issuer, scheduler)).trust(trust)
+            .scheduler(scheduler)
             .clock(clock).policy(policy).listener(told).finalDenialReasons(finalDenialReasons).build();
         startTrust.run();
         manager.start();
@@ -447,6 +454,37 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       }
       return new KubeMtls(id, stopTrust, manager, scheduler);
     }
+  }
+
+  /**
+   * {@code issuer}, run with a second scheduler thread at hand while it waits for the signer (timers,
+   * listeners and the trust discovery go on), and with one thread between issuances.
+   */
+  static dev.kubemtls.core.rotation.IdentityIssuer twoThreadsWhileIssuing(CertificateIssuer issuer,
+      ScheduledThreadPoolExecutor scheduler) {
+    return new dev.kubemtls.core.rotation.IdentityIssuer() {
+      @Override
+      public dev.kubemtls.core.TlsIdentity issue(long generation) throws InterruptedException {
+        return issue(generation, progress -> { });
+      }
+
+      @Override
+      public dev.kubemtls.core.TlsIdentity issue(long generation,
+          java.util.function.Consumer<dev.kubemtls.core.rotation.IssuanceProgress> progress)
+          throws InterruptedException {
+        scheduler.setCorePoolSize(2);
+        try {
+          return issuer.issue(generation, progress);
+        } finally {
+          scheduler.setCorePoolSize(1);
+        }
+      }
+
+      @Override
+      public String toString() {
+        return issuer.toString();
+      }
+    };
   }
 
   /** Where the trust bundle comes from. */

@@ -41,15 +41,17 @@ import java.util.Map;
  * <p>Part 2, heap per manager: {@code managers} (default 100) started and ready together on one shared
  * client; used heap after full GCs before and after, divided by their number. The client, the
  * signer and the classes are there before the first measurement, so the figure is what one more
- * manager retains: its key and certificate snapshot, trust bundle, ConfigMap informer (and its
- * watch's state in the shared client) and its scheduler's two threads' Java objects (not their
- * native stacks).
+ * manager retains: its key and certificate snapshot, trust bundle, its share of the trust source
+ * (and its watches' state in the shared client) and its scheduler thread's Java objects (not its
+ * native stack). It also prints the workload client's API requests per start (by kind) and the
+ * process's CPU time per start, and the kube-mtls threads per manager at the heap reading.
  *
  * <p>Arguments (optional): {@code starts} {@code managers} {@code warmup} (default 10). System
  * properties: {@code bench.manager.histogram=<rows>} prints the classes whose live objects grew most
  * per manager; {@code bench.manager.httpWatches=true} sets the workload client's
  * {@code onlyHttpWatches} (at most about 90 managers then: the API server's 100 streams per HTTP/2
- * connection). The heap's second reading waits two seconds, so that idle threads have ended.
+ * connection). The heap's second reading waits (at most 15 s) until at most one kube-mtls thread
+ * per manager is left, so that idle threads have ended.
  */
 public final class ManagerStartupHarness {
 
@@ -86,7 +88,12 @@ public final class ManagerStartupHarness {
         .services("web").build();
 
     try (Signer signer = Signer.start(admin, config, ca, InstantSource.system());
-        KubernetesClient workload = cp.clientFor(ns, "web", pod)) {
+        KubernetesClient token = cp.clientFor(ns, "web", pod);
+        // The same client (the Pod-bound token's configuration) with a counter of the requests it sends,
+        // WebSocket upgrades (fabric8's watches) counted apart.
+        KubernetesClient workload = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+            .withConfig(token.getConfiguration())
+            .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("bench-count", COUNTER)).build()) {
       if (Boolean.getBoolean("bench.manager.httpWatches")) {
         workload.getConfiguration().setOnlyHttpWatches(true);
       }
@@ -98,10 +105,22 @@ public final class ManagerStartupHarness {
 
       long[] startNanos = new long[starts];
       long[] rttNanos = new long[starts];
+      Map<String, Integer> calls = new java.util.TreeMap<>();
+      int callsTotal = 0;
+      com.sun.management.OperatingSystemMXBean os =
+          (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+      long startCpu = 0;
       for (int i = 0; i < starts; i++) {
+        COUNTER.calls.clear();
+        long cpu0 = os.getProcessCpuTime();
         long t0 = System.nanoTime();
         KubeMtls tls = startReady(workload, identity);
         startNanos[i] = System.nanoTime() - t0;
+        startCpu += os.getProcessCpuTime() - cpu0;
+        for (String call : COUNTER.calls) {
+          calls.merge(call, 1, Integer::sum);
+          callsTotal++;
+        }
         tls.close();
         rttNanos[i] = roundTrip(workload, ns, "rtt-" + i);
       }
@@ -118,10 +137,14 @@ public final class ManagerStartupHarness {
       // Idle threads a manager no longer needs (its second scheduler thread, the Pod Events writer)
       // end after a second of idleness: wait until at most one more kube-mtls thread per manager
       // than before they started is left (its pending renewal timer keeps one), then measure.
+      // A manager whose idle timers start a second thread again and again never gets there: then the
+      // reading is taken after 15 s all the same, and the threads per manager say so.
       long limit = threadsBefore + managers;
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
-          .pollInterval(java.time.Duration.ofMillis(100))
-          .until(() -> kubeMtlsThreads() <= limit);
+      long settleStart = System.nanoTime();
+      while (kubeMtlsThreads() > limit && System.nanoTime() - settleStart < 15_000_000_000L) {
+        Thread.sleep(100);
+      }
+      long threadsAfter = kubeMtlsThreads();
       long after = usedAfterGc(memory);
       if (histogramRows > 0) {
         printHistogramGrowth(histogramBefore, histogram(), managers, histogramRows);
@@ -140,10 +163,46 @@ public final class ManagerStartupHarness {
           pct(rttNanos, 0.50), pct(rttNanos, 0.99), rttNanos[starts - 1] / 1e6);
       System.out.printf("ratio start/RTT             : p50 %7.1f x   p99 %7.1f x%n",
           pct(startNanos, 0.50) / pct(rttNanos, 0.50), pct(startNanos, 0.99) / pct(rttNanos, 0.99));
+      System.out.printf("CPU per start               : %7.1f ms (this process until ready: the workload and the"
+          + " in-process signer)%n", startCpu / 1e6 / starts);
+      System.out.printf("API requests per start      : %7.2f (until ready, the workload's client; per kind:",
+          callsTotal / (double) starts);
+      calls.forEach((k, v) -> System.out.printf(" %s %.2f;", k, v / (double) starts));
+      System.out.printf(")%n");
       System.out.printf("heap per started manager    : %7.1f KiB (%d managers, %d ready; used heap after GC %.1f ->"
           + " %.1f MiB)%n", perManager / 1024.0, managers, ready, before / 1048576.0, after / 1048576.0);
+      System.out.printf("kube-mtls threads per manager: %7.2f (at the heap reading; %d before, %d after)%n",
+          (threadsAfter - threadsBefore) / (double) managers, threadsBefore, threadsAfter);
     }
     System.exit(0);
+  }
+
+  private static final Counter COUNTER = new Counter();
+
+  /** Records each request as "METHOD kind" (kind: the resource, with "watch" for watches). */
+  private static final class Counter implements io.fabric8.kubernetes.client.http.Interceptor {
+    final java.util.Queue<String> calls = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    @Override
+    public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
+        io.fabric8.kubernetes.client.http.HttpRequest request,
+        io.fabric8.kubernetes.client.http.Interceptor.RequestTags tags) {
+      java.net.URI uri = request.uri();
+      String path = uri.getPath();
+      String[] parts = path.split("/");
+      String kind = parts.length == 0 ? path : parts[parts.length - 1];
+      for (String r : new String[] {"certificatesigningrequests", "clustertrustbundles", "configmaps", "events"}) {
+        if (path.contains("/" + r)) {
+          kind = r;
+        }
+      }
+      if (path.matches("/apis?(/[^/]+){0,2}")) {
+        kind = "discovery " + path;
+      }
+      String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
+      boolean watch = query.contains("watch=true") || request.method() == null;
+      calls.add((watch ? "WATCH" : request.method()) + " " + kind);
+    }
   }
 
   private static KubeMtls startReady(KubernetesClient client, WorkloadIdentity identity) throws InterruptedException {

@@ -9,6 +9,7 @@ import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.IdentityIssuer;
 import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
+import dev.kubemtls.kubernetes.internal.EcKeys;
 import dev.kubemtls.kubernetes.internal.IssuedCertificateValidator;
 import dev.kubemtls.kubernetes.internal.Pkcs10;
 import dev.kubemtls.core.names.SignerNames;
@@ -36,9 +37,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each {@link #issue(long)} (unless it resumes a remembered request, see below) generates a fresh
  * key pair in memory, submits a PKCS#10 request as a
- * {@code CertificateSigningRequest} (generated name {@code kube-mtls-<serviceAccount>-…}, the
- * configured signerName, the usages of the {@link Role}, {@code expirationSeconds}), then watches
- * that one object until an approver and a signer have acted. The watch resumes from the last seen
+ * {@code CertificateSigningRequest} (named {@code kube-mtls-<serviceAccount>-} and eight random
+ * characters, chosen here so that the watch on it opens while it is created; the API server
+ * generates the name instead in the rare case that one is taken; the configured signerName, the
+ * usages of the {@link Role}, {@code expirationSeconds}), then watches that one object until an
+ * approver and a signer have acted. The watch resumes from the last seen
  * resourceVersion after a dropped connection, and re-reads the object if history has been
  * compacted, so no outcome is missed. What the signer wrote into {@code status.certificate} is
  * untrusted: it is checked against the key, the requested names and usages, the clock and, when
@@ -122,7 +125,8 @@ public final class CertificateIssuer implements IdentityIssuer {
     this.clock = b.clock;
     this.clockSkew = b.clockSkew;
     this.random = b.random;
-    this.csrs = new CsrClient(client, signerName, clock, timeout, deleteRequests);
+    this.csrs = b.nameSuffixes == null ? new CsrClient(client, signerName, clock, timeout, deleteRequests)
+        : new CsrClient(client, signerName, clock, timeout, deleteRequests, b.nameSuffixes);
   }
 
   /**
@@ -192,7 +196,8 @@ public final class CertificateIssuer implements IdentityIssuer {
     if (wait != null) {
       keyPair = wait.request().keyPair();
     } else {
-      keyPair = keyAlgorithm.generate(random);
+      // EC keys with BouncyCastle's base-point arithmetic (a fraction of the JDK's cost), as JDK keys.
+      keyPair = EcKeys.supports(keyAlgorithm) ? EcKeys.generate(keyAlgorithm, random) : keyAlgorithm.generate(random);
       wait = csrs.submit(csrFor(keyPair), keyPair, identity, deadline, progress);
     }
     String name = wait.request().name();
@@ -285,6 +290,7 @@ public final class CertificateIssuer implements IdentityIssuer {
     private Duration clockSkew = Duration.ofMinutes(2);
     private boolean allowKubernetesIoSigner;
     private SecureRandom random;
+    private Supplier<String> nameSuffixes;
 
     private Builder(KubernetesClient client, WorkloadIdentity identity, String signerName) {
       this.client = Objects.requireNonNull(client, "client");
@@ -355,6 +361,12 @@ public final class CertificateIssuer implements IdentityIssuer {
      */
     public Builder allowKubernetesIoSigner(boolean allow) {
       this.allowKubernetesIoSigner = allow;
+      return this;
+    }
+
+    /** Where the random part of request names comes from (tests only; random by default). */
+    Builder nameSuffixes(Supplier<String> nameSuffixes) {
+      this.nameSuffixes = Objects.requireNonNull(nameSuffixes, "nameSuffixes");
       return this;
     }
 

@@ -8,6 +8,7 @@ import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequest;
+import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestBuilder;
 import io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestCondition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -60,9 +61,17 @@ final class CsrClient {
   private final Duration timeout;
   private final boolean deleteRequests;
   private final AtomicReference<PendingRequest> remembered = new AtomicReference<>();
+  private final java.util.function.Supplier<String> nameSuffixes;
 
   CsrClient(KubernetesClient client, String signerName, InstantSource clock, Duration timeout,
       boolean deleteRequests) {
+    this(client, signerName, clock, timeout, deleteRequests, CsrClient::randomSuffix);
+  }
+
+  /** With the suffixes of the request names from {@code nameSuffixes} (tests: a name that is taken). */
+  CsrClient(KubernetesClient client, String signerName, InstantSource clock, Duration timeout,
+      boolean deleteRequests, java.util.function.Supplier<String> nameSuffixes) {
+    this.nameSuffixes = nameSuffixes;
     this.client = client;
     this.signerName = signerName;
     this.clock = clock;
@@ -70,30 +79,94 @@ final class CsrClient {
     this.deleteRequests = deleteRequests;
   }
 
-  /** Creates {@code csr} and starts a wait on it, reporting the submission and the wait for approval. */
+  /**
+   * Creates {@code csr} and starts a wait on it, reporting the submission and the wait for approval.
+   * The request is created under a name chosen here (its {@code generateName} and eight random
+   * characters), so that the watch on it is opened while it is created rather than after; should the
+   * name be taken, it is created again under a name the API server generates, and watched after.
+   */
   Wait submit(CertificateSigningRequest csr, KeyPair keyPair, WorkloadIdentity identity, Instant deadline,
       Consumer<IssuanceProgress> progress) throws InterruptedException {
     report(progress, new IssuanceProgress("", IssuanceProgress.Stage.SUBMITTING, clock.instant(),
         "creating a CertificateSigningRequest for signer " + signerName));
+    String prefix = csr.getMetadata().getGenerateName();
+    String chosen = (prefix == null ? "kube-mtls-" : prefix) + nameSuffixes.get();
+    Wait wait = new Wait(chosen, deadline, progress, "");
+    wait.watch.watchAhead(AHEAD);
     CertificateSigningRequest created;
     try {
-      created = client.certificates().v1().certificateSigningRequests().resource(csr).create();
+      created = create(new CertificateSigningRequestBuilder(csr).editMetadata().withName(chosen)
+          .withGenerateName(null).endMetadata().build());
     } catch (KubernetesClientException e) {
-      WatchOne.rethrowIfInterrupted(e);
-      String hint = e.getCode() == 403
-          ? " (the workload's ServiceAccount needs create, get and watch on"
-              + " certificatesigningrequests.certificates.k8s.io)"
-          : "";
-      throw new MtlsException("could not create a CertificateSigningRequest for signer " + signerName
-          + " (HTTP " + e.getCode() + ")" + hint + ": " + e.getMessage(), e);
+      wait.watch.dropAhead();
+      if (e.getCode() != 409) {
+        throw createFailed(e);
+      }
+      LOG.info("CertificateSigningRequest name {} is taken; letting the API server generate one", chosen);
+      try {
+        created = create(csr);
+      } catch (KubernetesClientException again) {
+        throw createFailed(again);
+      }
+      wait = null;
+    } catch (RuntimeException e) {
+      wait.watch.dropAhead();
+      throw e;
     }
     String name = created.getMetadata().getName();
     LOG.info("Created CertificateSigningRequest {} for {} with signer {}", name, identity.spiffeId(), signerName);
-    Wait wait = new Wait(new PendingRequest(name, created.getMetadata().getUid(), keyPair, identity,
-        creationOf(created)), created.getMetadata().getResourceVersion(), null, deadline, progress, "");
+    PendingRequest request = new PendingRequest(name, created.getMetadata().getUid(), keyPair, identity,
+        creationOf(created));
+    if (wait == null) {
+      wait = new Wait(request, created.getMetadata().getResourceVersion(), null, deadline, progress, "");
+    } else {
+      wait.created(request, created.getMetadata().getResourceVersion());
+    }
     report(progress, new IssuanceProgress(name, IssuanceProgress.Stage.AWAITING_APPROVAL, clock.instant(),
         waitingForApproval(name)));
     return wait;
+  }
+
+  private CertificateSigningRequest create(CertificateSigningRequest csr) {
+    return client.certificates().v1().certificateSigningRequests().resource(csr).create();
+  }
+
+  private MtlsException createFailed(KubernetesClientException e) throws InterruptedException {
+    WatchOne.rethrowIfInterrupted(e);
+    String hint = e.getCode() == 403
+        ? " (the workload's ServiceAccount needs create, get and watch on"
+            + " certificatesigningrequests.certificates.k8s.io)"
+        : "";
+    return new MtlsException("could not create a CertificateSigningRequest for signer " + signerName
+        + " (HTTP " + e.getCode() + ")" + hint + ": " + e.getMessage(), e);
+  }
+
+  /** The API server's alphabet for generated names (no vowels), eight of them: about 2^38 names. */
+  private static final String NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
+  private static final java.security.SecureRandom NAMES = new java.security.SecureRandom();
+
+  private static String randomSuffix() {
+    char[] out = new char[8];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = NAME_ALPHABET.charAt(NAMES.nextInt(NAME_ALPHABET.length()));
+    }
+    return new String(out);
+  }
+
+  /**
+   * Opens the watches ahead of their creates; shared by every issuer of the JVM. Its daemon threads
+   * only wait for a watch to open (milliseconds) and end a second after their last one.
+   */
+  private static final java.util.concurrent.ExecutorService AHEAD = aheadExecutor();
+
+  private static java.util.concurrent.ExecutorService aheadExecutor() {
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    return new java.util.concurrent.ThreadPoolExecutor(0, Integer.MAX_VALUE, 1, java.util.concurrent.TimeUnit.SECONDS,
+        new java.util.concurrent.SynchronousQueue<>(), r -> {
+          Thread t = new Thread(r, "kube-mtls-csr-watch-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
   }
 
   /** Takes the remembered request, if any: exactly one caller gets it. */
@@ -229,7 +302,9 @@ final class CsrClient {
 
   /** A wait on one request until it is issued; what it gives up it deletes or remembers. */
   final class Wait implements WatchOne.Judge<CertificateSigningRequest>, WatchOne.Api<CertificateSigningRequest> {
-    private final PendingRequest request;
+    // Set before run(), by the thread that runs it: at construction, or by created() for a wait whose
+    // watch was opened ahead of the create.
+    private PendingRequest request;
     private final String name;
     private final Consumer<IssuanceProgress> progress;
     private final String note;
@@ -244,6 +319,19 @@ final class CsrClient {
       this.note = note;
       this.watch = new WatchOne<>("CertificateSigningRequest " + name, this, this, clock, deadline, resourceVersion,
           first);
+    }
+
+    /** A wait on a request about to be created under {@code name}; {@link #created} completes it. */
+    private Wait(String name, Instant deadline, Consumer<IssuanceProgress> progress, String note) {
+      this.name = name;
+      this.progress = progress;
+      this.note = note;
+      this.watch = new WatchOne<>("CertificateSigningRequest " + name, this, this, clock, deadline, null, null);
+    }
+
+    private void created(PendingRequest created, String resourceVersion) {
+      this.request = created;
+      watch.createdAt(resourceVersion);
     }
 
     PendingRequest request() {

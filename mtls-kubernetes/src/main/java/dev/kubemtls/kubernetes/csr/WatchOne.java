@@ -11,6 +11,10 @@ import java.time.InstantSource;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -81,6 +85,7 @@ final class WatchOne<T extends HasMetadata> {
   private int forbidden;
   private Duration retryDelay = FIRST_RETRY;
   private Instant retryAt;
+  private CompletableFuture<Watch> ahead;
 
   /**
    * @param what            the object, for the log ({@code CertificateSigningRequest <name>})
@@ -98,6 +103,34 @@ final class WatchOne<T extends HasMetadata> {
     this.first = first;
   }
 
+  /**
+   * Opens the first watch now, on {@code executor}, before the object exists (the caller is about to
+   * create it, under a name it chose): from "now", so the creation arrives as an event, or, if the
+   * watch opens after it, as the current state the API server replays first. Opening a watch (with
+   * fabric8's JDK client a WebSocket, a connection and TLS handshake of its own) then overlaps the
+   * create instead of following it. {@link #run()} takes it over; {@link #dropAhead()} closes it if
+   * the object is not created after all.
+   */
+  void watchAhead(Executor executor) {
+    int id = ++watchId;
+    Watcher<T> watcher = watcher(id);
+    ahead = CompletableFuture.supplyAsync(() -> api.watch(null, watcher), executor);
+  }
+
+  /** The version the object was created at (after {@link #watchAhead}): a dropped watch resumes from it. */
+  void createdAt(String resourceVersion) {
+    this.resourceVersion = resourceVersion;
+  }
+
+  /** Closes a watch opened ahead of a creation that did not happen. */
+  void dropAhead() {
+    if (ahead != null) {
+      watchId++;
+      ahead.thenAccept(Watch::close);
+      ahead = null;
+    }
+  }
+
   /** Waits; returns the object the judge found done. */
   T run() throws InterruptedException {
     try {
@@ -108,7 +141,11 @@ final class WatchOne<T extends HasMetadata> {
           return done.get();
         }
       }
-      startWatch();
+      if (ahead != null) {
+        adoptAhead();
+      } else {
+        startWatch();
+      }
       while (true) {
         Instant now = clock.instant();
         if (!now.isBefore(deadline)) {
@@ -200,29 +237,60 @@ final class WatchOne<T extends HasMetadata> {
     }
   }
 
+  private Watcher<T> watcher(int id) {
+    return new Watcher<>() {
+      @Override
+      public void eventReceived(Action action, T object) {
+        events.add(new Event<>(id, action, object, null));
+      }
+
+      @Override
+      public void onClose(WatcherException cause) {
+        events.add(new Event<>(id, null, null, cause));
+      }
+    };
+  }
+
   private void startWatch() throws InterruptedException {
     int id = ++watchId;
     try {
-      watch = api.watch(resourceVersion, new Watcher<>() {
-        @Override
-        public void eventReceived(Action action, T object) {
-          events.add(new Event<>(id, action, object, null));
-        }
-
-        @Override
-        public void onClose(WatcherException cause) {
-          events.add(new Event<>(id, null, null, cause));
-        }
-      });
+      watch = api.watch(resourceVersion, watcher(id));
     } catch (KubernetesClientException e) {
-      rethrowIfInterrupted(e);
-      watch = null;
-      LOG.info("Could not watch {} (HTTP {}); retrying in {}", what, e.getCode(), retryDelay);
-      if (e.getCode() == 403 && ++forbidden >= MAX_FORBIDDEN) {
-        throw judge.forbidden(e);
-      }
-      scheduleResync(retryDelay);
+      watchFailed(e);
     }
+  }
+
+  /** Waits until the watch opened ahead is open (as {@link #startWatch} waits for its own) and keeps it. */
+  private void adoptAhead() throws InterruptedException {
+    CompletableFuture<Watch> opening = ahead;
+    ahead = null;
+    try {
+      watch = opening.get();
+    } catch (InterruptedException e) {
+      watchId++;
+      opening.thenAccept(Watch::close);
+      throw e;
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause() instanceof CompletionException && e.getCause().getCause() != null
+          ? e.getCause().getCause() : e.getCause();
+      if (cause instanceof KubernetesClientException kce) {
+        watchFailed(kce);
+      } else if (cause instanceof RuntimeException re) {
+        throw re;
+      } else {
+        throw new IllegalStateException("watching " + what + " failed", cause);
+      }
+    }
+  }
+
+  private void watchFailed(KubernetesClientException e) throws InterruptedException {
+    rethrowIfInterrupted(e);
+    watch = null;
+    LOG.info("Could not watch {} (HTTP {}); retrying in {}", what, e.getCode(), retryDelay);
+    if (e.getCode() == 403 && ++forbidden >= MAX_FORBIDDEN) {
+      throw judge.forbidden(e);
+    }
+    scheduleResync(retryDelay);
   }
 
   private void closeWatch() {

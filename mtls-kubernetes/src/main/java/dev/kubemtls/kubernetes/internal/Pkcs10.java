@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.security.KeyPair;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -27,10 +28,14 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * Builds the PKCS#10 certification request for a workload: subject CN
  * {@code system:serviceaccount:<ns>:<sa>}, and an extension request for a subjectAltName holding the
  * DNS names, IP addresses and the SPIFFE URI. Signing with the private key is the proof of
- * possession the approver checks. Usages are not requested in the CSR: Kubernetes carries them in
+ * possession the approver checks (for EC keys computed with BouncyCastle's arithmetic, see
+ * {@link EcKeys}). Usages are not requested in the CSR: Kubernetes carries them in
  * {@code spec.usages}.
  */
 public final class Pkcs10 {
+
+  /** The ECDSA nonces' randomness (a SecureRandom is safe for concurrent use). */
+  private static final SecureRandom NONCES = new SecureRandom();
 
   private Pkcs10() {}
 
@@ -45,7 +50,8 @@ public final class Pkcs10 {
       extensions.addExtension(Extension.subjectAlternativeName, false, subjectAltNames(identity));
       PKCS10CertificationRequest csr = new JcaPKCS10CertificationRequestBuilder(subject, keyPair.getPublic())
           .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, extensions.generate())
-          .build(new JcaContentSignerBuilder(algorithm.signatureAlgorithm()).build(keyPair.getPrivate()));
+          .build(EcKeys.supports(algorithm) ? EcKeys.signer(algorithm, keyPair.getPrivate(), NONCES)
+              : new JcaContentSignerBuilder(algorithm.signatureAlgorithm()).build(keyPair.getPrivate()));
       return csr.getEncoded();
     } catch (IOException e) {
       throw new UncheckedIOException("could not encode the certificate request", e);

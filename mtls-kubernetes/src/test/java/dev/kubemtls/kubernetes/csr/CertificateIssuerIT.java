@@ -10,6 +10,7 @@ import dev.kubemtls.core.TrustPublisher;
 import dev.kubemtls.core.rotation.CertificateManager;
 import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.pki.KeyAlgorithm;
 import dev.kubemtls.core.pki.Pem;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.kubernetes.trust.TrustBundles;
@@ -183,6 +184,31 @@ class CertificateIssuerIT {
       return e.getCause();
     } catch (java.util.concurrent.TimeoutException e) {
       throw new AssertionError("issuance did not finish", e);
+    }
+  }
+
+  @Test
+  void aTakenRequestNameFallsBackToAGeneratedOneWatchedAfterItsCreate() throws Exception {
+    // Another CSR already holds the name the issuer will choose (its random part fixed here).
+    String taken = "kube-mtls-" + SA + "-taken-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    CertificateIssuer issuer = issuer().nameSuffixes(() -> taken.substring(("kube-mtls-" + SA + "-").length()))
+        .build();
+    CertificateSigningRequest other = issuer.csrFor(KeyAlgorithm.EC_P256.generate(new java.security.SecureRandom()));
+    other.getMetadata().setGenerateName(null);
+    other.getMetadata().setName(taken);
+    admin.certificates().v1().certificateSigningRequests().resource(other).create();
+    try {
+      Future<TlsIdentity> result = issueInBackground(issuer);
+      CertificateSigningRequest csr = awaitCsr();
+      assertThat(nameOf(csr)).startsWith("kube-mtls-orders-").isNotEqualTo(taken);
+      approve(csr);
+      X509Certificate leaf = leafFor(requestedKey(csr)).build();
+      sign(csr, leaf);
+
+      assertThat(result.get(60, TimeUnit.SECONDS).leaf()).isEqualTo(leaf);
+      assertThat(csrsOfWorkload()).extracting(CertificateIssuerIT::nameOf).containsExactly(nameOf(csr));
+    } finally {
+      admin.certificates().v1().certificateSigningRequests().withName(taken).delete();
     }
   }
 
