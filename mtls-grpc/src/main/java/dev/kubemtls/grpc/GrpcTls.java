@@ -8,6 +8,7 @@ import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.grpc.internal.FollowingSslContext;
+import dev.kubemtls.grpc.internal.PeerCheckingNegotiator;
 import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.netty.internal.PeerCheck;
 import dev.kubemtls.netty.internal.Providers;
@@ -55,7 +56,7 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
         : new PeerCheck(TlsListener.Side.CLIENT, b.peerPolicy, true, b.listener, chains);
     this.context = new FollowingSslContext(side, b.source, new TlsSettings(server, resolved, b.policy,
         FollowingSslContext.H2, log, new dev.kubemtls.core.internal.JdkTls(b.policy), chains,
-        server ? null : b.peerPolicy, TlsListener.NO_OP));
+        server ? null : b.peerPolicy, TlsListener.NO_OP), PeerCheckingNegotiator.noEngine(check));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */

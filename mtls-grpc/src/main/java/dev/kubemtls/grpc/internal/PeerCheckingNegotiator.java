@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,6 +86,24 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
     });
   }
 
+  /**
+   * What to do when grpc's TLS handler cannot make an engine (no usable material yet), so that no
+   * handshake starts and grpc closes the connection: a server logs and reports it as a Netty server
+   * reports a connection it refuses for that reason ({@code OTHER}); a Netty client's connect fails
+   * instead, and a channel's call fails with the reason, so a channel reports nothing.
+   */
+  public static Consumer<RuntimeException> noEngine(PeerCheck check) {
+    if (check.side() != TlsListener.Side.SERVER) {
+      return e -> { };
+    }
+    return e -> {
+      LOG.warn("kube-mtls {}: refusing a connection: {}", check.label(), e.getMessage());
+      if (check.reporting()) {
+        check.listener().handshakeFailed(check.side(), TlsListener.HandshakeFailure.OTHER, e, Duration.ZERO);
+      }
+    };
+  }
+
   @Override
   public AsciiString scheme() {
     return delegate.scheme();
@@ -132,22 +151,6 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
       // A channel's connection came up: its TLS handler adds the SslHandler now.
       ctx.fireChannelActive();
       install(ctx);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      if (!done && check.side() == TlsListener.Side.SERVER) {
-        // No handshake started: grpc's TLS handler could not make an engine (no material yet), and
-        // grpc closes the connection. Reported as a Netty server reports a connection it refuses
-        // for that reason; a Netty client's connect fails instead, so a channel reports nothing.
-        done = true;
-        LOG.warn("kube-mtls {}: refusing the connection from {}: {}", check.label(),
-            ctx.channel().remoteAddress(), String.valueOf(cause));
-        if (check.reporting()) {
-          check.listener().handshakeFailed(check.side(), TlsListener.HandshakeFailure.OTHER, cause, Duration.ZERO);
-        }
-      }
-      ctx.fireExceptionCaught(cause);
     }
 
     private void install(ChannelHandlerContext ctx) {
