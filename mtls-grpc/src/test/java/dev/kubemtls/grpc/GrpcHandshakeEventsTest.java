@@ -397,22 +397,7 @@ class GrpcHandshakeEventsTest {
   // ---------------------------------------------------------------- peers
 
   private void sClient(int port, String... options) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + port,
-        "-CAfile", "ca.pem", "-alpn", "h2"));
-    command.addAll(List.of(options));
-    Path out = Files.createTempFile(dir, "s_client", ".txt");
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(out.toFile()).start();
-    try {
-      p.getOutputStream().close();
-    } catch (IOException e) {
-      // s_client has already ended
-    }
-    if (!p.waitFor(20, TimeUnit.SECONDS)) {
-      p.destroy();
-      p.waitFor(20, TimeUnit.SECONDS);
-    }
-    String said = Files.readString(out, StandardCharsets.ISO_8859_1);
+    String said = OpensslClient.run(dir, port, options);
     assertThat(said).as("openssl s_client " + String.join(" ", options) + " must not complete a handshake")
         .contains("Cipher is (NONE)");
   }

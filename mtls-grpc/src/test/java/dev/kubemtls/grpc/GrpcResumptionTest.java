@@ -20,7 +20,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -210,22 +209,7 @@ class GrpcResumptionTest {
   }
 
   private String sClient(int port, String... options) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + port,
-        "-CAfile", "ca.pem", "-alpn", "h2"));
-    command.addAll(List.of(options));
-    Path out = Files.createTempFile(dir, "s_client", ".txt");
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(out.toFile()).start();
-    try {
-      p.getOutputStream().close();
-    } catch (IOException e) {
-      // s_client has already ended
-    }
-    if (!p.waitFor(20, TimeUnit.SECONDS)) {
-      p.destroy();
-      p.waitFor(20, TimeUnit.SECONDS);
-    }
-    return Files.readString(out, StandardCharsets.ISO_8859_1);
+    return OpensslClient.run(dir, port, options);
   }
 
   @ParameterizedTest
