@@ -17,6 +17,7 @@ import dev.kubemtls.netty.NettyMtls;
 import dev.kubemtls.netty.ServerTls;
 import dev.kubemtls.netty.TlsProvider;
 import dev.kubemtls.testkit.TestCa;
+import io.grpc.ClientTransportFilter;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.StatusRuntimeException;
@@ -45,6 +46,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -131,7 +133,7 @@ class GrpcHandshakeEventsTest {
       GrpcClientTls tls = GrpcMtls.forClient(new MaterialPublisher(material)).provider(provider).policy(policy)
           .listener(events).build();
       open.add(tls);
-      ManagedChannel ch = tls.newChannelBuilder("127.0.0.1:" + port).build();
+      ManagedChannel ch = oneConnection(tls.newChannelBuilder("127.0.0.1:" + port));
       try {
         call(ch);
       } catch (StatusRuntimeException expected) {
@@ -232,6 +234,21 @@ class GrpcHandshakeEventsTest {
     assertThat(grpc).isEqualTo(expected);
   }
 
+  /**
+   * A channel that makes one connection: it shuts down when its first transport ends, before its
+   * reconnect backoff (at least 0.8 s) is over, so a failed handshake is not retried.
+   */
+  private static ManagedChannel oneConnection(NettyChannelBuilder builder) {
+    AtomicReference<ManagedChannel> channel = new AtomicReference<>();
+    channel.set(builder.addTransportFilter(new ClientTransportFilter() {
+      @Override
+      public void transportTerminated(io.grpc.Attributes attributes) {
+        channel.get().shutdownNow();
+      }
+    }).build());
+    return channel.get();
+  }
+
   private static String call(ManagedChannel ch) {
     return ClientCalls.blockingUnaryCall(ch, Echo.UNARY,
         io.grpc.CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), "hello");
@@ -292,7 +309,7 @@ class GrpcHandshakeEventsTest {
       io.grpc.ChannelCredentials noCert = NettySslContextChannelCredentials.create(
           GrpcSslContexts.configure(SslContextBuilder.forClient(),
               provider == TlsProvider.JDK ? SslProvider.JDK : SslProvider.OPENSSL).trustManager(CA.certificate()).build());
-      ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port, noCert).build();
+      ManagedChannel ch = oneConnection(NettyChannelBuilder.forTarget("127.0.0.1:" + port, noCert));
       try {
         assertThat(catchThrowableOfType(StatusRuntimeException.class, () -> call(ch))).isNotNull();
       } finally {
@@ -316,7 +333,7 @@ class GrpcHandshakeEventsTest {
     closeAll();
     // And a grpc-java channel in plain text.
     Heard grpc = heard(new GrpcStack(provider), TlsPolicy.defaults(), (stack, port, events) -> {
-      ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
+      ManagedChannel ch = oneConnection(NettyChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext());
       try {
         assertThat(catchThrowableOfType(StatusRuntimeException.class, () -> call(ch))).isNotNull();
       } finally {
