@@ -55,8 +55,7 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
         ? new PeerCheck(TlsListener.Side.SERVER, PeerPolicy.allowAll(), false, b.listener, chains)
         : new PeerCheck(TlsListener.Side.CLIENT, b.peerPolicy, true, b.listener, chains);
     this.context = new FollowingSslContext(side, b.source, new TlsSettings(server, resolved, b.policy,
-        FollowingSslContext.H2, log, new dev.kubemtls.core.internal.JdkTls(b.policy), chains,
-        server ? null : b.peerPolicy, TlsListener.NO_OP), PeerCheckingNegotiator.noEngine(check));
+        FollowingSslContext.H2, log, chains, server ? null : b.peerPolicy), PeerCheckingNegotiator.noEngine(check));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
