@@ -7,6 +7,9 @@ module dev.kubemtls.grpc {
   requires transitive dev.kubemtls.netty;
   requires transitive io.grpc;
   requires transitive io.grpc.netty;
+  // grpc-core: ObjectPool, in the signature of grpc-netty's negotiator factory.
+  requires io.grpc.internal;
+  requires io.netty.codec.http2;
   requires io.netty.buffer;
   requires io.netty.common;
   requires io.netty.handler;

@@ -2,11 +2,9 @@ package dev.kubemtls.grpc;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
-import dev.kubemtls.core.tls.TlsListener;
-import dev.kubemtls.grpc.internal.ClientHandshakeReporter;
+import dev.kubemtls.grpc.internal.PeerCheckingNegotiator;
 import io.grpc.ChannelCredentials;
 import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.NettySslContextChannelCredentials;
 
 /**
  * Client-side mTLS for gRPC channels that follows a {@link MaterialSource}: each new connection of a
@@ -27,31 +25,24 @@ import io.grpc.netty.NettySslContextChannelCredentials;
 public final class GrpcClientTls extends GrpcTls {
 
   private final ChannelCredentials credentials;
-  /** Reports successful handshakes; null without a listener. */
-  private final ClientHandshakeReporter reporter;
 
   private GrpcClientTls(Builder b) {
     super(b, false);
-    this.credentials = NettySslContextChannelCredentials.create(context);
-    this.reporter = b.listener == TlsListener.NO_OP ? null : new ClientHandshakeReporter(b.listener);
+    this.credentials = PeerCheckingNegotiator.client(context, check);
   }
 
   /**
-   * The TLS of the channel's connections; give it to {@code Grpc.newChannelBuilder}. A channel built
-   * that way reports only refused server certificates to the listener; one from
-   * {@link #newChannelBuilder} also its successful handshakes.
+   * The TLS of the channel's connections; give it to {@code Grpc.newChannelBuilder} (Netty
+   * transport). Its connections report their handshakes to the listener wherever the channel is
+   * built.
    */
   public ChannelCredentials credentials() {
     return credentials;
   }
 
-  /**
-   * A Netty channel builder for {@code target} (e.g. {@code orders.shop.svc:8443}) with these
-   * credentials, whose connections report their handshakes to the listener.
-   */
+  /** A Netty channel builder for {@code target} (e.g. {@code orders.shop.svc:8443}) with these credentials. */
   public NettyChannelBuilder newChannelBuilder(String target) {
-    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, credentials);
-    return reporter == null ? builder : builder.addTransportFilter(reporter);
+    return NettyChannelBuilder.forTarget(target, credentials);
   }
 
   /** Options of a {@link GrpcClientTls}; obtained from {@link GrpcMtls#forClient}. Not thread-safe. */

@@ -3,13 +3,13 @@ package dev.kubemtls.grpc;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.grpc.internal.PeerCheckingNegotiator;
 import dev.kubemtls.grpc.internal.PeerInterceptor;
 import dev.kubemtls.grpc.internal.PeerTransportFilter;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerTransportFilter;
 import io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.NettySslContextServerCredentials;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -55,9 +55,9 @@ public final class GrpcServerTls extends GrpcTls {
     super(b, true);
     this.maxConnectionAge = b.maxConnectionAge;
     this.maxConnectionAgeGrace = b.maxConnectionAgeGrace;
-    this.credentials = NettySslContextServerCredentials.create(context);
+    this.credentials = PeerCheckingNegotiator.server(context, check);
     this.interceptor = new PeerInterceptor(b.peerPolicy, b.policy.clientAuth() == ClientAuth.REQUIRE, b.listener);
-    this.filter = new PeerTransportFilter(b.listener, b.clock);
+    this.filter = new PeerTransportFilter();
   }
 
   /** The TLS of the server's connections; give it to {@code Grpc.newServerBuilderForPort}. */

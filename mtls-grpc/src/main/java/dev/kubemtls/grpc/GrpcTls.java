@@ -8,7 +8,9 @@ import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.grpc.internal.FollowingSslContext;
+import dev.kubemtls.grpc.internal.PeerCheckingNegotiator;
 import dev.kubemtls.netty.TlsProvider;
+import dev.kubemtls.netty.internal.PeerCheck;
 import dev.kubemtls.netty.internal.Providers;
 import dev.kubemtls.netty.internal.TlsSettings;
 import io.netty.handler.ssl.SslProvider;
@@ -30,6 +32,12 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
   private final PeerPolicy peerPolicy;
   /** Peer chains verified under the current CAs, for all generations; its clock checks validity. */
   final VerifiedChains chains;
+  /**
+   * What mtls-netty's peer check after each connection's handshake needs: it reports every
+   * handshake to the listener (as on a Netty server or client) and refuses a resumed session whose
+   * peer chain is outside its validity window.
+   */
+  final PeerCheck check;
 
   GrpcTls(Builder<?, ?> b, boolean server) {
     String side = server ? "gRPC server" : "gRPC client";
@@ -40,11 +48,14 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
     RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger(getClass()), System::nanoTime);
     this.chains = new VerifiedChains(b.clock, VerifiedChains.DEFAULT_MAX_ENTRIES);
     // A server leaves the peer policy to its interceptor, so that a refused caller gets a status
-    // with the reason; a channel applies it in the handshake. gRPC has no pipeline that sees
-    // handshake outcomes, so the trust manager tells the listener of refused certificates.
+    // with the reason (its peer check lets every verified client through); a channel applies it in
+    // the handshake. The peer check after grpc's SslHandler reports every handshake, so the trust
+    // manager reports nothing itself (as in a Netty pipeline).
+    this.check = server
+        ? new PeerCheck(TlsListener.Side.SERVER, PeerPolicy.allowAll(), false, b.listener, chains)
+        : new PeerCheck(TlsListener.Side.CLIENT, b.peerPolicy, true, b.listener, chains);
     this.context = new FollowingSslContext(side, b.source, new TlsSettings(server, resolved, b.policy,
-        FollowingSslContext.H2, log, new dev.kubemtls.core.internal.JdkTls(b.policy), chains,
-        server ? null : b.peerPolicy, b.listener));
+        FollowingSslContext.H2, log, chains, server ? null : b.peerPolicy), PeerCheckingNegotiator.noEngine(check));
   }
 
   /** The provider in use: {@link TlsProvider#OPENSSL} or {@link TlsProvider#JDK}, never AUTO. */
@@ -138,12 +149,15 @@ public abstract sealed class GrpcTls implements AutoCloseable permits GrpcServer
     }
 
     /**
-     * Told of peer certificates the handshake refuses ({@code handshakeFailed}: untrusted, expired,
-     * wrong name, outside the policy); of connections whose transport is ready
-     * ({@code handshakeSucceeded}, with a {@code took} of zero: gRPC does not expose the handshake's
-     * start), on a server and on channels from {@link GrpcClientTls#newChannelBuilder}; and on a
-     * server of refused calls ({@code requestRefused}). It must not block; what it throws is
-     * logged and ignored.
+     * Told of every connection's handshake, once, exactly as a Netty server or client reports it:
+     * {@code handshakeSucceeded} with the peer, protocol, suite and how long the handshake took, or
+     * {@code handshakeFailed} with the class (no common protocol, group or signature scheme, plain
+     * text, no client certificate, an untrusted, expired or wrongly named certificate, a server
+     * outside a channel's policy, an alert from the peer, a connection closed during the handshake).
+     * A server also hears of refused calls ({@code requestRefused}): it applies its
+     * {@link PeerPolicy} per call. Channels built from {@link GrpcClientTls#credentials()} anywhere
+     * report as those from {@link GrpcClientTls#newChannelBuilder} do. It is called on the
+     * connection's event loop and must not block; what it throws is logged and ignored.
      */
     public B listener(TlsListener listener) {
       this.listener = SafeTlsListener.wrap(listener);

@@ -41,10 +41,9 @@ import java.util.concurrent.TimeUnit;
  *       reported as such; unknown CAs, expired certificates and a missing client certificate are
  *       still refused in the handshake. So the refusal case for a certificate without a SPIFFE ID
  *       checks a refused call with {@code requestRefused(PEER_NOT_ALLOWED)}.
- *   <li>Server and channel report successful handshakes from their transport filters, with
- *       {@code took} zero, and the peer certificates their handshakes refuse. A client
- *       without a certificate is refused in the handshake but not reported: no trust manager runs and
- *       grpc-netty has no hook that sees a failed handshake (a gap of mtls-grpc, not of the suite).
+ *   <li>Handshakes are reported as on a Netty server or client (mtls-netty's peer check sits after
+ *       grpc's {@code SslHandler}): every failure once with its class, every success once with its
+ *       duration; the suite checks it without exemptions.
  * </ul>
  */
 final class GrpcIntegration implements TlsIntegration {
@@ -142,21 +141,6 @@ final class GrpcIntegration implements TlsIntegration {
   @Override
   public boolean refusesPeersPerRequest() {
     return true;
-  }
-
-  @Override
-  public boolean clientTimesHandshakes() {
-    return false;
-  }
-
-  @Override
-  public boolean serverReportsMissingCertificates() {
-    return false;
-  }
-
-  @Override
-  public boolean serverTimesHandshakes() {
-    return false;
   }
 
   // ---------------------------------------------------------------- a gRPC call in raw HTTP/2

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.testing.RecordingTlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
 import dev.kubemtls.netty.TlsProvider;
@@ -17,7 +20,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,8 +35,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Resumption and SHA-1 with real gRPC servers and channels: a call on a session resumed after the
- * caller's notAfter (by the server's clock) is refused, while the session really was resumed (one
+ * Resumption and SHA-1 with real gRPC servers and channels: a session resumed after the caller's
+ * notAfter (by the server's clock) is refused and reported once, while the session really was resumed (one
  * full trust check); a channel whose server certificate expired by its clock does not resume and is
  * refused; a TLS 1.2 client offering only ECDSA+SHA1 ({@code openssl s_client}) gets no SHA-1
  * signature.
@@ -98,8 +100,9 @@ class GrpcResumptionTest {
   void aCallOnASessionResumedAfterTheCallersNotAfterIsRefused(TlsProvider provider, String protocol)
       throws Exception {
     MutableClock clock = MutableClock.startingNow();
+    RecordingTlsListener events = new RecordingTlsListener();
     GrpcServerTls serverTls = GrpcMtls.forServer(server()).provider(provider).policy(only(protocol))
-        .clock(clock).build();
+        .clock(clock).listener(events).build();
     int port = start(serverTls);
     // A JDK channel resumes its sessions (an OpenSSL one never does, see the next test).
     GrpcClientTls client = GrpcMtls.forClient(client()).provider(TlsProvider.JDK).policy(only(protocol)).build();
@@ -113,20 +116,20 @@ class GrpcResumptionTest {
     clock.advance(Duration.ofMinutes(61));
     StatusRuntimeException e = refused(client, port);
 
+    // Refused in the handshake, as a Netty server refuses it: a JDK server before its first flight,
+    // with a certificate_expired alert; BoringSSL resumes by the real clock, and the peer check after
+    // the handshake closes the connection by the injected one.
+    assertThat(e.getStatus().getCode()).as(String.valueOf(e.getStatus())).isEqualTo(Status.Code.UNAVAILABLE);
     if (provider == TlsProvider.JDK) {
-      // A JDK server refuses the resumption before its first flight, with a certificate_expired
-      // alert: the channel's handshake fails (as a full handshake with BoringSSL by the real clock).
-      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
       StringBuilder causes = new StringBuilder(String.valueOf(e.getStatus().getDescription()));
       for (Throwable t = e.getStatus().getCause(); t != null; t = t.getCause()) {
         causes.append(" | ").append(t);
       }
       assertThat(causes.toString()).contains("certificate_expired");
-    } else {
-      // BoringSSL resumes by the real clock; the peer check refuses the calls by the injected one.
-      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
-      assertThat(e.getStatus().getDescription()).contains("expired");
     }
+    events.next().assertSucceeded(Side.SERVER, protocol);
+    events.next().assertSucceeded(Side.SERVER, protocol);
+    events.next().assertFailed(Side.SERVER, HandshakeFailure.EXPIRED_PEER_CERTIFICATE);
     assertThat(serverTls.chains.hits() + serverTls.chains.misses()).as("it was a resumption").isEqualTo(1);
   }
 
@@ -134,8 +137,8 @@ class GrpcResumptionTest {
    * With BoringSSL a session lives no longer than the caller's certificate, by the real clock: a
    * plain grpc-netty client (whose sessions live as long as its context says) resumes while its
    * certificate is valid; afterwards the server no longer accepts the session, so the handshake is a
-   * full one and refuses the expired certificate (UNAVAILABLE), instead of a resumption whose calls
-   * the interceptor refuses (UNAUTHENTICATED).
+   * full one in which the trust manager refuses the expired certificate with an alert, instead of a
+   * resumption that the peer check ends with a bare close.
    */
   @ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
@@ -206,22 +209,7 @@ class GrpcResumptionTest {
   }
 
   private String sClient(int port, String... options) throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + port,
-        "-CAfile", "ca.pem", "-alpn", "h2"));
-    command.addAll(List.of(options));
-    Path out = Files.createTempFile(dir, "s_client", ".txt");
-    Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(out.toFile()).start();
-    try {
-      p.getOutputStream().close();
-    } catch (IOException e) {
-      // s_client has already ended
-    }
-    if (!p.waitFor(20, TimeUnit.SECONDS)) {
-      p.destroy();
-      p.waitFor(20, TimeUnit.SECONDS);
-    }
-    return Files.readString(out, StandardCharsets.ISO_8859_1);
+    return OpensslClient.run(dir, port, options);
   }
 
   @ParameterizedTest

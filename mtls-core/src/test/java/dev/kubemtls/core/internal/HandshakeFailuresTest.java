@@ -30,6 +30,7 @@ class HandshakeFailuresTest {
       error:10000418:SSL routines:OPENSSL_internal:TLSV1_ALERT_UNKNOWN_CA                    | REJECTED_BY_PEER
       no cipher suites in common                                                            | PROTOCOL
       error:100000b8:SSL routines:OPENSSL_internal:NO_SHARED_CIPHER                          | PROTOCOL
+      error:100000f3:SSL routines:OPENSSL_internal:WRONG_CURVE                               | PROTOCOL
       Received fatal alert: protocol_version                                                | PROTOCOL
       error:1000042e:SSL routines:OPENSSL_internal:TLSV1_ALERT_PROTOCOL_VERSION              | PROTOCOL
       not an SSL/TLS record: 474554202f                                                     | PROTOCOL

@@ -37,23 +37,11 @@ public final class RecordingTlsListener implements TlsListener {
      * returns the peer's SPIFFE ID, if any.
      */
     public Optional<String> assertSucceeded(Side side, String protocol) {
-      return assertSucceeded(side, protocol, true);
-    }
-
-    /**
-     * As {@link #assertSucceeded(Side, String)}; with {@code timed} false, for listeners that cannot
-     * see the handshake's start, {@code took} may be zero.
-     */
-    public Optional<String> assertSucceeded(Side side, String protocol, boolean timed) {
       assertThat(outcome).as("outcome of %s", this).isEqualTo(Outcome.SUCCEEDED);
       assertThat(this.side).isEqualTo(side);
       assertThat(this.protocol).isEqualTo(protocol);
       assertThat(cipherSuite).startsWith("TLS_");
-      if (timed) {
-        assertThat(took).isPositive().isLessThan(TIMEOUT);
-      } else {
-        assertThat(took).isGreaterThanOrEqualTo(Duration.ZERO).isLessThan(TIMEOUT);
-      }
+      assertThat(took).isPositive().isLessThan(TIMEOUT);
       assertThat(reason).isNull();
       return peer.flatMap(PeerIdentity::spiffeId);
     }

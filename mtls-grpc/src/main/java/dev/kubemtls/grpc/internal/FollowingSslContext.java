@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.Enumeration;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
@@ -40,9 +41,13 @@ public final class FollowingSslContext extends SslContext {
 
   private final ContextCache cache;
   private final TlsSettings settings;
+  private final Consumer<RuntimeException> noEngine;
 
-  public FollowingSslContext(String side, dev.kubemtls.core.MaterialSource source, TlsSettings settings) {
+  /** {@code noEngine} is told when no engine can be made (no usable material yet), before the throw. */
+  public FollowingSslContext(String side, dev.kubemtls.core.MaterialSource source, TlsSettings settings,
+      Consumer<RuntimeException> noEngine) {
     this.settings = Objects.requireNonNull(settings, "settings");
+    this.noEngine = Objects.requireNonNull(noEngine, "noEngine");
     this.cache = new ContextCache(side, source, settings, FollowingSslContext::finish);
   }
 
@@ -80,7 +85,13 @@ public final class FollowingSslContext extends SslContext {
 
   @Override
   public SSLEngine newEngine(ByteBufAllocator alloc, String peerHost, int peerPort) {
-    Generations.Lease<SslContext> lease = cache.acquire();
+    Generations.Lease<SslContext> lease;
+    try {
+      lease = cache.acquire();
+    } catch (IllegalStateException e) {
+      noEngine.accept(e);
+      throw e;
+    }
     SSLEngine engine;
     try {
       if (peerHost != null && !settings.server() && settings.restrictsEngines()) {

@@ -17,11 +17,6 @@ public final class PeerContext {
 
   /** The client's identity, read once per connection by the transport filter. */
   public static final Attributes.Key<PeerIdentity> TRANSPORT_PEER = Attributes.Key.create("kube-mtls-peer");
-  /**
-   * Why the caller's certificate chain was outside its validity window when the connection's
-   * handshake completed (a resumed session skips the trust manager), absent when it was valid.
-   */
-  public static final Attributes.Key<String> TRANSPORT_INVALID = Attributes.Key.create("kube-mtls-peer-invalid");
 
   private PeerContext() {}
 

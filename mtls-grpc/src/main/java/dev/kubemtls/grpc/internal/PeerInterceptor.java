@@ -19,9 +19,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Checks every call's caller against the {@link PeerPolicy} and, if it passes, runs the call with
- * the caller's {@link PeerIdentity} in the gRPC {@link Context} ({@link PeerContext#PEER}). A caller
- * whose certificate was outside its validity window when its connection's handshake completed (a
- * resumed TLS session; checked by {@link PeerTransportFilter}) gets {@code UNAUTHENTICATED}. A
+ * the caller's {@link PeerIdentity} in the gRPC {@link Context} ({@link PeerContext#PEER}). A
  * caller outside the policy gets {@code PERMISSION_DENIED} with the reason, a caller without a
  * certificate (or without TLS at all) {@code UNAUTHENTICATED}; the listener hears of both.
  */
@@ -45,13 +43,6 @@ public final class PeerInterceptor implements ServerInterceptor {
     if (call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION) == null) {
       return refuse(call, Status.UNAUTHENTICATED, HandshakeFailure.NO_PEER_CERTIFICATE, null,
           "kube-mtls: the call did not arrive over TLS");
-    }
-    // A resumed TLS session skips the trust manager: the transport filter checked the caller's chain
-    // when the handshake completed, and the calls of a connection that failed are refused.
-    String invalid = call.getAttributes().get(PeerContext.TRANSPORT_INVALID);
-    if (invalid != null) {
-      return refuse(call, Status.UNAUTHENTICATED, HandshakeFailure.EXPIRED_PEER_CERTIFICATE, null,
-          "kube-mtls: " + invalid);
     }
     PeerIdentity peer;
     try {

@@ -1,9 +1,7 @@
 package dev.kubemtls.netty.internal;
 
-import dev.kubemtls.core.internal.HandshakeFailures;
 import dev.kubemtls.core.internal.PeerCertificateException;
 import dev.kubemtls.core.internal.RefusalTranslatingTrustManager;
-import dev.kubemtls.core.tls.TlsListener;
 import io.netty.handler.ssl.OpenSslCertificateException;
 import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.internal.tcnative.SSL;
@@ -18,10 +16,9 @@ import java.security.cert.X509Certificate;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
- * Wraps the trust manager of one context. Tells a {@link TlsListener}, if any, of each certificate
- * it refuses (for integrations, such as gRPC, that see no handshake outcome in a pipeline). With
- * BoringSSL, gives it the verify error code of a refused certificate. Netty hands the code of an
- * {@link OpenSslCertificateException} to BoringSSL, which picks the alert from it; for any other
+ * Wraps the trust manager of a BoringSSL context (refusals are reported by the peer check after the
+ * handshake, on Netty and gRPC alike) and gives BoringSSL the verify error code of a refused
+ * certificate. Netty hands the code of an {@link OpenSslCertificateException} to BoringSSL, which picks the alert from it; for any other
  * exception it falls back to {@code X509_V_ERR_UNSPECIFIED}, which BoringSSL sends as
  * {@code internal_error}. So a foreign CA or a self-signed certificate becomes {@code unknown_ca},
  * an expired one {@code certificate_expired}, and the rest {@code bad_certificate}. The original
@@ -30,17 +27,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
 final class NettyTrust extends RefusalTranslatingTrustManager {
 
   private final InstantSource clock;
-  private final boolean openSsl;
-  private final TlsListener.Side side;
-  private final TlsListener refusals;
 
-  NettyTrust(X509ExtendedTrustManager delegate, InstantSource clock, boolean openSsl, TlsListener.Side side,
-      TlsListener refusals) {
+  NettyTrust(X509ExtendedTrustManager delegate, InstantSource clock) {
     super(delegate);
     this.clock = clock;
-    this.openSsl = openSsl;
-    this.side = side;
-    this.refusals = refusals;
   }
 
   /**
@@ -87,10 +77,7 @@ final class NettyTrust extends RefusalTranslatingTrustManager {
 
   @Override
   protected CertificateException refused(CertificateException e, X509Certificate[] chain) {
-    if (refusals != TlsListener.NO_OP) {
-      refusals.handshakeFailed(side, HandshakeFailures.classify(e), e, Duration.ZERO);
-    }
-    if (openSsl && e instanceof PeerCertificateException p) {
+    if (e instanceof PeerCertificateException p) {
       return new OpenSslCertificateException(p.getMessage(), p, errorCode(p, chain));
     }
     return e;

@@ -12,7 +12,6 @@ import dev.kubemtls.core.internal.StrongSignatureKeyManager;
 import dev.kubemtls.core.internal.VerifiedChains;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.ClientAuth;
-import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.IdentityCipherSuiteFilter;
@@ -51,11 +50,9 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * @param chains   peer chains verified under the current CAs, shared by all generations
  * @param peerPolicy the allow-list applied to a verified peer in the handshake, or null where the
  *                   integration applies it after the handshake (a gRPC server, in its interceptor)
- * @param refusals   told of each certificate the trust manager refuses, {@link TlsListener#NO_OP}
- *                   where the integration reports handshake outcomes itself (Netty's pipeline)
  */
 public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
-    RateLimitedLog log, JdkTls jdk, VerifiedChains chains, PeerPolicy peerPolicy, TlsListener refusals) {
+    RateLimitedLog log, JdkTls jdk, VerifiedChains chains, PeerPolicy peerPolicy) {
 
   /**
    * No certificate compression (RFC 8879): Netty turns zlib on by default with BoringSSL, which
@@ -71,12 +68,12 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
   public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
       RateLimitedLog log) {
     this(server, provider, policy, alpn, log, new JdkTls(policy), VerifiedChains.withSystemClock(),
-        PeerPolicy.anySpiffeId(), TlsListener.NO_OP);
+        PeerPolicy.anySpiffeId());
   }
 
   public TlsSettings(boolean server, SslProvider provider, TlsPolicy policy, List<String> alpn,
       RateLimitedLog log, VerifiedChains chains, PeerPolicy peerPolicy) {
-    this(server, provider, policy, alpn, log, new JdkTls(policy), chains, peerPolicy, TlsListener.NO_OP);
+    this(server, provider, policy, alpn, log, new JdkTls(policy), chains, peerPolicy);
   }
 
   public TlsSettings {
@@ -85,7 +82,6 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     Objects.requireNonNull(log, "log");
     Objects.requireNonNull(jdk, "jdk");
     Objects.requireNonNull(chains, "chains");
-    Objects.requireNonNull(refusals, "refusals");
     alpn = List.copyOf(alpn);
     if (provider != SslProvider.JDK && openSslGroups(policy).length == 0) {
       throw new IllegalArgumentException("none of the policy's named groups " + policy.namedGroups()
@@ -130,9 +126,8 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
     // verified-chain cache keys on.
     X509ExtendedTrustManager trust = new MtlsTrustManager(material.trust(), server ? "server" : "client",
         peerPolicy, log, chains);
-    if (provider != SslProvider.JDK || refusals != TlsListener.NO_OP) {
-      trust = new NettyTrust(trust, chains.clock(), provider != SslProvider.JDK,
-          server ? TlsListener.Side.SERVER : TlsListener.Side.CLIENT, refusals);
+    if (provider != SslProvider.JDK) {
+      trust = new NettyTrust(trust, chains.clock());
     }
     if (provider != SslProvider.JDK) {
       b.option(OpenSslContextOption.GROUPS, openSslGroups(policy));

@@ -48,31 +48,6 @@ public interface TlsIntegration {
     return false;
   }
 
-  /**
-   * Whether a client's {@code handshakeSucceeded} carries the handshake's duration. A gRPC channel
-   * reports it from its transport filter, which does not see the handshake start ({@code took} 0).
-   */
-  default boolean clientTimesHandshakes() {
-    return true;
-  }
-
-  /**
-   * Whether a server's {@code handshakeSucceeded} carries the handshake's duration. A gRPC server
-   * reports it from its transport filter, which does not see the handshake start ({@code took} 0).
-   */
-  default boolean serverTimesHandshakes() {
-    return true;
-  }
-
-  /**
-   * Whether the server tells its listener of a client refused for presenting no certificate. A
-   * gRPC server cannot: the handshake ends before any trust manager runs, and grpc-netty offers no
-   * hook that sees a failed handshake. The refusal itself is checked either way.
-   */
-  default boolean serverReportsMissingCertificates() {
-    return true;
-  }
-
   /** A running server. */
   interface Server extends AutoCloseable {
     int port();
