@@ -56,6 +56,8 @@ final class MtlsApp implements AutoCloseable {
   final MaterialPublisher intruder = new MaterialPublisher();
   private final Map<MaterialSource, HttpClient> clients = new ConcurrentHashMap<>();
   private final AtomicLong generations = new AtomicLong();
+  /** What the application's own TlsListener bean heard of its clients' failed handshakes. */
+  final List<String> clientHandshakeFailures = new CopyOnWriteArrayList<>();
   /** What the application's own TlsListener bean heard of refused requests. */
   final List<String> refusalsSeen = new CopyOnWriteArrayList<>();
   final dev.kubemtls.core.tls.TlsListener refusals = new dev.kubemtls.core.tls.TlsListener() {
@@ -63,6 +65,13 @@ final class MtlsApp implements AutoCloseable {
     public void requestRefused(HandshakeFailure reason, java.util.Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
         String detail) {
       refusalsSeen.add(reason + " " + detail);
+    }
+
+    @Override
+    public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, Duration took) {
+      if (side == Side.CLIENT) {
+        clientHandshakeFailures.add(reason + " " + cause);
+      }
     }
   };
   ConfigurableApplicationContext context;
