@@ -60,9 +60,9 @@ public final class MtlsWebClientSsl implements WebClientSsl, AutoCloseable {
   private final TlsPolicy policy;
   private final TlsListener listener;
   private final UnaryOperator<SSLContext> bounding;
-  private volatile MtlsJdkTls tls;
+  private MtlsJdkTls tls;
   /** Reactor Netty's {@code SslContext}, once made (an Object: Netty may be absent). */
-  private volatile Object nettyContext;
+  private Object nettyContext;
 
   public MtlsWebClientSsl(ClientHttpConnectorBuilder<?> connectors, HttpClientSettings settings, SslBundles bundles,
       MaterialSource source, TlsPolicy policy, TlsListener listener) {
@@ -119,44 +119,28 @@ public final class MtlsWebClientSsl implements WebClientSsl, AutoCloseable {
 
   /** Stops the engine following the source. */
   @Override
-  public void close() {
-    MtlsJdkTls t = tls;
-    if (t != null) {
-      t.close();
+  public synchronized void close() {
+    if (tls != null) {
+      tls.close();
     }
   }
 
-  /** The one kube-mtls JDK client engine of every WebClient from the bundle. */
-  private MtlsJdkTls tls() {
-    MtlsJdkTls t = tls;
-    if (t == null) {
-      synchronized (this) {
-        t = tls;
-        if (t == null) {
-          // Any server whose chain the bundle trusts, as with the bundle's managers; the name it
-          // dialled is checked (HTTPS endpoint identification).
-          t = MtlsJdkTls.forClient(source).tlsPolicy(policy).peerPolicy(PeerPolicy.allowAll())
-              .listener(listener).build();
-          tls = t;
-        }
-      }
+  /** The one kube-mtls JDK client engine of every WebClient from the bundle, made when first needed. */
+  private synchronized MtlsJdkTls tls() {
+    if (tls == null) {
+      // Any server whose chain the bundle trusts, as with the bundle's managers; the name it
+      // dialled is checked (HTTPS endpoint identification).
+      tls = MtlsJdkTls.forClient(source).tlsPolicy(policy).peerPolicy(PeerPolicy.allowAll()).listener(listener).build();
     }
-    return t;
+    return tls;
   }
 
   /** One Netty context over the engine's context, for every Reactor Netty WebClient of the bundle. */
-  private Object nettyContext() {
-    Object c = nettyContext;
-    if (c == null) {
-      synchronized (this) {
-        c = nettyContext;
-        if (c == null) {
-          c = ReactorTls.context(tls(), policy);
-          nettyContext = c;
-        }
-      }
+  private synchronized Object nettyContext() {
+    if (nettyContext == null) {
+      nettyContext = ReactorTls.context(tls(), policy);
     }
-    return c;
+    return nettyContext;
   }
 
   /** Reactor Netty's side, loaded only when its connector is in use. */
