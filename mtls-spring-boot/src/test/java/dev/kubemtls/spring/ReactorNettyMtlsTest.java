@@ -150,7 +150,7 @@ class ReactorNettyMtlsTest {
       bounded.start(WebApplicationType.REACTIVE, java.util.List.of("kube-mtls.max-connection-age=3s"),
           Netty.class, ReactiveEndpoints.class);
       // /actuator/health keeps the connection alive (/whoami asks for Connection: close).
-      assertThat(MtlsApp.readUntilTheServerCloses(bounded, "/actuator/health"))
+      assertThat(ConnectionBoundProbe.closedWhileIdle(bounded, bounded.frontend, "/actuator/health", () -> {}).response())
           .startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
     } finally {
       bounded.close();
