@@ -7,6 +7,7 @@ import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.testkit.KafkaKraftBroker;
 import dev.kubemtls.testkit.TestCa;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ class KafkaMtlsIT {
   private static TestCa ca;
   private static TrustBundle trust;
   private static final List<AutoCloseable> closeables = new ArrayList<>();
-  private static KafkaBroker broker;
+  private static KafkaKraftBroker broker;
 
   @BeforeAll
   static void startBroker() throws Exception {
@@ -181,7 +182,7 @@ class KafkaMtlsIT {
     try (KafkaMtls.Registration open = KafkaMtls.source("it-open-broker",
             new MaterialPublisher(Pki.material(Pki.broker(ca, 1), trust)))
         .peerPolicy(PeerPolicy.allowAll()).register();
-        KafkaBroker openBroker = KafkaBroker.start(open.name(), Map.of())) {
+        KafkaKraftBroker openBroker = KafkaBroker.start(open.name(), Map.of())) {
       TlsIdentity legacy = Pki.identity(ca, 1, b -> b.commonName("legacy").dns("legacy.shop.svc").usages(false, true));
       Map<String, Object> c = kafkaPemClient(legacy);
       c.put("bootstrap.servers", openBroker.bootstrap());

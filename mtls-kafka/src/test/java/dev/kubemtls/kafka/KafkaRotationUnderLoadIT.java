@@ -8,6 +8,7 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.MtlsSslContexts;
+import dev.kubemtls.testkit.KafkaKraftBroker;
 import dev.kubemtls.testkit.TestCa;
 import java.math.BigInteger;
 import java.security.cert.X509Certificate;
@@ -77,7 +78,7 @@ class KafkaRotationUnderLoadIT {
       registrations.add(KafkaMtls.source(name, source).peerPolicy(onlyTheBroker).register());
     });
     ExecutorService load = Executors.newFixedThreadPool(WORKERS);
-    try (KafkaBroker broker = KafkaBroker.start("rot-broker", Map.of())) {
+    try (KafkaKraftBroker broker = KafkaBroker.start("rot-broker", Map.of())) {
       String bootstrap = broker.bootstrap();
       try (Admin admin = Clients.admin("rot-admin", bootstrap)) {
         Clients.setUpTopic(admin, TOPIC, PRODUCER_ID, CONSUMER_ID, GROUP);
@@ -163,7 +164,7 @@ class KafkaRotationUnderLoadIT {
   }
 
   /** A plain JDK TLS client on the admin's current material: the broker presents its newest certificate. */
-  private void assertNewConnectionsSeeNewestBrokerCertificate(KafkaBroker broker, MaterialPublisher admin)
+  private void assertNewConnectionsSeeNewestBrokerCertificate(KafkaKraftBroker broker, MaterialPublisher admin)
       throws Exception {
     try (SSLSocket socket = (SSLSocket) MtlsSslContexts.of(admin.current()).getSocketFactory()
         .createSocket("127.0.0.1", broker.port())) {

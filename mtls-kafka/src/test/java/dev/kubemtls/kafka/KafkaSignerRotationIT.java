@@ -9,6 +9,7 @@ import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.it.ShortLivedSigner;
 import dev.kubemtls.signer.it.ShortLivedSigner.Workload;
+import dev.kubemtls.testkit.KafkaKraftBroker;
 import dev.kubemtls.testkit.TestCa;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -78,7 +79,7 @@ class KafkaSignerRotationIT {
           KafkaMtls.Registration p = KafkaMtls.source("signed-producer", producerW.mtls()).peerPolicy(onlyTheBroker).register();
           KafkaMtls.Registration c = KafkaMtls.source("signed-consumer", consumerW.mtls()).peerPolicy(onlyTheBroker).register();
           KafkaMtls.Registration a = KafkaMtls.source("signed-admin", adminW.mtls()).peerPolicy(onlyTheBroker).register();
-          KafkaBroker kafka = KafkaBroker.start(b.name(), Map.of(
+          KafkaKraftBroker kafka = KafkaBroker.start(b.name(), Map.of(
               "super.users", "User:" + broker.spiffeId() + ";User:" + adminW.spiffeId(),
               "ssl.endpoint.identification.algorithm", ""))) {
         String bootstrap = kafka.bootstrap();

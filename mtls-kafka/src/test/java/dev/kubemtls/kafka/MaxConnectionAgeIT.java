@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.testkit.KafkaKraftBroker;
 import dev.kubemtls.testkit.TestCa;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,7 +52,7 @@ class MaxConnectionAgeIT {
         KafkaMtls.Registration p = KafkaMtls.source("age-producer", producerSource).peerPolicy(broker)
             .maxConnectionAge(AGE).register();
         KafkaMtls.Registration a = KafkaMtls.source("age-admin", adminSource).peerPolicy(broker).register();
-        KafkaBroker kafka = KafkaBroker.start(b.name(), Map.of())) {
+        KafkaKraftBroker kafka = KafkaBroker.start(b.name(), Map.of())) {
       try (Admin admin = Clients.admin(a.name(), kafka.bootstrap())) {
         Clients.setUpTopic(admin, TOPIC, "spiffe://cluster.local/ns/shop/sa/producer", Pki.ADMIN_ID, TOPIC);
       }

@@ -56,6 +56,8 @@ final class MtlsApp implements AutoCloseable {
   final MaterialPublisher intruder = new MaterialPublisher();
   private final Map<MaterialSource, HttpClient> clients = new ConcurrentHashMap<>();
   private final AtomicLong generations = new AtomicLong();
+  /** What the application's own TlsListener bean heard of its clients' failed handshakes. */
+  final List<String> clientHandshakeFailures = new CopyOnWriteArrayList<>();
   /** What the application's own TlsListener bean heard of refused requests. */
   final List<String> refusalsSeen = new CopyOnWriteArrayList<>();
   final dev.kubemtls.core.tls.TlsListener refusals = new dev.kubemtls.core.tls.TlsListener() {
@@ -63,6 +65,13 @@ final class MtlsApp implements AutoCloseable {
     public void requestRefused(HandshakeFailure reason, java.util.Optional<dev.kubemtls.core.peer.PeerIdentity> peer,
         String detail) {
       refusalsSeen.add(reason + " " + detail);
+    }
+
+    @Override
+    public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, Duration took) {
+      if (side == Side.CLIENT) {
+        clientHandshakeFailures.add(reason + " " + cause);
+      }
     }
   };
   ConfigurableApplicationContext context;
@@ -304,85 +313,5 @@ final class MtlsApp implements AutoCloseable {
     if (context != null) {
       context.close();
     }
-  }
-
-  /**
-   * Sends one kept-alive GET as {@code frontend} on a raw TLS socket, reads its whole response, then
-   * waits, sending nothing, until the server closes the connection; returns the response. Fails (a
-   * read timeout, 10 s) if the connection stays open.
-   */
-  static String readUntilTheServerCloses(MtlsApp app, String path) throws Exception {
-    javax.net.ssl.SSLContext context = dev.kubemtls.core.tls.MtlsSslContexts.following(app.frontend);
-    try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
-        .createSocket("127.0.0.1", app.port)) {
-      socket.setSoTimeout(10_000);
-      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      socket.getOutputStream().flush();
-      java.io.InputStream in = socket.getInputStream();
-      StringBuilder response = new StringBuilder();
-      while (!complete(response)) {
-        int b = in.read();
-        if (b < 0) {
-          throw new java.io.EOFException("the server closed the connection before its response ended: " + response);
-        }
-        response.append((char) b);
-      }
-      if (in.read() >= 0) {
-        throw new AssertionError("the server sent more than one response: " + response);
-      }
-      return response.toString();
-    }
-  }
-
-  /**
-   * Sends two GETs as {@code frontend} on one kept-alive raw TLS socket, the second once {@code gap}
-   * has passed after the first response, and returns both responses: the second read until the
-   * server closes the connection (fails with a read timeout, 10 s, if it stays open).
-   */
-  static String[] twoRequestsOnOneConnection(MtlsApp app, String path, Duration gap) throws Exception {
-    javax.net.ssl.SSLContext context = dev.kubemtls.core.tls.MtlsSslContexts.following(app.frontend);
-    try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) context.getSocketFactory()
-        .createSocket("127.0.0.1", app.port)) {
-      socket.setSoTimeout(10_000);
-      byte[] get = ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
-          .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-      socket.getOutputStream().write(get);
-      socket.getOutputStream().flush();
-      java.io.InputStream in = socket.getInputStream();
-      StringBuilder first = new StringBuilder();
-      while (!complete(first)) {
-        int b = in.read();
-        if (b < 0) {
-          throw new java.io.EOFException("the server closed the connection after: " + first);
-        }
-        first.append((char) b);
-      }
-      Instant after = Instant.now();
-      org.awaitility.Awaitility.await().atMost(gap.plusSeconds(10)).pollInterval(Duration.ofMillis(20))
-          .until(() -> Instant.now().isAfter(after.plus(gap)));
-      socket.getOutputStream().write(get);
-      socket.getOutputStream().flush();
-      java.io.ByteArrayOutputStream second = new java.io.ByteArrayOutputStream();
-      byte[] buffer = new byte[4096];
-      for (int n; (n = in.read(buffer)) >= 0; ) {
-        second.write(buffer, 0, n);
-      }
-      return new String[] {first.toString(), second.toString(java.nio.charset.StandardCharsets.UTF_8)};
-    }
-  }
-
-  /** Whether {@code r} holds one whole HTTP/1.1 response (Content-Length or chunked). */
-  private static boolean complete(StringBuilder r) {
-    int end = r.indexOf("\r\n\r\n");
-    if (end < 0) {
-      return false;
-    }
-    String head = r.substring(0, end).toLowerCase(java.util.Locale.ROOT);
-    java.util.regex.Matcher length = java.util.regex.Pattern.compile("content-length: *(\\d+)").matcher(head);
-    if (length.find()) {
-      return r.length() >= end + 4 + Integer.parseInt(length.group(1));
-    }
-    return r.toString().endsWith("0\r\n\r\n");
   }
 }

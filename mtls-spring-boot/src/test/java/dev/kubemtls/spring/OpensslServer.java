@@ -1,5 +1,8 @@
 package dev.kubemtls.spring;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.testkit.TestCa;
 import java.io.IOException;
@@ -12,13 +15,15 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import javax.net.ssl.SSLException;
 import org.awaitility.Awaitility;
 
 /**
  * A real {@code openssl s_server -www} (Debian package {@code openssl}) on loopback with a
  * certificate for 127.0.0.1 from the application's current CA, for probing the application's
  * clients from the outside: it answers any request with 200 and can be limited with s_server's
- * options (e.g. {@code -groups X448}).
+ * options (e.g. {@code -groups X448}). {@link #assertTheClientHoldsTheTlsPolicy} is the set of such
+ * servers every client built from the bundle must pass.
  */
 final class OpensslServer implements AutoCloseable {
 
@@ -79,6 +84,49 @@ final class OpensslServer implements AutoCloseable {
       throw e;
     }
     return s;
+  }
+
+  /** One call of the client under test to {@code server}: the HTTP status it got. */
+  @FunctionalInterface
+  interface Call {
+    int status(URI server) throws Exception;
+  }
+
+  /**
+   * Asserts that a client of {@code app} applies the whole TLS policy to the servers it calls, with
+   * real {@code s_server}s: one that offers only what the policy leaves out (ECDSA or RSA with SHA-1
+   * in TLS 1.2; X448) is refused in the handshake and the application's {@code TlsListener} hears of
+   * the client's failed handshake; the same server offering what the policy allows (ECDSA or RSA
+   * with SHA-256, X25519) is served.
+   */
+  static void assertTheClientHoldsTheTlsPolicy(MtlsApp app, Path dir, Call call) throws Exception {
+    try (OpensslServer server = start(app, dir, "-tls1_2", "-sigalgs", "ECDSA+SHA256")) {
+      assertThat(call.status(server.uri())).as("TLS 1.2 ECDSA+SHA256").isEqualTo(200);
+    }
+    try (OpensslServer server = start(app, dir, "-groups", "X25519")) {
+      assertThat(call.status(server.uri())).as("X25519").isEqualTo(200);
+    }
+    try (OpensslServer server = startRsa(app, dir, "-tls1_2", "-sigalgs", "RSA+SHA256")) {
+      assertThat(call.status(server.uri())).as("TLS 1.2 RSA+SHA256").isEqualTo(200);
+    }
+    // SECLEVEL=0: OpenSSL 3 itself refuses SHA-1 signatures and X448 at its default level.
+    try (OpensslServer server = start(app, dir, "-tls1_2", "-sigalgs", "ECDSA+SHA1", "-cipher", "DEFAULT@SECLEVEL=0")) {
+      assertRefused(app, call, server, "TLS 1.2 ECDSA+SHA1 only");
+    }
+    try (OpensslServer server = start(app, dir, "-groups", "X448", "-cipher", "DEFAULT@SECLEVEL=0")) {
+      assertRefused(app, call, server, "X448 only");
+    }
+    // Left to their own defaults, BoringSSL (Reactor Netty's) and SunJSSE accept RSA with SHA-1.
+    try (OpensslServer server = startRsa(app, dir, "-tls1_2", "-sigalgs", "RSA+SHA1", "-cipher", "DEFAULT@SECLEVEL=0")) {
+      assertRefused(app, call, server, "TLS 1.2 RSA+SHA1 only");
+    }
+  }
+
+  private static void assertRefused(MtlsApp app, Call call, OpensslServer server, String what) {
+    int heard = app.clientHandshakeFailures.size();
+    assertThatThrownBy(() -> call.status(server.uri())).as(what).hasRootCauseInstanceOf(SSLException.class);
+    Awaitility.await(what + ": the client's failed handshake reported to the TlsListener")
+        .atMost(Duration.ofSeconds(10)).until(() -> app.clientHandshakeFailures.size() > heard);
   }
 
   URI uri() {

@@ -99,7 +99,7 @@ class SpringJettyMtlsTest {
     try {
       bounded.start(WebApplicationType.SERVLET, java.util.List.of("kube-mtls.max-connection-age=300ms"),
           Jetty.class, ServletEndpoints.class);
-      String[] responses = MtlsApp.twoRequestsOnOneConnection(bounded, "/actuator/health", java.time.Duration.ofMillis(400));
+      String[] responses = ConnectionBoundProbe.twoRequests(bounded, "/actuator/health", java.time.Duration.ofMillis(400));
       org.assertj.core.api.Assertions.assertThat(responses[0]).startsWith("HTTP/1.1 200")
           .doesNotContainIgnoringCase("connection: close");
       org.assertj.core.api.Assertions.assertThat(responses[1]).startsWith("HTTP/1.1 200")

@@ -9,6 +9,7 @@ import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.kafka.KafkaMtls;
 import dev.kubemtls.kafka.MtlsSslEngineFactory;
+import dev.kubemtls.testkit.KafkaKraftBroker;
 import dev.kubemtls.testkit.TestCa;
 import java.security.KeyPair;
 import java.time.Duration;
@@ -74,7 +75,7 @@ class SpringKafkaMtlsIT {
     APP.publish(new MtlsMaterial(identity(ca1, 1, b -> b.spiffe("shop", "orders").usages(false, true)), trust("v1", ca1), 1));
     try (KafkaMtls.Registration b = KafkaMtls.register("spring-it-broker", broker);
         KafkaMtls.Registration a = KafkaMtls.register("spring-it-admin", admin);
-        KafkaTestBroker kafka = KafkaTestBroker.start(b.name(), Map.of())) {
+        KafkaKraftBroker kafka = KafkaTestBroker.start(b.name(), Map.of())) {
       Map<String, Object> adminConfig = new java.util.HashMap<>(a.clientConfig());
       adminConfig.put("bootstrap.servers", kafka.bootstrap());
       try (Admin setup = Admin.create(adminConfig)) {

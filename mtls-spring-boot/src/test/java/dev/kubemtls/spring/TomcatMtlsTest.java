@@ -216,7 +216,7 @@ class TomcatMtlsTest {
     try {
       bounded.start(WebApplicationType.SERVLET, java.util.List.of("kube-mtls.max-connection-age=300ms"),
           Tomcat.class, ServletEndpoints.class);
-      String[] responses = MtlsApp.twoRequestsOnOneConnection(bounded, "/actuator/health", java.time.Duration.ofMillis(400));
+      String[] responses = ConnectionBoundProbe.twoRequests(bounded, "/actuator/health", java.time.Duration.ofMillis(400));
       assertThat(responses[0]).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
       assertThat(responses[1]).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close");
     } finally {

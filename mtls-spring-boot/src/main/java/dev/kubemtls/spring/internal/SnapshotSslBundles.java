@@ -39,7 +39,7 @@ import org.springframework.boot.ssl.SslStoreBundle;
  * shared by every bundle, whose client engines end a connection that has outlived its material at
  * its next reuse when {@link #boundClients} was given a bound. A client that builds its own context
  * from the managers gets the policy's protocols and suites only; the starter's {@code WebClientSsl} ({@link MtlsWebClientSsl}) gives
- * Reactor Netty's WebClient the kube-mtls context instead.
+ * every WebClient connector one kube-mtls client engine instead.
  */
 public final class SnapshotSslBundles {
 
@@ -77,6 +77,14 @@ public final class SnapshotSslBundles {
    */
   public void boundClients(ClientConnectionBound bound) {
     this.clientBound = bound;
+  }
+
+  /**
+   * {@code context} whose client engines are bounded as those of {@link SslBundle#createSslContext()}
+   * are, by the bound {@link #boundClients} was given when each engine is made.
+   */
+  public javax.net.ssl.SSLContext bounding(javax.net.ssl.SSLContext context) {
+    return BoundingSslContext.of(context, () -> clientBound);
   }
 
   /** The TLS policy whose protocols and suites the bundles carry. */

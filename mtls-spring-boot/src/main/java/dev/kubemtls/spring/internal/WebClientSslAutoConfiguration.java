@@ -18,16 +18,16 @@ import org.springframework.core.io.ResourceLoader;
 
 /**
  * The starter's {@link WebClientSsl} ({@link MtlsWebClientSsl}) in place of Spring Boot's, unless
- * the application defines one: a WebClient on Reactor Netty built from the kube-mtls bundle takes
- * its TLS from the kube-mtls engine.
+ * the application defines one: a WebClient built from the kube-mtls bundle takes its TLS from the
+ * kube-mtls client engine on every connector Spring Boot sets up (Reactor Netty, Jetty, Apache
+ * HttpComponents, the JDK's).
  */
 @AutoConfiguration(after = dev.kubemtls.spring.KubeMtlsAutoConfiguration.class,
     afterName = "org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration",
     beforeName = "org.springframework.boot.webclient.autoconfigure.WebClientAutoConfiguration")
 @ConditionalOnProperty(prefix = "kube-mtls", name = "enabled", matchIfMissing = true)
 @ConditionalOnClass(name = {"org.springframework.boot.webclient.autoconfigure.WebClientSsl",
-    "org.springframework.boot.http.client.reactive.ClientHttpConnectorBuilder",
-    "reactor.netty.http.client.HttpClient", "io.netty.handler.ssl.JdkSslContext"})
+    "org.springframework.boot.http.client.reactive.ClientHttpConnectorBuilder"})
 public final class WebClientSslAutoConfiguration {
 
   @Bean
@@ -35,10 +35,10 @@ public final class WebClientSslAutoConfiguration {
   @ConditionalOnBean({SslBundles.class, MaterialSource.class, SnapshotSslBundles.class})
   MtlsWebClientSsl webClientSsl(ResourceLoader resourceLoader, ObjectProvider<ClientHttpConnectorBuilder<?>> connectors,
       ObjectProvider<HttpClientSettings> settings, SslBundles bundles, MaterialSource source, TlsPolicy policy,
-      ObjectProvider<TlsListener> listener) {
+      ObjectProvider<TlsListener> listener, SnapshotSslBundles snapshots) {
     return new MtlsWebClientSsl(
         connectors.getIfAvailable(() -> ClientHttpConnectorBuilder.detect(resourceLoader.getClassLoader())),
         settings.getIfAvailable(HttpClientSettings::defaults), bundles, source, policy,
-        TlsListener.all(listener.orderedStream().toList()));
+        TlsListener.all(listener.orderedStream().toList()), snapshots::bounding);
   }
 }
