@@ -29,8 +29,8 @@ import java.util.concurrent.TimeoutException;
  * <p>The resourceVersion in the patch is a precondition: the API server applies the patch to the
  * stored object and refuses the result with 409 Conflict when the stored object's resourceVersion
  * differs, exactly as for an update of the whole object. Unlike an update, the request carries only
- * what changes (the conditions, or the certificate) and the answer is not decoded into an object: only
- * its new resourceVersion is read, with a streaming parser. Everything else of the CSR (its labels,
+ * what changes (the conditions, or the certificate) and the answer is asked for as metadata only and
+ * not decoded into an object: only its new resourceVersion is read, with a streaming parser. Everything else of the CSR (its labels,
  * annotations, owners, spec) is left as the API server holds it.
  *
  * <p>Errors come back as {@link KubernetesClientException} with the HTTP status code and the API
@@ -40,6 +40,12 @@ final class CsrWrites {
 
   private static final JsonFactory JSON = new JsonFactory();
   private static final String MERGE_PATCH = "application/merge-patch+json";
+  /**
+   * The answer as the CSR's metadata only ({@code PartialObjectMetadata}): only its resourceVersion is
+   * read, and the whole object (request, certificate) need not be encoded, sent and scanned. A server
+   * that cannot transform the answer sends the whole object, which is read the same way.
+   */
+  static final String ANSWER = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
   private final HttpClient http;
   private final KubernetesSerialization serialization;
@@ -119,7 +125,7 @@ final class CsrWrites {
   private String patch(String name, String subresource, String body) {
     HttpRequest request = http.newHttpRequestBuilder()
         .uri(base + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/" + subresource)
-        .header("Accept", "application/json")
+        .header("Accept", ANSWER)
         .timeout(timeoutMillis, TimeUnit.MILLISECONDS)
         .patch(MERGE_PATCH, body)
         .build();

@@ -130,6 +130,26 @@ class CsrWritesIT {
   }
 
   @Test
+  void theApiServerAnswersAWriteWithTheMetadataOnly() throws Exception {
+    // The same request CsrWrites sends, read raw: the answer is PartialObjectMetadata, without the
+    // request's or the certificate's bytes, and its resourceVersion is the stored one.
+    CertificateSigningRequest created = current();
+    String body = CsrWrites.body(created.getMetadata().getResourceVersion(), null,
+        with(created, Csrs.condition(Csrs.APPROVED, "ByTest", "approved", Instant.now())));
+    var http = admin.getHttpClient();
+    var request = http.newHttpRequestBuilder()
+        .uri(admin.getMasterUrl().toString().replaceAll("/$", "")
+            + "/apis/certificates.k8s.io/v1/certificatesigningrequests/" + name + "/approval")
+        .header("Accept", CsrWrites.ANSWER).patch("application/merge-patch+json", body).build();
+    var response = http.sendAsync(request, String.class).get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(response.code()).isEqualTo(200);
+    assertThat(response.body()).contains("\"kind\":\"PartialObjectMetadata\"").doesNotContain("\"spec\"")
+        .doesNotContain("\"request\"");
+    assertThat(CsrWrites.resourceVersionOf(response.body().getBytes(StandardCharsets.UTF_8)))
+        .isEqualTo(current().getMetadata().getResourceVersion());
+  }
+
+  @Test
   void resourceVersionIsReadWithoutDecodingTheObject() {
     assertThat(CsrWrites.resourceVersionOf(("{\"kind\":\"CertificateSigningRequest\",\"spec\":{\"metadata\":"
         + "{\"resourceVersion\":\"wrong\"}},\"metadata\":{\"name\":\"x\",\"labels\":{\"a\":\"b\"},"
