@@ -2,6 +2,7 @@ package dev.kubemtls.kafka;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -122,6 +123,7 @@ public final class KafkaMtls {
     private PeerPolicy peerPolicy = PeerPolicy.anySpiffeId();
     private Duration maxConnectionAge;
     private InstantSource clock = InstantSource.system();
+    private TlsListener listener = TlsListener.NO_OP;
 
     private Builder(String name, MaterialSource source) {
       this.name = requireName(name);
@@ -168,6 +170,16 @@ public final class KafkaMtls {
       return this;
     }
 
+    /**
+     * Told of every handshake of the connections of factories configured with this registration
+     * (client connections as {@code CLIENT}, broker listener connections as {@code SERVER}): the peer
+     * on success, the classified cause on failure. None unless set.
+     */
+    public Builder listener(TlsListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
     /** The clock connection ages are measured with; the system clock unless set (for tests). */
     public Builder clock(InstantSource clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
@@ -180,7 +192,7 @@ public final class KafkaMtls {
      * @throws IllegalStateException if another registration holds the name
      */
     public Registration register() {
-      Registration r = new Registration(name, source, tlsPolicy, peerPolicy, maxConnectionAge, clock);
+      Registration r = new Registration(name, source, tlsPolicy, peerPolicy, maxConnectionAge, clock, listener);
       Registration previous = REGISTRY.putIfAbsent(name, r);
       if (previous != null) {
         throw new IllegalStateException("kube-mtls: the Kafka source name '" + name
@@ -201,17 +213,19 @@ public final class KafkaMtls {
     private final PeerPolicy peerPolicy;
     private final Duration maxConnectionAge;
     private final InstantSource clock;
+    private final TlsListener listener;
     private final java.util.concurrent.atomic.AtomicBoolean hostnameWarned =
         new java.util.concurrent.atomic.AtomicBoolean();
 
     private Registration(String name, MaterialSource source, TlsPolicy tlsPolicy, PeerPolicy peerPolicy,
-        Duration maxConnectionAge, InstantSource clock) {
+        Duration maxConnectionAge, InstantSource clock, TlsListener listener) {
       this.name = name;
       this.source = source;
       this.tlsPolicy = tlsPolicy;
       this.peerPolicy = peerPolicy;
       this.maxConnectionAge = maxConnectionAge;
       this.clock = clock;
+      this.listener = listener;
     }
 
     /** The maximum age of a client connection, if one was set. */
@@ -221,6 +235,11 @@ public final class KafkaMtls {
 
     InstantSource clock() {
       return clock;
+    }
+
+    /** The listener told of each handshake ({@link TlsListener#NO_OP} unless set). */
+    public TlsListener listener() {
+      return listener;
     }
 
     /** True the first time only: the warning about a client without a hostname check is logged once. */

@@ -2,7 +2,7 @@ package dev.kubemtls.kafka;
 
 import dev.kubemtls.core.internal.EndingSslEngine;
 import dev.kubemtls.core.tls.ClientAuth;
-import dev.kubemtls.core.tls.MtlsSslContexts;
+import dev.kubemtls.core.tls.MtlsJdkTls;
 import java.security.KeyStore;
 import java.util.Map;
 import java.util.Objects;
@@ -24,9 +24,11 @@ import org.slf4j.LoggerFactory;
  * material they were made with.
  *
  * <p>Kafka creates one factory per client (per mode) and per broker listener, by class name, and
- * calls {@link #configure(Map)} once. The factory builds one kube-mtls JDK context that follows the
- * source ({@link MtlsSslContexts#following}); material that fails validation is refused and the
- * last good material stays in use. Before the source has material every handshake fails.
+ * calls {@link #configure(Map)} once. The factory builds two kube-mtls JDK contexts that follow the
+ * source ({@link MtlsJdkTls}, one for client engines and one for server engines, each reporting to
+ * the registration's {@link dev.kubemtls.core.tls.TlsListener} as its side); material that fails
+ * validation is refused and the last good material stays in use. Before the source has material
+ * every handshake fails.
  *
  * <ul>
  *   <li>Client engines verify the broker's name with the algorithm Kafka passes
@@ -52,7 +54,8 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
   private static final Logger LOG = LoggerFactory.getLogger(MtlsSslEngineFactory.class);
 
   private volatile KafkaMtls.Registration registration;
-  private volatile SSLContext context;
+  private volatile MtlsJdkTls client;
+  private volatile MtlsJdkTls server;
   private volatile boolean closed;
 
   /** For Kafka, which creates the factory by class name; {@link #configure(Map)} follows. */
@@ -68,8 +71,18 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
   @Override
   public void configure(Map<String, ?> configs) {
     KafkaMtls.Registration r = resolve(configs);
-    this.context = MtlsSslContexts.following(r.source(),
-        r.tlsPolicy().withClientAuth(ClientAuth.REQUIRE), r.peerPolicy());
+    MtlsJdkTls c = MtlsJdkTls.forClient(r.source()).tlsPolicy(r.tlsPolicy()).peerPolicy(r.peerPolicy())
+        .listener(r.listener()).build();
+    MtlsJdkTls s;
+    try {
+      s = MtlsJdkTls.forServer(r.source()).tlsPolicy(r.tlsPolicy().withClientAuth(ClientAuth.REQUIRE))
+          .peerPolicy(r.peerPolicy()).listener(r.listener()).build();
+    } catch (RuntimeException e) {
+      c.close();
+      throw e;
+    }
+    this.client = c;
+    this.server = s;
     this.registration = r;
     Object endpoint = configs.get("ssl.endpoint.identification.algorithm");
     if ((endpoint == null || endpoint.toString().isEmpty()) && r.firstHostnameWarning()) {
@@ -99,16 +112,16 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
             + " starts (registered names: " + KafkaMtls.names() + ")"));
   }
 
-  private SSLContext context() {
-    SSLContext c = context;
-    if (c == null) {
+  private SSLContext context(boolean forClient) {
+    MtlsJdkTls tls = forClient ? client : server;
+    if (tls == null) {
       throw new IllegalStateException("kube-mtls: the SSL engine factory has not been configured");
     }
     if (closed) {
       throw new IllegalStateException("kube-mtls: the SSL engine factory for '" + registration.name()
           + "' has been closed");
     }
-    return c;
+    return tls.sslContext();
   }
 
   /**
@@ -120,7 +133,7 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
    */
   @Override
   public SSLEngine createClientSslEngine(String peerHost, int peerPort, String endpointIdentification) {
-    SSLEngine engine = context().createSSLEngine(peerHost, peerPort);
+    SSLEngine engine = context(true).createSSLEngine(peerHost, peerPort);
     engine.setUseClientMode(true);
     SSLParameters p = engine.getSSLParameters();
     p.setEndpointIdentificationAlgorithm(
@@ -137,7 +150,7 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
   /** A server engine with the source's current material that requires a client certificate. */
   @Override
   public SSLEngine createServerSslEngine(String peerHost, int peerPort) {
-    SSLEngine engine = context().createSSLEngine(peerHost, peerPort);
+    SSLEngine engine = context(false).createSSLEngine(peerHost, peerPort);
     engine.setUseClientMode(false);
     SSLParameters p = engine.getSSLParameters();
     p.setNeedClientAuth(true);
@@ -180,10 +193,18 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
     return null;
   }
 
-  /** New engines are refused afterwards; open connections are not touched. */
+  /** New engines are refused afterwards and the contexts stop following the source; open connections are not touched. */
   @Override
   public void close() {
     closed = true;
+    MtlsJdkTls c = client;
+    MtlsJdkTls s = server;
+    if (c != null) {
+      c.close();
+    }
+    if (s != null) {
+      s.close();
+    }
   }
 
   @Override
