@@ -43,7 +43,10 @@ class KafkaConformanceTest extends TlsConformanceSuite {
       public Server server(MaterialSource source, TlsPolicy policy, PeerPolicy peers, TlsListener listener)
           throws Exception {
         KafkaMtls.Registration registration = register(source, policy, peers, listener);
-        MtlsSslEngineFactory factory = factory(registration, registration.brokerConfig());
+        Map<String, Object> config = new HashMap<>(registration.brokerConfig());
+        // Kafka hands every factory its whole configuration, defaults included.
+        config.put("ssl.endpoint.identification.algorithm", "https");
+        MtlsSslEngineFactory factory = factory(registration, config);
         ServerSocket listening = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         ExecutorService connections = Executors.newCachedThreadPool(r -> {
           Thread t = new Thread(r, "kafka-conformance-server");
