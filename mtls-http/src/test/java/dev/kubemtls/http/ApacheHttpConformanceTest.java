@@ -1,5 +1,6 @@
 package dev.kubemtls.http;
 
+import dev.kubemtls.core.testing.conformance.JdkServerClientSuite;
 import dev.kubemtls.core.testing.conformance.TlsIntegration;
 import dev.kubemtls.core.tls.MtlsJdkTls;
 import java.io.IOException;
@@ -8,15 +9,15 @@ import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 
 /** The conformance suite's client half through {@link MtlsApacheHttp} (HttpClient 5, classic). */
-class ApacheHttpConformanceTest extends HttpClientConformance {
+class ApacheHttpConformanceTest extends JdkServerClientSuite {
 
   @Override
-  String clientName() {
+  protected String clientName() {
     return "apache-httpclient5";
   }
 
   @Override
-  TlsIntegration.Client client(MtlsJdkTls tls) {
+  protected TlsIntegration.Client client(MtlsJdkTls tls) {
     MtlsApacheHttp http = MtlsApacheHttp.create(tls, b -> b, Duration.ofSeconds(10));
     return new TlsIntegration.Client() {
       @Override

@@ -1,5 +1,6 @@
 package dev.kubemtls.http;
 
+import dev.kubemtls.core.testing.conformance.JdkServerClientSuite;
 import dev.kubemtls.core.testing.conformance.TlsIntegration;
 import dev.kubemtls.core.tls.MtlsJdkTls;
 import java.time.Duration;
@@ -7,15 +8,15 @@ import okhttp3.Request;
 import okhttp3.Response;
 
 /** The conformance suite's client half through {@link MtlsOkHttp}. */
-class OkHttpConformanceTest extends HttpClientConformance {
+class OkHttpConformanceTest extends JdkServerClientSuite {
 
   @Override
-  String clientName() {
+  protected String clientName() {
     return "okhttp";
   }
 
   @Override
-  TlsIntegration.Client client(MtlsJdkTls tls) {
+  protected TlsIntegration.Client client(MtlsJdkTls tls) {
     MtlsOkHttp http = MtlsOkHttp.create(tls, b -> b.callTimeout(Duration.ofSeconds(10)), Duration.ofSeconds(10));
     return new TlsIntegration.Client() {
       @Override

@@ -30,6 +30,8 @@ class KafkaConformanceTest extends TlsConformanceSuite {
   private static final AtomicInteger NAMES = new AtomicInteger();
   private static final String PROBE = "PING";
   private static final String OK = "OK";
+  /** Kafka's default {@code ssl.endpoint.identification.algorithm}. */
+  private static final String ENDPOINT_IDENTIFICATION = "https";
 
   @Override
   protected TlsIntegration integration() {
@@ -43,10 +45,7 @@ class KafkaConformanceTest extends TlsConformanceSuite {
       public Server server(MaterialSource source, TlsPolicy policy, PeerPolicy peers, TlsListener listener)
           throws Exception {
         KafkaMtls.Registration registration = register(source, policy, peers, listener);
-        Map<String, Object> config = new HashMap<>(registration.brokerConfig());
-        // Kafka hands every factory its whole configuration, defaults included.
-        config.put("ssl.endpoint.identification.algorithm", "https");
-        MtlsSslEngineFactory factory = factory(registration, config);
+        MtlsSslEngineFactory factory = factory(registration.brokerConfig());
         ServerSocket listening = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         ExecutorService connections = Executors.newCachedThreadPool(r -> {
           Thread t = new Thread(r, "kafka-conformance-server");
@@ -83,17 +82,14 @@ class KafkaConformanceTest extends TlsConformanceSuite {
       public Client client(MaterialSource source, TlsPolicy policy, PeerPolicy peers, TlsListener listener)
           throws Exception {
         KafkaMtls.Registration registration = register(source, policy, peers, listener);
-        Map<String, Object> config = new HashMap<>(registration.clientConfig());
-        // Kafka's default, passed to the factory as Kafka passes it.
-        config.put("ssl.endpoint.identification.algorithm", "https");
-        MtlsSslEngineFactory factory = factory(registration, config);
+        MtlsSslEngineFactory factory = factory(registration.clientConfig());
         return new Client() {
           @Override
           public String call(int port) throws Exception {
             Socket raw = new Socket();
             raw.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
             try (EngineSocket connection = new EngineSocket(raw,
-                factory.createClientSslEngine("127.0.0.1", port, (String) config.get("ssl.endpoint.identification.algorithm")))) {
+                factory.createClientSslEngine("127.0.0.1", port, ENDPOINT_IDENTIFICATION))) {
               connection.handshake();
               connection.writeLine(PROBE);
               String line = connection.readLine();
@@ -130,9 +126,14 @@ class KafkaConformanceTest extends TlsConformanceSuite {
         .listener(listener).register();
   }
 
-  /** A factory made and configured the way Kafka makes one: by class name, then the configuration map. */
-  private static MtlsSslEngineFactory factory(KafkaMtls.Registration registration, Map<String, Object> config)
+  /**
+   * A factory made and configured the way Kafka makes one: by class name, then the whole
+   * configuration map ({@code kubeMtlsConfig} and Kafka's defaults).
+   */
+  private static MtlsSslEngineFactory factory(Map<String, Object> kubeMtlsConfig)
       throws ReflectiveOperationException {
+    Map<String, Object> config = new HashMap<>(kubeMtlsConfig);
+    config.put("ssl.endpoint.identification.algorithm", ENDPOINT_IDENTIFICATION);
     MtlsSslEngineFactory factory = (MtlsSslEngineFactory) Class.forName(
         (String) config.get("ssl.engine.factory.class")).getDeclaredConstructor().newInstance();
     factory.configure(config);

@@ -1,26 +1,24 @@
-package dev.kubemtls.http;
+package dev.kubemtls.core.testing.conformance;
 
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
-import dev.kubemtls.core.testing.conformance.JdkHttpsServer;
-import dev.kubemtls.core.testing.conformance.TlsConformanceSuite;
-import dev.kubemtls.core.testing.conformance.TlsIntegration;
 import dev.kubemtls.core.tls.MtlsJdkTls;
 import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
 
 /**
- * The conformance suite for one of this module's HTTP clients: the client half is the module's
- * client over an {@link MtlsJdkTls} client, as users build it; the server half is core's JDK engine
- * under the JDK's HTTPS server ({@link JdkHttpsServer}), which the suite thereby checks once more.
+ * The conformance suite for an integration that is a client only (an HTTP client, a database
+ * driver's socket factory) over an {@link MtlsJdkTls} client: the client half is the integration's
+ * client as users build it; the server half is core's JDK engine under the JDK's HTTPS server
+ * ({@link JdkHttpsServer}), which the suite thereby checks once more. A client speaks HTTP/1.1 to it.
  */
-abstract class HttpClientConformance extends TlsConformanceSuite {
+public abstract class JdkServerClientSuite extends TlsConformanceSuite {
 
   /** For test names. */
-  abstract String clientName();
+  protected abstract String clientName();
 
-  /** The module's client over {@code tls}; closing it closes {@code tls} too. */
-  abstract TlsIntegration.Client client(MtlsJdkTls tls) throws Exception;
+  /** The integration's client over {@code tls}; closing it closes {@code tls} too. */
+  protected abstract TlsIntegration.Client client(MtlsJdkTls tls) throws Exception;
 
   @Override
   protected TlsIntegration integration() {
@@ -39,7 +37,7 @@ abstract class HttpClientConformance extends TlsConformanceSuite {
       @Override
       public Client client(MaterialSource source, TlsPolicy policy, PeerPolicy peers, TlsListener listener)
           throws Exception {
-        return HttpClientConformance.this.client(
+        return JdkServerClientSuite.this.client(
             MtlsJdkTls.forClient(source).tlsPolicy(policy).peerPolicy(peers).listener(listener).build());
       }
 
@@ -56,7 +54,7 @@ abstract class HttpClientConformance extends TlsConformanceSuite {
   }
 
   /** The status line the suite compares with {@link JdkHttpsServer#OK_LINE}. */
-  static String statusLine(int code) {
+  protected static String statusLine(int code) {
     return "HTTP/1.1 " + code + (code == 200 ? " OK" : "");
   }
 }
