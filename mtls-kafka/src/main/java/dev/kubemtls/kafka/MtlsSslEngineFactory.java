@@ -136,8 +136,8 @@ public final class MtlsSslEngineFactory implements SslEngineFactory {
     SSLEngine engine = context(true).createSSLEngine(peerHost, peerPort);
     engine.setUseClientMode(true);
     SSLParameters p = engine.getSSLParameters();
-    p.setEndpointIdentificationAlgorithm(
-        endpointIdentification == null || endpointIdentification.isEmpty() ? null : endpointIdentification);
+    // Empty, not null, turns the check off: the JDK keeps the context's HTTPS default when given null.
+    p.setEndpointIdentificationAlgorithm(endpointIdentification == null ? "" : endpointIdentification);
     engine.setSSLParameters(p);
     KafkaMtls.Registration r = registration;
     return r.maxConnectionAge().<SSLEngine>map(age -> {
