@@ -58,13 +58,18 @@ import java.util.Objects;
  *                            {@code v1beta1}
  * @param bareServiceNames    whether the strict policy issues the bare Service name {@code svc}
  *                            besides its namespaced forms; off by default
+ * @param approve             whether this signer approves or denies pending requests itself (on by
+ *                            default); off, it leaves them to another approver (a person with
+ *                            {@code kubectl certificate approve}, an approving controller) and signs
+ *                            those approved only after its own policy agrees, as it does for every
+ *                            request approved elsewhere
  */
 public record SignerConfig(String signerName, String caSecretNamespace, String caSecretName,
     String bundleConfigMapName, String bundleKey, String namespaceLabel, Duration minTtl, Duration maxTtl,
     Duration backdate, PolicyMode policyMode, String trustDomain, String clusterDomain, String leaseNamespace,
     String leaseName, String identity, Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
     int workers, Duration caPropagationDelay, Duration caRetentionMargin, Publication clusterTrustBundle,
-    int maxNames, LookupMode lookups, boolean podCertificates, boolean bareServiceNames) {
+    int maxNames, LookupMode lookups, boolean podCertificates, boolean bareServiceNames, boolean approve) {
 
   /** How the approver decides which names a requester may have ({@code --policy}). */
   public enum PolicyMode {
@@ -219,6 +224,7 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
     private LookupMode lookups = LookupMode.CACHE;
     private boolean podCertificates;
     private boolean bareServiceNames;
+    private boolean approve = true;
 
     private Builder(String signerName) {
       this.signerName = signerName;
@@ -335,13 +341,23 @@ public record SignerConfig(String signerName, String caSecretNamespace, String c
       return this;
     }
 
+    /**
+     * Whether this signer approves or denies pending requests itself ({@code --approve}); on by
+     * default. Off, requests wait for another approver, and the signer signs the approved ones its
+     * policy allows.
+     */
+    public Builder approve(boolean approve) {
+      this.approve = approve;
+      return this;
+    }
+
     /** Validates and builds. */
     public SignerConfig build() {
       return new SignerConfig(signerName, caSecretNamespace, caSecretName, bundleConfigMapName, bundleKey,
           namespaceLabel, minTtl, maxTtl, backdate, policyMode, trustDomain, clusterDomain,
           leaseNamespace == null ? caSecretNamespace : leaseNamespace, leaseName, identity, leaseDuration,
           renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin, clusterTrustBundle, maxNames,
-          lookups, podCertificates, bareServiceNames);
+          lookups, podCertificates, bareServiceNames, approve);
     }
   }
 }

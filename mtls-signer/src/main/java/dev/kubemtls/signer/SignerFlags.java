@@ -110,6 +110,9 @@ final class SignerFlags {
       + " Service name (svc) in strict mode: true or false (a risk: a bare name is a different Service in every"
       + " namespace; see the README)")
   boolean bareServiceNames;
+  @Option(names = "--approve", defaultValue = "true", arity = "1", description = "approve or deny pending CSRs"
+      + " (true), or leave them to another approver and sign only those approved that the policy allows (false)")
+  boolean approve;
 
   private SignerFlags() {}
 
@@ -245,7 +248,7 @@ final class SignerFlags {
     return new SignerConfig(name, namespace, caSecretName, bundleConfigMap, bundleKey, namespaceLabel, minTtl,
         maxTtl, backdate, policy, trustDomain, clusterDomain, leaseNamespace == null ? namespace : leaseNamespace,
         leaseName, id, leaseDuration, renewDeadline, retryPeriod, workers, caPropagationDelay, caRetentionMargin,
-        clusterTrustBundle, maxNames, lookups, podCertificates, bareServiceNames);
+        clusterTrustBundle, maxNames, lookups, podCertificates, bareServiceNames, approve);
   }
 
   private static String required(String flag, String value) {

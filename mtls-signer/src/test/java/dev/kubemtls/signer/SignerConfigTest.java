@@ -34,7 +34,24 @@ class SignerConfigTest {
     assertThat(c.podCertificates()).as("pod certificates are opt-in").isFalse();
     assertThat(c.maxNames()).isEqualTo(64);
     assertThat(c.lookups()).isEqualTo(SignerConfig.LookupMode.CACHE);
+    assertThat(c.approve()).as("the signer approves unless told not to").isTrue();
     assertThat(ApprovalPolicy.forConfig(c).maxNames()).isEqualTo(64);
+  }
+
+  @Test
+  void approvalIsTurnedOffByFlagOrEnvironmentAndTheFlagWins() {
+    List<String> required = List.of("--signer-name=kube-mtls.dev/workload", "--ca-secret-namespace=kube-mtls");
+    List<String> off = new java.util.ArrayList<>(required);
+    off.add("--approve=false");
+    assertThat(SignerConfig.parse(off, ENV).approve()).isFalse();
+    assertThat(SignerConfig.parse(required, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_APPROVE", "FALSE"))
+        .approve()).isFalse();
+    List<String> on = new java.util.ArrayList<>(required);
+    on.add("--approve=true");
+    assertThat(SignerConfig.parse(on, Map.of("POD_NAME", "signer-0", "KUBE_MTLS_APPROVE", "false"))
+        .approve()).isTrue();
+    assertThat(SignerConfig.builder("kube-mtls.dev/workload").caSecret("kube-mtls", "kube-mtls-ca")
+        .approve(false).build().approve()).isFalse();
   }
 
   @Test
@@ -116,6 +133,7 @@ class SignerConfigTest {
       "--unknown=1                                                   | unknown flag --unknown",
       "--cluster-trust-bundle=yes                                    | --cluster-trust-bundle",
       "--pod-certificates=on                                         | --pod-certificates",
+      "--approve=no                                                  | --approve",
       "--max-names=0                                                 | --max-names",
       "--max-names=257                                               | --max-names",
       "--max-names=many                                              | --max-names",
@@ -179,7 +197,7 @@ class SignerConfigTest {
         "--min-ttl", "--max-ttl", "--backdate", "--policy", "--trust-domain", "--cluster-domain", "--lease-namespace",
         "--lease-name", "--identity", "--lease-duration", "--renew-deadline", "--retry-period", "--workers",
         "--ca-propagation-delay", "--ca-retention-margin", "--cluster-trust-bundle", "--metrics-address",
-        "--probe-address", "--max-names", "--lookups", "--pod-certificates", "--bare-service-names");
+        "--probe-address", "--max-names", "--lookups", "--pod-certificates", "--bare-service-names", "--approve");
     for (picocli.CommandLine.Model.OptionSpec o : SignerFlags.options()) {
       assertThat(usage).contains(o.longestName()).contains(SignerFlags.environmentVariable(o.longestName()));
     }

@@ -53,6 +53,8 @@ public final class CsrController implements AutoCloseable {
   private final java.util.Set<String> written = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final CsrEvents events;
   private final CsrWrites writes;
+  /** Whether pending CSRs get this controller's verdict, or wait for another approver's. */
+  private final boolean approving;
 
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener) {
@@ -75,6 +77,22 @@ public final class CsrController implements AutoCloseable {
   public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
       Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
       boolean cacheLookups, CsrEvents events) {
+    this(client, signerName, policy, ca, clock, workers, resync, listener, cacheLookups, events, true);
+  }
+
+  /**
+   * @param approving whether a pending CSR gets this controller's verdict through {@code /approval};
+   *     if not, it waits for another approver, and once approved is judged by the policy like every
+   *     CSR approved elsewhere before it is signed
+   */
+  public CsrController(KubernetesClient client, String signerName, ApprovalPolicy policy,
+      Supplier<CertificateAuthority> ca, InstantSource clock, int workers, Duration resync, SignerListener listener,
+      boolean cacheLookups, CsrEvents events, boolean approving) {
+    this.approving = approving;
+    if (!approving) {
+      LOG.info("CSRs of {} are approved by others: this signer gives no verdicts, it signs what its policy allows",
+          signerName);
+    }
     this.events = Objects.requireNonNull(events, "events");
     this.listener = Objects.requireNonNull(listener, "listener");
     this.client = Objects.requireNonNull(client, "client");
@@ -168,7 +186,8 @@ public final class CsrController implements AutoCloseable {
         return WorkQueue.Outcome.DONE;
       }
       if (!Csrs.hasCondition(cached, Csrs.APPROVED)) {
-        return decide(cached);
+        // Without approving, the approval's watch event brings the CSR back.
+        return approving ? decide(cached) : WorkQueue.Outcome.DONE;
       }
       return signApprovedElsewhere(cached);
     } catch (KubernetesClientException e) {

@@ -299,7 +299,7 @@ public final class Signer implements AutoCloseable {
       events = new CsrEvents(client, config.identity(), clock);
       controller = new CsrController(client, config.signerName(), ApprovalPolicy.forConfig(config), keeper::signing,
           clock, config.workers(), Duration.ofMinutes(10), listener, config.lookups() == SignerConfig.LookupMode.CACHE,
-          events);
+          events, config.approve());
       if (config.podCertificates()) {
         podCertificates = PodCertificateController.forVersion(podCertificateVersion, client, config.signerName(),
             new PodCertificateRules(config.trustDomain(), config.clusterDomain(), ValidityPolicy.of(config),
