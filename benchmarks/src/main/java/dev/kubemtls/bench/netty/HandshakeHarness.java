@@ -509,15 +509,18 @@ public final class HandshakeHarness {
     public void stop() throws Exception {
       running = false;
       // Let the connections in flight finish, so that the next variant starts on idle loops.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      long last = -1;
-      while (System.nanoTime() < deadline) {
-        long now = completed.get() + failed.get();
-        if (now == last) {
-          break;
-        }
-        last = now;
-        TimeUnit.MILLISECONDS.sleep(100);
+      // (At most 5 s: a count that still moves then is measured all the same.)
+      long[] last = {-1};
+      try {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+            .pollInterval(java.time.Duration.ofMillis(100)).until(() -> {
+              long now = completed.get() + failed.get();
+              boolean settled = now == last[0];
+              last[0] = now;
+              return settled;
+            });
+      } catch (org.awaitility.core.ConditionTimeoutException stillMoving) {
+        // the next variant starts anyway
       }
     }
 

@@ -57,13 +57,8 @@ public final class ClusterViewHeapHarness {
     long base = usedAfterGc();
     InformerClusterView view = new InformerClusterView(admin, new ApiClusterView(admin));
     view.start();
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (!view.synced() && System.nanoTime() < deadline) {
-      TimeUnit.MILLISECONDS.sleep(100);
-    }
-    if (!view.synced()) {
-      throw new IllegalStateException("the caches did not sync within 2 minutes");
-    }
+    org.awaitility.Awaitility.await("the caches to sync").atMost(java.time.Duration.ofMinutes(2))
+        .pollInterval(java.time.Duration.ofMillis(100)).until(view::synced);
     if (view.services(ns).size() != n || view.pod(ns, "pod-0").isEmpty()) {
       throw new IllegalStateException("the caches do not hold what was created");
     }

@@ -182,7 +182,7 @@ public final class SignerFloodHarness {
     AtomicReference<Exception> floodError = new AtomicReference<>();
     Map<String, Long> floodStarts = new ConcurrentHashMap<>();
     try {
-      awaitLeader(admin, "flood-" + name, signer);
+      SignerLoadHarness.awaitLeader(admin, SIGNER_NS, "flood-" + name, signer);
       long begin = System.nanoTime();
       if (flood > 0) {
         List<String> floodPems = Collections.nCopies(flood, oversized);
@@ -266,18 +266,4 @@ public final class SignerFloodHarness {
     return pb.start();
   }
 
-  private static void awaitLeader(KubernetesClient admin, String lease, Process signer) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (!signer.isAlive()) {
-        throw new IllegalStateException("the signer exited with " + signer.exitValue());
-      }
-      var l = admin.leases().inNamespace(SIGNER_NS).withName(lease).get();
-      if (l != null && l.getSpec() != null && lease.equals(l.getSpec().getHolderIdentity())) {
-        return;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new IllegalStateException("the signer did not become leader within 60 s");
-  }
 }

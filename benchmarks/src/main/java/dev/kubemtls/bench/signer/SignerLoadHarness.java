@@ -67,6 +67,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * <ul>
  *   <li>{@code cache:<workers>} / {@code request:<workers>}: the kube-mtls signer as its own JVM
  *       ({@code SignerMain}, so its CPU is its own) with {@code --lookups=cache|request};</li>
+ *   <li>{@code sign:<workers>}: the same signer with {@code --approve=false} and cached lookups, its
+ *       CSRs approved by this driver as KCM's are, so that it signs only, as KCM does (it still judges
+ *       each CSR with its policy before it signs);</li>
  *   <li>{@code kcm}: kube-controller-manager with only its CSR signing controller and
  *       {@code --kube-api-qps/--kube-api-burst=1000}; {@code kubernetes.io/kube-apiserver-client}
  *       CSRs, approved by this driver through {@code /approval} as soon as its watch sees them. KCM
@@ -156,7 +159,7 @@ public final class SignerLoadHarness {
           cp.startControllerManager(List.of("certificatesigningrequest-signing-controller"),
               List.of("--kube-api-qps=1000", "--kube-api-burst=1000"));
           long kcmPid = descendant("kube-controller-manager").pid();
-          try (Approver approver = new Approver(admin)) {
+          try (Approver approver = new Approver(admin, KCM_SIGNER)) {
             // KCM is compiled ahead of time: two rounds fill its caches and connections.
             for (int round = 1; round <= Math.min(rounds, 2); round++) {
               recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
@@ -169,12 +172,15 @@ public final class SignerLoadHarness {
         } else {
           String[] at = variant.split("@", 2);
           String[] parts = at[0].split(":");
-          String lookups = parts[0];
+          // sign:<workers>: the signer with --approve=false and cached lookups, its CSRs approved by this
+          // driver as KCM's are, so that both sign only (the signer still judges each with its policy).
+          boolean signOnly = parts[0].equals("sign");
+          String lookups = signOnly ? "cache" : parts[0];
           int workers = parts.length > 1 ? Integer.parseInt(parts[1]) : 4;
           String name = variant.replace(':', '-').replace('@', '-');
-          Process signer = startSigner(kubeconfig, lookups, workers, name, at.length > 1 ? at[1] : null);
-          try {
-            awaitLeader(admin, "bench-" + name, signer);
+          Process signer = startSigner(kubeconfig, lookups, workers, name, at.length > 1 ? at[1] : null, signOnly);
+          try (Approver approver = signOnly ? new Approver(admin, SIGNER) : null) {
+            awaitLeader(admin, SIGNER_NS, "bench-" + name, signer);
             for (int round = 1; round <= rounds; round++) {
               recent.computeIfAbsent(variant, v -> new ArrayList<>()).add(
                   burst(cp, admin, workload, SIGNER, USAGES, warm, concurrency, signer.pid(),
@@ -326,8 +332,8 @@ public final class SignerLoadHarness {
   }
 
   /** The kube-mtls signer as a child JVM on this harness's classpath, acting as the admin. */
-  private static Process startSigner(Path kubeconfig, String lookups, int workers, String name, String transport)
-      throws Exception {
+  private static Process startSigner(Path kubeconfig, String lookups, int workers, String name, String transport,
+      boolean signOnly) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
     List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
@@ -346,7 +352,7 @@ public final class SignerLoadHarness {
         "--identity=bench-" + name, "--workers=" + workers, "--lookups=" + lookups, "--max-ttl=1h",
         "--namespace-label=kube-mtls.dev/bench-bundle=true",
         // Metrics and probes served as in a Deployment, on a free port (a shared machine may hold :9090).
-        "--metrics-address=127.0.0.1:0"));
+        "--metrics-address=127.0.0.1:0", "--approve=" + !signOnly));
     ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     System.out.println("signer log: " + log);
@@ -406,29 +412,29 @@ public final class SignerLoadHarness {
     return file.endsWith(".jar") ? file.replaceFirst("-\\d.*$", "") : entry;
   }
 
-  private static void awaitLeader(KubernetesClient admin, String lease, Process signer) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (!signer.isAlive()) {
-        throw new IllegalStateException("the signer exited with " + signer.exitValue());
-      }
-      var l = admin.leases().inNamespace(SIGNER_NS).withName(lease).get();
-      if (l != null && l.getSpec() != null && lease.equals(l.getSpec().getHolderIdentity())) {
-        // Its informers list right after it acquires the Lease; the warm-up burst covers that.
-        return;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new IllegalStateException("the signer did not become leader within 60 s");
+  /** Until {@code signer} holds the Lease {@code lease} in {@code namespace}; fails if it exits or after 60 s. */
+  static void awaitLeader(KubernetesClient admin, String namespace, String lease, Process signer) {
+    org.awaitility.Awaitility.await("signer " + lease + " to lead").atMost(java.time.Duration.ofSeconds(60))
+        .pollInterval(java.time.Duration.ofMillis(200)).until(() -> {
+          if (!signer.isAlive()) {
+            throw new IllegalStateException("the signer exited with " + signer.exitValue());
+          }
+          var l = admin.leases().inNamespace(namespace).withName(lease).get();
+          // Its informers list right after it acquires the Lease; the warm-up burst covers that.
+          return l != null && l.getSpec() != null && lease.equals(l.getSpec().getHolderIdentity());
+        });
   }
 
-  /** Approves every new CSR of the KCM signer through /approval, as an approving controller would. */
+  /**
+   * Approves every new CSR of a signer name through /approval, as an approving controller would: KCM's,
+   * and the kube-mtls signer's in a {@code sign:} variant. Its CPU is this driver's.
+   */
   static final class Approver implements AutoCloseable {
     private final ExecutorService pool = Executors.newFixedThreadPool(8);
     private final Watch watch;
 
-    Approver(KubernetesClient admin) {
-      watch = admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", KCM_SIGNER)
+    Approver(KubernetesClient admin, String signerName) {
+      watch = admin.certificates().v1().certificateSigningRequests().withField("spec.signerName", signerName)
           .watch(new Watcher<>() {
             @Override
             public void eventReceived(Action action, CertificateSigningRequest csr) {
