@@ -61,6 +61,20 @@ public final class FollowingSslContext extends SslContext {
     return context;
   }
 
+  /**
+   * Why no engine can be made now (no usable material yet), or {@code null} if one can: asked before
+   * grpc starts a connection's negotiation, so that a refused connection is closed quietly rather than
+   * by grpc's handler throwing from inside Netty's channel initialisation.
+   */
+  public IllegalStateException unavailable() {
+    try {
+      cache.acquire().release();
+      return null;
+    } catch (IllegalStateException e) {
+      return e;
+    }
+  }
+
   @Override
   public boolean isClient() {
     return !settings.server();

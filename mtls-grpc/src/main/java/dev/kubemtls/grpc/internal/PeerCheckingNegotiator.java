@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,20 +52,26 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
 
   private final InternalProtocolNegotiator.ProtocolNegotiator delegate;
   private final PeerCheck check;
+  /** On a server over a {@link FollowingSslContext}: why it cannot serve now, or null. */
+  private final Supplier<IllegalStateException> unavailable;
 
-  private PeerCheckingNegotiator(InternalProtocolNegotiator.ProtocolNegotiator delegate, PeerCheck check) {
+  private PeerCheckingNegotiator(InternalProtocolNegotiator.ProtocolNegotiator delegate, PeerCheck check,
+      Supplier<IllegalStateException> unavailable) {
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.check = Objects.requireNonNull(check, "check");
+    this.unavailable = Objects.requireNonNull(unavailable, "unavailable");
   }
 
   /** Server credentials: grpc's TLS negotiation over {@code context}, with the peer check. */
   public static ServerCredentials server(SslContext context, PeerCheck check) {
+    Supplier<IllegalStateException> unavailable = context instanceof FollowingSslContext following
+        ? following::unavailable : () -> null;
     InternalProtocolNegotiator.ServerFactory grpc =
         InternalNettyServerCredentials.toNegotiator(NettySslContextServerCredentials.create(context));
     return InternalNettyServerCredentials.create(new InternalProtocolNegotiator.ServerFactory() {
       @Override
       public InternalProtocolNegotiator.ProtocolNegotiator newNegotiator(ObjectPool<? extends Executor> offload) {
-        return new PeerCheckingNegotiator(grpc.newNegotiator(offload), check);
+        return new PeerCheckingNegotiator(grpc.newNegotiator(offload), check, unavailable);
       }
     });
   }
@@ -76,7 +83,7 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
     return InternalNettyChannelCredentials.create(new InternalProtocolNegotiator.ClientFactory() {
       @Override
       public InternalProtocolNegotiator.ProtocolNegotiator newNegotiator() {
-        return new PeerCheckingNegotiator(grpc.newNegotiator(), check);
+        return new PeerCheckingNegotiator(grpc.newNegotiator(), check, () -> null);
       }
 
       @Override
@@ -111,7 +118,7 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
 
   @Override
   public ChannelHandler newHandler(GrpcHttp2ConnectionHandler grpcHandler) {
-    return new Installer(delegate.newHandler(grpcHandler), check);
+    return new Installer(delegate.newHandler(grpcHandler), check, unavailable);
   }
 
   @Override
@@ -127,15 +134,26 @@ public final class PeerCheckingNegotiator implements InternalProtocolNegotiator.
 
     private final ChannelHandler negotiation;
     private final PeerCheck check;
+    private final Supplier<IllegalStateException> unavailable;
     private boolean done;
 
-    Installer(ChannelHandler negotiation, PeerCheck check) {
+    Installer(ChannelHandler negotiation, PeerCheck check, Supplier<IllegalStateException> unavailable) {
       this.negotiation = negotiation;
       this.check = check;
+      this.unavailable = unavailable;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+      IllegalStateException refused = unavailable.get();
+      if (refused != null) {
+        // A server without material: refused here, logged and reported once as a Netty server does,
+        // and closed before grpc's TLS handler would throw from Netty's channel initialisation (which
+        // logs it again, with a stack trace, for every connection).
+        noEngine(check).accept(refused);
+        ctx.close();
+        return;
+      }
       ctx.pipeline().addAfter(ctx.name(), null, negotiation);
     }
 
