@@ -3,6 +3,7 @@ package dev.kubemtls.spring;
 import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.tls.TlsPolicy;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.kafka.KafkaMtls;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,11 +54,13 @@ public class KubeMtlsKafkaAutoConfiguration {
   static final String PREFIX = "kube-mtls.kafka";
 
   /**
-   * The starter's source under {@code kube-mtls.kafka.source-name}, with the TLS policy bean and the
-   * brokers' SPIFFE IDs as the peer policy; closed with the context.
+   * The starter's source under {@code kube-mtls.kafka.source-name}, with the TLS policy bean, the
+   * brokers' SPIFFE IDs as the peer policy and the {@link TlsListener} beans (handshake metrics, as
+   * for the starter's servers and HTTP clients); closed with the context.
    */
   @Bean(destroyMethod = "close")
-  KafkaMtls.Registration kubeMtlsKafkaRegistration(MaterialSource source, TlsPolicy policy, Environment env) {
+  KafkaMtls.Registration kubeMtlsKafkaRegistration(MaterialSource source, TlsPolicy policy, Environment env,
+      ObjectProvider<TlsListener> listeners) {
     Binder binder = Binder.get(env);
     List<String> brokers = binder.bind(PREFIX + ".broker-spiffe-ids", String[].class)
         .map(List::of).orElse(List.of());
@@ -69,7 +72,8 @@ public class KubeMtlsKafkaAutoConfiguration {
       brokers.forEach(b::allowSpiffeId);
       peers = b.build();
     }
-    KafkaMtls.Builder builder = KafkaMtls.source(sourceName(env), source).tlsPolicy(policy).peerPolicy(peers);
+    KafkaMtls.Builder builder = KafkaMtls.source(sourceName(env), source).tlsPolicy(policy).peerPolicy(peers)
+        .listener(TlsListener.all(listeners.orderedStream().toList()));
     binder.bind(PREFIX + ".max-connection-age", Duration.class).ifBound(builder::maxConnectionAge);
     return builder.register();
   }

@@ -7,6 +7,8 @@ import dev.kubemtls.core.MaterialSource;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.peer.PeerIdentity;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.kafka.KafkaMtls;
 import dev.kubemtls.kafka.MtlsSslEngineFactory;
 import dev.kubemtls.testkit.KafkaKraftBroker;
@@ -17,6 +19,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.apache.kafka.clients.admin.Admin;
@@ -55,6 +59,8 @@ class SpringKafkaMtlsIT {
   static final String APP_ID = "spiffe://cluster.local/ns/shop/sa/orders";
   static final String TOPIC = "spring-orders";
   static final MaterialPublisher APP = new MaterialPublisher();
+  /** The brokers' SPIFFE IDs from the client handshakes the application's {@link TlsListener} bean was told of. */
+  static final List<String> BROKERS_SEEN = new CopyOnWriteArrayList<>();
 
   @Configuration(proxyBeanMethods = false)
   @EnableAutoConfiguration
@@ -62,6 +68,19 @@ class SpringKafkaMtlsIT {
     @Bean
     MaterialSource testMaterialSource() {
       return APP;
+    }
+
+    @Bean
+    TlsListener handshakes() {
+      return new TlsListener() {
+        @Override
+        public void handshakeSucceeded(Side side, Optional<PeerIdentity> peer, String protocol,
+            String cipherSuite, Duration took) {
+          if (side == Side.CLIENT) {
+            BROKERS_SEEN.add(peer.flatMap(PeerIdentity::spiffeId).orElse("(none)"));
+          }
+        }
+      };
     }
   }
 
@@ -108,6 +127,8 @@ class SpringKafkaMtlsIT {
         ConsumerFactory<String, String> consumers = context.getBean(ConsumerFactory.class);
 
         template.send(TOPIC, "before-rotation").get(60, TimeUnit.SECONDS);
+        assertThat(BROKERS_SEEN).as("Kafka's handshakes reach the application's TlsListener beans")
+            .isNotEmpty().containsOnly(KafkaTestBroker.BROKER_ID);
         assertThat(kafkaAdmin.describeTopics(TOPIC)).containsKey(TOPIC);
         assertThat(consume(consumers, "spring-readers-1", 1)).containsExactly("before-rotation");
 
