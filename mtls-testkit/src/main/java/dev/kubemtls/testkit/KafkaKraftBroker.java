@@ -3,7 +3,6 @@ package dev.kubemtls.testkit;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.lang.reflect.Proxy;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -18,7 +17,6 @@ import java.util.Objects;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -174,13 +172,13 @@ public final class KafkaKraftBroker implements AutoCloseable {
      */
     public KafkaKraftBroker start() throws IOException {
       if (failOnFatalError) {
-        ExitGuard.install();
+        KafkaExitGuard.install();
       }
       try {
         return start(failOnFatalError);
       } catch (IOException | RuntimeException e) {
         if (failOnFatalError) {
-          ExitGuard.reset();
+          KafkaExitGuard.reset();
         }
         throw e;
       }
@@ -241,7 +239,7 @@ public final class KafkaKraftBroker implements AutoCloseable {
       Set<Long> threadsBefore = Thread.getAllStackTraces().keySet().stream().map(Thread::getId)
           .collect(Collectors.toSet());
       CompletableFuture<Void> started = new CompletableFuture<>();
-      CompletableFuture<String> fatal = exitGuarded ? ExitGuard.watch() : new CompletableFuture<>();
+      CompletableFuture<String> fatal = exitGuarded ? KafkaExitGuard.watch() : new CompletableFuture<>();
       Thread starter = new Thread(() -> {
         try {
           server.startup();
@@ -270,7 +268,7 @@ public final class KafkaKraftBroker implements AutoCloseable {
         failure = "interrupted while waiting for " + what + " to start";
       } finally {
         if (exitGuarded) {
-          ExitGuard.unwatch(fatal);
+          KafkaExitGuard.unwatch(fatal);
         }
       }
       if (failure == null) {
@@ -379,98 +377,9 @@ public final class KafkaKraftBroker implements AutoCloseable {
         deleteTree(dir);
       } finally {
         if (exitGuarded && closed.compareAndSet(false, true)) {
-          ExitGuard.reset();
+          KafkaExitGuard.reset();
         }
       }
-    }
-  }
-
-  /**
-   * Kafka's {@code Exit} procedures, replaced while at least one guarded broker runs (the JVM has one
-   * set: a second broker's close must not give the first one back the JVM-ending procedures), found by
-   * name because they moved from {@code org.apache.kafka.common.utils} to its {@code internals}
-   * package after 4.1. A request to exit or halt is told to every start under way, which then fails
-   * at once: Kafka logs the exception the replaced procedure throws and carries on with a broken
-   * broker that never finishes starting (a fault in its metadata publisher, for instance).
-   */
-  private static final class ExitGuard {
-    private static final List<String> NAMES = List.of("org.apache.kafka.common.utils.internals.Exit",
-        "org.apache.kafka.common.utils.Exit");
-    private static final List<CompletableFuture<String>> WATCHERS = new CopyOnWriteArrayList<>();
-    private static int installed;
-
-    static synchronized void install() {
-      if (installed++ > 0) {
-        return;
-      }
-      Class<?> exit = exitClass();
-      try {
-        Class<?> procedure = Class.forName(exit.getName() + "$Procedure", true, exit.getClassLoader());
-        for (String what : List.of("Exit", "Halt")) {
-          Object refuse = Proxy.newProxyInstance(exit.getClassLoader(), new Class<?>[] {procedure},
-              (proxy, method, args) -> switch (method.getName()) {
-                case "execute" -> throw refused(what.toLowerCase(java.util.Locale.ROOT), args[0], args[1]);
-                case "hashCode" -> System.identityHashCode(proxy);
-                case "equals" -> proxy == args[0];
-                default -> "refuse Kafka's " + what;
-              });
-          exit.getMethod("set" + what + "Procedure", procedure).invoke(null, refuse);
-        }
-      } catch (ReflectiveOperationException e) {
-        installed--;
-        throw new IllegalStateException("cannot replace " + exit.getName() + "'s procedures: " + e, e);
-      }
-    }
-
-    static synchronized void reset() {
-      if (installed == 0 || --installed > 0) {
-        return;
-      }
-      Class<?> exit = exitClass();
-      try {
-        exit.getMethod("resetExitProcedure").invoke(null);
-        exit.getMethod("resetHaltProcedure").invoke(null);
-      } catch (ReflectiveOperationException e) {
-        throw new IllegalStateException("cannot reset " + exit.getName() + "'s procedures: " + e, e);
-      }
-    }
-
-    /** Completed with the request if a broker asks to exit or halt before {@link #unwatch}. */
-    static CompletableFuture<String> watch() {
-      CompletableFuture<String> f = new CompletableFuture<>();
-      WATCHERS.add(f);
-      return f;
-    }
-
-    static void unwatch(CompletableFuture<String> f) {
-      WATCHERS.remove(f);
-    }
-
-    private static IllegalStateException refused(String what, Object code, Object message) {
-      Thread t = Thread.currentThread();
-      String caller = StackWalker.getInstance().walk(frames -> frames
-          .map(f -> f.getClassName() + "." + f.getMethodName())
-          .filter(n -> !n.startsWith("dev.kubemtls.testkit.") && !n.startsWith("jdk.proxy")
-              && !n.startsWith("org.apache.kafka.common.utils.") && !n.contains("FaultHandler")
-              && !n.startsWith("java.") && !n.startsWith("jdk.internal."))
-          .findFirst().orElse("?"));
-      String request = "the Kafka broker asked to " + what + " " + code + ": " + message + " (thread "
-          + t.getName() + ", from " + caller + "; the error it met is logged just before)";
-      for (CompletableFuture<String> w : WATCHERS) {
-        w.complete(request);
-      }
-      return new IllegalStateException(request);
-    }
-
-    private static Class<?> exitClass() {
-      for (String name : NAMES) {
-        try {
-          return Class.forName(name, true, KafkaRaftServer.class.getClassLoader());
-        } catch (ClassNotFoundException e) {
-          // the other Kafka version's
-        }
-      }
-      throw new IllegalStateException("neither of " + NAMES + " is on the class path with the Kafka broker");
     }
   }
 
