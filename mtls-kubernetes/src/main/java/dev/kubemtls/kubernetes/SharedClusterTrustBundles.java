@@ -168,8 +168,9 @@ final class SharedClusterTrustBundles {
       Entry entry = SOURCES.get(key);
       boolean first = entry == null;
       if (first) {
-        entry = new Entry(ClusterTrustBundleTrustSource.builder(client, signerName).servedVersion(version).clock(clock)
-            .build());
+        // Its watch a stream on the client's HTTP/2 connection, not a WebSocket connection of its own.
+        entry = new Entry(ClusterTrustBundleTrustSource.builder(HttpWatchClients.of(client), signerName)
+            .servedVersion(version).clock(clock).build());
         entry.source.subscribe(entry);
         entry.add(listener);
         entry.source.start();
