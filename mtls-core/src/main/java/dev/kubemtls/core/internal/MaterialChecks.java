@@ -7,7 +7,6 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.pki.CertificateChecks;
 import java.security.GeneralSecurityException;
 import java.security.InvalidAlgorithmParameterException;
-import java.security.PublicKey;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
@@ -88,12 +87,7 @@ public final class MaterialChecks {
     List<X509Certificate> chain = identity.chain();
     for (int i = 0; i + 1 < chain.size(); i++) {
       try {
-        // BouncyCastle's ECDSA arithmetic first (a fraction of SunEC's cost on Java 17); what it does
-        // not confirm, the JDK verifies and explains.
-        PublicKey issuer = chain.get(i + 1).getPublicKey();
-        if (!EcCertificateSignatures.verifies(chain.get(i), issuer)) {
-          chain.get(i).verify(issuer);
-        }
+        chain.get(i).verify(chain.get(i + 1).getPublicKey());
       } catch (GeneralSecurityException e) {
         throw new InvalidMaterialException("certificate " + i + " of the chain of " + identity
             + " is not signed by certificate " + (i + 1) + ": order the chain leaf first, then each issuer", e);
