@@ -60,7 +60,8 @@ final class HttpWatchClients {
 
   private static KubernetesClient view(KubernetesClientImpl client, Config config) {
     try {
-      Config httpWatches = new ConfigBuilder(config).withOnlyHttpWatches(true).build();
+      // A copy of the effective configuration as it is (not configured anew from files and environment).
+      Config httpWatches = new ConfigBuilder(config).withAutoConfigure(false).withOnlyHttpWatches(true).build();
       Executor executor = client.getExecutor();
       return new KubernetesClientImpl(client.getHttpClient(), httpWatches, () -> executor,
           client.getKubernetesSerialization());
