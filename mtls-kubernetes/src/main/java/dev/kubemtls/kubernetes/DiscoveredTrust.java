@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * where the cluster serves them, else the signed bundle ConfigMap, chosen by API discovery on the
  * scheduler, so that {@link KubeMtls.Builder#start()} returns at once and the discovery runs while
  * the first CSR is in flight; its answer is remembered per client for a few minutes
- * ({@link ServedVersions}), so that the workloads a JVM starts one after another ask once. A failed discovery is reported to the listeners (the manager counts
- * it as a rejected trust change) and retried after 1, 2, 4 ... up to 30 seconds. Bundles and
+ * ({@link ServedVersions}), so that the workloads a JVM starts one after another ask once. A failed
+ * discovery is reported to the listeners (the manager counts it as a rejected trust change) and
+ * retried after 1, 2, 4 ... up to 30 seconds. Bundles and
  * problems of the chosen source are passed on as they are; chains to vouch for the ConfigMap
  * source are kept until it exists. Not API.
  */
