@@ -18,7 +18,7 @@ import java.util.Optional;
  * <p>kube-mtls reads and writes PodCertificateRequests and ClusterTrustBundles in whatever version
  * this finds, so one build works across the supported Kubernetes releases. Discovery is open to
  * every authenticated user ({@code system:discovery}); one call per version asked, no caching here
- * (callers ask once at start-up).
+ * ({@link KubeMtls} remembers the answer per client for a few minutes).
  */
 public final class CertificatesApi {
 

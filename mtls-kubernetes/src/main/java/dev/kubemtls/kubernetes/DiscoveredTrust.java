@@ -25,8 +25,10 @@ import org.slf4j.LoggerFactory;
  * The trust source {@link KubeMtls} uses by default: the ClusterTrustBundles of the signer name
  * where the cluster serves them, else the signed bundle ConfigMap, chosen by API discovery on the
  * scheduler, so that {@link KubeMtls.Builder#start()} returns at once and the discovery runs while
- * the first CSR is in flight. A failed discovery is reported to the listeners (the manager counts
- * it as a rejected trust change) and retried after 1, 2, 4 ... up to 30 seconds. Bundles and
+ * the first CSR is in flight; its answer is remembered per client for a few minutes
+ * ({@link ServedVersions}), so that the workloads a JVM starts one after another ask once. A failed
+ * discovery is reported to the listeners (the manager counts it as a rejected trust change) and
+ * retried after 1, 2, 4 ... up to 30 seconds. Bundles and
  * problems of the chosen source are passed on as they are; chains to vouch for the ConfigMap
  * source are kept until it exists. Not API.
  */
@@ -39,6 +41,7 @@ final class DiscoveredTrust implements TrustSource {
   private final BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease> clusterTrustBundles;
   private final Supplier<ConfigMapTrustSource> configMap;
   private final ScheduledExecutorService scheduler;
+  private final ServedVersions servedVersions;
   private final TrustPublisher publisher = new TrustPublisher();
   private final List<List<X509Certificate>> vouched = new ArrayList<>();
   private AutoCloseable chosen;
@@ -49,6 +52,14 @@ final class DiscoveredTrust implements TrustSource {
   DiscoveredTrust(KubernetesClient client,
       BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease> clusterTrustBundles,
       Supplier<ConfigMapTrustSource> configMap, ScheduledExecutorService scheduler) {
+    this(client, clusterTrustBundles, configMap, scheduler, ServedVersions.SHARED);
+  }
+
+  /** With the discovery answers of {@code servedVersions} (the JVM's, remembered a few minutes per client). */
+  DiscoveredTrust(KubernetesClient client,
+      BiFunction<String, TrustSource.Listener, SharedClusterTrustBundles.Lease> clusterTrustBundles,
+      Supplier<ConfigMapTrustSource> configMap, ScheduledExecutorService scheduler, ServedVersions servedVersions) {
+    this.servedVersions = Objects.requireNonNull(servedVersions, "servedVersions");
     this.client = Objects.requireNonNull(client, "client");
     this.clusterTrustBundles = Objects.requireNonNull(clusterTrustBundles, "clusterTrustBundles");
     this.configMap = Objects.requireNonNull(configMap, "configMap");
@@ -68,7 +79,7 @@ final class DiscoveredTrust implements TrustSource {
     }
     Optional<String> version;
     try {
-      version = CertificatesApi.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE);
+      version = servedVersions.servedVersion(client, CertificatesApi.Kind.CLUSTER_TRUST_BUNDLE);
     } catch (KubernetesClientException e) {
       long delay;
       synchronized (this) {

@@ -360,7 +360,7 @@ public final class KubeMtls implements MaterialSource, Health, AutoCloseable {
       } else if (role != null && id.role() != role) {
         id = id.toBuilder().role(role).build();
       }
-      CertificateIssuer issuer = CertificateIssuer.builder(client, id, signerName)
+      CertificateIssuer issuer = CertificateIssuer.builder(HttpWatchClients.of(client), id, signerName)
           .keyAlgorithm(keyAlgorithm).expiration(lifetime).timeout(issuanceTimeout).deleteRequests(deleteRequests)
           .clock(clock).build();
       int n = INSTANCES.incrementAndGet();

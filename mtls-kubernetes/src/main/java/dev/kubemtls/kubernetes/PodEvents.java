@@ -42,7 +42,8 @@ import org.slf4j.LoggerFactory;
  * write and ended a second after the last (the manager is never delayed; beyond 100 waiting, Events
  * are dropped). It needs only {@code create} on {@code events}
  * in the Pod's namespace ({@code kube-mtls-workload-events} in {@code workload-rbac.yaml}); on a 403
- * it logs once and records nothing more, and the workload works as before.
+ * it logs once and records nothing more, and the workload works as before. Recorders started later
+ * through the same client for the same namespace, within the window after that 403, do not ask again.
  */
 public final class PodEvents implements ManagerListener, AutoCloseable {
 
@@ -74,6 +75,14 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
   private final Duration window;
   private final ThreadPoolExecutor executor;
   private final AtomicBoolean forbidden = new AtomicBoolean();
+  /**
+   * Per client, the namespaces where creating an Event was refused (403), and when: the recorders that
+   * follow through the same client into the same namespace within {@link #window} do not ask again
+   * (a workload started again and again would otherwise pay a refused request, and log it, every time).
+   * Weak keys. Guarded by itself.
+   */
+  private static final Map<KubernetesClient, Map<String, Instant>> REFUSED =
+      java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
   private final Map<String, Instant> lastWritten = new HashMap<>();
   private final Map<String, Integer> suppressed = new HashMap<>();
 
@@ -149,6 +158,12 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
       return;
     }
     Instant now = clock.instant();
+    if (refusedRecently(now)) {
+      forbidden.set(true);
+      LOG.debug("not recording Events on Pod {}/{}: creating one was refused (403) in the last {} min", namespace,
+          podName, window.toMinutes());
+      return;
+    }
     int repeats;
     synchronized (this) {
       Instant last = lastWritten.get(reason);
@@ -193,6 +208,9 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
       client.v1().events().inNamespace(namespace).resource(event).create();
     } catch (KubernetesClientException e) {
       if (e.getCode() == 403) {
+        synchronized (REFUSED) {
+          REFUSED.computeIfAbsent(client, c -> new HashMap<>()).put(namespace, clock.instant());
+        }
         if (forbidden.compareAndSet(false, true)) {
           LOG.warn("cannot record Events on Pod {}/{} (403: no create on events in the namespace); going on"
               + " without them. Bind the ClusterRole kube-mtls-workload-events in the namespace to see"
@@ -206,7 +224,18 @@ public final class PodEvents implements ManagerListener, AutoCloseable {
     }
   }
 
-  /** Whether a 403 stopped the recording. */
+  /** Whether creating an Event through this client in this namespace was refused within the window. */
+  private boolean refusedRecently(Instant now) {
+    synchronized (REFUSED) {
+      Instant at = REFUSED.getOrDefault(client, Map.of()).get(namespace);
+      return at != null && now.isBefore(at.plus(window)) && !now.isBefore(at);
+    }
+  }
+
+  /**
+   * Whether a 403 stopped the recording: this recorder's, or one through the same client and namespace
+   * within the window.
+   */
   public boolean isForbidden() {
     return forbidden.get();
   }

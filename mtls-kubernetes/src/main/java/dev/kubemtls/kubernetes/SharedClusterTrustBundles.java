@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * One {@link ClusterTrustBundleTrustSource} per Kubernetes client, signer name, served version and
  * clock in this JVM, shared by every {@link KubeMtls} that follows the same bundles: one informer,
- * one watch (with fabric8's JDK client a WebSocket, a TLS connection of its own with tens of
- * kilobytes of buffers) and one cache, however many workloads a process runs. The source starts with
+ * one watch (a stream on the client's HTTP/2 connection, see {@link HttpWatchClients}) and one
+ * cache, however many workloads a process runs. The source starts with
  * its first lease and stops when its last lease is released; a later lease starts a new one. The
  * bundles and their reading are the same for every holder (the clock is part of the key), so a
  * holder sees exactly what a source of its own would show. Not API.
@@ -168,8 +168,9 @@ final class SharedClusterTrustBundles {
       Entry entry = SOURCES.get(key);
       boolean first = entry == null;
       if (first) {
-        entry = new Entry(ClusterTrustBundleTrustSource.builder(client, signerName).servedVersion(version).clock(clock)
-            .build());
+        // Its watch a stream on the client's HTTP/2 connection, not a WebSocket connection of its own.
+        entry = new Entry(ClusterTrustBundleTrustSource.builder(HttpWatchClients.of(client), signerName)
+            .servedVersion(version).clock(clock).build());
         entry.source.subscribe(entry);
         entry.add(listener);
         entry.source.start();

@@ -93,6 +93,48 @@ class KubeMtlsIT {
         .isNull();
   }
 
+  /**
+   * The request is watched as a stream on the HTTP/2 connection the workload's client already has,
+   * not over a WebSocket (a connection and TLS handshake of its own), and the watch carries the
+   * signer's answer: here a denial, which ends the start.
+   */
+  @Test
+  void theRequestIsWatchedOverTheClientsConnectionNotAWebSocket() {
+    java.util.Queue<String> requests = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    io.fabric8.kubernetes.client.http.Interceptor counting = new io.fabric8.kubernetes.client.http.Interceptor() {
+      @Override
+      public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
+          io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+        String query = request.uri().getRawQuery() == null ? "" : request.uri().getRawQuery();
+        String how = builder instanceof io.fabric8.kubernetes.client.http.WebSocket.Builder ? "WEBSOCKET"
+            : query.contains("watch=true") ? "WATCH" : request.method();
+        requests.add(how + " " + request.uri().getPath());
+      }
+    };
+    try (KubernetesClient counted = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+        .withConfig(workload.getConfiguration())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counting)).build();
+        KubeMtls tls = KubeMtls.forWorkload(counted).identity(identity).signerName(SIGNER).trustConfigMap()
+            .podEvents(false).finalDenialReasons(List.of("KubeMtlsItDenied")).issuanceTimeout(Duration.ofMinutes(2))
+            .start()) {
+      CertificateSigningRequest csr = awaitWaiting(tls);
+      admin.certificates().v1().certificateSigningRequests().withName(csr.getMetadata().getName())
+          .deny(new io.fabric8.kubernetes.api.model.certificates.v1.CertificateSigningRequestConditionBuilder()
+              .withType("Denied").withStatus("True").withReason("KubeMtlsItDenied").withMessage("ends the test")
+              .build());
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> tls.awaitReady(Duration.ofSeconds(30)))
+          .isInstanceOf(dev.kubemtls.core.CertificateDeniedException.class);
+      assertThat(requests).as("the requests sent")
+          .anyMatch(r -> r.equals("WATCH /apis/certificates.k8s.io/v1/certificatesigningrequests"))
+          .noneMatch(r -> r.startsWith("WEBSOCKET") && r.endsWith("/certificatesigningrequests"));
+      // The bundle ConfigMap (a watch as long-lived as the workload) stays on the client's own choice.
+    } finally {
+      admin.certificates().v1().certificateSigningRequests().withLabel("app.kubernetes.io/managed-by", "kube-mtls")
+          .list().getItems().stream().filter(c -> c.getSpec().getUsername().endsWith(":" + ns + ":orders"))
+          .forEach(c -> admin.certificates().v1().certificateSigningRequests().resource(c).delete());
+    }
+  }
+
   @Test
   void closingLeavesTheRequestPendingByDefault() {
     KubeMtls tls = start(false);

@@ -61,7 +61,8 @@ class SharedTrustIT {
       @Override
       public void before(BasicBuilder builder, HttpRequest request, Interceptor.RequestTags tags) {
         String query = request.uri().getRawQuery() == null ? "" : request.uri().getRawQuery();
-        requests.add((query.contains("watch=true") ? "WATCH" : request.method()) + " " + request.uri().getPath());
+        requests.add((builder instanceof io.fabric8.kubernetes.client.http.WebSocket.Builder ? "WEBSOCKET"
+            : query.contains("watch=true") ? "WATCH" : request.method()) + " " + request.uri().getPath());
       }
     };
     workload = new KubernetesClientBuilder().withConfig(token.getConfiguration())
@@ -132,6 +133,10 @@ class SharedTrustIT {
       assertThat(SharedClusterTrustBundles.running()).isEqualTo(runningBefore + 1);
       assertThat(count("GET", "clustertrustbundles")).as("lists, in %s", requests).isEqualTo(1);
       assertThat(count("WATCH", "clustertrustbundles")).as("watches, in %s", requests).isEqualTo(1);
+      // A stream on the client's HTTP/2 connection, not a WebSocket connection with a TLS handshake of its own.
+      assertThat(count("WEBSOCKET", "clustertrustbundles")).as("WebSockets, in %s", requests).isZero();
+      // Discovery asked once: the second workload used the first one's answer.
+      assertThat(count("GET", "v1")).as("discoveries, in %s", requests).isEqualTo(1);
 
       // The first leaves; the source goes on for the second, which follows a CA rotation.
       one.close();
@@ -150,6 +155,7 @@ class SharedTrustIT {
     try {
       await().atMost(PROMPTLY).until(() -> last(third).size() == 2);
       assertThat(count("GET", "clustertrustbundles")).as("lists, in %s", requests).isEqualTo(2);
+      assertThat(count("GET", "v1")).as("discoveries (remembered for the client), in %s", requests).isEqualTo(1);
       assertThat(SharedClusterTrustBundles.running()).isEqualTo(runningBefore + 1);
     } finally {
       three.close();

@@ -106,9 +106,9 @@ final class WatchOne<T extends HasMetadata> {
   /**
    * Opens the first watch now, on {@code executor}, before the object exists (the caller is about to
    * create it, under a name it chose): from "now", so the creation arrives as an event, or, if the
-   * watch opens after it, as the current state the API server replays first. Opening a watch (with
-   * fabric8's JDK client a WebSocket, a connection and TLS handshake of its own) then overlaps the
-   * create instead of following it. {@link #run()} takes it over; {@link #dropAhead()} closes it if
+   * watch opens after it, as the current state the API server replays first. Opening a watch (a
+   * request, or with fabric8's JDK client and WebSocket watches a connection and TLS handshake of
+   * its own; {@code KubeMtls} watches over HTTP) then overlaps the create instead of following it. {@link #run()} takes it over; {@link #dropAhead()} closes it if
    * the object is not created after all.
    */
   void watchAhead(Executor executor) {

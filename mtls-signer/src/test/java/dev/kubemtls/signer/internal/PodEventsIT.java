@@ -134,6 +134,41 @@ class PodEventsIT {
       Awaitility.await("the 403").atMost(Duration.ofSeconds(20)).until(events::isForbidden);
     }
     assertThat(fx.admin.v1().events().inNamespace(other.namespace()).list().getItems()).isEmpty();
+
+    // Recorders started later through the same client for the same namespace, within the window, do
+    // not ask again (a workload started again and again would pay a refused request each time); once
+    // the window has passed, one does. Counted on a client of their own.
+    java.util.Queue<String> sent = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    String post = "POST /api/v1/namespaces/" + other.namespace() + "/events";
+    try (io.fabric8.kubernetes.client.KubernetesClient counted = new io.fabric8.kubernetes.client
+        .KubernetesClientBuilder().withConfig(other.client().getConfiguration())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count",
+            new io.fabric8.kubernetes.client.http.Interceptor() {
+              @Override
+              public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
+                  io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
+                sent.add(request.method() + " " + request.uri().getPath());
+              }
+            })).build()) {
+      try (PodEvents first = new PodEvents(counted, other.namespace(), "web-0", null, clock, Duration.ofMinutes(10))) {
+        first.renewalFailed(new IllegalStateException("y"), 2, clock.instant());
+        Awaitility.await("this client's 403").atMost(Duration.ofSeconds(20)).until(first::isForbidden);
+      }
+      assertThat(sent).containsExactly(post);
+      clock.advance(Duration.ofMinutes(9));
+      try (PodEvents later = new PodEvents(counted, other.namespace(), "web-0", null, clock, Duration.ofMinutes(10))) {
+        later.renewalFailed(new IllegalStateException("z"), 3, clock.instant());
+        assertThat(later.isForbidden()).as("known at once").isTrue();
+      }
+      assertThat(sent).as("no second request within the window").containsExactly(post);
+      clock.advance(Duration.ofMinutes(2));
+      try (PodEvents afterWindow = new PodEvents(counted, other.namespace(), "web-0", null, clock,
+          Duration.ofMinutes(10))) {
+        afterWindow.renewalFailed(new IllegalStateException("w"), 4, clock.instant());
+        Awaitility.await("refused again").atMost(Duration.ofSeconds(20)).until(afterWindow::isForbidden);
+      }
+      assertThat(sent).as("asked again after the window").containsExactly(post, post);
+    }
   }
 
   private static WorkloadIdentity.Builder identity(SignerFixture.Workload web) {
