@@ -90,13 +90,30 @@ class PodEventsIT {
   void aWorkloadWithoutThePermissionWorksAndRecordsNothing() throws Exception {
     SignerFixture fx = SignerFixture.get();
     SignerFixture.Workload web = fx.workload("pod-events-none-it");
-    try (KubeMtls mtls = KubeMtls.forWorkload(web.client()).identity(identity(web).build())
-        .signerName(SignerFixture.SIGNER_NAME).podUid(web.pod().getMetadata().getUid()).start()) {
+    // The workload's client, with the answers to its Event writes noted.
+    java.util.Queue<Integer> eventAnswers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    String events = "/api/v1/namespaces/" + web.namespace() + "/events";
+    try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client
+        .KubernetesClientBuilder().withConfig(web.client().getConfiguration())
+        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("answers",
+            new io.fabric8.kubernetes.client.http.Interceptor() {
+              @Override
+              public void after(io.fabric8.kubernetes.client.http.HttpRequest request,
+                  io.fabric8.kubernetes.client.http.HttpResponse<?> response,
+                  io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer) {
+                if ("POST".equals(request.method()) && events.equals(request.uri().getPath())) {
+                  eventAnswers.add(response.code());
+                }
+              }
+            })).build();
+        KubeMtls mtls = KubeMtls.forWorkload(client).identity(identity(web).build())
+            .signerName(SignerFixture.SIGNER_NAME).podUid(web.pod().getMetadata().getUid()).start()) {
       mtls.awaitReady(Duration.ofSeconds(60));
-      // A renewal's worth of listener calls went by; the 403 was answered and nothing was written.
-      Awaitility.await().pollDelay(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> true);
+      // The issuance's Event was refused, and nothing was written.
+      Awaitility.await("the refused Event").atMost(Duration.ofSeconds(30)).until(() -> eventAnswers.contains(403));
+      assertThat(eventAnswers).containsOnly(403);
       assertThat(fx.admin.v1().events().inNamespace(web.namespace()).list().getItems())
-          .noneMatch(e -> "kube-mtls".equals(e.getSource().getComponent()));
+          .noneMatch(e -> e.getSource() != null && PodEvents.COMPONENT.equals(e.getSource().getComponent()));
       assertThat(mtls.current()).isNotNull();
     }
   }
@@ -133,7 +150,10 @@ class PodEventsIT {
       events.renewalFailed(new IllegalStateException("x"), 1, clock.instant());
       Awaitility.await("the 403").atMost(Duration.ofSeconds(20)).until(events::isForbidden);
     }
-    assertThat(fx.admin.v1().events().inNamespace(other.namespace()).list().getItems()).isEmpty();
+    // (The API server records Events of its own there, such as the Service's ClusterIPAllocation.)
+    assertThat(fx.admin.v1().events().inNamespace(other.namespace()).list().getItems())
+        .noneMatch(e -> PodEvents.COMPONENT.equals(e.getReportingComponent())
+            || e.getSource() != null && PodEvents.COMPONENT.equals(e.getSource().getComponent()));
 
     // Recorders started later through the same client for the same namespace, within the window, do
     // not ask again (a workload started again and again would pay a refused request each time); once
