@@ -58,6 +58,8 @@ final class MtlsApp implements AutoCloseable {
   private final AtomicLong generations = new AtomicLong();
   /** What the application's own TlsListener bean heard of its clients' failed handshakes. */
   final List<String> clientHandshakeFailures = new CopyOnWriteArrayList<>();
+  /** The causes of those failures, in the same order. */
+  final List<Throwable> clientHandshakeCauses = new CopyOnWriteArrayList<>();
   /** What the application's own TlsListener bean heard of refused requests. */
   final List<String> refusalsSeen = new CopyOnWriteArrayList<>();
   final dev.kubemtls.core.tls.TlsListener refusals = new dev.kubemtls.core.tls.TlsListener() {
@@ -70,6 +72,7 @@ final class MtlsApp implements AutoCloseable {
     @Override
     public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, Duration took) {
       if (side == Side.CLIENT) {
+        clientHandshakeCauses.add(cause);
         clientHandshakeFailures.add(reason + " " + cause);
       }
     }
