@@ -62,7 +62,8 @@ public final class ClusterTrustBundleTrustSource extends InformerTrust<GenericKu
   private ClusterTrustBundleTrustSource(Builder b) {
     super(ClusterTrustBundleTrustSource.class, "the ClusterTrustBundles of signer " + b.signerName
         + (b.labels.isEmpty() ? "" : " labelled " + b.labels),
-        "get, list and watch on clustertrustbundles (certificates.k8s.io)", reader(b.signerName, b.labels, b.clock));
+        "get, list and watch on clustertrustbundles (certificates.k8s.io)", reader(b.signerName, b.labels, b.clock),
+        false);
     this.client = b.client;
     this.signerName = b.signerName;
     this.labels = Map.copyOf(b.labels);

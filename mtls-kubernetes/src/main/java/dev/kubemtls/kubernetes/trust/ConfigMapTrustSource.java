@@ -73,7 +73,7 @@ public final class ConfigMapTrustSource extends InformerTrust<ConfigMap> {
 
   private ConfigMapTrustSource(Builder b, Gate gate) {
     super(ConfigMapTrustSource.class, "ConfigMap " + b.namespace + "/" + b.name + " key " + b.key,
-        "get, list and watch on configmaps in " + b.namespace, gate);
+        "get, list and watch on configmaps in " + b.namespace, gate, true);
     this.client = b.client;
     this.namespace = b.namespace;
     this.name = b.name;

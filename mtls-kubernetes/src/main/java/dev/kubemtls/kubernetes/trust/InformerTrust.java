@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What the Kubernetes-backed trust sources share: an informer over the objects that hold the
- * bundle, and on every change a fresh read of everything it has cached, which either publishes a
- * valid bundle or keeps the previous one and reports why. Not API: the base of
+ * bundle, and on every change a fresh read (of everything it has cached, or for a source of one
+ * object of the version the change delivered), which either publishes a valid bundle or keeps the
+ * previous one and reports why. Not API: the base of
  * {@link ConfigMapTrustSource} and {@link ClusterTrustBundleTrustSource}. Its public methods are not
  * final, so that javac gives those public classes visibility bridges and reflection on them works
  * outside this package; the subclasses are final.
@@ -50,6 +51,7 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   private final String what;
   private final String permissions;
   private final Reader<T> reader;
+  private final boolean eachVersion;
   private final TrustPublisher publisher = new TrustPublisher();
   private final CompletableFuture<TrustBundle> first = new CompletableFuture<>();
   private final Object refreshLock = new Object();
@@ -62,12 +64,16 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
    * @param what        names what is followed in logs and problems, e.g. {@code "ConfigMap ns/name"}
    * @param permissions the permissions a failing list or watch probably lacks, for the problem text
    * @param reader      turns the informer's cache into a bundle
+   * @param eachVersion for a source of one object: judge each version the watch delivers, not the
+   *     cache, which may already hold a later one when the event is handled (a forged version the
+   *     signer repaired at once is still seen and reported)
    */
-  InformerTrust(Class<?> owner, String what, String permissions, Reader<T> reader) {
+  InformerTrust(Class<?> owner, String what, String permissions, Reader<T> reader, boolean eachVersion) {
     this.log = LoggerFactory.getLogger(owner);
     this.what = Objects.requireNonNull(what, "what");
     this.permissions = Objects.requireNonNull(permissions, "permissions");
     this.reader = Objects.requireNonNull(reader, "reader");
+    this.eachVersion = eachVersion;
   }
 
   /**
@@ -96,17 +102,17 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
     created.addEventHandler(new ResourceEventHandler<T>() {
       @Override
       public void onAdd(T obj) {
-        refresh(created);
+        refresh(created, eachVersion ? List.of(obj) : null);
       }
 
       @Override
       public void onUpdate(T previous, T obj) {
-        refresh(created);
+        refresh(created, eachVersion ? List.of(obj) : null);
       }
 
       @Override
       public void onDelete(T obj, boolean finalStateUnknown) {
-        refresh(created);
+        refresh(created, eachVersion ? List.of() : null);
       }
     });
     created.start();
@@ -162,22 +168,23 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
       current = closed ? null : informer;
     }
     if (current != null && current.hasSynced()) {
-      refresh(current);
+      refresh(current, null);
     }
   }
 
-  // Events arrive one at a time on the informer's thread, rechecks on others: one read at a time.
-  // The cache already holds the change.
-  private void refresh(SharedIndexInformer<T> from) {
+  // Events arrive one at a time, in order, on the informer's thread, rechecks on others: one read at
+  // a time. The cache already holds the change, and perhaps later ones: a source of one object is
+  // given the version of the event (null: read the cache).
+  private void refresh(SharedIndexInformer<T> from, List<T> version) {
     synchronized (refreshLock) {
-      read(from);
+      read(version != null ? version : from.getStore().list());
     }
   }
 
-  private void read(SharedIndexInformer<T> from) {
+  private void read(List<T> objects) {
     TrustBundle bundle;
     try {
-      bundle = reader.read(from.getStore().list());
+      bundle = reader.read(objects);
     } catch (InvalidMaterialException e) {
       problem(new InvalidMaterialException(e.getMessage() + "; keeping the previous trust bundle", e));
       return;

@@ -5,6 +5,7 @@ import dev.kubemtls.core.MtlsException;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.TrustSource;
 import dev.kubemtls.core.pki.BundleSignatures;
 import dev.kubemtls.core.pki.Role;
 import dev.kubemtls.core.rotation.CertificateManager;
@@ -18,9 +19,15 @@ import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import java.security.KeyPair;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -139,6 +146,79 @@ class ConfigMapTrustSourceIT {
     await().atMost(PROMPTLY).until(() -> source.current().certificates().equals(List.of(CA_TWO.certificate())));
     assertThat(bundles.stream().flatMap(b -> b.certificates().stream())).doesNotContain(foreign.certificate());
     assertThat(signed.getData()).containsKey("ca.crt.sig");
+  }
+
+  @Test
+  void aForgedVersionIsJudgedAndReportedEvenWhenItsRepairIsCachedBeforeItsEventIsHandled() throws Exception {
+    TestCa foreign = TestCa.create("foreign");
+    java.time.Instant t0 = java.time.Instant.now();
+    putSigned(CA_ONE.certificatePem(), t0, CA_ONE);
+    follow(ConfigMapTrustSource.builder(workload, ns, CM).anchors(List.of(CA_ONE.certificate())));
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // Holds the informer's event thread in the rotation's callback, so that the forged version and
+    // its repair are both in the cache before the forged version's event is handled.
+    source.subscribe(new TrustSource.Listener() {
+      @Override
+      public void onBundle(TrustBundle bundle) {
+        if (bundle.certificates().size() == 2) {
+          holding.countDown();
+          try {
+            release.await(60, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
+
+      @Override
+      public void onProblem(MtlsException problem) {}
+    });
+    source.start().get(30, TimeUnit.SECONDS);
+    String rotation = CA_ONE.certificatePem() + CA_TWO.certificatePem();
+    try (var repaired = new ResourceVersionSeen(admin, ns, CM)) {
+      putSigned(rotation, t0.plusSeconds(1), CA_ONE, CA_TWO);
+      assertThat(holding.await(30, TimeUnit.SECONDS)).as("the rotation reached the listener").isTrue();
+      admin.configMaps().inNamespace(ns).withName(CM).edit(cm -> new ConfigMapBuilder(cm)
+          .addToData(ConfigMapTrustSource.DEFAULT_KEY, rotation + foreign.certificatePem()).build());
+      putSigned(rotation, t0.plusSeconds(2), CA_ONE, CA_TWO);
+      repaired.awaitSent(admin.configMaps().inNamespace(ns).withName(CM).get().getMetadata().getResourceVersion());
+    } finally {
+      release.countDown();
+    }
+    await().atMost(PROMPTLY).until(() -> !problems.isEmpty());
+    assertThat(problems.get(0)).isInstanceOf(InvalidMaterialException.class)
+        .hasMessageContaining("holds no valid signature by a CA this workload already trusts");
+    await().atMost(PROMPTLY).until(() -> source.current().certificates().size() == 2);
+    assertThat(bundles.stream().flatMap(b -> b.certificates().stream())).doesNotContain(foreign.certificate());
+  }
+
+  /** A watch of the ConfigMap by another client, to wait until a version has been sent to watchers. */
+  private static final class ResourceVersionSeen implements AutoCloseable {
+    private final Set<String> seen = ConcurrentHashMap.newKeySet();
+    private final Watch watch;
+
+    ResourceVersionSeen(KubernetesClient client, String ns, String name) {
+      watch = client.configMaps().inNamespace(ns).withName(name).watch(new Watcher<>() {
+        @Override
+        public void eventReceived(Action action, ConfigMap resource) {
+          seen.add(resource.getMetadata().getResourceVersion());
+        }
+
+        @Override
+        public void onClose(WatcherException cause) {}
+      });
+    }
+
+    void awaitSent(String resourceVersion) {
+      await("resourceVersion " + resourceVersion + " sent to watchers").atMost(PROMPTLY)
+          .until(() -> seen.contains(resourceVersion));
+    }
+
+    @Override
+    public void close() {
+      watch.close();
+    }
   }
 
   @Test
