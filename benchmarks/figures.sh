@@ -18,7 +18,8 @@
 #   grpc      GrpcLoadHarness        3 rounds, 1 warm-up, 3 s, 4 clients;     quick: 2 1 2 4
 #   verify    CsrVerifyBenchmark     JMH -f 1 -wi 3 -i 5;                     quick: -f 1 -wi 1 -i 2 (1 s each)
 #   signer    SignerLoadHarness      1000 CSRs, 8 clients, cache:32,request:32,kcm, 20000 warm-up;
-#                                    quick: 1000 8 cache:32,kcm 5000
+#                                    quick: 1000 8 cache:32,cache:32@c2,kcm 5000 (@c2: the full tiered
+#                                    compiler instead of the Deployment's C1 only)
 #   flood     SignerFloodHarness     500 CSRs, 3000 RSA-9216 flood, 8 clients, 2 rounds; quick: 200 1000 8 9216 1
 #
 # The harnesses need what they need anyway: the Kubernetes binaries (scripts/k8s-binaries.sh) for
@@ -73,7 +74,7 @@ args_for() {
       native) echo "3 1 2 4 go,JDK" ;;
       netty|grpc) echo "2 1 2 4" ;;
       verify) echo "-f 1 -wi 1 -i 2 -w 1 -r 1" ;;
-      signer) echo "1000 8 cache:32,kcm 5000" ;;
+      signer) echo "1000 8 cache:32,cache:32@c2,kcm 5000" ;;
       flood) echo "200 1000 8 9216 1" ;;
     esac
   else
@@ -110,6 +111,8 @@ for name in "${selected[@]}"; do
   start=$(date +%s)
   jvm=()
   [[ "$name" == native ]] && jvm=(-Dbench.nativeCrypto=true)
+  # A variant cache:32@c2 runs the signer with the full tiered compiler instead of the Deployment's C1 only.
+  [[ "$name" == signer ]] && jvm=(-Dbench.signer.jvm.c2=-XX:TieredStopAtLevel=4)
   (cd "$root" && java "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$cp" "$(main_of "$name")" \
       "${harness_args[@]}") >"$log" 2>&1
   rc=$?
@@ -171,7 +174,7 @@ for name in "${selected[@]}"; do
           printf "| signer | %s mean of last %s bursts: CPU per certificate / KCM | %s | <= 1.0 |\n", v, $3+0, $6+0}' "$log"
       # First round after the signer JVM started against the measured (warm) burst, per variant.
       awk '/\(warm-up 1\// {v=$1; for (i=1;i<=NF;i++) if ($i=="signer") cold[v]=$(i+1)}
-        /^[a-z]+:[0-9]+ / && !/warm-up/ {for (i=1;i<=NF;i++) if ($i=="signer") warm[$1]=$(i+1)}
+        /^[a-z]+:[0-9]+(@[A-Za-z0-9]+)? / && !/warm-up/ {for (i=1;i<=NF;i++) if ($i=="signer") warm[$1]=$(i+1)}
         END {for (v in cold) if (warm[v]>0) printf "| signer | %s first %s CSRs CPU / warm CPU per certificate | %.2f | <= 1.5 |\n", v, "round of", cold[v]/warm[v]}' "$log" ;;
     flood)
       awk '/^round [0-9]+: p99 flood\/quiet/ {r=$2; sub(/:/,"",r); x=$5; sub(/x/,"",x); printf "| flood | round %s ordinary p99 under a flood / quiet | %s | <= 2 |\n", r, x}' "$log" ;;

@@ -252,7 +252,7 @@ public final class SignerFloodHarness {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-flood-signer-", ".log").toFile();
     List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
-    String extra = System.getProperty("bench.signer.jvm", "-XX:+UseSerialGC -Xmx192m").trim();
+    String extra = System.getProperty("bench.signer.jvm", SignerLoadHarness.SIGNER_JVM).trim();
     if (!extra.isEmpty()) {
       command.addAll(List.of(extra.split("\\s+")));
     }

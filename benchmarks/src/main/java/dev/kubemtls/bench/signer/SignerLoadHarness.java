@@ -93,6 +93,13 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 public final class SignerLoadHarness {
 
   private static final String SIGNER = "kube-mtls.dev/bench";
+  /**
+   * The signer JVM's options unless {@code -Dbench.signer.jvm} says otherwise: those of the
+   * Deployment's {@code JAVA_TOOL_OPTIONS} (serial collector, C1 only) with the heap its 256 MiB limit
+   * gives. {@code -Dbench.signer.jvm.<name>=-XX:TieredStopAtLevel=4} gives a variant {@code @<name>}
+   * the full tiered compiler back.
+   */
+  static final String SIGNER_JVM = "-XX:+UseSerialGC -Xmx192m -XX:TieredStopAtLevel=1";
   private static final String KCM_SIGNER = "kubernetes.io/kube-apiserver-client";
   private static final String SIGNER_NS = "kube-mtls-bench";
   private static final List<String> USAGES = List.of("digital signature", "server auth", "client auth");
@@ -337,9 +344,9 @@ public final class SignerLoadHarness {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     File log = Files.createTempFile("kube-mtls-bench-signer-", ".log").toFile();
     List<String> command = new ArrayList<>(List.of(java, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
-    // By default the JVM a container with the Deployment's 256 MiB memory limit gets (serial GC; the
-    // heap made explicit). e.g. -Dbench.signer.jvm="-XX:+UseSerialGC -XX:StartFlightRecording=..." to profile.
-    String extra = System.getProperty("bench.signer.jvm", "-XX:+UseSerialGC -Xmx192m").trim();
+    // By default the JVM of the Deployment (SIGNER_JVM). e.g. -Dbench.signer.jvm="... -XX:StartFlightRecording=..."
+    // to profile.
+    String extra = System.getProperty("bench.signer.jvm", SIGNER_JVM).trim();
     if (transport != null) {
       // e.g. -Dbench.signer.jvm.bc=-Dkube-mtls.signer.native-crypto=false for a variant cache:32@bc.
       extra = (extra + " " + System.getProperty("bench.signer.jvm." + transport, "")).trim();
