@@ -21,6 +21,8 @@
 #                                    quick: 1000 8 cache:32,cache:32@c2,kcm 5000 (@c2: the full tiered
 #                                    compiler instead of the Deployment's C1 only)
 #   flood     SignerFloodHarness     500 CSRs, 3000 RSA-9216 flood, 8 clients, 2 rounds; quick: 200 1000 8 9216 1
+#   cold      ColdStartHarness       a workload's time to ready in a fresh JVM, 10 JVMs per variant
+#                                    (tiered, c1, cds, c1+cds) and mode; quick: 3 tiered,c1,cds,c1+cds
 #
 # The harnesses need what they need anyway: the Kubernetes binaries (scripts/k8s-binaries.sh) for
 # manager, heap, signer and flood (signer also runs kube-controller-manager), Go for handshake (its
@@ -45,7 +47,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-all=(manager heap handshake native netty grpc verify signer flood)
+all=(manager heap handshake native netty grpc verify signer flood cold)
 if [[ -n "$only" ]]; then
   IFS=',' read -r -a selected <<<"$only"
   for s in "${selected[@]}"; do
@@ -76,6 +78,7 @@ args_for() {
       verify) echo "-f 1 -wi 1 -i 2 -w 1 -r 1" ;;
       signer) echo "1000 8 cache:32,cache:32@c2,kcm 5000" ;;
       flood) echo "200 1000 8 9216 1" ;;
+      cold) echo "3 tiered,c1,cds,c1+cds" ;;
     esac
   else
     case "$name" in
@@ -96,6 +99,7 @@ main_of() {
     verify) echo org.openjdk.jmh.Main ;;
     signer) echo dev.kubemtls.bench.signer.SignerLoadHarness ;;
     flood) echo dev.kubemtls.bench.signer.SignerFloodHarness ;;
+    cold) echo dev.kubemtls.bench.manager.ColdStartHarness ;;
   esac
 }
 
@@ -178,6 +182,11 @@ for name in "${selected[@]}"; do
         END {for (v in cold) if (warm[v]>0) printf "| signer | %s first %s CSRs CPU / warm CPU per certificate | %.2f | <= 1.5 |\n", v, "round of", cold[v]/warm[v]}' "$log" ;;
     flood)
       awk '/^round [0-9]+: p99 flood\/quiet/ {r=$2; sub(/:/,"",r); x=$5; sub(/x/,"",x); printf "| flood | round %s ordinary p99 under a flood / quiet | %s | <= 2 |\n", r, x}' "$log" ;;
+    cold)
+      awk -F'|' '/^\| JVM \|/ {on=1; next} on && /^\| [a-z]/ {v=$2; gsub(/ /,"",v); split($5,r,","); gsub(/ /,"",r[1]); gsub(/ /,"",r[2]);
+          printf "| cold | %s: KubeMtls ready in a fresh JVM, wall ms (CPU ms) | %s (%s) | - |\n", v, r[1], r[2];
+          printf "| cold | %s: ready / fabric8 client + 1 GET, wall | %s | - |\n", v, $6+0;
+          printf "| cold | %s: ready wall / tiered | %s | - |\n", v, $7+0}' "$log" ;;
   esac
 done
 echo

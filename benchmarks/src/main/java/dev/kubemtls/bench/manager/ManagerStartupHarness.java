@@ -272,7 +272,7 @@ public final class ManagerStartupHarness {
   }
 
   /** The workload's RBAC as in deploy/workload-rbac.yaml, plus ConfigMap create/delete for the baseline. */
-  private static void grantWorkload(KubernetesClient admin, String ns) {
+  static void grantWorkload(KubernetesClient admin, String ns) {
     String role = "bench-manager-csr-" + ns;
     admin.rbac().clusterRoles().resource(new ClusterRoleBuilder().withNewMetadata().withName(role).endMetadata()
         .withRules(new PolicyRuleBuilder().withApiGroups("certificates.k8s.io")
