@@ -156,9 +156,14 @@ class HttpClientsRotationIT {
         MtlsJdkTls tls = MtlsJdkTls.forClient(source).peerPolicy(ORDERS).retireOnRenewal(true).build();
         Client client = factory.apply(tls)) {
       URI uri = server.uri();
+      // Per worker, the latest phase in which it began a request that has finished (see settle()).
+      java.util.concurrent.atomic.AtomicInteger phase = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.concurrent.atomic.AtomicIntegerArray finishedIn = new java.util.concurrent.atomic.AtomicIntegerArray(4);
       for (int t = 0; t < 4; t++) {
+        int worker = t;
         load.execute(() -> {
           while (running.get()) {
+            int begunIn = phase.get();
             try {
               String body = client.get(uri);
               if (body.equals("200 ok")) {
@@ -170,6 +175,8 @@ class HttpClientsRotationIT {
             } catch (Exception e) {
               failed.incrementAndGet();
               firstFailure.compareAndSet(null, e);
+            } finally {
+              finishedIn.accumulateAndGet(worker, begunIn, Math::max);
             }
           }
         });
@@ -187,6 +194,10 @@ class HttpClientsRotationIT {
       }
       // CA rotation: the client trusts both, the server moves to a CA2 certificate for new connections
       source.publish(new MtlsMaterial(id, bundle("b2", CA1, CA2), ++generation));
+      // The server's CA2 certificate comes only once no request whose client engine was made under
+      // the CA1-only bundle is still under way (such a connection would meet a certificate it cannot
+      // know yet: a race of the test, not a failure of the rotation), as a signer lets the overlap last.
+      settle(phase, finishedIn, failed);
       serverSource.publish(new MtlsMaterial(identity(CA2, "orders", 2), bundle("s1", CA1, CA2), 2));
       long overlap = ok.get();
       await().atMost(Duration.ofSeconds(30)).until(() -> ok.get() > overlap + 50);
@@ -194,7 +205,9 @@ class HttpClientsRotationIT {
       String ca1 = CA1.certificate().getSubjectX500Principal().getName();
       assertThat(server.openConnections()).as("connections made under CA1 before it leaves")
           .anyMatch(c -> c.serverIssuer().equals(ca1));
-      // CA1 leaves the client's bundle: no connection made under it may stay
+      // CA1 leaves the client's bundle: no connection made under it may stay. (Every request begun
+      // before the server's switch has finished: none can still make a connection to a CA1 server.)
+      settle(phase, finishedIn, failed);
       source.publish(new MtlsMaterial(id, bundle("b3", CA2), ++generation));
       await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(server.openConnections())
           .isNotEmpty().noneMatch(c -> c.serverIssuer().equals(ca1)));
@@ -210,6 +223,23 @@ class HttpClientsRotationIT {
       running.set(false);
       load.shutdownNow();
     }
+  }
+
+  /** Starts a new phase and waits until every worker has finished a request begun in it (or one failed). */
+  private static void settle(java.util.concurrent.atomic.AtomicInteger phase,
+      java.util.concurrent.atomic.AtomicIntegerArray finishedIn, AtomicLong failed) {
+    int p = phase.incrementAndGet();
+    await("every worker to finish a request begun after the step").atMost(Duration.ofSeconds(30)).until(() -> {
+      if (failed.get() > 0) {
+        return true;
+      }
+      for (int w = 0; w < finishedIn.length(); w++) {
+        if (finishedIn.get(w) < p) {
+          return false;
+        }
+      }
+      return true;
+    });
   }
 
   private static String messages(Throwable t) {

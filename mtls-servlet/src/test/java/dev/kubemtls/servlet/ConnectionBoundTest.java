@@ -26,7 +26,7 @@ class ConnectionBoundTest {
   private static final TestCa OTHER = TestCa.create("bound CA two");
 
   private static void awaitServerConnections(TestServer server, int count) {
-    Awaitility.await("the server to hold " + count + " connection(s)").atMost(Duration.ofSeconds(10))
+    Awaitility.await("the server to hold " + count + " connection(s)").atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(20))
         .until(() -> server.connector.getConnectedEndPoints().size() == count);
   }
@@ -34,7 +34,7 @@ class ConnectionBoundTest {
   /** The server closed the connection: wait until the client has seen the close, too. */
   private static void awaitClosedOnBothSides(TestServer server, RecordingClient client) {
     awaitServerConnections(server, 0);
-    Awaitility.await("the client to see the close").atMost(Duration.ofSeconds(10))
+    Awaitility.await("the client to see the close").atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(20))
         .until(() -> client.http.getDestinations().stream().mapToInt(d ->
             ((org.eclipse.jetty.client.AbstractConnectionPool) d.getConnectionPool()).getConnectionCount()).sum() == 0);
@@ -48,8 +48,11 @@ class ConnectionBoundTest {
   void aKeptAliveConnectionEndsAtTheClientCertificatesNotAfterByDefault() throws Exception {
     TrustBundle trust = Pki.bundle("t@1", CA);
     TlsIdentity clientIdentity = Pki.identity(CA, 1, "billing", "invoicer");
-    // The server's clock stands 200 ms before the client certificate expires.
-    MutableClock clock = new MutableClock(clientIdentity.notAfter().minusMillis(200));
+    // The server's clock stands 2 s before the client certificate expires: the bound is due 2 s
+    // after the handshake, and the idle connection closed a grace (1 s) later. The first request
+    // must start before that, so the margin is wide for a loaded machine (with 200 ms, a request
+    // that took 1.2 s to reach the server would have met a closed connection).
+    MutableClock clock = new MutableClock(clientIdentity.notAfter().minusSeconds(2));
     try (TestServer server = new TestServer(new MaterialPublisher(Pki.material(CA, "payments", "api", trust)),
             b -> b.clock(clock), null);
         RecordingClient client = new RecordingClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1)))) {
@@ -66,7 +69,7 @@ class ConnectionBoundTest {
   void theMaximumAgeEndsAConnectionWhoseCertificatesAreGood() throws Exception {
     TrustBundle trust = Pki.bundle("t@1", CA);
     try (TestServer server = new TestServer(new MaterialPublisher(Pki.material(CA, "payments", "api", trust)),
-            b -> b.maxConnectionAge(Duration.ofMillis(300)), null);
+            b -> b.maxConnectionAge(Duration.ofSeconds(2)), null);
         RecordingClient client = new RecordingClient(client(CA, trust))) {
       URI uri = server.uri("/x");
       assertThat(client.get(uri, false).getStatus()).isEqualTo(200);

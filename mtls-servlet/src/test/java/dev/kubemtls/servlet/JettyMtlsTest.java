@@ -13,6 +13,9 @@ import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.peer.PeerPolicy;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.TrustBundle;
+import dev.kubemtls.core.testing.RecordingTlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.testkit.TestCa;
 import java.io.IOException;
 import java.net.http.HttpResponse;
@@ -250,13 +253,30 @@ class JettyMtlsTest {
     MaterialPublisher server = new MaterialPublisher(
         new MtlsMaterial(new TlsIdentity(keys.getPrivate(), List.of(leaf), 1), trust, 1));
     MaterialPublisher client = new MaterialPublisher(Pki.material(ca, "billing", "invoicer", trust));
-    try (TestServer s = TestServer.start(server, null); RecordingClient c = new RecordingClient(client)) {
-      assertThatThrownBy(() -> c.get(s.uri("/hello"), true))
-          .isInstanceOf(ExecutionException.class)
+    RecordingTlsListener events = new RecordingTlsListener();
+    try (TestServer s = TestServer.start(server, null);
+        RecordingClient c = new RecordingClient(client, null, b -> b.listener(events))) {
+      assertRefusedByTheClient(c, s.uri("/hello"), "127.0.0.1");
+      assertThat(events.next().assertFailed(Side.CLIENT, HandshakeFailure.HOSTNAME_MISMATCH).cause())
           .hasRootCauseInstanceOf(java.security.cert.CertificateException.class)
           .hasStackTraceContaining("127.0.0.1");
       assertThat(s.servletCalls).hasValue(0);
     }
+  }
+
+  /**
+   * A request that the Jetty client's own TLS engine refuses in the handshake fails. What the
+   * request's failure carries is not the engine's to decide: Jetty's client surfaces the engine's
+   * refusal or, when the failed handshake's close (of the channel, or the server's after the
+   * client's alert) wins the race to fail the request, only a closed channel or an EOF. The refusal
+   * itself is judged by what the client's TlsListener hears.
+   */
+  static void assertRefusedByTheClient(RecordingClient c, java.net.URI uri, String refusal) {
+    assertThatThrownBy(() -> c.get(uri, true)).isInstanceOf(ExecutionException.class)
+        .satisfiesAnyOf(
+            e -> assertThat(e).hasStackTraceContaining(refusal),
+            e -> assertThat(org.assertj.core.util.Throwables.getRootCause(e))
+                .isInstanceOfAny(java.nio.channels.ClosedChannelException.class, java.io.EOFException.class));
   }
 
   @Test
@@ -347,14 +367,17 @@ class JettyMtlsTest {
   void connectorAndClientStartBeforeTheSourceHasMaterialAndServeOnceItArrives() throws Exception {
     MaterialPublisher server = new MaterialPublisher();
     MaterialPublisher client = new MaterialPublisher();
-    try (TestServer s = TestServer.start(server, null); RecordingClient c = new RecordingClient(client)) {
+    RecordingTlsListener events = new RecordingTlsListener();
+    try (TestServer s = TestServer.start(server, null);
+        RecordingClient c = new RecordingClient(client, null, b -> b.listener(events))) {
       // No server material: the server has no certificate, the handshake fails.
       assertThatThrownBy(() -> JdkClients.get(
           JdkClients.client(MtlsSslContexts.of(Pki.material(ca, "billing", "invoicer", trust))), s.uri("/early")))
           .isInstanceOf(IOException.class);
       server.publish(Pki.material(ca, "payments", "api", trust));
       // No client material: the client trusts no server yet.
-      assertThatThrownBy(() -> c.get(s.uri("/early"), true)).isInstanceOf(ExecutionException.class)
+      assertRefusedByTheClient(c, s.uri("/early"), "no TLS material yet");
+      assertThat(events.next().assertFailed(Side.CLIENT, HandshakeFailure.UNTRUSTED_PEER).cause())
           .hasStackTraceContaining("no TLS material yet");
       assertThat(s.servletCalls).hasValue(0);
       client.publish(Pki.material(ca, "billing", "invoicer", trust));

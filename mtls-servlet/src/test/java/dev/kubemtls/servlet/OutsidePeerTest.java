@@ -1,7 +1,6 @@
 package dev.kubemtls.servlet;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
@@ -16,7 +15,6 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -69,9 +67,12 @@ class OutsidePeerTest {
     // And a Jetty client refuses such a server.
     MaterialPublisher legacyServer = new MaterialPublisher(new MtlsMaterial(
         Pki.identity(ca, 1, b -> b.commonName("legacy").ip("127.0.0.1")), trust, 1));
+    RecordingTlsListener clientEvents = new RecordingTlsListener();
     try (TestServer s = new TestServer(legacyServer, b -> b, null);
-        RecordingClient c = new RecordingClient(new MaterialPublisher(new MtlsMaterial(client(), trust, 1)))) {
-      assertThatThrownBy(() -> c.get(s.uri("/x"), true)).isInstanceOf(ExecutionException.class)
+        RecordingClient c = new RecordingClient(new MaterialPublisher(new MtlsMaterial(client(), trust, 1)), null,
+            b -> b.listener(clientEvents))) {
+      JettyMtlsTest.assertRefusedByTheClient(c, s.uri("/x"), "has no SPIFFE ID");
+      assertThat(clientEvents.next().assertFailed(Side.CLIENT, HandshakeFailure.PEER_NOT_ALLOWED).cause())
           .hasStackTraceContaining("has no SPIFFE ID");
       assertThat(s.servletCalls).hasValue(0);
     }

@@ -76,14 +76,34 @@ final class ConnectionBoundProbe {
     try (SSLSocket socket = connect(app, caller)) {
       String first = get(socket, path);
       between.run();
-      send(socket, path);
-      ByteArrayOutputStream second = new ByteArrayOutputStream();
-      byte[] buffer = new byte[4096];
-      for (int n; (n = socket.getInputStream().read(buffer)) >= 0; ) {
-        second.write(buffer, 0, n);
-      }
-      return new String[] {first, second.toString(StandardCharsets.UTF_8)};
+      return new String[] {first, lastUntilClosed(socket, path)};
     }
+  }
+
+  /**
+   * As {@link #twoRequests}, as the app's frontend, the second request sent {@code sinceHandshake}
+   * after the client's side of the handshake completed (the server's completes a moment later):
+   * for a bound that is due a fixed time after the server's handshake, whatever the first request
+   * took.
+   */
+  static String[] twoRequestsAfterHandshake(MtlsApp app, String path, Duration sinceHandshake) throws Exception {
+    try (SSLSocket socket = connect(app, app.frontend)) {
+      Instant handshake = Instant.now();
+      String first = get(socket, path);
+      ConnectionBounds.awaitPast(handshake.plus(sinceHandshake));
+      return new String[] {first, lastUntilClosed(socket, path)};
+    }
+  }
+
+  /** Sends a GET of {@code path} and reads until the server closes the connection. */
+  private static String lastUntilClosed(SSLSocket socket, String path) throws Exception {
+    send(socket, path);
+    ByteArrayOutputStream second = new ByteArrayOutputStream();
+    byte[] buffer = new byte[4096];
+    for (int n; (n = socket.getInputStream().read(buffer)) >= 0; ) {
+      second.write(buffer, 0, n);
+    }
+    return second.toString(StandardCharsets.UTF_8);
   }
 
   /** As {@link #twoRequests}, as the app's frontend, the second request {@code gap} after the first response. */

@@ -212,32 +212,46 @@ final class MtlsApp implements AutoCloseable {
     final Map<String, Boolean> clientSerialsSeen = new ConcurrentHashMap<>();
     private final AtomicBoolean stop = new AtomicBoolean();
     private final List<Thread> workers = new ArrayList<>();
+    /** The current phase (see {@link #settle()}), and per worker the latest phase a finished request began in. */
+    private final AtomicInteger phase = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicIntegerArray finishedIn;
 
     Load(int threads) {
+      finishedIn = new java.util.concurrent.atomic.AtomicIntegerArray(threads);
       for (int i = 0; i < threads; i++) {
-        Thread t = new Thread(this::run, "load-" + i);
+        int worker = i;
+        Thread t = new Thread(() -> run(worker), "load-" + i);
         t.setDaemon(true);
         workers.add(t);
         t.start();
       }
     }
 
-    private void run() {
+    private void run(int worker) {
       while (!stop.get()) {
+        int begunIn = phase.get();
         try {
-          HttpResponse<String> r = get(frontend, "/whoami");
-          if (r.statusCode() == 200) {
-            ok.incrementAndGet();
-            serverSerials.put(serverSerial(r), true);
-            clientSerialsSeen.put(r.body().split(" ")[1], true);
-          } else {
-            failed.incrementAndGet();
-            failures.add(r.statusCode() + " " + r.body());
-          }
-        } catch (Exception e) {
-          failed.incrementAndGet();
-          failures.add(e.toString());
+          request();
+        } finally {
+          finishedIn.accumulateAndGet(worker, begunIn, Math::max);
         }
+      }
+    }
+
+    private void request() {
+      try {
+        HttpResponse<String> r = get(frontend, "/whoami");
+        if (r.statusCode() == 200) {
+          ok.incrementAndGet();
+          serverSerials.put(serverSerial(r), true);
+          clientSerialsSeen.put(r.body().split(" ")[1], true);
+        } else {
+          failed.incrementAndGet();
+          failures.add(r.statusCode() + " " + r.body());
+        }
+      } catch (Exception e) {
+        failed.incrementAndGet();
+        failures.add(e.toString());
       }
     }
 
@@ -253,6 +267,28 @@ final class MtlsApp implements AutoCloseable {
       Awaitility.await("the server to see client certificate " + serial.toString(16))
           .atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
           .until(() -> clientSerialsSeen.containsKey(serial.toString(16)));
+    }
+
+    /**
+     * Starts a new phase and waits until every worker has finished a request begun in it: no request
+     * whose TLS engine was made from the material before this call is still under way. A step of a
+     * CA rotation that the material published before depends on (a certificate from the new CA, once
+     * the other side trusts it; the old CA dropped, once this side presents the new CA's certificate)
+     * comes only after this, as a signer lets the overlap last; otherwise a connection whose engine
+     * was made just before the publish could meet the next step's material (a race of the test, not
+     * a failure of a rotation).
+     */
+    void settle() {
+      int p = phase.incrementAndGet();
+      Awaitility.await("every load worker to finish a request begun after the last step")
+          .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            for (int w = 0; w < finishedIn.length(); w++) {
+              if (finishedIn.get(w) < p) {
+                return false;
+              }
+            }
+            return true;
+          });
     }
 
     /** Waits until at least {@code n} more requests succeeded. */
@@ -293,12 +329,14 @@ final class MtlsApp implements AutoCloseable {
       trust(server, both);
       awaitBundleUpdated();
       trust(frontend, both);
+      load.settle();
       load.awaitMore(5);
       renew(server, next);
       awaitBundleUpdated();
       load.awaitServerSerial(server.current().identity().leaf().getSerialNumber());
       renew(frontend, next);
       load.awaitClientSerial(frontend.current().identity().leaf().getSerialNumber());
+      load.settle();
       trust(server, List.of(next));
       awaitBundleUpdated();
       trust(frontend, List.of(next));

@@ -5,10 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.testkit.TestCa;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +22,9 @@ import org.awaitility.Awaitility;
  * servers every client built from the bundle must pass.
  */
 final class OpensslServer implements AutoCloseable {
+
+  private static final java.util.regex.Pattern ACCEPT =
+      java.util.regex.Pattern.compile("(?m)^ACCEPT 127\\.0\\.0\\.1:(\\d+)$");
 
   private final Process process;
   private final int port;
@@ -56,34 +55,34 @@ final class OpensslServer implements AutoCloseable {
       java.security.PrivateKey key, String... options) throws Exception {
     Files.writeString(dir.resolve("server.pem"), TestCa.toPem(certificate));
     Files.writeString(dir.resolve("server.key"), TestCa.toPem(key));
-    int port;
-    try (ServerSocket free = new ServerSocket(0)) {
-      port = free.getLocalPort();
-    }
-    List<String> command = new ArrayList<>(List.of("openssl", "s_server", "-accept", "127.0.0.1:" + port,
+    // Port 0: s_server binds a free port itself and prints it ("ACCEPT 127.0.0.1:<port>"); a port
+    // picked here and bound later by s_server could be taken by another process in between.
+    List<String> command = new ArrayList<>(List.of("openssl", "s_server", "-accept", "127.0.0.1:0",
         "-cert", "server.pem", "-key", "server.key", "-www"));
     command.addAll(List.of(options));
+    Path out = dir.resolve("s_server.txt");
     Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
-        .redirectOutput(dir.resolve("s_server.txt").toFile()).start();
-    OpensslServer s = new OpensslServer(p, port);
+        .redirectOutput(out.toFile()).start();
+    java.util.concurrent.atomic.AtomicInteger bound = new java.util.concurrent.atomic.AtomicInteger();
     try {
-      Awaitility.await("openssl s_server listening on " + port).atMost(Duration.ofSeconds(20))
+      Awaitility.await("openssl s_server listening").atMost(Duration.ofSeconds(20))
           .pollInterval(Duration.ofMillis(50)).until(() -> {
-            if (!p.isAlive()) {
-              throw new IllegalStateException("openssl s_server ended: " + Files.readString(dir.resolve("s_server.txt")));
-            }
-            try (Socket socket = new Socket()) {
-              socket.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+            java.util.regex.Matcher accept = ACCEPT.matcher(Files.readString(out));
+            if (accept.find()) {
+              bound.set(Integer.parseInt(accept.group(1)));
               return true;
-            } catch (IOException e) {
-              return false;
             }
+            if (!p.isAlive()) {
+              throw new IllegalStateException("openssl s_server ended: " + Files.readString(out));
+            }
+            return false;
           });
     } catch (RuntimeException e) {
-      s.close();
+      p.destroy();
+      p.waitFor();
       throw e;
     }
-    return s;
+    return new OpensslServer(p, bound.get());
   }
 
   /** One call of the client under test to {@code server}: the HTTP status it got. */
