@@ -175,20 +175,29 @@ final class Http1 {
   /**
    * A keep-alive client as HTTP clients are: it reuses its connection until an answer says
    * {@code Connection: close} or the connection has closed between requests, and then dials a new
-   * one. Never retries a request.
+   * one. It sends a request again only when the server closed the connection without ever reading
+   * it, told by the server's own record of what it received: a server may close a quiet kept-alive
+   * connection just as the client writes on it (HTTP/1.1 lets a client retry such a request), while
+   * a request the server read and did not answer is a failure, never retried.
    */
   static final class KeepAliveClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final ClientTls tls;
     private final InetSocketAddress address;
+    private final java.util.Collection<String> serverReceived;
     Conn conn;
     /** How many connections it has dialled. */
     final AtomicLong dialled = new AtomicLong();
+    /** Requests sent again because the server closed their connection before it read them. */
+    final AtomicLong resent = new AtomicLong();
 
-    KeepAliveClient(EventLoopGroup group, ClientTls tls, InetSocketAddress address) throws InterruptedException {
+    /** A client of {@code server}, whose received requests tell which ones were never read. */
+    KeepAliveClient(EventLoopGroup group, ClientTls tls, InetSocketAddress address, Server server)
+        throws InterruptedException {
       this.group = group;
       this.tls = tls;
       this.address = address;
+      this.serverReceived = server.received;
       dial();
     }
 
@@ -197,11 +206,20 @@ final class Http1 {
       dialled.incrementAndGet();
     }
 
+    /** Sends {@code body}, a request body unique to this client's server. */
     Answer request(String body) throws InterruptedException {
       if (!conn.channel.isActive()) {
         dial();
       }
       Answer a = conn.request(body);
+      if (a == null && !conn.channel.isActive() && !serverReceived.contains(body)) {
+        // The server closed the connection before it read this request (it reads before it answers
+        // or closes an exchange in flight): send it once more, on a new connection.
+        resent.incrementAndGet();
+        conn.close();
+        dial();
+        a = conn.request(body);
+      }
       if (a != null && a.close()) {
         conn.channel.closeFuture().await(Echo.TIMEOUT.toMillis());
         conn.close();
