@@ -29,8 +29,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * keep working through identity rotations, new connections see the new certificate, and once the
  * old CA leaves the bundles the kept-alive connections made under it are ended gracefully
  * ({@code Connection: close}) and their clients go on over new connections without losing a request
- * (a request the server never read, because it closed a quiet connection as the client wrote on it,
- * is sent again, as HTTP/1.1 clients do; one it read must be answered).
+ * (a request whose head the server never decoded, because it closed a quiet connection as the client
+ * wrote on it, is sent again, as HTTP/1.1 clients do; one whose head it decoded must be answered).
  */
 class RotationUnderLoadTest {
 
