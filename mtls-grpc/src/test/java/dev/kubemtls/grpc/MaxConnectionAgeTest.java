@@ -37,8 +37,11 @@ class MaxConnectionAgeTest {
     MaterialPublisher serverSource = new MaterialPublisher(new MtlsMaterial(first, Pki.trust("v1", ca), 1));
     MaterialPublisher clientSource = new MaterialPublisher(Pki.material(Pki.client(ca, 1), Pki.trust("v1", ca)));
     List<String> failures = new CopyOnWriteArrayList<>();
+    // A short age, so that the connection is replaced soon; a long grace, so that a call the old
+    // connection took just before its GOAWAY has all the time it needs on a loaded machine (the old
+    // connection closes as soon as it has no call left, so the grace costs no time here).
     try (GrpcServerTls bounded = GrpcMtls.forServer(serverSource)
-            .maxConnectionAge(Duration.ofSeconds(1), Duration.ofSeconds(1)).build();
+            .maxConnectionAge(Duration.ofSeconds(1), Duration.ofSeconds(60)).build();
         GrpcServerTls unbounded = GrpcMtls.forServer(serverSource).noMaxConnectionAge().build();
         GrpcClientTls client = GrpcMtls.forClient(clientSource).build()) {
       assertThat(bounded.maxConnectionAge()).contains(Duration.ofSeconds(1));

@@ -68,8 +68,9 @@ class ConnectionLifetimeTest {
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).maxAge(Duration.ofMillis(300)).build();
         ClientTls clientTls = NettyMtls.forClient(client(CA, trust)).build();
         Echo.Server server = new Echo.Server(group, withLifetime(serverTls, lifetime));
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
-      assertThat(conn.request("hello")).isEqualTo("hello");
+        // The request goes right behind the handshake, before the bound can find the connection quiet.
+        Echo.Conn conn = Echo.Conn.openSending(group, clientTls, Echo.named("orders.shop.svc", server.port()), "hello")) {
+      assertThat(conn.response()).isEqualTo("hello");
       awaitClosed(conn);
       assertThat(lifetime.openConnections()).isZero();
     }
@@ -88,8 +89,9 @@ class ConnectionLifetimeTest {
         ConnectionLifetime lifetime = ConnectionLifetime.builder(serverSource).clock(clock).build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
         Echo.Server server = new Echo.Server(group, withLifetime(serverTls, lifetime));
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
-      assertThat(conn.request("hello")).isEqualTo("hello");
+        // The request goes right behind the handshake, before the bound can find the connection quiet.
+        Echo.Conn conn = Echo.Conn.openSending(group, clientTls, Echo.named("orders.shop.svc", server.port()), "hello")) {
+      assertThat(conn.response()).isEqualTo("hello");
       awaitClosed(conn);
     }
     // The same connection with the default 30-minute age and the system clock stays open.
@@ -157,8 +159,9 @@ class ConnectionLifetimeTest {
             .maxConnectionAge(ConnectionLifetime.DEFAULT_MAX_AGE).build();
         ClientTls clientTls = NettyMtls.forClient(new MaterialPublisher(new MtlsMaterial(clientIdentity, trust, 1))).build();
         Echo.Server server = new Echo.Server(group, serverTls);
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
-      assertThat(conn.request("hello")).isEqualTo("hello");
+        // The request goes right behind the handshake, before the bound can find the connection quiet.
+        Echo.Conn conn = Echo.Conn.openSending(group, clientTls, Echo.named("orders.shop.svc", server.port()), "hello")) {
+      assertThat(conn.response()).isEqualTo("hello");
       awaitClosed(conn);
     }
     // Turned off, the same connection stays open.
@@ -182,8 +185,9 @@ class ConnectionLifetimeTest {
     try (ServerTls serverTls = NettyMtls.forServer(serverSource).maxConnectionAge(Duration.ofMillis(300)).build();
         ClientTls clientTls = NettyMtls.forClient(client(CA, trust)).build();
         Echo.Server server = new Echo.Server(group, serverTls);
-        Echo.Conn conn = Echo.Conn.open(group, clientTls, Echo.named("orders.shop.svc", server.port()))) {
-      assertThat(conn.request("hello")).isEqualTo("hello");
+        // The request goes right behind the handshake, before the bound can find the connection quiet.
+        Echo.Conn conn = Echo.Conn.openSending(group, clientTls, Echo.named("orders.shop.svc", server.port()), "hello")) {
+      assertThat(conn.response()).isEqualTo("hello");
       awaitClosed(conn);
       assertThat(serverTls.lifetime.openConnections()).isZero();
     }

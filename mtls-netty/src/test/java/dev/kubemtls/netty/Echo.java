@@ -140,6 +140,11 @@ final class Echo {
 
     private Conn(EventLoopGroup group, InetSocketAddress address, Function<Conn, ChannelHandler> tls)
         throws InterruptedException {
+      this(group, address, tls, null);
+    }
+
+    private Conn(EventLoopGroup group, InetSocketAddress address, Function<Conn, ChannelHandler> tls, String first)
+        throws InterruptedException {
       Conn self = this;
       Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class)
           .handler(new ChannelInitializer<Channel>() {
@@ -148,6 +153,14 @@ final class Echo {
               ch.pipeline().addLast(tls.apply(self), new LineBasedFrameDecoder(4096),
                   new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
                   new SimpleChannelInboundHandler<String>() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                      ctx.fireChannelActive();
+                      if (first != null) {
+                        ctx.writeAndFlush(first + "\n");
+                      }
+                    }
+
                     @Override
                     protected void channelRead0(ChannelHandlerContext ctx, String line) {
                       responses.add(line);
@@ -176,6 +189,17 @@ final class Echo {
       return new Conn(group, address, c -> tls);
     }
 
+    /**
+     * Connects through a {@link ClientTls} with {@code first} written as soon as the connection is
+     * open: the TLS handler holds it until the handshake is done and sends it right behind the
+     * client's last handshake message, so the server reads it as its handshake completes, whatever
+     * the test thread is doing. Its echo is {@link #response()}.
+     */
+    static Conn openSending(EventLoopGroup group, ClientTls tls, InetSocketAddress address, String first)
+        throws InterruptedException {
+      return new Conn(group, address, c -> tls, first);
+    }
+
     /** Connects with a handler built per connection (for plain Netty contexts). */
     static Conn open(EventLoopGroup group, InetSocketAddress address, Function<Channel, ChannelHandler> tls)
         throws InterruptedException {
@@ -199,6 +223,11 @@ final class Echo {
     /** Sends a line and waits for its echo; null if none came before the timeout or close. */
     String request(String line) throws InterruptedException {
       channel.writeAndFlush(line + "\n");
+      return response();
+    }
+
+    /** Waits for the next line the server sends; null if none came before the timeout or close. */
+    String response() throws InterruptedException {
       long deadline = System.nanoTime() + TIMEOUT.toNanos();
       while (System.nanoTime() < deadline) {
         String r = responses.poll(50, TimeUnit.MILLISECONDS);

@@ -100,6 +100,9 @@ class JdkEngineResumptionTest {
 
       assertThat(refused).as("the client read the server's alert")
           .hasMessageContaining("Received fatal alert: certificate_expired");
+      // The server's event loop reports the refusal; the client may read the alert first.
+      org.awaitility.Awaitility.await("the server's handshake failure").atMost(Echo.TIMEOUT)
+          .until(() -> !failures.isEmpty());
       assertThat(failures).last().satisfies(f -> assertThat(f)
           .hasStackTraceContaining("refused to resume a TLS session"));
     } finally {

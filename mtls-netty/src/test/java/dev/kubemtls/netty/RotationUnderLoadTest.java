@@ -28,7 +28,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * connections keep talking, with the default connection bound on: nothing fails, old connections
  * keep working through identity rotations, new connections see the new certificate, and once the
  * old CA leaves the bundles the kept-alive connections made under it are ended gracefully
- * ({@code Connection: close}) and their clients go on over new connections without losing a request.
+ * ({@code Connection: close}) and their clients go on over new connections without losing a request
+ * (a request whose head the server never decoded, because it closed a quiet connection as the client
+ * wrote on it, is sent again, as HTTP/1.1 clients do; one whose head it decoded must be answered).
  */
 class RotationUnderLoadTest {
 
@@ -65,7 +67,7 @@ class RotationUnderLoadTest {
         Http1.Server http = new Http1.Server(group, serverTls)) {
       List<Http1.KeepAliveClient> longLived = new ArrayList<>();
       for (int i = 0; i < LONG_LIVED; i++) {
-        longLived.add(new Http1.KeepAliveClient(group, clientTls, Echo.named("orders.shop.svc", http.port())));
+        longLived.add(new Http1.KeepAliveClient(group, clientTls, Echo.named("orders.shop.svc", http.port()), http));
       }
       for (int w = 0; w < NEW_CONNECTION_WORKERS; w++) {
         int worker = w;
@@ -108,16 +110,20 @@ class RotationUnderLoadTest {
       assertThat(longLivedRequests.get()).isPositive();
       // Each kept-alive client ran on its first connection, with the very first keys, through the
       // identity rotations and until the old CA left the bundles; then it went on over a new one.
-      for (Http1.KeepAliveClient client : longLived) {
+      for (int k = 0; k < longLived.size(); k++) {
+        Http1.KeepAliveClient client = longLived.get(k);
         // A client the load stopped before it heard Connection: close hears it now.
         for (int i = 0; i < 3 && client.dialled.get() < 2; i++) {
-          assertThat(client.request("last-" + i)).extracting(Http1.Answer::body).isEqualTo("last-" + i);
+          String body = "last-" + k + "-" + i;
+          assertThat(client.request(body)).extracting(Http1.Answer::body).isEqualTo(body);
         }
         assertThat(client.dialled.get()).isGreaterThanOrEqualTo(2);
-        assertThat(client.request("still here")).isEqualTo(new Http1.Answer("still here", false));
+        assertThat(client.request("still here " + k)).isEqualTo(new Http1.Answer("still here " + k, false));
         assertThat(client.conn.serverLeaf().getIssuerX500Principal())
             .isEqualTo(newCa.certificate().getSubjectX500Principal());
       }
+      System.out.printf("%s: %d long-lived requests, %d sent again after a quiet connection's close%n", provider,
+          longLivedRequests.get(), longLived.stream().mapToLong(k -> k.resent.get()).sum());
       // Nothing pins the first context any more.
       await().atMost(STEP_TIMEOUT).until(() -> serverTls.liveContexts() == 1);
       for (Http1.KeepAliveClient client : longLived) {

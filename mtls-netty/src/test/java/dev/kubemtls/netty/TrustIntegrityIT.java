@@ -90,8 +90,10 @@ class TrustIntegrityIT {
                 .anyMatch(p -> p.getMessage().contains("holds no valid signature by a CA this workload already trusts")));
         await("the signer put its bundle back").atMost(Duration.ofSeconds(20))
             .until(() -> bundleIsSignersAgain(ns, before));
-        assertThat(signer.bundleRepairs).contains(ns + "/" + KubeMtls.DEFAULT_BUNDLE_CONFIGMAP + " "
-            + TrustBundlePublisher.FOREIGN_BUNDLE);
+        // The signer reports a repair after its write, which this test may see first: wait for the report.
+        await("the signer reported the repair").atMost(Duration.ofSeconds(20))
+            .until(() -> signer.bundleRepairs.contains(ns + "/" + KubeMtls.DEFAULT_BUNDLE_CONFIGMAP + " "
+                + TrustBundlePublisher.FOREIGN_BUNDLE));
         await("a Warning Event on the ConfigMap").atMost(Duration.ofSeconds(20))
             .until(() -> warning(ns, TrustBundlePublisher.FOREIGN_BUNDLE).isPresent());
 
@@ -107,8 +109,9 @@ class TrustIntegrityIT {
         }
         await("the signer replaced the immutable copy").atMost(Duration.ofSeconds(20))
             .until(() -> bundleIsSignersAgain(ns, before) && !Boolean.TRUE.equals(bundle(ns).getImmutable()));
-        assertThat(signer.bundleRepairs).contains(ns + "/" + KubeMtls.DEFAULT_BUNDLE_CONFIGMAP + " "
-            + TrustBundlePublisher.IMMUTABLE_BUNDLE);
+        await("the signer reported replacing the immutable copy").atMost(Duration.ofSeconds(20))
+            .until(() -> signer.bundleRepairs.contains(ns + "/" + KubeMtls.DEFAULT_BUNDLE_CONFIGMAP + " "
+                + TrustBundlePublisher.IMMUTABLE_BUNDLE));
         await("a Warning Event for the immutable copy").atMost(Duration.ofSeconds(20))
             .until(() -> warning(ns, TrustBundlePublisher.IMMUTABLE_BUNDLE).isPresent());
 
