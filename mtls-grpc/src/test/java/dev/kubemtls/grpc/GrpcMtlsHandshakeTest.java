@@ -7,6 +7,7 @@ import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
 import dev.kubemtls.core.TlsIdentity;
 import dev.kubemtls.core.peer.PeerPolicy;
+import dev.kubemtls.core.testing.OutsidePeer;
 import dev.kubemtls.core.testing.RecordingTlsListener;
 import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
 import dev.kubemtls.core.tls.TlsListener.Side;
@@ -98,7 +99,7 @@ class GrpcMtlsHandshakeTest {
    */
   private StatusRuntimeException refusedWithItsAlert(java.util.function.Supplier<NettyChannelBuilder> builder) {
     StatusRuntimeException e = null;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < OutsidePeer.REFUSAL_ATTEMPTS; attempt++) {
       e = refused(channel(builder.get()));
       if (e == null || causes(e).toLowerCase(java.util.Locale.ROOT).contains("alert")) {
         return e;

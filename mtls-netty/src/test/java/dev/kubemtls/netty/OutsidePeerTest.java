@@ -111,10 +111,17 @@ class OutsidePeerTest {
             .policy(dev.kubemtls.core.tls.TlsPolicy.defaults().withClientAuth(dev.kubemtls.core.tls.ClientAuth.OPTIONAL))
             .peerPolicy(dev.kubemtls.core.peer.PeerPolicy.builder().allowNamespace("shop").build()).build();
         Echo.Server server = new Echo.Server(LOOPS.group(), tls)) {
-      // TLS 1.3: the client has sent its whole flight when the server's alert comes, and reads it.
-      OutsidePeer.Result r13 = new OutsidePeer(null, TRUSTED).protocols("TLSv1.3").refusal(server.port());
+      // TLS 1.3: the client has sent its whole flight when the server's alert comes, and reads it
+      // (an attempt whose alert a reset swallowed is repeated, as in expect()).
+      OutsidePeer.Result r13 = null;
+      for (int attempt = 0; attempt < OutsidePeer.REFUSAL_ATTEMPTS; attempt++) {
+        r13 = new OutsidePeer(null, TRUSTED).protocols("TLSv1.3").refusal(server.port());
+        events.next().assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
+        if (!r13.resetInsteadOfAlert()) {
+          break;
+        }
+      }
       assertThat(r13.alert()).as("TLSv1.3: " + r13).isIn("certificate_required", "handshake_failure", "bad_certificate");
-      events.next().assertFailed(Side.SERVER, HandshakeFailure.NO_PEER_CERTIFICATE);
       // TLS 1.2: the server refuses in the handshake as well, but a JDK client still writing its last
       // flight when the alert and the close come often meets a reset (broken pipe) before it reads
       // the alert, so only the refusal and the server's report are asserted.
@@ -142,11 +149,11 @@ class OutsidePeerTest {
         // The server may close while the client still writes its flight, which the client sees as
         // a reset instead of the alert; such an attempt is repeated, as in expect().
         OutsidePeer.Result r = null;
-        for (int attempt = 0; attempt < 5; attempt++) {
+        for (int attempt = 0; attempt < OutsidePeer.REFUSAL_ATTEMPTS; attempt++) {
           r = new OutsidePeer(legacy, TRUSTED).protocols(protocol).refusal(server.port());
           assertThat(events.next().assertFailed(Side.SERVER, HandshakeFailure.PEER_NOT_ALLOWED).cause())
               .hasStackTraceContaining("has no SPIFFE ID");
-          if (r.alert() != null || !String.valueOf(r.failure()).matches(".*(Broken pipe|Connection reset).*")) {
+          if (!r.resetInsteadOfAlert()) {
             break;
           }
         }
@@ -204,10 +211,10 @@ class OutsidePeerTest {
   private static void expect(Echo.Server server, RecordingTlsListener events, TlsIdentity client,
       String alert, HandshakeFailure reported, String explained) throws Exception {
     OutsidePeer.Result r = null;
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < OutsidePeer.REFUSAL_ATTEMPTS; attempt++) {
       r = new OutsidePeer(client, TRUSTED).protocols("TLSv1.3").refusal(server.port());
       assertThat(events.next().assertFailed(Side.SERVER, reported).cause()).hasStackTraceContaining(explained);
-      if (r.alert() != null || !String.valueOf(r.failure()).matches(".*(Broken pipe|Connection reset).*")) {
+      if (!r.resetInsteadOfAlert()) {
         break;
       }
     }

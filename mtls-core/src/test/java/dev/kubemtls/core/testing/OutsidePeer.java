@@ -96,7 +96,25 @@ public final class OutsidePeer {
     public boolean succeeded() {
       return firstLine != null;
     }
+
+    /**
+     * Whether the connection ended in a reset or broken pipe with no alert read: the server closed
+     * while this peer still wrote (its close then resets the connection, and the alert it sent
+     * before is lost), so the attempt says nothing about the alert and is worth repeating.
+     */
+    public boolean resetInsteadOfAlert() {
+      return alert == null && failure != null && RESET.matcher(failure).find();
+    }
   }
+
+  /**
+   * How often a test repeats a refusal that met a reset instead of the alert ({@link
+   * Result#resetInsteadOfAlert}); each attempt is a real refusal the server reports. On a loaded
+   * machine one attempt in a few can meet the reset, so a handful is not enough.
+   */
+  public static final int REFUSAL_ATTEMPTS = 20;
+
+  private static final Pattern RESET = Pattern.compile("Broken pipe|Connection reset");
 
   /** Connects to 127.0.0.1:{@code port}, completes the handshake, writes {@code payload} and reads one line. */
   public Result exchange(int port, String payload) throws Exception {
