@@ -8,13 +8,10 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
 import dev.kubemtls.kubernetes.trust.ClusterTrustBundles;
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.RecordingClient;
 import dev.kubemtls.testkit.TestCa;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.http.BasicBuilder;
-import io.fabric8.kubernetes.client.http.HttpRequest;
-import io.fabric8.kubernetes.client.http.Interceptor;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -57,16 +54,7 @@ class SharedTrustIT {
   @BeforeEach
   void workload() {
     KubernetesClient token = cp.clientFor(cp.createNamespace("shared-trust"), "workload");
-    Interceptor counting = new Interceptor() {
-      @Override
-      public void before(BasicBuilder builder, HttpRequest request, Interceptor.RequestTags tags) {
-        String query = request.uri().getRawQuery() == null ? "" : request.uri().getRawQuery();
-        requests.add((builder instanceof io.fabric8.kubernetes.client.http.WebSocket.Builder ? "WEBSOCKET"
-            : query.contains("watch=true") ? "WATCH" : request.method()) + " " + request.uri().getPath());
-      }
-    };
-    workload = new KubernetesClientBuilder().withConfig(token.getConfiguration())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counting)).build();
+    workload = RecordingClient.of(token, r -> requests.add(r.toString()));
     token.close();
   }
 
