@@ -120,6 +120,9 @@ class SharedTrustIT {
     try {
       assertThat(SharedClusterTrustBundles.running()).isEqualTo(runningBefore + 1);
       assertThat(count("GET", "clustertrustbundles")).as("lists, in %s", requests).isEqualTo(1);
+      // The informer tells of the listed bundle before it sends its watch: wait for the watch, then
+      // there must be only the one. (A second source would also have listed a second time, above.)
+      await().atMost(PROMPTLY).until(() -> count("WATCH", "clustertrustbundles") >= 1);
       assertThat(count("WATCH", "clustertrustbundles")).as("watches, in %s", requests).isEqualTo(1);
       // A stream on the client's HTTP/2 connection, not a WebSocket connection with a TLS handshake of its own.
       assertThat(count("WEBSOCKET", "clustertrustbundles")).as("WebSockets, in %s", requests).isZero();
