@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.kubemtls.core.rotation.IssuanceProgress;
 import dev.kubemtls.kubernetes.csr.ShippedWorkloadRbac;
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.RecordingClient;
 import dev.kubemtls.testkit.TestCa;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -101,19 +102,8 @@ class KubeMtlsIT {
   @Test
   void theRequestIsWatchedOverTheClientsConnectionNotAWebSocket() {
     java.util.Queue<String> requests = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    io.fabric8.kubernetes.client.http.Interceptor counting = new io.fabric8.kubernetes.client.http.Interceptor() {
-      @Override
-      public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
-          io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
-        String query = request.uri().getRawQuery() == null ? "" : request.uri().getRawQuery();
-        String how = builder instanceof io.fabric8.kubernetes.client.http.WebSocket.Builder ? "WEBSOCKET"
-            : query.contains("watch=true") ? "WATCH" : request.method();
-        requests.add(how + " " + request.uri().getPath());
-      }
-    };
-    try (KubernetesClient counted = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
-        .withConfig(workload.getConfiguration())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counting)).build();
+    // Each request as "WEBSOCKET path", "WATCH path" or "METHOD path".
+    try (KubernetesClient counted = RecordingClient.of(workload, r -> requests.add(r.toString()));
         KubeMtls tls = KubeMtls.forWorkload(counted).identity(identity).signerName(SIGNER).trustConfigMap()
             .podEvents(false).finalDenialReasons(List.of("KubeMtlsItDenied")).issuanceTimeout(Duration.ofMinutes(2))
             .start()) {

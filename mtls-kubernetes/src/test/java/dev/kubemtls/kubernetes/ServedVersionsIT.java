@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.RecordingClient;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.http.BasicBuilder;
-import io.fabric8.kubernetes.client.http.HttpRequest;
-import io.fabric8.kubernetes.client.http.Interceptor;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -39,14 +36,7 @@ class ServedVersionsIT {
   }
 
   private KubernetesClient counted(Config config, String name) {
-    Interceptor counting = new Interceptor() {
-      @Override
-      public void before(BasicBuilder builder, HttpRequest request, Interceptor.RequestTags tags) {
-        requests.add(name + " " + request.method() + " " + request.uri().getPath());
-      }
-    };
-    return new KubernetesClientBuilder().withConfig(config)
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counting)).build();
+    return RecordingClient.of(config, r -> requests.add(name + " " + r.method() + " " + r.path()));
   }
 
   private long discoveries(String client) {

@@ -8,13 +8,10 @@ import dev.kubemtls.core.TrustBundle;
 import dev.kubemtls.core.TrustSource;
 import dev.kubemtls.kubernetes.trust.ClusterTrustBundles;
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.RecordingClient;
 import dev.kubemtls.testkit.TestCa;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.http.BasicBuilder;
-import io.fabric8.kubernetes.client.http.HttpRequest;
-import io.fabric8.kubernetes.client.http.Interceptor;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -57,16 +54,7 @@ class SharedTrustIT {
   @BeforeEach
   void workload() {
     KubernetesClient token = cp.clientFor(cp.createNamespace("shared-trust"), "workload");
-    Interceptor counting = new Interceptor() {
-      @Override
-      public void before(BasicBuilder builder, HttpRequest request, Interceptor.RequestTags tags) {
-        String query = request.uri().getRawQuery() == null ? "" : request.uri().getRawQuery();
-        requests.add((builder instanceof io.fabric8.kubernetes.client.http.WebSocket.Builder ? "WEBSOCKET"
-            : query.contains("watch=true") ? "WATCH" : request.method()) + " " + request.uri().getPath());
-      }
-    };
-    workload = new KubernetesClientBuilder().withConfig(token.getConfiguration())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count", counting)).build();
+    workload = RecordingClient.of(token, r -> requests.add(r.toString()));
     token.close();
   }
 
@@ -132,6 +120,9 @@ class SharedTrustIT {
     try {
       assertThat(SharedClusterTrustBundles.running()).isEqualTo(runningBefore + 1);
       assertThat(count("GET", "clustertrustbundles")).as("lists, in %s", requests).isEqualTo(1);
+      // The informer tells of the listed bundle before it sends its watch: wait for the watch, then
+      // there must be only the one. (A second source would also have listed a second time, above.)
+      await().atMost(PROMPTLY).until(() -> count("WATCH", "clustertrustbundles") >= 1);
       assertThat(count("WATCH", "clustertrustbundles")).as("watches, in %s", requests).isEqualTo(1);
       // A stream on the client's HTTP/2 connection, not a WebSocket connection with a TLS handshake of its own.
       assertThat(count("WEBSOCKET", "clustertrustbundles")).as("WebSockets, in %s", requests).isZero();

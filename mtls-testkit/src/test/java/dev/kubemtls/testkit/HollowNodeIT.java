@@ -34,8 +34,15 @@ class HollowNodeIT {
         .endMetadata().addToData("greeting", "hello from " + ns).build()).create();
     Path root;
     String nodeName = "hollow-it-" + ns;
+    // kubemark names its fake runtime's socket at random in /tmp and says nowhere which: the one that
+    // appeared while this node started is its own. /tmp is the machine's: other builds' hollow nodes
+    // add and remove theirs meanwhile, so only that one is judged, not the whole directory.
     Set<String> socketsBefore = fakeRuntimeSockets();
+    Set<String> appeared;
     try (HollowNode node = HollowNode.start(cp, nodeName)) {
+      appeared = new java.util.TreeSet<>(fakeRuntimeSockets());
+      appeared.removeAll(socketsBefore);
+      assertThat(appeared).as("the fake runtime's socket appeared in /tmp").isNotEmpty();
       root = node.rootDirectory();
       assertThat(root).isDirectory();
       assertThat(admin.nodes().withName(nodeName).get().getStatus().getConditions())
@@ -57,7 +64,14 @@ class HollowNodeIT {
     }
     assertThat(root).doesNotExist();
     assertThat(admin.nodes().withName(nodeName).get()).isNull();
-    assertThat(fakeRuntimeSockets()).as("the fake runtime's socket is removed").isEqualTo(socketsBefore);
+    if (appeared.size() == 1) {
+      assertThat(Path.of("/tmp", appeared.iterator().next())).as("the fake runtime's socket is removed")
+          .doesNotExist();
+    } else {
+      // Another hollow node started at the same time: neither HollowNode nor this test can tell which
+      // socket is whose, and HollowNode documents that it then leaves them in place.
+      System.out.println("HollowNodeIT: fake runtime sockets of concurrent starts, not judged: " + appeared);
+    }
   }
 
   private static Set<String> fakeRuntimeSockets() throws Exception {

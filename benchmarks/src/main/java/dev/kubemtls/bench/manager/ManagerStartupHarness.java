@@ -8,6 +8,7 @@ import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.internal.Signer;
 import dev.kubemtls.signer.internal.ValidityPolicy;
 import dev.kubemtls.testkit.ControlPlane;
+import dev.kubemtls.testkit.RecordingClient;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -91,9 +92,7 @@ public final class ManagerStartupHarness {
         KubernetesClient token = cp.clientFor(ns, "web", pod);
         // The same client (the Pod-bound token's configuration) with a counter of the requests it sends,
         // WebSocket upgrades (fabric8's watches) counted apart.
-        KubernetesClient workload = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
-            .withConfig(token.getConfiguration())
-            .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("bench-count", COUNTER)).build()) {
+        KubernetesClient workload = RecordingClient.of(token, COUNTER)) {
       if (Boolean.getBoolean("bench.manager.httpWatches")) {
         workload.getConfiguration().setOnlyHttpWatches(true);
       }
@@ -183,15 +182,12 @@ public final class ManagerStartupHarness {
   private static final Counter COUNTER = new Counter();
 
   /** Records each request as "METHOD kind" (kind: the resource, with "watch" for watches). */
-  private static final class Counter implements io.fabric8.kubernetes.client.http.Interceptor {
+  private static final class Counter implements RecordingClient.Recorder {
     final java.util.Queue<String> calls = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     @Override
-    public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
-        io.fabric8.kubernetes.client.http.HttpRequest request,
-        io.fabric8.kubernetes.client.http.Interceptor.RequestTags tags) {
-      java.net.URI uri = request.uri();
-      String path = uri.getPath();
+    public void sent(RecordingClient.Request request) {
+      String path = request.path();
       String[] parts = path.split("/");
       String kind = parts.length == 0 ? path : parts[parts.length - 1];
       for (String r : new String[] {"certificatesigningrequests", "clustertrustbundles", "configmaps", "events"}) {
@@ -202,8 +198,7 @@ public final class ManagerStartupHarness {
       if (path.matches("/apis?(/[^/]+){0,2}")) {
         kind = "discovery " + path;
       }
-      String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
-      boolean watch = query.contains("watch=true") || request.method() == null;
+      boolean watch = request.watch() || request.method() == null;
       calls.add((watch ? "WATCH" : request.method()) + " " + kind);
     }
   }

@@ -54,7 +54,10 @@ class LeaderElectionIT {
       CertificateSigningRequest done = fx.awaitFinal(name);
       assertThat(done.getStatus().getCertificate()).as(name).isNotEmpty();
       serials.add(SignerFixture.certificateOf(done).getSerialNumber());
-      // Exactly one issuance reached the API server for each CSR, across both replicas.
+      // Exactly one issuance reached the API server for each CSR, across both replicas. (A replica's
+      // listener hears of an issuance after the write returned, so possibly after the CSR shows it.)
+      org.awaitility.Awaitility.await("the issued() event of " + name).atMost(java.time.Duration.ofSeconds(10))
+          .until(() -> fx.issued.get(name) != null);
       assertThat(fx.issued.get(name)).as("issuances of " + name).hasSize(1);
       assertThat(fx.issued.get(name).get(0)).isEqualTo(SignerFixture.certificateOf(done));
     }

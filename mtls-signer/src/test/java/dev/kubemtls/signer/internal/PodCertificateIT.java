@@ -343,8 +343,9 @@ class PodCertificateIT {
     assertThat(denied.getType()).isEqualTo("Denied");
     assertThat(denied.getReason()).isEqualTo("InvalidUnverifiedUserAnnotations");
     assertThat(denied.getMessage()).contains("example.com/team");
-    assertThat(fx.registry.counter("kubemtls.signer.podcertificates.denied", "reason", "UnsupportedKeyType").count())
-        .isGreaterThanOrEqualTo(deniedBefore + 2);
+    // Each denial is counted after its write, which the test may see first: wait for the counts.
+    Awaitility.await("the denials to be counted").atMost(Duration.ofSeconds(10)).until(() -> fx.registry
+        .counter("kubemtls.signer.podcertificates.denied", "reason", "UnsupportedKeyType").count() >= deniedBefore + 2);
   }
 
   /**
@@ -391,6 +392,9 @@ class PodCertificateIT {
       assertThat(failed.getReason()).isEqualTo("LifetimeTooShort");
       assertThat(failed.getMessage()).contains("--max-ttl").contains("PT30M");
       assertThat(status(done, "certificateChain")).isNull();
+      // The signer counts a failure after its write, which the test may see first: wait for the count.
+      Awaitility.await("the failure to be counted").atMost(Duration.ofSeconds(10)).until(
+          () -> registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count() > 0);
       assertThat(registry.counter("kubemtls.signer.podcertificates.failed", "reason", "LifetimeTooShort").count())
           .isEqualTo(1.0);
     }

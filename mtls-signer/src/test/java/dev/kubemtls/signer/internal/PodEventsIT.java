@@ -9,6 +9,7 @@ import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.PodEvents;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
 import dev.kubemtls.testkit.MutableClock;
+import dev.kubemtls.testkit.RecordingClient;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import java.time.Duration;
@@ -93,19 +94,12 @@ class PodEventsIT {
     // The workload's client, with the answers to its Event writes noted.
     java.util.Queue<Integer> eventAnswers = new java.util.concurrent.ConcurrentLinkedQueue<>();
     String events = "/api/v1/namespaces/" + web.namespace() + "/events";
-    try (io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client
-        .KubernetesClientBuilder().withConfig(web.client().getConfiguration())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("answers",
-            new io.fabric8.kubernetes.client.http.Interceptor() {
-              @Override
-              public void after(io.fabric8.kubernetes.client.http.HttpRequest request,
-                  io.fabric8.kubernetes.client.http.HttpResponse<?> response,
-                  io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer) {
-                if ("POST".equals(request.method()) && events.equals(request.uri().getPath())) {
-                  eventAnswers.add(response.code());
-                }
-              }
-            })).build();
+    try (io.fabric8.kubernetes.client.KubernetesClient client = RecordingClient.of(web.client(),
+        RecordingClient.Recorder.answers((request, status) -> {
+          if ("POST".equals(request.method()) && events.equals(request.path())) {
+            eventAnswers.add(status);
+          }
+        }));
         KubeMtls mtls = KubeMtls.forWorkload(client).identity(identity(web).build())
             .signerName(SignerFixture.SIGNER_NAME).podUid(web.pod().getMetadata().getUid()).start()) {
       mtls.awaitReady(Duration.ofSeconds(60));
@@ -160,16 +154,8 @@ class PodEventsIT {
     // the window has passed, one does. Counted on a client of their own.
     java.util.Queue<String> sent = new java.util.concurrent.ConcurrentLinkedQueue<>();
     String post = "POST /api/v1/namespaces/" + other.namespace() + "/events";
-    try (io.fabric8.kubernetes.client.KubernetesClient counted = new io.fabric8.kubernetes.client
-        .KubernetesClientBuilder().withConfig(other.client().getConfiguration())
-        .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("count",
-            new io.fabric8.kubernetes.client.http.Interceptor() {
-              @Override
-              public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
-                  io.fabric8.kubernetes.client.http.HttpRequest request, RequestTags tags) {
-                sent.add(request.method() + " " + request.uri().getPath());
-              }
-            })).build()) {
+    try (io.fabric8.kubernetes.client.KubernetesClient counted = RecordingClient.of(other.client(),
+        r -> sent.add(r.method() + " " + r.path()))) {
       try (PodEvents first = new PodEvents(counted, other.namespace(), "web-0", null, clock, Duration.ofMinutes(10))) {
         first.renewalFailed(new IllegalStateException("y"), 2, clock.instant());
         Awaitility.await("this client's 403").atMost(Duration.ofSeconds(20)).until(first::isForbidden);

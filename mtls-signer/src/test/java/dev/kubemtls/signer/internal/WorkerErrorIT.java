@@ -69,6 +69,9 @@ class WorkerErrorIT {
         assertThat(c.getReason()).isEqualTo(CsrController.INTERNAL_ERROR);
         assertThat(c.getMessage()).contains("java.lang.StackOverflowError");
       });
+      // The listener hears of a write after it returned, so possibly after the test saw it: wait for it.
+      Awaitility.await("the failed() event of " + first).atMost(Duration.ofSeconds(10))
+          .until(() -> failures.containsKey(first));
       assertThat(failures).containsEntry(first, CsrController.INTERNAL_ERROR);
 
       // The same single worker issues the next CSRs.
@@ -76,7 +79,8 @@ class WorkerErrorIT {
         String next = create(workload, TestCsr.builder().uri(spiffe).pem());
         CertificateSigningRequest done = awaitFinal(admin, next);
         assertThat(done.getStatus().getCertificate()).as(next).isNotEmpty();
-        assertThat(issued).containsKey(next);
+        Awaitility.await("the issued() event of " + next).atMost(Duration.ofSeconds(10))
+            .until(() -> issued.containsKey(next));
       }
       assertThat(controller.stalled(Duration.ofMinutes(2))).isEmpty();
     }

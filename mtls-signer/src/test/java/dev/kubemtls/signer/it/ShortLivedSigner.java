@@ -40,8 +40,12 @@ import org.awaitility.Awaitility;
 
 /**
  * An in-process signer on the shared real control plane with short timings, for integration tests
- * of the Netty and Jetty integrations: certificates live 20 s, a new CA is trusted 5 s before it
- * signs and a former CA leaves the bundle 2 s after the last certificate it signed expired. Each
+ * of the Netty and Jetty integrations: certificates live 20 s, a new CA is trusted
+ * {@value #TRUST_BEFORE_SIGN_SECONDS} s before it signs and a former CA leaves the bundle 2 s after
+ * the last certificate it signed expired. Workloads renew at 40-60% of the lifetime, not the
+ * default 70-90%: with 20 s certificates the default leaves a renewal 2-6 s before expiry, which a
+ * loaded machine has used up (a renewal CSR created 2.4 s late at load 20 let a certificate
+ * expire); 8-12 s keeps the margin that hours give in production. Each
  * instance has its own signerName, CA Secret namespace, Lease and namespace opt-in label, so it
  * never collides with other signers on the same control plane. The signer acts as the admin.
  *
@@ -53,6 +57,15 @@ public final class ShortLivedSigner implements AutoCloseable {
 
   /** The longest (and shortest) certificate lifetime this signer issues. */
   public static final Duration CERT_TTL = Duration.ofSeconds(20);
+  /**
+   * How long a new CA is in every bundle before it signs: the time each workload's trust watch has
+   * to deliver it (a renewed identity that its own trust does not chain to yet is refused, and a
+   * peer's lagging trust refuses the handshake).
+   */
+  public static final int TRUST_BEFORE_SIGN_SECONDS = 10;
+  /** Where in a certificate's lifetime the workloads renew; see the class comment. */
+  public static final double RENEW_FROM = 0.4;
+  public static final double RENEW_TO = 0.6;
   private static final String CA_SECRET = "it-ca";
   private static final AtomicInteger POD_IPS = new AtomicInteger();
 
@@ -92,7 +105,7 @@ public final class ShortLivedSigner implements AutoCloseable {
         .caSecret(caNamespace, CA_SECRET)
         .namespaceLabel(optInLabel + "=true")
         .validity(CERT_TTL, CERT_TTL, Duration.ofSeconds(1))
-        .caRotation(Duration.ofSeconds(5), Duration.ofSeconds(2))
+        .caRotation(Duration.ofSeconds(TRUST_BEFORE_SIGN_SECONDS), Duration.ofSeconds(2))
         .lease(caNamespace, "it-signer", id + "-0")
         .leaderElectionTiming(Duration.ofSeconds(4), Duration.ofSeconds(3), Duration.ofMillis(500))
         .build();
@@ -122,8 +135,8 @@ public final class ShortLivedSigner implements AutoCloseable {
 
   /**
    * Starts a workload {@code namespace/serviceAccount}: Pod {@code <sa>-0} with a fresh IP, a Service
-   * {@code <sa>} selecting it, RBAC bindings, and a KubeMtls renewing in the 70-90% window (with no
-   * 30 s floor: the certificates live 20 s), waiting until it is ready.
+   * {@code <sa>} selecting it, RBAC bindings, and a KubeMtls renewing at 40-60% of the lifetime
+   * (with no 30 s floor: the certificates live 20 s), waiting until it is ready.
    */
   public Workload workload(String namespace, String serviceAccount) throws InterruptedException {
     int n = POD_IPS.incrementAndGet();
@@ -138,7 +151,8 @@ public final class ShortLivedSigner implements AutoCloseable {
         .identity(WorkloadIdentity.builder(namespace, serviceAccount).podName(pod.getMetadata().getName())
             .podIp(ip).services(serviceAccount).build())
         .signerName(signerName)
-        .rotationPolicy(RotationPolicy.builder().minimumRenewalDelay(Duration.ofSeconds(1)).build())
+        .rotationPolicy(RotationPolicy.builder().renewalWindow(RENEW_FROM, RENEW_TO)
+            .minimumRenewalDelay(Duration.ofSeconds(1)).build())
         .issuanceTimeout(Duration.ofSeconds(30))
         .listener(w.events);
     if (trust == Trust.CONFIG_MAP) {
