@@ -430,8 +430,20 @@ public final class FileMaterialSource implements MaterialSource, Health, AutoClo
       Path key = realPath(keyFile);
       Path chain = realPath(chainFile);
       if (Objects.equals(key.getParent(), chain.getParent()) || !sameLayout()) {
-        byte[] k = read(key);
-        byte[] c = read(chain);
+        byte[] k;
+        byte[] c;
+        try {
+          k = read(key);
+          c = read(chain);
+        } catch (InvalidMaterialException e) {
+          // The kubelet removes the old version's directory right after it swaps the link: a read of
+          // the directory resolved before the swap then finds nothing. Read the new one; a file that
+          // is missing from the current version is reported.
+          if (realPath(keyFile).equals(key) && realPath(chainFile).equals(chain)) {
+            throw e;
+          }
+          continue;
+        }
         if (realPath(keyFile).equals(key) && realPath(chainFile).equals(chain)) {
           byte[] both = Arrays.copyOf(k, k.length + 1 + c.length);
           both[k.length] = '\n';

@@ -140,7 +140,7 @@ class FileMaterialSourceTest {
 
     // Many swaps in a row while the source polls: whatever it publishes is a matching pair.
     List<X509Certificate> written = new ArrayList<>();
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 200; i++) {
       Credential c = credential();
       written.add(c.leaf());
       volume.write(Map.of("tls.key", c.keyPem(), "tls.crt", c.chainPem()));
