@@ -1,15 +1,7 @@
 package dev.kubemtls.bench.manager;
 
 import dev.kubemtls.kubernetes.KubeMtls;
-import dev.kubemtls.kubernetes.WorkloadIdentity;
-import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.internal.Signer;
-import dev.kubemtls.signer.internal.ValidityPolicy;
-import dev.kubemtls.testkit.ControlPlane;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -20,9 +12,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -56,8 +46,7 @@ import java.util.concurrent.TimeUnit;
 public final class ColdStartHarness {
 
   private static final String SIGNER = "kube-mtls.dev/bench-cold";
-  private static final String OPT_IN = "kube-mtls.dev/bench-cold-bundle";
-  private static final String SIGNER_NS = "kube-mtls-bench-cold";
+  private static final String POD_IP = "10.97.0.1";
   private static final String READY = "kube-mtls-cold-ready ";
 
   private ColdStartHarness() {}
@@ -70,32 +59,17 @@ public final class ColdStartHarness {
     int runs = args.length > 0 ? Integer.parseInt(args[0]) : 10;
     List<String> variants = List.of((args.length > 1 ? args[1] : "tiered,c1,cds,c1+cds").split(","));
 
-    ControlPlane cp = ControlPlane.shared();
-    KubernetesClient admin = cp.adminClient();
-    if (admin.namespaces().withName(SIGNER_NS).get() == null) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(SIGNER_NS).endMetadata()
-          .build()).create();
-    }
-    String ns = cp.createNamespace("bench-cold", Map.of(OPT_IN, "true"));
-    Pod pod = cp.createPod(ns, "web-0", "web", Map.of("app", "web"), "10.97.0.1");
-    admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
-        .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
-    ManagerStartupHarness.grantWorkload(admin, ns);
-    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls bench CA", Duration.ofDays(1),
-        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
-    admin.secrets().inNamespace(SIGNER_NS).resource(ca.toSecret(SIGNER_NS, "bench-ca")).forceConflicts()
-        .serverSideApply();
-    SignerConfig config = SignerConfig.builder(SIGNER).caSecret(SIGNER_NS, "bench-ca")
-        .namespaceLabel(OPT_IN + "=true").lease(SIGNER_NS, "bench-cold-signer", "bench").build();
-    Path kubeconfig = cp.writeKubeconfigFor(ns, "web", pod, Duration.ofHours(2));
+    BenchWorkload bench = BenchWorkload.create("cold", POD_IP);
+    String ns = bench.namespace();
+    Path kubeconfig = bench.cp().writeKubeconfigFor(ns, "web", bench.pod(), Duration.ofHours(2));
     Path work = Files.createTempDirectory("kube-mtls-bench-cold-");
 
     Map<String, Map<String, long[][]>> results = new LinkedHashMap<>();
-    try (Signer signer = Signer.start(admin, config, ca, InstantSource.system());
-        KubernetesClient token = cp.clientFor(ns, "web", pod)) {
+    try (Signer signer = bench.startSigner();
+        KubernetesClient token = bench.client()) {
       // The signer warms up in this JVM first, so that the children measure their own start.
       for (int i = 0; i < 20; i++) {
-        KubeMtls tls = KubeMtls.forWorkload(token).identity(identity(ns)).signerName(SIGNER).start();
+        KubeMtls tls = KubeMtls.forWorkload(token).identity(bench.identity()).signerName(bench.signerName()).start();
         tls.awaitReady(Duration.ofSeconds(60));
         tls.close();
       }
@@ -120,9 +94,6 @@ public final class ColdStartHarness {
     System.exit(0);
   }
 
-  static WorkloadIdentity identity(String ns) {
-    return WorkloadIdentity.builder(ns, "web").podName("web-0").podIp("10.97.0.1").services("web").build();
-  }
 
   /**
    * The JVM options of a variant: its parts joined by {@code +} (e.g. {@code c1+cds}), each adding its
@@ -273,7 +244,7 @@ public final class ColdStartHarness {
           report();
           return;
         }
-        try (KubeMtls tls = KubeMtls.forWorkload(client).identity(identity(args[2])).signerName(args[3]).start()) {
+        try (KubeMtls tls = KubeMtls.forWorkload(client).identity(BenchWorkload.identity(args[2], POD_IP)).signerName(args[3]).start()) {
           tls.awaitReady(Duration.ofSeconds(60));
           report();
         }

@@ -1,29 +1,15 @@
 package dev.kubemtls.bench.manager;
 
-import dev.kubemtls.core.names.Defaults;
 import dev.kubemtls.kubernetes.KubeMtls;
 import dev.kubemtls.kubernetes.WorkloadIdentity;
-import dev.kubemtls.signer.SignerConfig;
-import dev.kubemtls.signer.internal.CertificateAuthority;
 import dev.kubemtls.signer.internal.Signer;
-import dev.kubemtls.signer.internal.ValidityPolicy;
-import dev.kubemtls.testkit.ControlPlane;
 import dev.kubemtls.testkit.RecordingClient;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
-import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
-import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
-import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
-import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -57,8 +43,6 @@ import java.util.Map;
 public final class ManagerStartupHarness {
 
   private static final String SIGNER = "kube-mtls.dev/bench-manager";
-  private static final String OPT_IN = "kube-mtls.dev/bench-manager-bundle";
-  private static final String SIGNER_NS = "kube-mtls-bench-manager";
 
   private ManagerStartupHarness() {}
 
@@ -67,29 +51,12 @@ public final class ManagerStartupHarness {
     int managers = args.length > 1 ? Integer.parseInt(args[1]) : 100;
     int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 10;
 
-    ControlPlane cp = ControlPlane.shared();
-    KubernetesClient admin = cp.adminClient();
-    if (admin.namespaces().withName(SIGNER_NS).get() == null) {
-      admin.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(SIGNER_NS).endMetadata()
-          .build()).create();
-    }
-    String ns = cp.createNamespace("bench-manager", Map.of(OPT_IN, "true"));
-    Pod pod = cp.createPod(ns, "web-0", "web", Map.of("app", "web"), "10.98.0.1");
-    admin.services().inNamespace(ns).resource(new ServiceBuilder().withNewMetadata().withName("web").endMetadata()
-        .withNewSpec().addToSelector("app", "web").addNewPort().withPort(443).endPort().endSpec().build()).create();
-    grantWorkload(admin, ns);
+    BenchWorkload bench = BenchWorkload.create("manager", "10.98.0.1");
+    String ns = bench.namespace();
+    WorkloadIdentity identity = bench.identity();
 
-    CertificateAuthority ca = CertificateAuthority.generate("kube-mtls bench CA", Duration.ofDays(1),
-        ValidityPolicy.DEFAULT, InstantSource.system(), new SecureRandom());
-    admin.secrets().inNamespace(SIGNER_NS).resource(ca.toSecret(SIGNER_NS, "bench-ca")).forceConflicts()
-        .serverSideApply();
-    SignerConfig config = SignerConfig.builder(SIGNER).caSecret(SIGNER_NS, "bench-ca")
-        .namespaceLabel(OPT_IN + "=true").lease(SIGNER_NS, "bench-manager-signer", "bench").build();
-    WorkloadIdentity identity = WorkloadIdentity.builder(ns, "web").podName("web-0").podIp("10.98.0.1")
-        .services("web").build();
-
-    try (Signer signer = Signer.start(admin, config, ca, InstantSource.system());
-        KubernetesClient token = cp.clientFor(ns, "web", pod);
+    try (Signer signer = bench.startSigner();
+        KubernetesClient token = bench.client();
         // The same client (the Pod-bound token's configuration) with a counter of the requests it sends,
         // WebSocket upgrades (fabric8's watches) counted apart.
         KubernetesClient workload = RecordingClient.of(token, COUNTER)) {
@@ -264,28 +231,6 @@ public final class ManagerStartupHarness {
   private static double pct(long[] sorted, double p) {
     int i = (int) Math.ceil(p * sorted.length) - 1;
     return sorted[Math.max(0, Math.min(sorted.length - 1, i))] / 1e6;
-  }
-
-  /** The workload's RBAC as in deploy/workload-rbac.yaml, plus ConfigMap create/delete for the baseline. */
-  static void grantWorkload(KubernetesClient admin, String ns) {
-    String role = "bench-manager-csr-" + ns;
-    admin.rbac().clusterRoles().resource(new ClusterRoleBuilder().withNewMetadata().withName(role).endMetadata()
-        .withRules(new PolicyRuleBuilder().withApiGroups("certificates.k8s.io")
-            .withResources("certificatesigningrequests").withVerbs("create", "get", "list", "watch", "delete")
-            .build()).build()).create();
-    admin.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata().withName(role)
-        .endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
-        .withName(role).endRoleRef().addNewSubject().withKind("ServiceAccount").withName("web").withNamespace(ns)
-        .endSubject().build()).create();
-    admin.rbac().roles().inNamespace(ns).resource(new RoleBuilder().withNewMetadata().withName("bench-bundle")
-        .endMetadata().withRules(new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
-            .withResourceNames(Defaults.TRUST_BUNDLE_CONFIGMAP).withVerbs("get", "list", "watch").build(),
-            new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
-                .withVerbs("create", "get", "delete").build()).build()).create();
-    admin.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
-        .withName("bench-bundle").endMetadata().withNewRoleRef().withApiGroup("rbac.authorization.k8s.io")
-        .withKind("Role").withName("bench-bundle").endRoleRef().addNewSubject().withKind("ServiceAccount")
-        .withName("web").withNamespace(ns).endSubject().build()).create();
   }
 
   /** Live threads named kube-mtls-* (the managers' schedulers and Pod Events writers, the signer's). */
