@@ -55,6 +55,8 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   private final TrustPublisher publisher = new TrustPublisher();
   private final CompletableFuture<TrustBundle> first = new CompletableFuture<>();
   private final Object refreshLock = new Object();
+  /** With {@code eachVersion}: the version of the last event handled (held by {@code refreshLock}). */
+  private List<T> lastVersion;
   private volatile MtlsException lastProblem;
   private SharedIndexInformer<T> informer;
   private boolean closed;
@@ -159,8 +161,9 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
   }
 
   /**
-   * Reads the cached objects again, as if they had just changed: for a reader whose verdict
-   * depends on more than the objects (what the workload learned since). Does nothing before start.
+   * Reads the cached objects again (a source of one object: the version of the last event handled),
+   * as if they had just changed: for a reader whose verdict depends on more than the objects (what
+   * the workload learned since). Does nothing before start.
    */
   final void recheck() {
     SharedIndexInformer<T> current;
@@ -174,10 +177,19 @@ abstract class InformerTrust<T extends HasMetadata> implements TrustSource, Auto
 
   // Events arrive one at a time, in order, on the informer's thread, rechecks on others: one read at
   // a time. The cache already holds the change, and perhaps later ones: a source of one object is
-  // given the version of the event (null: read the cache).
+  // given the version of the event, and its rechecks judge the version of the last event handled, so
+  // that an event still queued is never older than what was judged (null: read the cache).
   private void refresh(SharedIndexInformer<T> from, List<T> version) {
     synchronized (refreshLock) {
-      read(version != null ? version : from.getStore().list());
+      if (!eachVersion) {
+        read(from.getStore().list());
+      } else if (version != null) {
+        lastVersion = version;
+        read(version);
+      } else if (lastVersion != null) {
+        read(lastVersion);
+      }
+      // else: a recheck before the first event was handled; that event is judged when it comes.
     }
   }
 
