@@ -54,6 +54,8 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final Function<MtlsMaterial, X509ExtendedTrustManager> trust;
   private final SSLContext noMaterial;
   private final SSLParameters engineParameters;
+  /** {@link #engineParameters} with the client constraints, for sockets made in client mode. */
+  private final SSLParameters clientSocketParameters;
   private final InstantSource clock;
   private final dev.kubemtls.core.tls.TlsListener listener;
   private final boolean identifyServer;
@@ -104,20 +106,8 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
     this.side = Objects.requireNonNull(side, "side");
     this.trust = Objects.requireNonNull(trust, "trust");
     this.noMaterial = MaterialStores.withoutMaterial("kube-mtls " + side + ": no TLS material yet");
-    SSLParameters p = new SSLParameters(tls.policy().cipherSuites().toArray(String[]::new),
-        tls.policy().protocols().toArray(String[]::new));
-    p.setUseCipherSuitesOrder(true);
-    p.setAlgorithmConstraints(tls.constraints());
-    if (identifyServer) {
-      p.setEndpointIdentificationAlgorithm("HTTPS");
-    }
-    // Read in server mode only: a server engine asks for the client certificate the policy demands.
-    if (tls.policy().clientAuth() == dev.kubemtls.core.tls.ClientAuth.REQUIRE) {
-      p.setNeedClientAuth(true);
-    } else {
-      p.setWantClientAuth(true);
-    }
-    this.engineParameters = p;
+    this.engineParameters = engineParameters(tls.constraints());
+    this.clientSocketParameters = engineParameters(tls.constraints(true));
     this.generations = Generations.unmanaged(side, "JDK TLS context", source, this::build);
     generations.start();
   }
@@ -209,14 +199,36 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
         : java.util.Optional.ofNullable(madeUnder.get(sessions));
   }
 
+  /** The policy's parameters for engines and sockets of this context, with {@code constraints}. */
+  private SSLParameters engineParameters(PolicyConstraints constraints) {
+    SSLParameters p = new SSLParameters(tls.policy().cipherSuites().toArray(String[]::new),
+        tls.policy().protocols().toArray(String[]::new));
+    p.setUseCipherSuitesOrder(true);
+    p.setAlgorithmConstraints(constraints);
+    if (identifyServer) {
+      p.setEndpointIdentificationAlgorithm("HTTPS");
+    }
+    // Read in server mode only: a server engine asks for the client certificate the policy demands.
+    if (tls.policy().clientAuth() == dev.kubemtls.core.tls.ClientAuth.REQUIRE) {
+      p.setNeedClientAuth(true);
+    } else {
+      p.setWantClientAuth(true);
+    }
+    return p;
+  }
+
   private SSLEngine configure(SSLContext context, SSLEngine engine) {
     engine.setSSLParameters(engineParameters);
-    return new CheckedSslEngine(engine, clock, side, listener, () -> sweepExpiredClientSessions(context));
+    // An engine's role is known only once it starts: a client gets the client constraints then.
+    return new CheckedSslEngine(engine, clock, side, listener, () -> {
+      tls.restrictClient(engine);
+      sweepExpiredClientSessions(context);
+    });
   }
 
   private Socket configure(Socket socket) {
     if (socket instanceof SSLSocket ssl) {
-      ssl.setSSLParameters(engineParameters);
+      ssl.setSSLParameters(ssl.getUseClientMode() ? clientSocketParameters : engineParameters);
       if (listener != null) {
         long started = System.nanoTime();
         ssl.addHandshakeCompletedListener(event -> listener.handshakeSucceeded(

@@ -2,7 +2,12 @@ package dev.kubemtls.core.internal;
 
 import dev.kubemtls.core.tls.ClientAuth;
 import dev.kubemtls.core.tls.TlsPolicy;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
+import java.util.stream.Collectors;
+import javax.crypto.KeyAgreement;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 
@@ -10,23 +15,97 @@ import javax.net.ssl.SSLParameters;
  * A {@link TlsPolicy} in the JDK's terms: {@link SSLParameters} for whole engines, and the
  * {@link PolicyConstraints} alone for engines whose other parameters someone else (Netty, Jetty)
  * already set. One instance per policy; engines share its constraints.
+ *
+ * <p><b>A client's key shares.</b> SunJSSE's TLS 1.3 client computes a key share for its most
+ * preferred X25519/X448 group and another for its most preferred NIST group, on every handshake,
+ * though the server uses one. Where the NIST groups' ECDH is native and X25519's is Java (the
+ * {@code NativeCrypto} provider, which has no X25519), the X25519 share is a Java point
+ * multiplication per handshake, a third of a client's handshake CPU, and a server that prefers
+ * X25519 (Go, BoringSSL) then picks it and costs the client a second one. So in that case clients
+ * leave X25519 and X448 out of their offer, as long as the policy names a NIST group that the JVM
+ * has enabled: every TLS 1.3 implementation must support P-256 (RFC 8446, section 9.1). The policy
+ * still decides what is allowed; a client offers a subset of it. A server that accepts only X25519
+ * then refuses such a client: the system property {@value #OFFER_XDH_PROPERTY}{@code =true} keeps
+ * the X25519 share. Servers are unchanged (they answer the share a client sent).
  */
 public final class JdkTls {
 
+  /** Set to {@code true} to keep X25519 and X448 in a client's offer when native crypto is on. */
+  public static final String OFFER_XDH_PROPERTY = "kube-mtls.tls.client-offers-x25519";
+  private static final Set<String> XDH_GROUPS = Set.of("x25519", "x448");
+
   private final TlsPolicy policy;
   private final PolicyConstraints constraints;
+  private final PolicyConstraints clientConstraints;
 
   public JdkTls(TlsPolicy policy) {
+    this(policy, withheldByClients(policy, nativeEcdhJavaXdh(), Boolean.getBoolean(OFFER_XDH_PROPERTY),
+        System.getProperty("jdk.tls.namedGroups")));
+  }
+
+  JdkTls(TlsPolicy policy, Set<String> clientWithholds) {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.constraints = new PolicyConstraints(policy);
+    this.clientConstraints = clientWithholds.isEmpty() ? constraints : new PolicyConstraints(policy, clientWithholds);
+  }
+
+  /**
+   * The groups clients leave out of their offer (see the class comment): the policy's X25519 and
+   * X448 when {@code nativeEcdhJavaXdh}, unless {@code keepXdh} or the policy (or the JVM's
+   * {@code jdk.tls.namedGroups}, {@code enabledGroups}, null when unset) leaves no NIST group.
+   */
+  static Set<String> withheldByClients(TlsPolicy policy, boolean nativeEcdhJavaXdh, boolean keepXdh,
+      String enabledGroups) {
+    if (!nativeEcdhJavaXdh || keepXdh) {
+      return Set.of();
+    }
+    Set<String> enabled = enabledGroups == null ? null : Arrays.stream(enabledGroups.split(","))
+        .map(g -> g.replace("\"", "").trim().toLowerCase(Locale.ROOT)).collect(Collectors.toSet());
+    boolean nistLeft = policy.namedGroups().stream()
+        .anyMatch(g -> g.startsWith("secp") && (enabled == null || enabled.contains(g)));
+    if (!nistLeft) {
+      return Set.of();
+    }
+    return policy.namedGroups().stream().filter(XDH_GROUPS::contains).collect(Collectors.toUnmodifiableSet());
+  }
+
+  /** Whether this JVM's preferred ECDH is not SunEC's Java code while its X25519 is. */
+  static boolean nativeEcdhJavaXdh() {
+    try {
+      String ecdh = KeyAgreement.getInstance("ECDH").getProvider().getName();
+      String xdh = KeyAgreement.getInstance("X25519").getProvider().getName();
+      return "SunEC".equals(xdh) && !"SunEC".equals(ecdh);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      return false;
+    }
   }
 
   public TlsPolicy policy() {
     return policy;
   }
 
+  /** The constraints of a server engine (and of an engine whose role is not known yet). */
   public PolicyConstraints constraints() {
     return constraints;
+  }
+
+  /** The constraints of an engine in the given role. */
+  public PolicyConstraints constraints(boolean client) {
+    return client ? clientConstraints : constraints;
+  }
+
+  /**
+   * Gives {@code engine}, now in client mode and before its ClientHello, the client constraints if
+   * they differ from those it was made with ({@link #constraints()}).
+   */
+  public void restrictClient(SSLEngine engine) {
+    if (clientConstraints != constraints && engine.getUseClientMode()) {
+      SSLParameters p = engine.getSSLParameters();
+      if (p.getAlgorithmConstraints() == constraints) {
+        p.setAlgorithmConstraints(clientConstraints);
+        engine.setSSLParameters(p);
+      }
+    }
   }
 
   /**
@@ -38,7 +117,7 @@ public final class JdkTls {
     SSLParameters p = new SSLParameters(policy.cipherSuites().toArray(String[]::new),
         policy.protocols().toArray(String[]::new));
     p.setUseCipherSuitesOrder(true);
-    p.setAlgorithmConstraints(constraints);
+    p.setAlgorithmConstraints(constraints(client));
     if (client) {
       p.setEndpointIdentificationAlgorithm("HTTPS");
     } else if (policy.clientAuth() == ClientAuth.REQUIRE) {
@@ -49,16 +128,19 @@ public final class JdkTls {
     return p;
   }
 
-  /** Adds the policy's signature schemes and groups to an engine configured otherwise. */
+  /**
+   * Adds the policy's signature schemes and groups to an engine configured otherwise, in the role
+   * the engine is in now.
+   */
   public void restrict(SSLEngine engine) {
     SSLParameters p = engine.getSSLParameters();
-    p.setAlgorithmConstraints(constraints);
+    p.setAlgorithmConstraints(constraints(engine.getUseClientMode()));
     engine.setSSLParameters(p);
   }
 
-  /** Adds the policy's signature schemes and groups to {@code parameters} and returns them. */
-  public SSLParameters restrict(SSLParameters parameters) {
-    parameters.setAlgorithmConstraints(constraints);
+  /** Adds the policy's signature schemes and groups, for the given role, to {@code parameters}. */
+  public SSLParameters restrict(SSLParameters parameters, boolean client) {
+    parameters.setAlgorithmConstraints(constraints(client));
     return parameters;
   }
 }

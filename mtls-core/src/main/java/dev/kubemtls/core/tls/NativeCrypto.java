@@ -33,6 +33,10 @@ import org.slf4j.LoggerFactory;
  * key-exchange group (the system property {@code jdk.tls.namedGroups}, JVM-wide, read when SunJSSE
  * first loads: call {@link #install()} before the first TLS connection), unless that property is
  * already set. X25519 stays allowed; the {@link TlsPolicy}'s groups still decide what is permitted.
+ * kube-mtls' JDK clients built after {@link #install()} leave X25519 and X448 out of their offer
+ * when the policy has a NIST group, since SunJSSE's client would otherwise compute an X25519 key
+ * share in Java on every handshake; {@code -Dkube-mtls.tls.client-offers-x25519=true} keeps it (for a
+ * server that accepts X25519 only). Servers still accept every group of the policy.
  */
 public final class NativeCrypto {
 

@@ -71,6 +71,6 @@ public final class MaterialClientSslContextFactory extends SslContextFactory.Cli
 
   @Override
   public SSLParameters customize(SSLParameters parameters) {
-    return tls.restrict(super.customize(parameters));
+    return tls.restrict(super.customize(parameters), true);
   }
 }

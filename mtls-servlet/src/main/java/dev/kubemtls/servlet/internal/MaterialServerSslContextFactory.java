@@ -78,6 +78,6 @@ public final class MaterialServerSslContextFactory extends SslContextFactory.Ser
 
   @Override
   public SSLParameters customize(SSLParameters parameters) {
-    return tls.restrict(super.customize(parameters));
+    return tls.restrict(super.customize(parameters), false);
   }
 }
