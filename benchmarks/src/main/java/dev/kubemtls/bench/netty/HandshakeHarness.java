@@ -101,6 +101,8 @@ public final class HandshakeHarness {
   private final MaterialPublisher serverSource;
   private final MaterialPublisher clientSource;
   private final AtomicLong resumed = new AtomicLong();
+  /** The session cache of the JDK kube-mtls client, once it has made a handshake. */
+  private volatile javax.net.ssl.SSLSessionContext jdkClientSessions;
   /** Key-exchange groups the OpenSSL clients negotiated, per variant. */
   private final Map<String, java.util.Set<String>> groups = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -232,7 +234,7 @@ public final class HandshakeHarness {
         }
       }
       print(samples);
-      System.out.printf(Locale.ROOT, "resumed handshakes seen (OpenSSL clients): %d; groups negotiated"
+      System.out.printf(Locale.ROOT, "resumed handshakes seen: %d; groups negotiated"
           + " (OpenSSL clients): %s; load average at the end %.2f%n", resumed.get(), groups,
           OS.getSystemLoadAverage());
     } finally {
@@ -307,13 +309,26 @@ public final class HandshakeHarness {
       ServerTls server = NettyMtls.forServer(serverSource).provider(provider).build();
       v.add(new JavaVariant(provider + " ServerTls", ch -> server, ch -> staticClient.newHandler(ch.alloc()),
           List.of(server)));
-      if (provider == TlsProvider.OPENSSL) {
-        // Both ends kube-mtls. The client dials HOST, so it verifies the name; resumption is
-        // counted (it would make the figure meaningless) and reported.
-        ServerTls server2 = NettyMtls.forServer(serverSource).provider(provider).build();
-        ClientTls client = NettyMtls.forClient(clientSource).provider(provider).build();
-        v.add(new JavaVariant(provider + " ServerTls+ClientTls", ch -> server2, ch -> client,
-            List.of(server2, client)));
+      // Both ends kube-mtls. The client dials HOST, so it verifies the name; resumption is
+      // counted (it would make the figure meaningless) and reported. A JDK client would resume
+      // from its session cache, which is emptied before each ClientHello (ForgetSessions).
+      ServerTls server2 = NettyMtls.forServer(serverSource).provider(provider).build();
+      ClientTls client = NettyMtls.forClient(clientSource).provider(provider).build();
+      v.add(new JavaVariant(provider + " ServerTls+ClientTls", ch -> server2, ch -> client,
+          List.of(server2, client)));
+      if (provider == TlsProvider.JDK) {
+        // The same with the client's X25519 key share kept (which kube-mtls leaves out when native
+        // crypto is on and X25519 is not native): what that choice buys, in this run.
+        System.setProperty(dev.kubemtls.core.internal.JdkTls.OFFER_XDH_PROPERTY, "true");
+        ClientTls withShare;
+        try {
+          withShare = NettyMtls.forClient(clientSource).provider(provider).build();
+        } finally {
+          System.clearProperty(dev.kubemtls.core.internal.JdkTls.OFFER_XDH_PROPERTY);
+        }
+        ServerTls server3 = NettyMtls.forServer(serverSource).provider(provider).build();
+        v.add(new JavaVariant(provider + " ServerTls+ClientTls/x25519", ch -> server3, ch -> withShare,
+            List.of(server3, withShare)));
       }
     }
     // Conscrypt: a whole JSSE provider on BoringSSL, through Netty's JDK path (Netty drives a
@@ -475,7 +490,8 @@ public final class HandshakeHarness {
           .handler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-              ch.pipeline().addLast(clientTls.apply(ch), new LineBasedFrameDecoder(1024), new OneShot());
+              ch.pipeline().addLast(new ForgetSessions(), clientTls.apply(ch), new LineBasedFrameDecoder(1024),
+                  new OneShot());
             }
           })
           .connect(address).addListener(f -> {
@@ -534,14 +550,36 @@ public final class HandshakeHarness {
       }
     }
 
+    /**
+     * Before a client's TLS handler starts its handshake (on the client's one event-loop thread, so
+     * no ticket arrives in between): invalidates the sessions a JDK client cached, so that it makes
+     * a full handshake. OpenSSL clients keep none here; static clients dial no host.
+     */
+    private final class ForgetSessions extends ChannelInboundHandlerAdapter {
+      @Override
+      public void channelActive(ChannelHandlerContext ctx) {
+        javax.net.ssl.SSLSessionContext sessions = jdkClientSessions;
+        if (sessions != null) {
+          for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
+            javax.net.ssl.SSLSession cached = sessions.getSession(ids.nextElement());
+            if (cached != null) {
+              cached.invalidate();
+            }
+          }
+        }
+        ctx.fireChannelActive();
+      }
+    }
+
     private final class OneShot extends ChannelInboundHandlerAdapter {
+      private final long createdMillis = System.currentTimeMillis();
       private boolean answered;
 
       @Override
       public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof SslHandshakeCompletionEvent e) {
           if (e.isSuccess()) {
-            countResumption(name, ctx.pipeline().get(SslHandler.class));
+            countResumption(name, ctx.pipeline().get(SslHandler.class), createdMillis);
             ctx.writeAndFlush(Unpooled.wrappedBuffer(REQUEST));
           } else {
             if (failed.getAndIncrement() == 0) {
@@ -575,7 +613,18 @@ public final class HandshakeHarness {
     }
   }
 
-  private void countResumption(String variant, SslHandler ssl) {
+  private void countResumption(String variant, SslHandler ssl, long channelCreatedMillis) {
+    if (ssl != null && !(ssl.engine() instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine)) {
+      // SunJSSE: a resumed session is the earlier one, created before this channel was.
+      javax.net.ssl.SSLSession session = ssl.engine().getSession();
+      if (session.getCreationTime() < channelCreatedMillis) {
+        resumed.incrementAndGet();
+      }
+      if (ssl.engine().getUseClientMode() && session.getSessionContext() != null) {
+        jdkClientSessions = session.getSessionContext();
+      }
+      return;
+    }
     if (ssl == null || sessionReused == null
         || !sessionReused.getDeclaringClass().isInstance(ssl.engine())) {
       return;
