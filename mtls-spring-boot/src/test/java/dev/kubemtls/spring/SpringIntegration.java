@@ -82,9 +82,12 @@ final class SpringIntegration implements TlsIntegration {
   }
 
   private final Kind kind;
+  private final String[] extraProperties;
 
-  SpringIntegration(Kind kind) {
+  /** The starter on {@code kind}, with {@code extraProperties} ({@code key=value}) besides the suite's. */
+  SpringIntegration(Kind kind, String... extraProperties) {
     this.kind = kind;
+    this.extraProperties = extraProperties.clone();
   }
 
   @Override
@@ -126,6 +129,7 @@ final class SpringIntegration implements TlsIntegration {
         })
         .properties("server.port=" + port, "server.address=127.0.0.1", "server.ssl.bundle=kube-mtls",
             "kube-mtls.startup-timeout=" + STARTUP.toSeconds() + "s", "spring.main.banner-mode=off")
+        .properties(extraProperties)
         .run();
   }
 
