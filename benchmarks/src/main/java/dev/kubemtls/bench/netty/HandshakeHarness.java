@@ -75,7 +75,9 @@ import java.util.stream.Stream;
  * <p>Arguments (optional, in order): {@code rounds} (5), {@code warmupSeconds} (1),
  * {@code measureSeconds} (3), {@code connections} (4), {@code variants} (a comma-separated list of
  * name prefixes, default all). Variants are measured round-robin after one uncounted round;
- * medians are reported. System properties: {@code bench.go} (the go command, default {@code go}),
+ * medians are reported. {@code -Dbench.jdkResumption=true} lets the JDK kube-mtls client resume
+ * sessions (counted as resumed) instead of emptying its session cache before each ClientHello.
+ * System properties: {@code bench.go} (the go command, default {@code go}),
  * {@code bench.go.source} (the Go program's directory).
  */
 public final class HandshakeHarness {
@@ -559,7 +561,7 @@ public final class HandshakeHarness {
       @Override
       public void channelActive(ChannelHandlerContext ctx) {
         javax.net.ssl.SSLSessionContext sessions = jdkClientSessions;
-        if (sessions != null) {
+        if (sessions != null && !Boolean.getBoolean("bench.jdkResumption")) {
           for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
             javax.net.ssl.SSLSession cached = sessions.getSession(ids.nextElement());
             if (cached != null) {
