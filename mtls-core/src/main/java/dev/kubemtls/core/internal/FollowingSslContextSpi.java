@@ -297,11 +297,11 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    * when it completes (the JDK tells its listeners on another thread, after application data may
    * have flowed), and an engine that refused a resumed session at completion could only send a
    * close_notify; so the session either could resume is checked before its ClientHello instead,
-   * and an expired peer meets a full handshake, whose trust check refuses it with an alert. Costs
-   * one pass over the cache, which holds one session per server a client talks to.
+   * and an expired peer meets a full handshake, whose trust check refuses it with an alert. A pass
+   * over the cache only when one may be due ({@link PeerValidity#sweepExpiredWhenDue}).
    */
   private void sweepExpiredClientSessions(SSLContext context) {
-    PeerValidity.sweepExpired(context.getClientSessionContext(), clock.instant());
+    PeerValidity.sweepExpiredWhenDue(context.getClientSessionContext(), clock.instant());
   }
 
   /** Takes each new socket from the current snapshot's context. */

@@ -106,8 +106,51 @@ public final class PeerValidity {
    * server the client talks to.
    */
   public static void sweepExpired(SSLSessionContext sessions, Instant now) {
+    sweep(sessions, now);
+  }
+
+  /**
+   * {@link #sweepExpired}, but only when a session in {@code sessions} may have expired since the
+   * last sweep: once the clock reaches the earliest end of validity among the sessions that sweep
+   * kept, or {@link #SWEEP_INTERVAL} after it (for sessions cached since, which it has not seen).
+   * Otherwise this costs a map lookup. A busy JDK client's cache holds thousands of sessions (each
+   * TLS 1.3 ticket is one, up to the JDK's 20,480), and a pass over all of them before every
+   * ClientHello made resumed handshakes three times dearer than full ones. A session cached less
+   * than a second before its server's certificate expires may be offered; the check of a kube-mtls
+   * client engine when the handshake completes still refuses it (a client without that check, such
+   * as gRPC's, sweeps with {@link #sweepExpired} every time).
+   */
+  public static void sweepExpiredWhenDue(SSLSessionContext sessions, Instant now) {
     if (sessions == null) {
       return;
+    }
+    long t = now.toEpochMilli();
+    long[] last;
+    synchronized (NEXT_SWEEP) {
+      last = NEXT_SWEEP.get(sessions);
+    }
+    // {time of the last sweep, when the next is due}; a clock set back sweeps again too.
+    if (last != null && t >= last[0] && t < last[1]) {
+      return;
+    }
+    long earliest = sweep(sessions, now);
+    long[] next = {t, Math.min(earliest, t + SWEEP_INTERVAL.toMillis())};
+    synchronized (NEXT_SWEEP) {
+      NEXT_SWEEP.put(sessions, next);
+    }
+  }
+
+  /** The longest a session cached after a sweep goes unseen by the next one. */
+  static final Duration SWEEP_INTERVAL = Duration.ofSeconds(1);
+
+  /** Per client session cache, when it was last swept and when it is due (epoch millis); weak keys. */
+  private static final java.util.Map<SSLSessionContext, long[]> NEXT_SWEEP = new java.util.WeakHashMap<>();
+
+  /** Invalidates the expired sessions; returns the earliest end of validity of those kept. */
+  private static long sweep(SSLSessionContext sessions, Instant now) {
+    long earliest = Long.MAX_VALUE;
+    if (sessions == null) {
+      return earliest;
     }
     for (java.util.Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
       SSLSession session = sessions.getSession(ids.nextElement());
@@ -115,11 +158,18 @@ public final class PeerValidity {
         continue;
       }
       try {
-        check(session.getPeerCertificates(), now);
+        Certificate[] chain = session.getPeerCertificates();
+        check(chain, now);
+        for (Certificate c : chain) {
+          if (c instanceof X509Certificate x) {
+            earliest = Math.min(earliest, x.getNotAfter().getTime() + 1);
+          }
+        }
       } catch (CertificateException | SSLPeerUnverifiedException e) {
         session.invalidate();
       }
     }
+    return earliest;
   }
 
   /**

@@ -8,15 +8,10 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolNegotiator;
 import io.netty.handler.ssl.OpenSslSessionContext;
 import io.netty.handler.ssl.SslContext;
-import java.security.cert.CertificateException;
-import java.time.Instant;
-import java.util.Enumeration;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSessionContext;
 
 /**
@@ -130,21 +125,9 @@ public final class FollowingSslContext extends SslContext {
    * gRPC needs, only from its own engine classes.) The cache holds a session per server address.
    */
   private void dropExpiredSessions(SSLSessionContext sessions) {
-    if (sessions == null) {
-      return;
-    }
-    Instant now = settings.chains().clock().instant();
-    for (Enumeration<byte[]> ids = sessions.getIds(); ids.hasMoreElements(); ) {
-      SSLSession s = sessions.getSession(ids.nextElement());
-      if (s == null) {
-        continue;
-      }
-      try {
-        PeerValidity.check(s.getPeerCertificates(), now);
-      } catch (CertificateException | SSLPeerUnverifiedException e) {
-        s.invalidate();
-      }
-    }
+    // Every time, not only when due (PeerValidity.sweepExpiredWhenDue): with no check on completion
+    // this is the only one; a gRPC client makes few connections, each long-lived.
+    PeerValidity.sweepExpired(sessions, settings.chains().clock().instant());
   }
 
   @Override

@@ -175,7 +175,7 @@ public record TlsSettings(boolean server, SslProvider provider, TlsPolicy policy
       }
       SSLSessionContext sessions = jdkContext.context().getClientSessionContext();
       return new CheckedSslEngine(engine, clock, side, null,
-          server ? null : () -> PeerValidity.sweepExpired(sessions, clock.instant()));
+          server ? null : () -> PeerValidity.sweepExpiredWhenDue(sessions, clock.instant()));
     });
     ApplicationProtocolConfig apn = alpn.isEmpty() ? ApplicationProtocolConfig.DISABLED
         : new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
