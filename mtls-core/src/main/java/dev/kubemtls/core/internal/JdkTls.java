@@ -20,7 +20,7 @@ import javax.net.ssl.SSLParameters;
  * preferred X25519/X448 group and another for its most preferred NIST group, on every handshake,
  * though the server uses one. Where the NIST groups' ECDH is native and X25519's is Java (the
  * {@code NativeCrypto} provider, which has no X25519), the X25519 share is a Java point
- * multiplication per handshake, a third of a client's handshake CPU, and a server that prefers
+ * multiplication per handshake, a quarter of a client's handshake CPU, and a server that prefers
  * X25519 (Go, BoringSSL) then picks it and costs the client a second one. So in that case clients
  * leave X25519 and X448 out of their offer, as long as the policy names a NIST group that the JVM
  * has enabled: every TLS 1.3 implementation must support P-256 (RFC 8446, section 9.1). The policy
