@@ -297,8 +297,10 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
    * when it completes (the JDK tells its listeners on another thread, after application data may
    * have flowed), and an engine that refused a resumed session at completion could only send a
    * close_notify; so the session either could resume is checked before its ClientHello instead,
-   * and an expired peer meets a full handshake, whose trust check refuses it with an alert. A pass
-   * over the cache only when one may be due ({@link PeerValidity#sweepExpiredWhenDue}).
+   * and an expired peer meets a full handshake, whose trust check refuses it with an alert. For an
+   * engine, a pass over the cache only when one may be due ({@link PeerValidity#sweepExpiredWhenDue}:
+   * the engine's own check at completion covers the rest); for a socket, which has no such check,
+   * a pass every time.
    */
   private void sweepExpiredClientSessions(SSLContext context) {
     PeerValidity.sweepExpiredWhenDue(context.getClientSessionContext(), clock.instant());
@@ -308,7 +310,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final class FollowingSocketFactory extends SSLSocketFactory {
     private SSLSocketFactory delegate() {
       SSLContext context = context();
-      sweepExpiredClientSessions(context);
+      PeerValidity.sweepExpired(context.getClientSessionContext(), clock.instant());
       return context.getSocketFactory();
     }
 

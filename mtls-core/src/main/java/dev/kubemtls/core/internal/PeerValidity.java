@@ -118,7 +118,7 @@ public final class PeerValidity {
    * ClientHello made resumed handshakes three times dearer than full ones. A session cached less
    * than a second before its server's certificate expires may be offered; the check of a kube-mtls
    * client engine when the handshake completes still refuses it (a client without that check, such
-   * as gRPC's, sweeps with {@link #sweepExpired} every time).
+   * as gRPC's or a socket, sweeps with {@link #sweepExpired} every time).
    */
   public static void sweepExpiredWhenDue(SSLSessionContext sessions, Instant now) {
     if (sessions == null) {

@@ -1,6 +1,7 @@
 package dev.kubemtls.core.tls;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kubemtls.core.MaterialPublisher;
 import dev.kubemtls.core.MtlsMaterial;
@@ -245,23 +246,7 @@ class MtlsSslContextsTest {
     SSLContext server = MtlsSslContexts.of(server());
     SSLContext client = counted(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
         clientChecks, "client");
-    try (javax.net.ssl.SSLServerSocket listening = (javax.net.ssl.SSLServerSocket) server.getServerSocketFactory()
-        .createServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-      Thread echo = new Thread(() -> {
-        while (!listening.isClosed()) {
-          try (Socket s = listening.accept()) {
-            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
-                java.nio.charset.StandardCharsets.UTF_8));
-            String line = in.readLine();
-            s.getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            s.getOutputStream().flush();
-          } catch (java.io.IOException e) {
-            // the next connection, or the end of the test
-          }
-        }
-      }, "echo");
-      echo.setDaemon(true);
-      echo.start();
+    try (javax.net.ssl.SSLServerSocket listening = echoServer(server)) {
       int port = listening.getLocalPort();
 
       assertThat(exchange(client, port)).isEqualTo("hello");
@@ -272,6 +257,57 @@ class MtlsSslContextsTest {
       assertThat(exchange(client, port)).isEqualTo("hello");
       assertThat(clientChecks).as("no resumption of the expired server's session: a full handshake").hasValue(2);
     }
+  }
+
+  /**
+   * An engine's session cache is swept only when a sweep may be due, since the engine checks its
+   * session when the handshake completes; a socket cannot, so its cache is swept before every
+   * socket: a session whose server expired within a second of the last sweep is not resumed either.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {TlsPolicy.TLS_1_3, TlsPolicy.TLS_1_2})
+  void aClientSocketDoesNotResumeASessionWhoseServerExpiredJustAfterTheLastSweep(String protocol) throws Exception {
+    // Certificates carry whole seconds: the server's ends at a second boundary, half a second on.
+    java.time.Instant notAfter = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        .plusSeconds(1);
+    MutableClock clock = new MutableClock(notAfter.minusMillis(500));
+    AtomicInteger clientChecks = new AtomicInteger();
+    SSLContext server = MtlsSslContexts.of(material(b -> b.commonName("orders").spiffe("shop", "orders").dns(HOST)
+        .validity(notAfter.minus(Duration.ofMinutes(2)), Duration.ofMinutes(2))));
+    SSLContext client = countedOnClock(client("spiffe://cluster.local/ns/shop/sa/web"), protocol(protocol), clock,
+        clientChecks, "client");
+    try (javax.net.ssl.SSLServerSocket listening = echoServer(server)) {
+      int port = listening.getLocalPort();
+      assertThat(exchange(client, port)).isEqualTo("hello");
+
+      // Past the server's notAfter, well inside the second after the sweep of the first socket.
+      clock.advance(Duration.ofMillis(600));
+      assertThatThrownBy(() -> exchange(client, port)).as("a full handshake, refused: the server has expired")
+          .hasRootCauseInstanceOf(CertificateExpiredException.class);
+      assertThat(clientChecks).as("no resumption: the trust check ran again").hasValue(2);
+    }
+  }
+
+  /** A server socket of {@code server} on loopback that echoes one line per connection. */
+  private static javax.net.ssl.SSLServerSocket echoServer(SSLContext server) throws Exception {
+    javax.net.ssl.SSLServerSocket listening = (javax.net.ssl.SSLServerSocket) server.getServerSocketFactory()
+        .createServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    Thread echo = new Thread(() -> {
+      while (!listening.isClosed()) {
+        try (Socket s = listening.accept()) {
+          java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+              java.nio.charset.StandardCharsets.UTF_8));
+          String line = in.readLine();
+          s.getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          s.getOutputStream().flush();
+        } catch (java.io.IOException e) {
+          // the next connection, or the end of the test
+        }
+      }
+    }, "echo");
+    echo.setDaemon(true);
+    echo.start();
+    return listening;
   }
 
   private static String exchange(SSLContext client, int port) throws Exception {
