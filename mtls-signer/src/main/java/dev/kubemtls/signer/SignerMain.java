@@ -1,7 +1,9 @@
 package dev.kubemtls.signer;
 
 import dev.kubemtls.core.InvalidMaterialException;
+import dev.kubemtls.core.tls.NativeCrypto;
 import dev.kubemtls.signer.internal.CertificateAuthority;
+import dev.kubemtls.signer.internal.Crypto;
 import dev.kubemtls.signer.internal.Signer;
 import dev.kubemtls.signer.internal.SignerMetrics;
 import dev.kubemtls.signer.internal.SignerServer;
@@ -71,6 +73,7 @@ public final class SignerMain {
       System.exit(2);
       return;
     }
+    installNativeTls(System.getProperty(Crypto.NATIVE_PROPERTY, "true"));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
@@ -118,6 +121,27 @@ public final class SignerMain {
       stopped.countDown();
     }, "kube-mtls-signer-shutdown"));
     stopped.await();
+  }
+
+  /**
+   * Registers the native JCA provider (ACCP, see {@link NativeCrypto}) first for the whole JVM, so that
+   * the TLS of the signer's connections to the API server runs its AES-GCM, ECDH and ECDSA natively,
+   * unless {@code switchValue} (the system property {@value Crypto#NATIVE_PROPERTY}) is {@code false}.
+   * Called before the first connection. The program owns its JVM, so it may change the provider list;
+   * an application that embeds the signer decides for itself ({@link Crypto} never registers anything).
+   *
+   * <p>Why: every watch event and write answer the signer reads from the API server is decrypted with
+   * AES-GCM, and the JDK's AES and GHASH run as compiler intrinsics only in C2-compiled code. The
+   * Deployment runs the C1 compiler alone ({@code -XX:TieredStopAtLevel=1}), where they are plain Java:
+   * in a recording of a warm signer that was half of its Java samples (see the benchmarks README).
+   *
+   * @return what {@link NativeCrypto#install()} found, or why nothing was registered
+   */
+  static NativeCrypto.Status installNativeTls(String switchValue) {
+    if (switchValue != null && "false".equalsIgnoreCase(switchValue.trim())) {
+      return new NativeCrypto.Status(false, "switched off (" + Crypto.NATIVE_PROPERTY + "=false)");
+    }
+    return NativeCrypto.install();
   }
 
   /**
