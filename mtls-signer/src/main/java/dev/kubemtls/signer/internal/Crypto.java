@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * BouncyCastle's pure-Java arithmetic (see {@code CsrVerifyBenchmark} in the benchmarks module). The
  * instance is used directly and never registered with {@link java.security.Security}, so an
  * application that embeds the signer keeps its providers, and ACCP's presence changes nothing else
- * in the JVM. The system property {@value #NATIVE_PROPERTY}{@code =false} turns it off. Without ACCP
+ * in the JVM (the program {@code SignerMain} registers it for its own JVM's TLS, see
+ * {@code SignerMain.installNativeTls}). The system property {@value #NATIVE_PROPERTY}{@code =false}
+ * turns both off. Without ACCP
  * (another platform, or a class path without it), BouncyCastle's provider ({@link #PROVIDER}) does the
  * work, as before: on Java 17 it verifies an ECDSA P-256 signature about four times and signs about
  * twice as fast as the JDK's SunEC.
