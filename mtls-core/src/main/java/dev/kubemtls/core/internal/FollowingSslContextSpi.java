@@ -58,6 +58,8 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private final SSLParameters clientSocketParameters;
   private final InstantSource clock;
   private final dev.kubemtls.core.tls.TlsListener listener;
+  /** {@link #listener} for engines: a client refused for a group it withheld is told so ({@link JdkTls#explainingRefusals}). */
+  private final dev.kubemtls.core.tls.TlsListener engineListener;
   private final boolean identifyServer;
   /** The snapshot each built context's session contexts belong to, to tell which one a session was made under. */
   private final java.util.Map<SSLSessionContext, MtlsMaterial> madeUnder =
@@ -103,6 +105,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
     this.clock = Objects.requireNonNull(clock, "clock");
     this.source = Objects.requireNonNull(source, "source");
     this.tls = Objects.requireNonNull(tls, "tls");
+    this.engineListener = tls.explainingRefusals(listener);
     this.side = Objects.requireNonNull(side, "side");
     this.trust = Objects.requireNonNull(trust, "trust");
     this.noMaterial = MaterialStores.withoutMaterial("kube-mtls " + side + ": no TLS material yet");
@@ -220,7 +223,7 @@ public final class FollowingSslContextSpi extends SSLContextSpi {
   private SSLEngine configure(SSLContext context, SSLEngine engine) {
     engine.setSSLParameters(engineParameters);
     // An engine's role is known only once it starts: a client gets the client constraints then.
-    return new CheckedSslEngine(engine, clock, side, listener, () -> {
+    return new CheckedSslEngine(engine, clock, side, engineListener, () -> {
       tls.restrictClient(engine);
       sweepExpiredClientSessions(context);
     });

@@ -1,15 +1,21 @@
 package dev.kubemtls.core.internal;
 
 import dev.kubemtls.core.tls.ClientAuth;
+import dev.kubemtls.core.tls.TlsListener;
 import dev.kubemtls.core.tls.TlsPolicy;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import javax.crypto.KeyAgreement;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link TlsPolicy} in the JDK's terms: {@link SSLParameters} for whole engines, and the
@@ -26,17 +32,26 @@ import javax.net.ssl.SSLParameters;
  * has enabled: every TLS 1.3 implementation must support P-256 (RFC 8446, section 9.1). The policy
  * still decides what is allowed; a client offers a subset of it. A server that accepts only X25519
  * then refuses such a client: the system property {@value #OFFER_XDH_PROPERTY}{@code =true} keeps
- * the X25519 share. Servers are unchanged (they answer the share a client sent).
+ * the X25519 share. Servers are unchanged (they answer the share a client sent). A client engine so
+ * refused says so ({@link #explainingRefusals}).
  */
 public final class JdkTls {
 
   /** Set to {@code true} to keep X25519 and X448 in a client's offer when native crypto is on. */
   public static final String OFFER_XDH_PROPERTY = "kube-mtls.tls.client-offers-x25519";
   private static final Set<String> XDH_GROUPS = Set.of("x25519", "x448");
+  private static final Logger LOG = LoggerFactory.getLogger(JdkTls.class);
+  /**
+   * How SunJSSE reports the alert OpenSSL, BoringSSL and Go servers send when they share no group with
+   * the client (or no suite: the alert does not say which).
+   */
+  private static final String HANDSHAKE_FAILURE_ALERT = "Received fatal alert: handshake_failure";
 
   private final TlsPolicy policy;
   private final PolicyConstraints constraints;
   private final PolicyConstraints clientConstraints;
+  private final Set<String> clientWithholds;
+  private final AtomicBoolean refusalLogged = new AtomicBoolean();
 
   public JdkTls(TlsPolicy policy) {
     this(policy, withheldByClients(policy, nativeEcdhJavaXdh(), Boolean.getBoolean(OFFER_XDH_PROPERTY),
@@ -47,6 +62,59 @@ public final class JdkTls {
     this.policy = Objects.requireNonNull(policy, "policy");
     this.constraints = new PolicyConstraints(policy);
     this.clientConstraints = clientWithholds.isEmpty() ? constraints : new PolicyConstraints(policy, clientWithholds);
+    this.clientWithholds = Set.copyOf(clientWithholds);
+  }
+
+  /** The groups this policy's clients leave out of their offer; empty in most JVMs. */
+  public Set<String> clientWithholds() {
+    return clientWithholds;
+  }
+
+  /**
+   * The listener for engines of this policy: {@code listener} itself (null for none) when clients
+   * withhold nothing. Otherwise one that, when a client's handshake ends with the server's
+   * {@code handshake_failure} alert (what OpenSSL, BoringSSL and Go send when they share no group with
+   * the client), adds a suppressed exception to that failure, which the caller
+   * then sees in its stack trace, naming the withheld groups and {@value #OFFER_XDH_PROPERTY}, logs
+   * the same once per policy at WARN, and passes the failure on to {@code listener}. The alert does
+   * not say why the server refused (no shared group, no shared suite, ...), so the note says "if".
+   */
+  public TlsListener explainingRefusals(TlsListener listener) {
+    if (clientWithholds.isEmpty()) {
+      return listener;
+    }
+    TlsListener note = new TlsListener() {
+      @Override
+      public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, Duration took) {
+        if (side == Side.CLIENT && refusedWithHandshakeFailure(cause)) {
+          String text = refusalNote();
+          cause.addSuppressed(new SSLException(text));
+          if (refusalLogged.compareAndSet(false, true)) {
+            LOG.warn("{} ({}; said once)", text, cause.getMessage());
+          }
+        }
+      }
+    };
+    // The note first, so that the caller's listener already sees it on the failure.
+    return listener == null ? note : TlsListener.all(note, listener);
+  }
+
+  /** What a client refused with handshake_failure is told. */
+  String refusalNote() {
+    return "kube-mtls: the server refused this client's handshake. With native crypto on, kube-mtls' JDK"
+        + " clients leave " + String.join(" and ", clientWithholds.stream().sorted().toList())
+        + " out of their offer (this JVM's ECDH is native, its X25519 is not); if the server accepts only those"
+        + " groups, start the JVM with -D" + OFFER_XDH_PROPERTY + "=true";
+  }
+
+  private static boolean refusedWithHandshakeFailure(Throwable failure) {
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < 16; t = t.getCause() == t ? null : t.getCause(), depth++) {
+      if (t.getMessage() != null && t.getMessage().contains(HANDSHAKE_FAILURE_ALERT)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

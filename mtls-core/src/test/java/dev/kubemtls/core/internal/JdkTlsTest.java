@@ -3,8 +3,14 @@ package dev.kubemtls.core.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.kubemtls.core.testing.ClientHellos;
+import dev.kubemtls.core.testing.RecordingTlsListener;
+import dev.kubemtls.core.tls.TlsListener;
+import dev.kubemtls.core.tls.TlsListener.HandshakeFailure;
+import dev.kubemtls.core.tls.TlsListener.Side;
 import dev.kubemtls.core.tls.TlsPolicy;
+import java.time.Duration;
 import java.util.Set;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import org.junit.jupiter.api.Test;
@@ -81,5 +87,36 @@ class JdkTlsTest {
     SSLEngine engine = context.createSSLEngine("orders.shop.svc", 443);
     engine.setUseClientMode(client);
     return engine;
+  }
+
+  @Test
+  void onlyAClientThatWithheldGroupsAndWasRefusedWithHandshakeFailureIsToldWhatToDo() throws Exception {
+    RecordingTlsListener app = new RecordingTlsListener();
+    assertThat(new JdkTls(TlsPolicy.defaults(), Set.of()).explainingRefusals(app)).isSameAs(app);
+    assertThat(new JdkTls(TlsPolicy.defaults(), Set.of()).explainingRefusals(null)).isNull();
+
+    TlsListener listener = new JdkTls(TlsPolicy.defaults(), Set.of("x25519")).explainingRefusals(app);
+    SSLHandshakeException refused = new SSLHandshakeException("Received fatal alert: handshake_failure");
+    listener.handshakeFailed(Side.CLIENT, HandshakeFailure.OTHER, refused, Duration.ofMillis(3));
+    assertThat(refused.getSuppressed()).singleElement().satisfies(note -> assertThat(note.getMessage())
+        .contains("x25519").contains("-D" + JdkTls.OFFER_XDH_PROPERTY + "=true"));
+    assertThat(app.next().assertFailed(Side.CLIENT, HandshakeFailure.OTHER).cause()).isSameAs(refused);
+
+    // A server's failure, and a client's for another reason, pass on untouched.
+    SSLHandshakeException serverSide = new SSLHandshakeException("Received fatal alert: handshake_failure");
+    listener.handshakeFailed(Side.SERVER, HandshakeFailure.OTHER, serverSide, Duration.ofMillis(3));
+    SSLHandshakeException unknownCa = new SSLHandshakeException("Received fatal alert: unknown_ca");
+    listener.handshakeFailed(Side.CLIENT, HandshakeFailure.REJECTED_BY_PEER, unknownCa, Duration.ofMillis(3));
+    assertThat(serverSide.getSuppressed()).isEmpty();
+    assertThat(unknownCa.getSuppressed()).isEmpty();
+    assertThat(app.next().cause()).isSameAs(serverSide);
+    assertThat(app.next().cause()).isSameAs(unknownCa);
+
+    // With no listener of the application's, the note is still added.
+    javax.net.ssl.SSLException alone = new javax.net.ssl.SSLException("x", new SSLHandshakeException(
+        "Received fatal alert: handshake_failure"));
+    new JdkTls(TlsPolicy.defaults(), Set.of("x25519")).explainingRefusals(null)
+        .handshakeFailed(Side.CLIENT, HandshakeFailure.OTHER, alone, Duration.ZERO);
+    assertThat(alone.getSuppressed()).hasSize(1);
   }
 }
