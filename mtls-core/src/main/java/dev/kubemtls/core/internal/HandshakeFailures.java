@@ -97,6 +97,21 @@ public final class HandshakeFailures {
     return HandshakeFailure.OTHER;
   }
 
+  /**
+   * Whether {@code failure} (or one of its causes) is SunJSSE's report of the peer's fatal alert
+   * {@code alert} (its TLS name, e.g. {@code handshake_failure}).
+   */
+  public static boolean receivedAlert(Throwable failure, String alert) {
+    String report = JDK_ALERT + alert;
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < MAX_DEPTH; t = t.getCause(), depth++) {
+      if (t.getMessage() != null && t.getMessage().contains(report)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** What this side's trust manager decided, if it threw. */
   private static HandshakeFailure fromCertificateChecks(Throwable failure) {
     int depth = 0;

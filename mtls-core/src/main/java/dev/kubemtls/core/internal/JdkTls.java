@@ -41,12 +41,6 @@ public final class JdkTls {
   public static final String OFFER_XDH_PROPERTY = "kube-mtls.tls.client-offers-x25519";
   private static final Set<String> XDH_GROUPS = Set.of("x25519", "x448");
   private static final Logger LOG = LoggerFactory.getLogger(JdkTls.class);
-  /**
-   * How SunJSSE reports the alert OpenSSL, BoringSSL and Go servers send when they share no group with
-   * the client (or no suite: the alert does not say which).
-   */
-  private static final String HANDSHAKE_FAILURE_ALERT = "Received fatal alert: handshake_failure";
-
   private final TlsPolicy policy;
   private final PolicyConstraints constraints;
   private final PolicyConstraints clientConstraints;
@@ -86,7 +80,7 @@ public final class JdkTls {
     TlsListener note = new TlsListener() {
       @Override
       public void handshakeFailed(Side side, HandshakeFailure reason, Throwable cause, Duration took) {
-        if (side == Side.CLIENT && refusedWithHandshakeFailure(cause)) {
+        if (side == Side.CLIENT && HandshakeFailures.receivedAlert(cause, "handshake_failure")) {
           String text = refusalNote();
           cause.addSuppressed(new SSLException(text));
           if (refusalLogged.compareAndSet(false, true)) {
@@ -105,16 +99,6 @@ public final class JdkTls {
         + " clients leave " + String.join(" and ", clientWithholds.stream().sorted().toList())
         + " out of their offer (this JVM's ECDH is native, its X25519 is not); if the server accepts only those"
         + " groups, start the JVM with -D" + OFFER_XDH_PROPERTY + "=true";
-  }
-
-  private static boolean refusedWithHandshakeFailure(Throwable failure) {
-    int depth = 0;
-    for (Throwable t = failure; t != null && depth < 16; t = t.getCause() == t ? null : t.getCause(), depth++) {
-      if (t.getMessage() != null && t.getMessage().contains(HANDSHAKE_FAILURE_ALERT)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**

@@ -65,4 +65,15 @@ class HandshakeFailuresTest {
 
     assertThat(HandshakeFailures.classify(null)).isEqualTo(HandshakeFailure.OTHER);
   }
+
+  @Test
+  void aReceivedAlertIsFoundByItsNameAnywhereInTheCauseChain() {
+    SSLHandshakeException alert = new SSLHandshakeException("Received fatal alert: handshake_failure");
+    assertThat(HandshakeFailures.receivedAlert(alert, "handshake_failure")).isTrue();
+    assertThat(HandshakeFailures.receivedAlert(new SSLException("wrapped", alert), "handshake_failure")).isTrue();
+    assertThat(HandshakeFailures.receivedAlert(alert, "unknown_ca")).isFalse();
+    // This side's own failure of that name is no alert received from the peer.
+    assertThat(HandshakeFailures.receivedAlert(new SSLHandshakeException("handshake_failure"), "handshake_failure")).isFalse();
+    assertThat(HandshakeFailures.receivedAlert(new SSLException((String) null), "handshake_failure")).isFalse();
+  }
 }
