@@ -7,6 +7,7 @@ import dev.kubemtls.signer.internal.Crypto;
 import dev.kubemtls.signer.internal.Signer;
 import dev.kubemtls.signer.internal.SignerMetrics;
 import dev.kubemtls.signer.internal.SignerServer;
+import dev.kubemtls.signer.internal.WarmUp;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -73,6 +74,14 @@ public final class SignerMain {
       System.exit(2);
       return;
     }
+    int warmUpRequests;
+    try {
+      warmUpRequests = WarmUp.requests(System.getProperty(WarmUp.PROPERTY));
+    } catch (IllegalArgumentException e) {
+      System.err.println("kube-mtls signer: invalid configuration: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
     installNativeTls(System.getProperty(Crypto.NATIVE_PROPERTY, "true"));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
@@ -82,6 +91,8 @@ public final class SignerMain {
     SignerMetrics metrics = new SignerMetrics(registry);
     KubernetesClient client = new KubernetesClientBuilder()
         .withConfig(dev.kubemtls.signer.internal.KubeClients.config(null)).build();
+    // Before standing for election: the first burst this replica serves finds its path compiled.
+    WarmUp.runLogged(config, client, warmUpRequests);
     Signer signer;
     try {
       signer = Signer.startFromSecret(client, config, metrics);

@@ -267,7 +267,7 @@ public final class CsrController implements AutoCloseable {
     return sign(cached, cached.getMetadata().getResourceVersion(), conditionsOf(cached), parsed);
   }
 
-  private static Requester requesterOf(CertificateSigningRequestSpec spec) {
+  static Requester requesterOf(CertificateSigningRequestSpec spec) {
     return new Requester(spec.getUsername() == null ? "" : spec.getUsername(), spec.getUid(), spec.getGroups(),
         spec.getExtra());
   }
