@@ -55,7 +55,9 @@ public final class TestCsr {
 
   public static KeyPair rsaKey(int bits) {
     try {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+      // The JDK's own generator: with ACCP registered first (as SignerMain does) "RSA" would be ACCP's,
+      // which rounds an odd size such as 2047 up to 2048 and so would not make the key a test asks for.
+      KeyPairGenerator g = KeyPairGenerator.getInstance("RSA", "SunRsaSign");
       g.initialize(bits);
       return g.generateKeyPair();
     } catch (GeneralSecurityException e) {
