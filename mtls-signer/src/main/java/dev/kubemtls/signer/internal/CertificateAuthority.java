@@ -347,7 +347,7 @@ public final class CertificateAuthority {
       // issued uncompressed), encoded once for both the certificate and its key identifier.
       SubjectPublicKeyInfo leafKey = SubjectPublicKeyInfo.getInstance(csr.publicKey().getEncoded());
       X509v3CertificateBuilder builder = new X509v3CertificateBuilder(issuerName, serial(random),
-          Date.from(notBefore), Date.from(notAfter), subject, leafKey)
+          CertificateTimes.of(notBefore), CertificateTimes.of(notAfter), subject, leafKey)
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(keyUsage(csr, usages)))
           .addExtension(Extension.subjectKeyIdentifier, false, Crypto.subjectKeyIdentifier(leafKey))
@@ -450,7 +450,8 @@ public final class CertificateAuthority {
       }
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(
           issuerName, serial(random),
-          Date.from(notBefore), Date.from(notAfter), new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key)
+          CertificateTimes.of(notBefore), CertificateTimes.of(notAfter),
+          new X500Name(new org.bouncycastle.asn1.x500.RDN[0]), key)
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
           .addExtension(Extension.keyUsage, true, new KeyUsage(usage))
           .addExtension(Extension.extendedKeyUsage, false,
