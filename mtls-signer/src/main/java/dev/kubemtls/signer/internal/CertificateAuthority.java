@@ -22,7 +22,6 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -218,7 +217,8 @@ public final class CertificateAuthority {
       X500Name name = new X500NameBuilder().addRDN(BCStyle.CN, commonName).build();
       JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
       X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name, serial(random),
-          Date.from(now.minus(Duration.ofMinutes(1))), Date.from(now.plus(lifetime)), name, pair.getPublic())
+          CertificateTimes.of(now.minus(Duration.ofMinutes(1))), CertificateTimes.of(now.plus(lifetime)), name,
+          pair.getPublic())
           // A CA that signs leaves only: path length 0, critical.
           .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
           // Certificate and CRL signing only: the CA key signs no TLS handshake or OCSP response.
